@@ -1,0 +1,24 @@
+//! The pure heart of OpenUCWA: domain records, the meeting state machine, the rules of the
+//! event channel, credentials, and the [`Store`] port that the storage backends implement.
+//!
+//! Nothing here performs I/O or reads the clock: time arrives as `now_ms` arguments, so the
+//! rules are unit- and property-tested at full speed. The one exception is the
+//! [`doorbell`], an in-process wake-up primitive built on `tokio::sync` that carries no data.
+//!
+//! # Layout
+//! - [`model`]: users, tokens, applications, stored events.
+//! - [`credentials`]: bearer token minting and hashing.
+//! - [`channel`]: event-channel parameters, ack bookkeeping and the release rule.
+//! - [`meeting`]: the meeting aggregate (lobby, roster, invitations) as a state machine.
+//! - [`store`]: the storage port and its error type.
+//! - [`doorbell`]: wakes parked event-channel readers after a commit.
+
+pub mod channel;
+pub mod credentials;
+pub mod doorbell;
+pub mod meeting;
+pub mod model;
+pub mod store;
+
+pub use doorbell::Doorbell;
+pub use store::{DynStore, Store, StoreError};

@@ -1,0 +1,135 @@
+//! Entering the meeting: join, lobby, admit, and the ways a join fails (spec §12.1-12.3).
+
+use super::command::{Join, MeetingError};
+use super::notice::{NoticeKind, Notices, View};
+use super::policy::{self, Admission};
+use super::roster::Departure;
+use super::session::{ConversationState, Invitation, InvitationState, Session};
+use super::Meeting;
+
+impl Meeting {
+    pub(super) fn join(&mut self, join: Join, now_ms: i64, out: &mut Notices) -> Result<(), MeetingError> {
+        if now_ms >= self.settings.expiration_ms {
+            return Err(MeetingError::Ended);
+        }
+        if self.sessions.contains_key(&join.session_id) {
+            return Err(MeetingError::Conflict);
+        }
+        let Join { session_id: id, app_id, identity, invitation, lobby_timeout_ms } = join;
+        let admission = policy::admission(&self.settings, &identity, &invitation);
+        let session = Session {
+            app_id,
+            role: policy::initial_role(&self.settings, &identity),
+            identity,
+            state: ConversationState::Connecting,
+            lobby_deadline_ms: None,
+            invitation: Invitation::connecting(invitation),
+            disconnect_reason: None,
+        };
+        self.sessions.insert(id.clone(), session);
+        out.push(&id, NoticeKind::InvitationStarted);
+        out.push(&id, NoticeKind::ConversationAdded { state: ConversationState::Connecting });
+        out.push(&id, NoticeKind::LocalParticipantAdded);
+        match admission {
+            Admission::Direct => self.enter_conference(&id, out),
+            Admission::Lobby => self.enter_lobby(&id, now_ms.saturating_add_unsigned(lobby_timeout_ms), out),
+        }
+        Ok(())
+    }
+
+    pub(super) fn admit(&mut self, actor: &str, target: &str, out: &mut Notices) -> Result<(), MeetingError> {
+        self.check_lobby_action(actor, target)?;
+        self.enter_conference(target, out);
+        Ok(())
+    }
+
+    pub(super) fn reject(&mut self, actor: &str, target: &str, out: &mut Notices) -> Result<(), MeetingError> {
+        self.check_lobby_action(actor, target)?;
+        self.disconnect(target, Departure::Rejected, out);
+        Ok(())
+    }
+
+    pub(super) fn cancel(&mut self, id: &str, out: &mut Notices) -> Result<(), MeetingError> {
+        let session = self.sessions.get(id).ok_or(MeetingError::NotFound)?;
+        if session.invitation.state != InvitationState::Connecting {
+            return Err(MeetingError::Conflict);
+        }
+        self.disconnect(id, Departure::Cancelled, out);
+        Ok(())
+    }
+
+    /// Fails waiters whose deadline has passed, earliest first.
+    pub(super) fn expire_lobbies(&mut self, now_ms: i64, out: &mut Notices) {
+        let mut due: Vec<(i64, String)> = self
+            .waiters()
+            .filter_map(|(id, s)| s.lobby_deadline_ms.map(|deadline| (deadline, id.clone())))
+            .filter(|(deadline, _)| *deadline <= now_ms)
+            .collect();
+        due.sort();
+        for (_, id) in due {
+            self.disconnect(&id, Departure::TimedOut, out);
+        }
+    }
+
+    /// Admit and reject: a leader in the roster acting on someone in the lobby.
+    fn check_lobby_action(&self, actor: &str, target: &str) -> Result<(), MeetingError> {
+        self.leader(actor)?;
+        let target = self.visible_target(actor, target)?;
+        if target.is_waiting() { Ok(()) } else { Err(MeetingError::Conflict) }
+    }
+
+    fn enter_lobby(&mut self, id: &str, deadline_ms: i64, out: &mut Notices) {
+        let Some(session) = self.sessions.get_mut(id) else { return };
+        session.state = ConversationState::InLobby;
+        session.lobby_deadline_ms = Some(deadline_ms);
+        out.push(id, NoticeKind::ConversationUpdated { state: ConversationState::InLobby });
+        // The invitation stays Connecting; the update lets a client that only watches the
+        // invitation learn its participant is now in the lobby.
+        out.push(id, NoticeKind::InvitationUpdated);
+        for (viewer, _) in self.lobby_viewers(id) {
+            out.push(viewer, NoticeKind::ParticipantAdded { subject: id.to_owned(), in_view: Some(View::Lobby) });
+        }
+    }
+
+    /// Puts a joiner (new or waiting) into the roster and completes its invitation, which
+    /// therefore succeeds only after its participant is in the roster.
+    fn enter_conference(&mut self, id: &str, out: &mut Notices) {
+        let Some(session) = self.sessions.get_mut(id) else { return };
+        let was_waiting = session.is_waiting();
+        session.state = ConversationState::Conferenced;
+        session.lobby_deadline_ms = None;
+        session.invitation.state = InvitationState::Connected;
+        let (shown, view, leads) = (session.is_shown(), session.view(), session.leads());
+
+        out.push(id, NoticeKind::ConversationUpdated { state: ConversationState::Conferencing });
+        out.push(id, NoticeKind::ConversationUpdated { state: ConversationState::Conferenced });
+        out.push(id, NoticeKind::OnlineMeetingAdded);
+        out.push(id, NoticeKind::LocalParticipantAdded);
+
+        if shown {
+            for (viewer, other) in self.roster_viewers(id) {
+                let subject = id.to_owned();
+                if was_waiting && other.can_lead() {
+                    // Leaders saw the joiner in the lobby: it moves, and their admit and
+                    // reject capabilities on it are gone.
+                    let in_view = Some(View::Lobby);
+                    out.push(viewer, NoticeKind::ParticipantDeleted { subject: subject.clone(), in_view, reason: None });
+                    out.push(viewer, NoticeKind::ParticipantAdded { subject: subject.clone(), in_view: Some(view) });
+                    out.push(viewer, NoticeKind::ParticipantUpdated { subject });
+                } else {
+                    out.push(viewer, NoticeKind::ParticipantAdded { subject, in_view: Some(view) });
+                }
+            }
+        }
+
+        for (member_id, member) in self.shown_members(id) {
+            out.push(id, NoticeKind::ParticipantAdded { subject: member_id.clone(), in_view: Some(member.view()) });
+        }
+        if leads {
+            for (waiter, _) in self.waiters() {
+                out.push(id, NoticeKind::ParticipantAdded { subject: waiter.clone(), in_view: Some(View::Lobby) });
+            }
+        }
+        out.push(id, NoticeKind::InvitationCompleted { state: InvitationState::Connected });
+    }
+}

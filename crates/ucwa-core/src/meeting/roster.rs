@@ -1,0 +1,167 @@
+//! Life in the roster: leaving, role changes, ejection, the end of the meeting, and the one
+//! path by which any session is disconnected.
+
+use super::command::MeetingError;
+use super::notice::{NoticeKind, Notices, View};
+use super::session::{ConversationState, InvitationState, Reason, Role};
+use super::Meeting;
+
+/// Why a session is disconnected; decides the reasons it and the others are given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Departure {
+    /// Deleted its conversation after being admitted.
+    Left,
+    /// Cancelled, or deleted its conversation, while still joining.
+    Cancelled,
+    Rejected,
+    TimedOut,
+    Ejected,
+    MeetingEnded,
+}
+
+impl Departure {
+    fn reason(self) -> Reason {
+        match self {
+            Departure::Left | Departure::Cancelled => Reason::canceled(),
+            Departure::Rejected => Reason::denied(),
+            Departure::TimedOut => Reason::lobby_timeout(),
+            Departure::Ejected => Reason::ejected(),
+            Departure::MeetingEnded => Reason::meeting_ended(),
+        }
+    }
+
+    /// Leaving on one's own is the normal end of a conversation and needs no explanation.
+    fn shown_reason(self) -> Option<Reason> {
+        (self != Departure::Left).then(|| self.reason())
+    }
+}
+
+impl Meeting {
+    /// Conversation DELETE: before admission it is a cancel.
+    pub(super) fn leave(&mut self, id: &str, out: &mut Notices) -> Result<(), MeetingError> {
+        let session = self.sessions.get(id).ok_or(MeetingError::NotFound)?;
+        let departure = match session.state {
+            // Its conversation was already deleted.
+            ConversationState::Disconnected => return Err(MeetingError::NotFound),
+            _ if session.invitation.state == InvitationState::Connecting => Departure::Cancelled,
+            _ => Departure::Left,
+        };
+        self.disconnect(id, departure, out);
+        Ok(())
+    }
+
+    pub(super) fn promote(&mut self, actor: &str, target: &str, out: &mut Notices) -> Result<(), MeetingError> {
+        self.leader(actor)?;
+        let subject = self.visible_target(actor, target)?;
+        if !(subject.in_roster() && subject.role == Role::Attendee) {
+            return Err(MeetingError::Conflict);
+        }
+        self.change_role(target, Role::Leader, out);
+        Ok(())
+    }
+
+    pub(super) fn demote(&mut self, actor: &str, target: &str, out: &mut Notices) -> Result<(), MeetingError> {
+        self.leader(actor)?;
+        let subject = self.visible_target(actor, target)?;
+        if !(subject.in_roster() && subject.role == Role::Leader) {
+            return Err(MeetingError::Conflict);
+        }
+        // The organizer always leads; a trusted join is a leader by construction.
+        if self.settings.is_organizer(&subject.identity) || subject.identity.trusted {
+            return Err(MeetingError::Forbidden);
+        }
+        self.change_role(target, Role::Attendee, out);
+        Ok(())
+    }
+
+    pub(super) fn eject(&mut self, actor: &str, target: &str, out: &mut Notices) -> Result<(), MeetingError> {
+        self.leader(actor)?;
+        if actor == target {
+            // Leaving is a conversation DELETE.
+            return Err(MeetingError::Forbidden);
+        }
+        if !self.visible_target(actor, target)?.in_roster() {
+            return Err(MeetingError::Conflict);
+        }
+        self.disconnect(target, Departure::Ejected, out);
+        Ok(())
+    }
+
+    pub(super) fn end(&mut self, out: &mut Notices) {
+        let live: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.state != ConversationState::Disconnected)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in live {
+            self.disconnect(&id, Departure::MeetingEnded, out);
+        }
+        self.ended = true;
+    }
+
+    /// Ends a live session's conversation: its invitation fails if still joining, then the
+    /// conversation goes `Disconnected` and is deleted; whoever saw it is told it left.
+    pub(super) fn disconnect(&mut self, id: &str, departure: Departure, out: &mut Notices) {
+        let Some(session) = self.sessions.get_mut(id) else { return };
+        let (was_waiting, was_shown) = (session.is_waiting(), session.is_shown());
+        if session.invitation.state == InvitationState::Connecting {
+            session.invitation.state = InvitationState::Failed;
+            session.invitation.reason = Some(departure.reason());
+            out.push(id, NoticeKind::InvitationCompleted { state: InvitationState::Failed });
+        }
+        session.state = ConversationState::Disconnected;
+        session.lobby_deadline_ms = None;
+        session.disconnect_reason = departure.shown_reason();
+        out.push(id, NoticeKind::ConversationUpdated { state: ConversationState::Disconnected });
+        out.push(id, NoticeKind::ConversationDeleted);
+
+        if departure == Departure::MeetingEnded {
+            return;
+        }
+        let reason = departure.shown_reason();
+        if was_waiting {
+            for (viewer, _) in self.lobby_viewers(id) {
+                let (subject, in_view, reason) = (id.to_owned(), Some(View::Lobby), reason.clone());
+                out.push(viewer, NoticeKind::ParticipantDeleted { subject, in_view, reason });
+            }
+        }
+        if was_shown {
+            for (viewer, _) in self.roster_viewers(id) {
+                let (subject, reason) = (id.to_owned(), reason.clone());
+                out.push(viewer, NoticeKind::ParticipantDeleted { subject, in_view: None, reason });
+            }
+        }
+    }
+
+    /// Moves a visible roster member between the leaders and attendees views. The member's
+    /// capabilities change with its role: it gains or loses the lobby and its links on
+    /// everyone else.
+    fn change_role(&mut self, id: &str, role: Role, out: &mut Notices) {
+        let Some(session) = self.sessions.get_mut(id) else { return };
+        let old_view = session.view();
+        session.role = role;
+        let (new_view, leads) = (session.view(), session.leads());
+
+        out.push(id, NoticeKind::LocalParticipantUpdated);
+        for (member, _) in self.shown_members(id) {
+            out.push(id, NoticeKind::ParticipantUpdated { subject: member.clone() });
+        }
+        for (waiter, _) in self.waiters() {
+            let subject = waiter.clone();
+            let kind = if leads {
+                NoticeKind::ParticipantAdded { subject, in_view: Some(View::Lobby) }
+            } else {
+                NoticeKind::ParticipantDeleted { subject, in_view: Some(View::Lobby), reason: None }
+            };
+            out.push(id, kind);
+        }
+
+        for (viewer, _) in self.roster_viewers(id) {
+            let subject = id.to_owned();
+            out.push(viewer, NoticeKind::ParticipantDeleted { subject: subject.clone(), in_view: Some(old_view), reason: None });
+            out.push(viewer, NoticeKind::ParticipantAdded { subject: subject.clone(), in_view: Some(new_view) });
+            out.push(viewer, NoticeKind::ParticipantUpdated { subject });
+        }
+    }
+}

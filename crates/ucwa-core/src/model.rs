@@ -1,0 +1,121 @@
+//! Records the store keeps: users, tokens, applications and their event log.
+
+use serde_json::Value;
+
+use crate::channel::{ChannelParams, Priority};
+
+/// A local user who signs in with a password (`ucwa-server user add`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// `sip:alice@example.com`, lowercase.
+    pub uri: String,
+    pub display_name: String,
+    /// argon2 PHC string.
+    pub password_hash: String,
+}
+
+/// Who a bearer token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A signed-in user (`grant_type=password`).
+    User { uri: String },
+    /// An anonymous meeting guest (`grant_type=urn:microsoft.rtc:anonmeeting`): a synthetic
+    /// identity that may join exactly one meeting.
+    Anonymous { uri: String, meeting_uri: String },
+}
+
+impl Principal {
+    /// The SIP URI the principal acts as.
+    pub fn uri(&self) -> &str {
+        match self {
+            Principal::User { uri } | Principal::Anonymous { uri, .. } => uri,
+        }
+    }
+
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self, Principal::Anonymous { .. })
+    }
+}
+
+/// A stored token: only the SHA-256 of the secret is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub hash: Vec<u8>,
+    pub principal: Principal,
+    pub expires_ms: i64,
+}
+
+/// What `POST applications` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApplication {
+    pub id: String,
+    /// The principal's URI; one application per (owner, endpoint id).
+    pub owner_uri: String,
+    pub anonymous: bool,
+    pub display_name: String,
+    pub endpoint_id: String,
+    pub user_agent: String,
+    pub culture: String,
+    pub instance_id: Option<String>,
+}
+
+/// Lifecycle of an application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppStatus {
+    Active,
+    /// Not polled for longer than the idle limit: answers `410 InactiveApplicationExpired`.
+    Expired,
+}
+
+/// The last batch the event channel delivered, kept until the client acknowledges it by
+/// asking for the next one, so a lost response can be fetched again byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveredBatch {
+    /// Its `ack` number (0: nothing delivered yet).
+    pub no: u64,
+    pub body: String,
+    /// The highest event sequence number it contains (or contained before it).
+    pub max_seq: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Application {
+    pub id: String,
+    pub owner_uri: String,
+    pub anonymous: bool,
+    pub display_name: String,
+    pub endpoint_id: String,
+    pub user_agent: String,
+    pub culture: String,
+    pub instance_id: Option<String>,
+    pub status: AppStatus,
+    /// `makeMeAvailable` was called.
+    pub available: bool,
+    pub created_ms: i64,
+    /// Last event-channel activity, for idle expiry.
+    pub last_seen_ms: i64,
+    pub channel: ChannelParams,
+    pub delivered: DeliveredBatch,
+}
+
+/// An event to append to one application's log. `body` is the rendered UCWA event
+/// (`{"link":..,"_embedded":..,"type":..}`), already in that application's namespace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub app_id: String,
+    pub priority: Priority,
+    pub sender_rel: String,
+    pub sender_href: String,
+    pub body: Value,
+}
+
+/// An event as read back from the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub priority: Priority,
+    pub created_ms: i64,
+    pub sender_rel: String,
+    pub sender_href: String,
+    pub body: Value,
+}

@@ -1,0 +1,79 @@
+//! The storage port. Both backends (embedded SQLite today, PostgreSQL for several nodes)
+//! implement [`Store`]; the server only ever sees `Arc<dyn Store>`.
+//!
+//! The API is use-case shaped ("create this application", "save this batch if the
+//! previous one is still the last"), not generic CRUD: transactions do not cross a trait
+//! object cleanly, so each method is one transaction inside the backend. Every method
+//! that appends events allocates their sequence numbers per application inside that
+//! transaction and rings the [`Doorbell`] after commit.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::channel::ChannelParams;
+use crate::doorbell::Doorbell;
+use crate::model::{Application, DeliveredBatch, NewApplication, NewEvent, StoredEvent, TokenRecord, User};
+
+/// Backend-neutral storage failure: no driver types leak past the port.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or answered with an error.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be decoded (a bug or a hand-edited database).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The bell this store rings after committing events.
+    fn doorbell(&self) -> &Doorbell;
+
+    /// Adds a user or replaces its name and password hash; `true` when it is new.
+    async fn upsert_user(&self, user: &User) -> StoreResult<bool>;
+    async fn find_user(&self, uri: &str) -> StoreResult<Option<User>>;
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+
+    async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
+    /// A token by the hash of its secret, if it has not expired at `now_ms`.
+    async fn find_token(&self, hash: &[u8], now_ms: i64) -> StoreResult<Option<TokenRecord>>;
+    /// Deletes expired tokens; returns how many.
+    async fn purge_expired_tokens(&self, now_ms: i64) -> StoreResult<u64>;
+
+    /// Creates the application, or returns the active one the same owner already has for
+    /// the same endpoint id (`false`: not created).
+    async fn create_application(
+        &self,
+        new: &NewApplication,
+        params: ChannelParams,
+        now_ms: i64,
+    ) -> StoreResult<(Application, bool)>;
+    async fn application(&self, id: &str) -> StoreResult<Option<Application>>;
+    /// Deletes the application with its event log; `false` if there was none.
+    async fn delete_application(&self, id: &str) -> StoreResult<bool>;
+    /// Marks the application available and appends `events` in the same transaction;
+    /// `false` (and nothing appended) if it already was.
+    async fn make_available(&self, id: &str, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<bool>;
+    /// Records event-channel activity and the sticky parameters.
+    async fn touch_channel(&self, id: &str, params: ChannelParams, now_ms: i64) -> StoreResult<()>;
+    /// Marks active applications whose last channel activity is older than
+    /// `idle_before_ms` as expired, except those in `busy` (a request is parked on them).
+    /// Their event logs are dropped. Returns the expired ids.
+    async fn expire_idle_applications(&self, idle_before_ms: i64, busy: &[String]) -> StoreResult<Vec<String>>;
+
+    /// Up to `limit` undelivered events with a sequence number above `after_seq`, in order.
+    async fn events_after(&self, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>>;
+    /// Saves `batch` as the last delivered batch if `previous_no` still is, and drops the
+    /// events the previous batch carried (the client acknowledged them by asking for this
+    /// one). `false`: another request got there first.
+    async fn save_batch(&self, app_id: &str, batch: &DeliveredBatch, previous_no: u64) -> StoreResult<bool>;
+
+    /// Closes the database (flushes the write-ahead log on SQLite).
+    async fn close(&self);
+}
+
+pub type DynStore = Arc<dyn Store>;

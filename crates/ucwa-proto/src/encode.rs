@@ -1,0 +1,52 @@
+//! Scalar encodings of the wire format (`ucwa-spec.md` §1.2–1.3).
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+
+/// Dates in JSON use the ASP.NET AJAX form `/Date(<ms since epoch>)/`.
+pub fn aspnet_date(unix_ms: i64) -> String {
+    format!("/Date({unix_ms})/")
+}
+
+/// Characters left as they are in data URIs; everything else is percent-encoded, as in the
+/// recorded payloads (`data:text/plain;charset=utf-8,Hi%20there%0d%0a`).
+const DATA_URI_KEEP: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// Carries non-JSON content (messages, custom content) as an RFC 2397 data URI.
+pub fn data_uri(mime: &str, text: &str) -> String {
+    format!("data:{mime};charset=utf-8,{}", utf8_percent_encode(text, DATA_URI_KEEP))
+}
+
+/// Decodes the text of a data URI made by [`data_uri`] (or any `data:<type>,<urlencoded>`).
+/// `+` is read as a space, as the recorded UCWA payloads use it that way.
+pub fn decode_data_uri(uri: &str) -> Option<(String, String)> {
+    let rest = uri.strip_prefix("data:")?;
+    let (meta, payload) = rest.split_once(',')?;
+    let mime = meta.split(';').next().unwrap_or("text/plain").to_owned();
+    let text = percent_decode_str(&payload.replace('+', " ")).decode_utf8().ok()?.into_owned();
+    Some((mime, text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn dates_use_aspnet_form() {
+        assert_eq!(aspnet_date(1466181726193), "/Date(1466181726193)/");
+    }
+
+    #[test]
+    fn data_uri_matches_recorded_encoding() {
+        assert_eq!(data_uri("text/plain", "Hi\r\n"), "data:text/plain;charset=utf-8,Hi%0D%0A");
+    }
+
+    proptest! {
+        #[test]
+        fn data_uri_round_trips(text in "\\PC*") {
+            let (mime, back) = decode_data_uri(&data_uri("text/html", &text)).unwrap();
+            prop_assert_eq!(mime, "text/html");
+            prop_assert_eq!(back, text);
+        }
+    }
+}

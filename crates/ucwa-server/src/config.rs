@@ -1,0 +1,122 @@
+//! Command line and environment: every flag also reads an `UCWA_*` variable.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "ucwa-server", version, about = "A self-hostable UCWA 2.0 / Trusted Application API server")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Flags of `serve`, so that a bare `ucwa-server --demo` serves too.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+    /// Manage users who sign in with a password.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user, or update its name and password.
+    Add {
+        /// SIP URI, e.g. sip:alice@example.com (the `sip:` prefix may be left out).
+        sip_uri: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Read the password from standard input (one line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List users.
+    List {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Database URL: sqlite://path/to/file.db
+    #[arg(long, env = "UCWA_DATABASE_URL", default_value = "sqlite://ucwa-data/ucwa.db")]
+    pub database_url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "UCWA_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// Base for absolute URLs (discovery, token endpoint). Default: from the request's Host.
+    #[arg(long, env = "UCWA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Create demo users (if absent) and print their SIP URIs and passwords.
+    #[arg(long, env = "UCWA_DEMO")]
+    pub demo: bool,
+    /// Name sent in X-MS-Server-Fqdn. Default: the machine's host name.
+    #[arg(long, env = "UCWA_SERVER_FQDN")]
+    pub server_fqdn: Option<String>,
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+/// Time limits and sizes. Defaults follow the documented behaviour of a real server.
+#[derive(Debug, Clone, Args)]
+pub struct Limits {
+    /// Lifetime of access tokens, seconds.
+    #[arg(long, env = "UCWA_TOKEN_TTL", default_value_t = 8 * 3600)]
+    pub token_ttl_secs: u64,
+    /// An application not polled for this long expires (410 InactiveApplicationExpired), seconds.
+    #[arg(long, env = "UCWA_APPLICATION_IDLE", default_value_t = 15 * 60)]
+    pub application_idle_secs: u64,
+    /// Smallest event-channel `timeout` a client may ask for, seconds (documented: 180).
+    #[arg(long, env = "UCWA_EVENTS_MIN_TIMEOUT", default_value_t = 180)]
+    pub events_min_timeout_secs: u32,
+    /// Smallest `low`/`medium` hold a client may ask for, seconds (documented: 5).
+    #[arg(long, env = "UCWA_EVENTS_MIN_HOLD", default_value_t = 5)]
+    pub events_min_hold_secs: u32,
+    /// Largest request body, bytes.
+    #[arg(long, env = "UCWA_MAX_BODY", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+    /// Failed sign-ins allowed per user name per minute before 429.
+    #[arg(long, env = "UCWA_SIGNIN_RATE", default_value_t = 10)]
+    pub signin_attempts_per_minute: u32,
+}
+
+impl Limits {
+    pub fn token_ttl(&self) -> Duration {
+        Duration::from_secs(self.token_ttl_secs)
+    }
+
+    pub fn application_idle(&self) -> Duration {
+        Duration::from_secs(self.application_idle_secs)
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            token_ttl_secs: 8 * 3600,
+            application_idle_secs: 15 * 60,
+            events_min_timeout_secs: 180,
+            events_min_hold_secs: 5,
+            max_body_bytes: 64 * 1024,
+            signin_attempts_per_minute: 10,
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! OpenUCWA's HTTP server: routes, authentication, the event channel and housekeeping.
+//!
+//! [`serve`] takes an already-bound listener, a store and a shutdown token, so tests and
+//! benchmarks run the real server on `127.0.0.1:0` (the mini-redis `run(listener,
+//! shutdown)` shape). The binary in `main.rs` only parses flags and calls it.
+//!
+//! # Layout
+//! - [`routes`]: one module per resource; thin handlers.
+//! - [`channel`]: the long-poll event channel engine.
+//! - [`auth`], [`input`], [`response`], [`error`]: extraction and answers.
+//! - [`middleware`], [`sweeper`]: cross-cutting behaviour and background work.
+
+pub mod auth;
+pub mod channel;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod input;
+pub mod middleware;
+pub mod response;
+pub mod routes;
+pub mod state;
+pub mod sweeper;
+pub mod urls;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use ucwa_core::DynStore;
+use ucwa_core::channel::ChannelLimits;
+
+use crate::auth::SigninLimiter;
+use crate::channel::EventChannels;
+use crate::config::Limits;
+use crate::state::{AppState, Shared};
+
+/// Everything [`serve`] needs besides the listener.
+pub struct ServerOptions {
+    pub store: DynStore,
+    pub limits: Limits,
+    pub public_url: Option<String>,
+    pub server_fqdn: String,
+}
+
+/// The routes of one application, the same under every applications prefix.
+fn application_routes() -> Router<AppState> {
+    use routes::{applications, events};
+    Router::new()
+        .route("/applications", post(applications::create))
+        .route("/applications/{app}", get(applications::get).delete(applications::delete))
+        .route("/applications/{app}/me", get(applications::me))
+        .route("/applications/{app}/me/makeMeAvailable", post(applications::make_me_available))
+        .route("/applications/{app}/me/reportMyActivity", post(applications::report_my_activity))
+        .route("/applications/{app}/communication", get(applications::communication))
+        .route("/applications/{app}/events", get(events::get))
+        .route("/applications/{app}/{*rest}", get(applications::dashboard))
+}
+
+pub fn router(state: AppState) -> Router {
+    use routes::{discovery, token};
+    let root = "/autodiscover/autodiscoverservice.svc/root";
+    Router::new()
+        .route("/", get(discovery::root))
+        .route(root, get(discovery::root))
+        .route(&format!("{root}/oauth/user"), get(discovery::user))
+        .route(&format!("{root}/user"), get(discovery::user))
+        .route("/autodiscover/xframe/xframe.html", get(discovery::xframe))
+        .route("/WebTicket/oauthtoken", post(token::issue))
+        .route("/healthz", get(|| async { "ok" }))
+        .nest(urls::USER_PREFIX, application_routes())
+        .nest(urls::ANONYMOUS_PREFIX, application_routes())
+        .fallback(middleware::not_found)
+        .method_not_allowed_fallback(middleware::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::correlation))
+        .layer(CompressionLayer::new().gzip(true).no_br().no_deflate().no_zstd())
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` is cancelled: parked event requests are released, in-flight
+/// requests finish, then the store is closed.
+pub async fn serve(listener: TcpListener, options: ServerOptions, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let channel_limits = ChannelLimits {
+        timeout_min_s: options.limits.events_min_timeout_secs,
+        hold_min_s: options.limits.events_min_hold_secs,
+        ..ChannelLimits::default()
+    };
+    let state = AppState(Arc::new(Shared {
+        store: options.store.clone(),
+        limits: options.limits,
+        channel_limits,
+        public_url: options.public_url,
+        server_fqdn: options.server_fqdn,
+        channels: EventChannels::new(shutdown.clone()),
+        signin: SigninLimiter::default(),
+    }));
+    let sweeper = tokio::spawn(sweeper::run(state.clone(), shutdown.clone()));
+    let app = router(state);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await?;
+    shutdown.cancel();
+    let _ = sweeper.await;
+    options.store.close().await;
+    Ok(())
+}

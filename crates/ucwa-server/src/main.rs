@@ -1,0 +1,88 @@
+//! `ucwa-server`: parses flags and runs a subcommand. All behaviour lives in the library.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+use ucwa_core::DynStore;
+use ucwa_server::config::{Cli, Command, ServeArgs, UserCommand};
+use ucwa_server::{ServerOptions, cli, serve};
+use ucwa_store_sqlite::SqliteStore;
+
+async fn open_store(url: &str) -> anyhow::Result<DynStore> {
+    if !url.starts_with("sqlite:") {
+        anyhow::bail!("unsupported --database-url {url:?}: only sqlite://PATH is available");
+    }
+    let store = SqliteStore::open(url).await.with_context(|| format!("opening {url}"))?;
+    Ok(Arc::new(store))
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_owned()).ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "localhost".into())
+}
+
+async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
+    let store = open_store(&args.db.database_url).await?;
+    if args.demo {
+        cli::ensure_demo_users(store.as_ref()).await?;
+    }
+    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    println!("listening on http://{}", listener.local_addr()?);
+    let options = ServerOptions {
+        store,
+        limits: args.limits,
+        public_url: args.public_url,
+        server_fqdn: args.server_fqdn.unwrap_or_else(host_name),
+    };
+    serve(listener, options, shutdown).await
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                shutdown.cancel();
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())).init();
+    let cli = Cli::parse();
+    match cli.command {
+        None => run_server(cli.serve).await,
+        Some(Command::Serve(args)) => run_server(args).await,
+        Some(Command::User { command: UserCommand::Add { sip_uri, name, password_stdin: _, db } }) => {
+            let store = open_store(&db.database_url).await?;
+            let result = cli::add_user(store.as_ref(), &sip_uri, &name, std::io::stdin().lock()).await;
+            store.close().await;
+            result
+        }
+        Some(Command::User { command: UserCommand::List { db } }) => {
+            let store = open_store(&db.database_url).await?;
+            let result = cli::list_users(store.as_ref()).await;
+            store.close().await;
+            result
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! `GET .../events?ack=N[&timeout&low&medium&priority]`: the event channel. The engine is
+//! in [`crate::channel`]; this handler parses the query and answers.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use ucwa_core::channel::ChannelRequest;
+use ucwa_proto::input::{ParamError, Validator};
+
+use crate::auth::Caller;
+use crate::channel::poll;
+use crate::error::ApiResult;
+use crate::response::json_response;
+use crate::routes::applications::load_owned;
+use crate::state::AppState;
+
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(app_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
+    let app = load_owned(&state, &caller, &app_id).await?;
+    let pairs: Vec<(String, String)> =
+        query.as_deref().map(|q| serde_urlencoded::from_str(q).unwrap_or_default()).unwrap_or_default();
+    let mut v = Validator::new();
+    let mut number = |name: &'static str| -> Option<u64> {
+        let raw = pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())?;
+        // Negative and absurdly large values clamp rather than fail (§11.1); non-numbers fail.
+        match raw.parse::<i128>() {
+            Ok(n) => Some(u64::try_from(n.max(0)).unwrap_or(u64::MAX)),
+            Err(_) => {
+                v.check::<()>(Err(ParamError { name, problem: "must be a whole number".into() }));
+                None
+            }
+        }
+    };
+    let ack = number("ack");
+    let req = ChannelRequest { timeout_s: number("timeout"), low_s: number("low"), medium_s: number("medium"), priority: number("priority") };
+    v.finish()?;
+    let batch = poll(&state, app, ack, req).await?;
+    Ok(json_response(StatusCode::OK, batch.0))
+}

@@ -1,0 +1,7 @@
+//! HTTP handlers, one module per resource. Handlers are thin: extract, call the store or
+//! the core, render.
+
+pub mod applications;
+pub mod discovery;
+pub mod events;
+pub mod token;

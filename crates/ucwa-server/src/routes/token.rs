@@ -1,0 +1,89 @@
+//! `POST /WebTicket/oauthtoken`: the web-ticket OAuth endpoint (`ucwa-spec.md` §2.1).
+//! Form-encoded input, unknown fields ignored; errors are OAuth-style
+//! `400 {"error": "..."}` with `Cache-Control: no-store`.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use ucwa_core::credentials::mint_token;
+use ucwa_core::model::{Principal, TokenRecord};
+
+use crate::auth::{normalize_sip_uri, verify_password};
+use crate::error::ApiError;
+use crate::input::read_body;
+use crate::state::{AppState, now_ms};
+
+#[derive(Debug, Default, Deserialize)]
+struct TokenForm {
+    grant_type: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+fn oauth_error(status: StatusCode, error: &str) -> Response {
+    no_store((status, axum::Json(json!({ "error": error }))).into_response())
+}
+
+fn no_store(mut resp: Response) -> Response {
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+pub async fn issue(State(state): State<AppState>, req: Request) -> Response {
+    let body = match read_body(req, state.limits.max_body_bytes).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let Ok(form) = serde_urlencoded::from_bytes::<TokenForm>(&body) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    match form.grant_type.as_deref() {
+        Some("password") => password_grant(&state, form).await,
+        Some(_) => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
+        None => oauth_error(StatusCode::BAD_REQUEST, "invalid_request"),
+    }
+}
+
+async fn password_grant(state: &AppState, form: TokenForm) -> Response {
+    let (Some(username), Some(password)) = (form.username, form.password) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    let Some(uri) = normalize_sip_uri(&username) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    };
+    let now = now_ms();
+    if !state.signin.allows(&uri, state.limits.signin_attempts_per_minute, now) {
+        return ApiError::TooManyRequests.into_response();
+    }
+    let user = match state.store.find_user(&uri).await {
+        Ok(u) => u,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if !verify_password(user.map(|u| u.password_hash), password).await {
+        state.signin.record_failure(&uri, now);
+        tracing::info!(user = %uri, "sign-in refused");
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    }
+    grant(state, Principal::User { uri }).await
+}
+
+/// Mints a token for `principal` and answers the OAuth success body.
+pub async fn grant(state: &AppState, principal: Principal) -> Response {
+    let ttl = state.limits.token_ttl();
+    let token = mint_token();
+    let record = TokenRecord { hash: token.hash, principal, expires_ms: now_ms() + ttl.as_millis() as i64 };
+    if let Err(e) = state.store.insert_token(&record).await {
+        return ApiError::from(e).into_response();
+    }
+    no_store(
+        axum::Json(json!({
+            "access_token": token.secret,
+            "expires_in": ttl.as_secs(),
+            "ms_rtc_identityscope": "local",
+            "token_type": "Bearer",
+        }))
+        .into_response(),
+    )
+}

@@ -1,0 +1,277 @@
+//! Users, tokens and applications.
+
+use sqlx::{FromRow, SqlitePool};
+use ucwa_core::channel::ChannelParams;
+use ucwa_core::model::{AppStatus, Application, DeliveredBatch, NewApplication, Principal, TokenRecord, User};
+use ucwa_core::store::{StoreError, StoreResult};
+
+use crate::unavailable;
+
+#[derive(FromRow)]
+struct UserRow {
+    uri: String,
+    display_name: String,
+    password_hash: String,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User { uri: r.uri, display_name: r.display_name, password_hash: r.password_hash }
+    }
+}
+
+pub async fn upsert_user(pool: &SqlitePool, user: &User) -> StoreResult<bool> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
+    let existed = sqlx::query("SELECT 1 FROM users WHERE uri = ?")
+        .bind(&user.uri)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(unavailable)?
+        .is_some();
+    sqlx::query(
+        "INSERT INTO users (uri, display_name, password_hash) VALUES (?, ?, ?)
+         ON CONFLICT (uri) DO UPDATE SET display_name = excluded.display_name, password_hash = excluded.password_hash",
+    )
+    .bind(&user.uri)
+    .bind(&user.display_name)
+    .bind(&user.password_hash)
+    .execute(&mut *tx)
+    .await
+    .map_err(unavailable)?;
+    tx.commit().await.map_err(unavailable)?;
+    Ok(!existed)
+}
+
+pub async fn find_user(pool: &SqlitePool, uri: &str) -> StoreResult<Option<User>> {
+    let row: Option<UserRow> = sqlx::query_as("SELECT uri, display_name, password_hash FROM users WHERE uri = ?")
+        .bind(uri)
+        .fetch_optional(pool)
+        .await
+        .map_err(unavailable)?;
+    Ok(row.map(User::from))
+}
+
+pub async fn list_users(pool: &SqlitePool) -> StoreResult<Vec<User>> {
+    let rows: Vec<UserRow> = sqlx::query_as("SELECT uri, display_name, password_hash FROM users ORDER BY uri")
+        .fetch_all(pool)
+        .await
+        .map_err(unavailable)?;
+    Ok(rows.into_iter().map(User::from).collect())
+}
+
+#[derive(FromRow)]
+struct TokenRow {
+    hash: Vec<u8>,
+    kind: String,
+    uri: String,
+    meeting_uri: Option<String>,
+    expires_ms: i64,
+}
+
+pub async fn insert_token(pool: &SqlitePool, token: &TokenRecord) -> StoreResult<()> {
+    let (kind, meeting_uri) = match &token.principal {
+        Principal::User { .. } => ("user", None),
+        Principal::Anonymous { meeting_uri, .. } => ("anonymous", Some(meeting_uri.as_str())),
+    };
+    sqlx::query("INSERT INTO tokens (hash, kind, uri, meeting_uri, expires_ms) VALUES (?, ?, ?, ?, ?)")
+        .bind(&token.hash)
+        .bind(kind)
+        .bind(token.principal.uri())
+        .bind(meeting_uri)
+        .bind(token.expires_ms)
+        .execute(pool)
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+pub async fn find_token(pool: &SqlitePool, hash: &[u8], now_ms: i64) -> StoreResult<Option<TokenRecord>> {
+    let row: Option<TokenRow> =
+        sqlx::query_as("SELECT hash, kind, uri, meeting_uri, expires_ms FROM tokens WHERE hash = ? AND expires_ms > ?")
+            .bind(hash)
+            .bind(now_ms)
+            .fetch_optional(pool)
+            .await
+            .map_err(unavailable)?;
+    row.map(|r| {
+        let principal = match (r.kind.as_str(), r.meeting_uri) {
+            ("user", _) => Principal::User { uri: r.uri },
+            ("anonymous", Some(meeting_uri)) => Principal::Anonymous { uri: r.uri, meeting_uri },
+            (kind, _) => return Err(StoreError::Corrupt(format!("token of unknown kind {kind:?}"))),
+        };
+        Ok(TokenRecord { hash: r.hash, principal, expires_ms: r.expires_ms })
+    })
+    .transpose()
+}
+
+pub async fn purge_expired_tokens(pool: &SqlitePool, now_ms: i64) -> StoreResult<u64> {
+    let done = sqlx::query("DELETE FROM tokens WHERE expires_ms <= ?").bind(now_ms).execute(pool).await.map_err(unavailable)?;
+    Ok(done.rows_affected())
+}
+
+#[derive(FromRow)]
+struct AppRow {
+    id: String,
+    owner_uri: String,
+    anonymous: bool,
+    display_name: String,
+    endpoint_id: String,
+    user_agent: String,
+    culture: String,
+    instance_id: Option<String>,
+    status: String,
+    available: bool,
+    created_ms: i64,
+    last_seen_ms: i64,
+    timeout_s: i64,
+    low_s: i64,
+    medium_s: i64,
+    priority: i64,
+    batch_no: i64,
+    batch_body: String,
+    batch_max_seq: i64,
+}
+
+const APP_COLUMNS: &str = "id, owner_uri, anonymous, display_name, endpoint_id, user_agent, culture, instance_id, status, \
+     available, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority, batch_no, batch_body, batch_max_seq";
+
+impl TryFrom<AppRow> for Application {
+    type Error = StoreError;
+
+    fn try_from(r: AppRow) -> Result<Self, StoreError> {
+        let status = match r.status.as_str() {
+            "active" => AppStatus::Active,
+            "expired" => AppStatus::Expired,
+            other => return Err(StoreError::Corrupt(format!("application status {other:?}"))),
+        };
+        let u32_of = |v: i64| u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("channel parameter {v}")));
+        Ok(Application {
+            id: r.id,
+            owner_uri: r.owner_uri,
+            anonymous: r.anonymous,
+            display_name: r.display_name,
+            endpoint_id: r.endpoint_id,
+            user_agent: r.user_agent,
+            culture: r.culture,
+            instance_id: r.instance_id,
+            status,
+            available: r.available,
+            created_ms: r.created_ms,
+            last_seen_ms: r.last_seen_ms,
+            channel: ChannelParams {
+                timeout_s: u32_of(r.timeout_s)?,
+                low_s: u32_of(r.low_s)?,
+                medium_s: u32_of(r.medium_s)?,
+                priority: u32_of(r.priority)?,
+            },
+            delivered: DeliveredBatch {
+                no: u64::try_from(r.batch_no).map_err(|_| StoreError::Corrupt("negative batch number".into()))?,
+                body: r.batch_body,
+                max_seq: r.batch_max_seq,
+            },
+        })
+    }
+}
+
+pub async fn application(pool: &SqlitePool, id: &str) -> StoreResult<Option<Application>> {
+    let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE id = ?");
+    let row: Option<AppRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await.map_err(unavailable)?;
+    row.map(Application::try_from).transpose()
+}
+
+pub async fn create_application(
+    pool: &SqlitePool,
+    new: &NewApplication,
+    params: ChannelParams,
+    now_ms: i64,
+) -> StoreResult<(Application, bool)> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
+    let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE owner_uri = ? AND endpoint_id = ? AND status = 'active'");
+    let existing: Option<AppRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&new.owner_uri)
+        .bind(&new.endpoint_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+    if let Some(row) = existing {
+        return Ok((Application::try_from(row)?, false));
+    }
+    sqlx::query(
+        "INSERT INTO applications (id, owner_uri, anonymous, display_name, endpoint_id, user_agent, culture, instance_id,
+             status, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&new.id)
+    .bind(&new.owner_uri)
+    .bind(new.anonymous)
+    .bind(&new.display_name)
+    .bind(&new.endpoint_id)
+    .bind(&new.user_agent)
+    .bind(&new.culture)
+    .bind(&new.instance_id)
+    .bind(now_ms)
+    .bind(now_ms)
+    .bind(i64::from(params.timeout_s))
+    .bind(i64::from(params.low_s))
+    .bind(i64::from(params.medium_s))
+    .bind(i64::from(params.priority))
+    .execute(&mut *tx)
+    .await
+    .map_err(unavailable)?;
+    tx.commit().await.map_err(unavailable)?;
+    let app = application(pool, &new.id).await?.ok_or_else(|| StoreError::Corrupt("application vanished".into()))?;
+    Ok((app, true))
+}
+
+pub async fn delete_application(pool: &SqlitePool, id: &str) -> StoreResult<bool> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
+    sqlx::query("DELETE FROM events WHERE app_id = ?").bind(id).execute(&mut *tx).await.map_err(unavailable)?;
+    let gone = sqlx::query("DELETE FROM applications WHERE id = ?")
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?
+        .rows_affected();
+    tx.commit().await.map_err(unavailable)?;
+    Ok(gone == 1)
+}
+
+pub async fn touch_channel(pool: &SqlitePool, id: &str, params: ChannelParams, now_ms: i64) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE applications SET last_seen_ms = ?, timeout_s = ?, low_s = ?, medium_s = ?, priority = ?
+         WHERE id = ? AND status = 'active'",
+    )
+    .bind(now_ms)
+    .bind(i64::from(params.timeout_s))
+    .bind(i64::from(params.low_s))
+    .bind(i64::from(params.medium_s))
+    .bind(i64::from(params.priority))
+    .bind(id)
+    .execute(pool)
+    .await
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+pub async fn expire_idle_applications(pool: &SqlitePool, idle_before_ms: i64, busy: &[String]) -> StoreResult<Vec<String>> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
+    let candidates: Vec<(String,)> =
+        sqlx::query_as("SELECT id FROM applications WHERE status = 'active' AND last_seen_ms < ?")
+            .bind(idle_before_ms)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+    let mut expired = Vec::new();
+    for (id,) in candidates.into_iter().filter(|(id,)| !busy.contains(id)) {
+        sqlx::query("UPDATE applications SET status = 'expired', batch_body = '' WHERE id = ?")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        sqlx::query("DELETE FROM events WHERE app_id = ?").bind(&id).execute(&mut *tx).await.map_err(unavailable)?;
+        expired.push(id);
+    }
+    tx.commit().await.map_err(unavailable)?;
+    Ok(expired)
+}
