@@ -65,6 +65,9 @@ pub trait Store: Send + Sync + 'static {
     /// Their event logs are dropped. Returns the expired ids.
     async fn expire_idle_applications(&self, idle_before_ms: i64, busy: &[String]) -> StoreResult<Vec<String>>;
 
+    /// Appends events to their applications' logs in one transaction (dropping those
+    /// addressed to applications that are gone) and rings the doorbell after commit.
+    async fn append_events(&self, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<()>;
     /// Up to `limit` undelivered events with a sequence number above `after_seq`, in order.
     async fn events_after(&self, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>>;
     /// Saves `batch` as the last delivered batch if `previous_no` still is, and drops the

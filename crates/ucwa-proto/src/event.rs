@@ -121,10 +121,9 @@ pub fn batch_body(self_href: &str, cont_rel: Continuation, cont_href: &str, send
     Value::Object(body)
 }
 
-/// The answer to an out-of-range `ack`: only a `resync` link.
-pub fn resync_body(self_href: &str, resync_href: &str) -> Value {
+/// The answer to an out-of-range `ack`: only a `resync` link (`ucwa-spec.md` §11.5).
+pub fn resync_body(resync_href: &str) -> Value {
     let mut links = Map::new();
-    links.insert("self".into(), link_value(self_href.to_owned(), None));
     links.insert("resync".into(), link_value(resync_href.to_owned(), None));
     let mut body = Map::new();
     body.insert("_links".into(), Value::Object(links));
@@ -143,12 +142,7 @@ mod tests {
     fn groups_neighbours_without_reordering() {
         let a = RelLink::new("communication", "/c");
         let b = RelLink::new("conversation", "/c/1");
-        let groups = group_by_sender(vec![
-            (a.clone(), ev("1")),
-            (a.clone(), ev("2")),
-            (b, ev("3")),
-            (a, ev("4")),
-        ]);
+        let groups = group_by_sender(vec![(a.clone(), ev("1")), (a.clone(), ev("2")), (b, ev("3")), (a, ev("4"))]);
         let shape: Vec<(String, usize)> = groups.iter().map(|g| (g.rel.clone(), g.events.len())).collect();
         assert_eq!(shape, vec![("communication".into(), 2), ("conversation".into(), 1), ("communication".into(), 1)]);
     }

@@ -64,7 +64,11 @@ impl PropertyBag {
 
     /// An optional string that must be one of `allowed` (compared case-insensitively,
     /// answered in the documented spelling).
-    pub fn enumeration(&self, name: &'static str, allowed: &[&'static str]) -> Result<Option<&'static str>, ParamError> {
+    pub fn enumeration(
+        &self,
+        name: &'static str,
+        allowed: &[&'static str],
+    ) -> Result<Option<&'static str>, ParamError> {
         match self.string(name, 100)? {
             None => Ok(None),
             Some(s) => allowed
@@ -94,7 +98,10 @@ impl PropertyBag {
                 .iter()
                 .map(|v| match v {
                     Value::String(s) if s.chars().count() <= max => Ok(s.clone()),
-                    _ => Err(ParamError { name, problem: format!("must be a list of strings of at most {max} characters") }),
+                    _ => Err(ParamError {
+                        name,
+                        problem: format!("must be a list of strings of at most {max} characters"),
+                    }),
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
@@ -172,7 +179,8 @@ mod tests {
 
     #[test]
     fn body_wins_over_query() {
-        let b = bag(json!({"subject": "body"})).with_query(vec![("Subject".into(), "query".into()), ("x".into(), "1".into())]);
+        let b = bag(json!({"subject": "body"}))
+            .with_query(vec![("Subject".into(), "query".into()), ("x".into(), "1".into())]);
         assert_eq!(b.string("subject", 250).unwrap().as_deref(), Some("body"));
         assert_eq!(b.string("x", 250).unwrap().as_deref(), Some("1"));
     }
@@ -183,7 +191,10 @@ mod tests {
         assert_eq!(b.string("subject", 250).unwrap_err().name, "subject");
         assert!(b.enumeration("importance", &["Normal"]).is_err());
         assert!(b.boolean("flag").is_err());
-        assert_eq!(bag(json!({"importance": "urgent"})).enumeration("importance", &["Urgent"]).unwrap(), Some("Urgent"));
+        assert_eq!(
+            bag(json!({"importance": "urgent"})).enumeration("importance", &["Urgent"]).unwrap(),
+            Some("Urgent")
+        );
     }
 
     #[test]

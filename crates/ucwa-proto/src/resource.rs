@@ -92,8 +92,7 @@ impl Resource {
 
     /// Adds a link whose rel is always an array (rels that can repeat).
     pub fn link_array(mut self, rel: &str, hrefs: impl IntoIterator<Item = (String, Option<String>)>) -> Self {
-        let items: Vec<Value> =
-            hrefs.into_iter().map(|(href, title)| link_value(href, title.as_deref())).collect();
+        let items: Vec<Value> = hrefs.into_iter().map(|(href, title)| link_value(href, title.as_deref())).collect();
         self.links.insert(self.ns.rel(rel), Value::Array(items));
         self
     }

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -35,7 +35,8 @@ impl Challenge {
 
 impl IntoResponse for Challenge {
     fn into_response(self) -> Response {
-        let mut resp = (StatusCode::UNAUTHORIZED, "<html><body><h2>401 - Unauthorized</h2></body></html>").into_response();
+        let mut resp =
+            (StatusCode::UNAUTHORIZED, "<html><body><h2>401 - Unauthorized</h2></body></html>").into_response();
         let headers = resp.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
         headers.append(

@@ -61,7 +61,10 @@ impl Drop for SlotGuard<'_> {
 }
 
 fn replaced_error() -> ApiError {
-    ApiError::Conflict { subcode: Some("PGetReplaced"), message: "A newer event channel request replaced this one.".into() }
+    ApiError::Conflict {
+        subcode: Some("PGetReplaced"),
+        message: "A newer event channel request replaced this one.".into(),
+    }
 }
 
 /// A body ready to send. Replays must be byte-identical, so bodies stay strings.
@@ -100,17 +103,19 @@ impl EventChannels {
 }
 
 /// Serves one `GET events` request for `app` (already authorised).
-pub async fn poll(state: &AppState, app: Application, ack: Option<u64>, req: ChannelRequest) -> ApiResult<BatchResponse> {
+pub async fn poll(
+    state: &AppState,
+    app: Application,
+    ack: Option<u64>,
+    req: ChannelRequest,
+) -> ApiResult<BatchResponse> {
     let params = state.channel_limits.apply(app.channel, &req);
     state.store.touch_channel(&app.id, params, now_ms()).await?;
     let urls = AppUrls::new(app.anonymous, &app.id);
     let last = app.delivered.no;
     match decide_ack(last, ack) {
         AckDecision::Replay => return Ok(BatchResponse(app.delivered.body)),
-        AckDecision::Resync(to) => {
-            let self_href = urls.events(ack.unwrap_or(0));
-            return Ok(BatchResponse(resync_body(&self_href, &urls.events(to)).to_string()));
-        }
+        AckDecision::Resync(to) => return Ok(BatchResponse(resync_body(&urls.events(to)).to_string())),
         AckDecision::Build => {}
     }
     let no = last + 1;

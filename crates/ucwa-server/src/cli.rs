@@ -10,7 +10,8 @@ use crate::auth::{hash_password, normalize_sip_uri};
 
 /// `ucwa-server user add SIP_URI --name NAME --password-stdin`.
 pub async fn add_user(store: &dyn Store, sip_uri: &str, name: &str, input: impl BufRead) -> anyhow::Result<()> {
-    let uri = normalize_sip_uri(sip_uri).with_context(|| format!("{sip_uri:?} is not a SIP URI like sip:alice@example.com"))?;
+    let uri = normalize_sip_uri(sip_uri)
+        .with_context(|| format!("{sip_uri:?} is not a SIP URI like sip:alice@example.com"))?;
     let password = input.lines().next().transpose()?.unwrap_or_default();
     if password.is_empty() {
         bail!("no password on standard input");
@@ -19,8 +20,10 @@ pub async fn add_user(store: &dyn Store, sip_uri: &str, name: &str, input: impl 
     if name.is_empty() || name.chars().count() > 250 || name.chars().any(char::is_control) {
         bail!("the name must be 1 to 250 printable characters");
     }
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await?.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let created = store.upsert_user(&User { uri: uri.clone(), display_name: name.to_owned(), password_hash: hash }).await?;
+    let hash =
+        tokio::task::spawn_blocking(move || hash_password(&password)).await?.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let created =
+        store.upsert_user(&User { uri: uri.clone(), display_name: name.to_owned(), password_hash: hash }).await?;
     println!("{} {uri}", if created { "added" } else { "updated" });
     Ok(())
 }
@@ -44,8 +47,12 @@ pub async fn ensure_demo_users(store: &dyn Store) -> anyhow::Result<()> {
     for (uri, name, password) in DEMO_USERS {
         if store.find_user(uri).await?.is_none() {
             let password = password.to_string();
-            let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await?.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            store.upsert_user(&User { uri: (*uri).to_owned(), display_name: (*name).to_owned(), password_hash: hash }).await?;
+            let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+                .await?
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            store
+                .upsert_user(&User { uri: (*uri).to_owned(), display_name: (*name).to_owned(), password_hash: hash })
+                .await?;
         }
         println!("demo user {uri} password {password}");
     }

@@ -16,14 +16,29 @@ pub enum ApiError {
     /// 400 with subcode `ParameterValidationFailure`, naming each bad parameter.
     InvalidParameters(Vec<ParamError>),
     /// 400 for a body that is not what the resource reads (malformed JSON, not an object).
-    BadRequest { subcode: Option<&'static str>, message: String },
+    BadRequest {
+        subcode: Option<&'static str>,
+        message: String,
+    },
     /// 401: answered by the auth layer with the `WWW-Authenticate` challenge instead.
     Unauthorized,
-    Forbidden { subcode: Option<&'static str>, message: String },
-    NotFound { subcode: Option<&'static str>, message: String },
+    Forbidden {
+        subcode: Option<&'static str>,
+        message: String,
+    },
+    NotFound {
+        subcode: Option<&'static str>,
+        message: String,
+    },
     MethodNotAllowed,
-    Conflict { subcode: Option<&'static str>, message: String },
-    Gone { subcode: &'static str, message: String },
+    Conflict {
+        subcode: Option<&'static str>,
+        message: String,
+    },
+    Gone {
+        subcode: &'static str,
+        message: String,
+    },
     PreconditionFailed,
     PreconditionRequired,
     EntityTooLarge,

@@ -26,8 +26,7 @@ impl FromRequest<AppState> for Input {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let query: Vec<(String, String)> =
             req.uri().query().map(|q| serde_urlencoded::from_str(q).unwrap_or_default()).unwrap_or_default();
-        let content_type =
-            req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body = read_body(req, state.limits.max_body_bytes).await?;
         let object = if body.iter().all(u8::is_ascii_whitespace) {
             serde_json::Map::new()

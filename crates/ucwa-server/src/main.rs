@@ -21,7 +21,11 @@ async fn open_store(url: &str) -> anyhow::Result<DynStore> {
 }
 
 fn host_name() -> String {
-    std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_owned()).ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "localhost".into())
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
@@ -67,7 +71,9 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
     let cli = Cli::parse();
     match cli.command {
         None => run_server(cli.serve).await,

@@ -20,7 +20,8 @@ static CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-i
 pub async fn correlation(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let client_request_id = req.headers().get(&CLIENT_REQUEST_ID).cloned();
     let correlation = new_id();
-    let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), correlation = %correlation);
+    let span =
+        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), correlation = %correlation);
     let mut resp = tracing::Instrument::instrument(next.run(req), span).await;
     let headers = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&correlation) {

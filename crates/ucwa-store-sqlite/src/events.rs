@@ -14,7 +14,11 @@ use crate::unavailable;
 /// a single writer, so numbers are gap-free and visible in order. Events addressed to an
 /// application that no longer exists or has expired are dropped. Returns the applications
 /// to ring after commit.
-pub async fn append(tx: &mut Transaction<'_, Sqlite>, events: &[NewEvent], now_ms: i64) -> StoreResult<BTreeSet<String>> {
+pub async fn append(
+    tx: &mut Transaction<'_, Sqlite>,
+    events: &[NewEvent],
+    now_ms: i64,
+) -> StoreResult<BTreeSet<String>> {
     let mut touched = BTreeSet::new();
     for event in events {
         let seq: Option<(i64,)> = sqlx::query_as(
@@ -78,7 +82,12 @@ pub async fn after(pool: &SqlitePool, app_id: &str, after_seq: i64, limit: u32) 
         .collect()
 }
 
-pub async fn save_batch(pool: &SqlitePool, app_id: &str, batch: &DeliveredBatch, previous_no: u64) -> StoreResult<bool> {
+pub async fn save_batch(
+    pool: &SqlitePool,
+    app_id: &str,
+    batch: &DeliveredBatch,
+    previous_no: u64,
+) -> StoreResult<bool> {
     let to_i64 = |v: u64| i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("batch number {v}")));
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
     let previous: Option<(i64,)> =

@@ -17,10 +17,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use ucwa_core::Doorbell;
 use ucwa_core::channel::ChannelParams;
 use ucwa_core::model::{Application, DeliveredBatch, NewApplication, NewEvent, StoredEvent, TokenRecord, User};
 use ucwa_core::store::{Store, StoreError, StoreResult};
-use ucwa_core::Doorbell;
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
@@ -45,11 +45,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        if let Some(parent) = options.get_filename().parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", parent.display())))?;
-            }
+        if let Some(parent) = options.get_filename().parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", parent.display())))?;
         }
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(unavailable)?;
         sqlx::migrate!("./migrations")
@@ -109,13 +109,14 @@ impl Store for SqliteStore {
 
     async fn make_available(&self, id: &str, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<bool> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-        let changed = sqlx::query("UPDATE applications SET available = 1 WHERE id = ? AND available = 0 AND status = 'active'")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .rows_affected()
-            == 1;
+        let changed =
+            sqlx::query("UPDATE applications SET available = 1 WHERE id = ? AND available = 0 AND status = 'active'")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?
+                .rows_affected()
+                == 1;
         if !changed {
             return Ok(false);
         }
@@ -131,6 +132,14 @@ impl Store for SqliteStore {
 
     async fn expire_idle_applications(&self, idle_before_ms: i64, busy: &[String]) -> StoreResult<Vec<String>> {
         tenant::expire_idle_applications(&self.pool, idle_before_ms, busy).await
+    }
+
+    async fn append_events(&self, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
+        let rung = events::append(&mut tx, &events, now_ms).await?;
+        tx.commit().await.map_err(unavailable)?;
+        self.doorbell.ring(rung.iter().map(String::as_str));
+        Ok(())
     }
 
     async fn events_after(&self, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {

@@ -105,7 +105,11 @@ pub async fn find_token(pool: &SqlitePool, hash: &[u8], now_ms: i64) -> StoreRes
 }
 
 pub async fn purge_expired_tokens(pool: &SqlitePool, now_ms: i64) -> StoreResult<u64> {
-    let done = sqlx::query("DELETE FROM tokens WHERE expires_ms <= ?").bind(now_ms).execute(pool).await.map_err(unavailable)?;
+    let done = sqlx::query("DELETE FROM tokens WHERE expires_ms <= ?")
+        .bind(now_ms)
+        .execute(pool)
+        .await
+        .map_err(unavailable)?;
     Ok(done.rows_affected())
 }
 
@@ -187,7 +191,8 @@ pub async fn create_application(
     now_ms: i64,
 ) -> StoreResult<(Application, bool)> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE owner_uri = ? AND endpoint_id = ? AND status = 'active'");
+    let sql =
+        format!("SELECT {APP_COLUMNS} FROM applications WHERE owner_uri = ? AND endpoint_id = ? AND status = 'active'");
     let existing: Option<AppRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&new.owner_uri)
         .bind(&new.endpoint_id)
@@ -254,7 +259,11 @@ pub async fn touch_channel(pool: &SqlitePool, id: &str, params: ChannelParams, n
     Ok(())
 }
 
-pub async fn expire_idle_applications(pool: &SqlitePool, idle_before_ms: i64, busy: &[String]) -> StoreResult<Vec<String>> {
+pub async fn expire_idle_applications(
+    pool: &SqlitePool,
+    idle_before_ms: i64,
+    busy: &[String],
+) -> StoreResult<Vec<String>> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
     let candidates: Vec<(String,)> =
         sqlx::query_as("SELECT id FROM applications WHERE status = 'active' AND last_seen_ms < ?")

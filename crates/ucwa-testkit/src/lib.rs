@@ -1,1 +1,205 @@
-//! stub
+//! Starts the real OpenUCWA server on `127.0.0.1:0` with a temporary SQLite database, for
+//! API tests and benchmarks. Everything goes through HTTP; the only shortcut is creating
+//! users directly in the store (what `ucwa-server user add` does).
+//!
+//! Time limits are shortened (one-second event timeouts and holds) so tests of the event
+//! channel finish quickly; each test can tighten or relax them through [`TestOptions`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use reqwest::{Client, Method, Response, StatusCode};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use ucwa_server::config::Limits;
+use ucwa_server::{ServerOptions, serve};
+use ucwa_store_sqlite::SqliteStore;
+
+/// Knobs a test may change.
+#[derive(Debug, Clone)]
+pub struct TestOptions {
+    pub limits: Limits,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        let limits = Limits {
+            events_min_timeout_secs: 1,
+            events_min_hold_secs: 1,
+            application_idle_secs: 3600,
+            signin_attempts_per_minute: 1000,
+            ..Limits::default()
+        };
+        Self { limits }
+    }
+}
+
+/// A running server and a client for it.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub client: Client,
+    pub store: Arc<SqliteStore>,
+    options: TestOptions,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+    dir: Arc<TempDir>,
+}
+
+/// A signed-in user's application, as a client would hold it.
+#[derive(Debug, Clone)]
+pub struct TestApp {
+    pub token: String,
+    /// Absolute URL of the application resource.
+    pub url: String,
+    /// Absolute URL of the first event channel request (`events?ack=1`).
+    pub events_url: String,
+    pub body: Value,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(TestOptions::default()).await
+    }
+
+    pub async fn start_with(options: TestOptions) -> Self {
+        let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
+        Self::start_in(dir, options, "127.0.0.1:0".parse().expect("loopback address")).await
+    }
+
+    async fn start_in(dir: Arc<TempDir>, options: TestOptions, addr: SocketAddr) -> Self {
+        let db_url = format!("sqlite://{}", dir.path().join("ucwa.db").display());
+        let store = Arc::new(SqliteStore::open(&db_url).await.expect("open the test database"));
+        let listener = TcpListener::bind(addr).await.expect("bind a loopback port");
+        let addr = listener.local_addr().expect("local address");
+        let shutdown = CancellationToken::new();
+        let server_options = ServerOptions {
+            store: store.clone(),
+            limits: options.limits.clone(),
+            public_url: None,
+            server_fqdn: "test.openucwa.local".into(),
+        };
+        let task = tokio::spawn(serve(listener, server_options, shutdown.clone()));
+        let client = Client::builder().timeout(Duration::from_secs(60)).build().expect("HTTP client");
+        Self { addr, url: format!("http://{addr}"), client, store, options, shutdown, task, dir }
+    }
+
+    /// Stops the server and starts a new one on the same database and port (a restart), so
+    /// the URLs clients hold stay valid.
+    pub async fn restart(self) -> Self {
+        let (dir, options, addr) = (self.dir.clone(), self.options.clone(), self.addr);
+        self.stop().await;
+        Self::start_in(dir, options, addr).await
+    }
+
+    /// Stops the server the way SIGTERM does and waits for it to finish.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        match self.task.await {
+            Ok(Ok(())) => {}
+            other => panic!("server did not stop cleanly: {other:?}"),
+        }
+    }
+
+    /// The SQLite database file of this server.
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("ucwa.db")
+    }
+
+    pub fn at(&self, path_or_url: &str) -> String {
+        if path_or_url.starts_with("http") { path_or_url.to_owned() } else { format!("{}{path_or_url}", self.url) }
+    }
+
+    /// Adds a user straight into the store (as `ucwa-server user add` does).
+    pub async fn add_user(&self, uri: &str, name: &str, password: &str) {
+        ucwa_server::cli::add_user(self.store.as_ref(), uri, name, password.as_bytes()).await.expect("add user");
+    }
+
+    /// Signs in with the password grant.
+    pub async fn token(&self, username: &str, password: &str) -> anyhow::Result<String> {
+        let resp = self
+            .client
+            .post(self.at("/WebTicket/oauthtoken"))
+            .form(&[("grant_type", "password"), ("username", username), ("password", password)])
+            .send()
+            .await?;
+        if resp.status() != StatusCode::OK {
+            bail!("token request answered {}", resp.status());
+        }
+        let body: Value = resp.json().await?;
+        body["access_token"].as_str().map(str::to_owned).context("no access_token")
+    }
+
+    /// Adds a user, signs in and creates an application: the usual start of a test.
+    pub async fn signed_in_app(&self, uri: &str, name: &str) -> TestApp {
+        let password = format!("{name}-password");
+        self.add_user(uri, name, &password).await;
+        let token = self.token(uri, &password).await.expect("sign in");
+        self.create_app(&token, &format!("endpoint-{name}")).await
+    }
+
+    pub async fn create_app(&self, token: &str, endpoint_id: &str) -> TestApp {
+        let resp = self
+            .client
+            .post(self.at("/ucwa/oauth/v1/applications"))
+            .bearer_auth(token)
+            .json(&json!({"UserAgent": "testkit", "EndpointId": endpoint_id, "Culture": "en-US"}))
+            .send()
+            .await
+            .expect("create application");
+        assert!(resp.status().is_success(), "create application answered {}", resp.status());
+        let body: Value = resp.json().await.expect("application body");
+        let url = self.at(body["_links"]["self"]["href"].as_str().expect("self href"));
+        let events_url = self.at(body["_links"]["events"]["href"].as_str().expect("events href"));
+        TestApp { token: token.to_owned(), url, events_url, body }
+    }
+
+    /// An authenticated request with an optional JSON body.
+    pub async fn call(&self, method: Method, url: &str, token: &str, body: Option<Value>) -> Response {
+        let mut req = self.client.request(method, self.at(url)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// GETs an event batch, returning status and body.
+    pub async fn events(&self, app: &TestApp, url: &str) -> (StatusCode, Value) {
+        let resp = self.call(Method::GET, url, &app.token, None).await;
+        let status = resp.status();
+        let body = resp.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+}
+
+/// Reads a file of the recorded Microsoft traffic in `shared/fixtures/` (beside the
+/// repository, where the team and CI keep it).
+pub fn fixture(relative: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures").join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+/// The `next` link of a batch, absolute.
+pub fn next_link(server: &TestServer, batch: &Value) -> Option<String> {
+    batch["_links"]["next"]["href"].as_str().map(|h| server.at(h))
+}
+
+/// Every event of a batch as (sender rel, link rel, type), in order.
+pub fn event_summary(batch: &Value) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for sender in batch["sender"].as_array().into_iter().flatten() {
+        for event in sender["events"].as_array().into_iter().flatten() {
+            out.push((
+                sender["rel"].as_str().unwrap_or_default().to_owned(),
+                event["link"]["rel"].as_str().unwrap_or_default().to_owned(),
+                event["type"].as_str().unwrap_or_default().to_owned(),
+            ));
+        }
+    }
+    out
+}

@@ -72,7 +72,11 @@ pub async fn get(State(state): State<AppState>, caller: Caller, Path(app_id): Pa
     Ok(Json(render_application(&app)))
 }
 
-pub async fn delete(State(state): State<AppState>, caller: Caller, Path(app_id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(app_id): Path<String>,
+) -> ApiResult<StatusCode> {
     // An expired application may still be deleted by its owner.
     let app = state.store.application(&app_id).await?.ok_or_else(ApiError::application_not_found)?;
     if app.owner_uri != caller.0.uri() || app.anonymous != caller.0.is_anonymous() {
@@ -87,7 +91,11 @@ pub async fn me(State(state): State<AppState>, caller: Caller, Path(app_id): Pat
     Ok(Json(render_me(&app).into_value()))
 }
 
-pub async fn communication(State(state): State<AppState>, caller: Caller, Path(app_id): Path<String>) -> ApiResult<Json> {
+pub async fn communication(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(app_id): Path<String>,
+) -> ApiResult<Json> {
     let app = load_owned(&state, &caller, &app_id).await?;
     Ok(Json(render_communication(&app).into_value()))
 }

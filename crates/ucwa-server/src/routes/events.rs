@@ -36,7 +36,12 @@ pub async fn get(
         }
     };
     let ack = number("ack");
-    let req = ChannelRequest { timeout_s: number("timeout"), low_s: number("low"), medium_s: number("medium"), priority: number("priority") };
+    let req = ChannelRequest {
+        timeout_s: number("timeout"),
+        low_s: number("low"),
+        medium_s: number("medium"),
+        priority: number("priority"),
+    };
     v.finish()?;
     let batch = poll(&state, app, ack, req).await?;
     Ok(json_response(StatusCode::OK, batch.0))
