@@ -150,7 +150,8 @@ mod tests {
     #[test]
     fn clamps_to_documented_ranges_and_sticks() {
         let limits = ChannelLimits::default();
-        let p = limits.apply(limits.defaults(), &ChannelRequest { timeout_s: Some(5), low_s: Some(99999), ..Default::default() });
+        let p = limits
+            .apply(limits.defaults(), &ChannelRequest { timeout_s: Some(5), low_s: Some(99999), ..Default::default() });
         assert_eq!((p.timeout_s, p.low_s, p.medium_s), (180, 1800, 5));
         let q = limits.apply(p, &ChannelRequest { medium_s: Some(60), ..Default::default() });
         assert_eq!((q.timeout_s, q.low_s, q.medium_s), (180, 1800, 60), "unspecified values stay as they were");

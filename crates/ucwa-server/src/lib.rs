@@ -50,7 +50,7 @@ pub struct ServerOptions {
 
 /// The routes of one application, the same under every applications prefix.
 fn application_routes() -> Router<AppState> {
-    use routes::{applications, events};
+    use routes::{applications, batch, events};
     Router::new()
         .route("/applications", post(applications::create))
         .route("/applications/{app}", get(applications::get).delete(applications::delete))
@@ -59,6 +59,7 @@ fn application_routes() -> Router<AppState> {
         .route("/applications/{app}/me/reportMyActivity", post(applications::report_my_activity))
         .route("/applications/{app}/communication", get(applications::communication))
         .route("/applications/{app}/events", get(events::get))
+        .route("/applications/{app}/batch", post(batch::post))
         .route("/applications/{app}/{*rest}", get(applications::dashboard))
 }
 

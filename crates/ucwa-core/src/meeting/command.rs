@@ -12,22 +12,43 @@ pub enum Command {
     /// much larger than the other variants.
     Join(Box<Join>),
     /// A leader admits a lobby participant.
-    Admit { actor: SessionId, target: SessionId },
+    Admit {
+        actor: SessionId,
+        target: SessionId,
+    },
     /// A leader rejects a lobby participant.
-    Reject { actor: SessionId, target: SessionId },
+    Reject {
+        actor: SessionId,
+        target: SessionId,
+    },
     /// The joiner cancels its invitation while it is `Connecting`.
-    Cancel { session: SessionId },
+    Cancel {
+        session: SessionId,
+    },
     /// The application deletes its conversation.
-    Leave { session: SessionId },
-    Promote { actor: SessionId, target: SessionId },
-    Demote { actor: SessionId, target: SessionId },
-    Eject { actor: SessionId, target: SessionId },
+    Leave {
+        session: SessionId,
+    },
+    Promote {
+        actor: SessionId,
+        target: SessionId,
+    },
+    Demote {
+        actor: SessionId,
+        target: SessionId,
+    },
+    Eject {
+        actor: SessionId,
+        target: SessionId,
+    },
     /// Fails every lobby wait whose deadline is at or before `now_ms`.
     ExpireLobbies,
     /// The meeting was deleted or expired: every live session is disconnected.
     End,
     /// Drops a disconnected session once its resources need no longer answer GET.
-    Forget { session: SessionId },
+    Forget {
+        session: SessionId,
+    },
 }
 
 /// The fields of a join.

@@ -29,7 +29,12 @@ pub(super) fn user(uri: &str) -> Identity {
 }
 
 pub(super) fn anonymous(n: u32) -> Identity {
-    Identity { uri: format!("sip:{n}@anonymous.invalid"), display_name: format!("Guest {n}"), anonymous: true, trusted: false }
+    Identity {
+        uri: format!("sip:{n}@anonymous.invalid"),
+        display_name: format!("Guest {n}"),
+        anonymous: true,
+        trusted: false,
+    }
 }
 
 pub(super) fn trusted_app() -> Identity {

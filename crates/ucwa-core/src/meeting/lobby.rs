@@ -1,11 +1,11 @@
 //! Entering the meeting: join, lobby, admit, and the ways a join fails (spec §12.1-12.3).
 
+use super::Meeting;
 use super::command::{Join, MeetingError};
 use super::notice::{NoticeKind, Notices, View};
 use super::policy::{self, Admission};
 use super::roster::Departure;
 use super::session::{ConversationState, Invitation, InvitationState, Session};
-use super::Meeting;
 
 impl Meeting {
     pub(super) fn join(&mut self, join: Join, now_ms: i64, out: &mut Notices) -> Result<(), MeetingError> {
@@ -27,12 +27,16 @@ impl Meeting {
             disconnect_reason: None,
         };
         self.sessions.insert(id.clone(), session);
+
         out.push(&id, NoticeKind::InvitationStarted);
         out.push(&id, NoticeKind::ConversationAdded { state: ConversationState::Connecting });
         out.push(&id, NoticeKind::LocalParticipantAdded);
         match admission {
             Admission::Direct => self.enter_conference(&id, out),
-            Admission::Lobby => self.enter_lobby(&id, now_ms.saturating_add_unsigned(lobby_timeout_ms), out),
+            Admission::Lobby => {
+                let deadline_ms = now_ms.saturating_add_unsigned(lobby_timeout_ms);
+                self.enter_lobby(&id, deadline_ms, out);
+            }
         }
         Ok(())
     }
@@ -73,63 +77,66 @@ impl Meeting {
 
     /// Admit and reject: a leader in the roster acting on someone in the lobby.
     fn check_lobby_action(&self, actor: &str, target: &str) -> Result<(), MeetingError> {
-        self.leader(actor)?;
+        self.ensure_leader(actor)?;
         let target = self.visible_target(actor, target)?;
         if target.is_waiting() { Ok(()) } else { Err(MeetingError::Conflict) }
     }
 
     fn enter_lobby(&mut self, id: &str, deadline_ms: i64, out: &mut Notices) {
-        let Some(session) = self.sessions.get_mut(id) else { return };
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
         session.state = ConversationState::InLobby;
         session.lobby_deadline_ms = Some(deadline_ms);
-        out.push(id, NoticeKind::ConversationUpdated { state: ConversationState::InLobby });
+
+        out.push(id, NoticeKind::conversation_updated(ConversationState::InLobby));
         // The invitation stays Connecting; the update lets a client that only watches the
-        // invitation learn its participant is now in the lobby.
+        // invitation learn that its participant is now in the lobby.
         out.push(id, NoticeKind::InvitationUpdated);
         for (viewer, _) in self.lobby_viewers(id) {
-            out.push(viewer, NoticeKind::ParticipantAdded { subject: id.to_owned(), in_view: Some(View::Lobby) });
+            out.push(viewer, NoticeKind::added(id, View::Lobby));
         }
     }
 
     /// Puts a joiner (new or waiting) into the roster and completes its invitation, which
     /// therefore succeeds only after its participant is in the roster.
     fn enter_conference(&mut self, id: &str, out: &mut Notices) {
-        let Some(session) = self.sessions.get_mut(id) else { return };
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
         let was_waiting = session.is_waiting();
         session.state = ConversationState::Conferenced;
         session.lobby_deadline_ms = None;
         session.invitation.state = InvitationState::Connected;
         let (shown, view, leads) = (session.is_shown(), session.view(), session.leads());
 
-        out.push(id, NoticeKind::ConversationUpdated { state: ConversationState::Conferencing });
-        out.push(id, NoticeKind::ConversationUpdated { state: ConversationState::Conferenced });
+        out.push(id, NoticeKind::conversation_updated(ConversationState::Conferencing));
+        out.push(id, NoticeKind::conversation_updated(ConversationState::Conferenced));
         out.push(id, NoticeKind::OnlineMeetingAdded);
         out.push(id, NoticeKind::LocalParticipantAdded);
 
         if shown {
             for (viewer, other) in self.roster_viewers(id) {
-                let subject = id.to_owned();
                 if was_waiting && other.can_lead() {
                     // Leaders saw the joiner in the lobby: it moves, and their admit and
                     // reject capabilities on it are gone.
-                    let in_view = Some(View::Lobby);
-                    out.push(viewer, NoticeKind::ParticipantDeleted { subject: subject.clone(), in_view, reason: None });
-                    out.push(viewer, NoticeKind::ParticipantAdded { subject: subject.clone(), in_view: Some(view) });
-                    out.push(viewer, NoticeKind::ParticipantUpdated { subject });
+                    out.push(viewer, NoticeKind::deleted(id, Some(View::Lobby), None));
+                    out.push(viewer, NoticeKind::added(id, view));
+                    out.push(viewer, NoticeKind::updated(id));
                 } else {
-                    out.push(viewer, NoticeKind::ParticipantAdded { subject, in_view: Some(view) });
+                    out.push(viewer, NoticeKind::added(id, view));
                 }
             }
         }
 
         for (member_id, member) in self.shown_members(id) {
-            out.push(id, NoticeKind::ParticipantAdded { subject: member_id.clone(), in_view: Some(member.view()) });
+            out.push(id, NoticeKind::added(member_id, member.view()));
         }
         if leads {
             for (waiter, _) in self.waiters() {
-                out.push(id, NoticeKind::ParticipantAdded { subject: waiter.clone(), in_view: Some(View::Lobby) });
+                out.push(id, NoticeKind::added(waiter, View::Lobby));
             }
         }
-        out.push(id, NoticeKind::InvitationCompleted { state: InvitationState::Connected });
+        out.push(id, NoticeKind::completed(InvitationState::Connected));
     }
 }

@@ -38,6 +38,8 @@ mod session;
 mod settings;
 
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod proptests;
 #[cfg(test)]
 mod tests;
@@ -129,18 +131,15 @@ impl Meeting {
         Ok(out.into_vec())
     }
 
-    /// The actor, if it may use leader capabilities.
-    fn leader(&self, actor: &str) -> Result<&Session, MeetingError> {
+    /// The actor may use leader capabilities.
+    fn ensure_leader(&self, actor: &str) -> Result<(), MeetingError> {
         let session = self.sessions.get(actor).ok_or(MeetingError::NotFound)?;
-        if session.leads() { Ok(session) } else { Err(MeetingError::Forbidden) }
+        if session.leads() { Ok(()) } else { Err(MeetingError::Forbidden) }
     }
 
     /// The target as the actor can see it: hidden (trusted) sessions exist only for themselves.
     fn visible_target(&self, actor: &str, target: &str) -> Result<&Session, MeetingError> {
-        self.sessions
-            .get(target)
-            .filter(|t| !t.identity.trusted || actor == target)
-            .ok_or(MeetingError::NotFound)
+        self.sessions.get(target).filter(|t| !t.identity.trusted || actor == target).ok_or(MeetingError::NotFound)
     }
 
     /// Sessions other than `except` that have a roster, i.e. receive participant events.

@@ -36,9 +36,15 @@ pub enum NoticeKind {
     InvitationUpdated,
     /// onlineMeetingInvitation `completed`: `Connected` is status Success, `Failed` is status
     /// Failure with the invitation's `reason`.
-    InvitationCompleted { state: InvitationState },
-    ConversationAdded { state: ConversationState },
-    ConversationUpdated { state: ConversationState },
+    InvitationCompleted {
+        state: InvitationState,
+    },
+    ConversationAdded {
+        state: ConversationState,
+    },
+    ConversationUpdated {
+        state: ConversationState,
+    },
     /// Conversation `deleted`; `Session::disconnect_reason` says why, if the meeting ended it.
     ConversationDeleted,
     LocalParticipantAdded,
@@ -48,12 +54,44 @@ pub enum NoticeKind {
     /// `subject` entered a view (always named by this state machine): the lobby, or the
     /// roster as a leader or attendee. The first add of a roster member is the one with its
     /// roster view; moves are a delete from the old view followed by an add to the new one.
-    ParticipantAdded { subject: SessionId, in_view: Option<View> },
+    ParticipantAdded {
+        subject: SessionId,
+        in_view: Option<View>,
+    },
     /// A property of `subject`, or the receiver's capabilities on it, changed.
-    ParticipantUpdated { subject: SessionId },
+    ParticipantUpdated {
+        subject: SessionId,
+    },
     /// `subject` left a view (`Some`), or left the meeting altogether (`None`). A lobby
     /// participant that is not admitted leaves with a single delete `in` the lobby.
-    ParticipantDeleted { subject: SessionId, in_view: Option<View>, reason: Option<Reason> },
+    ParticipantDeleted {
+        subject: SessionId,
+        in_view: Option<View>,
+        reason: Option<Reason>,
+    },
+}
+
+/// Shorthands for the transitions and tests.
+impl NoticeKind {
+    pub(crate) fn conversation_updated(state: ConversationState) -> Self {
+        Self::ConversationUpdated { state }
+    }
+
+    pub(crate) fn completed(state: InvitationState) -> Self {
+        Self::InvitationCompleted { state }
+    }
+
+    pub(crate) fn added(subject: &str, view: View) -> Self {
+        Self::ParticipantAdded { subject: subject.to_owned(), in_view: Some(view) }
+    }
+
+    pub(crate) fn updated(subject: &str) -> Self {
+        Self::ParticipantUpdated { subject: subject.to_owned() }
+    }
+
+    pub(crate) fn deleted(subject: &str, in_view: Option<View>, reason: Option<Reason>) -> Self {
+        Self::ParticipantDeleted { subject: subject.to_owned(), in_view, reason }
+    }
 }
 
 /// Notices in emission order.

@@ -11,19 +11,28 @@ use super::*;
 
 const IDENTITIES: usize = 8;
 
+/// A session chosen either blindly (`aimed == false`: any index, often an invalid target) or
+/// among the sessions a valid command would name, so that successful lobby and roster actions
+/// are frequent.
+#[derive(Debug, Clone, Copy)]
+struct Pick {
+    index: usize,
+    aimed: bool,
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Join { session: usize, who: usize, lobby_timeout_ms: u64 },
-    Admit { actor: usize, target: usize },
-    Reject { actor: usize, target: usize },
-    Cancel { session: usize },
-    Leave { session: usize },
-    Promote { actor: usize, target: usize },
-    Demote { actor: usize, target: usize },
-    Eject { actor: usize, target: usize },
+    Admit { actor: Pick, target: Pick },
+    Reject { actor: Pick, target: Pick },
+    Cancel { session: Pick },
+    Leave { session: Pick },
+    Promote { actor: Pick, target: Pick },
+    Demote { actor: Pick, target: Pick },
+    Eject { actor: Pick, target: Pick },
     ExpireLobbies,
     End,
-    Forget { session: usize },
+    Forget { session: Pick },
 }
 
 fn access_level() -> impl Strategy<Value = AccessLevel> {
@@ -44,33 +53,41 @@ fn leader_assignment() -> impl Strategy<Value = AutomaticLeaderAssignment> {
 }
 
 fn meeting_settings() -> impl Strategy<Value = MeetingSettings> {
-    (access_level(), leader_assignment(), any::<bool>(), any::<[bool; 5]>()).prop_map(|(level, auto, bypass, listed)| {
-        let pick = |uris: &[(&str, bool)]| uris.iter().filter(|(_, on)| *on).map(|(uri, _)| (*uri).to_owned()).collect();
-        MeetingSettings {
-            access_level: level,
-            automatic_leader_assignment: auto,
-            lobby_bypass_for_phone_users: if bypass { Toggle::Enabled } else { Toggle::Disabled },
-            leaders: pick(&[(LEADER, listed[0]), (COLLEAGUE, listed[1])]),
-            attendees: pick(&[(INVITEE, listed[2]), (OUTSIDER, listed[3]), (COLLEAGUE, listed[4])]),
-            ..MeetingSettings::new(ORGANIZER, EXPIRES)
-        }
-    })
+    (access_level(), leader_assignment(), any::<bool>(), any::<[bool; 5]>()).prop_map(
+        |(level, auto, bypass, listed)| {
+            let pick =
+                |uris: &[(&str, bool)]| uris.iter().filter(|(_, on)| *on).map(|(uri, _)| (*uri).to_owned()).collect();
+            MeetingSettings {
+                access_level: level,
+                automatic_leader_assignment: auto,
+                lobby_bypass_for_phone_users: if bypass { Toggle::Enabled } else { Toggle::Disabled },
+                leaders: pick(&[(LEADER, listed[0]), (COLLEAGUE, listed[1])]),
+                attendees: pick(&[(INVITEE, listed[2]), (OUTSIDER, listed[3]), (COLLEAGUE, listed[4])]),
+                ..MeetingSettings::new(ORGANIZER, EXPIRES)
+            }
+        },
+    )
+}
+
+fn pick() -> impl Strategy<Value = Pick> {
+    (0usize..6, any::<bool>()).prop_map(|(index, aimed)| Pick { index, aimed })
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let pair = || (0usize..6, 0usize..6);
+    let pair = || (pick(), pick());
     prop_oneof![
-        6 => (0usize..6, 0..IDENTITIES, 0u64..200_000)
+        16 => (0usize..6, 0..IDENTITIES, 0u64..200_000)
             .prop_map(|(session, who, lobby_timeout_ms)| Op::Join { session, who, lobby_timeout_ms }),
-        4 => pair().prop_map(|(actor, target)| Op::Admit { actor, target }),
-        3 => pair().prop_map(|(actor, target)| Op::Reject { actor, target }),
-        2 => (0usize..6).prop_map(|session| Op::Cancel { session }),
-        2 => (0usize..6).prop_map(|session| Op::Leave { session }),
-        2 => pair().prop_map(|(actor, target)| Op::Promote { actor, target }),
-        2 => pair().prop_map(|(actor, target)| Op::Demote { actor, target }),
-        2 => pair().prop_map(|(actor, target)| Op::Eject { actor, target }),
-        3 => Just(Op::ExpireLobbies),
-        2 => (0usize..6).prop_map(|session| Op::Forget { session }),
+        10 => pair().prop_map(|(actor, target)| Op::Admit { actor, target }),
+        6 => pair().prop_map(|(actor, target)| Op::Reject { actor, target }),
+        4 => pick().prop_map(|session| Op::Cancel { session }),
+        4 => pick().prop_map(|session| Op::Leave { session }),
+        6 => pair().prop_map(|(actor, target)| Op::Promote { actor, target }),
+        6 => pair().prop_map(|(actor, target)| Op::Demote { actor, target }),
+        4 => pair().prop_map(|(actor, target)| Op::Eject { actor, target }),
+        6 => Just(Op::ExpireLobbies),
+        4 => pick().prop_map(|session| Op::Forget { session }),
+        // Rare, so that most runs live long; every run also ends with one.
         1 => Just(Op::End),
     ]
 }
@@ -89,13 +106,22 @@ fn identity(who: usize, session: usize) -> Identity {
 }
 
 /// Turns an op into a command over sessions `s0..s{n-1}`; each join gets a fresh invitation id.
-fn command(op: &Op, n: usize, joins: &mut usize) -> Command {
-    let id = |i: usize| format!("s{}", i % n);
+fn command(op: &Op, meeting: &Meeting, n: usize, joins: &mut usize) -> Command {
+    let blind = |i: usize| format!("s{}", i % n);
+    // An aimed pick names one of the sessions that fit, if any do.
+    let choose = |pick: Pick, fits: fn(&Session) -> bool| {
+        let fitting: Vec<&SessionId> = meeting.sessions().iter().filter(|(_, s)| fits(s)).map(|(id, _)| id).collect();
+        match fitting.len() {
+            len if pick.aimed && len > 0 => fitting[pick.index % len].clone(),
+            _ => blind(pick.index),
+        }
+    };
+    let leader = |pick| choose(pick, Session::leads);
     match *op {
         Op::Join { session, who, lobby_timeout_ms } => {
             *joins += 1;
             Join {
-                session_id: id(session),
+                session_id: blind(session),
                 app_id: format!("app{}", session % n),
                 identity: identity(who, session % n),
                 invitation: InvitationRequest::outgoing(format!("inv{joins}")),
@@ -103,16 +129,31 @@ fn command(op: &Op, n: usize, joins: &mut usize) -> Command {
             }
             .into()
         }
-        Op::Admit { actor, target } => Command::Admit { actor: id(actor), target: id(target) },
-        Op::Reject { actor, target } => Command::Reject { actor: id(actor), target: id(target) },
-        Op::Cancel { session } => Command::Cancel { session: id(session) },
-        Op::Leave { session } => Command::Leave { session: id(session) },
-        Op::Promote { actor, target } => Command::Promote { actor: id(actor), target: id(target) },
-        Op::Demote { actor, target } => Command::Demote { actor: id(actor), target: id(target) },
-        Op::Eject { actor, target } => Command::Eject { actor: id(actor), target: id(target) },
+        Op::Admit { actor, target } => {
+            Command::Admit { actor: leader(actor), target: choose(target, Session::is_waiting) }
+        }
+        Op::Reject { actor, target } => {
+            Command::Reject { actor: leader(actor), target: choose(target, Session::is_waiting) }
+        }
+        Op::Cancel { session } => Command::Cancel { session: choose(session, Session::is_waiting) },
+        Op::Leave { session } => {
+            Command::Leave { session: choose(session, |s| s.state != ConversationState::Disconnected) }
+        }
+        Op::Promote { actor, target } => Command::Promote {
+            actor: leader(actor),
+            target: choose(target, |s| s.is_shown() && s.role == Role::Attendee),
+        },
+        Op::Demote { actor, target } => {
+            Command::Demote { actor: leader(actor), target: choose(target, |s| s.is_shown() && s.role == Role::Leader) }
+        }
+        Op::Eject { actor, target } => {
+            Command::Eject { actor: leader(actor), target: choose(target, Session::is_shown) }
+        }
         Op::ExpireLobbies => Command::ExpireLobbies,
         Op::End => Command::End,
-        Op::Forget { session } => Command::Forget { session: id(session) },
+        Op::Forget { session } => {
+            Command::Forget { session: choose(session, |s| s.state == ConversationState::Disconnected) }
+        }
     }
 }
 
@@ -159,7 +200,9 @@ impl Observer {
     fn observe(&mut self, inv: &str, kind: &NoticeKind) -> Result<(), TestCaseError> {
         let views = self.views.entry(inv.to_owned()).or_default();
         match kind {
-            NoticeKind::InvitationStarted => prop_assert!(self.started.insert(inv.to_owned()), "started twice"),
+            NoticeKind::InvitationStarted => {
+                prop_assert!(self.started.insert(inv.to_owned()), "started twice")
+            }
             NoticeKind::InvitationCompleted { state } => {
                 let count = self.completions.entry(inv.to_owned()).or_default();
                 *count += 1;
@@ -197,7 +240,9 @@ impl Observer {
             NoticeKind::ParticipantUpdated { subject } => {
                 prop_assert!(views.roster.contains_key(subject), "updated but not shown: {}", subject);
             }
-            NoticeKind::ParticipantAdded { in_view: None, .. } => prop_assert!(false, "add without a view"),
+            NoticeKind::ParticipantAdded { in_view: None, .. } => {
+                prop_assert!(false, "add without a view")
+            }
             _ => {}
         }
         Ok(())
@@ -229,7 +274,12 @@ impl Observer {
             let told = self.views.get(&inv.id).map(|v| (&v.lobby, &v.roster));
             let expected = expected_views(meeting, id);
             let empty = Views::default();
-            prop_assert_eq!(told.unwrap_or((&empty.lobby, &empty.roster)), (&expected.lobby, &expected.roster), "{}", id);
+            prop_assert_eq!(
+                told.unwrap_or((&empty.lobby, &empty.roster)),
+                (&expected.lobby, &expected.roster),
+                "{}",
+                id
+            );
         }
         let deadline = meeting.sessions().values().filter(|s| s.is_waiting()).filter_map(|s| s.lobby_deadline_ms).min();
         prop_assert_eq!(meeting.next_deadline(), deadline);
@@ -248,7 +298,9 @@ fn participant_subject(kind: &NoticeKind) -> Option<&SessionId> {
 
 /// What `viewer` should currently see: shown roster members, and the lobby if it leads.
 fn expected_views(meeting: &Meeting, viewer: &str) -> Views {
-    let Some(me) = meeting.session(viewer).filter(|s| s.in_roster()) else { return Views::default() };
+    let Some(me) = meeting.session(viewer).filter(|s| s.in_roster()) else {
+        return Views::default();
+    };
     let others = || meeting.sessions().iter().filter(|(id, _)| id.as_str() != viewer);
     Views {
         lobby: others().filter(|(_, s)| me.leads() && s.is_waiting()).map(|(id, _)| id.clone()).collect(),
@@ -265,7 +317,7 @@ fn run(settings: MeetingSettings, n: usize, steps: &[(i64, Op)]) -> Result<(), T
     last_ops.push((0, Op::End));
     for (advance, op) in last_ops {
         now += advance;
-        let cmd = command(&op, n, &mut joins);
+        let cmd = command(&op, &meeting, n, &mut joins);
         let before = serde_json::to_string(&meeting).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let version = meeting.version();
         match meeting.handle(cmd.clone(), now) {
@@ -288,13 +340,13 @@ fn run(settings: MeetingSettings, n: usize, steps: &[(i64, Op)]) -> Result<(), T
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
 
     #[test]
     fn invariants_hold_over_random_runs(
         settings in meeting_settings(),
         n in 2usize..=6,
-        steps in prop::collection::vec((0i64..90_000, op()), 1..60),
+        steps in prop::collection::vec((0i64..90_000, op()), 1..80),
     ) {
         run(settings, n, &steps)?;
     }

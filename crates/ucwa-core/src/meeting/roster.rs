@@ -1,10 +1,10 @@
 //! Life in the roster: leaving, role changes, ejection, the end of the meeting, and the one
 //! path by which any session is disconnected.
 
+use super::Meeting;
 use super::command::MeetingError;
 use super::notice::{NoticeKind, Notices, View};
 use super::session::{ConversationState, InvitationState, Reason, Role};
-use super::Meeting;
 
 /// Why a session is disconnected; decides the reasons it and the others are given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +51,7 @@ impl Meeting {
     }
 
     pub(super) fn promote(&mut self, actor: &str, target: &str, out: &mut Notices) -> Result<(), MeetingError> {
-        self.leader(actor)?;
+        self.ensure_leader(actor)?;
         let subject = self.visible_target(actor, target)?;
         if !(subject.in_roster() && subject.role == Role::Attendee) {
             return Err(MeetingError::Conflict);
@@ -61,7 +61,7 @@ impl Meeting {
     }
 
     pub(super) fn demote(&mut self, actor: &str, target: &str, out: &mut Notices) -> Result<(), MeetingError> {
-        self.leader(actor)?;
+        self.ensure_leader(actor)?;
         let subject = self.visible_target(actor, target)?;
         if !(subject.in_roster() && subject.role == Role::Leader) {
             return Err(MeetingError::Conflict);
@@ -75,7 +75,7 @@ impl Meeting {
     }
 
     pub(super) fn eject(&mut self, actor: &str, target: &str, out: &mut Notices) -> Result<(), MeetingError> {
-        self.leader(actor)?;
+        self.ensure_leader(actor)?;
         if actor == target {
             // Leaving is a conversation DELETE.
             return Err(MeetingError::Forbidden);
@@ -103,17 +103,19 @@ impl Meeting {
     /// Ends a live session's conversation: its invitation fails if still joining, then the
     /// conversation goes `Disconnected` and is deleted; whoever saw it is told it left.
     pub(super) fn disconnect(&mut self, id: &str, departure: Departure, out: &mut Notices) {
-        let Some(session) = self.sessions.get_mut(id) else { return };
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
         let (was_waiting, was_shown) = (session.is_waiting(), session.is_shown());
         if session.invitation.state == InvitationState::Connecting {
             session.invitation.state = InvitationState::Failed;
             session.invitation.reason = Some(departure.reason());
-            out.push(id, NoticeKind::InvitationCompleted { state: InvitationState::Failed });
+            out.push(id, NoticeKind::completed(InvitationState::Failed));
         }
         session.state = ConversationState::Disconnected;
         session.lobby_deadline_ms = None;
         session.disconnect_reason = departure.shown_reason();
-        out.push(id, NoticeKind::ConversationUpdated { state: ConversationState::Disconnected });
+        out.push(id, NoticeKind::conversation_updated(ConversationState::Disconnected));
         out.push(id, NoticeKind::ConversationDeleted);
 
         if departure == Departure::MeetingEnded {
@@ -122,46 +124,44 @@ impl Meeting {
         let reason = departure.shown_reason();
         if was_waiting {
             for (viewer, _) in self.lobby_viewers(id) {
-                let (subject, in_view, reason) = (id.to_owned(), Some(View::Lobby), reason.clone());
-                out.push(viewer, NoticeKind::ParticipantDeleted { subject, in_view, reason });
+                out.push(viewer, NoticeKind::deleted(id, Some(View::Lobby), reason.clone()));
             }
         }
         if was_shown {
             for (viewer, _) in self.roster_viewers(id) {
-                let (subject, reason) = (id.to_owned(), reason.clone());
-                out.push(viewer, NoticeKind::ParticipantDeleted { subject, in_view: None, reason });
+                out.push(viewer, NoticeKind::deleted(id, None, reason.clone()));
             }
         }
     }
 
-    /// Moves a visible roster member between the leaders and attendees views. The member's
-    /// capabilities change with its role: it gains or loses the lobby and its links on
-    /// everyone else.
+    /// Moves a visible roster member between the leaders and attendees views (promote and
+    /// demote never reach a hidden one). The member's capabilities change with its role: it
+    /// gains or loses the lobby, and its links on everyone else change.
     fn change_role(&mut self, id: &str, role: Role, out: &mut Notices) {
-        let Some(session) = self.sessions.get_mut(id) else { return };
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
         let old_view = session.view();
         session.role = role;
         let (new_view, leads) = (session.view(), session.leads());
 
         out.push(id, NoticeKind::LocalParticipantUpdated);
         for (member, _) in self.shown_members(id) {
-            out.push(id, NoticeKind::ParticipantUpdated { subject: member.clone() });
+            out.push(id, NoticeKind::updated(member));
         }
         for (waiter, _) in self.waiters() {
-            let subject = waiter.clone();
             let kind = if leads {
-                NoticeKind::ParticipantAdded { subject, in_view: Some(View::Lobby) }
+                NoticeKind::added(waiter, View::Lobby)
             } else {
-                NoticeKind::ParticipantDeleted { subject, in_view: Some(View::Lobby), reason: None }
+                NoticeKind::deleted(waiter, Some(View::Lobby), None)
             };
             out.push(id, kind);
         }
 
         for (viewer, _) in self.roster_viewers(id) {
-            let subject = id.to_owned();
-            out.push(viewer, NoticeKind::ParticipantDeleted { subject: subject.clone(), in_view: Some(old_view), reason: None });
-            out.push(viewer, NoticeKind::ParticipantAdded { subject: subject.clone(), in_view: Some(new_view) });
-            out.push(viewer, NoticeKind::ParticipantUpdated { subject });
+            out.push(viewer, NoticeKind::deleted(id, Some(old_view), None));
+            out.push(viewer, NoticeKind::added(id, new_view));
+            out.push(viewer, NoticeKind::updated(id));
         }
     }
 }

@@ -2,6 +2,7 @@
 //! the core, render.
 
 pub mod applications;
+pub mod batch;
 pub mod discovery;
 pub mod events;
 pub mod token;

@@ -231,3 +231,38 @@ async fn dashboards_answer_every_advertised_link() {
         assert_eq!(body["_links"]["self"]["href"], href.as_str());
     }
 }
+
+#[tokio::test]
+async fn batch_runs_each_request_and_answers_in_order() {
+    let server = TestServer::start().await;
+    let app = server.signed_in_app("sip:alice@example.com", "Alice").await;
+    let base = app.url.strip_prefix(&server.url).unwrap().to_owned();
+    let other = "/ucwa/oauth/v1/applications/someone-else/me";
+    let body = format!(
+        "--b1\r\nContent-Type: application/http; msgtype=request\r\n\r\nGET {base}/me HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n\
+         --b1\r\nContent-Type: application/http; msgtype=request\r\n\r\nPOST {base}/me/makeMeAvailable HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{{\"signInAs\":\"Online\"}}\r\n\
+         --b1\r\nContent-Type: application/http; msgtype=request\r\n\r\nGET {other} HTTP/1.1\r\n\r\n\
+         --b1--\r\n"
+    );
+    let resp = server
+        .client
+        .post(format!("{}/batch", app.url))
+        .bearer_auth(&app.token)
+        .header("content-type", "multipart/batching;boundary=b1")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("multipart/batching; boundary="));
+    let text = resp.text().await.unwrap();
+    let statuses: Vec<&str> = text.lines().filter(|l| l.starts_with("HTTP/1.1 ")).collect();
+    assert_eq!(statuses, ["HTTP/1.1 200 OK", "HTTP/1.1 204 No Content", "HTTP/1.1 400 Bad Request"]);
+    assert!(text.contains("\"uri\":\"sip:alice@example.com\""));
+    // The inner POST really ran.
+    let me: Value = server.call(Method::GET, &format!("{}/me", app.url), &app.token, None).await.json().await.unwrap();
+    assert!(me["_links"]["reportMyActivity"].is_object());
+    // Not multipart: 415.
+    let resp = server.call(Method::POST, &format!("{}/batch", app.url), &app.token, Some(json!({}))).await;
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
