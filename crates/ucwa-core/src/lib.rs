@@ -8,12 +8,14 @@
 //! # Layout
 //! - [`model`]: users, tokens, applications, stored events.
 //! - [`credentials`]: bearer token minting and hashing.
+//! - [`conference`]: conference URIs, ids and join URLs.
 //! - [`channel`]: event-channel parameters, ack bookkeeping and the release rule.
 //! - [`meeting`]: the meeting aggregate (lobby, roster, invitations) as a state machine.
 //! - [`store`]: the storage port and its error type.
 //! - [`doorbell`]: wakes parked event-channel readers after a commit.
 
 pub mod channel;
+pub mod conference;
 pub mod credentials;
 pub mod doorbell;
 pub mod meeting;

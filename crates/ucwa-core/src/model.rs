@@ -119,3 +119,15 @@ pub struct StoredEvent {
     pub sender_href: String,
     pub body: Value,
 }
+
+/// A meeting with what the store keeps beside the aggregate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingRecord {
+    pub meeting: crate::meeting::Meeting,
+    /// The https join URL handed out at creation (under the server's public URL then).
+    pub join_url: String,
+    pub created_ms: i64,
+    /// Bumped by every settings change; the `myOnlineMeeting` ETag. Joins and lobby moves do
+    /// not change it, so an organizer's PUT is not refused because someone joined.
+    pub settings_revision: u64,
+}

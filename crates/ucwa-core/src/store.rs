@@ -13,7 +13,10 @@ use async_trait::async_trait;
 
 use crate::channel::ChannelParams;
 use crate::doorbell::Doorbell;
-use crate::model::{Application, DeliveredBatch, NewApplication, NewEvent, StoredEvent, TokenRecord, User};
+use crate::meeting::Meeting;
+use crate::model::{
+    Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, StoredEvent, TokenRecord, User,
+};
 
 /// Backend-neutral storage failure: no driver types leak past the port.
 #[derive(Debug, thiserror::Error)]
@@ -75,8 +78,43 @@ pub trait Store: Send + Sync + 'static {
     /// one). `false`: another request got there first.
     async fn save_batch(&self, app_id: &str, batch: &DeliveredBatch, previous_no: u64) -> StoreResult<bool>;
 
+    /// Stores a new meeting (no sessions yet).
+    async fn insert_meeting(&self, record: &MeetingRecord) -> StoreResult<()>;
+    async fn meeting(&self, id: &str) -> StoreResult<Option<MeetingRecord>>;
+    /// The stored version of a meeting: lets a node reuse its cached copy when unchanged.
+    async fn meeting_version(&self, id: &str) -> StoreResult<Option<u64>>;
+    /// Meetings organized by `uri`, oldest first.
+    async fn meetings_organized_by(&self, uri: &str) -> StoreResult<Vec<MeetingRecord>>;
+    /// Saves `after` if the stored meeting is still `before` (compare-and-swap on the
+    /// version), writing only the sessions that changed, and appends `events` in the same
+    /// transaction. `false`: someone else changed the meeting first; reload and retry.
+    async fn save_meeting(
+        &self,
+        after: &MeetingRecord,
+        before: &Meeting,
+        events: Vec<NewEvent>,
+        now_ms: i64,
+    ) -> StoreResult<bool>;
+    /// Deletes the meeting if it is still at `version`, appending `events` (the goodbyes of
+    /// its sessions) in the same transaction.
+    async fn delete_meeting(&self, id: &str, version: u64, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<bool>;
+    /// The meeting and application of a session (conversation / invitation id).
+    async fn session_location(&self, session_id: &str) -> StoreResult<Option<SessionLocation>>;
+    /// Live sessions of an application, to end them when the application goes away.
+    async fn sessions_of_application(&self, app_id: &str) -> StoreResult<Vec<SessionLocation>>;
+    /// Meetings with a lobby deadline at or before `now_ms`.
+    async fn meetings_due(&self, now_ms: i64) -> StoreResult<Vec<String>>;
+
     /// Closes the database (flushes the write-ahead log on SQLite).
     async fn close(&self);
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// Where a session lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionLocation {
+    pub session_id: String,
+    pub meeting_id: String,
+    pub app_id: String,
+}

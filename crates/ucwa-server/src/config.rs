@@ -90,6 +90,9 @@ pub struct Limits {
     /// Smallest `low`/`medium` hold a client may ask for, seconds (documented: 5).
     #[arg(long, env = "UCWA_EVENTS_MIN_HOLD", default_value_t = 5)]
     pub events_min_hold_secs: u32,
+    /// A joiner waiting in a lobby this long fails with a Timeout reason, seconds.
+    #[arg(long, env = "UCWA_LOBBY_TIMEOUT", default_value_t = 15 * 60)]
+    pub lobby_timeout_secs: u64,
     /// Largest request body, bytes.
     #[arg(long, env = "UCWA_MAX_BODY", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
@@ -115,6 +118,7 @@ impl Default for Limits {
             application_idle_secs: 15 * 60,
             events_min_timeout_secs: 180,
             events_min_hold_secs: 5,
+            lobby_timeout_secs: 15 * 60,
             max_body_bytes: 64 * 1024,
             signin_attempts_per_minute: 10,
         }

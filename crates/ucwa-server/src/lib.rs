@@ -16,7 +16,9 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod input;
+pub mod meetings;
 pub mod middleware;
+pub mod render;
 pub mod response;
 pub mod routes;
 pub mod state;
@@ -38,6 +40,7 @@ use ucwa_core::channel::ChannelLimits;
 use crate::auth::SigninLimiter;
 use crate::channel::EventChannels;
 use crate::config::Limits;
+use crate::meetings::MeetingEngine;
 use crate::state::{AppState, Shared};
 
 /// Everything [`serve`] needs besides the listener.
@@ -50,7 +53,10 @@ pub struct ServerOptions {
 
 /// The routes of one application, the same under every applications prefix.
 fn application_routes() -> Router<AppState> {
-    use routes::{applications, batch, events};
+    use routes::{applications, batch, conversations, events, invitations, my_meetings};
+    let conversation = "/applications/{app}/communication/conversations/{conv}";
+    let invitation = "/applications/{app}/communication/onlineMeetingInvitations/{inv}";
+    let my_meeting = "/applications/{app}/onlineMeetings/myOnlineMeetings";
     Router::new()
         .route("/applications", post(applications::create))
         .route("/applications/{app}", get(applications::get).delete(applications::delete))
@@ -60,6 +66,19 @@ fn application_routes() -> Router<AppState> {
         .route("/applications/{app}/communication", get(applications::communication))
         .route("/applications/{app}/events", get(events::get))
         .route("/applications/{app}/batch", post(batch::post))
+        .route("/applications/{app}/communication/onlineMeetingInvitations", post(invitations::join))
+        .route(invitation, get(invitations::get))
+        .route(&format!("{invitation}/cancel"), post(invitations::cancel))
+        .route("/applications/{app}/communication/conversations", get(conversations::list))
+        .route(conversation, get(conversations::get).delete(conversations::delete))
+        .route(&format!("{conversation}/{{part}}"), get(conversations::part))
+        .route(&format!("{conversation}/participants/{{subject}}"), get(conversations::participant_get))
+        .route(&format!("{conversation}/participants/{{subject}}/{{action}}"), post(conversations::participant_action))
+        .route(my_meeting, get(my_meetings::list).post(my_meetings::create))
+        .route(
+            &format!("{my_meeting}/{{meeting}}"),
+            get(my_meetings::get).put(my_meetings::put).delete(my_meetings::delete),
+        )
         .route("/applications/{app}/{*rest}", get(applications::dashboard))
 }
 
@@ -101,6 +120,7 @@ pub async fn serve(listener: TcpListener, options: ServerOptions, shutdown: Canc
         server_fqdn: options.server_fqdn,
         channels: EventChannels::new(shutdown.clone()),
         signin: SigninLimiter::default(),
+        meetings: MeetingEngine::default(),
     }));
     let sweeper = tokio::spawn(sweeper::run(state.clone(), shutdown.clone()));
     let app = router(state);

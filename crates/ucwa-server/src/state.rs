@@ -9,6 +9,7 @@ use ucwa_core::channel::ChannelLimits;
 use crate::auth::SigninLimiter;
 use crate::channel::EventChannels;
 use crate::config::Limits;
+use crate::meetings::MeetingEngine;
 
 /// Cheap to clone: one `Arc` around everything.
 #[derive(Clone)]
@@ -22,6 +23,7 @@ pub struct Shared {
     pub server_fqdn: String,
     pub channels: EventChannels,
     pub signin: SigninLimiter,
+    pub meetings: MeetingEngine,
 }
 
 impl std::ops::Deref for AppState {

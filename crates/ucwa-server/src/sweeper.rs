@@ -1,16 +1,20 @@
-//! Background housekeeping on a timer: expires idle applications and purges expired
-//! tokens. Each pass is idempotent, so several nodes may run it at once.
+//! Background housekeeping on a timer: fails lobby waits past their deadline, expires idle
+//! applications (their conversations end), and purges expired tokens. Each pass is
+//! idempotent, so several nodes may run it at once.
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use ucwa_core::meeting::Command;
 
 use crate::state::{AppState, now_ms};
 
 pub async fn run(state: AppState, shutdown: CancellationToken) {
     let idle = state.limits.application_idle();
-    // Often enough that expiry is at most a quarter of the idle limit late.
-    let period = (idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(30));
+    let lobby = Duration::from_secs(state.limits.lobby_timeout_secs);
+    // Often enough that a deadline is at most a quarter of its limit late (and a second at
+    // the most for lobby waits, which people watch).
+    let period = (idle.min(lobby) / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
     let mut ticker = tokio::time::interval(period);
     loop {
         tokio::select! {
@@ -18,14 +22,47 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
         }
         let now = now_ms();
+        expire_lobbies(&state, now).await;
         let busy = state.channels.busy();
         match state.store.expire_idle_applications(now - idle.as_millis() as i64, &busy).await {
-            Ok(expired) if !expired.is_empty() => tracing::info!(count = expired.len(), "expired idle applications"),
-            Ok(_) => {}
+            Ok(expired) => {
+                if !expired.is_empty() {
+                    tracing::info!(count = expired.len(), "expired idle applications");
+                }
+                for app in expired {
+                    leave_all(&state, &app).await;
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "application expiry failed"),
         }
         if let Err(e) = state.store.purge_expired_tokens(now).await {
             tracing::warn!(error = %e, "token purge failed");
+        }
+    }
+}
+
+async fn expire_lobbies(state: &AppState, now: i64) {
+    let due = match state.store.meetings_due(now).await {
+        Ok(due) => due,
+        Err(e) => return tracing::warn!(error = %e, "lobby sweep failed"),
+    };
+    for meeting in due {
+        if let Err(e) = state.meetings.command(state, &meeting, Command::ExpireLobbies).await {
+            tracing::warn!(meeting = %meeting, error = ?e, "lobby expiry failed");
+        }
+    }
+}
+
+/// Ends every conversation of an application that is going away (deleted or expired).
+pub async fn leave_all(state: &AppState, app_id: &str) {
+    let sessions = match state.store.sessions_of_application(app_id).await {
+        Ok(s) => s,
+        Err(e) => return tracing::warn!(error = %e, "listing conversations failed"),
+    };
+    for s in sessions {
+        let cmd = Command::Leave { session: s.session_id.clone() };
+        if let Err(e) = state.meetings.command(state, &s.meeting_id, cmd).await {
+            tracing::debug!(session = %s.session_id, error = ?e, "leaving on application end");
         }
     }
 }

@@ -54,6 +54,23 @@ impl AppUrls {
     pub fn communication(&self) -> String {
         self.at("communication")
     }
+
+    pub fn invitation(&self, session: &str) -> String {
+        self.at(&format!("communication/onlineMeetingInvitations/{session}"))
+    }
+
+    pub fn conversation(&self, session: &str) -> String {
+        self.at(&format!("communication/conversations/{session}"))
+    }
+
+    /// A participant as seen from `session`'s conversation.
+    pub fn participant(&self, session: &str, subject: &str) -> String {
+        format!("{}/participants/{subject}", self.conversation(session))
+    }
+
+    pub fn my_meeting(&self, meeting_id: &str) -> String {
+        self.at(&format!("onlineMeetings/myOnlineMeetings/{meeting_id}"))
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! applications concerned; nothing is rung for a rolled-back transaction.
 
 mod events;
+mod meetings;
 mod tenant;
 
 use std::str::FromStr;
@@ -19,8 +20,11 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use ucwa_core::Doorbell;
 use ucwa_core::channel::ChannelParams;
-use ucwa_core::model::{Application, DeliveredBatch, NewApplication, NewEvent, StoredEvent, TokenRecord, User};
-use ucwa_core::store::{Store, StoreError, StoreResult};
+use ucwa_core::meeting::Meeting;
+use ucwa_core::model::{
+    Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, StoredEvent, TokenRecord, User,
+};
+use ucwa_core::store::{SessionLocation, Store, StoreError, StoreResult};
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
@@ -57,6 +61,19 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
         Ok(Self { pool, doorbell: Doorbell::new() })
+    }
+}
+
+impl SqliteStore {
+    /// Rings the applications of a committed transaction; `None` means it did not commit.
+    fn ring_if_committed(&self, rung: Option<Vec<String>>) -> bool {
+        match rung {
+            Some(apps) => {
+                self.doorbell.ring(apps.iter().map(String::as_str));
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -148,6 +165,50 @@ impl Store for SqliteStore {
 
     async fn save_batch(&self, app_id: &str, batch: &DeliveredBatch, previous_no: u64) -> StoreResult<bool> {
         events::save_batch(&self.pool, app_id, batch, previous_no).await
+    }
+
+    async fn insert_meeting(&self, record: &MeetingRecord) -> StoreResult<()> {
+        meetings::insert(&self.pool, record).await
+    }
+
+    async fn meeting(&self, id: &str) -> StoreResult<Option<MeetingRecord>> {
+        meetings::get(&self.pool, id).await
+    }
+
+    async fn meeting_version(&self, id: &str) -> StoreResult<Option<u64>> {
+        meetings::version(&self.pool, id).await
+    }
+
+    async fn meetings_organized_by(&self, uri: &str) -> StoreResult<Vec<MeetingRecord>> {
+        meetings::organized_by(&self.pool, uri).await
+    }
+
+    async fn save_meeting(
+        &self,
+        after: &MeetingRecord,
+        before: &Meeting,
+        events: Vec<NewEvent>,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        let rung = meetings::save(&self.pool, after, before, &events, now_ms).await?;
+        Ok(self.ring_if_committed(rung))
+    }
+
+    async fn delete_meeting(&self, id: &str, version: u64, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<bool> {
+        let rung = meetings::delete(&self.pool, id, version, &events, now_ms).await?;
+        Ok(self.ring_if_committed(rung))
+    }
+
+    async fn session_location(&self, session_id: &str) -> StoreResult<Option<SessionLocation>> {
+        meetings::location(&self.pool, session_id).await
+    }
+
+    async fn sessions_of_application(&self, app_id: &str) -> StoreResult<Vec<SessionLocation>> {
+        meetings::of_application(&self.pool, app_id).await
+    }
+
+    async fn meetings_due(&self, now_ms: i64) -> StoreResult<Vec<String>> {
+        meetings::due(&self.pool, now_ms).await
     }
 
     async fn close(&self) {

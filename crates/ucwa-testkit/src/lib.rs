@@ -203,3 +203,90 @@ pub fn event_summary(batch: &Value) -> Vec<(String, String, String)> {
     }
     out
 }
+
+/// One application's event channel as a client follows it: each call fetches the next
+/// batch and remembers its `next` link.
+pub struct EventStream {
+    pub app: TestApp,
+    url: String,
+    /// Every event received so far, in order.
+    pub seen: Vec<Value>,
+}
+
+impl EventStream {
+    pub fn new(app: &TestApp) -> Self {
+        Self { app: app.clone(), url: format!("{}&timeout=1", app.events_url), seen: Vec::new() }
+    }
+
+    /// Fetches batches until one more event satisfies `pred` or `within` passes; returns the
+    /// events received meanwhile (including the matching one).
+    pub async fn until(&mut self, server: &TestServer, within: Duration, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut got = Vec::new();
+        loop {
+            let (status, batch) = server.events(&self.app, &self.url).await;
+            assert_eq!(status, StatusCode::OK, "event channel answered {status}: {batch}");
+            self.url = next_link(server, &batch).expect("a next link");
+            let events = events_of(&batch);
+            let found = events.iter().any(&pred);
+            self.seen.extend(events.iter().cloned());
+            got.extend(events);
+            if found {
+                return got;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no matching event within {within:?}; got {got:#?}");
+        }
+    }
+
+    /// Everything that arrives until the channel stays quiet for one poll.
+    pub async fn drain(&mut self, server: &TestServer) -> Vec<Value> {
+        let mut got = Vec::new();
+        loop {
+            let (status, batch) = server.events(&self.app, &self.url).await;
+            assert_eq!(status, StatusCode::OK);
+            self.url = next_link(server, &batch).expect("a next link");
+            let events = events_of(&batch);
+            if events.is_empty() {
+                return got;
+            }
+            self.seen.extend(events.iter().cloned());
+            got.extend(events);
+        }
+    }
+}
+
+/// The events of a batch, each with its sender's rel copied in as `"sender"`.
+pub fn events_of(batch: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    for sender in batch["sender"].as_array().into_iter().flatten() {
+        for event in sender["events"].as_array().into_iter().flatten() {
+            let mut e = event.clone();
+            e["sender"] = sender["rel"].clone();
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// `"<sender> <link rel> <type>[ in <view>][ <state>]"` for each event: compact enough to
+/// assert whole traces.
+pub fn trace(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| {
+            let rel = e["link"]["rel"].as_str().unwrap_or_default();
+            let mut line = format!(
+                "{} {rel} {}",
+                e["sender"].as_str().unwrap_or_default(),
+                e["type"].as_str().unwrap_or_default()
+            );
+            if let Some(view) = e["in"]["rel"].as_str() {
+                line.push_str(&format!(" in {view}"));
+            }
+            if let Some(state) = e["_embedded"][rel]["state"].as_str() {
+                line.push_str(&format!(" {state}"));
+            }
+            line
+        })
+        .collect()
+}

@@ -77,6 +77,30 @@ impl Meeting {
         Self { id: id.into(), settings, sessions: BTreeMap::new(), ended: false, version: 0 }
     }
 
+    /// Reassembles a meeting from what the store kept (see [`Meeting::sessions`] and the
+    /// other accessors): the store keeps one row per session, so a command that changes one
+    /// participant rewrites one row, not the whole meeting.
+    pub fn restore(
+        id: impl Into<String>,
+        settings: MeetingSettings,
+        sessions: BTreeMap<SessionId, Session>,
+        ended: bool,
+        version: u64,
+    ) -> Self {
+        Self { id: id.into(), settings, sessions, ended, version }
+    }
+
+    /// Replaces the organizer's settings (`PUT myOnlineMeeting`). They govern joins from now
+    /// on; people already in the meeting or its lobby keep their place.
+    pub fn update_settings(&mut self, settings: MeetingSettings) -> Result<(), MeetingError> {
+        if self.ended {
+            return Err(MeetingError::Ended);
+        }
+        self.settings = settings;
+        self.version = self.version.saturating_add(1);
+        Ok(())
+    }
+
     pub fn id(&self) -> &str {
         &self.id
     }

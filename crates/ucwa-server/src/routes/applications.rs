@@ -16,13 +16,10 @@ use ucwa_proto::{Namespace, Resource};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::input::Input;
+use crate::render::online_meeting::PUT_GUARD;
 use crate::response::{Json, json_response};
 use crate::state::{AppState, now_ms};
 use crate::urls::AppUrls;
-
-/// The PUT guard property real servers put on `communication` (`ucwa-spec.md` §1.4). A
-/// fixed name per server is enough: clients echo whatever they were given.
-const PUT_GUARD: &str = "c9b2b8e5-7a3e-4f43-8c5e-0f4e2b1d6a10";
 
 /// Loads an application for its owner. Someone else's application is reported exactly like
 /// a missing one, so ids reveal nothing.
@@ -82,6 +79,8 @@ pub async fn delete(
     if app.owner_uri != caller.0.uri() || app.anonymous != caller.0.is_anonymous() {
         return Err(ApiError::application_not_found());
     }
+    // Its conversations end first, so the other participants see it leave.
+    crate::sweeper::leave_all(&state, &app_id).await;
     state.store.delete_application(&app_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,6 +3,9 @@
 
 pub mod applications;
 pub mod batch;
+pub mod conversations;
 pub mod discovery;
 pub mod events;
+pub mod invitations;
+pub mod my_meetings;
 pub mod token;

@@ -7,7 +7,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
-use ucwa_core::credentials::mint_token;
+use ucwa_core::conference::{conference_uri, parse_conference_uri};
+use ucwa_core::credentials::{hash_token, mint_token, new_id};
 use ucwa_core::model::{Principal, TokenRecord};
 
 use crate::auth::{normalize_sip_uri, verify_password};
@@ -20,7 +21,12 @@ struct TokenForm {
     grant_type: Option<String>,
     username: Option<String>,
     password: Option<String>,
+    ms_rtc_conferenceuri: Option<String>,
+    ms_rtc_renew: Option<String>,
 }
+
+/// Anonymous meeting tokens are shorter-lived than users' (documented: 1 h).
+const ANONYMOUS_TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 fn oauth_error(status: StatusCode, error: &str) -> Response {
     no_store((status, axum::Json(json!({ "error": error }))).into_response())
@@ -41,6 +47,7 @@ pub async fn issue(State(state): State<AppState>, req: Request) -> Response {
     };
     match form.grant_type.as_deref() {
         Some("password") => password_grant(&state, form).await,
+        Some("urn:microsoft.rtc:anonmeeting") => anonymous_grant(&state, form).await,
         Some(_) => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
         None => oauth_error(StatusCode::BAD_REQUEST, "invalid_request"),
     }
@@ -69,9 +76,51 @@ async fn password_grant(state: &AppState, form: TokenForm) -> Response {
     grant(state, Principal::User { uri }).await
 }
 
+/// `grant_type=urn:microsoft.rtc:anonmeeting`: `password` is the meeting's conference id,
+/// `ms_rtc_conferenceuri` its URI. The token lets an anonymous guest join that one meeting;
+/// `ms_rtc_renew` (a previous token) keeps the same anonymous identity.
+async fn anonymous_grant(state: &AppState, form: TokenForm) -> Response {
+    let (Some(conference_id), Some(uri)) = (form.password, form.ms_rtc_conferenceuri) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    let Some((organizer, id)) = parse_conference_uri(&uri) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    };
+    let now = now_ms();
+    if !state.signin.allows(&uri, state.limits.signin_attempts_per_minute, now) {
+        return ApiError::TooManyRequests.into_response();
+    }
+    let meeting = match state.store.meeting(&id).await {
+        Ok(m) => m,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let valid = meeting.is_some_and(|m| {
+        m.meeting.settings().organizer_uri == organizer
+            && conference_id.trim().eq_ignore_ascii_case(m.meeting.id())
+            && m.meeting.settings().expiration_ms > now
+    });
+    if !valid {
+        state.signin.record_failure(&uri, now);
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    }
+    let meeting_uri = conference_uri(&organizer, &id);
+    let previous = match form.ms_rtc_renew.as_deref().map(str::trim) {
+        Some(old) if !old.is_empty() => state.store.find_token(&hash_token(old), now).await.ok().flatten(),
+        _ => None,
+    };
+    let guest = match previous.map(|t| t.principal) {
+        Some(Principal::Anonymous { uri, meeting_uri: m }) if m == meeting_uri => uri,
+        _ => format!("sip:{}@anonymous.invalid", new_id()),
+    };
+    grant_for(state, Principal::Anonymous { uri: guest, meeting_uri }, ANONYMOUS_TOKEN_TTL).await
+}
+
 /// Mints a token for `principal` and answers the OAuth success body.
 pub async fn grant(state: &AppState, principal: Principal) -> Response {
-    let ttl = state.limits.token_ttl();
+    grant_for(state, principal, state.limits.token_ttl()).await
+}
+
+async fn grant_for(state: &AppState, principal: Principal, ttl: std::time::Duration) -> Response {
     let token = mint_token();
     let record = TokenRecord { hash: token.hash, principal, expires_ms: now_ms() + ttl.as_millis() as i64 };
     if let Err(e) = state.store.insert_token(&record).await {

@@ -5,3 +5,4 @@ mod applications;
 mod discovery;
 mod errors;
 mod events;
+mod join;

@@ -1,0 +1,82 @@
+//! `conversation` (`ucwa-spec.md` §8) and its roster collections (§9.2).
+
+use serde_json::json;
+use ucwa_core::meeting::{ConversationState, View};
+use ucwa_proto::Resource;
+
+use super::participant::participant;
+use super::{Viewer, wire};
+
+/// Modality resources every conversation has. Media is out of scope, so audio/video,
+/// sharing and data collaboration stay `Disconnected` with no action to start them.
+pub const MODALITIES: &[&str] = &["applicationSharing", "audioVideo", "dataCollaboration", "messaging"];
+
+/// A modality of the conversation: present, and (for now) never started.
+pub fn modality(v: &Viewer<'_>, rel: &str) -> Resource {
+    Resource::new(v.ns, rel, format!("{}/{rel}", v.conversation_href()))
+        .prop("state", "Disconnected")
+        .link("conversation", v.conversation_href())
+}
+
+/// The conversation as it is in `state` (a command may pass through `Conferencing` to
+/// `Conferenced`, and each step is announced with its own links).
+pub fn conversation(v: &Viewer<'_>, state: ConversationState) -> Resource {
+    let href = v.conversation_href();
+    let inv = &v.session.invitation;
+    let conferenced = state == ConversationState::Conferenced;
+    let subject = inv.subject.clone().unwrap_or_else(|| v.meeting().settings().subject.clone());
+    let mut r = MODALITIES
+        .iter()
+        .fold(Resource::new(v.ns, "conversation", href.clone()), |r, m| r.link(m, format!("{href}/{m}")));
+    r = r
+        .prop("state", wire(state))
+        .prop("subject", subject)
+        .opt_prop("threadId", inv.thread_id.as_deref())
+        .prop("importance", wire(inv.importance))
+        .prop("activeModalities", json!([]))
+        .prop("expirationTime", ucwa_proto::encode::aspnet_date(v.meeting().settings().expiration_ms));
+    if conferenced {
+        let count = v.meeting().sessions().values().filter(|s| s.is_shown()).count();
+        r = r
+            .prop("participantCount", count)
+            .link("onlineMeeting", format!("{href}/onlineMeeting"))
+            .link("participants", format!("{href}/participants"))
+            .link("leaders", format!("{href}/leaders"))
+            .link("attendees", format!("{href}/attendees"))
+            .link("lobby", format!("{href}/lobby"))
+            .titled_link("localParticipant", v.participant_href(v.id), &v.session.identity.display_name);
+    }
+    r
+}
+
+/// The collection name of a view.
+pub fn view_rel(view: Option<View>) -> &'static str {
+    match view {
+        None => "participants",
+        Some(View::Lobby) => "lobby",
+        Some(View::Leaders) => "leaders",
+        Some(View::Attendees) => "attendees",
+    }
+}
+
+/// `participants` (leaders + attendees), `leaders`, `attendees` or `lobby`: whom the viewer
+/// may see there. Only leaders see the lobby's members.
+pub fn collection(v: &Viewer<'_>, view: Option<View>) -> Resource {
+    let rel = view_rel(view);
+    let members: Vec<Resource> = v
+        .meeting()
+        .sessions()
+        .iter()
+        .filter(|(id, s)| {
+            let visible = !s.identity.trusted || id.as_str() == v.id;
+            let in_view = match view {
+                None => s.in_roster(),
+                Some(View::Lobby) => s.is_waiting() && v.session.leads(),
+                Some(roster) => s.in_roster() && s.view() == roster,
+            };
+            visible && in_view
+        })
+        .map(|(id, _)| participant(v, id, "participant"))
+        .collect();
+    Resource::new(v.ns, rel, format!("{}/{rel}", v.conversation_href())).embed_array("participant", members)
+}

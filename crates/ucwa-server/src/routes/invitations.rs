@@ -1,0 +1,229 @@
+//! `joinOnlineMeeting` / `startOnlineMeeting` (`POST communication/onlineMeetingInvitations`)
+//! and the `onlineMeetingInvitation` operation resource (`ucwa-spec.md` §5–6).
+//!
+//! All validation is synchronous: a bad request gets 400 and creates nothing. A good one
+//! gets `201 Created` with the invitation's `Location` and an empty body; the invitation
+//! itself arrives as events, possibly before the 201.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use ucwa_core::conference::{join_url, new_conference_id, parse_conference_uri};
+use ucwa_core::credentials::{new_id, random_bytes};
+use ucwa_core::meeting::{Command, Identity, Importance, InvitationRequest, Join, Meeting, MeetingSettings};
+use ucwa_core::model::{Application, MeetingRecord, Principal};
+use ucwa_proto::input::{PropertyBag, Validator};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::input::Input;
+use crate::render::Viewer;
+use crate::render::invitation::invitation;
+use crate::response::{Json, created_at};
+use crate::routes::applications::load_owned;
+use crate::state::{AppState, now_ms};
+use crate::urls::{AppUrls, public_base};
+
+/// Default lifetime of a meeting without an explicit `expirationTime`.
+pub const DEFAULT_MEETING_LIFETIME_MS: i64 = 8 * 3600 * 1000;
+
+const IMPORTANCE: &[&str] = &["Normal", "Urgent", "Emergency", "NonUrgent"];
+
+pub fn importance(value: Option<&str>) -> Importance {
+    match value {
+        Some("Urgent") => Importance::Urgent,
+        Some("Emergency") => Importance::Emergency,
+        Some("NonUrgent") => Importance::NonUrgent,
+        _ => Importance::Normal,
+    }
+}
+
+/// A display name a person typed: trimmed, 1 to 250 characters, no control characters.
+pub fn display_name(v: &mut Validator, input: &PropertyBag, name: &'static str) -> Option<String> {
+    let raw = v.check(input.string(name, 10_000))?;
+    let trimmed = raw.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 250 {
+        v.fail(name, "must be 1 to 250 characters");
+        None
+    } else if trimmed.chars().any(char::is_control) {
+        v.fail(name, "must not contain control characters");
+        None
+    } else {
+        Some(trimmed.to_owned())
+    }
+}
+
+/// What the join asks for, validated.
+struct JoinInput {
+    /// `None`: a new ad hoc meeting.
+    meeting: Option<(String, String)>,
+    invitation: InvitationRequest,
+    display_name: Option<String>,
+}
+
+fn validate_join(input: &PropertyBag, app: &Application, session_id: &str) -> ApiResult<JoinInput> {
+    let mut v = Validator::new();
+    let uri = v.check(input.string("onlineMeetingUri", 1024));
+    let meeting = match uri.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(u) if u.eq_ignore_ascii_case("adhoc") => None,
+        Some(u) => match parse_conference_uri(u) {
+            Some(parsed) => Some(parsed),
+            None => {
+                v.fail(
+                    "onlineMeetingUri",
+                    "must be a conference URI sip:<organizer>;gruu;opaque=app:conf:focus:id:<id>",
+                );
+                None
+            }
+        },
+    };
+    let operation_id = v.check(input.string("operationId", 50));
+    let subject = v.check(input.string("subject", 250));
+    let importance_value = v.check(input.enumeration("importance", IMPORTANCE));
+    let thread_id = v.check(input.string("threadId", 250));
+    let display_name = if app.anonymous {
+        let name = display_name(&mut v, input, "anonymousDisplayName");
+        if name.is_none() && !input.contains("anonymousDisplayName") {
+            v.fail("anonymousDisplayName", "is required for anonymous users");
+        }
+        name
+    } else {
+        if input.contains("anonymousDisplayName") {
+            v.fail("anonymousDisplayName", "must not be set by signed-in users");
+        }
+        None
+    };
+    v.finish()?;
+    let invitation = InvitationRequest {
+        operation_id,
+        subject,
+        importance: importance(importance_value),
+        thread_id: Some(thread_id.unwrap_or_else(new_id)),
+        anonymous_display_name: display_name.clone(),
+        ..InvitationRequest::outgoing(session_id)
+    };
+    Ok(JoinInput { meeting, invitation, display_name })
+}
+
+pub async fn join(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(app_id): Path<String>,
+    headers: axum::http::HeaderMap,
+    Input(input): Input,
+) -> ApiResult<Response> {
+    let app = load_owned(&state, &caller, &app_id).await?;
+    let session_id = new_id();
+    let join = validate_join(&input, &app, &session_id)?;
+    let meeting_id = match join.meeting {
+        Some((organizer, id)) => {
+            if let Principal::Anonymous { meeting_uri, .. } = &caller.0
+                && parse_conference_uri(meeting_uri).is_none_or(|(o, i)| o != organizer || !i.eq_ignore_ascii_case(&id))
+            {
+                return Err(ApiError::Forbidden {
+                    subcode: None,
+                    message: "This anonymous sign-in is for another meeting.".into(),
+                });
+            }
+            let record = state.store.meeting(&id).await?;
+            match record {
+                Some(r) if r.meeting.settings().organizer_uri == organizer => id,
+                _ => {
+                    return Err(ApiError::NotFound {
+                        subcode: Some("DestinationNotFound"),
+                        message: "The meeting cannot be found.".into(),
+                    });
+                }
+            }
+        }
+        None if app.anonymous => {
+            return Err(ApiError::Forbidden {
+                subcode: None,
+                message: "Anonymous users cannot start meetings.".into(),
+            });
+        }
+        None => create_adhoc(&state, &app, &headers, join.invitation.subject.as_deref()).await?,
+    };
+    let identity = Identity {
+        uri: app.owner_uri.clone(),
+        display_name: join.display_name.unwrap_or_else(|| app.display_name.clone()),
+        anonymous: app.anonymous,
+        trusted: false,
+    };
+    let cmd: Command = Join {
+        session_id: session_id.clone(),
+        app_id: app.id.clone(),
+        identity,
+        invitation: join.invitation,
+        lobby_timeout_ms: state.limits.lobby_timeout_secs.saturating_mul(1000),
+    }
+    .into();
+    let now = now_ms();
+    state
+        .meetings
+        .run(&state, &meeting_id, |record, at| {
+            if record.meeting.settings().expiration_ms <= now {
+                return Err(crate::meetings::meeting_error(ucwa_core::meeting::MeetingError::Ended));
+            }
+            let notices = record.meeting.handle(cmd.clone(), at).map_err(crate::meetings::meeting_error)?;
+            Ok(((), notices))
+        })
+        .await?;
+    Ok(created_at(&AppUrls::new(app.anonymous, &app.id).invitation(&session_id)))
+}
+
+/// `startOnlineMeeting`: a new meeting organized by the caller, who then joins it.
+async fn create_adhoc(
+    state: &AppState,
+    app: &Application,
+    headers: &axum::http::HeaderMap,
+    subject: Option<&str>,
+) -> ApiResult<String> {
+    let id = new_conference_id(random_bytes());
+    let mut settings = MeetingSettings::new(app.owner_uri.clone(), now_ms() + DEFAULT_MEETING_LIFETIME_MS);
+    settings.subject = subject.unwrap_or_default().to_owned();
+    let record = MeetingRecord {
+        join_url: join_url(&public_base(state, headers), &app.owner_uri, &id),
+        meeting: Meeting::new(id.clone(), settings),
+        created_ms: now_ms(),
+        settings_revision: 1,
+    };
+    state.meetings.create(state, &record).await?;
+    Ok(id)
+}
+
+/// Resolves a session id under an application the caller owns.
+pub async fn locate(
+    state: &AppState,
+    caller: &Caller,
+    app_id: &str,
+    session_id: &str,
+) -> ApiResult<(Application, String)> {
+    let app = load_owned(state, caller, app_id).await?;
+    let location = state.store.session_location(session_id).await?.filter(|l| l.app_id == app.id);
+    let location = location.ok_or_else(ApiError::not_found)?;
+    Ok((app, location.meeting_id))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((app_id, session_id)): Path<(String, String)>,
+) -> ApiResult<Json> {
+    let (_, meeting_id) = locate(&state, &caller, &app_id, &session_id).await?;
+    let record = state.meetings.read(&state, &meeting_id).await?;
+    let viewer = Viewer::new(&record, &session_id).ok_or_else(ApiError::not_found)?;
+    Ok(Json(invitation(&viewer).into_value()))
+}
+
+/// `POST .../cancel`: gives up an outgoing join that is still `Connecting`.
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((app_id, session_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let (_, meeting_id) = locate(&state, &caller, &app_id, &session_id).await?;
+    state.meetings.command(&state, &meeting_id, Command::Cancel { session: session_id }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
