@@ -84,12 +84,15 @@ fn application_routes() -> Router<AppState> {
 
 pub fn router(state: AppState) -> Router {
     use routes::{discovery, token};
-    let root = "/autodiscover/autodiscoverservice.svc/root";
-    Router::new()
-        .route("/", get(discovery::root))
-        .route(root, get(discovery::root))
-        .route(&format!("{root}/oauth/user"), get(discovery::user))
-        .route(&format!("{root}/user"), get(discovery::user))
+    let mut router = Router::new().route("/", get(discovery::root));
+    // IIS matched these paths case-insensitively; clients use both spellings.
+    for root in ["/autodiscover/autodiscoverservice.svc/root", "/Autodiscover/AutodiscoverService.svc/root"] {
+        router = router
+            .route(root, get(discovery::root))
+            .route(&format!("{root}/oauth/user"), get(discovery::user))
+            .route(&format!("{root}/user"), get(discovery::user));
+    }
+    router
         .route("/autodiscover/xframe/xframe.html", get(discovery::xframe))
         .route("/WebTicket/oauthtoken", post(token::issue))
         .route("/healthz", get(|| async { "ok" }))

@@ -1,8 +1,11 @@
 //! API tests: the real server on a loopback port with a real SQLite database, driven over
 //! HTTP the way UCWA clients drive it. One binary, one module per resource.
 
+mod anonymous;
 mod applications;
 mod discovery;
 mod errors;
 mod events;
 mod join;
+mod meetings;
+mod roster;
