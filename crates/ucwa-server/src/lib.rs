@@ -75,6 +75,8 @@ fn application_routes() -> Router<AppState> {
         .route(&format!("{conversation}/participants/{{subject}}"), get(conversations::participant_get))
         .route(&format!("{conversation}/participants/{{subject}}/{{action}}"), post(conversations::participant_action))
         .route(my_meeting, get(my_meetings::list).post(my_meetings::create))
+        .route("/applications/{app}/onlineMeetings/defaultValues", get(my_meetings::default_values))
+        .route("/applications/{app}/onlineMeetings/eligibleValues", get(my_meetings::eligible_values))
         .route(
             &format!("{my_meeting}/{{meeting}}"),
             get(my_meetings::get).put(my_meetings::put).delete(my_meetings::delete),

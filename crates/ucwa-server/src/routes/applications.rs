@@ -195,8 +195,6 @@ const EMPTY_COLLECTIONS: &[(&str, &str)] = &[
     ("people/privacyRelationships", "myPrivacyRelationships"),
     ("people/contactsAndGroupsSubscription", "myContactsAndGroupsSubscription"),
     ("people/search", "search"),
-    ("onlineMeetings/defaultValues", "onlineMeetingDefaultValues"),
-    ("onlineMeetings/eligibleValues", "onlineMeetingEligibleValues"),
     ("onlineMeetings/customInvitation", "onlineMeetingInvitationCustomization"),
     ("onlineMeetings/policies", "onlineMeetingPolicies"),
     ("onlineMeetings/phoneDialInInformation", "phoneDialInInformation"),
@@ -245,6 +243,8 @@ fn render_people(urls: &AppUrls) -> Resource {
 fn render_online_meetings(urls: &AppUrls) -> Resource {
     dashboard_resource(urls, "onlineMeetings", "onlineMeetings")
         .link("myOnlineMeetings", urls.at("onlineMeetings/myOnlineMeetings"))
+        .link("onlineMeetingDefaultValues", urls.at("onlineMeetings/defaultValues"))
+        .link("onlineMeetingEligibleValues", urls.at("onlineMeetings/eligibleValues"))
 }
 
 pub fn render_communication(app: &Application) -> Resource {

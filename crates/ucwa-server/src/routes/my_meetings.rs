@@ -23,6 +23,9 @@ use crate::state::{AppState, now_ms};
 use crate::urls::{AppUrls, public_base};
 
 const YEAR_MS: i64 = 365 * 24 * 3600 * 1000;
+const ACCESS_LEVELS: &[&str] = &["Everyone", "Invited", "SameEnterprise", "Locked"];
+const LEADER_ASSIGNMENTS: &[&str] = &["Disabled", "SameEnterprise", "Everyone"];
+const TOGGLES: &[&str] = &["Disabled", "Enabled"];
 
 fn toggle(v: Option<&str>, default: Toggle) -> Toggle {
     match v {
@@ -48,12 +51,11 @@ fn sip_list(v: &mut Validator, input: &PropertyBag, name: &'static str) -> Vec<S
 /// Reads meeting settings from a POST or PUT body; absent values take `base`'s.
 fn settings_from(input: &PropertyBag, base: &MeetingSettings, now: i64) -> ApiResult<MeetingSettings> {
     let mut v = Validator::new();
-    let access = v.check(input.enumeration("accessLevel", &["Everyone", "Invited", "SameEnterprise", "Locked"]));
-    let auto = v.check(input.enumeration("automaticLeaderAssignment", &["Disabled", "SameEnterprise", "Everyone"]));
-    let toggles = ["Disabled", "Enabled"];
-    let bypass = v.check(input.enumeration("lobbyBypassForPhoneUsers", &toggles));
-    let admission = v.check(input.enumeration("phoneUserAdmission", &toggles));
-    let announce = v.check(input.enumeration("entryExitAnnouncement", &toggles));
+    let access = v.check(input.enumeration("accessLevel", ACCESS_LEVELS));
+    let auto = v.check(input.enumeration("automaticLeaderAssignment", LEADER_ASSIGNMENTS));
+    let bypass = v.check(input.enumeration("lobbyBypassForPhoneUsers", TOGGLES));
+    let admission = v.check(input.enumeration("phoneUserAdmission", TOGGLES));
+    let announce = v.check(input.enumeration("entryExitAnnouncement", TOGGLES));
     let subject = v.check(input.string("subject", 250));
     let description = v.check(input.string("description", 4096));
     let attendees = input.contains("attendees").then(|| sip_list(&mut v, input, "attendees"));
@@ -207,4 +209,41 @@ pub async fn delete(
     owned_meeting(&state, &app, &meeting_id).await?;
     state.meetings.delete(&state, &meeting_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `onlineMeetings/defaultValues`: what a meeting gets when its creator leaves a value out.
+pub async fn default_values(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(app_id): Path<String>,
+) -> ApiResult<Json> {
+    let app = load_owned(&state, &caller, &app_id).await?;
+    let urls = AppUrls::new(app.anonymous, &app.id);
+    let defaults = MeetingSettings::new(app.owner_uri.clone(), 0);
+    let r = Resource::new(Namespace::Ucwa, "onlineMeetingDefaultValues", urls.at("onlineMeetings/defaultValues"))
+        .prop("accessLevel", crate::render::wire(defaults.access_level))
+        .prop("automaticLeaderAssignment", crate::render::wire(defaults.automatic_leader_assignment))
+        .prop("entryExitAnnouncement", crate::render::wire(defaults.entry_exit_announcement))
+        .prop("lobbyBypassForPhoneUsers", crate::render::wire(defaults.lobby_bypass_for_phone_users))
+        .prop("phoneUserAdmission", crate::render::wire(defaults.phone_user_admission))
+        .prop("defaultOnlineMeetingRel", "myOnlineMeetings")
+        .prop("participantsWarningThreshold", 250);
+    Ok(Json(r.into_value()))
+}
+
+/// `onlineMeetings/eligibleValues`: every value a meeting property accepts here.
+pub async fn eligible_values(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(app_id): Path<String>,
+) -> ApiResult<Json> {
+    let app = load_owned(&state, &caller, &app_id).await?;
+    let urls = AppUrls::new(app.anonymous, &app.id);
+    let r = Resource::new(Namespace::Ucwa, "onlineMeetingEligibleValues", urls.at("onlineMeetings/eligibleValues"))
+        .prop("accessLevels", serde_json::json!(ACCESS_LEVELS))
+        .prop("automaticLeaderAssignments", serde_json::json!(LEADER_ASSIGNMENTS))
+        .prop("entryExitAnnouncements", serde_json::json!(TOGGLES))
+        .prop("lobbyBypassForPhoneUsersSettings", serde_json::json!(TOGGLES))
+        .prop("phoneUserAdmissions", serde_json::json!(TOGGLES));
+    Ok(Json(r.into_value()))
 }

@@ -139,3 +139,29 @@ async fn meetings_belong_to_their_organizer_and_survive_restarts() {
     let body: Value = server.call(Method::GET, &meeting.href, &alice.token, None).await.json().await.unwrap();
     assert_eq!(body, meeting.body);
 }
+
+#[tokio::test]
+async fn default_and_eligible_values_describe_what_create_does() {
+    let server = TestServer::start().await;
+    let alice = server.signed_in_app("sip:alice@example.com", "Alice").await;
+    let links = &alice.body["_embedded"]["onlineMeetings"]["_links"];
+    let defaults: Value = server
+        .call(Method::GET, links["onlineMeetingDefaultValues"]["href"].as_str().unwrap(), &alice.token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let eligible: Value = server
+        .call(Method::GET, links["onlineMeetingEligibleValues"]["href"].as_str().unwrap(), &alice.token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let meeting = create_meeting(&server, &alice, json!({})).await;
+    for (property, list) in
+        [("accessLevel", "accessLevels"), ("automaticLeaderAssignment", "automaticLeaderAssignments")]
+    {
+        assert_eq!(meeting.body[property], defaults[property], "{property}");
+        assert!(eligible[list].as_array().unwrap().contains(&defaults[property]), "{list}");
+    }
+}
