@@ -1,0 +1,155 @@
+//! The load generator's HTTP client: one hyper HTTP/1.1 connection per worker, no pool.
+//!
+//! A raw `hyper::client::conn` connection is the cheapest client hyper offers, and keeping
+//! exactly one keep-alive connection per worker makes the load shape explicit: N workers
+//! means N sockets, each with at most one request in flight.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+
+/// No single request of the benchmark may take longer than this (except parked ones,
+/// which set their own bound): a hung server fails the run instead of stalling it.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One keep-alive connection.
+pub struct Conn {
+    sender: SendRequest<Full<Bytes>>,
+    host: HeaderValue,
+}
+
+impl Conn {
+    pub async fn connect(addr: SocketAddr) -> anyhow::Result<Self> {
+        let stream = TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
+        // Requests are one small write each; do not let Nagle hold them back.
+        stream.set_nodelay(true).context("setting TCP_NODELAY")?;
+        let (sender, connection) =
+            http1::handshake(TokioIo::new(stream)).await.with_context(|| format!("HTTP handshake with {addr}"))?;
+        // The connection future does the socket I/O; it ends when `sender` is dropped.
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let host = HeaderValue::from_str(&addr.to_string()).context("host header")?;
+        Ok(Self { sender, host })
+    }
+
+    /// A request with the `Host` header of this connection and an optional bearer token.
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> hyper::http::request::Builder {
+        let mut builder = Request::builder().method(method).uri(path).header(HOST, self.host.clone());
+        if let Some(token) = token {
+            builder = builder.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        builder
+    }
+
+    /// `GET path`, returning the status and the whole body.
+    pub async fn get(&mut self, path: &str, token: Option<&str>) -> anyhow::Result<(StatusCode, Bytes)> {
+        let req = self.request(Method::GET, path, token).body(Full::default()).context("building a GET")?;
+        self.send(req).await
+    }
+
+    /// Sends one request and reads the whole response body.
+    pub async fn send(&mut self, req: Request<Full<Bytes>>) -> anyhow::Result<(StatusCode, Bytes)> {
+        self.sender.ready().await.context("connection closed")?;
+        let resp = self.sender.send_request(req).await.context("sending a request")?;
+        let status = resp.status();
+        let body = resp.into_body().collect().await.context("reading a response body")?.to_bytes();
+        Ok((status, body))
+    }
+
+    /// [`Conn::send`] bounded by [`REQUEST_TIMEOUT`].
+    pub async fn send_bounded(&mut self, req: Request<Full<Bytes>>) -> anyhow::Result<(StatusCode, Bytes)> {
+        tokio::time::timeout(REQUEST_TIMEOUT, self.send(req)).await.context("request timed out")?
+    }
+}
+
+/// Signs in with the password grant and returns the access token.
+pub async fn sign_in(addr: SocketAddr, user: &str, password: &str) -> anyhow::Result<String> {
+    let mut conn = Conn::connect(addr).await?;
+    let form = format!("grant_type=password&username={user}&password={password}");
+    let req = conn
+        .request(Method::POST, "/WebTicket/oauthtoken", None)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from(form)))
+        .context("building the token request")?;
+    let (status, body) = conn.send_bounded(req).await?;
+    if status != StatusCode::OK {
+        bail!("token request answered {status}: {}", String::from_utf8_lossy(&body));
+    }
+    let body: Value = serde_json::from_slice(&body).context("token response is not JSON")?;
+    body["access_token"].as_str().map(str::to_owned).context("token response has no access_token")
+}
+
+/// What the benchmark keeps of a created application.
+#[derive(Debug, Clone)]
+pub struct AppLinks {
+    /// Path of the application resource (`_links.self`).
+    pub path: String,
+    /// Path of the first event channel request (`_links.events`, `events?ack=1`).
+    pub events: String,
+}
+
+impl AppLinks {
+    /// The application id: the last segment of its path.
+    pub fn id(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or_default()
+    }
+}
+
+/// Creates `count` applications for the token's user (endpoint ids `bench-0`, `bench-1`, ...)
+/// over `concurrency` connections, returned in endpoint-id order.
+pub async fn create_apps(
+    addr: SocketAddr,
+    token: &str,
+    count: usize,
+    concurrency: usize,
+) -> anyhow::Result<Vec<AppLinks>> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..concurrency.clamp(1, count.max(1)) {
+        let next = next.clone();
+        let token = token.to_owned();
+        workers.spawn(async move {
+            let mut conn = Conn::connect(addr).await?;
+            let mut made = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    return anyhow::Ok(made);
+                }
+                let body = json!({"UserAgent": "ucwa-bench", "EndpointId": format!("bench-{i}"), "Culture": "en-US"});
+                let req = conn
+                    .request(Method::POST, "/ucwa/oauth/v1/applications", Some(&token))
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(Full::new(Bytes::from(body.to_string())))
+                    .context("building an application request")?;
+                let (status, body) = conn.send_bounded(req).await?;
+                if status != StatusCode::CREATED {
+                    bail!("creating application {i} answered {status}: {}", String::from_utf8_lossy(&body));
+                }
+                let app: Value = serde_json::from_slice(&body).context("application body is not JSON")?;
+                let link = |rel: &str| app["_links"][rel]["href"].as_str().map(str::to_owned);
+                let path = link("self").context("application without a self link")?;
+                let events = link("events").context("application without an events link")?;
+                made.push((i, AppLinks { path, events }));
+            }
+        });
+    }
+    let mut apps = Vec::with_capacity(count);
+    while let Some(done) = workers.join_next().await {
+        apps.extend(done.context("an application-creating task panicked")??);
+    }
+    apps.sort_by_key(|(i, _)| *i);
+    Ok(apps.into_iter().map(|(_, app)| app).collect())
+}
