@@ -73,10 +73,16 @@ pub trait Store: Send + Sync + 'static {
     async fn append_events(&self, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<()>;
     /// Up to `limit` undelivered events with a sequence number above `after_seq`, in order.
     async fn events_after(&self, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>>;
-    /// Saves `batch` as the last delivered batch if `previous_no` still is, and drops the
-    /// events the previous batch carried (the client acknowledged them by asking for this
-    /// one). `false`: another request got there first.
-    async fn save_batch(&self, app_id: &str, batch: &DeliveredBatch, previous_no: u64) -> StoreResult<bool>;
+    /// Saves `batch` as the last delivered batch if `previous_no` still is, drops the events
+    /// the previous batch carried (the client acknowledged them by asking for this one) and
+    /// records channel activity at `now_ms`. `false`: another request got there first.
+    async fn save_batch(
+        &self,
+        app_id: &str,
+        batch: &DeliveredBatch,
+        previous_no: u64,
+        now_ms: i64,
+    ) -> StoreResult<bool>;
 
     /// Stores a new meeting (no sessions yet).
     async fn insert_meeting(&self, record: &MeetingRecord) -> StoreResult<()>;

@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ucwa_core::credentials::hash_token;
-use ucwa_core::model::Principal;
+use ucwa_core::model::{Principal, TokenRecord};
 
 use crate::error::ApiError;
 use crate::state::{AppState, now_ms};
@@ -83,11 +83,48 @@ impl FromRequestParts<AppState> for Caller {
         let Some(token) = bearer(parts) else {
             return Err(AuthRejection::Challenge(Challenge::new(state, parts)));
         };
-        match state.store.find_token(&hash_token(token), now_ms()).await {
-            Ok(Some(record)) => Ok(Caller(record.principal)),
+        let hash = hash_token(token);
+        let now = now_ms();
+        if let Some(principal) = state.tokens.get(&hash, now) {
+            return Ok(Caller(principal));
+        }
+        match state.store.find_token(&hash, now).await {
+            Ok(Some(record)) => {
+                state.tokens.insert(record.clone(), now);
+                Ok(Caller(record.principal))
+            }
             Ok(None) => Err(AuthRejection::Challenge(Challenge::new(state, parts))),
             Err(e) => Err(AuthRejection::Failed(e.into())),
         }
+    }
+}
+
+/// Tokens this node has already looked up. A token never changes once issued and is only
+/// ever removed by expiry, so a cached record stays true until its `expires_ms` (and every
+/// node may cache independently). Bounded: when full, expired entries go, and if it is still
+/// full, everything goes (a refill costs one store read per live token).
+#[derive(Default)]
+pub struct TokenCache {
+    records: Mutex<HashMap<Vec<u8>, TokenRecord>>,
+}
+
+impl TokenCache {
+    const CAPACITY: usize = 100_000;
+
+    pub fn get(&self, hash: &[u8], now: i64) -> Option<Principal> {
+        let records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        records.get(hash).filter(|r| r.expires_ms > now).map(|r| r.principal.clone())
+    }
+
+    pub fn insert(&self, record: TokenRecord, now: i64) {
+        let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        if records.len() >= Self::CAPACITY {
+            records.retain(|_, r| r.expires_ms > now);
+            if records.len() >= Self::CAPACITY {
+                records.clear();
+            }
+        }
+        records.insert(record.hash.clone(), record);
     }
 }
 

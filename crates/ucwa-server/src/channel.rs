@@ -27,6 +27,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, now_ms};
 use crate::urls::AppUrls;
 
+/// How stale the recorded last activity of an application may get before a poll writes it:
+/// far below any sensible idle limit.
+const ACTIVITY_RESOLUTION_MS: i64 = 10_000;
+
 /// Most events one batch carries; the rest follow in the next batch, in order.
 const MAX_BATCH_EVENTS: u32 = 256;
 
@@ -110,7 +114,11 @@ pub async fn poll(
     req: ChannelRequest,
 ) -> ApiResult<BatchResponse> {
     let params = state.channel_limits.apply(app.channel, &req);
-    state.store.touch_channel(&app.id, params, now_ms()).await?;
+    // Record activity and sticky parameters, but skip the write when nothing would change
+    // much: delivering a batch records activity too, and a write per poll costs latency.
+    if params != app.channel || now_ms() - app.last_seen_ms > ACTIVITY_RESOLUTION_MS {
+        state.store.touch_channel(&app.id, params, now_ms()).await?;
+    }
     let urls = AppUrls::new(app.anonymous, &app.id);
     let last = app.delivered.no;
     match decide_ack(last, ack) {
@@ -149,9 +157,8 @@ pub async fn poll(
     let body = build_batch(&urls, no, &events);
     let max_seq = events.last().map_or(app.delivered.max_seq, |e| e.seq);
     let batch = DeliveredBatch { no, body, max_seq };
-    let saved = state.store.save_batch(&app.id, &batch, last).await?;
+    let saved = state.store.save_batch(&app.id, &batch, last, now_ms()).await?;
     drop(guard);
-    state.store.touch_channel(&app.id, params, now_ms()).await?;
     if saved {
         return Ok(BatchResponse(batch.body));
     }

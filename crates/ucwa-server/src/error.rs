@@ -11,6 +11,8 @@ use ucwa_core::StoreError;
 use ucwa_proto::error::{ErrorBody, code_for_status};
 use ucwa_proto::input::ParamError;
 
+use crate::middleware::FailureCause;
+
 #[derive(Debug)]
 pub enum ApiError {
     /// 400 with subcode `ParameterValidationFailure`, naming each bad parameter.
@@ -116,9 +118,10 @@ pub fn error_response(status: StatusCode, body: &ErrorBody) -> Response {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(cause) = &self {
-            tracing::error!(%cause, "request failed");
-        }
+        let cause = match &self {
+            ApiError::Internal(cause) => Some(cause.clone()),
+            _ => None,
+        };
         let (status, subcode, message) = self.parts();
         let mut body = ErrorBody::new(code_for_status(status.as_u16()), subcode, message);
         if let ApiError::InvalidParameters(errors) = &self {
@@ -126,7 +129,11 @@ impl IntoResponse for ApiError {
                 errors.iter().map(|e| (e.name.to_owned(), Value::String(e.problem.clone()))).collect();
             body.parameters = Some(params);
         }
-        error_response(status, &body)
+        let mut resp = error_response(status, &body);
+        if let Some(cause) = cause {
+            resp.extensions_mut().insert(FailureCause(cause));
+        }
+        resp
     }
 }
 

@@ -37,10 +37,11 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use ucwa_core::DynStore;
 use ucwa_core::channel::ChannelLimits;
 
-use crate::auth::SigninLimiter;
+use crate::auth::{SigninLimiter, TokenCache};
 use crate::channel::EventChannels;
 use crate::config::Limits;
 use crate::meetings::MeetingEngine;
+use crate::routes::applications::RenderedApplications;
 use crate::state::{AppState, Shared};
 
 /// Everything [`serve`] needs besides the listener.
@@ -125,6 +126,8 @@ pub async fn serve(listener: TcpListener, options: ServerOptions, shutdown: Canc
         server_fqdn: options.server_fqdn,
         channels: EventChannels::new(shutdown.clone()),
         signin: SigninLimiter::default(),
+        tokens: TokenCache::default(),
+        rendered_apps: RenderedApplications::default(),
         meetings: MeetingEngine::default(),
     }));
     let sweeper = tokio::spawn(sweeper::run(state.clone(), shutdown.clone()));

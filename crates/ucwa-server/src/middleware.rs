@@ -1,6 +1,9 @@
 //! Cross-cutting HTTP behaviour: correlation headers, and UCWA error bodies for the
 //! requests no route takes (404, 405) and for panics.
 
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -15,14 +18,39 @@ static CORRELATION_ID: HeaderName = HeaderName::from_static("x-ms-correlation-id
 static SERVER_FQDN: HeaderName = HeaderName::from_static("x-ms-server-fqdn");
 static CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
 
+/// Correlation ids only need to be unique, not secret: a random per-process prefix and a
+/// counter are enough, and cost no system call per request.
+struct CorrelationIds {
+    prefix: String,
+    counter: AtomicU64,
+}
+
+static CORRELATION_IDS: LazyLock<CorrelationIds> =
+    LazyLock::new(|| CorrelationIds { prefix: new_id()[..8].to_owned(), counter: AtomicU64::new(1) });
+
+fn next_correlation_id() -> String {
+    let n = CORRELATION_IDS.counter.fetch_add(1, Ordering::Relaxed);
+    format!("{}{n:012x}", CORRELATION_IDS.prefix)
+}
+
+/// A failure's cause, put in the response's extensions by [`ApiError`] so that it is logged
+/// here, next to the request's correlation id (the axum `error-handling` example's pattern).
+#[derive(Clone, Debug)]
+pub struct FailureCause(pub String);
+
 /// Adds `X-MS-Correlation-Id` and `X-MS-Server-Fqdn` to every response (a real TAP SDK treats
-/// a 404 as "resource gone" only when both are present), and echoes `client-request-id`.
+/// a 404 as "resource gone" only when both are present), echoes `client-request-id`, and logs
+/// server failures with the correlation id the client saw. Requests are traced at debug
+/// level only: a span per request at info level costs more than the rest of a cached GET.
 pub async fn correlation(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let client_request_id = req.headers().get(&CLIENT_REQUEST_ID).cloned();
-    let correlation = new_id();
+    let correlation = next_correlation_id();
     let span =
-        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), correlation = %correlation);
+        tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), correlation = %correlation);
     let mut resp = tracing::Instrument::instrument(next.run(req), span).await;
+    if let Some(FailureCause(cause)) = resp.extensions_mut().remove::<FailureCause>() {
+        tracing::error!(correlation = %correlation, status = resp.status().as_u16(), %cause, "request failed");
+    }
     let headers = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&correlation) {
         headers.insert(CORRELATION_ID.clone(), v);

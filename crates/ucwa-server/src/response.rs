@@ -14,8 +14,8 @@ impl IntoResponse for Json {
 }
 
 /// A JSON body already serialised (replayed event batches must be byte-identical).
-pub fn json_response(status: StatusCode, body: String) -> Response {
-    let mut resp = (status, body).into_response();
+pub fn json_response(status: StatusCode, body: impl Into<axum::body::Body>) -> Response {
+    let mut resp = (status, body.into()).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ucwa_proto::JSON_CONTENT_TYPE));
     resp
 }

@@ -6,10 +6,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use ucwa_core::DynStore;
 use ucwa_core::channel::ChannelLimits;
 
-use crate::auth::SigninLimiter;
+use crate::auth::{SigninLimiter, TokenCache};
 use crate::channel::EventChannels;
 use crate::config::Limits;
 use crate::meetings::MeetingEngine;
+use crate::routes::applications::RenderedApplications;
 
 /// Cheap to clone: one `Arc` around everything.
 #[derive(Clone)]
@@ -23,6 +24,8 @@ pub struct Shared {
     pub server_fqdn: String,
     pub channels: EventChannels,
     pub signin: SigninLimiter,
+    pub tokens: TokenCache,
+    pub rendered_apps: RenderedApplications,
     pub meetings: MeetingEngine,
 }
 

@@ -87,6 +87,7 @@ pub async fn save_batch(
     app_id: &str,
     batch: &DeliveredBatch,
     previous_no: u64,
+    now_ms: i64,
 ) -> StoreResult<bool> {
     let to_i64 = |v: u64| i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("batch number {v}")));
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
@@ -106,14 +107,17 @@ pub async fn save_batch(
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;
-    sqlx::query("UPDATE applications SET batch_no = ?, batch_body = ?, batch_max_seq = ? WHERE id = ?")
-        .bind(to_i64(batch.no)?)
-        .bind(&batch.body)
-        .bind(batch.max_seq)
-        .bind(app_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
+    sqlx::query(
+        "UPDATE applications SET batch_no = ?, batch_body = ?, batch_max_seq = ?, last_seen_ms = ? WHERE id = ?",
+    )
+    .bind(to_i64(batch.no)?)
+    .bind(&batch.body)
+    .bind(batch.max_seq)
+    .bind(now_ms)
+    .bind(app_id)
+    .execute(&mut *tx)
+    .await
+    .map_err(unavailable)?;
     tx.commit().await.map_err(unavailable)?;
     Ok(true)
 }

@@ -8,12 +8,20 @@
 //!
 //! After each commit that appended events, the store rings its [`Doorbell`] for the
 //! applications concerned; nothing is rung for a rolled-back transaction.
+//!
+//! Applications are cached in memory: every authenticated request reads its application,
+//! and a SQLite database has exactly one server process writing it (the embedded,
+//! single-node mode), so this process sees every change and drops the cached copy on each
+//! write. A multi-node backend cannot do this without a version check.
 
 mod events;
 mod meetings;
 mod tenant;
 
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -30,6 +38,13 @@ use ucwa_core::store::{SessionLocation, Store, StoreError, StoreResult};
 pub struct SqliteStore {
     pool: SqlitePool,
     doorbell: Doorbell,
+    /// Read-through cache of application rows; entries are dropped on every write to them.
+    /// A `std` mutex: held for a map operation only, never across `.await`.
+    apps: Mutex<HashMap<String, Application>>,
+    /// Bumped after every application write. A reader caches what it read only if no write
+    /// finished meanwhile: otherwise a read that began before a commit could cache the old
+    /// row after the writer had already dropped it.
+    app_writes: AtomicU64,
 }
 
 fn unavailable(e: sqlx::Error) -> StoreError {
@@ -60,7 +75,32 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
-        Ok(Self { pool, doorbell: Doorbell::new() })
+        Ok(Self { pool, doorbell: Doorbell::new(), apps: Mutex::new(HashMap::new()), app_writes: AtomicU64::new(0) })
+    }
+
+    fn cached_app(&self, id: &str) -> Option<Application> {
+        self.apps.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+    }
+
+    fn cache_app(&self, app: &Application, writes_before_read: u64) {
+        let mut apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+        if self.app_writes.load(Ordering::Acquire) != writes_before_read {
+            return;
+        }
+        // Bounded: a full cache starts over rather than growing with every application ever seen.
+        if apps.len() >= 100_000 {
+            apps.clear();
+        }
+        apps.insert(app.id.clone(), app.clone());
+    }
+
+    /// Call after a write to these applications has committed (or failed).
+    fn forget_apps<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
+        let mut apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+        self.app_writes.fetch_add(1, Ordering::AcqRel);
+        for id in ids {
+            apps.remove(id);
+        }
     }
 }
 
@@ -117,38 +157,39 @@ impl Store for SqliteStore {
     }
 
     async fn application(&self, id: &str) -> StoreResult<Option<Application>> {
-        tenant::application(&self.pool, id).await
+        if let Some(app) = self.cached_app(id) {
+            return Ok(Some(app));
+        }
+        let writes = self.app_writes.load(Ordering::Acquire);
+        let app = tenant::application(&self.pool, id).await?;
+        if let Some(app) = &app {
+            self.cache_app(app, writes);
+        }
+        Ok(app)
     }
 
     async fn delete_application(&self, id: &str) -> StoreResult<bool> {
-        tenant::delete_application(&self.pool, id).await
+        let deleted = tenant::delete_application(&self.pool, id).await;
+        self.forget_apps([id]);
+        deleted
     }
 
     async fn make_available(&self, id: &str, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<bool> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-        let changed =
-            sqlx::query("UPDATE applications SET available = 1 WHERE id = ? AND available = 0 AND status = 'active'")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?
-                .rows_affected()
-                == 1;
-        if !changed {
-            return Ok(false);
-        }
-        let rung = events::append(&mut tx, &events, now_ms).await?;
-        tx.commit().await.map_err(unavailable)?;
-        self.doorbell.ring(rung.iter().map(String::as_str));
-        Ok(true)
+        let made = tenant::make_available(&self.pool, id, &events, now_ms).await;
+        self.forget_apps([id]);
+        Ok(self.ring_if_committed(made?))
     }
 
     async fn touch_channel(&self, id: &str, params: ChannelParams, now_ms: i64) -> StoreResult<()> {
-        tenant::touch_channel(&self.pool, id, params, now_ms).await
+        let touched = tenant::touch_channel(&self.pool, id, params, now_ms).await;
+        self.forget_apps([id]);
+        touched
     }
 
     async fn expire_idle_applications(&self, idle_before_ms: i64, busy: &[String]) -> StoreResult<Vec<String>> {
-        tenant::expire_idle_applications(&self.pool, idle_before_ms, busy).await
+        let expired = tenant::expire_idle_applications(&self.pool, idle_before_ms, busy).await?;
+        self.forget_apps(expired.iter().map(String::as_str));
+        Ok(expired)
     }
 
     async fn append_events(&self, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<()> {
@@ -163,8 +204,16 @@ impl Store for SqliteStore {
         events::after(&self.pool, app_id, after_seq, limit).await
     }
 
-    async fn save_batch(&self, app_id: &str, batch: &DeliveredBatch, previous_no: u64) -> StoreResult<bool> {
-        events::save_batch(&self.pool, app_id, batch, previous_no).await
+    async fn save_batch(
+        &self,
+        app_id: &str,
+        batch: &DeliveredBatch,
+        previous_no: u64,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        let saved = events::save_batch(&self.pool, app_id, batch, previous_no, now_ms).await;
+        self.forget_apps([app_id]);
+        saved
     }
 
     async fn insert_meeting(&self, record: &MeetingRecord) -> StoreResult<()> {

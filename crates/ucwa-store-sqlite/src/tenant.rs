@@ -2,10 +2,12 @@
 
 use sqlx::{FromRow, SqlitePool};
 use ucwa_core::channel::ChannelParams;
-use ucwa_core::model::{AppStatus, Application, DeliveredBatch, NewApplication, Principal, TokenRecord, User};
+use ucwa_core::model::{
+    AppStatus, Application, DeliveredBatch, NewApplication, NewEvent, Principal, TokenRecord, User,
+};
 use ucwa_core::store::{StoreError, StoreResult};
 
-use crate::unavailable;
+use crate::{events, unavailable};
 
 #[derive(FromRow)]
 struct UserRow {
@@ -240,6 +242,31 @@ pub async fn delete_application(pool: &SqlitePool, id: &str) -> StoreResult<bool
         .rows_affected();
     tx.commit().await.map_err(unavailable)?;
     Ok(gone == 1)
+}
+
+/// Marks the application available and appends `events`; `None` if it already was.
+/// Returns the applications to ring.
+pub async fn make_available(
+    pool: &SqlitePool,
+    id: &str,
+    new_events: &[NewEvent],
+    now_ms: i64,
+) -> StoreResult<Option<Vec<String>>> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
+    let changed =
+        sqlx::query("UPDATE applications SET available = 1 WHERE id = ? AND available = 0 AND status = 'active'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?
+            .rows_affected()
+            == 1;
+    if !changed {
+        return Ok(None);
+    }
+    let rung = events::append(&mut tx, new_events, now_ms).await?;
+    tx.commit().await.map_err(unavailable)?;
+    Ok(Some(rung.into_iter().collect()))
 }
 
 pub async fn touch_channel(pool: &SqlitePool, id: &str, params: ChannelParams, now_ms: i64) -> StoreResult<()> {

@@ -2,6 +2,10 @@
 //! endpoint id), get, delete; plus the dashboards embedded in an application (`me`,
 //! `people`, `onlineMeetings`, `communication`) and `makeMeAvailable`.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -64,9 +68,42 @@ pub async fn create(State(state): State<AppState>, caller: Caller, Input(input):
     Ok(json_response(status, render_application(&app).to_string()))
 }
 
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(app_id): Path<String>) -> ApiResult<Json> {
+pub async fn get(State(state): State<AppState>, caller: Caller, Path(app_id): Path<String>) -> ApiResult<Response> {
     let app = load_owned(&state, &caller, &app_id).await?;
-    Ok(Json(render_application(&app)))
+    let body = state.rendered_apps.get_or_render(&app);
+    Ok(json_response(StatusCode::OK, body))
+}
+
+/// Rendered application bodies, reused while the application is unchanged. Clients poll
+/// their application often, and rendering its ~3 KB of links costs more than the rest of
+/// the request. An entry is valid only for an identical [`Application`] value, so a change
+/// anywhere (a new batch, availability, expiry) renders afresh.
+#[derive(Default)]
+pub struct RenderedApplications {
+    bodies: Mutex<HashMap<String, (Application, Bytes)>>,
+}
+
+impl RenderedApplications {
+    const CAPACITY: usize = 50_000;
+
+    pub fn get_or_render(&self, app: &Application) -> Bytes {
+        {
+            let bodies = self.bodies.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((cached, body)) = bodies.get(&app.id)
+                && cached == app
+            {
+                return body.clone();
+            }
+        }
+        // Rendered outside the lock: two requests may both render, which is harmless.
+        let body = Bytes::from(render_application(app).to_string());
+        let mut bodies = self.bodies.lock().unwrap_or_else(|p| p.into_inner());
+        if bodies.len() >= Self::CAPACITY {
+            bodies.clear();
+        }
+        bodies.insert(app.id.clone(), (app.clone(), body.clone()));
+        body
+    }
 }
 
 pub async fn delete(
