@@ -131,7 +131,11 @@ pub async fn serve(listener: TcpListener, options: ServerOptions, shutdown: Canc
         meetings: MeetingEngine::default(),
     }));
     let sweeper = tokio::spawn(sweeper::run(state.clone(), shutdown.clone()));
-    let app = router(state);
+    // Routes are resolved into services once, here; serving the router itself would redo
+    // that for every connection (axum turns a `Router` into its routes per accepted
+    // connection), costing tens of KiB per parked event request. Cloning the prepared router
+    // per connection is one reference count.
+    let app = router(state).with_state(()).into_make_service();
     axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await?;
     shutdown.cancel();
     let _ = sweeper.await;
