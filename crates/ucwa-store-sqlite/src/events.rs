@@ -91,33 +91,35 @@ pub async fn save_batch(
 ) -> StoreResult<bool> {
     let to_i64 = |v: u64| i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("batch number {v}")));
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    let previous: Option<(i64,)> =
-        sqlx::query_as("SELECT batch_max_seq FROM applications WHERE id = ? AND batch_no = ? AND status = 'active'")
-            .bind(app_id)
-            .bind(to_i64(previous_no)?)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-    let Some((acked_through,)) = previous else {
-        return Ok(false);
-    };
-    sqlx::query("DELETE FROM events WHERE app_id = ? AND seq <= ?")
-        .bind(app_id)
-        .bind(acked_through)
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
+    // The client acknowledged the previous batch by asking for this one: drop its events.
+    // Both statements check that `previous_no` is still the last batch (compare-and-swap);
+    // if it is not, nothing matched and the transaction is rolled back by dropping it.
     sqlx::query(
-        "UPDATE applications SET batch_no = ?, batch_body = ?, batch_max_seq = ?, last_seen_ms = ? WHERE id = ?",
+        "DELETE FROM events WHERE app_id = ?1 AND seq <= (
+             SELECT batch_max_seq FROM applications WHERE id = ?1 AND batch_no = ?2 AND status = 'active')",
+    )
+    .bind(app_id)
+    .bind(to_i64(previous_no)?)
+    .execute(&mut *tx)
+    .await
+    .map_err(unavailable)?;
+    let saved = sqlx::query(
+        "UPDATE applications SET batch_no = ?, batch_body = ?, batch_max_seq = ?, last_seen_ms = ?
+         WHERE id = ? AND batch_no = ? AND status = 'active'",
     )
     .bind(to_i64(batch.no)?)
     .bind(&batch.body)
     .bind(batch.max_seq)
     .bind(now_ms)
     .bind(app_id)
+    .bind(to_i64(previous_no)?)
     .execute(&mut *tx)
     .await
-    .map_err(unavailable)?;
+    .map_err(unavailable)?
+    .rows_affected();
+    if saved != 1 {
+        return Ok(false);
+    }
     tx.commit().await.map_err(unavailable)?;
     Ok(true)
 }
