@@ -8,4 +8,5 @@ mod errors;
 mod events;
 mod join;
 mod meetings;
+mod policy;
 mod roster;

@@ -1,0 +1,98 @@
+//! The `ucwa-server` binary as a user runs it: `user add` from standard input, `user list`,
+//! `serve --demo` announcing its address, serving, and stopping cleanly on SIGTERM with its
+//! data kept.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ucwa-server");
+
+fn db_url(dir: &tempfile::TempDir) -> String {
+    // A nested directory: the server creates missing parents.
+    format!("sqlite://{}", dir.path().join("data/ucwa.db").display())
+}
+
+fn add_user(url: &str, uri: &str, name: &str, password: &str) -> std::process::Output {
+    let mut child = Command::new(BIN)
+        .args(["user", "add", uri, "--name", name, "--password-stdin", "--database-url", url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn user_add_and_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = db_url(&dir);
+    let out = add_user(&url, "Dave@Example.com", "Dave", "s3cret");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "added sip:dave@example.com");
+    let out = add_user(&url, "sip:dave@example.com", "David", "other");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "updated sip:dave@example.com");
+    let out = add_user(&url, "not-a-uri", "X", "pw");
+    assert!(!out.status.success());
+    let out = add_user(&url, "sip:e@example.com", "E", "");
+    assert!(!out.status.success(), "an empty password is refused");
+    let list = Command::new(BIN).args(["user", "list", "--database-url", &url]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&list.stdout), "sip:dave@example.com\tDavid\n");
+    // The password never reaches the terminal.
+    assert!(!String::from_utf8_lossy(&list.stdout).contains("other"));
+}
+
+#[test]
+fn serve_announces_serves_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = db_url(&dir);
+    let mut child = Command::new(BIN)
+        .args(["--demo", "--listen", "127.0.0.1:0"])
+        .env("UCWA_DATABASE_URL", &url)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut demo_users = 0;
+    let addr = loop {
+        let line = lines.next().expect("the server printed its address").unwrap();
+        if line.starts_with("demo user ") {
+            demo_users += 1;
+        }
+        if let Some(addr) = line.strip_prefix("listening on http://") {
+            break addr.to_owned();
+        }
+    };
+    assert_eq!(demo_users, 3);
+    let health = http_get(&addr, "/healthz");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    // SIGTERM: a clean stop, soon.
+    let started = Instant::now();
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the server did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+    // The demo users are in the database.
+    let list = Command::new(BIN).args(["user", "list", "--database-url", &url]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&list.stdout).lines().count(), 3);
+}
+
+/// A bare HTTP/1.1 GET, so this test needs no client library.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).unwrap();
+    out
+}
