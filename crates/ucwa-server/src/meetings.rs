@@ -51,6 +51,15 @@ impl MeetingEngine {
         slots.entry(meeting_id.to_owned()).or_default().clone()
     }
 
+    /// Forgets the cached copies nobody is using. They are only a cache, so dropping one
+    /// costs a reload; without this the map would keep every meeting this node ever saw.
+    /// A slot only this map holds has no task inside or waiting on it, and a new user must
+    /// take the map lock to get it, so the check cannot race.
+    pub fn prune(&self) {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.retain(|_, slot| Arc::strong_count(slot) > 1);
+    }
+
     fn drop_slot(&self, meeting_id: &str) {
         self.slots.lock().unwrap_or_else(|p| p.into_inner()).remove(meeting_id);
     }

@@ -23,6 +23,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         }
         let now = now_ms();
         expire_lobbies(&state, now).await;
+        state.meetings.prune();
         let busy = state.channels.busy();
         match state.store.expire_idle_applications(now - idle.as_millis() as i64, &busy).await {
             Ok(expired) => {
