@@ -9,6 +9,7 @@
 //! The store's version check remains the real arbiter; a lost race reloads and retries.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ucwa_core::meeting::{Command, ConversationState, MeetingError, Notice};
@@ -18,11 +19,19 @@ use crate::error::{ApiError, ApiResult};
 use crate::render::projection::project;
 use crate::state::{AppState, now_ms};
 
-type Slot = Arc<tokio::sync::Mutex<Option<MeetingRecord>>>;
+/// One meeting's lock and this node's cached copy of it.
+#[derive(Default)]
+struct Slot {
+    record: tokio::sync::Mutex<Option<MeetingRecord>>,
+    last_used_ms: AtomicI64,
+}
+
+/// Cached meetings unused for this long are dropped by [`MeetingEngine::prune`].
+const IDLE_CACHE_MS: i64 = 60_000;
 
 #[derive(Default)]
 pub struct MeetingEngine {
-    slots: Mutex<HashMap<String, Slot>>,
+    slots: Mutex<HashMap<String, Arc<Slot>>>,
 }
 
 /// How many times a command is retried after losing a race with another node.
@@ -46,18 +55,23 @@ fn meeting_not_found() -> ApiError {
 }
 
 impl MeetingEngine {
-    fn slot(&self, meeting_id: &str) -> Slot {
+    fn slot(&self, meeting_id: &str) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        slots.entry(meeting_id.to_owned()).or_default().clone()
+        let slot = slots.entry(meeting_id.to_owned()).or_default().clone();
+        slot.last_used_ms.store(now_ms(), Ordering::Relaxed);
+        slot
     }
 
-    /// Forgets the cached copies nobody is using. They are only a cache, so dropping one
-    /// costs a reload; without this the map would keep every meeting this node ever saw.
-    /// A slot only this map holds has no task inside or waiting on it, and a new user must
-    /// take the map lock to get it, so the check cannot race.
+    /// Forgets cached meetings nobody has used for a minute. They are only a cache, so
+    /// dropping one costs a reload; without this the map would keep every meeting this node
+    /// ever saw. A slot only this map holds has no task inside or waiting on it, and a new
+    /// user must take the map lock to get it, so the check cannot race.
     pub fn prune(&self) {
+        let now = now_ms();
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        slots.retain(|_, slot| Arc::strong_count(slot) > 1);
+        slots.retain(|_, slot| {
+            Arc::strong_count(slot) > 1 || now - slot.last_used_ms.load(Ordering::Relaxed) < IDLE_CACHE_MS
+        });
     }
 
     fn drop_slot(&self, meeting_id: &str) {
@@ -77,7 +91,7 @@ impl MeetingEngine {
     /// A snapshot of the meeting for rendering a GET.
     pub async fn read(&self, state: &AppState, meeting_id: &str) -> ApiResult<MeetingRecord> {
         let slot = self.slot(meeting_id);
-        let mut guard = slot.lock().await;
+        let mut guard = slot.record.lock().await;
         let record = Self::current(state, guard.take(), meeting_id).await?;
         *guard = Some(record.clone());
         Ok(record)
@@ -93,7 +107,7 @@ impl MeetingEngine {
         mut change: impl FnMut(&mut MeetingRecord, i64) -> ApiResult<(T, Vec<Notice>)>,
     ) -> ApiResult<T> {
         let slot = self.slot(meeting_id);
-        let mut guard = slot.lock().await;
+        let mut guard = slot.record.lock().await;
         for _ in 0..ATTEMPTS {
             let before = Self::current(state, guard.take(), meeting_id).await?;
             let mut after = before.clone();
@@ -132,7 +146,7 @@ impl MeetingEngine {
     /// Ends the meeting (everyone in it is disconnected with reason `Ended`) and deletes it.
     pub async fn delete(&self, state: &AppState, meeting_id: &str) -> ApiResult<()> {
         let slot = self.slot(meeting_id);
-        let mut guard = slot.lock().await;
+        let mut guard = slot.record.lock().await;
         for _ in 0..ATTEMPTS {
             let mut record = Self::current(state, guard.take(), meeting_id).await?;
             let version = record.meeting.version();
