@@ -84,11 +84,33 @@ impl FromRequestParts<AppState> for Caller {
             return Err(AuthRejection::Challenge(Challenge::new(state, parts)));
         };
         match state.store.find_token(&hash_token(token), now_ms()).await {
-            Ok(Some(record)) => Ok(Caller(record.principal)),
+            Ok(Some(record)) => {
+                check_origin(parts, &record.principal).map_err(AuthRejection::Failed)?;
+                Ok(Caller(record.principal))
+            }
             Ok(None) => Err(AuthRejection::Challenge(Challenge::new(state, parts))),
             Err(e) => Err(AuthRejection::Failed(e.into())),
         }
     }
+}
+
+/// A `psat` guest token is good only from the browser origins the service application
+/// allowed (`ucwa-spec.md` §2.3): a request from another origin, or without an `Origin`
+/// header, is refused with 403 Forbidden / `OriginNotAllowed`. Tokens minted without
+/// `allowedOrigins` are not bound to an origin.
+fn check_origin(parts: &Parts, principal: &Principal) -> Result<(), ApiError> {
+    let Principal::PsGuest { origins, .. } = principal else { return Ok(()) };
+    if origins.is_empty() {
+        return Ok(());
+    }
+    let origin = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(|o| o.trim_end_matches('/'));
+    if origin.is_some_and(|o| origins.iter().any(|allowed| allowed.eq_ignore_ascii_case(o))) {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden {
+        subcode: Some("OriginNotAllowed"),
+        message: "This token may not be used from this origin.".into(),
+    })
 }
 
 /// Normalises a user name as clients send it (`alice@example.com` or `sip:Alice@Example.com`)

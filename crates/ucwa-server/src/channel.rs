@@ -111,7 +111,7 @@ pub async fn poll(
 ) -> ApiResult<BatchResponse> {
     let params = state.channel_limits.apply(app.channel, &req);
     state.store.touch_channel(&app.id, params, now_ms()).await?;
-    let urls = AppUrls::new(app.anonymous, &app.id);
+    let urls = AppUrls::of(&app);
     let last = app.delivered.no;
     match decide_ack(last, ack) {
         AckDecision::Replay => return Ok(BatchResponse(app.delivered.body)),

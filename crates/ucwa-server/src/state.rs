@@ -24,6 +24,8 @@ pub struct Shared {
     pub channels: EventChannels,
     pub signin: SigninLimiter,
     pub meetings: MeetingEngine,
+    /// Sends service applications' callbacks (`crate::callbacks`).
+    pub callback_client: reqwest::Client,
 }
 
 impl std::ops::Deref for AppState {

@@ -51,7 +51,7 @@ pub async fn post(
             message: format!("At most {MAX_PARTS} requests per batch."),
         });
     }
-    let own_base = AppUrls::new(app.anonymous, &app.id).base;
+    let own_base = AppUrls::of(&app).base;
     let router = crate::router(state.clone());
     let out_boundary = format!("batch_{}", ucwa_core::credentials::new_id());
     let mut out = Vec::new();
