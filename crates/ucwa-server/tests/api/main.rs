@@ -9,3 +9,4 @@ mod events;
 mod join;
 mod meetings;
 mod roster;
+mod service;
