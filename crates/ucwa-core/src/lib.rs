@@ -11,6 +11,7 @@
 //! - [`conference`]: conference URIs, ids and join URLs.
 //! - [`channel`]: event-channel parameters, ack bookkeeping and the release rule.
 //! - [`meeting`]: the meeting aggregate (lobby, roster, invitations) as a state machine.
+//! - [`service`]: Trusted Application API service applications and their callbacks.
 //! - [`store`]: the storage port and its error type.
 //! - [`doorbell`]: wakes parked event-channel readers after a commit.
 
@@ -20,6 +21,7 @@ pub mod credentials;
 pub mod doorbell;
 pub mod meeting;
 pub mod model;
+pub mod service;
 pub mod store;
 
 pub use doorbell::Doorbell;

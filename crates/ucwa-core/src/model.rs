@@ -22,18 +22,75 @@ pub enum Principal {
     /// An anonymous meeting guest (`grant_type=urn:microsoft.rtc:anonmeeting`): a synthetic
     /// identity that may join exactly one meeting.
     Anonymous { uri: String, meeting_uri: String },
+    /// A Trusted Application API service application (`grant_type=client_credentials`):
+    /// `uri` is its registered endpoint (`sip:bot@contoso.com`).
+    Service { uri: String },
+    /// An anonymous guest holding a service application's `psat` token
+    /// (`anonApplicationTokens`): bound to one meeting and to the browser origins allowed.
+    PsGuest { uri: String, meeting_uri: String, origins: Vec<String> },
 }
 
 impl Principal {
     /// The SIP URI the principal acts as.
     pub fn uri(&self) -> &str {
         match self {
-            Principal::User { uri } | Principal::Anonymous { uri, .. } => uri,
+            Principal::User { uri }
+            | Principal::Anonymous { uri, .. }
+            | Principal::Service { uri }
+            | Principal::PsGuest { uri, .. } => uri,
         }
     }
 
     pub fn is_anonymous(&self) -> bool {
-        matches!(self, Principal::Anonymous { .. })
+        matches!(self, Principal::Anonymous { .. } | Principal::PsGuest { .. })
+    }
+
+    /// The one meeting an anonymous principal may join.
+    pub fn meeting_uri(&self) -> Option<&str> {
+        match self {
+            Principal::Anonymous { meeting_uri, .. } | Principal::PsGuest { meeting_uri, .. } => Some(meeting_uri),
+            _ => None,
+        }
+    }
+
+    /// The kind of application this principal owns.
+    pub fn app_kind(&self) -> AppKind {
+        match self {
+            Principal::User { .. } | Principal::Anonymous { .. } => AppKind::Ucwa,
+            Principal::Service { .. } => AppKind::Service,
+            Principal::PsGuest { .. } => AppKind::PsAnon,
+        }
+    }
+}
+
+/// Which surface an application belongs to (`ucwa-spec.md` §0.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AppKind {
+    /// Created by `POST applications` under `/ucwa/oauth/v1` or `/ucwa/anonymous/v1`.
+    #[default]
+    Ucwa,
+    /// The logical per-endpoint application of a service application (`/platformservice`).
+    Service,
+    /// An anonymous guest's application under `/ucwa/psanon/v1`.
+    PsAnon,
+}
+
+impl AppKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppKind::Ucwa => "ucwa",
+            AppKind::Service => "service",
+            AppKind::PsAnon => "psanon",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ucwa" => Some(AppKind::Ucwa),
+            "service" => Some(AppKind::Service),
+            "psanon" => Some(AppKind::PsAnon),
+            _ => None,
+        }
     }
 }
 
@@ -57,6 +114,7 @@ pub struct NewApplication {
     pub user_agent: String,
     pub culture: String,
     pub instance_id: Option<String>,
+    pub kind: AppKind,
 }
 
 /// Lifecycle of an application.
@@ -88,6 +146,7 @@ pub struct Application {
     pub user_agent: String,
     pub culture: String,
     pub instance_id: Option<String>,
+    pub kind: AppKind,
     pub status: AppStatus,
     /// `makeMeAvailable` was called.
     pub available: bool,
@@ -107,6 +166,9 @@ pub struct NewEvent {
     pub sender_rel: String,
     pub sender_href: String,
     pub body: Value,
+    /// The session (conversation) the event is about, if any: a service application's
+    /// conversation with a callback URL receives it as a callback instead of in the log.
+    pub conversation: Option<String>,
 }
 
 /// An event as read back from the log.

@@ -17,6 +17,7 @@ use crate::meeting::Meeting;
 use crate::model::{
     Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, StoredEvent, TokenRecord, User,
 };
+use crate::service::{CallbackFailure, CallbackRoute, OutboxItem, ServiceApp};
 
 /// Backend-neutral storage failure: no driver types leak past the port.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +111,41 @@ pub trait Store: Send + Sync + 'static {
     async fn sessions_of_application(&self, app_id: &str) -> StoreResult<Vec<SessionLocation>>;
     /// Meetings with a lobby deadline at or before `now_ms`.
     async fn meetings_due(&self, now_ms: i64) -> StoreResult<Vec<String>>;
+
+    /// Registers a service application endpoint or replaces its name, secret hash, signing
+    /// key and default callback URL; `true` when it is new.
+    async fn upsert_service_app(&self, app: &ServiceApp) -> StoreResult<bool>;
+    async fn find_service_app(&self, uri: &str) -> StoreResult<Option<ServiceApp>>;
+    async fn list_service_apps(&self) -> StoreResult<Vec<ServiceApp>>;
+
+    /// Records where a service application's conversation delivers its events. Must be
+    /// stored before the conversation's first event is appended: the event append consults
+    /// it to put the events of a conversation with a callback URL into the callback outbox
+    /// (in the same transaction) instead of the event log.
+    async fn insert_callback_route(&self, route: &CallbackRoute) -> StoreResult<()>;
+    async fn delete_callback_route(&self, session_id: &str) -> StoreResult<()>;
+    /// Conversations with undelivered callbacks whose next attempt is due at `now_ms`, oldest
+    /// first, leaving out `busy` (being delivered now).
+    async fn due_callbacks(&self, now_ms: i64, busy: &[String], limit: u32) -> StoreResult<Vec<String>>;
+    /// The route of a conversation and up to `limit` of its undelivered events, in order.
+    async fn callback_batch(
+        &self,
+        session_id: &str,
+        limit: u32,
+    ) -> StoreResult<Option<(CallbackRoute, Vec<OutboxItem>)>>;
+    /// The events up to `through_id` were delivered: drops them, resets the retry state,
+    /// counts the batch, and replaces the context when the receiver answered a new one.
+    async fn callback_delivered(&self, session_id: &str, through_id: i64, context: Option<&str>) -> StoreResult<()>;
+    /// Records a failed attempt and when to try again; returns the failures so far.
+    async fn callback_attempt_failed(&self, session_id: &str, next_attempt_ms: i64) -> StoreResult<u32>;
+    /// Gives up on a conversation: its undelivered events are dropped, its route stops
+    /// taking callbacks (later events go to the log) and the failure is recorded.
+    async fn callback_give_up(&self, session_id: &str, last_error: &str, now_ms: i64) -> StoreResult<()>;
+    /// Every recorded give-up, oldest first.
+    async fn callback_failures(&self) -> StoreResult<Vec<CallbackFailure>>;
+    /// Forgets routes of conversations that ended and have nothing left to deliver, created
+    /// before `before_ms`.
+    async fn purge_callback_routes(&self, before_ms: i64) -> StoreResult<u64>;
 
     /// Closes the database (flushes the write-ahead log on SQLite).
     async fn close(&self);

@@ -85,6 +85,14 @@ impl Resource {
         self
     }
 
+    /// Adds a link when there is an href (data-URI links such as `customContent`).
+    pub fn opt_link(self, rel: &str, href: Option<&str>) -> Self {
+        match href {
+            Some(h) => self.link(rel, h),
+            None => self,
+        }
+    }
+
     /// Adds a link only when `cond` holds: capability links come and go with state.
     pub fn link_if(self, cond: bool, rel: &str, href: impl FnOnce() -> String) -> Self {
         if cond { self.link(rel, href()) } else { self }

@@ -85,17 +85,19 @@ impl FromRequestParts<AppState> for Caller {
         };
         let hash = hash_token(token);
         let now = now_ms();
-        if let Some(principal) = state.tokens.get(&hash, now) {
-            return Ok(Caller(principal));
-        }
-        match state.store.find_token(&hash, now).await {
-            Ok(Some(record)) => {
-                state.tokens.insert(record.clone(), now);
-                Ok(Caller(record.principal))
-            }
-            Ok(None) => Err(AuthRejection::Challenge(Challenge::new(state, parts))),
-            Err(e) => Err(AuthRejection::Failed(e.into())),
-        }
+        let principal = match state.tokens.get(&hash, now) {
+            Some(principal) => principal,
+            None => match state.store.find_token(&hash, now).await {
+                Ok(Some(record)) => {
+                    state.tokens.insert(record.clone(), now);
+                    record.principal
+                }
+                Ok(None) => return Err(AuthRejection::Challenge(Challenge::new(state, parts))),
+                Err(e) => return Err(AuthRejection::Failed(e.into())),
+            },
+        };
+        check_origin(parts, &principal).map_err(AuthRejection::Failed)?;
+        Ok(Caller(principal))
     }
 }
 
@@ -126,6 +128,25 @@ impl TokenCache {
         }
         records.insert(record.hash.clone(), record);
     }
+}
+
+/// A `psat` guest token is good only from the browser origins the service application
+/// allowed (`ucwa-spec.md` §2.3): a request from another origin, or without an `Origin`
+/// header, is refused with 403 Forbidden / `OriginNotAllowed`. Tokens minted without
+/// `allowedOrigins` are not bound to an origin.
+fn check_origin(parts: &Parts, principal: &Principal) -> Result<(), ApiError> {
+    let Principal::PsGuest { origins, .. } = principal else { return Ok(()) };
+    if origins.is_empty() {
+        return Ok(());
+    }
+    let origin = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(|o| o.trim_end_matches('/'));
+    if origin.is_some_and(|o| origins.iter().any(|allowed| allowed.eq_ignore_ascii_case(o))) {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden {
+        subcode: Some("OriginNotAllowed"),
+        message: "This token may not be used from this origin.".into(),
+    })
 }
 
 /// Normalises a user name as clients send it (`alice@example.com` or `sip:Alice@Example.com`)

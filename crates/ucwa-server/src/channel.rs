@@ -119,7 +119,7 @@ pub async fn poll(
     if params != app.channel || now_ms() - app.last_seen_ms > ACTIVITY_RESOLUTION_MS {
         state.store.touch_channel(&app.id, params, now_ms()).await?;
     }
-    let urls = AppUrls::new(app.anonymous, &app.id);
+    let urls = AppUrls::of(&app);
     let last = app.delivered.no;
     match decide_ack(last, ack) {
         AckDecision::Replay => return Ok(BatchResponse(app.delivered.body)),

@@ -1,10 +1,12 @@
-//! The administrative subcommands (`user add`, `user list`) and `--demo` users.
+//! The administrative subcommands (`user add`, `user list`, `service-app add|list|failures`)
+//! and `--demo` users.
 
 use std::io::BufRead;
 
 use anyhow::{Context, bail};
 use ucwa_core::Store;
 use ucwa_core::model::User;
+use ucwa_core::service::{ServiceApp, mint_signing_key};
 
 use crate::auth::{hash_password, normalize_sip_uri};
 
@@ -32,6 +34,67 @@ pub async fn add_user(store: &dyn Store, sip_uri: &str, name: &str, input: impl 
 pub async fn list_users(store: &dyn Store) -> anyhow::Result<()> {
     for user in store.list_users().await? {
         println!("{}\t{}", user.uri, user.display_name);
+    }
+    Ok(())
+}
+
+/// `ucwa-server service-app add SIP_URI --name NAME --secret-stdin [--callback-url URL]`.
+/// Prints the endpoint's new callback signing key: it is shown only here (re-adding the
+/// endpoint rotates it).
+pub async fn add_service_app(
+    store: &dyn Store,
+    sip_uri: &str,
+    name: &str,
+    callback_url: Option<&str>,
+    input: impl BufRead,
+) -> anyhow::Result<String> {
+    let uri = normalize_sip_uri(sip_uri)
+        .with_context(|| format!("{sip_uri:?} is not a SIP URI like sip:helpdesk@example.com"))?;
+    let secret = input.lines().next().transpose()?.unwrap_or_default();
+    if secret.len() < 16 {
+        bail!("the secret on standard input must be at least 16 characters");
+    }
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 250 || name.chars().any(char::is_control) {
+        bail!("the name must be 1 to 250 printable characters");
+    }
+    if let Some(url) = callback_url
+        && !crate::callbacks::valid_callback_url(url)
+    {
+        bail!("--callback-url must be an absolute http(s) URL of at most 1024 characters");
+    }
+    let hash =
+        tokio::task::spawn_blocking(move || hash_password(&secret)).await?.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let signing_key = mint_signing_key();
+    let app = ServiceApp {
+        uri: uri.clone(),
+        display_name: name.to_owned(),
+        secret_hash: hash,
+        signing_key: signing_key.clone(),
+        callback_url: callback_url.map(str::to_owned),
+        created_ms: crate::state::now_ms(),
+    };
+    let created = store.upsert_service_app(&app).await?;
+    println!("{} {uri}", if created { "added" } else { "updated" });
+    println!("callback signing key (shown once): {signing_key}");
+    Ok(signing_key)
+}
+
+/// `ucwa-server service-app list`.
+pub async fn list_service_apps(store: &dyn Store) -> anyhow::Result<()> {
+    for app in store.list_service_apps().await? {
+        println!("{}\t{}\t{}", app.uri, app.display_name, app.callback_url.as_deref().unwrap_or("-"));
+    }
+    Ok(())
+}
+
+/// `ucwa-server service-app failures`: conversations whose callbacks were given up on.
+pub async fn list_callback_failures(store: &dyn Store) -> anyhow::Result<()> {
+    for f in store.callback_failures().await? {
+        println!(
+            "{}\t{}\t{}\t{}\tattempts={}\tdropped={}\t{}",
+            f.failed_ms, f.app_id, f.session_id, f.url, f.attempts, f.dropped, f.last_error
+        );
     }
     Ok(())
 }

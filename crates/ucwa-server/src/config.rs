@@ -24,6 +24,42 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage Trusted Application API service application endpoints.
+    ServiceApp {
+        #[command(subcommand)]
+        command: ServiceAppCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceAppCommand {
+    /// Register an endpoint (or replace its name, secret, callback URL and signing key). Prints
+    /// the new callback signing key once.
+    Add {
+        /// Endpoint SIP URI, e.g. sip:helpdesk@example.com: the OAuth client_id and endpointId.
+        sip_uri: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Read the client secret from standard input (one line).
+        #[arg(long, required = true)]
+        secret_stdin: bool,
+        /// Default callback URL for the endpoint's conversations (http or https).
+        #[arg(long)]
+        callback_url: Option<String>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List endpoints.
+    List {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List conversations whose callbacks were given up on.
+    Failures {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +135,19 @@ pub struct Limits {
     /// Failed sign-ins allowed per user name per minute before 429.
     #[arg(long, env = "UCWA_SIGNIN_RATE", default_value_t = 10)]
     pub signin_attempts_per_minute: u32,
+    /// Failed deliveries of a service application's callback before the conversation is
+    /// terminated and the failure recorded.
+    #[arg(long, env = "UCWA_CALLBACK_MAX_ATTEMPTS", default_value_t = 10)]
+    pub callback_max_attempts: u32,
+    /// First retry delay of a failed callback, milliseconds; doubles with each failure.
+    #[arg(long, env = "UCWA_CALLBACK_RETRY_BASE_MS", default_value_t = 1000)]
+    pub callback_retry_base_ms: u64,
+    /// Longest retry delay of a failed callback, seconds.
+    #[arg(long, env = "UCWA_CALLBACK_RETRY_MAX", default_value_t = 300)]
+    pub callback_retry_max_secs: u64,
+    /// How long a callback receiver may take to answer, seconds.
+    #[arg(long, env = "UCWA_CALLBACK_TIMEOUT", default_value_t = 10)]
+    pub callback_timeout_secs: u64,
 }
 
 impl Limits {
@@ -121,6 +170,10 @@ impl Default for Limits {
             lobby_timeout_secs: 15 * 60,
             max_body_bytes: 64 * 1024,
             signin_attempts_per_minute: 10,
+            callback_max_attempts: 10,
+            callback_retry_base_ms: 1000,
+            callback_retry_max_secs: 300,
+            callback_timeout_secs: 10,
         }
     }
 }

@@ -46,6 +46,12 @@ pub enum ApiError {
     EntityTooLarge,
     UnsupportedMediaType,
     TooManyRequests,
+    /// 500 `ServiceFailure` with a documented subcode the client acts on, e.g.
+    /// `CallbackChannelError` (the callback URL cannot be reached).
+    ServiceFailure {
+        subcode: &'static str,
+        message: String,
+    },
     /// 500; the cause is logged and never sent.
     Internal(String),
 }
@@ -90,6 +96,9 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, None, "The content type is not supported; send JSON.".into())
             }
             ApiError::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, None, "Too many requests; slow down.".into()),
+            ApiError::ServiceFailure { subcode, message } => {
+                (StatusCode::INTERNAL_SERVER_ERROR, Some(subcode), message.clone())
+            }
             ApiError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, None, "The server could not complete the request.".into())
             }

@@ -8,9 +8,11 @@
 //! - [`routes`]: one module per resource; thin handlers.
 //! - [`channel`]: the long-poll event channel engine.
 //! - [`auth`], [`input`], [`response`], [`error`]: extraction and answers.
-//! - [`middleware`], [`sweeper`]: cross-cutting behaviour and background work.
+//! - [`middleware`], [`sweeper`], [`callbacks`]: cross-cutting behaviour and background work
+//!   (the callback worker delivers service applications' events).
 
 pub mod auth;
+pub mod callbacks;
 pub mod channel;
 pub mod cli;
 pub mod config;
@@ -95,12 +97,18 @@ pub fn router(state: AppState) -> Router {
             .route(&format!("{root}/oauth/user"), get(discovery::user))
             .route(&format!("{root}/user"), get(discovery::user));
     }
+    // The Trusted Application API entry point; recorded clients spell it both ways.
+    for discover in ["/platformservice/discover", "/platformService/discover"] {
+        router = router.route(discover, get(routes::platform::discover));
+    }
     router
         .route("/autodiscover/xframe/xframe.html", get(discovery::xframe))
         .route("/WebTicket/oauthtoken", post(token::issue))
         .route("/healthz", get(|| async { "ok" }))
         .nest(urls::USER_PREFIX, application_routes())
         .nest(urls::ANONYMOUS_PREFIX, application_routes())
+        .nest(urls::PSANON_PREFIX, application_routes())
+        .nest(urls::PLATFORM_PREFIX, routes::platform::routes())
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::correlation))
@@ -118,6 +126,7 @@ pub async fn serve(listener: TcpListener, options: ServerOptions, shutdown: Canc
         hold_min_s: options.limits.events_min_hold_secs,
         ..ChannelLimits::default()
     };
+    let callback_timeout = std::time::Duration::from_secs(options.limits.callback_timeout_secs);
     let state = AppState(Arc::new(Shared {
         store: options.store.clone(),
         limits: options.limits,
@@ -129,8 +138,10 @@ pub async fn serve(listener: TcpListener, options: ServerOptions, shutdown: Canc
         tokens: TokenCache::default(),
         rendered_apps: RenderedApplications::default(),
         meetings: MeetingEngine::default(),
+        callback_client: callbacks::client(callback_timeout),
     }));
     let sweeper = tokio::spawn(sweeper::run(state.clone(), shutdown.clone()));
+    let callback_worker = tokio::spawn(callbacks::run(state.clone(), shutdown.clone()));
     // Routes are resolved into services once, here; serving the router itself would redo
     // that for every connection (axum turns a `Router` into its routes per accepted
     // connection), costing tens of KiB per parked event request. Cloning the prepared router
@@ -139,6 +150,7 @@ pub async fn serve(listener: TcpListener, options: ServerOptions, shutdown: Canc
     axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await?;
     shutdown.cancel();
     let _ = sweeper.await;
+    let _ = callback_worker.await;
     options.store.close().await;
     Ok(())
 }

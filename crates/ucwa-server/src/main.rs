@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 use ucwa_core::DynStore;
-use ucwa_server::config::{Cli, Command, ServeArgs, UserCommand};
+use ucwa_server::config::{Cli, Command, ServeArgs, ServiceAppCommand, UserCommand};
 use ucwa_server::{ServerOptions, cli, serve};
 use ucwa_store_sqlite::SqliteStore;
 
@@ -69,6 +69,25 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
+async fn service_app(command: ServiceAppCommand) -> anyhow::Result<()> {
+    let db = match &command {
+        ServiceAppCommand::Add { db, .. } | ServiceAppCommand::List { db } | ServiceAppCommand::Failures { db } => {
+            db.database_url.clone()
+        }
+    };
+    let store = open_store(&db).await?;
+    let result = match command {
+        ServiceAppCommand::Add { sip_uri, name, secret_stdin: _, callback_url, db: _ } => {
+            let stdin = std::io::stdin().lock();
+            cli::add_service_app(store.as_ref(), &sip_uri, &name, callback_url.as_deref(), stdin).await.map(|_| ())
+        }
+        ServiceAppCommand::List { .. } => cli::list_service_apps(store.as_ref()).await,
+        ServiceAppCommand::Failures { .. } => cli::list_callback_failures(store.as_ref()).await,
+    };
+    store.close().await;
+    result
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -90,5 +109,6 @@ async fn main() -> anyhow::Result<()> {
             store.close().await;
             result
         }
+        Some(Command::ServiceApp { command }) => service_app(command).await,
     }
 }

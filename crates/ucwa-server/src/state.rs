@@ -27,6 +27,8 @@ pub struct Shared {
     pub tokens: TokenCache,
     pub rendered_apps: RenderedApplications,
     pub meetings: MeetingEngine,
+    /// Sends service applications' callbacks (`crate::callbacks`).
+    pub callback_client: reqwest::Client,
 }
 
 impl std::ops::Deref for AppState {

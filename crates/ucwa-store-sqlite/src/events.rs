@@ -12,8 +12,9 @@ use crate::unavailable;
 /// Appends events inside the caller's write transaction. Each application's sequence
 /// number comes from its own row (`next_seq`), bumped in the same transaction: SQLite has
 /// a single writer, so numbers are gap-free and visible in order. Events addressed to an
-/// application that no longer exists or has expired are dropped. Returns the applications
-/// to ring after commit.
+/// application that no longer exists or has expired are dropped. Events of a service
+/// application's conversation that has a callback URL go to the callback outbox instead
+/// (same transaction), never to the log. Returns the applications to ring after commit.
 pub async fn append(
     tx: &mut Transaction<'_, Sqlite>,
     events: &[NewEvent],
@@ -21,6 +22,11 @@ pub async fn append(
 ) -> StoreResult<BTreeSet<String>> {
     let mut touched = BTreeSet::new();
     for event in events {
+        if let Some(session) = &event.conversation
+            && crate::service::enqueue_callback(tx, session, event, now_ms).await?
+        {
+            continue;
+        }
         let seq: Option<(i64,)> = sqlx::query_as(
             "UPDATE applications SET next_seq = next_seq + 1 WHERE id = ? AND status = 'active' RETURNING next_seq - 1",
         )

@@ -16,6 +16,7 @@
 
 mod events;
 mod meetings;
+mod service;
 mod tenant;
 
 use std::collections::HashMap;
@@ -32,6 +33,7 @@ use ucwa_core::meeting::Meeting;
 use ucwa_core::model::{
     Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, StoredEvent, TokenRecord, User,
 };
+use ucwa_core::service::{CallbackFailure, CallbackRoute, OutboxItem, ServiceApp};
 use ucwa_core::store::{SessionLocation, Store, StoreError, StoreResult};
 
 /// The SQLite implementation of [`Store`].
@@ -286,6 +288,58 @@ impl Store for SqliteStore {
 
     async fn meetings_due(&self, now_ms: i64) -> StoreResult<Vec<String>> {
         meetings::due(&self.pool, now_ms).await
+    }
+
+    async fn upsert_service_app(&self, app: &ServiceApp) -> StoreResult<bool> {
+        service::upsert_service_app(&self.pool, app).await
+    }
+
+    async fn find_service_app(&self, uri: &str) -> StoreResult<Option<ServiceApp>> {
+        service::find_service_app(&self.pool, uri).await
+    }
+
+    async fn list_service_apps(&self) -> StoreResult<Vec<ServiceApp>> {
+        service::list_service_apps(&self.pool).await
+    }
+
+    async fn insert_callback_route(&self, route: &CallbackRoute) -> StoreResult<()> {
+        service::insert_route(&self.pool, route).await
+    }
+
+    async fn delete_callback_route(&self, session_id: &str) -> StoreResult<()> {
+        service::delete_route(&self.pool, session_id).await
+    }
+
+    async fn due_callbacks(&self, now_ms: i64, busy: &[String], limit: u32) -> StoreResult<Vec<String>> {
+        service::due(&self.pool, now_ms, busy, limit).await
+    }
+
+    async fn callback_batch(
+        &self,
+        session_id: &str,
+        limit: u32,
+    ) -> StoreResult<Option<(CallbackRoute, Vec<OutboxItem>)>> {
+        service::batch(&self.pool, session_id, limit).await
+    }
+
+    async fn callback_delivered(&self, session_id: &str, through_id: i64, context: Option<&str>) -> StoreResult<()> {
+        service::delivered(&self.pool, session_id, through_id, context).await
+    }
+
+    async fn callback_attempt_failed(&self, session_id: &str, next_attempt_ms: i64) -> StoreResult<u32> {
+        service::attempt_failed(&self.pool, session_id, next_attempt_ms).await
+    }
+
+    async fn callback_give_up(&self, session_id: &str, last_error: &str, now_ms: i64) -> StoreResult<()> {
+        service::give_up(&self.pool, session_id, last_error, now_ms).await
+    }
+
+    async fn callback_failures(&self) -> StoreResult<Vec<CallbackFailure>> {
+        service::failures(&self.pool).await
+    }
+
+    async fn purge_callback_routes(&self, before_ms: i64) -> StoreResult<u64> {
+        service::purge_routes(&self.pool, before_ms).await
     }
 
     async fn close(&self) {

@@ -3,7 +3,7 @@
 use sqlx::{FromRow, SqlitePool};
 use ucwa_core::channel::ChannelParams;
 use ucwa_core::model::{
-    AppStatus, Application, DeliveredBatch, NewApplication, NewEvent, Principal, TokenRecord, User,
+    AppKind, AppStatus, Application, DeliveredBatch, NewApplication, NewEvent, Principal, TokenRecord, User,
 };
 use ucwa_core::store::{StoreError, StoreResult};
 
@@ -67,19 +67,25 @@ struct TokenRow {
     kind: String,
     uri: String,
     meeting_uri: Option<String>,
+    origins: Option<String>,
     expires_ms: i64,
 }
 
 pub async fn insert_token(pool: &SqlitePool, token: &TokenRecord) -> StoreResult<()> {
-    let (kind, meeting_uri) = match &token.principal {
-        Principal::User { .. } => ("user", None),
-        Principal::Anonymous { meeting_uri, .. } => ("anonymous", Some(meeting_uri.as_str())),
+    let (kind, meeting_uri, origins) = match &token.principal {
+        Principal::User { .. } => ("user", None, None),
+        Principal::Anonymous { meeting_uri, .. } => ("anonymous", Some(meeting_uri.as_str()), None),
+        Principal::Service { .. } => ("service", None, None),
+        Principal::PsGuest { meeting_uri, origins, .. } => {
+            ("psguest", Some(meeting_uri.as_str()), Some(origins.join(";")))
+        }
     };
-    sqlx::query("INSERT INTO tokens (hash, kind, uri, meeting_uri, expires_ms) VALUES (?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO tokens (hash, kind, uri, meeting_uri, origins, expires_ms) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(&token.hash)
         .bind(kind)
         .bind(token.principal.uri())
         .bind(meeting_uri)
+        .bind(origins)
         .bind(token.expires_ms)
         .execute(pool)
         .await
@@ -88,17 +94,30 @@ pub async fn insert_token(pool: &SqlitePool, token: &TokenRecord) -> StoreResult
 }
 
 pub async fn find_token(pool: &SqlitePool, hash: &[u8], now_ms: i64) -> StoreResult<Option<TokenRecord>> {
-    let row: Option<TokenRow> =
-        sqlx::query_as("SELECT hash, kind, uri, meeting_uri, expires_ms FROM tokens WHERE hash = ? AND expires_ms > ?")
-            .bind(hash)
-            .bind(now_ms)
-            .fetch_optional(pool)
-            .await
-            .map_err(unavailable)?;
+    let row: Option<TokenRow> = sqlx::query_as(
+        "SELECT hash, kind, uri, meeting_uri, origins, expires_ms FROM tokens WHERE hash = ? AND expires_ms > ?",
+    )
+    .bind(hash)
+    .bind(now_ms)
+    .fetch_optional(pool)
+    .await
+    .map_err(unavailable)?;
     row.map(|r| {
         let principal = match (r.kind.as_str(), r.meeting_uri) {
             ("user", _) => Principal::User { uri: r.uri },
             ("anonymous", Some(meeting_uri)) => Principal::Anonymous { uri: r.uri, meeting_uri },
+            ("service", _) => Principal::Service { uri: r.uri },
+            ("psguest", Some(meeting_uri)) => Principal::PsGuest {
+                uri: r.uri,
+                meeting_uri,
+                origins: r
+                    .origins
+                    .unwrap_or_default()
+                    .split(';')
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            },
             (kind, _) => return Err(StoreError::Corrupt(format!("token of unknown kind {kind:?}"))),
         };
         Ok(TokenRecord { hash: r.hash, principal, expires_ms: r.expires_ms })
@@ -125,6 +144,7 @@ struct AppRow {
     user_agent: String,
     culture: String,
     instance_id: Option<String>,
+    kind: String,
     status: String,
     available: bool,
     created_ms: i64,
@@ -138,7 +158,7 @@ struct AppRow {
     batch_max_seq: i64,
 }
 
-const APP_COLUMNS: &str = "id, owner_uri, anonymous, display_name, endpoint_id, user_agent, culture, instance_id, status, \
+const APP_COLUMNS: &str = "id, owner_uri, anonymous, display_name, endpoint_id, user_agent, culture, instance_id, kind, status, \
      available, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority, batch_no, batch_body, batch_max_seq";
 
 impl TryFrom<AppRow> for Application {
@@ -150,6 +170,8 @@ impl TryFrom<AppRow> for Application {
             "expired" => AppStatus::Expired,
             other => return Err(StoreError::Corrupt(format!("application status {other:?}"))),
         };
+        let kind =
+            AppKind::parse(&r.kind).ok_or_else(|| StoreError::Corrupt(format!("application kind {:?}", r.kind)))?;
         let u32_of = |v: i64| u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("channel parameter {v}")));
         Ok(Application {
             id: r.id,
@@ -160,6 +182,7 @@ impl TryFrom<AppRow> for Application {
             user_agent: r.user_agent,
             culture: r.culture,
             instance_id: r.instance_id,
+            kind,
             status,
             available: r.available,
             created_ms: r.created_ms,
@@ -193,9 +216,11 @@ pub async fn create_application(
     now_ms: i64,
 ) -> StoreResult<(Application, bool)> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    let sql =
-        format!("SELECT {APP_COLUMNS} FROM applications WHERE owner_uri = ? AND endpoint_id = ? AND status = 'active'");
+    let sql = format!(
+        "SELECT {APP_COLUMNS} FROM applications WHERE kind = ? AND owner_uri = ? AND endpoint_id = ? AND status = 'active'"
+    );
     let existing: Option<AppRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(new.kind.as_str())
         .bind(&new.owner_uri)
         .bind(&new.endpoint_id)
         .fetch_optional(&mut *tx)
@@ -206,8 +231,8 @@ pub async fn create_application(
     }
     sqlx::query(
         "INSERT INTO applications (id, owner_uri, anonymous, display_name, endpoint_id, user_agent, culture, instance_id,
-             status, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?)",
+             kind, status, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?)",
     )
     .bind(&new.id)
     .bind(&new.owner_uri)
@@ -217,6 +242,7 @@ pub async fn create_application(
     .bind(&new.user_agent)
     .bind(&new.culture)
     .bind(&new.instance_id)
+    .bind(new.kind.as_str())
     .bind(now_ms)
     .bind(now_ms)
     .bind(i64::from(params.timeout_s))
@@ -293,7 +319,9 @@ pub async fn expire_idle_applications(
 ) -> StoreResult<Vec<String>> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
     let candidates: Vec<(String,)> =
-        sqlx::query_as("SELECT id FROM applications WHERE status = 'active' AND last_seen_ms < ?")
+        // Service applications are logical per-endpoint entries without a P-GET: they never
+        // expire by inactivity (spec §3.4).
+        sqlx::query_as("SELECT id FROM applications WHERE status = 'active' AND kind != 'service' AND last_seen_ms < ?")
             .bind(idle_before_ms)
             .fetch_all(&mut *tx)
             .await

@@ -5,6 +5,10 @@
 //! Time limits are shortened (one-second event timeouts and holds) so tests of the event
 //! channel finish quickly; each test can tighten or relax them through [`TestOptions`].
 
+mod receiver;
+
+pub use receiver::{CallbackReceiver, Recorded};
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -118,6 +122,29 @@ impl TestServer {
     /// Adds a user straight into the store (as `ucwa-server user add` does).
     pub async fn add_user(&self, uri: &str, name: &str, password: &str) {
         ucwa_server::cli::add_user(self.store.as_ref(), uri, name, password.as_bytes()).await.expect("add user");
+    }
+
+    /// Registers a service application endpoint (as `ucwa-server service-app add` does);
+    /// returns its callback signing key.
+    pub async fn add_service_app(&self, uri: &str, name: &str, secret: &str, callback_url: Option<&str>) -> String {
+        ucwa_server::cli::add_service_app(self.store.as_ref(), uri, name, callback_url, secret.as_bytes())
+            .await
+            .expect("add service application")
+    }
+
+    /// Signs a service application in with the client-credentials grant.
+    pub async fn service_token(&self, uri: &str, secret: &str) -> anyhow::Result<String> {
+        let resp = self
+            .client
+            .post(self.at("/WebTicket/oauthtoken"))
+            .form(&[("grant_type", "client_credentials"), ("client_id", uri), ("client_secret", secret)])
+            .send()
+            .await?;
+        if resp.status() != StatusCode::OK {
+            bail!("token request answered {}", resp.status());
+        }
+        let body: Value = resp.json().await?;
+        body["access_token"].as_str().map(str::to_owned).context("no access_token")
     }
 
     /// Signs in with the password grant.

@@ -25,7 +25,13 @@ pub(super) fn meeting(access_level: AccessLevel) -> Meeting {
 }
 
 pub(super) fn user(uri: &str) -> Identity {
-    Identity { uri: uri.to_owned(), display_name: uri.to_owned(), anonymous: false, trusted: false }
+    Identity {
+        uri: uri.to_owned(),
+        display_name: uri.to_owned(),
+        anonymous: false,
+        trusted: false,
+        surface: Surface::Ucwa,
+    }
 }
 
 pub(super) fn anonymous(n: u32) -> Identity {
@@ -34,6 +40,7 @@ pub(super) fn anonymous(n: u32) -> Identity {
         display_name: format!("Guest {n}"),
         anonymous: true,
         trusted: false,
+        surface: Surface::Ucwa,
     }
 }
 

@@ -52,7 +52,7 @@ pub use command::{Command, Join, MeetingError};
 pub use notice::{Notice, NoticeKind, View};
 pub use session::{
     ConversationState, Direction, Identity, Importance, Invitation, InvitationRequest, InvitationState, Reason, Role,
-    Session, SessionId,
+    Session, SessionId, Surface,
 };
 pub use settings::{AccessLevel, AutomaticLeaderAssignment, MeetingSettings, Toggle, same_uri, sip_domain};
 

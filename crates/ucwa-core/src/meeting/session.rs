@@ -15,6 +15,25 @@ pub struct Identity {
     /// A Trusted Application API trusted join (`joinAdhocMeeting`, `TrustedParticipant`): a
     /// hidden Leader that never waits in the lobby and never appears in anyone's roster.
     pub trusted: bool,
+    /// The API surface of the application behind the session, which decides how its events
+    /// and resources are spelled (rel namespace, href shapes). Defaulted so meetings stored
+    /// before service applications existed still load.
+    #[serde(default)]
+    pub surface: Surface,
+}
+
+/// The API surface an application speaks (`ucwa-spec.md` §0.3).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Surface {
+    /// UCWA 2.0: bare rels, under the user or anonymous prefix (by `Identity::anonymous`).
+    #[default]
+    Ucwa,
+    /// An anonymous guest let in by a service application's `psat` token: bare rels under
+    /// `/ucwa/psanon/v1`.
+    PsAnon,
+    /// A Trusted Application API service application: `ms:rtc:saas:` rels, every href
+    /// carrying `endpointId`.
+    Service { endpoint_id: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +133,9 @@ pub struct InvitationRequest {
     /// `GatewayParticipant` marks a phone joiner for `lobby_bypass_for_phone_users`
     /// (spec §15.3). The caller maps `TrustedParticipant` to `Identity::trusted`.
     pub local_participant_type: Option<String>,
+    /// Trusted Application API `customContent`, kept as a data URI; echoed as a link.
+    #[serde(default)]
+    pub custom_content: Option<String>,
 }
 
 impl InvitationRequest {
@@ -130,6 +152,7 @@ impl InvitationRequest {
             local_participant_uri: None,
             local_participant_display_name: None,
             local_participant_type: None,
+            custom_content: None,
         }
     }
 }
@@ -148,6 +171,8 @@ pub struct Invitation {
     pub local_participant_uri: Option<String>,
     pub local_participant_display_name: Option<String>,
     pub local_participant_type: Option<String>,
+    #[serde(default)]
+    pub custom_content: Option<String>,
     /// Set when the invitation failed.
     pub reason: Option<Reason>,
 }
@@ -166,6 +191,7 @@ impl Invitation {
             local_participant_uri: request.local_participant_uri,
             local_participant_display_name: request.local_participant_display_name,
             local_participant_type: request.local_participant_type,
+            custom_content: request.custom_content,
             reason: None,
         }
     }

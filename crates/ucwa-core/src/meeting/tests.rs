@@ -583,3 +583,30 @@ fn invitation_echoes_the_request() {
     assert_eq!(invitation.anonymous_display_name.as_deref(), Some("John Doe"));
     assert_eq!(invitation.reason, None);
 }
+
+#[test]
+fn sessions_stored_before_service_applications_still_load() {
+    let mut meeting = meeting(AccessLevel::Everyone);
+    ok(&mut meeting, join_cmd("x", user(COLLEAGUE)));
+    let mut json = serde_json::to_value(meeting.session("x").expect("joined")).expect("serialize");
+    json["identity"].as_object_mut().expect("identity").remove("surface");
+    json["invitation"].as_object_mut().expect("invitation").remove("custom_content");
+    let back: Session = serde_json::from_value(json).expect("old sessions deserialize");
+    assert_eq!(back.identity.surface, Surface::Ucwa);
+    assert_eq!(back.invitation.custom_content, None);
+}
+
+#[test]
+fn a_trusted_service_session_leads_hidden_and_admits() {
+    let mut meeting = meeting(AccessLevel::Locked);
+    let bot = Identity { surface: Surface::Service { endpoint_id: "sip:bot@contoso.com".into() }, ..trusted_app() };
+    ok(&mut meeting, join_cmd("bot", bot));
+    ok(&mut meeting, join_cmd("w", user(OUTSIDER)));
+    assert_eq!(state_of(&meeting, "w"), Cs::InLobby);
+    let notices = ok(&mut meeting, admit("bot", "w"));
+    assert!(seen_by(&notices, "w").contains(&COMPLETED_OK));
+    // The waiter never sees the hidden bot in its roster.
+    assert!(
+        !seen_by(&notices, "w").iter().any(|k| matches!(k, K::ParticipantAdded { subject, .. } if subject == "bot"))
+    );
+}

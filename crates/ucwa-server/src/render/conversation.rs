@@ -6,6 +6,7 @@ use ucwa_proto::Resource;
 
 use super::participant::participant;
 use super::{Viewer, wire};
+use crate::urls::child;
 
 /// Modality resources every conversation has. Media is out of scope, so audio/video,
 /// sharing and data collaboration stay `Disconnected` with no action to start them.
@@ -13,7 +14,7 @@ pub const MODALITIES: &[&str] = &["applicationSharing", "audioVideo", "dataColla
 
 /// A modality of the conversation: present, and (for now) never started.
 pub fn modality(v: &Viewer<'_>, rel: &str) -> Resource {
-    Resource::new(v.ns, rel, format!("{}/{rel}", v.conversation_href()))
+    Resource::new(v.ns, rel, child(&v.conversation_href(), rel))
         .prop("state", "Disconnected")
         .link("conversation", v.conversation_href())
 }
@@ -25,9 +26,8 @@ pub fn conversation(v: &Viewer<'_>, state: ConversationState) -> Resource {
     let inv = &v.session.invitation;
     let conferenced = state == ConversationState::Conferenced;
     let subject = inv.subject.clone().unwrap_or_else(|| v.meeting().settings().subject.clone());
-    let mut r = MODALITIES
-        .iter()
-        .fold(Resource::new(v.ns, "conversation", href.clone()), |r, m| r.link(m, format!("{href}/{m}")));
+    let mut r =
+        MODALITIES.iter().fold(Resource::new(v.ns, "conversation", href.clone()), |r, m| r.link(m, child(&href, m)));
     r = r
         .prop("state", wire(state))
         .prop("subject", subject)
@@ -39,11 +39,11 @@ pub fn conversation(v: &Viewer<'_>, state: ConversationState) -> Resource {
         let count = v.meeting().sessions().values().filter(|s| s.is_shown()).count();
         r = r
             .prop("participantCount", count)
-            .link("onlineMeeting", format!("{href}/onlineMeeting"))
-            .link("participants", format!("{href}/participants"))
-            .link("leaders", format!("{href}/leaders"))
-            .link("attendees", format!("{href}/attendees"))
-            .link("lobby", format!("{href}/lobby"))
+            .link("onlineMeeting", child(&href, "onlineMeeting"))
+            .link("participants", child(&href, "participants"))
+            .link("leaders", child(&href, "leaders"))
+            .link("attendees", child(&href, "attendees"))
+            .link("lobby", child(&href, "lobby"))
             .titled_link("localParticipant", v.participant_href(v.id), &v.session.identity.display_name);
     }
     r
@@ -78,5 +78,5 @@ pub fn collection(v: &Viewer<'_>, view: Option<View>) -> Resource {
         })
         .map(|(id, _)| participant(v, id, "participant"))
         .collect();
-    Resource::new(v.ns, rel, format!("{}/{rel}", v.conversation_href())).embed_array("participant", members)
+    Resource::new(v.ns, rel, child(&v.conversation_href(), rel)).embed_array("participant", members)
 }

@@ -7,6 +7,7 @@ use ucwa_proto::Resource;
 
 use super::participant::participant;
 use super::{Viewer, wire};
+use crate::urls::child;
 
 /// Modalities a meeting offers: media is out of scope, messaging is the one we carry.
 pub const AVAILABLE_MODALITIES: &[&str] = &["Messaging"];
@@ -41,10 +42,11 @@ pub fn invitation_in(v: &Viewer<'_>, state: InvitationState) -> Resource {
         .opt_prop("localParticipantDisplayName", inv.local_participant_display_name.as_deref())
         .opt_prop("localParticipantType", inv.local_participant_type.as_deref())
         .prop("availableModalities", json!(AVAILABLE_MODALITIES))
+        .opt_link("customContent", inv.custom_content.as_deref())
         .link("conversation", v.conversation_href())
         .titled_link("from", from_href, &v.session.identity.display_name)
-        .link_if(outgoing && connecting, "cancel", || format!("{href}/cancel"))
-        .link_if(!outgoing && connecting, "accept", || format!("{href}/accept"))
-        .link_if(!outgoing && connecting, "decline", || format!("{href}/decline"))
+        .link_if(outgoing && connecting, "cancel", || child(&href, "cancel"))
+        .link_if(!outgoing && connecting, "accept", || child(&href, "accept"))
+        .link_if(!outgoing && connecting, "decline", || child(&href, "decline"))
         .embed_as("from", from)
 }

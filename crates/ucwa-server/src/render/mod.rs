@@ -10,7 +10,7 @@ pub mod online_meeting;
 pub mod participant;
 pub mod projection;
 
-use ucwa_core::meeting::{Meeting, Session};
+use ucwa_core::meeting::{Meeting, Session, Surface};
 use ucwa_core::model::MeetingRecord;
 use ucwa_proto::Namespace;
 
@@ -29,8 +29,12 @@ impl<'a> Viewer<'a> {
     /// The viewer `id` of `record`, if that session exists.
     pub fn new(record: &'a MeetingRecord, id: &'a str) -> Option<Self> {
         let session = record.meeting.session(id)?;
-        let urls = AppUrls::new(session.identity.anonymous, &session.app_id);
-        Some(Self { record, id, session, urls, ns: Namespace::Ucwa })
+        let urls = AppUrls::of_session(session);
+        let ns = match session.identity.surface {
+            Surface::Service { .. } => Namespace::Saas,
+            Surface::Ucwa | Surface::PsAnon => Namespace::Ucwa,
+        };
+        Some(Self { record, id, session, urls, ns })
     }
 
     pub fn meeting(&self) -> &'a Meeting {

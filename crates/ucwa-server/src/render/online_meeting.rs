@@ -9,14 +9,14 @@ use ucwa_proto::encode::aspnet_date;
 use ucwa_proto::{Namespace, Resource};
 
 use super::{Viewer, wire};
-use crate::urls::AppUrls;
+use crate::urls::{AppUrls, child};
 
 /// The PUT guard property real servers put on PUT-able resources (`ucwa-spec.md` §1.4). A
 /// fixed name per server is enough: clients echo whatever they were given.
 pub const PUT_GUARD: &str = "c9b2b8e5-7a3e-4f43-8c5e-0f4e2b1d6a10";
 
 /// The properties shared by `onlineMeeting` and `myOnlineMeeting`.
-fn with_meeting_properties(r: Resource, record: &MeetingRecord) -> Resource {
+pub fn with_meeting_properties(r: Resource, record: &MeetingRecord) -> Resource {
     let m = &record.meeting;
     let s = m.settings();
     r.prop("accessLevel", wire(s.access_level))
@@ -38,7 +38,7 @@ fn with_meeting_properties(r: Resource, record: &MeetingRecord) -> Resource {
 
 pub fn online_meeting(v: &Viewer<'_>) -> Resource {
     let conversation = v.conversation_href();
-    let r = Resource::new(v.ns, "onlineMeeting", format!("{conversation}/onlineMeeting"))
+    let r = Resource::new(v.ns, "onlineMeeting", child(&conversation, "onlineMeeting"))
         .prop("onlineMeetingRel", "myOnlineMeetings");
     with_meeting_properties(r, v.record).link("conversation", conversation)
 }

@@ -5,6 +5,7 @@ use ucwa_core::meeting::{Role, Session};
 use ucwa_proto::Resource;
 
 use super::{Viewer, wire};
+use crate::urls::child;
 
 /// Capabilities of the viewer on `subject` (§9.3): leaders in the roster act on others.
 pub struct Capabilities {
@@ -53,9 +54,9 @@ pub fn participant(v: &Viewer<'_>, subject_id: &str, rel: &str) -> Resource {
         .prop("sourceNetwork", source_network(v, subject))
         .prop("uri", subject.identity.uri.as_str())
         .link("conversation", v.conversation_href())
-        .link_if(can.admit, "admit", || format!("{href}/admit"))
-        .link_if(can.admit, "reject", || format!("{href}/reject"))
-        .link_if(can.promote, "promote", || format!("{href}/promote"))
-        .link_if(can.demote, "demote", || format!("{href}/demote"))
-        .link_if(can.eject, "eject", || format!("{href}/eject"))
+        .link_if(can.admit, "admit", || child(&href, "admit"))
+        .link_if(can.admit, "reject", || child(&href, "reject"))
+        .link_if(can.promote, "promote", || child(&href, "promote"))
+        .link_if(can.demote, "demote", || child(&href, "demote"))
+        .link_if(can.eject, "eject", || child(&href, "eject"))
 }

@@ -15,6 +15,7 @@ use super::conversation::{conversation, view_rel};
 use super::invitation::invitation_in;
 use super::online_meeting::online_meeting;
 use super::participant::participant;
+use crate::urls::child;
 
 pub fn reason_body(reason: &Reason) -> ErrorBody {
     ErrorBody::new(&reason.code, Some(&reason.subcode), reason.message.clone())
@@ -89,7 +90,7 @@ fn render(record: &MeetingRecord, notice: &Notice) -> Option<NewEvent> {
         NoticeKind::OnlineMeetingAdded => {
             let resource = online_meeting(&v);
             let rel = resource.rel().to_owned();
-            let link = RelLink::new(rel.clone(), format!("{}/onlineMeeting", v.conversation_href()));
+            let link = RelLink::new(rel.clone(), child(&v.conversation_href(), "onlineMeeting"));
             (conversation_sender, Event::new(EventType::Added, link).embedding(&rel, resource.into_value()))
         }
         NoticeKind::ParticipantAdded { subject, in_view } => {
@@ -113,10 +114,11 @@ fn render(record: &MeetingRecord, notice: &Notice) -> Option<NewEvent> {
         sender_rel: sender.rel,
         sender_href: sender.href,
         body: event.to_value(),
+        conversation: Some(notice.to.clone()),
     })
 }
 
 fn in_link(v: &Viewer<'_>, view: Option<ucwa_core::meeting::View>) -> RelLink {
     let rel = view_rel(view);
-    RelLink::new(v.ns.rel(rel), format!("{}/{rel}", v.conversation_href()))
+    RelLink::new(v.ns.rel(rel), child(&v.conversation_href(), rel))
 }

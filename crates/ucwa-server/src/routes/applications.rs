@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use ucwa_core::channel::Priority;
 use ucwa_core::credentials::new_id;
-use ucwa_core::model::{AppStatus, Application, NewApplication, NewEvent};
+use ucwa_core::model::{AppKind, AppStatus, Application, NewApplication, NewEvent, Principal};
 use ucwa_proto::event::{Event, EventType, RelLink};
 use ucwa_proto::input::Validator;
 use ucwa_proto::{Namespace, Resource};
@@ -29,7 +29,7 @@ use crate::urls::AppUrls;
 /// a missing one, so ids reveal nothing.
 pub async fn load_owned(state: &AppState, caller: &Caller, app_id: &str) -> ApiResult<Application> {
     let app = state.store.application(app_id).await?.ok_or_else(ApiError::application_not_found)?;
-    if app.owner_uri != caller.0.uri() || app.anonymous != caller.0.is_anonymous() {
+    if !owns(caller, &app) {
         return Err(ApiError::application_not_found());
     }
     if app.status == AppStatus::Expired {
@@ -41,7 +41,23 @@ pub async fn load_owned(state: &AppState, caller: &Caller, app_id: &str) -> ApiR
     Ok(app)
 }
 
+/// Whether `app` belongs to the caller: same URI and same kind of principal (a user and a
+/// service endpoint that share a URI never share applications).
+fn owns(caller: &Caller, app: &Application) -> bool {
+    app.owner_uri == caller.0.uri() && app.anonymous == caller.0.is_anonymous() && app.kind == caller.0.app_kind()
+}
+
 pub async fn create(State(state): State<AppState>, caller: Caller, Input(input): Input) -> ApiResult<Response> {
+    match &caller.0 {
+        Principal::Service { .. } => {
+            return Err(ApiError::Forbidden {
+                subcode: None,
+                message: "Service applications are reached through /platformservice/v1/applications.".into(),
+            });
+        }
+        Principal::PsGuest { .. } => return crate::routes::psanon::create(&state, &caller, &input).await,
+        Principal::User { .. } | Principal::Anonymous { .. } => {}
+    }
     let mut v = Validator::new();
     let user_agent = v.check(input.required_string("userAgent", 100));
     let endpoint_id = v.check(input.required_string("endpointId", 100));
@@ -62,6 +78,7 @@ pub async fn create(State(state): State<AppState>, caller: Caller, Input(input):
         user_agent,
         culture,
         instance_id,
+        kind: AppKind::Ucwa,
     };
     let (app, created) = state.store.create_application(&new, state.channel_limits.defaults(), now_ms()).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
@@ -113,7 +130,7 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     // An expired application may still be deleted by its owner.
     let app = state.store.application(&app_id).await?.ok_or_else(ApiError::application_not_found)?;
-    if app.owner_uri != caller.0.uri() || app.anonymous != caller.0.is_anonymous() {
+    if !owns(&caller, &app) {
         return Err(ApiError::application_not_found());
     }
     // Its conversations end first, so the other participants see it leave.
@@ -151,7 +168,7 @@ pub async fn make_me_available(
     v.check(input.string_list("supportedModalities", 50));
     v.check(input.string_list("supportedMessageFormats", 50));
     v.finish()?;
-    let urls = AppUrls::new(app.anonymous, &app.id);
+    let urls = AppUrls::of(&app);
     let mut now_available = app.clone();
     now_available.available = true;
     let me_event = Event::new(EventType::Updated, RelLink::new("me", urls.me()))
@@ -165,6 +182,7 @@ pub async fn make_me_available(
             sender_rel: "me".into(),
             sender_href: urls.me(),
             body: me_event.to_value(),
+            conversation: None,
         },
         NewEvent {
             app_id: app.id.clone(),
@@ -172,6 +190,7 @@ pub async fn make_me_available(
             sender_rel: "communication".into(),
             sender_href: urls.communication(),
             body: comm_event.to_value(),
+            conversation: None,
         },
     ];
     if !state.store.make_available(&app.id, events, now_ms()).await? {
@@ -203,7 +222,7 @@ pub async fn dashboard(
     Path((app_id, rest)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let app = load_owned(&state, &caller, &app_id).await?;
-    let urls = AppUrls::new(app.anonymous, &app.id);
+    let urls = AppUrls::of(&app);
     let body = match rest.as_str() {
         "people" => render_people(&urls).into_value(),
         "onlineMeetings" => render_online_meetings(&urls).into_value(),
@@ -238,8 +257,8 @@ const EMPTY_COLLECTIONS: &[(&str, &str)] = &[
 ];
 
 pub fn render_application(app: &Application) -> serde_json::Value {
-    let urls = AppUrls::new(app.anonymous, &app.id);
-    Resource::new(Namespace::Ucwa, "application", urls.base.clone())
+    let urls = AppUrls::of(app);
+    Resource::new(Namespace::Ucwa, "application", urls.app())
         .prop("culture", app.culture.as_str())
         .prop("userAgent", app.user_agent.as_str())
         .prop("type", "Browser")
@@ -257,7 +276,7 @@ pub fn render_application(app: &Application) -> serde_json::Value {
 }
 
 fn render_me(app: &Application) -> Resource {
-    let urls = AppUrls::new(app.anonymous, &app.id);
+    let urls = AppUrls::of(app);
     Resource::new(Namespace::Ucwa, "me", urls.me())
         .prop("name", app.display_name.as_str())
         .prop("uri", app.owner_uri.as_str())
@@ -285,7 +304,7 @@ fn render_online_meetings(urls: &AppUrls) -> Resource {
 }
 
 pub fn render_communication(app: &Application) -> Resource {
-    let urls = AppUrls::new(app.anonymous, &app.id);
+    let urls = AppUrls::of(app);
     let modalities = if app.available { json!(["Messaging"]) } else { json!([]) };
     Resource::new(Namespace::Ucwa, "communication", urls.communication())
         .prop(PUT_GUARD, "please pass this in a PUT request")

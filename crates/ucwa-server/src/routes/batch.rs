@@ -39,6 +39,8 @@ pub async fn post(
 ) -> ApiResult<Response> {
     let app = load_owned(&state, &caller, &app_id).await?;
     let authorization = req.headers().get(header::AUTHORIZATION).cloned();
+    // A `psat` guest's token is checked against the browser origin of each inner request.
+    let origin = req.headers().get(header::ORIGIN).cloned();
     let boundary = boundary(req.headers()).ok_or(ApiError::UnsupportedMediaType)?;
     let body = read_body(req, state.limits.max_body_bytes).await?;
     let parts = split_parts(&body, &boundary).ok_or_else(|| ApiError::BadRequest {
@@ -51,7 +53,7 @@ pub async fn post(
             message: format!("At most {MAX_PARTS} requests per batch."),
         });
     }
-    let own_base = AppUrls::new(app.anonymous, &app.id).base;
+    let own_base = AppUrls::of(&app).base;
     let router = crate::router(state.clone());
     let out_boundary = format!("batch_{}", ucwa_core::credentials::new_id());
     let mut out = Vec::new();
@@ -64,6 +66,9 @@ pub async fn post(
                 }
                 if let Some(auth) = &authorization {
                     builder = builder.header(header::AUTHORIZATION, auth.clone());
+                }
+                if let Some(origin) = &origin {
+                    builder = builder.header(header::ORIGIN, origin.clone());
                 }
                 match builder.body(Body::from(inner.body)) {
                     Ok(request) => router.clone().oneshot(request).await.unwrap_or_else(|e| match e {}),

@@ -22,7 +22,7 @@ use crate::urls::AppUrls;
 /// `GET communication/conversations`: the application's live conversations.
 pub async fn list(State(state): State<AppState>, caller: Caller, Path(app_id): Path<String>) -> ApiResult<Json> {
     let app = load_owned(&state, &caller, &app_id).await?;
-    let urls = AppUrls::new(app.anonymous, &app.id);
+    let urls = AppUrls::of(&app);
     let sessions = state.store.sessions_of_application(&app.id).await?;
     let links = sessions.iter().map(|s| (urls.conversation(&s.session_id), None));
     let r = Resource::new(Namespace::Ucwa, "conversations", urls.at("communication/conversations"))

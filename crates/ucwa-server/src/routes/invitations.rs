@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use ucwa_core::conference::{join_url, new_conference_id, parse_conference_uri};
 use ucwa_core::credentials::{new_id, random_bytes};
-use ucwa_core::meeting::{Command, Identity, Importance, InvitationRequest, Join, Meeting, MeetingSettings};
-use ucwa_core::model::{Application, MeetingRecord, Principal};
+use ucwa_core::meeting::{Command, Identity, Importance, InvitationRequest, Join, Meeting, MeetingSettings, Surface};
+use ucwa_core::model::{AppKind, Application, MeetingRecord};
 use ucwa_proto::input::{PropertyBag, Validator};
 
 use crate::auth::Caller;
@@ -27,7 +27,7 @@ use crate::urls::{AppUrls, public_base};
 /// Default lifetime of a meeting without an explicit `expirationTime`.
 pub const DEFAULT_MEETING_LIFETIME_MS: i64 = 8 * 3600 * 1000;
 
-const IMPORTANCE: &[&str] = &["Normal", "Urgent", "Emergency", "NonUrgent"];
+pub const IMPORTANCE: &[&str] = &["Normal", "Urgent", "Emergency", "NonUrgent"];
 
 pub fn importance(value: Option<&str>) -> Importance {
     match value {
@@ -117,26 +117,7 @@ pub async fn join(
     let session_id = new_id();
     let join = validate_join(&input, &app, &session_id)?;
     let meeting_id = match join.meeting {
-        Some((organizer, id)) => {
-            if let Principal::Anonymous { meeting_uri, .. } = &caller.0
-                && parse_conference_uri(meeting_uri).is_none_or(|(o, i)| o != organizer || !i.eq_ignore_ascii_case(&id))
-            {
-                return Err(ApiError::Forbidden {
-                    subcode: None,
-                    message: "This anonymous sign-in is for another meeting.".into(),
-                });
-            }
-            let record = state.store.meeting(&id).await?;
-            match record {
-                Some(r) if r.meeting.settings().organizer_uri == organizer => id,
-                _ => {
-                    return Err(ApiError::NotFound {
-                        subcode: Some("DestinationNotFound"),
-                        message: "The meeting cannot be found.".into(),
-                    });
-                }
-            }
-        }
+        Some((organizer, id)) => resolve_meeting(&state, &caller, &organizer, &id).await?,
         None if app.anonymous => {
             return Err(ApiError::Forbidden {
                 subcode: None,
@@ -150,27 +131,74 @@ pub async fn join(
         display_name: join.display_name.unwrap_or_else(|| app.display_name.clone()),
         anonymous: app.anonymous,
         trusted: false,
+        surface: surface_of(&app),
     };
-    let cmd: Command = Join {
-        session_id: session_id.clone(),
+    let cmd = join_command(&state, &session_id, &app, identity, join.invitation);
+    run_join(&state, &meeting_id, cmd).await?;
+    Ok(created_at(&AppUrls::of(&app).invitation(&session_id)))
+}
+
+/// The surface a session of `app` speaks.
+pub fn surface_of(app: &Application) -> Surface {
+    match app.kind {
+        AppKind::Ucwa => Surface::Ucwa,
+        AppKind::PsAnon => Surface::PsAnon,
+        AppKind::Service => Surface::Service { endpoint_id: app.endpoint_id.clone() },
+    }
+}
+
+/// The id of the meeting a join names (organizer and conference id of its URI), refusing
+/// an anonymous principal bound to another meeting with 403 and an unknown meeting with
+/// 404 `DestinationNotFound`.
+pub async fn resolve_meeting(state: &AppState, caller: &Caller, organizer: &str, id: &str) -> ApiResult<String> {
+    if let Some(meeting_uri) = caller.0.meeting_uri()
+        && parse_conference_uri(meeting_uri).is_none_or(|(o, i)| o != organizer || !i.eq_ignore_ascii_case(id))
+    {
+        return Err(ApiError::Forbidden {
+            subcode: None,
+            message: "This anonymous sign-in is for another meeting.".into(),
+        });
+    }
+    match state.store.meeting(id).await? {
+        Some(r) if r.meeting.settings().organizer_uri == organizer => Ok(id.to_owned()),
+        _ => Err(ApiError::NotFound {
+            subcode: Some("DestinationNotFound"),
+            message: "The meeting cannot be found.".into(),
+        }),
+    }
+}
+
+/// The join of a new session `session_id` of `app`.
+pub fn join_command(
+    state: &AppState,
+    session_id: &str,
+    app: &Application,
+    identity: Identity,
+    invitation: InvitationRequest,
+) -> Command {
+    Join {
+        session_id: session_id.to_owned(),
         app_id: app.id.clone(),
         identity,
-        invitation: join.invitation,
+        invitation,
         lobby_timeout_ms: state.limits.lobby_timeout_secs.saturating_mul(1000),
     }
-    .into();
+    .into()
+}
+
+/// Runs a join command, refusing meetings that have expired.
+pub async fn run_join(state: &AppState, meeting_id: &str, cmd: Command) -> ApiResult<()> {
     let now = now_ms();
     state
         .meetings
-        .run(&state, &meeting_id, |record, at| {
+        .run(state, meeting_id, |record, at| {
             if record.meeting.settings().expiration_ms <= now {
                 return Err(crate::meetings::meeting_error(ucwa_core::meeting::MeetingError::Ended));
             }
             let notices = record.meeting.handle(cmd.clone(), at).map_err(crate::meetings::meeting_error)?;
             Ok(((), notices))
         })
-        .await?;
-    Ok(created_at(&AppUrls::new(app.anonymous, &app.id).invitation(&session_id)))
+        .await
 }
 
 /// `startOnlineMeeting`: a new meeting organized by the caller, who then joins it.

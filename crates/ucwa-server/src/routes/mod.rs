@@ -8,4 +8,7 @@ pub mod discovery;
 pub mod events;
 pub mod invitations;
 pub mod my_meetings;
+pub mod platform;
+pub mod psanon;
+pub mod service_join;
 pub mod token;

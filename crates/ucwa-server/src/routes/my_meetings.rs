@@ -49,7 +49,7 @@ fn sip_list(v: &mut Validator, input: &PropertyBag, name: &'static str) -> Vec<S
 }
 
 /// Reads meeting settings from a POST or PUT body; absent values take `base`'s.
-fn settings_from(input: &PropertyBag, base: &MeetingSettings, now: i64) -> ApiResult<MeetingSettings> {
+pub fn settings_from(input: &PropertyBag, base: &MeetingSettings, now: i64) -> ApiResult<MeetingSettings> {
     let mut v = Validator::new();
     let access = v.check(input.enumeration("accessLevel", ACCESS_LEVELS));
     let auto = v.check(input.enumeration("automaticLeaderAssignment", LEADER_ASSIGNMENTS));
@@ -110,7 +110,7 @@ fn with_etag(mut resp: Response, record: &MeetingRecord) -> Response {
 
 pub async fn list(State(state): State<AppState>, caller: Caller, Path(app_id): Path<String>) -> ApiResult<Json> {
     let app = load_owned(&state, &caller, &app_id).await?;
-    let urls = AppUrls::new(app.anonymous, &app.id);
+    let urls = AppUrls::of(&app);
     let meetings = if app.anonymous { Vec::new() } else { state.store.meetings_organized_by(&app.owner_uri).await? };
     let links = meetings.iter().map(|m| (urls.my_meeting(m.meeting.id()), Some(m.meeting.settings().subject.clone())));
     let r = Resource::new(Namespace::Ucwa, "myOnlineMeetings", urls.at("onlineMeetings/myOnlineMeetings"))

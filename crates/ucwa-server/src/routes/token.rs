@@ -23,6 +23,8 @@ struct TokenForm {
     password: Option<String>,
     ms_rtc_conferenceuri: Option<String>,
     ms_rtc_renew: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
 }
 
 /// Anonymous meeting tokens are shorter-lived than users' (documented: 1 h).
@@ -48,6 +50,7 @@ pub async fn issue(State(state): State<AppState>, req: Request) -> Response {
     match form.grant_type.as_deref() {
         Some("password") => password_grant(&state, form).await,
         Some("urn:microsoft.rtc:anonmeeting") => anonymous_grant(&state, form).await,
+        Some("client_credentials") => client_credentials_grant(&state, form).await,
         Some(_) => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
         None => oauth_error(StatusCode::BAD_REQUEST, "invalid_request"),
     }
@@ -74,6 +77,31 @@ async fn password_grant(state: &AppState, form: TokenForm) -> Response {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
     }
     grant(state, Principal::User { uri }).await
+}
+
+/// `grant_type=client_credentials` (`ucwa-spec.md` §2.2): a service application endpoint
+/// signs in with its endpoint URI as `client_id` and the secret given to `service-app add`.
+async fn client_credentials_grant(state: &AppState, form: TokenForm) -> Response {
+    let (Some(client_id), Some(secret)) = (form.client_id, form.client_secret) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    let Some(uri) = normalize_sip_uri(&client_id) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_client");
+    };
+    let now = now_ms();
+    if !state.signin.allows(&uri, state.limits.signin_attempts_per_minute, now) {
+        return ApiError::TooManyRequests.into_response();
+    }
+    let app = match state.store.find_service_app(&uri).await {
+        Ok(a) => a,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if !verify_password(app.map(|a| a.secret_hash), secret).await {
+        state.signin.record_failure(&uri, now);
+        tracing::info!(endpoint = %uri, "service application sign-in refused");
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_client");
+    }
+    grant(state, Principal::Service { uri }).await
 }
 
 /// `grant_type=urn:microsoft.rtc:anonmeeting`: `password` is the meeting's conference id,

@@ -22,6 +22,7 @@ async fn commit(server: &TestServer, app: &TestApp, priority: Priority, tag: &st
         sender_rel: "communication".into(),
         sender_href: format!("{}/communication", app.url),
         body: json!({"link": {"rel": "conversation", "href": format!("/c/{tag}")}, "type": "updated"}),
+        conversation: None,
     };
     server.store.append_events(vec![event], now_ms()).await.unwrap();
 }
@@ -217,6 +218,7 @@ async fn every_event_arrives_exactly_once_in_order_across_batches() {
                         sender_rel: "communication".into(),
                         sender_href: sender.clone(),
                         body: json!({"link": {"rel": "conversation", "href": format!("/c/{tag}")}, "type": "updated"}),
+                        conversation: None,
                     })
                     .collect();
                 store.append_events(events, now_ms()).await.unwrap();

@@ -10,3 +10,4 @@ mod join;
 mod meetings;
 mod policy;
 mod roster;
+mod service;
