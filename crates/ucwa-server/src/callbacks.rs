@@ -64,6 +64,10 @@ pub const MAX_CALLBACK_CONTEXT: usize = 1024;
 
 /// The HTTP client callbacks are sent with: no redirects (a receiver must answer itself).
 pub fn client(timeout: Duration) -> reqwest::Client {
+    // https callbacks use rustls with the ring provider (built without aws-lc or OpenSSL);
+    // reqwest refuses to build a TLS client until a process-wide provider is installed.
+    // Installing twice (tests start several servers) fails harmlessly.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
