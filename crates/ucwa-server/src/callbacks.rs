@@ -64,15 +64,19 @@ pub const MAX_CALLBACK_CONTEXT: usize = 1024;
 
 /// The HTTP client callbacks are sent with: no redirects (a receiver must answer itself).
 pub fn client(timeout: Duration) -> reqwest::Client {
-    // https callbacks use rustls with the ring provider (built without aws-lc or OpenSSL);
-    // reqwest refuses to build a TLS client until a process-wide provider is installed.
-    // Installing twice (tests start several servers) fails harmlessly.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_crypto_provider();
     reqwest::Client::builder()
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// https uses rustls with the ring provider (built without aws-lc or OpenSSL), and reqwest
+/// refuses to build any client in the process until a process-wide provider is installed.
+/// Call this before building a `reqwest::Client`; a second call changes nothing.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// An absolute http(s) URL with a host, at most [`MAX_CALLBACK_URL`] characters.

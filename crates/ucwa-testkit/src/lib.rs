@@ -89,6 +89,7 @@ impl TestServer {
             server_fqdn: "test.openucwa.local".into(),
         };
         let task = tokio::spawn(serve(listener, server_options, shutdown.clone()));
+        ucwa_server::callbacks::install_crypto_provider();
         let client = Client::builder().timeout(Duration::from_secs(60)).build().expect("HTTP client");
         Self { addr, url: format!("http://{addr}"), client, store, options, shutdown, task, dir }
     }
