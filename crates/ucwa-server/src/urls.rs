@@ -68,6 +68,36 @@ impl AppUrls {
         format!("{}/participants/{subject}", self.conversation(session))
     }
 
+    /// A `participantInvitation` (ids are `<inviter session>.<n>`).
+    pub fn participant_invitation(&self, id: &str) -> String {
+        self.at(&format!("communication/participantInvitations/{id}"))
+    }
+
+    /// `addParticipant` of a conversation.
+    pub fn add_participant(&self, session: &str) -> String {
+        self.at(&format!("communication/participantInvitations?conversation={session}"))
+    }
+
+    /// The `messagingInvitation` of a session: its two-party call, or its `addMessaging`.
+    pub fn messaging_invitation(&self, session: &str) -> String {
+        self.at(&format!("communication/messagingInvitations/{session}"))
+    }
+
+    /// `addMessaging` of a conversation.
+    pub fn add_messaging(&self, session: &str) -> String {
+        self.at(&format!("communication/messagingInvitations?conversation={session}"))
+    }
+
+    /// The messaging modality; `sendMessage` is `<this>/messages`, as on Lync (clients
+    /// build it by appending).
+    pub fn messaging(&self, session: &str) -> String {
+        format!("{}/messaging", self.conversation(session))
+    }
+
+    pub fn message(&self, session: &str, message: &str) -> String {
+        format!("{}/messages/{message}", self.messaging(session))
+    }
+
     pub fn my_meeting(&self, meeting_id: &str) -> String {
         self.at(&format!("onlineMeetings/myOnlineMeetings/{meeting_id}"))
     }

@@ -120,6 +120,10 @@ impl Store for SqliteStore {
         tenant::application(&self.pool, id).await
     }
 
+    async fn online_applications(&self, uri: &str) -> StoreResult<Vec<Application>> {
+        tenant::online_applications(&self.pool, uri).await
+    }
+
     async fn delete_application(&self, id: &str) -> StoreResult<bool> {
         tenant::delete_application(&self.pool, id).await
     }

@@ -1,7 +1,7 @@
 //! `conversation` (`ucwa-spec.md` §8) and its roster collections (§9.2).
 
 use serde_json::json;
-use ucwa_core::meeting::{ConversationState, View};
+use ucwa_core::meeting::{ConversationState, ModalityState, View};
 use ucwa_proto::Resource;
 
 use super::participant::participant;
@@ -24,6 +24,7 @@ pub fn conversation(v: &Viewer<'_>, state: ConversationState) -> Resource {
     let href = v.conversation_href();
     let inv = &v.session.invitation;
     let conferenced = state == ConversationState::Conferenced;
+    let connected = state == ConversationState::Connected;
     let subject = inv.subject.clone().unwrap_or_else(|| v.meeting().settings().subject.clone());
     let mut r = MODALITIES
         .iter()
@@ -33,7 +34,7 @@ pub fn conversation(v: &Viewer<'_>, state: ConversationState) -> Resource {
         .prop("subject", subject)
         .opt_prop("threadId", inv.thread_id.as_deref())
         .prop("importance", wire(inv.importance))
-        .prop("activeModalities", json!([]))
+        .prop("activeModalities", active_modalities(v, state))
         .prop("expirationTime", ucwa_proto::encode::aspnet_date(v.meeting().settings().expiration_ms));
     if conferenced {
         let count = v.meeting().sessions().values().filter(|s| s.is_shown()).count();
@@ -44,9 +45,26 @@ pub fn conversation(v: &Viewer<'_>, state: ConversationState) -> Resource {
             .link("leaders", format!("{href}/leaders"))
             .link("attendees", format!("{href}/attendees"))
             .link("lobby", format!("{href}/lobby"))
-            .titled_link("localParticipant", v.participant_href(v.id), &v.session.identity.display_name);
+            .titled_link("localParticipant", v.participant_href(v.id), &v.session.identity.display_name)
+            .link("addParticipant", v.urls.add_participant(v.id));
+    }
+    if connected {
+        // A two-party conversation (spec §12.0): the local participant, the other party and
+        // addParticipant, which escalates it to a meeting.
+        let count = v.meeting().sessions().values().filter(|s| s.is_shown()).count();
+        r = r
+            .prop("participantCount", count)
+            .link("participants", format!("{href}/participants"))
+            .titled_link("localParticipant", v.participant_href(v.id), &v.session.identity.display_name)
+            .link("addParticipant", v.urls.add_participant(v.id));
     }
     r
+}
+
+/// `Messaging` while the conversation's messaging is connected (and the conversation live).
+fn active_modalities(v: &Viewer<'_>, state: ConversationState) -> serde_json::Value {
+    let live = matches!(state, ConversationState::Connected | ConversationState::Conferenced);
+    if live && v.session.messaging == ModalityState::Connected { json!(["Messaging"]) } else { json!([]) }
 }
 
 /// The collection name of a view.

@@ -146,13 +146,12 @@ fn recorded(file: &str, rel: &str) -> Value {
 }
 
 /// Links the recorded service offers that this server deliberately does not: media and
-/// broadcast/extension actions (media is out of scope) and `addParticipant` (invitations
-/// are a later feature). Everything else must match.
+/// broadcast/extension actions (media is out of scope). Everything else must match.
 const NOT_OFFERED: &[&str] = &[
     "enableAudienceMuteLock",
     "enableBroadcastingExtension",
     "enableConversationExtension",
-    "addParticipant",
+    // Offered only while that participant's messaging is connected.
     "participantMessaging",
 ];
 
