@@ -7,5 +7,7 @@ pub mod conversations;
 pub mod discovery;
 pub mod events;
 pub mod invitations;
+pub mod messaging;
 pub mod my_meetings;
+pub mod participant_invitations;
 pub mod token;
