@@ -280,7 +280,9 @@ impl Meeting {
     /// Adds an `Incoming` session for one application of the invited user.
     fn ring(&mut self, invitee: Invitee, invitation: Invitation, out: &mut Notices) {
         let Invitee { session_id: id, app_id, identity } = invitee;
-        let invitation = Invitation { id: id.clone(), ..invitation };
+        // An incoming invitation was not started by this application's client, so it gets
+        // an operationId of its own (recorded incoming invitations carry one).
+        let invitation = Invitation { id: id.clone(), operation_id: Some(id.clone()), ..invitation };
         let session = self.new_session(app_id, identity, invitation, ConversationState::Incoming);
         self.sessions.insert(id.clone(), session);
         out.push(&id, NoticeKind::InvitationStarted);

@@ -4,15 +4,21 @@ use serde_json::json;
 use ucwa_core::meeting::{ConversationState, ModalityState, View};
 use ucwa_proto::Resource;
 
+use super::messaging::messaging;
 use super::participant::participant;
 use super::{Viewer, wire};
 
 /// Modality resources every conversation has. Media is out of scope, so audio/video,
-/// sharing and data collaboration stay `Disconnected` with no action to start them.
+/// sharing and data collaboration stay `Disconnected` with no action to start them;
+/// messaging is real.
 pub const MODALITIES: &[&str] = &["applicationSharing", "audioVideo", "dataCollaboration", "messaging"];
 
-/// A modality of the conversation: present, and (for now) never started.
+/// A modality of the conversation: messaging in its real state, the others present and
+/// never started.
 pub fn modality(v: &Viewer<'_>, rel: &str) -> Resource {
+    if rel == "messaging" {
+        return messaging(v, v.session.messaging);
+    }
     Resource::new(v.ns, rel, format!("{}/{rel}", v.conversation_href()))
         .prop("state", "Disconnected")
         .link("conversation", v.conversation_href())

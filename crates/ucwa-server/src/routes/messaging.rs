@@ -9,7 +9,7 @@
 //! is given), to `<messaging>/messages`: clients build that URL by appending `/messages`.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use ucwa_core::conference::{join_url, new_conference_id};
@@ -22,7 +22,7 @@ use ucwa_proto::input::{PropertyBag, Validator};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::input::Input;
+use crate::input::{Input, read_body};
 use crate::render::Viewer;
 use crate::render::invitation::{invitation, messaging_operation};
 use crate::render::messaging::sent_message;
@@ -185,14 +185,16 @@ pub async fn send(
     caller: Caller,
     Path((app_id, session_id)): Path<(String, String)>,
     Query(query): Query<SendQuery>,
-    headers: HeaderMap,
-    body: Bytes,
+    req: Request,
 ) -> ApiResult<Response> {
     let mut v = Validator::new();
     if query.operation_id.as_ref().is_some_and(|o| o.chars().count() > 50) {
         v.fail("operationId", "longer than 50 characters");
     }
     v.finish()?;
+    let headers = req.headers().clone();
+    // The same size limit as every other body (413 past it).
+    let body = read_body(req, state.limits.max_body_bytes).await?;
     let content = message_body(&headers, &body)?;
     let (app, meeting_id) = locate(&state, &caller, &app_id, &session_id).await?;
     let id = new_id();

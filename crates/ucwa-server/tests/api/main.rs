@@ -6,6 +6,8 @@ mod applications;
 mod discovery;
 mod errors;
 mod events;
+mod invite;
 mod join;
 mod meetings;
+mod messaging;
 mod roster;
