@@ -57,6 +57,9 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
     ) -> StoreResult<(Application, bool)>;
     async fn application(&self, id: &str) -> StoreResult<Option<Application>>;
+    /// The active, available (`makeMeAvailable`) applications of a signed-in user: where
+    /// incoming invitations ring, oldest first.
+    async fn online_applications(&self, uri: &str) -> StoreResult<Vec<Application>>;
     /// Deletes the application with its event log; `false` if there was none.
     async fn delete_application(&self, id: &str) -> StoreResult<bool>;
     /// Marks the application available and appends `events` in the same transaction;
@@ -90,7 +93,7 @@ pub trait Store: Send + Sync + 'static {
     async fn meeting(&self, id: &str) -> StoreResult<Option<MeetingRecord>>;
     /// The stored version of a meeting: lets a node reuse its cached copy when unchanged.
     async fn meeting_version(&self, id: &str) -> StoreResult<Option<u64>>;
-    /// Meetings organized by `uri`, oldest first.
+    /// Meetings organized by `uri`, oldest first (not two-party conversations).
     async fn meetings_organized_by(&self, uri: &str) -> StoreResult<Vec<MeetingRecord>>;
     /// Saves `after` if the stored meeting is still `before` (compare-and-swap on the
     /// version), writing only the sessions that changed, and appends `events` in the same

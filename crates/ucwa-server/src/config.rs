@@ -129,6 +129,10 @@ pub struct Limits {
     /// A joiner waiting in a lobby this long fails with a Timeout reason, seconds.
     #[arg(long, env = "UCWA_LOBBY_TIMEOUT", default_value_t = 15 * 60)]
     pub lobby_timeout_secs: u64,
+    /// An incoming invitation (addParticipant, startMessaging) nobody answers fails after
+    /// this long, on both sides, seconds (documented: about 30).
+    #[arg(long, env = "UCWA_INVITATION_TIMEOUT", default_value_t = 30)]
+    pub invitation_timeout_secs: u64,
     /// Largest request body, bytes.
     #[arg(long, env = "UCWA_MAX_BODY", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
@@ -168,6 +172,7 @@ impl Default for Limits {
             events_min_timeout_secs: 180,
             events_min_hold_secs: 5,
             lobby_timeout_secs: 15 * 60,
+            invitation_timeout_secs: 30,
             max_body_bytes: 64 * 1024,
             signin_attempts_per_minute: 10,
             callback_max_attempts: 10,

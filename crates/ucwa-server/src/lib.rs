@@ -56,9 +56,12 @@ pub struct ServerOptions {
 
 /// The routes of one application, the same under every applications prefix.
 fn application_routes() -> Router<AppState> {
-    use routes::{applications, batch, conversations, events, invitations, my_meetings};
+    use routes::participant_invitations as pinv;
+    use routes::{applications, batch, conversations, events, invitations, messaging, my_meetings};
     let conversation = "/applications/{app}/communication/conversations/{conv}";
     let invitation = "/applications/{app}/communication/onlineMeetingInvitations/{inv}";
+    let participant_invitations = "/applications/{app}/communication/participantInvitations";
+    let messaging_invitations = "/applications/{app}/communication/messagingInvitations";
     let my_meeting = "/applications/{app}/onlineMeetings/myOnlineMeetings";
     Router::new()
         .route("/applications", post(applications::create))
@@ -72,6 +75,16 @@ fn application_routes() -> Router<AppState> {
         .route("/applications/{app}/communication/onlineMeetingInvitations", post(invitations::join))
         .route(invitation, get(invitations::get))
         .route(&format!("{invitation}/cancel"), post(invitations::cancel))
+        .route(&format!("{invitation}/{{action}}"), post(invitations::answer))
+        .route(participant_invitations, post(pinv::create))
+        .route(&format!("{participant_invitations}/{{pinv}}"), get(pinv::get))
+        .route(&format!("{participant_invitations}/{{pinv}}/cancel"), post(pinv::cancel))
+        .route(messaging_invitations, post(messaging::start))
+        .route(&format!("{messaging_invitations}/{{inv}}"), get(messaging::get_invitation))
+        .route(&format!("{messaging_invitations}/{{inv}}/{{action}}"), post(messaging::invitation_action))
+        .route(&format!("{conversation}/messaging/messages"), post(messaging::send))
+        .route(&format!("{conversation}/messaging/messages/{{msg}}"), get(messaging::get_message))
+        .route(&format!("{conversation}/messaging/terminate"), post(messaging::stop))
         .route("/applications/{app}/communication/conversations", get(conversations::list))
         .route(conversation, get(conversations::get).delete(conversations::delete))
         .route(&format!("{conversation}/{{part}}"), get(conversations::part))

@@ -1,4 +1,5 @@
-//! Background housekeeping on a timer: fails lobby waits past their deadline, expires idle
+//! Background housekeeping on a timer: fails lobby waits and unanswered invitations past
+//! their deadline, expires idle
 //! applications (their conversations end), and purges expired tokens. Each pass is
 //! idempotent, so several nodes may run it at once.
 
@@ -11,9 +12,9 @@ use crate::state::{AppState, now_ms};
 
 pub async fn run(state: AppState, shutdown: CancellationToken) {
     let idle = state.limits.application_idle();
-    let lobby = Duration::from_secs(state.limits.lobby_timeout_secs);
+    let lobby = Duration::from_secs(state.limits.lobby_timeout_secs.min(state.limits.invitation_timeout_secs));
     // Often enough that a deadline is at most a quarter of its limit late (and a second at
-    // the most for lobby waits, which people watch).
+    // the most for lobby waits and ringing invitations, which people watch).
     let period = (idle.min(lobby) / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
     let mut ticker = tokio::time::interval(period);
     loop {

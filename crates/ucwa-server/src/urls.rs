@@ -151,6 +151,36 @@ impl AppUrls {
         child(&self.conversation(session), &format!("participants/{subject}"))
     }
 
+    /// A `participantInvitation` (ids are `<inviter session>.<n>`).
+    pub fn participant_invitation(&self, id: &str) -> String {
+        self.at(&format!("communication/participantInvitations/{id}"))
+    }
+
+    /// `addParticipant` of a conversation.
+    pub fn add_participant(&self, session: &str) -> String {
+        self.at(&format!("communication/participantInvitations?conversation={session}"))
+    }
+
+    /// The `messagingInvitation` of a session: its two-party call, or its `addMessaging`.
+    pub fn messaging_invitation(&self, session: &str) -> String {
+        self.at(&format!("communication/messagingInvitations/{session}"))
+    }
+
+    /// `addMessaging` of a conversation.
+    pub fn add_messaging(&self, session: &str) -> String {
+        self.at(&format!("communication/messagingInvitations?conversation={session}"))
+    }
+
+    /// The messaging modality; `sendMessage` is `<this>/messages`, as on Lync (clients
+    /// build it by appending).
+    pub fn messaging(&self, session: &str) -> String {
+        child(&self.conversation(session), "messaging")
+    }
+
+    pub fn message(&self, session: &str, message: &str) -> String {
+        child(&self.messaging(session), &format!("messages/{message}"))
+    }
+
     pub fn my_meeting(&self, meeting_id: &str) -> String {
         self.at(&format!("onlineMeetings/myOnlineMeetings/{meeting_id}"))
     }

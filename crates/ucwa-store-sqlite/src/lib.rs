@@ -198,6 +198,10 @@ impl Store for SqliteStore {
         Ok(app)
     }
 
+    async fn online_applications(&self, uri: &str) -> StoreResult<Vec<Application>> {
+        tenant::online_applications(&self.pool, uri).await
+    }
+
     async fn delete_application(&self, id: &str) -> StoreResult<bool> {
         let deleted = tenant::delete_application(&self.pool, id).await;
         self.forget_apps([id]);

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use sqlx::{FromRow, SqlitePool};
-use ucwa_core::meeting::{ConversationState, Meeting, Session};
+use ucwa_core::meeting::{ConversationState, Meeting, MeetingKind, Session};
 use ucwa_core::model::{MeetingRecord, NewEvent};
 use ucwa_core::store::{SessionLocation, StoreError, StoreResult};
 
@@ -31,6 +31,22 @@ struct MeetingRow {
     settings_revision: i64,
     join_url: String,
     created_ms: i64,
+    kind: String,
+}
+
+fn kind_name(kind: MeetingKind) -> &'static str {
+    match kind {
+        MeetingKind::Conference => "Conference",
+        MeetingKind::TwoParty => "TwoParty",
+    }
+}
+
+fn parse_kind(kind: &str) -> StoreResult<MeetingKind> {
+    match kind {
+        "Conference" => Ok(MeetingKind::Conference),
+        "TwoParty" => Ok(MeetingKind::TwoParty),
+        other => Err(StoreError::Corrupt(format!("meeting kind {other:?}"))),
+    }
 }
 
 #[derive(FromRow)]
@@ -39,7 +55,7 @@ struct SessionRow {
     state: String,
 }
 
-const MEETING_COLUMNS: &str = "id, settings, ended, version, settings_revision, join_url, created_ms";
+const MEETING_COLUMNS: &str = "id, settings, ended, version, settings_revision, join_url, created_ms, kind";
 
 async fn assemble(pool: &SqlitePool, row: MeetingRow) -> StoreResult<MeetingRecord> {
     let sessions: Vec<SessionRow> =
@@ -54,8 +70,9 @@ async fn assemble(pool: &SqlitePool, row: MeetingRow) -> StoreResult<MeetingReco
         .collect::<StoreResult<BTreeMap<_, _>>>()?;
     let settings = serde_json::from_str(&row.settings).map_err(|e| corrupt("meeting settings", e))?;
     let version = u64::try_from(row.version).map_err(|_| StoreError::Corrupt("negative version".into()))?;
+    let kind = parse_kind(&row.kind)?;
     Ok(MeetingRecord {
-        meeting: Meeting::restore(row.id, settings, sessions, row.ended, version),
+        meeting: Meeting::restore(row.id, settings, sessions, row.ended, version).with_kind(kind),
         join_url: row.join_url,
         created_ms: row.created_ms,
         settings_revision: u64::try_from(row.settings_revision).unwrap_or(0),
@@ -65,8 +82,8 @@ async fn assemble(pool: &SqlitePool, row: MeetingRow) -> StoreResult<MeetingReco
 pub async fn insert(pool: &SqlitePool, record: &MeetingRecord) -> StoreResult<()> {
     let m = &record.meeting;
     sqlx::query(
-        "INSERT INTO meetings (id, organizer_uri, settings, ended, version, settings_revision, join_url, created_ms, next_deadline_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO meetings (id, organizer_uri, settings, ended, version, settings_revision, join_url, created_ms, next_deadline_ms, kind)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(m.id())
     .bind(&m.settings().organizer_uri)
@@ -77,6 +94,7 @@ pub async fn insert(pool: &SqlitePool, record: &MeetingRecord) -> StoreResult<()
     .bind(&record.join_url)
     .bind(record.created_ms)
     .bind(m.next_deadline())
+    .bind(kind_name(m.kind()))
     .execute(pool)
     .await
     .map_err(unavailable)?;
@@ -103,7 +121,9 @@ pub async fn version(pool: &SqlitePool, id: &str) -> StoreResult<Option<u64>> {
 }
 
 pub async fn organized_by(pool: &SqlitePool, uri: &str) -> StoreResult<Vec<MeetingRecord>> {
-    let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE organizer_uri = ? ORDER BY created_ms, id");
+    let sql = format!(
+        "SELECT {MEETING_COLUMNS} FROM meetings WHERE organizer_uri = ? AND kind = 'Conference' ORDER BY created_ms, id"
+    );
     let rows: Vec<MeetingRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).fetch_all(pool).await.map_err(unavailable)?;
     let mut out = Vec::with_capacity(rows.len());
@@ -124,7 +144,7 @@ pub async fn save(
     let m = &after.meeting;
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
     let updated = sqlx::query(
-        "UPDATE meetings SET settings = ?, ended = ?, version = ?, settings_revision = ?, next_deadline_ms = ?
+        "UPDATE meetings SET settings = ?, ended = ?, version = ?, settings_revision = ?, next_deadline_ms = ?, kind = ?
          WHERE id = ? AND version = ?",
     )
     .bind(json(m.settings())?)
@@ -132,6 +152,7 @@ pub async fn save(
     .bind(to_i64(m.version())?)
     .bind(to_i64(after.settings_revision)?)
     .bind(m.next_deadline())
+    .bind(kind_name(m.kind()))
     .bind(m.id())
     .bind(to_i64(before.version())?)
     .execute(&mut *tx)

@@ -209,6 +209,17 @@ pub async fn application(pool: &SqlitePool, id: &str) -> StoreResult<Option<Appl
     row.map(Application::try_from).transpose()
 }
 
+/// Active applications of `uri` that called `makeMeAvailable`: where invitations ring.
+pub async fn online_applications(pool: &SqlitePool, uri: &str) -> StoreResult<Vec<Application>> {
+    let sql = format!(
+        "SELECT {APP_COLUMNS} FROM applications WHERE owner_uri = ? AND anonymous = 0 AND available = 1 \
+         AND status = 'active' ORDER BY created_ms, id"
+    );
+    let rows: Vec<AppRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).fetch_all(pool).await.map_err(unavailable)?;
+    rows.into_iter().map(Application::try_from).collect()
+}
+
 pub async fn create_application(
     pool: &SqlitePool,
     new: &NewApplication,

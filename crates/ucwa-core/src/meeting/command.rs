@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::session::{Identity, InvitationRequest, SessionId};
+use super::session::{Content, Identity, InvitationRequest, ParticipantInvitationRequest, SessionId};
 
 /// A request to the meeting. `actor` is the session acting; `target` the one acted upon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,8 +41,44 @@ pub enum Command {
         actor: SessionId,
         target: SessionId,
     },
-    /// Fails every lobby wait whose deadline is at or before `now_ms`.
+    /// Fails every lobby wait, and every incoming invitation nobody answered, whose deadline
+    /// is at or before `now_ms`.
     ExpireLobbies,
+    /// `addParticipant`: a roster member invites a user, ringing each of its applications.
+    /// On a two-party conversation the conversation first becomes an ad hoc meeting.
+    Invite(Box<Invite>),
+    /// `startMessaging`: opens a two-party conversation in this (new, empty) meeting and rings
+    /// the callee's applications.
+    Call(Box<Call>),
+    /// The invitee answers its incoming invitation.
+    Accept {
+        session: SessionId,
+    },
+    /// The invitee declines; `local_only` (CallDeclineReason `Local`) declines on this
+    /// application only, anything else for all of the user's applications.
+    Decline {
+        session: SessionId,
+        local_only: bool,
+    },
+    /// The inviter cancels a `participantInvitation` that is still `Connecting`.
+    CancelParticipantInvitation {
+        actor: SessionId,
+        invitation: String,
+    },
+    /// `addMessaging` in a meeting conversation.
+    AddMessaging {
+        session: SessionId,
+        operation_id: Option<String>,
+    },
+    /// `stopMessaging`. Ends a two-party conversation, whose only modality it is.
+    StopMessaging {
+        session: SessionId,
+    },
+    /// `sendMessage`: delivered to every other roster member with messaging connected.
+    SendMessage {
+        session: SessionId,
+        message: MessageRequest,
+    },
     /// The meeting was deleted or expired: every live session is disconnected.
     End,
     /// Drops a disconnected session once its resources need no longer answer GET.
@@ -60,6 +96,46 @@ pub struct Join {
     pub invitation: InvitationRequest,
     /// How long the joiner may wait in the lobby before failing with `Timeout`.
     pub lobby_timeout_ms: u64,
+}
+
+/// The fields of an `addParticipant`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invite {
+    pub actor: SessionId,
+    pub invitation: ParticipantInvitationRequest,
+    /// One new session per application of the invited user (none: it fails as unreachable).
+    pub invitees: Vec<Invitee>,
+    /// How long the invitation rings before failing unanswered.
+    pub answer_timeout_ms: u64,
+}
+
+/// A session to create for one application of the invited user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitee {
+    pub session_id: SessionId,
+    pub app_id: String,
+    pub identity: Identity,
+}
+
+/// The fields of a `startMessaging`: the caller's own session plus the callee's sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Call {
+    pub session_id: SessionId,
+    pub app_id: String,
+    pub identity: Identity,
+    /// Kind `Messaging`, direction `Outgoing`, with `to` and an optional first message.
+    pub invitation: InvitationRequest,
+    pub invitees: Vec<Invitee>,
+    pub answer_timeout_ms: u64,
+}
+
+/// A message to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRequest {
+    /// Chosen by the caller; the same for the sender's and every receiver's copy.
+    pub id: String,
+    pub operation_id: Option<String>,
+    pub content: Content,
 }
 
 impl From<Join> for Command {
@@ -83,4 +159,10 @@ pub enum MeetingError {
     /// The meeting has ended or expired (HTTP 404 `DestinationNotFound` for a join).
     #[error("the meeting has ended")]
     Ended,
+}
+
+impl From<Invite> for Command {
+    fn from(invite: Invite) -> Self {
+        Command::Invite(Box::new(invite))
+    }
 }

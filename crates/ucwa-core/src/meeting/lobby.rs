@@ -5,10 +5,14 @@ use super::command::{Join, MeetingError};
 use super::notice::{NoticeKind, Notices, View};
 use super::policy::{self, Admission};
 use super::roster::Departure;
-use super::session::{ConversationState, Invitation, InvitationState, Session};
+use super::session::{ConversationState, Direction, Invitation, InvitationState, Session};
 
 impl Meeting {
     pub(super) fn join(&mut self, join: Join, now_ms: i64, out: &mut Notices) -> Result<(), MeetingError> {
+        // A two-party conversation is only entered by invitation.
+        if self.kind == super::MeetingKind::TwoParty {
+            return Err(MeetingError::Forbidden);
+        }
         if now_ms >= self.settings.expiration_ms {
             return Err(MeetingError::Ended);
         }
@@ -25,6 +29,10 @@ impl Meeting {
             lobby_deadline_ms: None,
             invitation: Invitation::connecting(invitation),
             disconnect_reason: None,
+            messaging: Default::default(),
+            messaging_operation: None,
+            participant_invitations: Vec::new(),
+            sent_messages: Vec::new(),
         };
         self.sessions.insert(id.clone(), session);
 
@@ -55,7 +63,10 @@ impl Meeting {
 
     pub(super) fn cancel(&mut self, id: &str, out: &mut Notices) -> Result<(), MeetingError> {
         let session = self.sessions.get(id).ok_or(MeetingError::NotFound)?;
-        if session.invitation.state != InvitationState::Connecting {
+        // Only outgoing invitations have `cancel`; incoming ones are declined.
+        if session.invitation.state != InvitationState::Connecting
+            || session.invitation.direction != Direction::Outgoing
+        {
             return Err(MeetingError::Conflict);
         }
         self.disconnect(id, Departure::Cancelled, out);
@@ -100,7 +111,7 @@ impl Meeting {
 
     /// Puts a joiner (new or waiting) into the roster and completes its invitation, which
     /// therefore succeeds only after its participant is in the roster.
-    fn enter_conference(&mut self, id: &str, out: &mut Notices) {
+    pub(super) fn enter_conference(&mut self, id: &str, out: &mut Notices) {
         let Some(session) = self.sessions.get_mut(id) else {
             return;
         };

@@ -20,6 +20,21 @@
 //! - When the meeting ends, each session only sees its own conversation end; nobody is told
 //!   about the others leaving, since every roster is going away at once.
 //!
+//! # Two-party conversations and invitations
+//! A person-to-person IM conversation (`startMessaging`) is modelled as a `Meeting` of kind
+//! [`MeetingKind::TwoParty`]: the caller's session and one session per application of the
+//! callee, of which the one that answers stays. This reuses the sessions, notices,
+//! projection, storage and per-meeting locking of meetings unchanged, and makes the
+//! escalation of `addParticipant` (spec §7.1) a change of kind in place: the conversation
+//! hrefs both parties hold stay valid as it becomes an ad hoc conference.
+//!
+//! An invitation (a meeting's `addParticipant`, or a call) creates one `Incoming` session
+//! per application of the invited user, each with a [`Ring`] naming the outgoing
+//! invitation. The first to accept wins and the other copies end ("answered elsewhere");
+//! a decline with reason `Local` ends only that copy, any other decline all of them; the
+//! outgoing invitation fails once no copy rings any more. Every invitation, outgoing or
+//! incoming, completes exactly once.
+//!
 //! # Layout
 //! - `settings`: organizer policy and SIP URI comparisons.
 //! - `session`: a session, its identity and its invitation.
@@ -27,10 +42,14 @@
 //! - `command`: commands and errors.
 //! - `notice`: what the sessions are told.
 //! - `lobby` and `roster`: the transitions.
+//! - `invite`: addParticipant, calls, accept, decline and rings.
+//! - `messaging`: the messaging modality and messages.
 //! - `tests` (trace and policy unit tests) and `proptests` (invariants over random runs).
 
 mod command;
+mod invite;
 mod lobby;
+mod messaging;
 mod notice;
 mod policy;
 mod roster;
@@ -48,15 +67,26 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use command::{Command, Join, MeetingError};
-pub use notice::{Notice, NoticeKind, View};
+pub use command::{Call, Command, Invite, Invitee, Join, MeetingError, MessageRequest};
+pub use notice::{Message, Notice, NoticeKind, View};
 pub use session::{
-    ConversationState, Direction, Identity, Importance, Invitation, InvitationRequest, InvitationState, Reason, Role,
-    Session, SessionId, Surface,
+    Content, ConversationState, Direction, Identity, Importance, Invitation, InvitationKind, InvitationRequest,
+    InvitationState, ModalityOperation, ModalityState, ParticipantInvitation, ParticipantInvitationRequest, Reason,
+    Ring, Role, SENT_MESSAGES_KEPT, SentMessage, Session, SessionId, Surface,
 };
 pub use settings::{AccessLevel, AutomaticLeaderAssignment, MeetingSettings, Toggle, same_uri, sip_domain};
 
 use notice::Notices;
+
+/// What kind of conversation a meeting aggregate is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MeetingKind {
+    /// An online meeting (scheduled or ad hoc): roster, lobby, onlineMeeting.
+    #[default]
+    Conference,
+    /// A person-to-person conversation; becomes a `Conference` when escalated.
+    TwoParty,
+}
 
 /// One online meeting (conference) and every application conversation in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,13 +98,38 @@ pub struct Meeting {
     ended: bool,
     /// Incremented by every successful command, for optimistic concurrency in the store.
     version: u64,
+    #[serde(default)]
+    kind: MeetingKind,
 }
 
 impl Meeting {
     /// A meeting nobody has joined yet. For an ad hoc meeting the caller makes the joiner the
     /// organizer in `settings`, then sends its [`Command::Join`].
     pub fn new(id: impl Into<String>, settings: MeetingSettings) -> Self {
-        Self { id: id.into(), settings, sessions: BTreeMap::new(), ended: false, version: 0 }
+        Self {
+            id: id.into(),
+            settings,
+            sessions: BTreeMap::new(),
+            ended: false,
+            version: 0,
+            kind: MeetingKind::Conference,
+        }
+    }
+
+    /// An empty two-party conversation, for [`Command::Call`]. `settings` name the caller as
+    /// organizer; they apply if the conversation is escalated.
+    pub fn two_party(id: impl Into<String>, settings: MeetingSettings) -> Self {
+        Self { kind: MeetingKind::TwoParty, ..Self::new(id, settings) }
+    }
+
+    /// Sets the kind of a meeting reassembled with [`Meeting::restore`].
+    pub fn with_kind(mut self, kind: MeetingKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    pub fn kind(&self) -> MeetingKind {
+        self.kind
     }
 
     /// Reassembles a meeting from what the store kept (see [`Meeting::sessions`] and the
@@ -87,7 +142,7 @@ impl Meeting {
         ended: bool,
         version: u64,
     ) -> Self {
-        Self { id: id.into(), settings, sessions, ended, version }
+        Self { id: id.into(), settings, sessions, ended, version, kind: MeetingKind::Conference }
     }
 
     /// Replaces the organizer's settings (`PUT myOnlineMeeting`). They govern joins from now
@@ -126,10 +181,12 @@ impl Meeting {
         self.version
     }
 
-    /// The earliest lobby deadline, for the store's timer index; the store then sends
-    /// [`Command::ExpireLobbies`] at that instant.
+    /// The earliest lobby or ringing deadline, for the store's timer index; the store then
+    /// sends [`Command::ExpireLobbies`] at that instant.
     pub fn next_deadline(&self) -> Option<i64> {
-        self.sessions.values().filter(|s| s.is_waiting()).filter_map(|s| s.lobby_deadline_ms).min()
+        let lobby = self.sessions.values().filter(|s| s.is_waiting()).filter_map(|s| s.lobby_deadline_ms);
+        let rings = self.sessions.values().filter(|s| s.is_ringing()).filter_map(|s| s.invitation.ring.as_ref());
+        lobby.chain(rings.map(|r| r.deadline_ms)).min()
     }
 
     /// Applies `cmd` at `now_ms`. On `Err` the meeting is unchanged; on `Ok` the version has
@@ -147,7 +204,20 @@ impl Meeting {
             Command::Promote { actor, target } => self.promote(&actor, &target, &mut out)?,
             Command::Demote { actor, target } => self.demote(&actor, &target, &mut out)?,
             Command::Eject { actor, target } => self.eject(&actor, &target, &mut out)?,
-            Command::ExpireLobbies => self.expire_lobbies(now_ms, &mut out),
+            Command::ExpireLobbies => {
+                self.expire_lobbies(now_ms, &mut out);
+                self.expire_rings(now_ms, &mut out);
+            }
+            Command::Invite(invite) => self.invite(*invite, now_ms, &mut out)?,
+            Command::Call(call) => self.call(*call, now_ms, &mut out)?,
+            Command::Accept { session } => self.accept(&session, &mut out)?,
+            Command::Decline { session, local_only } => self.decline(&session, local_only, &mut out)?,
+            Command::CancelParticipantInvitation { actor, invitation } => {
+                self.cancel_participant_invitation(&actor, &invitation, &mut out)?
+            }
+            Command::AddMessaging { session, operation_id } => self.add_messaging(&session, operation_id, &mut out)?,
+            Command::StopMessaging { session } => self.stop_messaging(&session, &mut out)?,
+            Command::SendMessage { session, message } => self.send_message(&session, message, now_ms, &mut out)?,
             Command::End => self.end(&mut out),
         }
         // Saturating: 2^64 commands are out of reach, and overflow must not panic.
@@ -157,6 +227,10 @@ impl Meeting {
 
     /// The actor may use leader capabilities.
     fn ensure_leader(&self, actor: &str) -> Result<(), MeetingError> {
+        // Two-party conversations have no leader capabilities (no lobby, roles or eject).
+        if self.kind == MeetingKind::TwoParty {
+            return Err(MeetingError::Forbidden);
+        }
         let session = self.sessions.get(actor).ok_or(MeetingError::NotFound)?;
         if session.leads() { Ok(()) } else { Err(MeetingError::Forbidden) }
     }

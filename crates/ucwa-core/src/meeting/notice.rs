@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::session::{ConversationState, InvitationState, Reason, SessionId};
+use super::session::{Content, ConversationState, InvitationState, ModalityState, Reason, SessionId};
 
 /// The roster collections of a conversation (`lobby`, `leaders`, `attendees`). The
 /// `participants` collection is leaders plus attendees.
@@ -69,6 +69,50 @@ pub enum NoticeKind {
         in_view: Option<View>,
         reason: Option<Reason>,
     },
+    /// participantInvitation `started` (sender `communication`), `Connecting`.
+    ParticipantInvitationStarted {
+        id: String,
+    },
+    /// participantInvitation `completed`: status and reason from its state after the command.
+    ParticipantInvitationCompleted {
+        id: String,
+    },
+    /// messagingInvitation `started` / `completed` of an `addMessaging` in a meeting.
+    MessagingInvitationStarted,
+    MessagingInvitationCompleted,
+    /// The conversation's `messaging` modality `updated` (sender `conversation`).
+    MessagingUpdated {
+        state: ModalityState,
+    },
+    /// `subject` (the receiver itself: `in` localParticipant) now uses messaging.
+    ParticipantMessagingAdded {
+        subject: SessionId,
+    },
+    ParticipantMessagingDeleted {
+        subject: SessionId,
+    },
+    /// The sender's own `message` `started` and `completed` (Outgoing, Success).
+    MessageStarted {
+        message: Message,
+    },
+    MessageCompleted {
+        message: Message,
+    },
+    /// Another participant's message (one `completed` event, Incoming, Success).
+    MessageReceived {
+        message: Message,
+    },
+}
+
+/// A message as every copy of it is rendered; carried in the notice because messages are
+/// not kept in the meeting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: String,
+    pub sender: SessionId,
+    pub operation_id: Option<String>,
+    pub content: Content,
+    pub at_ms: i64,
 }
 
 /// Shorthands for the transitions and tests.

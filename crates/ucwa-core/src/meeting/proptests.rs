@@ -33,6 +33,13 @@ enum Op {
     ExpireLobbies,
     End,
     Forget { session: Pick },
+    Invite { actor: Pick, who: usize, apps: usize, timeout_ms: u64 },
+    Accept { session: Pick },
+    Decline { session: Pick, local_only: bool },
+    CancelInvitation { actor: Pick, index: usize },
+    AddMessaging { session: Pick },
+    StopMessaging { session: Pick },
+    SendMessage { session: Pick },
 }
 
 fn access_level() -> impl Strategy<Value = AccessLevel> {
@@ -89,6 +96,14 @@ fn op() -> impl Strategy<Value = Op> {
         4 => pick().prop_map(|session| Op::Forget { session }),
         // Rare, so that most runs live long; every run also ends with one.
         1 => Just(Op::End),
+        8 => (pick(), 0..IDENTITIES, 0usize..3, 0u64..200_000)
+            .prop_map(|(actor, who, apps, timeout_ms)| Op::Invite { actor, who, apps, timeout_ms }),
+        8 => pick().prop_map(|session| Op::Accept { session }),
+        4 => (pick(), any::<bool>()).prop_map(|(session, local_only)| Op::Decline { session, local_only }),
+        2 => (pick(), 0usize..4).prop_map(|(actor, index)| Op::CancelInvitation { actor, index }),
+        4 => pick().prop_map(|session| Op::AddMessaging { session }),
+        2 => pick().prop_map(|session| Op::StopMessaging { session }),
+        4 => pick().prop_map(|session| Op::SendMessage { session }),
     ]
 }
 
@@ -105,7 +120,8 @@ fn identity(who: usize, session: usize) -> Identity {
     }
 }
 
-/// Turns an op into a command over sessions `s0..s{n-1}`; each join gets a fresh invitation id.
+/// Turns an op into a command over sessions `s0..s{n-1}` (invitees get fresh `i<k>` ids);
+/// each join and invitation gets a fresh id.
 fn command(op: &Op, meeting: &Meeting, n: usize, joins: &mut usize) -> Command {
     let blind = |i: usize| format!("s{}", i % n);
     // An aimed pick names one of the sessions that fit, if any do.
@@ -154,6 +170,72 @@ fn command(op: &Op, meeting: &Meeting, n: usize, joins: &mut usize) -> Command {
         Op::Forget { session } => {
             Command::Forget { session: choose(session, |s| s.state == ConversationState::Disconnected) }
         }
+        Op::Invite { actor, who, apps, timeout_ms } => {
+            *joins += 1;
+            let identity = identity(who, *joins);
+            let invitees = (0..apps)
+                .map(|k| Invitee {
+                    session_id: format!("i{joins}-{k}"),
+                    app_id: format!("app-i{joins}-{k}"),
+                    identity: identity.clone(),
+                })
+                .collect();
+            Invite {
+                actor: choose(actor, Session::in_roster),
+                invitation: ParticipantInvitationRequest {
+                    id: format!("p{joins}"),
+                    operation_id: None,
+                    to: identity.uri.clone(),
+                    subject: None,
+                    importance: Importance::Normal,
+                    message: Some(Content::new("text/plain", "hi")),
+                    custom_content: None,
+                },
+                invitees,
+                answer_timeout_ms: timeout_ms,
+            }
+            .into()
+        }
+        Op::Accept { session } => Command::Accept { session: choose_any(meeting, session, n, Session::is_ringing) },
+        Op::Decline { session, local_only } => {
+            Command::Decline { session: choose_any(meeting, session, n, Session::is_ringing), local_only }
+        }
+        Op::CancelInvitation { actor, index } => {
+            let actor = choose(actor, |s| !s.participant_invitations.is_empty());
+            let invitation = meeting
+                .session(&actor)
+                .and_then(|s| s.participant_invitations.get(index % s.participant_invitations.len().max(1)))
+                .map(|p| p.id.clone())
+                .unwrap_or_else(|| "p0".to_owned());
+            Command::CancelParticipantInvitation { actor, invitation }
+        }
+        Op::AddMessaging { session } => Command::AddMessaging {
+            session: choose(session, |s| s.in_roster() && s.messaging == ModalityState::Disconnected),
+            operation_id: None,
+        },
+        Op::StopMessaging { session } => {
+            Command::StopMessaging { session: choose(session, Session::receives_messages) }
+        }
+        Op::SendMessage { session } => {
+            *joins += 1;
+            Command::SendMessage {
+                session: choose(session, Session::receives_messages),
+                message: MessageRequest {
+                    id: format!("m{joins}"),
+                    operation_id: None,
+                    content: Content::new("text/html", "<b>x</b>"),
+                },
+            }
+        }
+    }
+}
+
+/// Like an aimed pick, over every session id (invitees' ids are not `s<k>`).
+fn choose_any(meeting: &Meeting, pick: Pick, n: usize, fits: fn(&Session) -> bool) -> SessionId {
+    let fitting: Vec<&SessionId> = meeting.sessions().iter().filter(|(_, s)| fits(s)).map(|(id, _)| id).collect();
+    match fitting.len() {
+        len if pick.aimed && len > 0 => fitting[pick.index % len].clone(),
+        _ => format!("s{}", pick.index % n),
     }
 }
 
@@ -174,6 +256,9 @@ struct Observer {
     in_roster: BTreeSet<String>,
     deleted: BTreeSet<String>,
     views: BTreeMap<String, Views>,
+    /// Participant invitations started, and how often each completed.
+    pinv_started: BTreeSet<String>,
+    pinv_completions: BTreeMap<String, usize>,
 }
 
 impl Observer {
@@ -192,7 +277,37 @@ impl Observer {
                 let hidden = meeting.session(subject).is_some_and(|s| s.identity.trusted);
                 prop_assert!(!hidden, "a trusted session was shown: {notice:?}");
             }
+            self.observe_operations(meeting, notice)?;
             self.observe(&inv, &notice.kind)?;
+        }
+        Ok(())
+    }
+
+    /// Participant invitations and messages.
+    fn observe_operations(&mut self, meeting: &Meeting, notice: &Notice) -> Result<(), TestCaseError> {
+        match &notice.kind {
+            NoticeKind::ParticipantInvitationStarted { id } => {
+                prop_assert!(self.pinv_started.insert(id.clone()), "participant invitation started twice: {}", id);
+            }
+            NoticeKind::ParticipantInvitationCompleted { id } => {
+                prop_assert!(self.pinv_started.contains(id), "completed before started: {}", id);
+                let count = self.pinv_completions.entry(id.clone()).or_default();
+                *count += 1;
+                prop_assert_eq!(*count, 1, "second completion of participant invitation {}", id);
+                let pinv =
+                    meeting.session(&notice.to).and_then(|s| s.participant_invitations.iter().find(|p| &p.id == id));
+                let pinv = pinv.ok_or_else(|| TestCaseError::fail(format!("no such participant invitation {id}")))?;
+                if pinv.state == InvitationState::Connected {
+                    let accepted = pinv.accepted_by.as_deref().and_then(|a| meeting.session(a));
+                    prop_assert!(accepted.is_some_and(Session::in_roster), "success before the invitee is listed");
+                }
+            }
+            NoticeKind::MessageReceived { message } => {
+                let to = meeting.session(&notice.to);
+                prop_assert!(to.is_some_and(Session::receives_messages), "a message reached {}: {:?}", notice.to, to);
+                prop_assert_ne!(&message.sender, &notice.to);
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -214,6 +329,11 @@ impl Observer {
             }
             NoticeKind::ConversationUpdated { state: ConversationState::Conferenced } => {
                 self.conferenced.insert(inv.to_owned());
+            }
+            // A two-party caller's local participant was listed at the start of the call.
+            NoticeKind::ConversationUpdated { state: ConversationState::Connected } => {
+                self.conferenced.insert(inv.to_owned());
+                self.in_roster.insert(inv.to_owned());
             }
             NoticeKind::LocalParticipantAdded if self.conferenced.contains(inv) => {
                 self.in_roster.insert(inv.to_owned());
@@ -259,9 +379,20 @@ impl Observer {
                     prop_assert_eq!(inv.state, InvitationState::Connecting);
                     prop_assert!(session.lobby_deadline_ms.is_some());
                 }
-                ConversationState::Conferenced => {
+                ConversationState::Conferenced | ConversationState::Connected => {
                     prop_assert_eq!(inv.state, InvitationState::Connected);
                     prop_assert_eq!(session.lobby_deadline_ms, None);
+                }
+                ConversationState::Incoming => {
+                    // A copy rings only while its outgoing invitation is pending.
+                    prop_assert_eq!(inv.state, InvitationState::Connecting);
+                    let ring = inv.ring.as_ref().ok_or_else(|| TestCaseError::fail("incoming without ring"))?;
+                    prop_assert!(outgoing_pending(meeting, &ring.inviter, &ring.offer), "{} rings for nothing", id);
+                    prop_assert_eq!(session.messaging, ModalityState::Disconnected);
+                }
+                ConversationState::Connecting => {
+                    prop_assert_eq!(inv.state, InvitationState::Connecting);
+                    prop_assert!(ringing_copies(meeting, &inv.id) > 0, "{} calls nobody", id);
                 }
                 ConversationState::Disconnected => {
                     prop_assert_ne!(inv.state, InvitationState::Connecting);
@@ -271,6 +402,16 @@ impl Observer {
                 transient => prop_assert!(false, "{} at rest in {:?}", id, transient),
             }
             prop_assert!(!(meeting.is_ended() && session.state != ConversationState::Disconnected));
+            for pinv in &session.participant_invitations {
+                let completions = self.pinv_completions.get(&pinv.id).copied().unwrap_or_default();
+                prop_assert_eq!(completions, usize::from(pinv.state != InvitationState::Connecting), "{}", pinv.id);
+                if pinv.state == InvitationState::Connecting {
+                    prop_assert!(ringing_copies(meeting, &pinv.id) > 0, "{} pending but rings nobody", pinv.id);
+                }
+            }
+            if session.messaging != ModalityState::Disconnected {
+                prop_assert!(session.in_roster() || session.state == ConversationState::Connecting);
+            }
             let told = self.views.get(&inv.id).map(|v| (&v.lobby, &v.roster));
             let expected = expected_views(meeting, id);
             let empty = Views::default();
@@ -281,10 +422,29 @@ impl Observer {
                 id
             );
         }
-        let deadline = meeting.sessions().values().filter(|s| s.is_waiting()).filter_map(|s| s.lobby_deadline_ms).min();
+        let lobby = meeting.sessions().values().filter(|s| s.is_waiting()).filter_map(|s| s.lobby_deadline_ms);
+        let rings = meeting.sessions().values().filter(|s| s.is_ringing()).filter_map(|s| s.invitation.ring.as_ref());
+        let deadline = lobby.chain(rings.map(|r| r.deadline_ms)).min();
         prop_assert_eq!(meeting.next_deadline(), deadline);
         Ok(())
     }
+}
+
+/// How many incoming copies of `offer` still ring.
+fn ringing_copies(meeting: &Meeting, offer: &str) -> usize {
+    meeting
+        .sessions()
+        .values()
+        .filter(|s| s.is_ringing() && s.invitation.ring.as_ref().is_some_and(|r| r.offer == offer))
+        .count()
+}
+
+/// The outgoing side of `offer` (a participant invitation or a call) is still `Connecting`.
+fn outgoing_pending(meeting: &Meeting, inviter: &str, offer: &str) -> bool {
+    meeting.session(inviter).is_some_and(|s| {
+        s.participant_invitations.iter().any(|p| p.id == offer && p.state == InvitationState::Connecting)
+            || (s.invitation.id == offer && s.invitation.state == InvitationState::Connecting)
+    })
 }
 
 fn participant_subject(kind: &NoticeKind) -> Option<&SessionId> {
@@ -309,9 +469,18 @@ fn expected_views(meeting: &Meeting, viewer: &str) -> Views {
 }
 
 fn run(settings: MeetingSettings, n: usize, steps: &[(i64, Op)]) -> Result<(), TestCaseError> {
-    let mut meeting = Meeting::new("ABCDE", settings);
-    let mut observer = Observer::default();
-    let (mut now, mut joins) = (0i64, 0usize);
+    run_from(Meeting::new("ABCDE", settings), Observer::default(), n, steps, 0)
+}
+
+/// Runs `steps` on `meeting`, whose earlier notices `observer` has seen.
+fn run_from(
+    mut meeting: Meeting,
+    mut observer: Observer,
+    n: usize,
+    steps: &[(i64, Op)],
+    joins: usize,
+) -> Result<(), TestCaseError> {
+    let (mut now, mut joins) = (0i64, joins);
     let mut last_ops = steps.iter().map(|(advance, op)| (*advance, op.clone())).collect::<Vec<_>>();
     // Finish every run with the end of the meeting, so every invitation must have completed.
     last_ops.push((0, Op::End));
@@ -336,7 +505,31 @@ fn run(settings: MeetingSettings, n: usize, steps: &[(i64, Op)]) -> Result<(), T
     for inv in &observer.started {
         prop_assert_eq!(observer.completions.get(inv).copied(), Some(1), "{} never completed", inv);
     }
+    for inv in &observer.pinv_started {
+        prop_assert_eq!(observer.pinv_completions.get(inv).copied(), Some(1), "{} never completed", inv);
+    }
     Ok(())
+}
+
+/// A two-party call from `s0` to 1-3 applications of another user, then random steps.
+fn run_two_party(callee_apps: usize, steps: &[(i64, Op)]) -> Result<(), TestCaseError> {
+    let mut meeting = Meeting::two_party("P2P", MeetingSettings::new(ORGANIZER, EXPIRES));
+    let mut observer = Observer::default();
+    let invitees = (0..callee_apps)
+        .map(|k| Invitee { session_id: format!("c{k}"), app_id: format!("app-c{k}"), identity: user(COLLEAGUE) })
+        .collect();
+    let call = Call {
+        session_id: "s0".to_owned(),
+        app_id: "app0".to_owned(),
+        identity: user(ORGANIZER),
+        invitation: InvitationRequest { to: Some(COLLEAGUE.to_owned()), ..InvitationRequest::outgoing("s0") },
+        invitees,
+        answer_timeout_ms: 30_000,
+    };
+    let notices = meeting.handle(Command::Call(Box::new(call)), 0).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    observer.replay(&meeting, &notices)?;
+    observer.check(&meeting)?;
+    run_from(meeting, observer, 2, steps, 100)
 }
 
 proptest! {
@@ -349,6 +542,51 @@ proptest! {
         steps in prop::collection::vec((0i64..90_000, op()), 1..80),
     ) {
         run(settings, n, &steps)?;
+    }
+
+    /// Two-party calls: answered, declined, missed, escalated by addParticipant, messaged.
+    #[test]
+    fn two_party_invariants_hold(
+        apps in 0usize..=3,
+        steps in prop::collection::vec((0i64..40_000, op()), 1..40),
+    ) {
+        run_two_party(apps, &steps)?;
+    }
+
+    /// Two applications of the invitee race to accept: exactly one wins, each copy and the
+    /// inviter's participant invitation complete once.
+    #[test]
+    fn accept_race_has_one_winner(first in 0usize..2, decline_other in any::<bool>()) {
+        let mut meeting = Meeting::new("ABCDE", MeetingSettings { access_level: AccessLevel::Locked, ..settings(AccessLevel::Locked) });
+        meeting.handle(join_cmd("o", user(ORGANIZER)), 0).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let invitees = (0..2)
+            .map(|k| Invitee { session_id: format!("b{k}"), app_id: format!("app-b{k}"), identity: user(OUTSIDER) })
+            .collect();
+        let invite = Invite {
+            actor: "o".to_owned(),
+            invitation: ParticipantInvitationRequest {
+                id: "p1".to_owned(), operation_id: None, to: OUTSIDER.to_owned(), subject: None,
+                importance: Importance::Normal, message: None, custom_content: None,
+            },
+            invitees,
+            answer_timeout_ms: 30_000,
+        };
+        let mut all = meeting.handle(Command::Invite(Box::new(invite)), 0).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let (winner, loser) = (format!("b{first}"), format!("b{}", 1 - first));
+        all.extend(meeting.handle(Command::Accept { session: winner.clone() }, 1).map_err(|e| TestCaseError::fail(e.to_string()))?);
+        let second = if decline_other {
+            Command::Decline { session: loser.clone(), local_only: false }
+        } else {
+            Command::Accept { session: loser.clone() }
+        };
+        prop_assert_eq!(meeting.handle(second, 2), Err(MeetingError::Conflict));
+        let completions = |to: &str| all.iter().filter(|n| n.to == to && matches!(n.kind, NoticeKind::InvitationCompleted { .. })).count();
+        prop_assert_eq!(completions(&winner), 1);
+        prop_assert_eq!(completions(&loser), 1);
+        let pinv = all.iter().filter(|n| matches!(n.kind, NoticeKind::ParticipantInvitationCompleted { .. })).count();
+        prop_assert_eq!(pinv, 1);
+        prop_assert!(meeting.session(&winner).is_some_and(Session::in_roster));
+        prop_assert_eq!(meeting.session(&loser).map(|s| s.state), Some(ConversationState::Disconnected));
     }
 
     /// Two leaders race to admit and reject the same waiter: exactly one wins, and the

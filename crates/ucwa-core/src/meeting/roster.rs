@@ -1,10 +1,10 @@
 //! Life in the roster: leaving, role changes, ejection, the end of the meeting, and the one
 //! path by which any session is disconnected.
 
-use super::Meeting;
 use super::command::MeetingError;
 use super::notice::{NoticeKind, Notices, View};
-use super::session::{ConversationState, InvitationState, Reason, Role};
+use super::session::{ConversationState, Direction, InvitationKind, InvitationState, ModalityState, Reason, Role};
+use super::{Meeting, MeetingKind};
 
 /// Why a session is disconnected; decides the reasons it and the others are given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,16 +17,40 @@ pub(super) enum Departure {
     TimedOut,
     Ejected,
     MeetingEnded,
+    /// The invitee declined its incoming invitation (or deleted its conversation unanswered).
+    Declined,
+    /// Nobody answered the incoming invitation in time.
+    Missed,
+    /// The inviter cancelled, or left, before the invitation was answered.
+    Withdrawn,
+    /// Another application of the invited user answered (or declined for all) first.
+    AnsweredElsewhere,
+    /// A two-party caller whose callee declined.
+    RemoteDeclined,
+    /// A two-party caller whose callee did not answer in time.
+    Unanswered,
+    /// A two-party caller whose callee has no application online.
+    Unreachable,
+    /// The other party of a two-party conversation left it.
+    RemoteLeft,
 }
 
 impl Departure {
-    fn reason(self) -> Reason {
+    pub(super) fn reason(self) -> Reason {
         match self {
             Departure::Left | Departure::Cancelled => Reason::canceled(),
             Departure::Rejected => Reason::denied(),
             Departure::TimedOut => Reason::lobby_timeout(),
             Departure::Ejected => Reason::ejected(),
             Departure::MeetingEnded => Reason::meeting_ended(),
+            Departure::Declined => Reason::declined(),
+            Departure::Missed => Reason::missed(),
+            Departure::Withdrawn => Reason::withdrawn(),
+            Departure::AnsweredElsewhere => Reason::answered_elsewhere(),
+            Departure::RemoteDeclined => Reason::remote_declined(),
+            Departure::Unanswered => Reason::unanswered(),
+            Departure::Unreachable => Reason::unreachable(),
+            Departure::RemoteLeft => Reason::remote_left(),
         }
     }
 
@@ -37,16 +61,26 @@ impl Departure {
 }
 
 impl Meeting {
-    /// Conversation DELETE: before admission it is a cancel.
+    /// Conversation DELETE: before admission it is a cancel, before answering an incoming
+    /// invitation a decline (of this application's copy only). Leaving a two-party
+    /// conversation ends it for the other party too.
     pub(super) fn leave(&mut self, id: &str, out: &mut Notices) -> Result<(), MeetingError> {
         let session = self.sessions.get(id).ok_or(MeetingError::NotFound)?;
         let departure = match session.state {
             // Its conversation was already deleted.
             ConversationState::Disconnected => return Err(MeetingError::NotFound),
+            _ if session.is_ringing() => Departure::Declined,
             _ if session.invitation.state == InvitationState::Connecting => Departure::Cancelled,
             _ => Departure::Left,
         };
         self.disconnect(id, departure, out);
+        if departure == Departure::Left && self.kind == MeetingKind::TwoParty {
+            let others: Vec<String> =
+                self.sessions.iter().filter(|(_, s)| s.in_roster()).map(|(other, _)| other.clone()).collect();
+            for other in others {
+                self.disconnect(&other, Departure::RemoteLeft, out);
+            }
+        }
         Ok(())
     }
 
@@ -100,17 +134,41 @@ impl Meeting {
         self.ended = true;
     }
 
-    /// Ends a live session's conversation: its invitation fails if still joining, then the
-    /// conversation goes `Disconnected` and is deleted; whoever saw it is told it left.
+    /// Ends a live session's conversation: its invitation fails if still joining (or
+    /// ringing), its own pending invitations of others fail and stop ringing, its messaging
+    /// disconnects, then the conversation goes `Disconnected` and is deleted; whoever saw it
+    /// is told it left.
     pub(super) fn disconnect(&mut self, id: &str, departure: Departure, out: &mut Notices) {
         let Some(session) = self.sessions.get_mut(id) else {
             return;
         };
+        if session.state == ConversationState::Disconnected {
+            return;
+        }
         let (was_waiting, was_shown) = (session.is_waiting(), session.is_shown());
-        if session.invitation.state == InvitationState::Connecting {
+        let joining = session.invitation.state == InvitationState::Connecting;
+        let ring = if joining { session.invitation.ring.clone() } else { None };
+        // A two-party caller's own invitation is what rings the callee.
+        let calling = joining
+            && session.invitation.direction == Direction::Outgoing
+            && session.invitation.kind == InvitationKind::Messaging;
+        let mut offers: Vec<String> = calling.then(|| session.invitation.id.clone()).into_iter().collect();
+        if joining {
             session.invitation.state = InvitationState::Failed;
             session.invitation.reason = Some(departure.reason());
             out.push(id, NoticeKind::completed(InvitationState::Failed));
+        }
+        let withdrawn_because =
+            if departure == Departure::MeetingEnded { Reason::meeting_ended() } else { Reason::canceled() };
+        for pinv in session.participant_invitations.iter_mut().filter(|p| p.state == InvitationState::Connecting) {
+            pinv.state = InvitationState::Failed;
+            pinv.reason = Some(withdrawn_because.clone());
+            out.push(id, NoticeKind::ParticipantInvitationCompleted { id: pinv.id.clone() });
+            offers.push(pinv.id.clone());
+        }
+        if session.messaging != ModalityState::Disconnected {
+            session.messaging = ModalityState::Disconnected;
+            out.push(id, NoticeKind::MessagingUpdated { state: ModalityState::Disconnected });
         }
         session.state = ConversationState::Disconnected;
         session.lobby_deadline_ms = None;
@@ -118,6 +176,13 @@ impl Meeting {
         out.push(id, NoticeKind::conversation_updated(ConversationState::Disconnected));
         out.push(id, NoticeKind::ConversationDeleted);
 
+        let withdrawal = if departure == Departure::MeetingEnded { departure } else { Departure::Withdrawn };
+        for offer in offers {
+            self.withdraw(&offer, withdrawal, None, out);
+        }
+        if let Some(ring) = ring {
+            self.after_ring_ended(&ring, departure, out);
+        }
         if departure == Departure::MeetingEnded {
             return;
         }

@@ -1,4 +1,5 @@
-//! One application's conversation inside a meeting, and its join invitation.
+//! One application's conversation inside a meeting, its invitation, and what it started
+//! from there (participant invitations, the messaging modality and its messages).
 
 use serde::{Deserialize, Serialize};
 
@@ -42,12 +43,15 @@ pub enum Role {
     Attendee,
 }
 
-/// UCWA `ConversationState`, restricted to the states a meeting join goes through.
-/// Between commands a session is only ever `InLobby`, `Conferenced` or `Disconnected`;
-/// the other two appear in notices.
+/// UCWA `ConversationState`, restricted to the states our conversations go through.
+/// Between commands a session is `Incoming` (invited, not answered), `Connecting` (a
+/// two-party call not yet answered), `Connected` (two-party), `InLobby`, `Conferenced` or
+/// `Disconnected`; `Conferencing` only appears in notices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConversationState {
+    Incoming,
     Connecting,
+    Connected,
     InLobby,
     Conferencing,
     Conferenced,
@@ -67,6 +71,56 @@ pub enum InvitationState {
     Connecting,
     Connected,
     Failed,
+}
+
+/// Which operation resource a session's own invitation is: a meeting join or invitation
+/// (`onlineMeetingInvitation`) or a two-party IM call (`messagingInvitation`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InvitationKind {
+    #[default]
+    OnlineMeeting,
+    Messaging,
+}
+
+/// The state of a modality of one conversation (UCWA `ModalityState`, the values messaging uses).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ModalityState {
+    #[default]
+    Disconnected,
+    Connecting,
+    Connected,
+}
+
+/// Non-JSON content carried as a data URI (first messages, custom content, IM text). It is
+/// data only: HTML is passed on exactly as sent and never rendered or interpreted here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Content {
+    /// `text/plain`, `text/html`, or (custom content) whatever the inviter gave.
+    pub mime: String,
+    pub text: String,
+}
+
+impl Content {
+    pub fn new(mime: impl Into<String>, text: impl Into<String>) -> Self {
+        Self { mime: mime.into(), text: text.into() }
+    }
+
+    pub fn is_html(&self) -> bool {
+        self.mime.eq_ignore_ascii_case("text/html")
+    }
+}
+
+/// How an incoming invitation reached this session: which outgoing invitation rings it,
+/// who sent it, and until when it rings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ring {
+    /// The outgoing invitation: a `ParticipantInvitation` id of the inviter's session, or the
+    /// inviter session's own (two-party `messagingInvitation`) invitation id.
+    pub offer: String,
+    pub inviter: SessionId,
+    /// The inviter as it was when inviting (rendered as `from` even after it left).
+    pub from: Identity,
+    pub deadline_ms: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +169,46 @@ impl Reason {
     pub fn ejected() -> Self {
         Self::new("Informational", "Ejected", "The participant was removed from the conference.")
     }
+
+    /// The invitee declined (its own invitation).
+    pub fn declined() -> Self {
+        Self::new("LocalFailure", "Declined", "The invitation was declined.")
+    }
+
+    /// The invitee declined (the inviter's invitation; as recorded in the wild).
+    pub fn remote_declined() -> Self {
+        Self::new("RemoteFailure", "Declined", "Your invitation was declined.")
+    }
+
+    /// Nobody answered the incoming invitation in time (the invitee's copy).
+    pub fn missed() -> Self {
+        Self::new("Timeout", "Missed", "The invitation was not answered in time.")
+    }
+
+    /// Nobody answered in time (the inviter's invitation).
+    pub fn unanswered() -> Self {
+        Self::new("Timeout", "Timeout", "The invitation was not answered in time.")
+    }
+
+    /// The inviter withdrew the invitation (cancelled it or left) before it was answered.
+    pub fn withdrawn() -> Self {
+        Self::new("RemoteFailure", "Canceled", "The inviter canceled the invitation.")
+    }
+
+    /// Another application of the same user answered first.
+    pub fn answered_elsewhere() -> Self {
+        Self::new("RemoteFailure", "Canceled", "The invitation was answered on another application.")
+    }
+
+    /// The invited user has no application signed in and available.
+    pub fn unreachable() -> Self {
+        Self::new("RemoteFailure", "TemporarilyUnavailable", "The invited user has no application signed in.")
+    }
+
+    /// The other party of a two-party conversation left it.
+    pub fn remote_left() -> Self {
+        Self::new("RemoteFailure", "Ended", "The other participant left the conversation.")
+    }
 }
 
 /// What the joiner sent with `joinOnlineMeeting`; echoed on the invitation.
@@ -133,9 +227,13 @@ pub struct InvitationRequest {
     /// `GatewayParticipant` marks a phone joiner for `lobby_bypass_for_phone_users`
     /// (spec §15.3). The caller maps `TrustedParticipant` to `Identity::trusted`.
     pub local_participant_type: Option<String>,
-    /// Trusted Application API `customContent`, kept as a data URI; echoed as a link.
-    #[serde(default)]
-    pub custom_content: Option<String>,
+    pub kind: InvitationKind,
+    /// The invitation's target URI (two-party calls).
+    pub to: Option<String>,
+    /// The first message sent with the invitation.
+    pub message: Option<Content>,
+    /// Custom content the joiner attaches (Trusted Application API `customContent`).
+    pub custom_content: Option<Content>,
 }
 
 impl InvitationRequest {
@@ -152,6 +250,9 @@ impl InvitationRequest {
             local_participant_uri: None,
             local_participant_display_name: None,
             local_participant_type: None,
+            kind: InvitationKind::OnlineMeeting,
+            to: None,
+            message: None,
             custom_content: None,
         }
     }
@@ -171,10 +272,24 @@ pub struct Invitation {
     pub local_participant_uri: Option<String>,
     pub local_participant_display_name: Option<String>,
     pub local_participant_type: Option<String>,
-    #[serde(default)]
-    pub custom_content: Option<String>,
     /// Set when the invitation failed.
     pub reason: Option<Reason>,
+    #[serde(default)]
+    pub kind: InvitationKind,
+    #[serde(default)]
+    pub to: Option<String>,
+    /// The first message of the invitation (incoming: the inviter's; outgoing: our own).
+    #[serde(default)]
+    pub message: Option<Content>,
+    /// Custom content the inviter (incoming) or the joiner (Trusted Application API) attached.
+    #[serde(default)]
+    pub custom_content: Option<Content>,
+    /// Set on incoming invitations.
+    #[serde(default)]
+    pub ring: Option<Ring>,
+    /// Outgoing two-party calls: the callee session that answered.
+    #[serde(default)]
+    pub accepted_by: Option<SessionId>,
 }
 
 impl Invitation {
@@ -191,11 +306,64 @@ impl Invitation {
             local_participant_uri: request.local_participant_uri,
             local_participant_display_name: request.local_participant_display_name,
             local_participant_type: request.local_participant_type,
-            custom_content: request.custom_content,
             reason: None,
+            kind: request.kind,
+            to: request.to,
+            message: request.message,
+            custom_content: request.custom_content,
+            ring: None,
+            accepted_by: None,
         }
     }
 }
+
+/// What `addParticipant` asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParticipantInvitationRequest {
+    /// Chosen by the caller; unique in the meeting.
+    pub id: String,
+    pub operation_id: Option<String>,
+    /// The invited user's SIP URI.
+    pub to: String,
+    pub subject: Option<String>,
+    pub importance: Importance,
+    pub message: Option<Content>,
+    pub custom_content: Option<Content>,
+}
+
+/// The inviter's `participantInvitation` operation resource (spec §7.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParticipantInvitation {
+    pub id: String,
+    pub operation_id: Option<String>,
+    pub to: String,
+    pub subject: Option<String>,
+    pub importance: Importance,
+    pub message: Option<Content>,
+    pub custom_content: Option<Content>,
+    pub state: InvitationState,
+    pub reason: Option<Reason>,
+    /// The invitee's session that accepted, once it is in the roster.
+    pub accepted_by: Option<SessionId>,
+}
+
+/// The `messagingInvitation` an `addMessaging` started in a meeting conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModalityOperation {
+    pub operation_id: Option<String>,
+    pub state: InvitationState,
+}
+
+/// A message the session sent, kept so its `message` operation resource answers GET.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentMessage {
+    pub id: String,
+    pub operation_id: Option<String>,
+    pub at_ms: i64,
+}
+
+/// How many sent messages a session keeps for GET; older ones answer 404.
+pub const SENT_MESSAGES_KEPT: usize = 20;
 
 /// One application's conversation in the meeting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,6 +378,18 @@ pub struct Session {
     /// Why the meeting ended this conversation (ejected, meeting ended, lobby failure);
     /// `None` while live or after the application left on its own.
     pub disconnect_reason: Option<Reason>,
+    /// The messaging modality of this conversation.
+    #[serde(default)]
+    pub messaging: ModalityState,
+    /// The last `addMessaging` operation (meeting conversations).
+    #[serde(default)]
+    pub messaging_operation: Option<ModalityOperation>,
+    /// `addParticipant` operations this session started, oldest first.
+    #[serde(default)]
+    pub participant_invitations: Vec<ParticipantInvitation>,
+    /// The most recent messages sent, oldest first (at most [`SENT_MESSAGES_KEPT`]).
+    #[serde(default)]
+    pub sent_messages: Vec<SentMessage>,
 }
 
 impl Session {
@@ -217,9 +397,20 @@ impl Session {
         self.state == ConversationState::InLobby
     }
 
-    /// Admitted into the meeting: the session has a roster and belongs to it.
+    /// Admitted into the meeting (or connected to the other party of a two-party
+    /// conversation): the session has a roster and belongs to it.
     pub fn in_roster(&self) -> bool {
-        self.state == ConversationState::Conferenced
+        matches!(self.state, ConversationState::Conferenced | ConversationState::Connected)
+    }
+
+    /// An incoming invitation that has not been answered yet.
+    pub fn is_ringing(&self) -> bool {
+        self.state == ConversationState::Incoming && self.invitation.state == InvitationState::Connecting
+    }
+
+    /// Receives meeting messages: in the roster with messaging connected.
+    pub fn receives_messages(&self) -> bool {
+        self.in_roster() && self.messaging == ModalityState::Connected
     }
 
     /// In the roster and visible to others (trusted joins are hidden).

@@ -610,3 +610,290 @@ fn a_trusted_service_session_leads_hidden_and_admits() {
         !seen_by(&notices, "w").iter().any(|k| matches!(k, K::ParticipantAdded { subject, .. } if subject == "bot"))
     );
 }
+
+// ---- addParticipant, incoming invitations and messaging (spec §7, §12.0, §12.7) ----
+
+fn p_started(id: &str) -> NoticeKind {
+    K::ParticipantInvitationStarted { id: id.to_owned() }
+}
+
+fn p_completed(id: &str) -> NoticeKind {
+    K::ParticipantInvitationCompleted { id: id.to_owned() }
+}
+
+/// Organizer `o` alone in a Locked meeting invites OUTSIDER, who has applications `b0` and `b1`.
+fn invited(apps: usize) -> (Meeting, Vec<Notice>) {
+    let mut meeting = meeting(AccessLevel::Locked);
+    ok(&mut meeting, join_cmd("o", user(ORGANIZER)));
+    let invitees = (0..apps)
+        .map(|k| Invitee { session_id: format!("b{k}"), app_id: format!("app-b{k}"), identity: user(OUTSIDER) })
+        .collect();
+    let invite = Invite {
+        actor: "o".to_owned(),
+        invitation: ParticipantInvitationRequest {
+            id: "p1".to_owned(),
+            operation_id: Some("op".to_owned()),
+            to: OUTSIDER.to_owned(),
+            subject: Some("Join us".to_owned()),
+            importance: Importance::Normal,
+            message: Some(Content::new("text/plain", "Hi")),
+            custom_content: None,
+        },
+        invitees,
+        answer_timeout_ms: 30_000,
+    };
+    let notices = ok(&mut meeting, invite.into());
+    (meeting, notices)
+}
+
+fn pinv(meeting: &Meeting) -> &ParticipantInvitation {
+    &meeting.session("o").expect("inviter").participant_invitations[0]
+}
+
+#[test]
+fn invite_rings_every_application_of_the_invitee() {
+    let (meeting, notices) = invited(2);
+    assert_eq!(seen_by(&notices, "o"), [p_started("p1")]);
+    for b in ["b0", "b1"] {
+        assert_eq!(seen_by(&notices, b), [K::InvitationStarted, K::ConversationAdded { state: Cs::Incoming }]);
+        let s = meeting.session(b).expect("ringing");
+        assert_eq!(s.invitation.direction, Direction::Incoming);
+        assert_eq!(s.invitation.message, Some(Content::new("text/plain", "Hi")));
+        assert_eq!(s.invitation.ring.as_ref().map(|r| r.deadline_ms), Some(30_000));
+    }
+    assert_eq!(meeting.next_deadline(), Some(30_000));
+}
+
+#[test]
+fn accept_joins_without_lobby_and_completes_both_sides_after_the_roster() {
+    let (mut meeting, _) = invited(2);
+    let notices = ok(&mut meeting, Command::Accept { session: "b1".to_owned() });
+    let mut expected = conferencing();
+    expected.extend([added("o", View::Leaders), COMPLETED_OK]);
+    assert_eq!(seen_by(&notices, "b1"), expected);
+    assert_eq!(seen_by(&notices, "o"), [added("b1", View::Attendees), p_completed("p1")]);
+    // The other application's copy ends: answered elsewhere.
+    assert_eq!(seen_by(&notices, "b0"), failed_join());
+    assert_eq!(meeting.session("b0").and_then(|s| s.invitation.reason.clone()), Some(Reason::answered_elsewhere()));
+    assert_eq!(pinv(&meeting).state, InvitationState::Connected);
+    assert_eq!(pinv(&meeting).accepted_by.as_deref(), Some("b1"));
+    // Answering again, either copy: conflict.
+    assert_eq!(meeting.handle(Command::Accept { session: "b1".to_owned() }, 1), Err(MeetingError::Conflict));
+    assert_eq!(
+        meeting.handle(Command::Decline { session: "b0".to_owned(), local_only: false }, 1),
+        Err(MeetingError::Conflict)
+    );
+}
+
+#[test]
+fn decline_fails_both_sides_with_declined() {
+    let (mut meeting, _) = invited(2);
+    let notices = ok(&mut meeting, Command::Decline { session: "b0".to_owned(), local_only: false });
+    assert_eq!(seen_by(&notices, "b0"), failed_join());
+    assert_eq!(seen_by(&notices, "b1"), failed_join());
+    assert_eq!(seen_by(&notices, "o"), [p_completed("p1")]);
+    assert_eq!(pinv(&meeting).reason, Some(Reason::remote_declined()));
+    assert_eq!(meeting.session("b0").and_then(|s| s.invitation.reason.clone()), Some(Reason::declined()));
+}
+
+#[test]
+fn a_local_decline_leaves_the_other_copies_ringing() {
+    let (mut meeting, _) = invited(2);
+    let notices = ok(&mut meeting, Command::Decline { session: "b0".to_owned(), local_only: true });
+    assert!(seen_by(&notices, "o").is_empty());
+    assert!(meeting.session("b1").is_some_and(Session::is_ringing));
+    let notices = ok(&mut meeting, Command::Decline { session: "b1".to_owned(), local_only: true });
+    assert_eq!(seen_by(&notices, "o"), [p_completed("p1")]);
+    assert_eq!(pinv(&meeting).reason, Some(Reason::remote_declined()));
+}
+
+#[test]
+fn unanswered_invitations_time_out_on_both_sides() {
+    let (mut meeting, _) = invited(2);
+    assert!(seen_by(&meeting.handle(Command::ExpireLobbies, 29_999).expect("sweep"), "o").is_empty());
+    let notices = meeting.handle(Command::ExpireLobbies, 30_000).expect("sweep");
+    assert_eq!(seen_by(&notices, "b0"), failed_join());
+    assert_eq!(seen_by(&notices, "o"), [p_completed("p1")]);
+    assert_eq!(pinv(&meeting).reason, Some(Reason::unanswered()));
+    assert_eq!(meeting.session("b1").and_then(|s| s.invitation.reason.clone()), Some(Reason::missed()));
+    assert_eq!(meeting.next_deadline(), None);
+}
+
+#[test]
+fn the_inviter_cancelling_or_leaving_withdraws_the_invitation() {
+    let (mut meeting, _) = invited(1);
+    let cancel = Command::CancelParticipantInvitation { actor: "o".to_owned(), invitation: "p1".to_owned() };
+    let notices = ok(&mut meeting, cancel.clone());
+    assert_eq!(seen_by(&notices, "o"), [p_completed("p1")]);
+    assert_eq!(seen_by(&notices, "b0"), failed_join());
+    assert_eq!(meeting.session("b0").and_then(|s| s.invitation.reason.clone()), Some(Reason::withdrawn()));
+    assert_eq!(meeting.handle(cancel, 1), Err(MeetingError::Conflict));
+
+    let (mut meeting, _) = invited(1);
+    let notices = ok(&mut meeting, Command::Leave { session: "o".to_owned() });
+    assert_eq!(seen_by(&notices, "b0"), failed_join());
+    assert_eq!(seen_by(&notices, "o")[0], p_completed("p1"));
+}
+
+#[test]
+fn nobody_online_fails_the_invitation_at_once() {
+    let (meeting, notices) = invited(0);
+    assert_eq!(seen_by(&notices, "o"), [p_started("p1"), p_completed("p1")]);
+    assert_eq!(pinv(&meeting).reason, Some(Reason::unreachable()));
+}
+
+#[test]
+fn incoming_invitations_cannot_be_cancelled_nor_outgoing_ones_answered() {
+    let (mut meeting, _) = invited(1);
+    assert_eq!(meeting.handle(Command::Cancel { session: "b0".to_owned() }, 0), Err(MeetingError::Conflict));
+    assert_eq!(meeting.handle(Command::Accept { session: "o".to_owned() }, 0), Err(MeetingError::Conflict));
+    // Not in the roster yet: no inviting, no messages.
+    let msg = MessageRequest { id: "m".to_owned(), operation_id: None, content: Content::new("text/plain", "x") };
+    assert_eq!(
+        meeting.handle(Command::SendMessage { session: "b0".to_owned(), message: msg }, 0),
+        Err(MeetingError::Conflict)
+    );
+}
+
+#[test]
+fn meeting_messages_reach_connected_roster_members_only() {
+    let mut meeting = meeting_with_waiter();
+    let (o, a) = ("o".to_owned(), "a".to_owned());
+    let notices = ok(&mut meeting, Command::AddMessaging { session: o.clone(), operation_id: None });
+    assert_eq!(
+        seen_by(&notices, "o"),
+        [
+            K::MessagingInvitationStarted,
+            K::MessagingUpdated { state: ModalityState::Connecting },
+            K::MessagingUpdated { state: ModalityState::Connected },
+            K::ParticipantMessagingAdded { subject: o.clone() },
+            K::MessagingInvitationCompleted,
+        ]
+    );
+    let notices = ok(&mut meeting, Command::AddMessaging { session: a.clone(), operation_id: None });
+    assert_eq!(seen_by(&notices, "o"), [K::ParticipantMessagingAdded { subject: a.clone() }]);
+    let content = Content::new("text/html", "<b>Grüße</b>");
+    let msg = MessageRequest { id: "m1".to_owned(), operation_id: None, content: content.clone() };
+    let notices = meeting.handle(Command::SendMessage { session: o.clone(), message: msg }, 5).expect("sent");
+    let message = Message { id: "m1".to_owned(), sender: o.clone(), operation_id: None, content, at_ms: 5 };
+    assert_eq!(
+        seen_by(&notices, "o"),
+        [K::MessageStarted { message: message.clone() }, K::MessageCompleted { message: message.clone() }]
+    );
+    assert_eq!(seen_by(&notices, "a"), [K::MessageReceived { message }]);
+    assert!(seen_by(&notices, "w").is_empty(), "the lobby gets no meeting messages");
+    let notices = ok(&mut meeting, Command::StopMessaging { session: a.clone() });
+    assert_eq!(seen_by(&notices, "o"), [K::ParticipantMessagingDeleted { subject: a }]);
+}
+
+/// `s0` calls COLLEAGUE, who has applications `c0` and `c1`.
+fn calling() -> Meeting {
+    let mut meeting = Meeting::two_party("P2P", MeetingSettings::new(ORGANIZER, EXPIRES));
+    let invitees = (0..2)
+        .map(|k| Invitee { session_id: format!("c{k}"), app_id: format!("app-c{k}"), identity: user(COLLEAGUE) })
+        .collect();
+    let invitation = InvitationRequest {
+        to: Some(COLLEAGUE.to_owned()),
+        message: Some(Content::new("text/plain", "ping")),
+        ..InvitationRequest::outgoing("s0")
+    };
+    let call = Call {
+        session_id: "s0".to_owned(),
+        app_id: "app0".to_owned(),
+        identity: user(ORGANIZER),
+        invitation,
+        invitees,
+        answer_timeout_ms: 30_000,
+    };
+    let notices = ok(&mut meeting, Command::Call(Box::new(call)));
+    assert_eq!(
+        seen_by(&notices, "s0"),
+        [
+            K::InvitationStarted,
+            K::ConversationAdded { state: Cs::Connecting },
+            K::LocalParticipantAdded,
+            K::MessagingUpdated { state: ModalityState::Connecting },
+        ]
+    );
+    assert_eq!(seen_by(&notices, "c1"), [K::InvitationStarted, K::ConversationAdded { state: Cs::Incoming }]);
+    meeting
+}
+
+#[test]
+fn a_call_completes_only_after_the_remote_participant_appears() {
+    let mut meeting = calling();
+    let notices = ok(&mut meeting, Command::Accept { session: "c1".to_owned() });
+    let messaging_added = |s: &str| K::ParticipantMessagingAdded { subject: s.to_owned() };
+    assert_eq!(
+        seen_by(&notices, "s0"),
+        [
+            updated(Cs::Connected),
+            added("c1", View::Attendees),
+            messaging_added("c1"),
+            messaging_added("s0"),
+            K::MessagingUpdated { state: ModalityState::Connected },
+            COMPLETED_OK,
+        ]
+    );
+    assert_eq!(seen_by(&notices, "c0"), failed_join());
+    assert_eq!(seen_by(&notices, "c1").last(), Some(&COMPLETED_OK));
+    // Messages both ways; then stopMessaging ends the conversation for both.
+    for (from, to) in [("s0", "c1"), ("c1", "s0")] {
+        let msg =
+            MessageRequest { id: format!("m-{from}"), operation_id: None, content: Content::new("text/plain", "x") };
+        let notices = ok(&mut meeting, Command::SendMessage { session: from.to_owned(), message: msg });
+        assert!(matches!(seen_by(&notices, to)[..], [K::MessageReceived { .. }]));
+    }
+    // Leader capabilities do not exist in a two-party conversation.
+    assert_eq!(
+        meeting.handle(Command::Eject { actor: "s0".into(), target: "c1".into() }, 0),
+        Err(MeetingError::Forbidden)
+    );
+    let notices = ok(&mut meeting, Command::StopMessaging { session: "c1".to_owned() });
+    assert_eq!(seen_by(&notices, "s0").first(), Some(&deleted("c1", None, None)));
+    assert_eq!(seen_by(&notices, "s0").last(), Some(&K::ConversationDeleted));
+    assert_eq!(meeting.session("s0").and_then(|s| s.disconnect_reason.clone()), Some(Reason::remote_left()));
+}
+
+#[test]
+fn a_declined_call_ends_the_callers_conversation() {
+    let mut meeting = calling();
+    let notices = ok(&mut meeting, Command::Decline { session: "c0".to_owned(), local_only: false });
+    assert_eq!(
+        seen_by(&notices, "s0"),
+        [
+            COMPLETED_FAILED,
+            K::MessagingUpdated { state: ModalityState::Disconnected },
+            updated(Cs::Disconnected),
+            K::ConversationDeleted
+        ]
+    );
+    assert_eq!(meeting.session("s0").and_then(|s| s.invitation.reason.clone()), Some(Reason::remote_declined()));
+}
+
+#[test]
+fn add_participant_escalates_a_two_party_conversation() {
+    let mut meeting = calling();
+    ok(&mut meeting, Command::Accept { session: "c0".to_owned() });
+    let invite = Invite {
+        actor: "c0".to_owned(),
+        invitation: ParticipantInvitationRequest {
+            id: "p9".to_owned(),
+            operation_id: None,
+            to: LEADER.to_owned(),
+            subject: None,
+            importance: Importance::Normal,
+            message: None,
+            custom_content: None,
+        },
+        invitees: vec![Invitee { session_id: "l0".to_owned(), app_id: "app-l0".to_owned(), identity: user(LEADER) }],
+        answer_timeout_ms: 30_000,
+    };
+    let notices = ok(&mut meeting, invite.into());
+    assert_eq!(meeting.kind(), MeetingKind::Conference);
+    assert_eq!(seen_by(&notices, "s0"), [updated(Cs::Conferencing), updated(Cs::Conferenced), K::OnlineMeetingAdded]);
+    assert_eq!(seen_by(&notices, "c0").last(), Some(&p_started("p9")));
+    let notices = ok(&mut meeting, Command::Accept { session: "l0".to_owned() });
+    assert_eq!(seen_by(&notices, "c0").last(), Some(&p_completed("p9")));
+    assert_eq!(state_of(&meeting, "l0"), Cs::Conferenced);
+}

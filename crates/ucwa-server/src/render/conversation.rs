@@ -1,19 +1,25 @@
 //! `conversation` (`ucwa-spec.md` §8) and its roster collections (§9.2).
 
 use serde_json::json;
-use ucwa_core::meeting::{ConversationState, View};
+use ucwa_core::meeting::{ConversationState, ModalityState, View};
 use ucwa_proto::Resource;
 
+use super::messaging::messaging;
 use super::participant::participant;
 use super::{Viewer, wire};
 use crate::urls::child;
 
 /// Modality resources every conversation has. Media is out of scope, so audio/video,
-/// sharing and data collaboration stay `Disconnected` with no action to start them.
+/// sharing and data collaboration stay `Disconnected` with no action to start them;
+/// messaging is real.
 pub const MODALITIES: &[&str] = &["applicationSharing", "audioVideo", "dataCollaboration", "messaging"];
 
-/// A modality of the conversation: present, and (for now) never started.
+/// A modality of the conversation: messaging in its real state, the others present and
+/// never started.
 pub fn modality(v: &Viewer<'_>, rel: &str) -> Resource {
+    if rel == "messaging" {
+        return messaging(v, v.session.messaging);
+    }
     Resource::new(v.ns, rel, child(&v.conversation_href(), rel))
         .prop("state", "Disconnected")
         .link("conversation", v.conversation_href())
@@ -25,6 +31,7 @@ pub fn conversation(v: &Viewer<'_>, state: ConversationState) -> Resource {
     let href = v.conversation_href();
     let inv = &v.session.invitation;
     let conferenced = state == ConversationState::Conferenced;
+    let connected = state == ConversationState::Connected;
     let subject = inv.subject.clone().unwrap_or_else(|| v.meeting().settings().subject.clone());
     let mut r =
         MODALITIES.iter().fold(Resource::new(v.ns, "conversation", href.clone()), |r, m| r.link(m, child(&href, m)));
@@ -33,7 +40,7 @@ pub fn conversation(v: &Viewer<'_>, state: ConversationState) -> Resource {
         .prop("subject", subject)
         .opt_prop("threadId", inv.thread_id.as_deref())
         .prop("importance", wire(inv.importance))
-        .prop("activeModalities", json!([]))
+        .prop("activeModalities", active_modalities(v, state))
         .prop("expirationTime", ucwa_proto::encode::aspnet_date(v.meeting().settings().expiration_ms));
     if conferenced {
         let count = v.meeting().sessions().values().filter(|s| s.is_shown()).count();
@@ -44,9 +51,26 @@ pub fn conversation(v: &Viewer<'_>, state: ConversationState) -> Resource {
             .link("leaders", child(&href, "leaders"))
             .link("attendees", child(&href, "attendees"))
             .link("lobby", child(&href, "lobby"))
-            .titled_link("localParticipant", v.participant_href(v.id), &v.session.identity.display_name);
+            .titled_link("localParticipant", v.participant_href(v.id), &v.session.identity.display_name)
+            .link("addParticipant", v.urls.add_participant(v.id));
+    }
+    if connected {
+        // A two-party conversation (spec §12.0): the local participant, the other party and
+        // addParticipant, which escalates it to a meeting.
+        let count = v.meeting().sessions().values().filter(|s| s.is_shown()).count();
+        r = r
+            .prop("participantCount", count)
+            .link("participants", child(&href, "participants"))
+            .titled_link("localParticipant", v.participant_href(v.id), &v.session.identity.display_name)
+            .link("addParticipant", v.urls.add_participant(v.id));
     }
     r
+}
+
+/// `Messaging` while the conversation's messaging is connected (and the conversation live).
+fn active_modalities(v: &Viewer<'_>, state: ConversationState) -> serde_json::Value {
+    let live = matches!(state, ConversationState::Connected | ConversationState::Conferenced);
+    if live && v.session.messaging == ModalityState::Connected { json!(["Messaging"]) } else { json!([]) }
 }
 
 /// The collection name of a view.

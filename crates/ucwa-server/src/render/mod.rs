@@ -6,6 +6,7 @@
 
 pub mod conversation;
 pub mod invitation;
+pub mod messaging;
 pub mod online_meeting;
 pub mod participant;
 pub mod projection;

@@ -1,7 +1,7 @@
 //! `participant`, `localParticipant` and `from` (`ucwa-spec.md` §9.1): one session as another
 //! sees it, with the capability links the viewer has on it.
 
-use ucwa_core::meeting::{Role, Session};
+use ucwa_core::meeting::{MeetingKind, ModalityState, Role, Session};
 use ucwa_proto::Resource;
 
 use super::{Viewer, wire};
@@ -16,7 +16,8 @@ pub struct Capabilities {
 }
 
 pub fn capabilities(v: &Viewer<'_>, subject_id: &str, subject: &Session) -> Capabilities {
-    let acts = v.session.leads() && subject_id != v.id;
+    // Two-party conversations have no roles or lobby to act on.
+    let acts = v.session.leads() && subject_id != v.id && v.meeting().kind() == MeetingKind::Conference;
     let organizer = v.meeting().settings().is_organizer(&subject.identity);
     Capabilities {
         admit: acts && subject.is_waiting(),
@@ -59,4 +60,5 @@ pub fn participant(v: &Viewer<'_>, subject_id: &str, rel: &str) -> Resource {
         .link_if(can.promote, "promote", || child(&href, "promote"))
         .link_if(can.demote, "demote", || child(&href, "demote"))
         .link_if(can.eject, "eject", || child(&href, "eject"))
+        .link_if(subject.messaging == ModalityState::Connected, "participantMessaging", || child(&href, "messaging"))
 }

@@ -5,14 +5,15 @@
 //! All meeting events are High priority (§11.4).
 
 use ucwa_core::channel::Priority;
-use ucwa_core::meeting::{InvitationState, Notice, NoticeKind, Reason};
+use ucwa_core::meeting::{InvitationState, MeetingKind, Notice, NoticeKind, Reason};
 use ucwa_core::model::{MeetingRecord, NewEvent};
 use ucwa_proto::error::ErrorBody;
 use ucwa_proto::event::{Event, EventType, RelLink, Status};
 
 use super::Viewer;
 use super::conversation::{conversation, view_rel};
-use super::invitation::invitation_in;
+use super::invitation::{invitation_href, invitation_in, messaging_operation, participant_invitation};
+use super::messaging::{message, messaging, participant_messaging};
 use super::online_meeting::online_meeting;
 use super::participant::participant;
 use crate::urls::child;
@@ -35,7 +36,22 @@ fn render(record: &MeetingRecord, notice: &Notice) -> Option<NewEvent> {
     let invitation_event = |kind: EventType, state: InvitationState| {
         let resource = invitation_in(&v, state);
         let rel = resource.rel().to_owned();
-        Event::new(kind, RelLink::new(rel.clone(), v.urls.invitation(v.id))).embedding(&rel, resource.into_value())
+        Event::new(kind, RelLink::new(rel.clone(), invitation_href(&v))).embedding(&rel, resource.into_value())
+    };
+    // Operation events embed the operation and link to it (spec §6.5).
+    let operation_event = |kind: EventType, resource: ucwa_proto::Resource| {
+        let rel = resource.rel().to_owned();
+        let href = resource.self_href().unwrap_or_default().to_owned();
+        Event::new(kind, RelLink::new(rel.clone(), href)).embedding(&rel, resource.into_value())
+    };
+    let completion = |mut event: Event, state: InvitationState, reason: Option<&Reason>| {
+        if state == InvitationState::Connected {
+            event.status = Some(Status::Success);
+        } else {
+            event.status = Some(Status::Failure);
+            event.reason = reason.map(reason_body);
+        }
+        event
     };
     let participant_event = |kind: EventType, subject: &str, rel: &str| {
         let mut link = RelLink::new(ns.rel(rel), v.participant_href(subject));
@@ -57,14 +73,8 @@ fn render(record: &MeetingRecord, notice: &Notice) -> Option<NewEvent> {
             (communication, invitation_event(EventType::Updated, InvitationState::Connecting))
         }
         NoticeKind::InvitationCompleted { state } => {
-            let mut event = invitation_event(EventType::Completed, *state);
-            if *state == InvitationState::Connected {
-                event.status = Some(Status::Success);
-            } else {
-                event.status = Some(Status::Failure);
-                event.reason = v.session.invitation.reason.as_ref().map(reason_body);
-            }
-            (communication, event)
+            let event = invitation_event(EventType::Completed, *state);
+            (communication, completion(event, *state, v.session.invitation.reason.as_ref()))
         }
         NoticeKind::ConversationAdded { state } | NoticeKind::ConversationUpdated { state } => {
             let kind = if matches!(notice.kind, NoticeKind::ConversationAdded { .. }) {
@@ -95,7 +105,10 @@ fn render(record: &MeetingRecord, notice: &Notice) -> Option<NewEvent> {
         }
         NoticeKind::ParticipantAdded { subject, in_view } => {
             let mut event = participant_event(EventType::Added, subject, "participant");
-            event.in_ = in_view.map(|view| in_link(&v, Some(view)));
+            // A two-party conversation has no roster views to be `in`.
+            event.in_ = in_view
+                .filter(|_| record.meeting.kind() == MeetingKind::Conference)
+                .map(|view| in_link(&v, Some(view)));
             (conversation_sender, event)
         }
         NoticeKind::ParticipantUpdated { subject } => {
@@ -105,6 +118,57 @@ fn render(record: &MeetingRecord, notice: &Notice) -> Option<NewEvent> {
             let mut event = participant_event(EventType::Deleted, subject, "participant");
             event.in_ = in_view.map(|view| in_link(&v, Some(view)));
             event.reason = reason.as_ref().map(reason_body);
+            (conversation_sender, event)
+        }
+        NoticeKind::ParticipantInvitationStarted { id } | NoticeKind::ParticipantInvitationCompleted { id } => {
+            let pinv = v.session.participant_invitations.iter().find(|p| &p.id == id)?;
+            let event = if matches!(notice.kind, NoticeKind::ParticipantInvitationStarted { .. }) {
+                operation_event(EventType::Started, participant_invitation(&v, pinv, InvitationState::Connecting))
+            } else {
+                let event = operation_event(EventType::Completed, participant_invitation(&v, pinv, pinv.state));
+                completion(event, pinv.state, pinv.reason.as_ref())
+            };
+            (communication, event)
+        }
+        NoticeKind::MessagingInvitationStarted | NoticeKind::MessagingInvitationCompleted => {
+            let op = v.session.messaging_operation.as_ref()?;
+            let event = if notice.kind == NoticeKind::MessagingInvitationStarted {
+                operation_event(EventType::Started, messaging_operation(&v, op, InvitationState::Connecting))
+            } else {
+                let event = operation_event(EventType::Completed, messaging_operation(&v, op, op.state));
+                completion(event, op.state, None)
+            };
+            (communication, event)
+        }
+        NoticeKind::MessagingUpdated { state } => {
+            let resource = messaging(&v, *state);
+            let rel = resource.rel().to_owned();
+            let link = RelLink::new(rel.clone(), v.urls.messaging(v.id));
+            (conversation_sender, Event::new(EventType::Updated, link).embedding(&rel, resource.into_value()))
+        }
+        NoticeKind::ParticipantMessagingAdded { subject } | NoticeKind::ParticipantMessagingDeleted { subject } => {
+            let resource = participant_messaging(&v, subject);
+            let rel = resource.rel().to_owned();
+            let in_rel = if subject == v.id { "localParticipant" } else { "participant" };
+            let mut in_ = RelLink::new(ns.rel(in_rel), v.participant_href(subject));
+            in_.title = record.meeting.session(subject).map(|s| s.identity.display_name.clone());
+            let link = RelLink::new(rel.clone(), child(&v.participant_href(subject), "messaging"));
+            let mut event = if matches!(notice.kind, NoticeKind::ParticipantMessagingAdded { .. }) {
+                Event::new(EventType::Added, link).embedding(&rel, resource.into_value())
+            } else {
+                Event::new(EventType::Deleted, link)
+            };
+            event.in_ = Some(in_);
+            (conversation_sender, event)
+        }
+        NoticeKind::MessageStarted { message: m } => {
+            (conversation_sender, operation_event(EventType::Started, message(&v, m)))
+        }
+        NoticeKind::MessageCompleted { message: m } | NoticeKind::MessageReceived { message: m } => {
+            // A received message is one `completed` event (as recorded): clients act once
+            // per Incoming message event.
+            let mut event = operation_event(EventType::Completed, message(&v, m));
+            event.status = Some(Status::Success);
             (conversation_sender, event)
         }
     };

@@ -10,7 +10,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use ucwa_core::conference::{join_url, new_conference_id, parse_conference_uri};
 use ucwa_core::credentials::{new_id, random_bytes};
-use ucwa_core::meeting::{Command, Identity, Importance, InvitationRequest, Join, Meeting, MeetingSettings, Surface};
+use ucwa_core::meeting::{
+    Command, Identity, Importance, InvitationKind, InvitationRequest, Join, Meeting, MeetingSettings, Surface,
+};
 use ucwa_core::model::{AppKind, Application, MeetingRecord};
 use ucwa_proto::input::{PropertyBag, Validator};
 
@@ -243,6 +245,78 @@ pub async fn get(
     let record = state.meetings.read(&state, &meeting_id).await?;
     let viewer = Viewer::new(&record, &session_id).ok_or_else(ApiError::not_found)?;
     Ok(Json(invitation(&viewer).into_value()))
+}
+
+/// CallDeclineReason (`ucwa-spec.md` §15.1). `Local` declines on this application only.
+pub const DECLINE_REASONS: &[&str] = &[
+    "Unknown",
+    "Local",
+    "Global",
+    "MediaAllocationFailure",
+    "EncryptionMismatch",
+    "IPv6NotSupported",
+    "MediaConnectivityFailure",
+    "CodecMismatch",
+    "UnsupportedMedia",
+    "InvalidMediaOffer",
+    "InsufficientBandwidth",
+    "InsufficientBandwidthRerouteOverPstn",
+];
+
+/// The session of an invitation of `kind` owned by the caller (404 for another kind).
+pub async fn locate_invitation_of(
+    state: &AppState,
+    caller: &Caller,
+    app_id: &str,
+    session_id: &str,
+    kind: InvitationKind,
+) -> ApiResult<String> {
+    let (_, meeting_id) = locate(state, caller, app_id, session_id).await?;
+    let record = state.meetings.read(state, &meeting_id).await?;
+    match record.meeting.session(session_id) {
+        Some(s) if s.invitation.kind == kind => Ok(meeting_id),
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+/// `accept` / `decline` / `cancel` of an invitation (204). Answering an invitation that is
+/// outgoing or already completed is 409, as is cancelling an incoming one.
+pub async fn act_on_invitation(
+    state: &AppState,
+    caller: &Caller,
+    app_id: &str,
+    session: String,
+    kind: InvitationKind,
+    action: &str,
+    input: &PropertyBag,
+) -> ApiResult<StatusCode> {
+    let cmd = match action {
+        "accept" => Command::Accept { session: session.clone() },
+        "cancel" => Command::Cancel { session: session.clone() },
+        "decline" => {
+            let mut v = Validator::new();
+            let reason = v.check(input.enumeration("reason", DECLINE_REASONS));
+            v.finish()?;
+            Command::Decline { session: session.clone(), local_only: reason == Some("Local") }
+        }
+        _ => return Err(ApiError::not_found()),
+    };
+    let meeting_id = locate_invitation_of(state, caller, app_id, &session, kind).await?;
+    state.meetings.command(state, &meeting_id, cmd).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST onlineMeetingInvitations/{inv}/accept|decline` (incoming meeting invitations).
+pub async fn answer(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((app_id, session_id, action)): Path<(String, String, String)>,
+    Input(input): Input,
+) -> ApiResult<StatusCode> {
+    if action == "cancel" {
+        return Err(ApiError::not_found());
+    }
+    act_on_invitation(&state, &caller, &app_id, session_id, InvitationKind::OnlineMeeting, &action, &input).await
 }
 
 /// `POST .../cancel`: gives up an outgoing join that is still `Connecting`.

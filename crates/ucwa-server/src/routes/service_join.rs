@@ -28,7 +28,6 @@ use ucwa_core::credentials::new_id;
 use ucwa_core::meeting::{Identity, InvitationRequest};
 use ucwa_core::model::Application;
 use ucwa_core::service::CallbackRoute;
-use ucwa_proto::encode::data_uri;
 use ucwa_proto::input::{PropertyBag, Validator};
 
 use crate::auth::{Caller, normalize_sip_uri};
@@ -39,6 +38,7 @@ use crate::response::created_at;
 use crate::routes::invitations::{
     IMPORTANCE, display_name, importance, join_command, resolve_meeting, run_join, surface_of,
 };
+use crate::routes::participant_invitations::content;
 use crate::routes::platform::load_service;
 use crate::state::{AppState, now_ms};
 use crate::urls::{AppUrls, public_base};
@@ -91,9 +91,14 @@ fn validate(input: &PropertyBag, session_id: &str) -> ApiResult<ServiceJoin> {
         })
     });
     let participant_type = v.check(input.enumeration("localParticipantType", PARTICIPANT_TYPES));
-    let custom_content = v
-        .check(input.string("customContent", MAX_CUSTOM_CONTENT))
-        .map(|c| if c.starts_with("data:") { c } else { data_uri("text/plain", &c) });
+    // A data URI, or plain text (carried as text/plain).
+    let custom_content = content(&mut v, input, "customContent", true).filter(|c| {
+        let fits = c.text.chars().count() <= MAX_CUSTOM_CONTENT;
+        if !fits {
+            v.fail("customContent", format!("longer than {MAX_CUSTOM_CONTENT} characters"));
+        }
+        fits
+    });
     if input.contains("anonymousDisplayName") {
         v.fail("anonymousDisplayName", "must not be set by service applications");
     }

@@ -131,7 +131,7 @@ async fn waiters_keep_waiting_when_the_leader_leaves_and_a_returning_leader_sees
 }
 
 /// Keys of an embedded resource with the Trusted Application API prefix removed.
-fn shape(resource: &Value) -> (BTreeSet<String>, BTreeSet<String>) {
+pub fn shape(resource: &Value) -> (BTreeSet<String>, BTreeSet<String>) {
     let strip = |k: &String| k.trim_start_matches("ms:rtc:saas:").to_owned();
     let props =
         resource.as_object().unwrap().keys().filter(|k| *k != "_links" && *k != "_embedded").map(strip).collect();
@@ -139,20 +139,19 @@ fn shape(resource: &Value) -> (BTreeSet<String>, BTreeSet<String>) {
     (props, links)
 }
 
-fn recorded(file: &str, rel: &str) -> Value {
+pub fn recorded(file: &str, rel: &str) -> Value {
     let text = fixture(&format!("tap-recorded/events/{file}"));
     let batch: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).unwrap();
     batch["sender"][0]["events"][0]["_embedded"][format!("ms:rtc:saas:{rel}")].clone()
 }
 
 /// Links the recorded service offers that this server deliberately does not: media and
-/// broadcast/extension actions (media is out of scope) and `addParticipant` (invitations
-/// are a later feature). Everything else must match.
+/// broadcast/extension actions (media is out of scope). Everything else must match.
 const NOT_OFFERED: &[&str] = &[
     "enableAudienceMuteLock",
     "enableBroadcastingExtension",
     "enableConversationExtension",
-    "addParticipant",
+    // Offered only while that participant's messaging is connected.
     "participantMessaging",
 ];
 
