@@ -31,10 +31,7 @@ impl<'a> Viewer<'a> {
     pub fn new(record: &'a MeetingRecord, id: &'a str) -> Option<Self> {
         let session = record.meeting.session(id)?;
         let urls = AppUrls::of_session(session);
-        let ns = match session.identity.surface {
-            Surface::Service { .. } => Namespace::Saas,
-            Surface::Ucwa | Surface::PsAnon => Namespace::Ucwa,
-        };
+        let ns = namespace(&session.identity.surface);
         Some(Self { record, id, session, urls, ns })
     }
 
@@ -48,6 +45,14 @@ impl<'a> Viewer<'a> {
 
     pub fn participant_href(&self, subject: &str) -> String {
         self.urls.participant(self.id, subject)
+    }
+}
+
+/// The rel namespace of a surface: `ms:rtc:saas:` for service applications.
+pub fn namespace(surface: &Surface) -> Namespace {
+    match surface {
+        Surface::Service { .. } => Namespace::Saas,
+        Surface::Ucwa | Surface::PsAnon => Namespace::Ucwa,
     }
 }
 

@@ -5,17 +5,17 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use ucwa_core::meeting::{Command, View};
-use ucwa_proto::{Namespace, Resource};
+use ucwa_proto::Resource;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::render::Viewer;
 use crate::render::conversation::{MODALITIES, collection, conversation, modality};
 use crate::render::online_meeting::online_meeting;
 use crate::render::participant::participant;
+use crate::render::{Viewer, namespace};
 use crate::response::Json;
 use crate::routes::applications::load_owned;
-use crate::routes::invitations::locate;
+use crate::routes::invitations::{locate, surface_of};
 use crate::state::AppState;
 use crate::urls::AppUrls;
 
@@ -25,8 +25,9 @@ pub async fn list(State(state): State<AppState>, caller: Caller, Path(app_id): P
     let urls = AppUrls::of(&app);
     let sessions = state.store.sessions_of_application(&app.id).await?;
     let links = sessions.iter().map(|s| (urls.conversation(&s.session_id), None));
-    let r = Resource::new(Namespace::Ucwa, "conversations", urls.at("communication/conversations"))
-        .link_array("conversation", links);
+    let ns = namespace(&surface_of(&app));
+    let r =
+        Resource::new(ns, "conversations", urls.at("communication/conversations")).link_array("conversation", links);
     Ok(Json(r.into_value()))
 }
 

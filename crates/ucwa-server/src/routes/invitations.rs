@@ -244,6 +244,10 @@ pub async fn get(
     let (_, meeting_id) = locate(&state, &caller, &app_id, &session_id).await?;
     let record = state.meetings.read(&state, &meeting_id).await?;
     let viewer = Viewer::new(&record, &session_id).ok_or_else(ApiError::not_found)?;
+    // A two-party call's invitation lives under `messagingInvitations`, not here.
+    if viewer.session.invitation.kind != InvitationKind::OnlineMeeting {
+        return Err(ApiError::not_found());
+    }
     Ok(Json(invitation(&viewer).into_value()))
 }
 

@@ -211,6 +211,12 @@ async fn person_to_person_messaging_follows_the_documented_trace() {
     assert_eq!(outgoing["operationId"], "call-1");
     assert_eq!(outgoing["to"], "sip:alice@example.com");
     assert!(location.ends_with(&href(outgoing, "self")));
+    // A call is a messagingInvitation: the same id is no onlineMeetingInvitation.
+    let as_meeting_invitation = location.replace("/messagingInvitations/", "/onlineMeetingInvitations/");
+    assert_eq!(
+        server.call(Method::GET, &as_meeting_invitation, &bob.app.token, None).await.status(),
+        StatusCode::NOT_FOUND
+    );
     let mut incoming_invitations = Vec::new();
     for alice in [&mut alice1, &mut alice2] {
         let got = alice.until(&server, WAIT, |e| e["link"]["rel"] == "conversation").await;

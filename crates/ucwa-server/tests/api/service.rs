@@ -551,6 +551,13 @@ async fn service_apps_may_long_poll_instead() {
     assert_eq!(got[0]["link"]["rel"], "ms:rtc:saas:onlineMeetingInvitation");
     assert_eq!(got[0]["_embedded"]["ms:rtc:saas:onlineMeetingInvitation"]["operationId"], "op-poll");
     assert_eq!(got.last().unwrap()["_embedded"]["ms:rtc:saas:onlineMeetingInvitation"]["state"], "Connected");
+    // The conversations collection speaks the service namespace too and keeps endpointId.
+    let conversations = ucwa_server::urls::child(&app_href, "communication/conversations");
+    let list: Value = server.call(Method::GET, &conversations, &bot.token, None).await.json().await.unwrap();
+    assert_eq!(list["rel"], "ms:rtc:saas:conversations");
+    let links = list["_links"]["ms:rtc:saas:conversation"].as_array().unwrap();
+    assert_eq!(links.len(), 1);
+    assert!(links[0]["href"].as_str().unwrap().contains("endpointId="), "{links:?}");
 }
 
 #[tokio::test]
