@@ -15,7 +15,7 @@ use crate::render::participant::participant;
 use crate::render::{Viewer, namespace};
 use crate::response::Json;
 use crate::routes::applications::load_owned;
-use crate::routes::invitations::{locate, surface_of};
+use crate::routes::invitations::{locate, surface_of, with_viewer};
 use crate::state::AppState;
 use crate::urls::AppUrls;
 
@@ -36,10 +36,8 @@ pub async fn get(
     caller: Caller,
     Path((app_id, session_id)): Path<(String, String)>,
 ) -> ApiResult<Json> {
-    let (_, meeting_id) = locate(&state, &caller, &app_id, &session_id).await?;
-    let record = state.meetings.read(&state, &meeting_id).await?;
-    let v = Viewer::new(&record, &session_id).ok_or_else(ApiError::not_found)?;
-    Ok(Json(conversation(&v, v.session.state).into_value()))
+    with_viewer(&state, &caller, &app_id, &session_id, |v| Ok(Json(conversation(v, v.session.state).into_value())))
+        .await
 }
 
 /// `DELETE` the conversation: leave the meeting (or stop waiting in its lobby).
@@ -60,24 +58,24 @@ pub async fn part(
     caller: Caller,
     Path((app_id, session_id, part)): Path<(String, String, String)>,
 ) -> ApiResult<Json> {
-    let (_, meeting_id) = locate(&state, &caller, &app_id, &session_id).await?;
-    let record = state.meetings.read(&state, &meeting_id).await?;
-    let v = Viewer::new(&record, &session_id).ok_or_else(ApiError::not_found)?;
-    if MODALITIES.contains(&part.as_str()) {
-        return Ok(Json(modality(&v, &part).into_value()));
-    }
-    if !v.session.in_roster() {
-        return Err(ApiError::not_found());
-    }
-    let resource = match part.as_str() {
-        "onlineMeeting" => online_meeting(&v),
-        "participants" => collection(&v, None),
-        "leaders" => collection(&v, Some(View::Leaders)),
-        "attendees" => collection(&v, Some(View::Attendees)),
-        "lobby" => collection(&v, Some(View::Lobby)),
-        _ => return Err(ApiError::not_found()),
-    };
-    Ok(Json(resource.into_value()))
+    with_viewer(&state, &caller, &app_id, &session_id, |v| {
+        if MODALITIES.contains(&part.as_str()) {
+            return Ok(Json(modality(v, &part).into_value()));
+        }
+        if !v.session.in_roster() {
+            return Err(ApiError::not_found());
+        }
+        let resource = match part.as_str() {
+            "onlineMeeting" => online_meeting(v),
+            "participants" => collection(v, None),
+            "leaders" => collection(v, Some(View::Leaders)),
+            "attendees" => collection(v, Some(View::Attendees)),
+            "lobby" => collection(v, Some(View::Lobby)),
+            _ => return Err(ApiError::not_found()),
+        };
+        Ok(Json(resource.into_value()))
+    })
+    .await
 }
 
 /// Whether `viewer` may see `subject` at all: itself, roster members, and (for leaders)
@@ -97,14 +95,14 @@ pub async fn participant_get(
     caller: Caller,
     Path((app_id, session_id, subject)): Path<(String, String, String)>,
 ) -> ApiResult<Json> {
-    let (_, meeting_id) = locate(&state, &caller, &app_id, &session_id).await?;
-    let record = state.meetings.read(&state, &meeting_id).await?;
-    let v = Viewer::new(&record, &session_id).ok_or_else(ApiError::not_found)?;
-    if !visible(&v, &subject) {
-        return Err(ApiError::not_found());
-    }
-    let rel = if subject == session_id { "localParticipant" } else { "participant" };
-    Ok(Json(participant(&v, &subject, rel).into_value()))
+    with_viewer(&state, &caller, &app_id, &session_id, |v| {
+        if !visible(v, &subject) {
+            return Err(ApiError::not_found());
+        }
+        let rel = if subject == session_id { "localParticipant" } else { "participant" };
+        Ok(Json(participant(v, &subject, rel).into_value()))
+    })
+    .await
 }
 
 /// `POST participants/{p}/admit|reject|promote|demote|eject` (bodiless, 204).

@@ -236,19 +236,45 @@ pub async fn locate(
     Ok((app, location.meeting_id))
 }
 
+/// What session `session_id` of an application the caller owns sees of its meeting, handed
+/// to `f` (404 for an unknown application or session).
+pub async fn with_viewer<T>(
+    state: &AppState,
+    caller: &Caller,
+    app_id: &str,
+    session_id: &str,
+    f: impl FnOnce(&Viewer<'_>) -> ApiResult<T>,
+) -> ApiResult<T> {
+    let (_, meeting_id) = locate(state, caller, app_id, session_id).await?;
+    view_meeting(state, &meeting_id, session_id, f).await
+}
+
+/// What session `session_id` sees of meeting `meeting_id`, handed to `f` (404 when the
+/// meeting has no such session).
+pub async fn view_meeting<T>(
+    state: &AppState,
+    meeting_id: &str,
+    session_id: &str,
+    f: impl FnOnce(&Viewer<'_>) -> ApiResult<T>,
+) -> ApiResult<T> {
+    let record = state.meetings.read(state, meeting_id).await?;
+    let viewer = Viewer::new(&record, session_id).ok_or_else(ApiError::not_found)?;
+    f(&viewer)
+}
+
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path((app_id, session_id)): Path<(String, String)>,
 ) -> ApiResult<Json> {
-    let (_, meeting_id) = locate(&state, &caller, &app_id, &session_id).await?;
-    let record = state.meetings.read(&state, &meeting_id).await?;
-    let viewer = Viewer::new(&record, &session_id).ok_or_else(ApiError::not_found)?;
-    // A two-party call's invitation lives under `messagingInvitations`, not here.
-    if viewer.session.invitation.kind != InvitationKind::OnlineMeeting {
-        return Err(ApiError::not_found());
-    }
-    Ok(Json(invitation(&viewer).into_value()))
+    with_viewer(&state, &caller, &app_id, &session_id, |viewer| {
+        // A two-party call's invitation lives under `messagingInvitations`, not here.
+        if viewer.session.invitation.kind != InvitationKind::OnlineMeeting {
+            return Err(ApiError::not_found());
+        }
+        Ok(Json(invitation(viewer).into_value()))
+    })
+    .await
 }
 
 /// CallDeclineReason (`ucwa-spec.md` §15.1). `Local` declines on this application only.
@@ -276,11 +302,11 @@ pub async fn locate_invitation_of(
     kind: InvitationKind,
 ) -> ApiResult<String> {
     let (_, meeting_id) = locate(state, caller, app_id, session_id).await?;
-    let record = state.meetings.read(state, &meeting_id).await?;
-    match record.meeting.session(session_id) {
-        Some(s) if s.invitation.kind == kind => Ok(meeting_id),
-        _ => Err(ApiError::not_found()),
-    }
+    view_meeting(state, &meeting_id, session_id, |v| {
+        if v.session.invitation.kind == kind { Ok(()) } else { Err(ApiError::not_found()) }
+    })
+    .await?;
+    Ok(meeting_id)
 }
 
 /// `accept` / `decline` / `cancel` of an invitation (204). Answering an invitation that is

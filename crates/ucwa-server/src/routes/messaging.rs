@@ -23,13 +23,12 @@ use ucwa_proto::input::{PropertyBag, Validator};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::input::{Input, read_body};
-use crate::render::Viewer;
 use crate::render::invitation::{invitation, messaging_operation};
 use crate::render::messaging::sent_message;
 use crate::response::{Json, created_at};
 use crate::routes::applications::load_owned;
 use crate::routes::invitations::{
-    DEFAULT_MEETING_LIFETIME_MS, IMPORTANCE, act_on_invitation, importance, locate, surface_of,
+    DEFAULT_MEETING_LIFETIME_MS, IMPORTANCE, act_on_invitation, importance, locate, surface_of, with_viewer,
 };
 use crate::routes::participant_invitations::{content, ensure_signed_in, invited_user, invitees, sip_target};
 use crate::state::{AppState, now_ms};
@@ -120,16 +119,16 @@ pub async fn get_invitation(
     caller: Caller,
     Path((app_id, session_id)): Path<(String, String)>,
 ) -> ApiResult<Json> {
-    let (_, meeting_id) = locate(&state, &caller, &app_id, &session_id).await?;
-    let record = state.meetings.read(&state, &meeting_id).await?;
-    let v = Viewer::new(&record, &session_id).ok_or_else(ApiError::not_found)?;
-    if let Some(op) = &v.session.messaging_operation {
-        return Ok(Json(messaging_operation(&v, op, op.state).into_value()));
-    }
-    if v.session.invitation.kind == InvitationKind::Messaging {
-        return Ok(Json(invitation(&v).into_value()));
-    }
-    Err(ApiError::not_found())
+    with_viewer(&state, &caller, &app_id, &session_id, |v| {
+        if let Some(op) = &v.session.messaging_operation {
+            return Ok(Json(messaging_operation(v, op, op.state).into_value()));
+        }
+        if v.session.invitation.kind == InvitationKind::Messaging {
+            return Ok(Json(invitation(v).into_value()));
+        }
+        Err(ApiError::not_found())
+    })
+    .await
 }
 
 /// `POST messagingInvitations/{id}/accept|decline|cancel`.
@@ -212,11 +211,11 @@ pub async fn get_message(
     caller: Caller,
     Path((app_id, session_id, message_id)): Path<(String, String, String)>,
 ) -> ApiResult<Json> {
-    let (_, meeting_id) = locate(&state, &caller, &app_id, &session_id).await?;
-    let record = state.meetings.read(&state, &meeting_id).await?;
-    let v = Viewer::new(&record, &session_id).ok_or_else(ApiError::not_found)?;
-    let sent = v.session.sent_messages.iter().find(|m| m.id == message_id).ok_or_else(ApiError::not_found)?;
-    Ok(Json(sent_message(&v, &sent.id, sent.operation_id.as_deref(), sent.at_ms).into_value()))
+    with_viewer(&state, &caller, &app_id, &session_id, |v| {
+        let sent = v.session.sent_messages.iter().find(|m| m.id == message_id).ok_or_else(ApiError::not_found)?;
+        Ok(Json(sent_message(v, &sent.id, sent.operation_id.as_deref(), sent.at_ms).into_value()))
+    })
+    .await
 }
 
 /// `POST <messaging>/terminate` (`stopMessaging`).

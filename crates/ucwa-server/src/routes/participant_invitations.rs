@@ -25,10 +25,9 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::input::Input;
 use crate::meetings::meeting_error;
-use crate::render::Viewer;
 use crate::render::invitation::participant_invitation;
 use crate::response::{Json, created_at};
-use crate::routes::invitations::{IMPORTANCE, importance, locate, surface_of};
+use crate::routes::invitations::{IMPORTANCE, importance, locate, surface_of, view_meeting};
 use crate::state::AppState;
 use crate::urls::AppUrls;
 
@@ -185,10 +184,12 @@ pub async fn get(
     Path((app_id, id)): Path<(String, String)>,
 ) -> ApiResult<Json> {
     let (session, meeting_id) = locate_invitation(&state, &caller, &app_id, &id).await?;
-    let record = state.meetings.read(&state, &meeting_id).await?;
-    let viewer = Viewer::new(&record, &session).ok_or_else(ApiError::not_found)?;
-    let pinv = viewer.session.participant_invitations.iter().find(|p| p.id == id).ok_or_else(ApiError::not_found)?;
-    Ok(Json(participant_invitation(&viewer, pinv, pinv.state).into_value()))
+    view_meeting(&state, &meeting_id, &session, |viewer| {
+        let pinv =
+            viewer.session.participant_invitations.iter().find(|p| p.id == id).ok_or_else(ApiError::not_found)?;
+        Ok(Json(participant_invitation(viewer, pinv, pinv.state).into_value()))
+    })
+    .await
 }
 
 /// `POST .../cancel`: the inviter withdraws an invitation nobody answered yet.
