@@ -8,12 +8,12 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use ucwa_core::conference::{join_url, new_conference_id, parse_conference_uri};
-use ucwa_core::credentials::{new_id, random_bytes};
+use ucwa_core::conference::parse_conference_uri;
+use ucwa_core::credentials::new_id;
 use ucwa_core::meeting::{
     Command, Identity, Importance, InvitationKind, InvitationRequest, Join, Meeting, MeetingSettings, Surface,
 };
-use ucwa_core::model::{AppKind, Application, MeetingRecord};
+use ucwa_core::model::{AppKind, Application};
 use ucwa_proto::input::{PropertyBag, Validator};
 
 use crate::auth::Caller;
@@ -23,6 +23,7 @@ use crate::render::Viewer;
 use crate::render::invitation::invitation;
 use crate::response::{Json, created_at};
 use crate::routes::applications::load_owned;
+use crate::routes::my_meetings::create_meeting;
 use crate::state::{AppState, now_ms};
 use crate::urls::{AppUrls, public_base};
 
@@ -128,16 +129,23 @@ pub async fn join(
         }
         None => create_adhoc(&state, &app, &headers, join.invitation.subject.as_deref()).await?,
     };
-    let identity = Identity {
-        uri: app.owner_uri.clone(),
-        display_name: join.display_name.unwrap_or_else(|| app.display_name.clone()),
-        anonymous: app.anonymous,
-        trusted: false,
-        surface: surface_of(&app),
-    };
+    let own = identity_of(&app);
+    let identity = Identity { display_name: join.display_name.unwrap_or(own.display_name), ..own };
     let cmd = join_command(&state, &session_id, &app, identity, join.invitation);
     run_join(&state, &meeting_id, cmd).await?;
     Ok(created_at(&AppUrls::of(&app).invitation(&session_id)))
+}
+
+/// How a session of `app` appears in a meeting: as the application's owner, by its display
+/// name, untrusted.
+pub fn identity_of(app: &Application) -> Identity {
+    Identity {
+        uri: app.owner_uri.clone(),
+        display_name: app.display_name.clone(),
+        anonymous: app.anonymous,
+        trusted: false,
+        surface: surface_of(app),
+    }
 }
 
 /// The surface a session of `app` speaks.
@@ -210,17 +218,11 @@ async fn create_adhoc(
     headers: &axum::http::HeaderMap,
     subject: Option<&str>,
 ) -> ApiResult<String> {
-    let id = new_conference_id(random_bytes());
-    let mut settings = MeetingSettings::new(app.owner_uri.clone(), now_ms() + DEFAULT_MEETING_LIFETIME_MS);
+    let now = now_ms();
+    let mut settings = MeetingSettings::new(app.owner_uri.clone(), now + DEFAULT_MEETING_LIFETIME_MS);
     settings.subject = subject.unwrap_or_default().to_owned();
-    let record = MeetingRecord {
-        join_url: join_url(&public_base(state, headers), &app.owner_uri, &id),
-        meeting: Meeting::new(id.clone(), settings),
-        created_ms: now_ms(),
-        settings_revision: 1,
-    };
-    state.meetings.create(state, &record).await?;
-    Ok(id)
+    let record = create_meeting(state, &public_base(state, headers), settings, now, Meeting::new).await?;
+    Ok(record.meeting.id().to_owned())
 }
 
 /// Resolves a session id under an application the caller owns.

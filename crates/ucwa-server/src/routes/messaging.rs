@@ -12,12 +12,10 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use ucwa_core::conference::{join_url, new_conference_id};
-use ucwa_core::credentials::{new_id, random_bytes};
+use ucwa_core::credentials::new_id;
 use ucwa_core::meeting::{
-    Call, Command, Content, Identity, InvitationKind, InvitationRequest, Meeting, MeetingSettings, MessageRequest,
+    Call, Command, Content, InvitationKind, InvitationRequest, Meeting, MeetingSettings, MessageRequest,
 };
-use ucwa_core::model::MeetingRecord;
 use ucwa_proto::input::{PropertyBag, Validator};
 
 use crate::auth::Caller;
@@ -28,8 +26,9 @@ use crate::render::messaging::sent_message;
 use crate::response::{Json, created_at};
 use crate::routes::applications::load_owned;
 use crate::routes::invitations::{
-    DEFAULT_MEETING_LIFETIME_MS, IMPORTANCE, act_on_invitation, importance, locate, surface_of, with_viewer,
+    DEFAULT_MEETING_LIFETIME_MS, IMPORTANCE, act_on_invitation, identity_of, importance, locate, with_viewer,
 };
+use crate::routes::my_meetings::create_meeting;
 use crate::routes::participant_invitations::{content, ensure_signed_in, invited_user, invitees, sip_target};
 use crate::state::{AppState, now_ms};
 use crate::urls::{AppUrls, public_base};
@@ -63,27 +62,16 @@ pub async fn start(
 
     // The conversation is a two-party meeting aggregate; the settings apply if it is ever
     // escalated (the caller then organizes the ad hoc meeting).
-    let conference_id = new_conference_id(random_bytes());
-    let mut settings = MeetingSettings::new(app.owner_uri.clone(), now_ms() + DEFAULT_MEETING_LIFETIME_MS);
+    let now = now_ms();
+    let mut settings = MeetingSettings::new(app.owner_uri.clone(), now + DEFAULT_MEETING_LIFETIME_MS);
     settings.subject = subject.clone().unwrap_or_default();
-    let record = MeetingRecord {
-        join_url: join_url(&public_base(&state, &headers), &app.owner_uri, &conference_id),
-        meeting: Meeting::two_party(conference_id.clone(), settings),
-        created_ms: now_ms(),
-        settings_revision: 1,
-    };
-    state.meetings.create(&state, &record).await?;
+    let record = create_meeting(&state, &public_base(&state, &headers), settings, now, Meeting::two_party).await?;
+    let conference_id = record.meeting.id();
     let session_id = new_id();
     let call = Call {
         session_id: session_id.clone(),
         app_id: app.id.clone(),
-        identity: Identity {
-            uri: app.owner_uri.clone(),
-            display_name: app.display_name.clone(),
-            anonymous: false,
-            trusted: false,
-            surface: surface_of(&app),
-        },
+        identity: identity_of(&app),
         invitation: InvitationRequest {
             operation_id,
             subject,
@@ -97,7 +85,7 @@ pub async fn start(
         invitees: invitees(&user, &apps, None),
         answer_timeout_ms: state.limits.invitation_timeout_secs.saturating_mul(1000),
     };
-    state.meetings.command(&state, &conference_id, Command::Call(Box::new(call))).await?;
+    state.meetings.command(&state, conference_id, Command::Call(Box::new(call))).await?;
     Ok(created_at(&AppUrls::new(false, &app.id).messaging_invitation(&session_id)))
 }
 

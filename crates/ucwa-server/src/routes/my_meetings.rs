@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use ucwa_core::conference::{join_url, new_conference_id};
 use ucwa_core::credentials::random_bytes;
 use ucwa_core::meeting::{AccessLevel, AutomaticLeaderAssignment, Meeting, MeetingSettings, Toggle};
@@ -101,7 +101,30 @@ fn organizer_only(app: &Application) -> ApiResult<()> {
     Ok(())
 }
 
-fn with_etag(mut resp: Response, record: &MeetingRecord) -> Response {
+/// Stores a new meeting under a fresh conference id, with its join URL under `base`; `build`
+/// makes the aggregate (`Meeting::new`, or `Meeting::two_party` for a two-party call).
+pub async fn create_meeting(
+    state: &AppState,
+    base: &str,
+    settings: MeetingSettings,
+    now: i64,
+    build: impl FnOnce(String, MeetingSettings) -> Meeting,
+) -> ApiResult<MeetingRecord> {
+    let id = new_conference_id(random_bytes());
+    let record = MeetingRecord {
+        join_url: join_url(base, &settings.organizer_uri, &id),
+        meeting: build(id, settings),
+        created_ms: now,
+        settings_revision: 1,
+    };
+    state.meetings.create(state, &record).await?;
+    Ok(record)
+}
+
+/// The organizer's `myOnlineMeeting` with its `ETag`.
+fn meeting_response(status: StatusCode, app: &Application, record: &MeetingRecord) -> Response {
+    let urls = AppUrls::new(false, &app.id);
+    let mut resp = json_response(status, my_online_meeting(&urls, record).into_value().to_string());
     if let Ok(v) = HeaderValue::from_str(&etag(record)) {
         resp.headers_mut().insert(header::ETAG, v);
     }
@@ -130,18 +153,9 @@ pub async fn create(
     let now = now_ms();
     let base = MeetingSettings::new(app.owner_uri.clone(), now + DEFAULT_MEETING_LIFETIME_MS);
     let settings = settings_from(&input, &base, now)?;
-    let id = new_conference_id(random_bytes());
-    let record = MeetingRecord {
-        join_url: join_url(&public_base(&state, &headers), &app.owner_uri, &id),
-        meeting: Meeting::new(id, settings),
-        created_ms: now,
-        settings_revision: 1,
-    };
-    state.meetings.create(&state, &record).await?;
-    let urls = AppUrls::new(false, &app.id);
-    let body = my_online_meeting(&urls, &record).into_value().to_string();
-    let mut resp = with_etag(json_response(StatusCode::CREATED, body), &record);
-    if let Ok(v) = HeaderValue::from_str(&urls.my_meeting(record.meeting.id())) {
+    let record = create_meeting(&state, &public_base(&state, &headers), settings, now, Meeting::new).await?;
+    let mut resp = meeting_response(StatusCode::CREATED, &app, &record);
+    if let Ok(v) = HeaderValue::from_str(&AppUrls::new(false, &app.id).my_meeting(record.meeting.id())) {
         resp.headers_mut().insert(header::LOCATION, v);
     }
     Ok(resp)
@@ -163,8 +177,7 @@ pub async fn get(
 ) -> ApiResult<Response> {
     let app = load_owned(&state, &caller, &app_id).await?;
     let record = owned_meeting(&state, &app, &meeting_id).await?;
-    let urls = AppUrls::new(false, &app.id);
-    Ok(with_etag(Json(my_online_meeting(&urls, &record).into_value()).into_response(), &record))
+    Ok(meeting_response(StatusCode::OK, &app, &record))
 }
 
 pub async fn put(
@@ -196,8 +209,7 @@ pub async fn put(
             Ok((record.clone(), Vec::new()))
         })
         .await?;
-    let urls = AppUrls::new(false, &app.id);
-    Ok(with_etag(Json(my_online_meeting(&urls, &record).into_value()).into_response(), &record))
+    Ok(meeting_response(StatusCode::OK, &app, &record))
 }
 
 pub async fn delete(

@@ -9,8 +9,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use ucwa_core::conference::{conference_uri, join_url, new_conference_id};
-use ucwa_core::credentials::{hash_token, new_id, random_bytes};
+use ucwa_core::conference::conference_uri;
+use ucwa_core::credentials::{hash_token, new_id};
 use ucwa_core::meeting::{AccessLevel, Meeting, MeetingSettings};
 use ucwa_core::model::{AppKind, Application, MeetingRecord, NewApplication, Principal, TokenRecord};
 use ucwa_core::service::guest_uri;
@@ -25,7 +25,7 @@ use crate::render::online_meeting::with_meeting_properties;
 use crate::response::{Json, json_response};
 use crate::routes::applications::load_owned;
 use crate::routes::invitations::DEFAULT_MEETING_LIFETIME_MS;
-use crate::routes::my_meetings::settings_from;
+use crate::routes::my_meetings::{create_meeting, settings_from};
 use crate::routes::{conversations, events, invitations, service_join};
 use crate::state::{AppState, now_ms};
 use crate::urls::{AppUrls, PLATFORM_PREFIX, PSANON_PREFIX, USER_PREFIX, public_base, query_value, with_query};
@@ -255,15 +255,8 @@ pub async fn create_adhoc_meeting(
         ..MeetingSettings::new(app.owner_uri.clone(), now + DEFAULT_MEETING_LIFETIME_MS)
     };
     let settings = settings_from(&input, &defaults, now)?;
-    let id = new_conference_id(random_bytes());
     let base = public_base(&state, &headers);
-    let record = MeetingRecord {
-        join_url: join_url(&base, &app.owner_uri, &id),
-        meeting: Meeting::new(id, settings),
-        created_ms: now,
-        settings_revision: 1,
-    };
-    state.meetings.create(&state, &record).await?;
+    let record = create_meeting(&state, &base, settings, now, Meeting::new).await?;
     let body = render_adhoc(&AppUrls::of(&app), &base, &record).into_value();
     Ok(json_response(StatusCode::OK, body.to_string()))
 }

@@ -36,7 +36,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::input::Input;
 use crate::response::created_at;
 use crate::routes::invitations::{
-    IMPORTANCE, display_name, importance, join_command, resolve_meeting, run_join, surface_of,
+    IMPORTANCE, display_name, identity_of, importance, join_command, resolve_meeting, run_join,
 };
 use crate::routes::participant_invitations::content;
 use crate::routes::platform::load_service;
@@ -194,12 +194,12 @@ pub async fn join(
     let (organizer, conference_id) = &join.meeting;
     let meeting_id = resolve_meeting(&state, &caller, organizer, conference_id).await?;
     open_route(&state, &app, &session_id, &join, public_base(&state, &headers)).await?;
+    let own = identity_of(&app);
     let identity = Identity {
-        uri: join.participant_uri.clone().unwrap_or_else(|| app.owner_uri.clone()),
-        display_name: join.participant_name.clone().unwrap_or_else(|| app.display_name.clone()),
-        anonymous: false,
+        uri: join.participant_uri.clone().unwrap_or(own.uri),
+        display_name: join.participant_name.clone().unwrap_or(own.display_name),
         trusted: join.trusted,
-        surface: surface_of(&app),
+        ..own
     };
     let cmd = join_command(&state, &session_id, &app, identity, join.invitation);
     if let Err(e) = run_join(&state, &meeting_id, cmd).await {
