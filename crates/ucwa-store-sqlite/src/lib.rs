@@ -70,6 +70,21 @@ fn unavailable(e: sqlx::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
+/// Runs `upsert` (an `INSERT ... ON CONFLICT DO UPDATE`) in one write transaction; `true`
+/// when it created the row, i.e. `exists` (`SELECT 1 ... WHERE <key> = ?`) found none for `key`.
+async fn upsert_created(
+    pool: &SqlitePool,
+    exists: &'static str,
+    key: &str,
+    upsert: sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+) -> StoreResult<bool> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
+    let existed = sqlx::query(exists).bind(key).fetch_optional(&mut *tx).await.map_err(unavailable)?.is_some();
+    upsert.execute(&mut *tx).await.map_err(unavailable)?;
+    tx.commit().await.map_err(unavailable)?;
+    Ok(!existed)
+}
+
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db`) and
     /// applies pending migrations. Parent directories are created too.

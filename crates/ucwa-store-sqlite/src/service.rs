@@ -10,7 +10,7 @@ use ucwa_core::model::NewEvent;
 use ucwa_core::service::{CallbackFailure, CallbackRoute, OutboxItem, ServiceApp};
 use ucwa_core::store::{StoreError, StoreResult};
 
-use crate::unavailable;
+use crate::{unavailable, upsert_created};
 
 #[derive(FromRow)]
 struct ServiceAppRow {
@@ -38,14 +38,7 @@ impl From<ServiceAppRow> for ServiceApp {
 const SERVICE_APP_COLUMNS: &str = "uri, display_name, secret_hash, signing_key, callback_url, created_ms";
 
 pub async fn upsert_service_app(pool: &SqlitePool, app: &ServiceApp) -> StoreResult<bool> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    let existed = sqlx::query("SELECT 1 FROM service_apps WHERE uri = ?")
-        .bind(&app.uri)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(unavailable)?
-        .is_some();
-    sqlx::query(
+    let upsert = sqlx::query(
         "INSERT INTO service_apps (uri, display_name, secret_hash, signing_key, callback_url, created_ms)
          VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (uri) DO UPDATE SET display_name = excluded.display_name, secret_hash = excluded.secret_hash,
@@ -56,12 +49,8 @@ pub async fn upsert_service_app(pool: &SqlitePool, app: &ServiceApp) -> StoreRes
     .bind(&app.secret_hash)
     .bind(&app.signing_key)
     .bind(&app.callback_url)
-    .bind(app.created_ms)
-    .execute(&mut *tx)
-    .await
-    .map_err(unavailable)?;
-    tx.commit().await.map_err(unavailable)?;
-    Ok(!existed)
+    .bind(app.created_ms);
+    upsert_created(pool, "SELECT 1 FROM service_apps WHERE uri = ?", &app.uri, upsert).await
 }
 
 pub async fn find_service_app(pool: &SqlitePool, uri: &str) -> StoreResult<Option<ServiceApp>> {

@@ -7,7 +7,7 @@ use ucwa_core::model::{
 };
 use ucwa_core::store::{StoreError, StoreResult};
 
-use crate::{events, unavailable};
+use crate::{events, unavailable, upsert_created};
 
 #[derive(FromRow)]
 struct UserRow {
@@ -23,25 +23,14 @@ impl From<UserRow> for User {
 }
 
 pub async fn upsert_user(pool: &SqlitePool, user: &User) -> StoreResult<bool> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    let existed = sqlx::query("SELECT 1 FROM users WHERE uri = ?")
-        .bind(&user.uri)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(unavailable)?
-        .is_some();
-    sqlx::query(
+    let upsert = sqlx::query(
         "INSERT INTO users (uri, display_name, password_hash) VALUES (?, ?, ?)
          ON CONFLICT (uri) DO UPDATE SET display_name = excluded.display_name, password_hash = excluded.password_hash",
     )
     .bind(&user.uri)
     .bind(&user.display_name)
-    .bind(&user.password_hash)
-    .execute(&mut *tx)
-    .await
-    .map_err(unavailable)?;
-    tx.commit().await.map_err(unavailable)?;
-    Ok(!existed)
+    .bind(&user.password_hash);
+    upsert_created(pool, "SELECT 1 FROM users WHERE uri = ?", &user.uri, upsert).await
 }
 
 pub async fn find_user(pool: &SqlitePool, uri: &str) -> StoreResult<Option<User>> {
