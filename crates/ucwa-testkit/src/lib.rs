@@ -135,27 +135,17 @@ impl TestServer {
 
     /// Signs a service application in with the client-credentials grant.
     pub async fn service_token(&self, uri: &str, secret: &str) -> anyhow::Result<String> {
-        let resp = self
-            .client
-            .post(self.at("/WebTicket/oauthtoken"))
-            .form(&[("grant_type", "client_credentials"), ("client_id", uri), ("client_secret", secret)])
-            .send()
-            .await?;
-        if resp.status() != StatusCode::OK {
-            bail!("token request answered {}", resp.status());
-        }
-        let body: Value = resp.json().await?;
-        body["access_token"].as_str().map(str::to_owned).context("no access_token")
+        self.grant(&[("grant_type", "client_credentials"), ("client_id", uri), ("client_secret", secret)]).await
     }
 
     /// Signs in with the password grant.
     pub async fn token(&self, username: &str, password: &str) -> anyhow::Result<String> {
-        let resp = self
-            .client
-            .post(self.at("/WebTicket/oauthtoken"))
-            .form(&[("grant_type", "password"), ("username", username), ("password", password)])
-            .send()
-            .await?;
+        self.grant(&[("grant_type", "password"), ("username", username), ("password", password)]).await
+    }
+
+    /// The `access_token` the token endpoint answers `form` with (an error unless 200).
+    async fn grant(&self, form: &[(&str, &str)]) -> anyhow::Result<String> {
+        let resp = self.client.post(self.at("/WebTicket/oauthtoken")).form(form).send().await?;
         if resp.status() != StatusCode::OK {
             bail!("token request answered {}", resp.status());
         }
