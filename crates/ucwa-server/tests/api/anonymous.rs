@@ -12,17 +12,14 @@ use crate::join::{Meeting, create_meeting, join};
 const WAIT: Duration = Duration::from_secs(10);
 
 async fn guest_token(server: &TestServer, conference_id: &str, uri: &str) -> reqwest::Response {
-    server
-        .client
-        .post(server.at("/WebTicket/oauthtoken"))
-        .form(&[
-            ("grant_type", "urn:microsoft.rtc:anonmeeting"),
-            ("password", conference_id),
-            ("ms_rtc_conferenceuri", uri),
-        ])
-        .send()
-        .await
-        .unwrap()
+    anonmeeting_grant(server, &[("password", conference_id), ("ms_rtc_conferenceuri", uri)]).await
+}
+
+/// The token endpoint's answer to an `urn:microsoft.rtc:anonmeeting` grant with `fields`.
+pub async fn anonmeeting_grant(server: &TestServer, fields: &[(&str, &str)]) -> reqwest::Response {
+    let mut form = vec![("grant_type", "urn:microsoft.rtc:anonmeeting")];
+    form.extend_from_slice(fields);
+    server.client.post(server.at("/WebTicket/oauthtoken")).form(&form).send().await.unwrap()
 }
 
 async fn guest_app(server: &TestServer, meeting: &Meeting) -> TestApp {
@@ -186,18 +183,15 @@ async fn renewing_a_guest_token_keeps_the_identity() {
     let alice_app = server.signed_in_app("sip:alice@example.com", "Alice").await;
     let meeting = create_meeting(&server, &alice_app, json!({})).await;
     let first = guest_app(&server, &meeting).await;
-    let resp = server
-        .client
-        .post(server.at("/WebTicket/oauthtoken"))
-        .form(&[
-            ("grant_type", "urn:microsoft.rtc:anonmeeting"),
+    let resp = anonmeeting_grant(
+        &server,
+        &[
             ("password", meeting.body["onlineMeetingId"].as_str().unwrap()),
             ("ms_rtc_conferenceuri", &meeting.uri),
             ("ms_rtc_renew", &first.token),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     let token = resp.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
     // Same identity: the renewed token reaches the same application.
     assert_eq!(server.call(Method::GET, &first.url, &token, None).await.status(), StatusCode::OK);

@@ -7,6 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use ucwa_testkit::{EventStream, TestServer};
 
+use crate::anonymous::anonmeeting_grant;
 use crate::join::{create_meeting, join};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -86,16 +87,10 @@ async fn expired_meetings_cannot_be_joined() {
         .await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     assert_eq!(resp.json::<Value>().await.unwrap()["subcode"], "DestinationNotFound");
-    let token = server
-        .client
-        .post(server.at("/WebTicket/oauthtoken"))
-        .form(&[
-            ("grant_type", "urn:microsoft.rtc:anonmeeting"),
-            ("password", meeting.body["onlineMeetingId"].as_str().unwrap()),
-            ("ms_rtc_conferenceuri", &meeting.uri),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let token = anonmeeting_grant(
+        &server,
+        &[("password", meeting.body["onlineMeetingId"].as_str().unwrap()), ("ms_rtc_conferenceuri", &meeting.uri)],
+    )
+    .await;
     assert_eq!(token.status(), StatusCode::BAD_REQUEST);
 }

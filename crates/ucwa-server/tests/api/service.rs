@@ -9,6 +9,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use ucwa_core::service::hmac_sha256;
+use ucwa_server::config::Limits;
 use ucwa_testkit::{CallbackReceiver, EventStream, Recorded, TestApp, TestOptions, TestServer, events_of, fixture};
 
 use crate::join::join;
@@ -437,16 +438,14 @@ fn lobby_titles(batches: &[Recorded]) -> Vec<String> {
         .collect()
 }
 
+/// Callback retries after `base_ms`, then at most every second.
+fn quick_retries(base_ms: u64) -> Limits {
+    Limits { callback_retry_base_ms: base_ms, callback_retry_max_secs: 1, ..TestOptions::default().limits }
+}
+
 #[tokio::test]
 async fn callbacks_are_retried_in_order_after_errors_and_a_stopped_receiver() {
-    let options = TestOptions {
-        limits: ucwa_server::config::Limits {
-            callback_retry_base_ms: 50,
-            callback_retry_max_secs: 1,
-            ..TestOptions::default().limits
-        },
-    };
-    let server = TestServer::start_with(options).await;
+    let server = TestServer::start_with(TestOptions { limits: quick_retries(50) }).await;
     let mut receiver = CallbackReceiver::start().await;
     let (_bot, meeting) = bot_leading(&server, &receiver).await;
 
@@ -474,14 +473,7 @@ async fn callbacks_are_retried_in_order_after_errors_and_a_stopped_receiver() {
 
 #[tokio::test]
 async fn undelivered_callbacks_survive_a_server_restart() {
-    let options = TestOptions {
-        limits: ucwa_server::config::Limits {
-            callback_retry_base_ms: 50,
-            callback_retry_max_secs: 1,
-            ..TestOptions::default().limits
-        },
-    };
-    let server = TestServer::start_with(options).await;
+    let server = TestServer::start_with(TestOptions { limits: quick_retries(50) }).await;
     let mut receiver = CallbackReceiver::start().await;
     let (_bot, meeting) = bot_leading(&server, &receiver).await;
     receiver.stop().await;
@@ -496,15 +488,8 @@ async fn undelivered_callbacks_survive_a_server_restart() {
 
 #[tokio::test]
 async fn giving_up_terminates_the_conversation_and_records_the_failure() {
-    let options = TestOptions {
-        limits: ucwa_server::config::Limits {
-            callback_retry_base_ms: 20,
-            callback_retry_max_secs: 1,
-            callback_max_attempts: 3,
-            ..TestOptions::default().limits
-        },
-    };
-    let server = TestServer::start_with(options).await;
+    let limits = Limits { callback_max_attempts: 3, ..quick_retries(20) };
+    let server = TestServer::start_with(TestOptions { limits }).await;
     let receiver = CallbackReceiver::start().await;
     let (bot, meeting) = bot_leading(&server, &receiver).await;
     let conversation = link_in(&callback_events(&receiver.accepted()), "ms:rtc:saas:conversation").unwrap();
