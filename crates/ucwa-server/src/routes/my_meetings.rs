@@ -161,13 +161,19 @@ pub async fn create(
     Ok(resp)
 }
 
-/// The caller's own meeting; anyone else's answers 404.
-async fn owned_meeting(state: &AppState, app: &Application, meeting_id: &str) -> ApiResult<MeetingRecord> {
+/// The caller's application `app_id` and its owner's meeting; anyone else's answers 404.
+async fn owned_meeting(
+    state: &AppState,
+    caller: &Caller,
+    app_id: &str,
+    meeting_id: &str,
+) -> ApiResult<(Application, MeetingRecord)> {
+    let app = load_owned(state, caller, app_id).await?;
     let record = state.store.meeting(meeting_id).await?.ok_or_else(ApiError::not_found)?;
     if app.anonymous || record.meeting.settings().organizer_uri != app.owner_uri {
         return Err(ApiError::not_found());
     }
-    Ok(record)
+    Ok((app, record))
 }
 
 pub async fn get(
@@ -175,8 +181,7 @@ pub async fn get(
     caller: Caller,
     Path((app_id, meeting_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let app = load_owned(&state, &caller, &app_id).await?;
-    let record = owned_meeting(&state, &app, &meeting_id).await?;
+    let (app, record) = owned_meeting(&state, &caller, &app_id, &meeting_id).await?;
     Ok(meeting_response(StatusCode::OK, &app, &record))
 }
 
@@ -187,8 +192,7 @@ pub async fn put(
     headers: HeaderMap,
     Input(input): Input,
 ) -> ApiResult<Response> {
-    let app = load_owned(&state, &caller, &app_id).await?;
-    owned_meeting(&state, &app, &meeting_id).await?;
+    let (app, _) = owned_meeting(&state, &caller, &app_id, &meeting_id).await?;
     let if_match = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let Some(if_match) = if_match else { return Err(ApiError::PreconditionRequired) };
     if !input.contains(PUT_GUARD) {
@@ -217,8 +221,7 @@ pub async fn delete(
     caller: Caller,
     Path((app_id, meeting_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let app = load_owned(&state, &caller, &app_id).await?;
-    owned_meeting(&state, &app, &meeting_id).await?;
+    owned_meeting(&state, &caller, &app_id, &meeting_id).await?;
     state.meetings.delete(&state, &meeting_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
