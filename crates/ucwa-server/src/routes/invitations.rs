@@ -4,6 +4,9 @@
 //! All validation is synchronous: a bad request gets 400 and creates nothing. A good one
 //! gets `201 Created` with the invitation's `Location` and an empty body; the invitation
 //! itself arrives as events, possibly before the 201.
+//!
+//! Also the lookups every conversation-scoped route shares: [`locate`] (a session of an
+//! application the caller owns) and [`with_viewer`] (what that session sees).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

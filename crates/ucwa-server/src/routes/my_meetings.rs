@@ -1,5 +1,7 @@
 //! `myOnlineMeetings` / `myOnlineMeeting` (`ucwa-spec.md` §10.3): the organizer schedules,
 //! lists, reads, updates (PUT with `If-Match`) and deletes meetings.
+//! [`create_meeting`] stores every new meeting, also the ad hoc ones joins, calls and
+//! `adhocMeetings` start.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
