@@ -7,13 +7,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderValue, LOCATION};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
@@ -61,11 +61,42 @@ impl Conn {
 
     /// Sends one request and reads the whole response body.
     pub async fn send(&mut self, req: Request<Full<Bytes>>) -> anyhow::Result<(StatusCode, Bytes)> {
+        let (status, _, body) = self.send_full(req).await?;
+        Ok((status, body))
+    }
+
+    /// [`Conn::send`], keeping the response headers too.
+    pub async fn send_full(&mut self, req: Request<Full<Bytes>>) -> anyhow::Result<(StatusCode, HeaderMap, Bytes)> {
         self.sender.ready().await.context("connection closed")?;
         let resp = self.sender.send_request(req).await.context("sending a request")?;
-        let status = resp.status();
-        let body = resp.into_body().collect().await.context("reading a response body")?.to_bytes();
-        Ok((status, body))
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await.context("reading a response body")?.to_bytes();
+        Ok((parts.status, parts.headers, body))
+    }
+
+    /// `method path` with an optional JSON body and a bearer token, bounded by
+    /// [`REQUEST_TIMEOUT`]; returns the status, the `Location` header (if any) and the body.
+    pub async fn call(
+        &mut self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(StatusCode, Option<String>, Bytes)> {
+        let builder = self.request(method.clone(), path, Some(token));
+        let req = match body {
+            Some(body) => {
+                builder.header(CONTENT_TYPE, "application/json").body(Full::new(Bytes::from(body.to_string())))
+            }
+            None => builder.body(Full::default()),
+        }
+        .with_context(|| format!("building {method} {path}"))?;
+        let (status, headers, body) = tokio::time::timeout(REQUEST_TIMEOUT, self.send_full(req))
+            .await
+            .with_context(|| format!("{method} {path} took longer than {REQUEST_TIMEOUT:?}"))?
+            .with_context(|| format!("{method} {path}"))?;
+        let location = headers.get(LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Ok((status, location, body))
     }
 
     /// [`Conn::send`] bounded by [`REQUEST_TIMEOUT`].
@@ -152,4 +183,50 @@ pub async fn create_apps(
     }
     apps.sort_by_key(|(i, _)| *i);
     Ok(apps.into_iter().map(|(_, app)| app).collect())
+}
+
+/// One application's event channel as a client walks it: GET, then follow `_links.next`.
+pub struct EventChannel {
+    next: String,
+}
+
+impl EventChannel {
+    /// Starts at the application's `events` link.
+    pub fn new(first: &str) -> Self {
+        Self { next: first.to_owned() }
+    }
+
+    /// One `GET events` (asking the server to hold it up to `timeout_s`) on `conn`: the
+    /// events of the batch, in order, and when its body had been read completely.
+    pub async fn poll(
+        &mut self,
+        conn: &mut Conn,
+        token: &str,
+        timeout_s: u32,
+    ) -> anyhow::Result<(Vec<Value>, Instant)> {
+        let path = format!("{}&timeout={timeout_s}", self.next);
+        let bound = Duration::from_secs(u64::from(timeout_s)) + REQUEST_TIMEOUT;
+        let (status, body) = tokio::time::timeout(bound, conn.get(&path, Some(token)))
+            .await
+            .with_context(|| format!("GET {path} outlived its timeout"))?
+            .with_context(|| format!("GET {path}"))?;
+        let at = Instant::now();
+        if status != StatusCode::OK {
+            bail!("GET {path} answered {status}: {}", String::from_utf8_lossy(&body));
+        }
+        let mut batch: Value = serde_json::from_slice(&body).context("an event batch is not JSON")?;
+        self.next = batch["_links"]["next"]["href"]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("an event batch without a next link (a resync?): {batch}"))?;
+        let mut events = Vec::new();
+        if let Some(senders) = batch.get_mut("sender").and_then(Value::as_array_mut) {
+            for sender in senders {
+                if let Some(list) = sender.get_mut("events").and_then(Value::as_array_mut) {
+                    events.append(list);
+                }
+            }
+        }
+        Ok((events, at))
+    }
 }

@@ -13,11 +13,14 @@
 //! - `wakeup`: latency from committing a high-priority event to the arrival of the parked
 //!   `GET events` it releases, with 1,000 requests parked (in-process; see [`wakeup`]).
 //! - `memory`: server RSS per parked `GET events` with 10,000 parked.
+//! - `join`: the meeting join flow through a lobby: admit -> `completed` latency with 1, 100
+//!   and 1,000 waiting, and full join cycles per second (see [`join`]).
 //!
 //! Everything targets loopback only, and every loop is bounded in count and time.
 
 mod client;
 mod floor;
+mod join;
 mod memory;
 mod process;
 mod stats;
@@ -43,7 +46,9 @@ enum Scenario {
     Wakeup(wakeup::Args),
     /// (c) Server memory per parked event request vs the floor.
     Memory(memory::Args),
-    /// All three scenarios with their default settings, one after another.
+    /// (d) Meeting join flow: admit -> completed latency with W waiting, join cycles per second.
+    Join(join::Args),
+    /// All four scenarios with their default settings, one after another.
     All,
     /// Serve the floor handler (used by the scenarios; runs as a child process).
     FloorServer {
@@ -61,12 +66,15 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Throughput(args) => throughput::run(&args).await,
         Scenario::Wakeup(args) => wakeup::run(&args).await,
         Scenario::Memory(args) => memory::run(&args).await,
+        Scenario::Join(args) => join::run(&args).await,
         Scenario::All => {
             throughput::run(&throughput::Args { connections: 64, warmup: 2, duration: 10 }).await?;
             println!();
             wakeup::run(&wakeup::Args { parked: 1000, samples: 1000, warmup_samples: 100, gap_ms: 5 }).await?;
             println!();
-            memory::run(&memory::Args { parked: 10_000, connect_concurrency: 256 }).await
+            memory::run(&memory::Args { parked: 10_000, connect_concurrency: 256 }).await?;
+            println!();
+            join::run(&join::Args::default()).await
         }
         Scenario::FloorServer { listen, body_bytes } => floor::run(listen, body_bytes).await,
     }

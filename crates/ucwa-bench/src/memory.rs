@@ -73,8 +73,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     }
     let binary = process::sibling_binary("ucwa-server")?;
 
-    let server =
-        Server::start_ucwa(&UcwaOptions { binary: &binary, events_min_timeout_s: 1, events_min_hold_s: 1 }).await?;
+    let server = Server::start_ucwa(&UcwaOptions::new(&binary)).await?;
     let token: Arc<str> = client::sign_in(server.addr, BENCH_USER, BENCH_PASSWORD).await?.into();
     let apps = client::create_apps(server.addr, &token, args.parked, 32).await?;
     let requests: Vec<String> = apps.iter().map(|a| format!("{}&timeout=600", a.events)).collect();

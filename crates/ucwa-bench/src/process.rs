@@ -44,23 +44,44 @@ pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// The `i`-th extra user (the join scenario's attendees), who signs in with [`BENCH_PASSWORD`].
+pub fn attendee_user(i: usize) -> String {
+    format!("sip:attendee{i}@example.com")
+}
+
 /// Settings of a `ucwa-server` child.
 pub struct UcwaOptions<'a> {
     pub binary: &'a Path,
     pub events_min_timeout_s: u32,
     pub events_min_hold_s: u32,
+    /// `--lobby-timeout-secs`: far longer than any run, so no waiter times out.
+    pub lobby_timeout_s: u32,
+    /// Users created besides [`BENCH_USER`]: [`attendee_user`]`(0..attendee_users)`.
+    pub attendee_users: usize,
+}
+
+impl<'a> UcwaOptions<'a> {
+    /// One-second event timeouts and holds, an hour of lobby wait, no extra users.
+    pub fn new(binary: &'a Path) -> Self {
+        Self { binary, events_min_timeout_s: 1, events_min_hold_s: 1, lobby_timeout_s: 3600, attendee_users: 0 }
+    }
 }
 
 impl Server {
-    /// Starts `ucwa-server serve` on a fresh temporary SQLite database holding [`BENCH_USER`].
+    /// Starts `ucwa-server serve` on a fresh temporary SQLite database holding [`BENCH_USER`]
+    /// (and the attendee users the options ask for).
     pub async fn start_ucwa(options: &UcwaOptions<'_>) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("creating a temporary directory for the database")?;
         let db_url = format!("sqlite://{}", dir.path().join("bench.db").display());
-        add_user(options.binary, &db_url).await?;
+        add_user(options.binary, &db_url, BENCH_USER, "Bench User").await?;
+        for i in 0..options.attendee_users {
+            add_user(options.binary, &db_url, &attendee_user(i), &format!("Attendee {i}")).await?;
+        }
         let mut cmd = Command::new(options.binary);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db_url, "--server-fqdn", "bench.local"])
             .args(["--events-min-timeout-secs", &options.events_min_timeout_s.to_string()])
             .args(["--events-min-hold-secs", &options.events_min_hold_s.to_string()])
+            .args(["--lobby-timeout-secs", &options.lobby_timeout_s.to_string()])
             // Application creation is not what is measured; a long idle limit keeps the
             // sweeper from expiring anything mid-run.
             .args(["--application-idle-secs", "3600"])
@@ -133,9 +154,9 @@ impl Server {
 }
 
 /// `ucwa-server user add` with the password on stdin, as an operator would run it.
-async fn add_user(binary: &Path, db_url: &str) -> anyhow::Result<()> {
+async fn add_user(binary: &Path, db_url: &str, uri: &str, name: &str) -> anyhow::Result<()> {
     let mut child = Command::new(binary)
-        .args(["user", "add", BENCH_USER, "--name", "Bench User", "--password-stdin", "--database-url", db_url])
+        .args(["user", "add", uri, "--name", name, "--password-stdin", "--database-url", db_url])
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -150,7 +171,7 @@ async fn add_user(binary: &Path, db_url: &str) -> anyhow::Result<()> {
         .context("user add did not finish within 60 s")?
         .context("waiting for user add")?;
     if !status.success() {
-        bail!("user add failed: {status}");
+        bail!("user add {uri} failed: {status}");
     }
     Ok(())
 }
@@ -163,7 +184,7 @@ pub async fn settle(pid: &str, quiet: Duration, limit: Duration) -> anyhow::Resu
     let mut last = cpu_seconds(pid)?;
     let mut quiet_since = Instant::now();
     while started.elapsed() < limit {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep((quiet / 5).min(Duration::from_millis(100))).await;
         let now = cpu_seconds(pid)?;
         if now > last {
             last = now;

@@ -34,28 +34,28 @@ pub struct Args {
 }
 
 /// What one target did under the load.
-struct Outcome {
-    requests: usize,
-    seconds: f64,
-    errors: usize,
-    latency: Latency,
+pub struct Outcome {
+    pub requests: usize,
+    pub seconds: f64,
+    pub errors: usize,
+    pub latency: Latency,
     /// CPU the server process used during the window, in cores (1.0 = one core busy).
-    server_cores: f64,
+    pub server_cores: f64,
     /// Same for this process (the load generator).
-    bench_cores: f64,
+    pub bench_cores: f64,
 }
 
 impl Outcome {
-    fn rate(&self) -> f64 {
+    pub fn rate(&self) -> f64 {
         self.requests as f64 / self.seconds
     }
 }
 
 /// One worker's target: the path to GET and the token to show.
 #[derive(Clone)]
-struct Target {
-    path: String,
-    token: Option<Arc<str>>,
+pub struct Target {
+    pub path: String,
+    pub token: Option<Arc<str>>,
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<()> {
@@ -66,8 +66,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let warmup = Duration::from_secs(args.warmup);
     let duration = Duration::from_secs(args.duration);
 
-    let server =
-        Server::start_ucwa(&UcwaOptions { binary: &binary, events_min_timeout_s: 1, events_min_hold_s: 1 }).await?;
+    let server = Server::start_ucwa(&UcwaOptions::new(&binary)).await?;
     let token: Arc<str> = client::sign_in(server.addr, BENCH_USER, BENCH_PASSWORD).await?.into();
     let apps = client::create_apps(server.addr, &token, args.connections, 16).await?;
     // Size the floor's body after what GET application really returns.
@@ -118,7 +117,12 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
 }
 
 /// Runs one worker per target against `server` and measures the window after `warmup`.
-async fn load(server: &Server, targets: Vec<Target>, warmup: Duration, duration: Duration) -> anyhow::Result<Outcome> {
+pub async fn load(
+    server: &Server,
+    targets: Vec<Target>,
+    warmup: Duration,
+    duration: Duration,
+) -> anyhow::Result<Outcome> {
     let addr = server.addr;
     // Connect everyone before the clock starts, so connection set-up is not measured.
     let mut conns = Vec::with_capacity(targets.len());

@@ -142,7 +142,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
 }
 
 /// Round trips of `GET /app` on the floor server over one keep-alive connection.
-async fn floor_round_trip(warmup: usize, samples: usize) -> anyhow::Result<Latency> {
+pub async fn floor_round_trip(warmup: usize, samples: usize) -> anyhow::Result<Latency> {
     let floor = Server::start_floor(floor::DEFAULT_BODY_BYTES).await?;
     let mut conn = Conn::connect(floor.addr).await?;
     let mut times = Vec::with_capacity(samples);
@@ -206,6 +206,7 @@ fn high_priority_event(app: &AppLinks) -> NewEvent {
         sender_rel: "communication".into(),
         sender_href: href.clone(),
         body: Event::new(EventType::Updated, RelLink::new("communication", href)).to_value(),
+        conversation: None,
     }
 }
 
