@@ -1,8 +1,8 @@
 //! The event log (mailbox) and the delivered-batch record.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use sqlx::{FromRow, Sqlite, SqlitePool, Transaction};
+use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool, Transaction};
 use ucwa_core::channel::Priority;
 use ucwa_core::model::{DeliveredBatch, NewEvent, StoredEvent};
 use ucwa_core::store::{StoreError, StoreResult};
@@ -20,38 +20,66 @@ pub async fn append(
     events: &[NewEvent],
     now_ms: i64,
 ) -> StoreResult<BTreeSet<String>> {
-    let mut touched = BTreeSet::new();
+    // Callback-routed events leave the log path first, in order.
+    let mut logged: Vec<&NewEvent> = Vec::with_capacity(events.len());
     for event in events {
         if let Some(session) = &event.conversation
             && crate::service::enqueue_callback(tx, session, event, now_ms).await?
         {
             continue;
         }
-        let seq: Option<(i64,)> = sqlx::query_as(
-            "UPDATE applications SET next_seq = next_seq + 1 WHERE id = ? AND status = 'active' RETURNING next_seq - 1",
+        logged.push(event);
+    }
+    // One sequence range per application: a meeting command can address hundreds of
+    // applications with several events each, and a statement per event was most of its cost.
+    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+    for event in &logged {
+        *counts.entry(event.app_id.as_str()).or_default() += 1;
+    }
+    let mut next: BTreeMap<&str, i64> = BTreeMap::new();
+    for (app, count) in &counts {
+        let first: Option<(i64,)> = sqlx::query_as(
+            "UPDATE applications SET next_seq = next_seq + ? WHERE id = ? AND status = 'active' RETURNING next_seq - ?",
         )
-        .bind(&event.app_id)
+        .bind(count)
+        .bind(app)
+        .bind(count)
         .fetch_optional(&mut **tx)
         .await
         .map_err(unavailable)?;
-        let Some((seq,)) = seq else { continue };
-        sqlx::query(
-            "INSERT INTO events (app_id, seq, priority, created_ms, sender_rel, sender_href, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&event.app_id)
-        .bind(seq)
-        .bind(event.priority.as_i64())
-        .bind(now_ms)
-        .bind(&event.sender_rel)
-        .bind(&event.sender_href)
-        .bind(event.body.to_string())
-        .execute(&mut **tx)
-        .await
-        .map_err(unavailable)?;
-        touched.insert(event.app_id.clone());
+        // Applications that are gone or expired get nothing.
+        if let Some((first,)) = first {
+            next.insert(app, first);
+        }
     }
-    Ok(touched)
+    let rows: Vec<(&NewEvent, i64)> = logged
+        .into_iter()
+        .filter_map(|event| {
+            let seq = next.get_mut(event.app_id.as_str())?;
+            *seq += 1;
+            Some((event, *seq - 1))
+        })
+        .collect();
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO events (app_id, seq, priority, created_ms, sender_rel, sender_href, body) ",
+        );
+        insert.push_values(chunk, |mut row, (event, seq)| {
+            row.push_bind(&event.app_id)
+                .push_bind(*seq)
+                .push_bind(event.priority.as_i64())
+                .push_bind(now_ms)
+                .push_bind(&event.sender_rel)
+                .push_bind(&event.sender_href)
+                .push_bind(event.body.to_string());
+        });
+        insert.build().execute(&mut **tx).await.map_err(unavailable)?;
+    }
+    Ok(next.into_keys().map(str::to_owned).collect())
 }
+
+/// Rows per multi-row INSERT: 7 parameters each, well under SQLite's parameter limit.
+const INSERT_CHUNK: usize = 500;
 
 #[derive(FromRow)]
 struct EventRow {

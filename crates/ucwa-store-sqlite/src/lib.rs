@@ -38,7 +38,10 @@ use ucwa_core::store::{SessionLocation, Store, StoreError, StoreResult};
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
-    pool: SqlitePool,
+    /// Connections for reads.
+    readers: SqlitePool,
+    /// The one connection that writes (see `open`).
+    writer: SqlitePool,
     doorbell: Doorbell,
     /// Read-through cache of application rows; entries are dropped on every write to them.
     /// A `std` mutex: held for a map operation only, never across `.await`.
@@ -108,14 +111,22 @@ impl SqliteStore {
             std::fs::create_dir_all(parent)
                 .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", parent.display())))?;
         }
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(unavailable)?;
+        // One connection writes; the others read. SQLite admits one writer at a time anyway,
+        // and letting several connections race for its lock makes the losers sleep in
+        // SQLite's busy handler (millisecond naps, the source of the latency tail under
+        // load). With one writer connection, writers queue on the pool in arrival order and
+        // start the moment the previous transaction ends. WAL lets readers run meanwhile.
+        let writer =
+            SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(unavailable)?;
         sqlx::migrate!("./migrations")
-            .run(&pool)
+            .run(&writer)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
-        let checkpointer = tokio::spawn(checkpoints(pool.clone()));
+        let readers = SqlitePoolOptions::new().max_connections(6).connect_with(options).await.map_err(unavailable)?;
+        let checkpointer = tokio::spawn(checkpoints(readers.clone()));
         Ok(Self {
-            pool,
+            readers,
+            writer,
             doorbell: Doorbell::new(),
             apps: Mutex::new(HashMap::new()),
             app_writes: AtomicU64::new(0),
@@ -169,27 +180,27 @@ impl Store for SqliteStore {
     }
 
     async fn upsert_user(&self, user: &User) -> StoreResult<bool> {
-        tenant::upsert_user(&self.pool, user).await
+        tenant::upsert_user(&self.writer, user).await
     }
 
     async fn find_user(&self, uri: &str) -> StoreResult<Option<User>> {
-        tenant::find_user(&self.pool, uri).await
+        tenant::find_user(&self.readers, uri).await
     }
 
     async fn list_users(&self) -> StoreResult<Vec<User>> {
-        tenant::list_users(&self.pool).await
+        tenant::list_users(&self.readers).await
     }
 
     async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()> {
-        tenant::insert_token(&self.pool, token).await
+        tenant::insert_token(&self.writer, token).await
     }
 
     async fn find_token(&self, hash: &[u8], now_ms: i64) -> StoreResult<Option<TokenRecord>> {
-        tenant::find_token(&self.pool, hash, now_ms).await
+        tenant::find_token(&self.readers, hash, now_ms).await
     }
 
     async fn purge_expired_tokens(&self, now_ms: i64) -> StoreResult<u64> {
-        tenant::purge_expired_tokens(&self.pool, now_ms).await
+        tenant::purge_expired_tokens(&self.writer, now_ms).await
     }
 
     async fn create_application(
@@ -198,7 +209,7 @@ impl Store for SqliteStore {
         params: ChannelParams,
         now_ms: i64,
     ) -> StoreResult<(Application, bool)> {
-        tenant::create_application(&self.pool, new, params, now_ms).await
+        tenant::create_application(&self.writer, new, params, now_ms).await
     }
 
     async fn application(&self, id: &str) -> StoreResult<Option<Application>> {
@@ -206,7 +217,7 @@ impl Store for SqliteStore {
             return Ok(Some(app));
         }
         let writes = self.app_writes.load(Ordering::Acquire);
-        let app = tenant::application(&self.pool, id).await?;
+        let app = tenant::application(&self.readers, id).await?;
         if let Some(app) = &app {
             self.cache_app(app, writes);
         }
@@ -214,35 +225,35 @@ impl Store for SqliteStore {
     }
 
     async fn online_applications(&self, uri: &str) -> StoreResult<Vec<Application>> {
-        tenant::online_applications(&self.pool, uri).await
+        tenant::online_applications(&self.readers, uri).await
     }
 
     async fn delete_application(&self, id: &str) -> StoreResult<bool> {
-        let deleted = tenant::delete_application(&self.pool, id).await;
+        let deleted = tenant::delete_application(&self.writer, id).await;
         self.forget_apps([id]);
         deleted
     }
 
     async fn make_available(&self, id: &str, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<bool> {
-        let made = tenant::make_available(&self.pool, id, &events, now_ms).await;
+        let made = tenant::make_available(&self.writer, id, &events, now_ms).await;
         self.forget_apps([id]);
         Ok(self.ring_if_committed(made?))
     }
 
     async fn touch_channel(&self, id: &str, params: ChannelParams, now_ms: i64) -> StoreResult<()> {
-        let touched = tenant::touch_channel(&self.pool, id, params, now_ms).await;
+        let touched = tenant::touch_channel(&self.writer, id, params, now_ms).await;
         self.forget_apps([id]);
         touched
     }
 
     async fn expire_idle_applications(&self, idle_before_ms: i64, busy: &[String]) -> StoreResult<Vec<String>> {
-        let expired = tenant::expire_idle_applications(&self.pool, idle_before_ms, busy).await?;
+        let expired = tenant::expire_idle_applications(&self.writer, idle_before_ms, busy).await?;
         self.forget_apps(expired.iter().map(String::as_str));
         Ok(expired)
     }
 
     async fn append_events(&self, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
         let rung = events::append(&mut tx, &events, now_ms).await?;
         tx.commit().await.map_err(unavailable)?;
         self.doorbell.ring(rung.iter().map(String::as_str));
@@ -250,7 +261,7 @@ impl Store for SqliteStore {
     }
 
     async fn events_after(&self, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
-        events::after(&self.pool, app_id, after_seq, limit).await
+        events::after(&self.readers, app_id, after_seq, limit).await
     }
 
     async fn save_batch(
@@ -260,25 +271,25 @@ impl Store for SqliteStore {
         previous_no: u64,
         now_ms: i64,
     ) -> StoreResult<bool> {
-        let saved = events::save_batch(&self.pool, app_id, batch, previous_no, now_ms).await;
+        let saved = events::save_batch(&self.writer, app_id, batch, previous_no, now_ms).await;
         self.forget_apps([app_id]);
         saved
     }
 
     async fn insert_meeting(&self, record: &MeetingRecord) -> StoreResult<()> {
-        meetings::insert(&self.pool, record).await
+        meetings::insert(&self.writer, record).await
     }
 
     async fn meeting(&self, id: &str) -> StoreResult<Option<MeetingRecord>> {
-        meetings::get(&self.pool, id).await
+        meetings::get(&self.readers, id).await
     }
 
     async fn meeting_version(&self, id: &str) -> StoreResult<Option<u64>> {
-        meetings::version(&self.pool, id).await
+        meetings::version(&self.readers, id).await
     }
 
     async fn meetings_organized_by(&self, uri: &str) -> StoreResult<Vec<MeetingRecord>> {
-        meetings::organized_by(&self.pool, uri).await
+        meetings::organized_by(&self.readers, uri).await
     }
 
     async fn save_meeting(
@@ -288,49 +299,49 @@ impl Store for SqliteStore {
         events: Vec<NewEvent>,
         now_ms: i64,
     ) -> StoreResult<bool> {
-        let rung = meetings::save(&self.pool, after, before, &events, now_ms).await?;
+        let rung = meetings::save(&self.writer, after, before, &events, now_ms).await?;
         Ok(self.ring_if_committed(rung))
     }
 
     async fn delete_meeting(&self, id: &str, version: u64, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<bool> {
-        let rung = meetings::delete(&self.pool, id, version, &events, now_ms).await?;
+        let rung = meetings::delete(&self.writer, id, version, &events, now_ms).await?;
         Ok(self.ring_if_committed(rung))
     }
 
     async fn session_location(&self, session_id: &str) -> StoreResult<Option<SessionLocation>> {
-        meetings::location(&self.pool, session_id).await
+        meetings::location(&self.readers, session_id).await
     }
 
     async fn sessions_of_application(&self, app_id: &str) -> StoreResult<Vec<SessionLocation>> {
-        meetings::of_application(&self.pool, app_id).await
+        meetings::of_application(&self.readers, app_id).await
     }
 
     async fn meetings_due(&self, now_ms: i64) -> StoreResult<Vec<String>> {
-        meetings::due(&self.pool, now_ms).await
+        meetings::due(&self.readers, now_ms).await
     }
 
     async fn upsert_service_app(&self, app: &ServiceApp) -> StoreResult<bool> {
-        service::upsert_service_app(&self.pool, app).await
+        service::upsert_service_app(&self.writer, app).await
     }
 
     async fn find_service_app(&self, uri: &str) -> StoreResult<Option<ServiceApp>> {
-        service::find_service_app(&self.pool, uri).await
+        service::find_service_app(&self.readers, uri).await
     }
 
     async fn list_service_apps(&self) -> StoreResult<Vec<ServiceApp>> {
-        service::list_service_apps(&self.pool).await
+        service::list_service_apps(&self.readers).await
     }
 
     async fn insert_callback_route(&self, route: &CallbackRoute) -> StoreResult<()> {
-        service::insert_route(&self.pool, route).await
+        service::insert_route(&self.writer, route).await
     }
 
     async fn delete_callback_route(&self, session_id: &str) -> StoreResult<()> {
-        service::delete_route(&self.pool, session_id).await
+        service::delete_route(&self.writer, session_id).await
     }
 
     async fn due_callbacks(&self, now_ms: i64, busy: &[String], limit: u32) -> StoreResult<Vec<String>> {
-        service::due(&self.pool, now_ms, busy, limit).await
+        service::due(&self.readers, now_ms, busy, limit).await
     }
 
     async fn callback_batch(
@@ -338,33 +349,34 @@ impl Store for SqliteStore {
         session_id: &str,
         limit: u32,
     ) -> StoreResult<Option<(CallbackRoute, Vec<OutboxItem>)>> {
-        service::batch(&self.pool, session_id, limit).await
+        service::batch(&self.readers, session_id, limit).await
     }
 
     async fn callback_delivered(&self, session_id: &str, through_id: i64, context: Option<&str>) -> StoreResult<()> {
-        service::delivered(&self.pool, session_id, through_id, context).await
+        service::delivered(&self.writer, session_id, through_id, context).await
     }
 
     async fn callback_attempt_failed(&self, session_id: &str, next_attempt_ms: i64) -> StoreResult<u32> {
-        service::attempt_failed(&self.pool, session_id, next_attempt_ms).await
+        service::attempt_failed(&self.writer, session_id, next_attempt_ms).await
     }
 
     async fn callback_give_up(&self, session_id: &str, last_error: &str, now_ms: i64) -> StoreResult<()> {
-        service::give_up(&self.pool, session_id, last_error, now_ms).await
+        service::give_up(&self.writer, session_id, last_error, now_ms).await
     }
 
     async fn callback_failures(&self) -> StoreResult<Vec<CallbackFailure>> {
-        service::failures(&self.pool).await
+        service::failures(&self.readers).await
     }
 
     async fn purge_callback_routes(&self, before_ms: i64) -> StoreResult<u64> {
-        service::purge_routes(&self.pool, before_ms).await
+        service::purge_routes(&self.writer, before_ms).await
     }
 
     async fn close(&self) {
         self.checkpointer.abort();
         // A final full checkpoint leaves a compact database file behind.
-        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await;
-        self.pool.close().await;
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await;
+        self.readers.close().await;
+        self.writer.close().await;
     }
 }

@@ -5,7 +5,7 @@
 //! All meeting events are High priority (§11.4).
 
 use ucwa_core::channel::Priority;
-use ucwa_core::meeting::{InvitationState, MeetingKind, Notice, NoticeKind, Reason};
+use ucwa_core::meeting::{InvitationState, MeetingKind, Notice, NoticeKind, Reason, Surface};
 use ucwa_core::model::{MeetingRecord, NewEvent};
 use ucwa_proto::error::ErrorBody;
 use ucwa_proto::event::{Event, EventType, RelLink, Status};
@@ -178,7 +178,9 @@ fn render(record: &MeetingRecord, notice: &Notice) -> Option<NewEvent> {
         sender_rel: sender.rel,
         sender_href: sender.href,
         body: event.to_value(),
-        conversation: Some(notice.to.clone()),
+        // Only service applications' conversations can have a callback route; for everyone
+        // else the store need not look one up.
+        conversation: matches!(v.session.identity.surface, Surface::Service { .. }).then(|| notice.to.clone()),
     })
 }
 
