@@ -77,9 +77,10 @@ pub trait Store: Send + Sync + 'static {
     async fn append_events(&self, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<()>;
     /// Up to `limit` undelivered events with a sequence number above `after_seq`, in order.
     async fn events_after(&self, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>>;
-    /// Saves `batch` as the last delivered batch if `previous_no` still is, drops the events
-    /// the previous batch carried (the client acknowledged them by asking for this one) and
-    /// records channel activity at `now_ms`. `false`: another request got there first.
+    /// Saves `batch` as the last delivered batch if `previous_no` still is, marks the events
+    /// the previous batch carried as acknowledged (the client asked for this one; the
+    /// backend removes them later, off the delivery path) and records channel activity at
+    /// `now_ms`. `false`: another request got there first.
     async fn save_batch(
         &self,
         app_id: &str,

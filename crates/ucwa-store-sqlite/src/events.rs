@@ -124,21 +124,15 @@ pub async fn save_batch(
     now_ms: i64,
 ) -> StoreResult<bool> {
     let to_i64 = |v: u64| i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("batch number {v}")));
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    // The client acknowledged the previous batch by asking for this one: drop its events.
-    // Both statements check that `previous_no` is still the last batch (compare-and-swap);
-    // if it is not, nothing matched and the transaction is rolled back by dropping it.
-    sqlx::query(
-        "DELETE FROM events WHERE app_id = ?1 AND seq <= (
-             SELECT batch_max_seq FROM applications WHERE id = ?1 AND batch_no = ?2 AND status = 'active')",
-    )
-    .bind(app_id)
-    .bind(to_i64(previous_no)?)
-    .execute(&mut *tx)
-    .await
-    .map_err(unavailable)?;
+    // One statement, compare-and-swap on the previous batch number. Asking for this batch
+    // acknowledged the previous one, so its highest sequence number becomes the acknowledged
+    // mark (the right-hand sides of an UPDATE see the old row). The acknowledged events are
+    // never read again (`after` starts past the delivered batch) and are deleted by
+    // `delete_acknowledged` off the delivery path, which matters when one meeting change
+    // fans out to a thousand parked requests that all save a batch through the one writer.
     let saved = sqlx::query(
-        "UPDATE applications SET batch_no = ?, batch_body = ?, batch_max_seq = ?, last_seen_ms = ?
+        "UPDATE applications SET acked_max_seq = batch_max_seq, batch_no = ?, batch_body = ?, batch_max_seq = ?,
+             last_seen_ms = ?
          WHERE id = ? AND batch_no = ? AND status = 'active'",
     )
     .bind(to_i64(batch.no)?)
@@ -147,13 +141,20 @@ pub async fn save_batch(
     .bind(now_ms)
     .bind(app_id)
     .bind(to_i64(previous_no)?)
-    .execute(&mut *tx)
+    .execute(pool)
     .await
     .map_err(unavailable)?
     .rows_affected();
-    if saved != 1 {
-        return Ok(false);
-    }
-    tx.commit().await.map_err(unavailable)?;
-    Ok(true)
+    Ok(saved == 1)
+}
+
+/// Deletes events every client has acknowledged. Returns how many.
+pub async fn delete_acknowledged(pool: &SqlitePool) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "DELETE FROM events WHERE seq <= (SELECT acked_max_seq FROM applications a WHERE a.id = events.app_id)",
+    )
+    .execute(pool)
+    .await
+    .map_err(unavailable)?;
+    Ok(done.rows_affected())
 }

@@ -50,20 +50,25 @@ pub struct SqliteStore {
     /// finished meanwhile: otherwise a read that began before a commit could cache the old
     /// row after the writer had already dropped it.
     app_writes: AtomicU64,
-    checkpointer: tokio::task::JoinHandle<()>,
+    maintenance: tokio::task::JoinHandle<()>,
 }
 
-/// Copies the write-ahead log back into the database every second. `PASSIVE` never waits
-/// for readers or writers, so a parked request or a commit is never held up by it.
-async fn checkpoints(pool: SqlitePool) {
+/// Background upkeep, every second: deletes acknowledged events (kept off the delivery
+/// path, see `events::save_batch`) and copies the write-ahead log back into the database.
+/// The checkpoint is `PASSIVE`: it never waits for readers or writers, so a parked request
+/// or a commit is never held up by it.
+async fn maintenance(readers: SqlitePool, writer: SqlitePool) {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        if pool.is_closed() {
+        if readers.is_closed() || writer.is_closed() {
             return;
         }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+        if let Err(e) = events::delete_acknowledged(&writer).await {
+            tracing::warn!(error = %e, "deleting acknowledged events failed");
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&readers).await {
             tracing::warn!(error = %e, "WAL checkpoint failed");
         }
     }
@@ -100,7 +105,7 @@ impl SqliteStore {
             // power loss can lose the last transactions.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            // Checkpoints run in the background (see `checkpoints`), not inside whichever
+            // Checkpoints run in the background (see `maintenance`), not inside whichever
             // commit happens to cross the WAL size limit: that commit would pay for copying
             // pages and syncing the database file, which is where the latency tail came from.
             .pragma("wal_autocheckpoint", "0")
@@ -123,15 +128,20 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
         let readers = SqlitePoolOptions::new().max_connections(6).connect_with(options).await.map_err(unavailable)?;
-        let checkpointer = tokio::spawn(checkpoints(readers.clone()));
+        let maintenance = tokio::spawn(maintenance(readers.clone(), writer.clone()));
         Ok(Self {
             readers,
             writer,
             doorbell: Doorbell::new(),
             apps: Mutex::new(HashMap::new()),
             app_writes: AtomicU64::new(0),
-            checkpointer,
+            maintenance,
         })
+    }
+
+    /// Deletes acknowledged events now (the background upkeep does this every second).
+    pub async fn delete_acknowledged_events(&self) -> StoreResult<u64> {
+        events::delete_acknowledged(&self.writer).await
     }
 
     fn cached_app(&self, id: &str) -> Option<Application> {
@@ -373,7 +383,7 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
-        self.checkpointer.abort();
+        self.maintenance.abort();
         // A final full checkpoint leaves a compact database file behind.
         let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await;
         self.readers.close().await;
