@@ -37,6 +37,13 @@ pub trait Store: Send + Sync + 'static {
     /// The bell this store rings after committing events.
     fn doorbell(&self) -> &Doorbell;
 
+    /// Whether this process makes every write to the database (the embedded, single-node
+    /// case). Then a node's own cached copies can only go stale through its own writes, and
+    /// callers may skip checking them against the store.
+    fn sees_every_write(&self) -> bool {
+        false
+    }
+
     /// Adds a user or replaces its name and password hash; `true` when it is new.
     async fn upsert_user(&self, user: &User) -> StoreResult<bool>;
     async fn find_user(&self, uri: &str) -> StoreResult<Option<User>>;

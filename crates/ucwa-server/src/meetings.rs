@@ -78,10 +78,13 @@ impl MeetingEngine {
         self.slots.lock().unwrap_or_else(|p| p.into_inner()).remove(meeting_id);
     }
 
-    /// The current meeting, from this node's cache when the store still has that version.
+    /// The current meeting, from this node's cache when the store still has that version
+    /// (or, when this process makes every write, whenever there is a cached copy: every save
+    /// goes through this engine under the meeting's lock and refreshes it).
     async fn current(state: &AppState, cached: Option<MeetingRecord>, meeting_id: &str) -> ApiResult<MeetingRecord> {
         if let Some(record) = cached
-            && state.store.meeting_version(meeting_id).await? == Some(record.meeting.version())
+            && (state.store.sees_every_write()
+                || state.store.meeting_version(meeting_id).await? == Some(record.meeting.version()))
         {
             return Ok(record);
         }

@@ -160,6 +160,15 @@ impl SqliteStore {
         apps.insert(app.id.clone(), app.clone());
     }
 
+    /// Applies a committed write to the cached row, if there is one.
+    fn update_cached_app(&self, id: &str, change: impl FnOnce(&mut Application)) {
+        let mut apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+        self.app_writes.fetch_add(1, Ordering::AcqRel);
+        if let Some(app) = apps.get_mut(id) {
+            change(app);
+        }
+    }
+
     /// Call after a write to these applications has committed (or failed).
     fn forget_apps<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
         let mut apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
@@ -187,6 +196,11 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn doorbell(&self) -> &Doorbell {
         &self.doorbell
+    }
+
+    /// One server process per database file: the embedded mode.
+    fn sees_every_write(&self) -> bool {
+        true
     }
 
     async fn upsert_user(&self, user: &User) -> StoreResult<bool> {
@@ -282,7 +296,15 @@ impl Store for SqliteStore {
         now_ms: i64,
     ) -> StoreResult<bool> {
         let saved = events::save_batch(&self.writer, app_id, batch, previous_no, now_ms).await;
-        self.forget_apps([app_id]);
+        match saved {
+            // Every poll saves a batch; keeping the cached row current (rather than dropping
+            // it) spares the next poll a read.
+            Ok(true) => self.update_cached_app(app_id, |app| {
+                app.delivered = batch.clone();
+                app.last_seen_ms = now_ms;
+            }),
+            _ => self.forget_apps([app_id]),
+        }
         saved
     }
 
