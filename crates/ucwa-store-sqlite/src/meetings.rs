@@ -2,6 +2,7 @@
 //! meeting's version.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use sqlx::{FromRow, SqlitePool};
 use ucwa_core::meeting::{ConversationState, Meeting, MeetingKind, Session};
@@ -163,7 +164,9 @@ pub async fn save(
         return Ok(None);
     }
     for (id, session) in m.sessions() {
-        if before.session(id) == Some(session) {
+        // Sessions a command did not touch still share their allocation with `before`.
+        let unchanged = before.sessions().get(id).is_some_and(|old| Arc::ptr_eq(old, session) || old == session);
+        if unchanged {
             continue;
         }
         sqlx::query(

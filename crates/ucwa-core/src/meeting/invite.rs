@@ -3,6 +3,8 @@
 //! `Incoming` session per application of the invited user (see the module docs of
 //! [`super`]); this file keeps exactly one completion per invitation on both sides.
 
+use std::sync::Arc;
+
 use super::command::{Call, Invite, Invitee, MeetingError};
 use super::notice::{NoticeKind, Notices};
 use super::policy;
@@ -56,7 +58,7 @@ impl Meeting {
             ..Invitation::connecting(InvitationRequest::outgoing(String::new()))
         };
         let id = pinv.id.clone();
-        if let Some(inviter) = self.sessions.get_mut(&actor) {
+        if let Some(inviter) = self.sessions.get_mut(&actor).map(Arc::make_mut) {
             inviter.participant_invitations.push(pinv);
         }
         out.push(&actor, NoticeKind::ParticipantInvitationStarted { id: id.clone() });
@@ -89,7 +91,7 @@ impl Meeting {
         };
         let mut session = self.new_session(app_id, identity, caller, ConversationState::Connecting);
         session.messaging = ModalityState::Connecting;
-        self.sessions.insert(id.clone(), session);
+        self.sessions.insert(id.clone(), Arc::new(session));
         out.push(&id, NoticeKind::InvitationStarted);
         out.push(&id, NoticeKind::ConversationAdded { state: ConversationState::Connecting });
         out.push(&id, NoticeKind::LocalParticipantAdded);
@@ -197,7 +199,7 @@ impl Meeting {
     /// Fails the outgoing side of `offer` if it is still `Connecting`: a participant
     /// invitation completes, a two-party caller's conversation ends with its call.
     fn fail_outgoing(&mut self, inviter: &str, offer: &str, why: Departure, out: &mut Notices) {
-        let Some(session) = self.sessions.get_mut(inviter) else {
+        let Some(session) = self.sessions.get_mut(inviter).map(Arc::make_mut) else {
             return;
         };
         if let Some(pinv) =
@@ -213,7 +215,7 @@ impl Meeting {
 
     /// The inviter's participant invitation succeeds: the invitee is in the roster now.
     fn complete_participant_invitation(&mut self, ring: &Ring, accepted_by: &str, out: &mut Notices) {
-        let Some(session) = self.sessions.get_mut(&ring.inviter) else {
+        let Some(session) = self.sessions.get_mut(&ring.inviter).map(Arc::make_mut) else {
             return;
         };
         if let Some(pinv) = session
@@ -231,7 +233,7 @@ impl Meeting {
     /// remote participant appears before either invitation completes.
     fn connect_call(&mut self, caller: &str, callee: &str, out: &mut Notices) {
         for (id, answered) in [(callee, true), (caller, false)] {
-            if let Some(s) = self.sessions.get_mut(id) {
+            if let Some(s) = self.sessions.get_mut(id).map(Arc::make_mut) {
                 s.state = ConversationState::Connected;
                 s.invitation.state = InvitationState::Connected;
                 s.messaging = ModalityState::Connected;
@@ -240,7 +242,7 @@ impl Meeting {
                 }
             }
         }
-        let view = |m: &Self, id: &str| m.sessions.get(id).map(Session::view);
+        let view = |m: &Self, id: &str| m.session(id).map(Session::view);
         let (Some(caller_view), Some(callee_view)) = (view(self, caller), view(self, callee)) else {
             return;
         };
@@ -268,7 +270,7 @@ impl Meeting {
         let connected: Vec<SessionId> =
             self.sessions.iter().filter(|(_, s)| s.in_roster()).map(|(id, _)| id.clone()).collect();
         for id in connected {
-            if let Some(s) = self.sessions.get_mut(&id) {
+            if let Some(s) = self.sessions.get_mut(&id).map(Arc::make_mut) {
                 s.state = ConversationState::Conferenced;
             }
             out.push(&id, NoticeKind::conversation_updated(ConversationState::Conferencing));
@@ -284,7 +286,7 @@ impl Meeting {
         // an operationId of its own (recorded incoming invitations carry one).
         let invitation = Invitation { id: id.clone(), operation_id: Some(id.clone()), ..invitation };
         let session = self.new_session(app_id, identity, invitation, ConversationState::Incoming);
-        self.sessions.insert(id.clone(), session);
+        self.sessions.insert(id.clone(), Arc::new(session));
         out.push(&id, NoticeKind::InvitationStarted);
         out.push(&id, NoticeKind::ConversationAdded { state: ConversationState::Incoming });
     }

@@ -1,5 +1,7 @@
 //! Entering the meeting: join, lobby, admit, and the ways a join fails (spec §12.1-12.3).
 
+use std::sync::Arc;
+
 use super::Meeting;
 use super::command::{Join, MeetingError};
 use super::notice::{NoticeKind, Notices, View};
@@ -34,7 +36,7 @@ impl Meeting {
             participant_invitations: Vec::new(),
             sent_messages: Vec::new(),
         };
-        self.sessions.insert(id.clone(), session);
+        self.sessions.insert(id.clone(), Arc::new(session));
 
         out.push(&id, NoticeKind::InvitationStarted);
         out.push(&id, NoticeKind::ConversationAdded { state: ConversationState::Connecting });
@@ -94,7 +96,7 @@ impl Meeting {
     }
 
     fn enter_lobby(&mut self, id: &str, deadline_ms: i64, out: &mut Notices) {
-        let Some(session) = self.sessions.get_mut(id) else {
+        let Some(session) = self.sessions.get_mut(id).map(Arc::make_mut) else {
             return;
         };
         session.state = ConversationState::InLobby;
@@ -112,7 +114,7 @@ impl Meeting {
     /// Puts a joiner (new or waiting) into the roster and completes its invitation, which
     /// therefore succeeds only after its participant is in the roster.
     pub(super) fn enter_conference(&mut self, id: &str, out: &mut Notices) {
-        let Some(session) = self.sessions.get_mut(id) else {
+        let Some(session) = self.sessions.get_mut(id).map(Arc::make_mut) else {
             return;
         };
         let was_waiting = session.is_waiting();

@@ -3,6 +3,8 @@
 //! member whose messaging is connected; lobby participants and unanswered invitations get
 //! nothing. Message content is data only and is never interpreted.
 
+use std::sync::Arc;
+
 use super::command::{MeetingError, MessageRequest};
 use super::notice::{Message, NoticeKind, Notices};
 use super::session::{InvitationState, ModalityOperation, ModalityState, SENT_MESSAGES_KEPT, SentMessage};
@@ -17,7 +19,7 @@ impl Meeting {
         operation_id: Option<String>,
         out: &mut Notices,
     ) -> Result<(), MeetingError> {
-        let session = self.sessions.get_mut(id).ok_or(MeetingError::NotFound)?;
+        let session = self.sessions.get_mut(id).map(Arc::make_mut).ok_or(MeetingError::NotFound)?;
         if !session.in_roster() || session.messaging != ModalityState::Disconnected {
             return Err(MeetingError::Conflict);
         }
@@ -41,7 +43,7 @@ impl Meeting {
                 out.push(&other, NoticeKind::ParticipantMessagingAdded { subject: id.to_owned() });
             }
         }
-        if let Some(op) = self.sessions.get_mut(id).and_then(|s| s.messaging_operation.as_mut()) {
+        if let Some(op) = self.sessions.get_mut(id).map(Arc::make_mut).and_then(|s| s.messaging_operation.as_mut()) {
             op.state = InvitationState::Connected;
         }
         out.push(id, NoticeKind::MessagingInvitationCompleted);
@@ -51,7 +53,7 @@ impl Meeting {
     /// `stopMessaging`: a two-party conversation ends with it; in a meeting the session
     /// stays, without messaging.
     pub(super) fn stop_messaging(&mut self, id: &str, out: &mut Notices) -> Result<(), MeetingError> {
-        let session = self.sessions.get_mut(id).ok_or(MeetingError::NotFound)?;
+        let session = self.sessions.get_mut(id).map(Arc::make_mut).ok_or(MeetingError::NotFound)?;
         if session.messaging != ModalityState::Connected {
             return Err(MeetingError::Conflict);
         }
@@ -80,7 +82,7 @@ impl Meeting {
         now_ms: i64,
         out: &mut Notices,
     ) -> Result<(), MeetingError> {
-        let session = self.sessions.get_mut(id).ok_or(MeetingError::NotFound)?;
+        let session = self.sessions.get_mut(id).map(Arc::make_mut).ok_or(MeetingError::NotFound)?;
         if !session.receives_messages() {
             return Err(MeetingError::Conflict);
         }

@@ -64,6 +64,7 @@ mod proptests;
 mod tests;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -94,7 +95,10 @@ pub struct Meeting {
     /// The `onlineMeetingId`.
     id: String,
     settings: MeetingSettings,
-    sessions: BTreeMap<SessionId, Session>,
+    /// Shared, copy-on-write: the server keeps the meeting before a command to compare and
+    /// to fall back on, and with a thousand people in a lobby a deep copy per command was
+    /// the largest cost of an admit. A command copies only the sessions it changes.
+    sessions: BTreeMap<SessionId, Arc<Session>>,
     ended: bool,
     /// Incremented by every successful command, for optimistic concurrency in the store.
     version: u64,
@@ -142,6 +146,7 @@ impl Meeting {
         ended: bool,
         version: u64,
     ) -> Self {
+        let sessions = sessions.into_iter().map(|(id, s)| (id, Arc::new(s))).collect();
         Self { id: id.into(), settings, sessions, ended, version, kind: MeetingKind::Conference }
     }
 
@@ -165,12 +170,12 @@ impl Meeting {
     }
 
     /// Every session, live or disconnected but not yet forgotten.
-    pub fn sessions(&self) -> &BTreeMap<SessionId, Session> {
+    pub fn sessions(&self) -> &BTreeMap<SessionId, Arc<Session>> {
         &self.sessions
     }
 
     pub fn session(&self, id: &str) -> Option<&Session> {
-        self.sessions.get(id)
+        self.sessions.get(id).map(|s| &**s)
     }
 
     pub fn is_ended(&self) -> bool {
@@ -237,12 +242,21 @@ impl Meeting {
 
     /// The target as the actor can see it: hidden (trusted) sessions exist only for themselves.
     fn visible_target(&self, actor: &str, target: &str) -> Result<&Session, MeetingError> {
-        self.sessions.get(target).filter(|t| !t.identity.trusted || actor == target).ok_or(MeetingError::NotFound)
+        self.sessions
+            .get(target)
+            .map(|s| &**s)
+            .filter(|t| !t.identity.trusted || actor == target)
+            .ok_or(MeetingError::NotFound)
     }
 
     /// Sessions other than `except` that have a roster, i.e. receive participant events.
     fn roster_viewers<'a>(&'a self, except: &'a str) -> impl Iterator<Item = (&'a SessionId, &'a Session)> {
-        self.sessions.iter().filter(move |(id, s)| id.as_str() != except && s.in_roster())
+        self.all().filter(move |(id, s)| id.as_str() != except && s.in_roster())
+    }
+
+    /// Every session, borrowed through its shared pointer.
+    fn all(&self) -> impl Iterator<Item = (&SessionId, &Session)> {
+        self.sessions.iter().map(|(id, s)| (id, &**s))
     }
 
     /// Sessions other than `except` that see the lobby: leaders in the roster.
@@ -256,7 +270,7 @@ impl Meeting {
     }
 
     fn waiters(&self) -> impl Iterator<Item = (&SessionId, &Session)> {
-        self.sessions.iter().filter(|(_, s)| s.is_waiting())
+        self.all().filter(|(_, s)| s.is_waiting())
     }
 
     fn forget(&mut self, id: &str) -> Result<(), MeetingError> {

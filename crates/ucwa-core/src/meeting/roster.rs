@@ -1,6 +1,8 @@
 //! Life in the roster: leaving, role changes, ejection, the end of the meeting, and the one
 //! path by which any session is disconnected.
 
+use std::sync::Arc;
+
 use super::command::MeetingError;
 use super::notice::{NoticeKind, Notices, View};
 use super::session::{ConversationState, Direction, InvitationKind, InvitationState, ModalityState, Reason, Role};
@@ -139,7 +141,7 @@ impl Meeting {
     /// disconnects, then the conversation goes `Disconnected` and is deleted; whoever saw it
     /// is told it left.
     pub(super) fn disconnect(&mut self, id: &str, departure: Departure, out: &mut Notices) {
-        let Some(session) = self.sessions.get_mut(id) else {
+        let Some(session) = self.sessions.get_mut(id).map(Arc::make_mut) else {
             return;
         };
         if session.state == ConversationState::Disconnected {
@@ -203,7 +205,7 @@ impl Meeting {
     /// demote never reach a hidden one). The member's capabilities change with its role: it
     /// gains or loses the lobby, and its links on everyone else change.
     fn change_role(&mut self, id: &str, role: Role, out: &mut Notices) {
-        let Some(session) = self.sessions.get_mut(id) else {
+        let Some(session) = self.sessions.get_mut(id).map(Arc::make_mut) else {
             return;
         };
         let old_view = session.view();
