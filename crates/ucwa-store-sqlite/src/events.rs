@@ -148,6 +148,17 @@ pub async fn save_batch(
     Ok(saved == 1)
 }
 
+/// Whether any acknowledged event is still stored.
+pub async fn any_acknowledged(pool: &SqlitePool) -> StoreResult<bool> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT 1 FROM events e JOIN applications a ON a.id = e.app_id WHERE e.seq <= a.acked_max_seq LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(unavailable)?;
+    Ok(row.is_some())
+}
+
 /// Deletes events every client has acknowledged. Returns how many.
 pub async fn delete_acknowledged(pool: &SqlitePool) -> StoreResult<u64> {
     let done = sqlx::query(

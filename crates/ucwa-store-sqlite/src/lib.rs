@@ -65,8 +65,16 @@ async fn maintenance(readers: SqlitePool, writer: SqlitePool) {
         if readers.is_closed() || writer.is_closed() {
             return;
         }
-        if let Err(e) = events::delete_acknowledged(&writer).await {
-            tracing::warn!(error = %e, "deleting acknowledged events failed");
+        // Look first (a read), write only when there is something to delete: a needless
+        // write would still queue behind, and in front of, real ones.
+        match events::any_acknowledged(&readers).await {
+            Ok(true) => {
+                if let Err(e) = events::delete_acknowledged(&writer).await {
+                    tracing::warn!(error = %e, "deleting acknowledged events failed");
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "looking for acknowledged events failed"),
         }
         if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&readers).await {
             tracing::warn!(error = %e, "WAL checkpoint failed");
@@ -271,6 +279,10 @@ impl Store for SqliteStore {
     }
 
     async fn expire_idle_applications(&self, idle_before_ms: i64, busy: &[String]) -> StoreResult<Vec<String>> {
+        // A read first: the write transaction only when something is idle.
+        if !tenant::any_idle(&self.readers, idle_before_ms).await? {
+            return Ok(Vec::new());
+        }
         let expired = tenant::expire_idle_applications(&self.writer, idle_before_ms, busy).await?;
         self.forget_apps(expired.iter().map(String::as_str));
         Ok(expired)

@@ -312,6 +312,18 @@ pub async fn touch_channel(pool: &SqlitePool, id: &str, params: ChannelParams, n
     Ok(())
 }
 
+/// Whether any application that can expire has been idle since before `idle_before_ms`.
+pub async fn any_idle(pool: &SqlitePool, idle_before_ms: i64) -> StoreResult<bool> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT 1 FROM applications WHERE status = 'active' AND kind != 'service' AND last_seen_ms < ? LIMIT 1",
+    )
+    .bind(idle_before_ms)
+    .fetch_optional(pool)
+    .await
+    .map_err(unavailable)?;
+    Ok(row.is_some())
+}
+
 pub async fn expire_idle_applications(
     pool: &SqlitePool,
     idle_before_ms: i64,
