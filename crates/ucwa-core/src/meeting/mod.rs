@@ -6,7 +6,8 @@
 //! [`MeetingError`] and leaves the meeting untouched, or applies it and returns the
 //! [`Notice`]s each session must see, in the order it must see them. The server renders those
 //! into per-application UCWA events (hrefs, rels, embedded resources) from the meeting as it is
-//! after the command, and the store persists the meeting as JSON in the same transaction.
+//! after the command, and the store persists the changed sessions (one JSON row each) and the
+//! events in the same transaction.
 //!
 //! Nothing here reads the clock or performs I/O: time is the `now_ms` argument and every id
 //! is chosen by the caller, so the same command on the same meeting always gives the same
