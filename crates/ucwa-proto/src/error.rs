@@ -38,6 +38,7 @@ pub fn code_for_status(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "NotFound",
         405 => "MethodNotAllowed",
+        406 => "NotAcceptable",
         408 => "ClientTimeout",
         409 => "Conflict",
         410 => "Gone",

@@ -33,6 +33,8 @@ pub enum ApiError {
         message: String,
     },
     MethodNotAllowed,
+    /// 406: the client accepts only a format this server does not produce (XML).
+    NotAcceptable,
     Conflict {
         subcode: Option<&'static str>,
         message: String,
@@ -82,6 +84,9 @@ impl ApiError {
             ApiError::NotFound { subcode, message } => (StatusCode::NOT_FOUND, *subcode, message.clone()),
             ApiError::MethodNotAllowed => {
                 (StatusCode::METHOD_NOT_ALLOWED, None, "The method is not supported on this resource.".into())
+            }
+            ApiError::NotAcceptable => {
+                (StatusCode::NOT_ACCEPTABLE, None, "This server answers in JSON only; accept application/json.".into())
             }
             ApiError::Conflict { subcode, message } => (StatusCode::CONFLICT, *subcode, message.clone()),
             ApiError::Gone { subcode, message } => (StatusCode::GONE, Some(subcode), message.clone()),

@@ -124,6 +124,7 @@ pub fn router(state: AppState) -> Router {
         .nest(urls::PLATFORM_PREFIX, routes::platform::routes())
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
+        .layer(axum::middleware::from_fn(middleware::json_only))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::correlation))
         .layer(CompressionLayer::new().gzip(true).no_br().no_deflate().no_zstd())
         .layer(CatchPanicLayer::custom(middleware::panic_response))

@@ -64,6 +64,28 @@ pub async fn correlation(State(state): State<AppState>, req: Request, next: Next
     resp
 }
 
+/// UCWA also speaks XML (`application/vnd.microsoft.com.ucwa+xml`); this server answers in
+/// JSON only. A client that accepts XML and nothing JSON-compatible gets 406 rather than a
+/// body it cannot read (`ucwa-spec.md` §1.1).
+pub async fn json_only(req: Request, next: Next) -> Response {
+    let accept = req.headers().get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if accepts_only_xml(accept) {
+        return axum::response::IntoResponse::into_response(ApiError::NotAcceptable);
+    }
+    next.run(req).await
+}
+
+fn accepts_only_xml(accept: &str) -> bool {
+    let ranges: Vec<String> = accept
+        .split(',')
+        .map(|r| r.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .filter(|r| !r.is_empty())
+        .collect();
+    let xml = ranges.iter().any(|r| r.ends_with("/xml") || r.ends_with("+xml"));
+    let other = ranges.iter().any(|r| !(r.ends_with("/xml") || r.ends_with("+xml")));
+    xml && !other
+}
+
 pub async fn not_found() -> ApiError {
     ApiError::not_found()
 }
@@ -84,4 +106,19 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
         StatusCode::INTERNAL_SERVER_ERROR,
         &ErrorBody::new("ServiceFailure", None, "The server could not complete the request."),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts_only_xml;
+
+    #[test]
+    fn only_xml_only_accept_headers_are_refused() {
+        assert!(accepts_only_xml("application/vnd.microsoft.com.ucwa+xml"));
+        assert!(accepts_only_xml("application/xml; q=0.9, text/xml"));
+        assert!(!accepts_only_xml(""));
+        assert!(!accepts_only_xml("application/json"));
+        assert!(!accepts_only_xml("application/xml, */*;q=0.1"));
+        assert!(!accepts_only_xml("multipart/batching"));
+    }
 }

@@ -96,3 +96,28 @@ async fn client_request_id_is_echoed() {
     let resp = server.client.get(server.at("/")).header("client-request-id", "abc-123").send().await.unwrap();
     assert_eq!(resp.headers()["client-request-id"], "abc-123");
 }
+
+#[tokio::test]
+async fn xml_only_clients_get_406_not_json() {
+    let server = TestServer::start().await;
+    let app = server.signed_in_app("sip:alice@example.com", "Alice").await;
+    let resp = server
+        .client
+        .get(&app.url)
+        .bearer_auth(&app.token)
+        .header("accept", "application/vnd.microsoft.com.ucwa+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_ACCEPTABLE);
+    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "NotAcceptable");
+    let resp = server
+        .client
+        .get(&app.url)
+        .bearer_auth(&app.token)
+        .header("accept", "application/vnd.microsoft.com.ucwa+json, application/xml;q=0.5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
