@@ -86,7 +86,7 @@ pub async fn start(
         answer_timeout_ms: state.limits.invitation_timeout_secs.saturating_mul(1000),
     };
     state.meetings.command(&state, conference_id, Command::Call(Box::new(call))).await?;
-    Ok(created_at(&AppUrls::new(false, &app.id).messaging_invitation(&session_id)))
+    Ok(created_at(&AppUrls::of(&app).messaging_invitation(&session_id)))
 }
 
 /// `addMessaging` of a meeting conversation.
@@ -98,7 +98,7 @@ async fn add_messaging(state: &AppState, caller: &Caller, app_id: &str, input: &
     let (app, meeting_id) = locate(state, caller, app_id, &conversation).await?;
     let cmd = Command::AddMessaging { session: conversation.clone(), operation_id };
     state.meetings.command(state, &meeting_id, cmd).await?;
-    Ok(created_at(&AppUrls::new(app.anonymous, &app.id).messaging_invitation(&conversation)))
+    Ok(created_at(&AppUrls::of(&app).messaging_invitation(&conversation)))
 }
 
 /// `GET messagingInvitations/{id}`: a two-party call's invitation, or an `addMessaging`.
@@ -190,7 +190,7 @@ pub async fn send(
     let id = new_id();
     let message = MessageRequest { id: id.clone(), operation_id: query.operation_id, content };
     state.meetings.command(&state, &meeting_id, Command::SendMessage { session: session_id.clone(), message }).await?;
-    Ok(created_at(&AppUrls::new(app.anonymous, &app.id).message(&session_id, &id)))
+    Ok(created_at(&AppUrls::of(&app).message(&session_id, &id)))
 }
 
 /// `GET <messaging>/messages/{id}`: one of the session's recently sent messages.

@@ -125,7 +125,7 @@ pub async fn create_meeting(
 
 /// The organizer's `myOnlineMeeting` with its `ETag`.
 fn meeting_response(status: StatusCode, app: &Application, record: &MeetingRecord) -> Response {
-    let urls = AppUrls::new(false, &app.id);
+    let urls = AppUrls::of(&app);
     let mut resp = json_response(status, my_online_meeting(&urls, record).into_value().to_string());
     if let Ok(v) = HeaderValue::from_str(&etag(record)) {
         resp.headers_mut().insert(header::ETAG, v);
@@ -157,7 +157,7 @@ pub async fn create(
     let settings = settings_from(&input, &base, now)?;
     let record = create_meeting(&state, &public_base(&state, &headers), settings, now, Meeting::new).await?;
     let mut resp = meeting_response(StatusCode::CREATED, &app, &record);
-    if let Ok(v) = HeaderValue::from_str(&AppUrls::new(false, &app.id).my_meeting(record.meeting.id())) {
+    if let Ok(v) = HeaderValue::from_str(&AppUrls::of(&app).my_meeting(record.meeting.id())) {
         resp.headers_mut().insert(header::LOCATION, v);
     }
     Ok(resp)
@@ -235,7 +235,7 @@ pub async fn default_values(
     Path(app_id): Path<String>,
 ) -> ApiResult<Json> {
     let app = load_owned(&state, &caller, &app_id).await?;
-    let urls = AppUrls::new(app.anonymous, &app.id);
+    let urls = AppUrls::of(&app);
     let defaults = MeetingSettings::new(app.owner_uri.clone(), 0);
     let r = Resource::new(Namespace::Ucwa, "onlineMeetingDefaultValues", urls.at("onlineMeetings/defaultValues"))
         .prop("accessLevel", crate::render::wire(defaults.access_level))
@@ -255,7 +255,7 @@ pub async fn eligible_values(
     Path(app_id): Path<String>,
 ) -> ApiResult<Json> {
     let app = load_owned(&state, &caller, &app_id).await?;
-    let urls = AppUrls::new(app.anonymous, &app.id);
+    let urls = AppUrls::of(&app);
     let r = Resource::new(Namespace::Ucwa, "onlineMeetingEligibleValues", urls.at("onlineMeetings/eligibleValues"))
         .prop("accessLevels", serde_json::json!(ACCESS_LEVELS))
         .prop("automaticLeaderAssignments", serde_json::json!(LEADER_ASSIGNMENTS))

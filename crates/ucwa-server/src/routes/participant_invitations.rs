@@ -168,7 +168,7 @@ pub async fn create(
             Ok((id, notices))
         })
         .await?;
-    Ok(created_at(&AppUrls::new(app.anonymous, &app.id).participant_invitation(&id)))
+    Ok(created_at(&AppUrls::of(&app).participant_invitation(&id)))
 }
 
 /// The inviter's session of a participant invitation id (`<session>.<n>`).
