@@ -125,7 +125,7 @@ pub async fn create_meeting(
 
 /// The organizer's `myOnlineMeeting` with its `ETag`.
 fn meeting_response(status: StatusCode, app: &Application, record: &MeetingRecord) -> Response {
-    let urls = AppUrls::of(&app);
+    let urls = AppUrls::of(app);
     let mut resp = json_response(status, my_online_meeting(&urls, record).into_value().to_string());
     if let Ok(v) = HeaderValue::from_str(&etag(record)) {
         resp.headers_mut().insert(header::ETAG, v);
