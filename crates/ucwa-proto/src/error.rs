@@ -1,4 +1,5 @@
-//! The UCWA error body (`ucwa-spec.md` §13.1) and the status <-> code table (§13.2).
+//! The UCWA error body and the status <-> code table (docs/protocol.md, errors;
+//! <https://learn.microsoft.com/en-us/skype-sdk/ucwa/errorsandinformationalmessages>).
 //!
 //! The same shape serves synchronous errors and the `reason` of failed operations in the
 //! event channel.
@@ -30,7 +31,7 @@ impl ErrorBody {
     }
 }
 
-/// The documented `code` for an HTTP status (§13.2); codes always match the status.
+/// The documented `code` for an HTTP status; codes always match the status.
 pub fn code_for_status(status: u16) -> &'static str {
     match status {
         400 => "BadRequest",

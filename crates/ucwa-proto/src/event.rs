@@ -1,4 +1,4 @@
-//! Event batches (`ucwa-spec.md` §11.2): what a parked `GET events?ack=N` returns and
+//! Event batches (docs/protocol.md, events): what a parked `GET events?ack=N` returns and
 //! what a Trusted Application API callback carries.
 
 use serde::{Deserialize, Serialize};
@@ -121,7 +121,7 @@ pub fn batch_body(self_href: &str, cont_rel: Continuation, cont_href: &str, send
     Value::Object(body)
 }
 
-/// The answer to an out-of-range `ack`: only a `resync` link (`ucwa-spec.md` §11.5).
+/// The answer to an out-of-range `ack`: only a `resync` link (docs/protocol.md, events).
 pub fn resync_body(resync_href: &str) -> Value {
     let mut links = Map::new();
     links.insert("resync".into(), link_value(resync_href.to_owned(), None));
