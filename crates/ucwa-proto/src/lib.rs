@@ -17,6 +17,7 @@
 //! - [`rel`]: [`Namespace`], [`RelName`], [`Rel`].
 //! - [`ids`]: [`AppId`], [`SessionId`], [`SipUri`].
 //! - [`values`]: property enumerations (one spelling each, unknown values kept) and dates.
+//! - [`paths`]: every route template and the href builder [`paths::AppHrefs`].
 //! - [`error`]: the error body `{code, subcode, message, parameters}` and its codes.
 //! - [`input`]: request bodies, whose property names clients send in any letter case.
 //! - [`encode`]: scalar encodings (ASP.NET dates, data URIs).
@@ -30,6 +31,7 @@ pub mod event;
 pub mod ids;
 pub mod input;
 pub mod model;
+pub mod paths;
 pub mod rel;
 pub mod resource;
 pub mod string_enum;
