@@ -71,38 +71,35 @@ fn assert_typed(name: &str, resource: &AnyResource) {
     }
 }
 
+/// Reads every file of `folder` that is not left out; returns how many it read.
+fn each_fixture(folder: &str, mut check: impl FnMut(&str, Value)) -> usize {
+    let names: Vec<String> = fixture_names(folder).into_iter().filter(|n| left_out(n).is_none()).collect();
+    for name in &names {
+        check(name, read_json(&format!("{folder}/{name}")));
+    }
+    names.len()
+}
+
 #[test]
 fn recorded_event_batches_round_trip() {
-    let mut read = 0;
-    for name in fixture_names("tap-recorded/events") {
-        if left_out(&name).is_some() {
-            continue;
-        }
-        let value = read_json(&format!("tap-recorded/events/{name}"));
-        let batch: EventBatch = round_trip(&name, &value);
+    let read = each_fixture("tap-recorded/events", |name, value| {
+        let batch: EventBatch = round_trip(name, &value);
         for (_, event) in batch.events() {
             for (_, embeds) in event.embedded.iter().flat_map(|e| e.iter()) {
-                embeds.as_slice().iter().for_each(|r| assert_typed(&name, r));
+                embeds.as_slice().iter().for_each(|r| assert_typed(name, r));
             }
         }
-        read += 1;
-    }
+    });
     assert_eq!(read, 54, "every recorded batch but the empty one and the malformed one");
 }
 
 #[test]
 fn recorded_resources_round_trip() {
-    let mut read = 0;
-    for name in fixture_names("tap-recorded/resources") {
-        if left_out(&name).is_some() {
-            continue;
-        }
-        let value = read_json(&format!("tap-recorded/resources/{name}"));
-        let resource: AnyResource = round_trip(&name, &value);
+    let read = each_fixture("tap-recorded/resources", |name, value| {
+        let resource: AnyResource = round_trip(name, &value);
         assert!(!matches!(resource, AnyResource::Other(_)), "{name} has no typed model");
-        assert_typed(&name, &resource);
-        read += 1;
-    }
+        assert_typed(name, &resource);
+    });
     assert_eq!(read, 15, "every resource but the three malformed ones and the replay table");
 }
 

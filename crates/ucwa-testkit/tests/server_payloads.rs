@@ -138,6 +138,11 @@ fn is(e: &Event, name: RelName, kind: EventType) -> bool {
     e.link.rel.name == name && e.kind == kind
 }
 
+/// A participant added `in` the lobby.
+fn enters_lobby(e: &Event) -> bool {
+    is(e, RelName::Participant, EventType::Added) && e.in_.as_ref().is_some_and(|i| i.rel.name == RelName::Lobby)
+}
+
 /// The embedded resource of the last event about `name` of type `kind`.
 fn last<P: ucwa_proto::model::Kind>(events: &[Event], name: RelName, kind: EventType) -> &Hal<P> {
     events
@@ -307,12 +312,7 @@ async fn ucwa_flows_are_covered_by_the_model() {
     let mut bob_events = make_available(&bob, &bob_app).await;
     let join = json!({"onlineMeetingUri": meeting_uri.as_str(), "operationId": "bob-join", "subject": "Bob joins"});
     let bob_invitation_href = bob.start(&href(communication(&bob_app), RelName::JoinOnlineMeeting), join).await;
-    let events = alice_events
-        .until(|e| {
-            is(e, RelName::Participant, EventType::Added)
-                && e.in_.as_ref().is_some_and(|i| i.rel.name == RelName::Lobby)
-        })
-        .await;
+    let events = alice_events.until(enters_lobby).await;
     let waiting = last::<Participant>(&events, RelName::Participant, EventType::Added);
     assert_eq!(waiting.props.in_lobby, Some(true));
     let lobby: Hal<Dashboard> = alice.get(&href(&alice_conversation, RelName::Lobby), RelName::Lobby).await;
@@ -414,12 +414,7 @@ async fn ucwa_flows_are_covered_by_the_model() {
     let join =
         json!({"onlineMeetingUri": meeting_uri.as_str(), "operationId": "guest", "anonymousDisplayName": "Guest"});
     guest.start(&href(communication(&guest_app), RelName::JoinOnlineMeeting), join).await;
-    let events = alice_events
-        .until(|e| {
-            is(e, RelName::Participant, EventType::Added)
-                && e.in_.as_ref().is_some_and(|i| i.rel.name == RelName::Lobby)
-        })
-        .await;
+    let events = alice_events.until(enters_lobby).await;
     let waiting = last::<Participant>(&events, RelName::Participant, EventType::Added);
     assert_eq!(waiting.props.anonymous, Some(true));
     alice.act(&href(waiting, RelName::Reject)).await;
@@ -560,10 +555,7 @@ async fn service_application_flows_are_covered_by_the_model() {
     let join =
         json!({"onlineMeetingUri": meeting_uri.as_str(), "operationId": "g", "anonymousDisplayName": "John Doe"});
     guest.start(&href(communication(&guest_app), RelName::JoinOnlineMeeting), join).await;
-    let events = wait_for_callback(&receiver, |e| {
-        is(e, RelName::Participant, EventType::Added) && e.in_.as_ref().is_some_and(|i| i.rel.name == RelName::Lobby)
-    })
-    .await;
+    let events = wait_for_callback(&receiver, enters_lobby).await;
     let waiting = last::<Participant>(&events, RelName::Participant, EventType::Added);
     let _: Hal<Participant> = bot.get(&href(waiting, RelName::SelfLink), RelName::Participant).await;
     bot.act(&href(waiting, RelName::Admit)).await;

@@ -72,7 +72,7 @@ impl Event {
 
     /// The resource the event is about, when embedded (under the event link's rel).
     pub fn resource(&self) -> Option<&AnyResource> {
-        self.embedded.as_ref()?.get(self.link.rel.name.clone())?.as_slice().first()
+        self.embedded.as_ref()?.entry(self.link.rel.name.clone())?.as_slice().first()
     }
 
     /// The embedded resource, if it is a `P`.

@@ -7,7 +7,7 @@
 //! namespace. Serialization writes properties first, then `_links`, `_embedded` and `rel`,
 //! the order of the recorded Lync payload.
 
-use serde::de::{DeserializeOwned, Error as _};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
@@ -56,9 +56,67 @@ impl LinkSet {
     }
 }
 
-/// `_links`, in the order they were added or received.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Links(Vec<(Rel, LinkSet)>);
+/// Entries keyed by rel, in the order they were added or received: `_links` ([`Links`]) and
+/// `_embedded` ([`Embedded`]). Lookups by [`RelName`] accept either namespace spelling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelMap<V>(Vec<(Rel, V)>);
+
+impl<V> Default for RelMap<V> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<V> RelMap<V> {
+    /// The first entry named `name`, in either namespace spelling.
+    pub fn entry(&self, name: RelName) -> Option<&V> {
+        self.0.iter().find(|(rel, _)| rel.name == name).map(|(_, v)| v)
+    }
+
+    /// The entry under exactly this spelling.
+    pub fn get_rel(&self, rel: &Rel) -> Option<&V> {
+        self.0.iter().find(|(r, _)| r == rel).map(|(_, v)| v)
+    }
+
+    /// Sets the entry of `rel`, replacing any it had.
+    pub fn insert(&mut self, rel: Rel, value: V) {
+        match self.0.iter_mut().find(|(r, _)| *r == rel) {
+            Some(entry) => entry.1 = value,
+            None => self.0.push((rel, value)),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Rel, &V)> {
+        self.0.iter().map(|(rel, v)| (rel, v))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Reads a JSON object's entries, each value with `read` (given its rel).
+    fn read<E: serde::de::Error>(
+        map: Map<String, Value>,
+        mut read: impl FnMut(&Rel, Value) -> serde_json::Result<V>,
+    ) -> Result<Self, E> {
+        let mut entries = Vec::with_capacity(map.len());
+        for (key, value) in map {
+            let rel = Rel::deserialize(Value::String(key)).map_err(E::custom)?;
+            let value = read(&rel, value).map_err(E::custom)?;
+            entries.push((rel, value));
+        }
+        Ok(Self(entries))
+    }
+}
+
+impl<V: Serialize> Serialize for RelMap<V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+/// `_links`.
+pub type Links = RelMap<LinkSet>;
 
 impl Links {
     /// The first link named `name`, in either namespace spelling.
@@ -68,51 +126,18 @@ impl Links {
 
     /// Every link named `name` (the array of a repeating rel).
     pub fn all(&self, name: RelName) -> &[Link] {
-        self.0.iter().find(|(rel, _)| rel.name == name).map_or(&[], |(_, set)| set.as_slice())
+        self.entry(name).map_or(&[], LinkSet::as_slice)
     }
 
     /// The href of the first link named `name`.
     pub fn href(&self, name: RelName) -> Option<&str> {
         self.get(name).map(|l| l.href.as_str())
     }
-
-    /// The links under exactly this spelling.
-    pub fn get_rel(&self, rel: &Rel) -> Option<&LinkSet> {
-        self.0.iter().find(|(r, _)| r == rel).map(|(_, set)| set)
-    }
-
-    /// Sets the links of `rel`, replacing any it had.
-    pub fn insert(&mut self, rel: Rel, set: LinkSet) {
-        match self.0.iter_mut().find(|(r, _)| *r == rel) {
-            Some(entry) => entry.1 = set,
-            None => self.0.push((rel, set)),
-        }
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&Rel, &LinkSet)> {
-        self.0.iter().map(|(rel, set)| (rel, set))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl Serialize for Links {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.0.iter().map(|(rel, set)| (rel, set)))
-    }
 }
 
 impl<'de> Deserialize<'de> for Links {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let map = Map::<String, Value>::deserialize(deserializer)?;
-        let mut links = Vec::with_capacity(map.len());
-        for (key, value) in map {
-            let rel = Rel::deserialize(Value::String(key)).map_err(D::Error::custom)?;
-            links.push((rel, LinkSet::deserialize(value).map_err(D::Error::custom)?));
-        }
-        Ok(Links(links))
+        Self::read(Map::deserialize(deserializer)?, |_, value| LinkSet::deserialize(value))
     }
 }
 
@@ -141,69 +166,32 @@ impl Serialize for Embeds {
     }
 }
 
-/// `_embedded` (of a resource or an event), in order.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Embedded(Vec<(Rel, Embeds)>);
+/// `_embedded` (of a resource or an event).
+pub type Embedded = RelMap<Embeds>;
 
 impl Embedded {
-    /// The resources embedded under `name` (either spelling).
-    pub fn get(&self, name: RelName) -> Option<&Embeds> {
-        self.0.iter().find(|(rel, _)| rel.name == name).map(|(_, e)| e)
-    }
-
     /// The first resource under `name`, if it is a `P`.
     pub fn one<P: Kind>(&self, name: RelName) -> Option<&Hal<P>> {
-        self.get(name)?.as_slice().first().and_then(P::from_any)
+        self.entry(name)?.as_slice().first().and_then(P::from_any)
     }
 
     /// The resources under `name` that are `P`s (the `participant` array of a roster view).
     pub fn many<'a, P: Kind + 'a>(&'a self, name: RelName) -> impl Iterator<Item = &'a Hal<P>> {
-        self.get(name).map(Embeds::as_slice).unwrap_or_default().iter().filter_map(P::from_any)
-    }
-
-    /// Sets what is embedded under `rel`, replacing anything it had.
-    pub fn insert(&mut self, rel: Rel, embeds: Embeds) {
-        match self.0.iter_mut().find(|(r, _)| *r == rel) {
-            Some(entry) => entry.1 = embeds,
-            None => self.0.push((rel, embeds)),
-        }
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&Rel, &Embeds)> {
-        self.0.iter().map(|(rel, e)| (rel, e))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl Serialize for Embedded {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.0.iter().map(|(rel, e)| (rel, e)))
+        self.entry(name).map(Embeds::as_slice).unwrap_or_default().iter().filter_map(P::from_any)
     }
 }
 
 impl<'de> Deserialize<'de> for Embedded {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let map = Map::<String, Value>::deserialize(deserializer)?;
-        let mut embedded = Vec::with_capacity(map.len());
-        for (key, value) in map {
-            let rel = Rel::deserialize(Value::String(key)).map_err(D::Error::custom)?;
-            // A resource without its own `rel` is read as the kind its key names.
-            let embeds = match value {
-                Value::Array(items) => Embeds::Many(
-                    items
-                        .into_iter()
-                        .map(|item| AnyResource::from_value(item, Some(&rel)))
-                        .collect::<Result<_, _>>()
-                        .map_err(D::Error::custom)?,
-                ),
-                other => Embeds::One(Box::new(AnyResource::from_value(other, Some(&rel)).map_err(D::Error::custom)?)),
-            };
-            embedded.push((rel, embeds));
-        }
-        Ok(Embedded(embedded))
+        // A resource without its own `rel` is read as the kind its key names.
+        Self::read(Map::deserialize(deserializer)?, |rel, value| match value {
+            Value::Array(items) => items
+                .into_iter()
+                .map(|item| AnyResource::from_value(item, Some(rel)))
+                .collect::<Result<_, _>>()
+                .map(Embeds::Many),
+            other => AnyResource::from_value(other, Some(rel)).map(|r| Embeds::One(Box::new(r))),
+        })
     }
 }
 
@@ -356,6 +344,6 @@ impl<P: DeserializeOwned> Hal<P> {
 impl<'de, P: DeserializeOwned> Deserialize<'de> for Hal<P> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let object = Map::<String, Value>::deserialize(deserializer)?;
-        Self::from_object(object, None).map_err(D::Error::custom)
+        Self::from_object(object, None).map_err(serde::de::Error::custom)
     }
 }

@@ -47,7 +47,7 @@
 //! ```
 //!
 //! # Layout
-//! - [`hal`]: the envelope: `Hal`, `Link`, `Links`, `Embedded`.
+//! - [`hal`]: the envelope: `Hal`, `Link`, `Links` and `Embedded` (both a `RelMap`).
 //! - [`any`]: `AnyResource` and the `Kind` trait.
 //! - One module per resource family: [`application`] (application, me, dashboards),
 //!   [`communication`], [`invitation`], [`conversation`], [`participant`], [`messaging`],
@@ -74,7 +74,7 @@ pub use auth::{OAuthError, TokenResponse};
 pub use communication::Communication;
 pub use conversation::{Conversation, MediaModality};
 pub use events::{Event, EventBatch, EventLink, EventType, SenderGroup, Status};
-pub use hal::{Embedded, Embeds, Hal, Link, LinkSet, Links, PUT_GUARD_VALUE};
+pub use hal::{Embedded, Embeds, Hal, Link, LinkSet, Links, PUT_GUARD_VALUE, RelMap};
 pub use invitation::{Invitation, MessagingInvitation, OnlineMeetingInvitation, ParticipantInvitation};
 pub use meeting::{
     AdhocMeeting, MeetingProperties, MyOnlineMeeting, OnlineMeeting, OnlineMeetingDefaultValues,
