@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::any::{AnyResource, Kind};
-use super::hal::{Embedded, Hal, Link, LinkSet, Links};
+use super::hal::{Embedded, Embeds, Hal, Link, LinkSet, Links};
 use crate::error::ErrorBody;
 use crate::rel::{Rel, RelName};
 
@@ -68,6 +68,17 @@ pub struct Event {
 impl Event {
     pub fn new(kind: EventType, link: EventLink) -> Self {
         Self { link, in_: None, embedded: None, status: None, reason: None, kind }
+    }
+
+    /// An event about `resource`, linking to it (its rel and `self` href) and embedding it:
+    /// the shape of operation, conversation and participant events.
+    pub fn about(kind: EventType, resource: impl Into<AnyResource>) -> Self {
+        let resource = resource.into();
+        let rel = resource.rel().cloned().unwrap_or_else(|| Rel::bare(RelName::SelfLink));
+        let link = EventLink::new(rel.clone(), resource.self_href().unwrap_or_default());
+        let mut embedded = Embedded::default();
+        embedded.insert(rel, Embeds::One(Box::new(resource)));
+        Self { embedded: Some(embedded), ..Self::new(kind, link) }
     }
 
     /// The resource the event is about, when embedded (under the event link's rel).
@@ -149,5 +160,24 @@ impl<E> EventBatch<E> {
     /// Every event, with its sender, in delivery order.
     pub fn events(&self) -> impl Iterator<Item = (&SenderGroup<E>, &E)> {
         self.sender.iter().flatten().flat_map(|g| g.events.iter().map(move |e| (g, e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Participant;
+    use crate::rel::Namespace;
+
+    #[test]
+    fn an_event_about_a_resource_links_and_embeds_it() {
+        let bob = Hal::new(Namespace::Saas, RelName::Participant, "/p/2", Participant::default());
+        let event = Event::about(EventType::Added, bob.clone());
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["link"], serde_json::json!({"rel": "ms:rtc:saas:participant", "href": "/p/2"}));
+        assert_eq!(json["_embedded"]["ms:rtc:saas:participant"]["_links"]["self"]["href"], "/p/2");
+        assert_eq!(event.resource_as::<Participant>(), Some(&bob));
+        let back: Event = serde_json::from_value(json).unwrap();
+        assert_eq!(back, event);
     }
 }
