@@ -1,4 +1,4 @@
-//! Trusted Application API service applications (`ucwa-spec.md` §2.2, §11.7): their
+//! Trusted Application API service applications (docs/protocol.md, ms:rtc:saas:applications and callbacks): their
 //! registration, the callback routes of their conversations, the outbox of undelivered
 //! callbacks, and the pure rules around them (signatures, retry backoff, guest identities).
 //!
@@ -111,7 +111,7 @@ pub fn backoff_ms(attempts: u32, base_ms: u64, max_ms: u64) -> u64 {
 }
 
 /// The anonymous identity of a guest session of a service application: the same
-/// `applicationSessionId` always gives the same guest (rejoin after a drop, §2.4).
+/// `applicationSessionId` always gives the same guest (rejoin after a drop; docs/protocol.md, anonApplicationTokens).
 pub fn guest_uri(endpoint_uri: &str, application_session_id: &str) -> String {
     let digest = Sha256::digest(format!("{endpoint_uri}\n{application_session_id}").as_bytes());
     let id: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();

@@ -332,7 +332,7 @@ pub async fn expire_idle_applications(
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
     let candidates: Vec<(String,)> =
         // Service applications are logical per-endpoint entries without a P-GET: they never
-        // expire by inactivity (spec §3.4).
+        // expire by inactivity (docs/protocol.md, ms:rtc:saas:applications).
         sqlx::query_as("SELECT id FROM applications WHERE status = 'active' AND kind != 'service' AND last_seen_ms < ?")
             .bind(idle_before_ms)
             .fetch_all(&mut *tx)

@@ -195,10 +195,10 @@ impl TestServer {
     }
 }
 
-/// Reads a file of the recorded Microsoft traffic in `shared/fixtures/` (beside the
-/// repository, where the team and CI keep it).
+/// Reads a file of the recorded Microsoft traffic in this crate's `fixtures/` folder (its
+/// README says where each set was recorded).
 pub fn fixture(relative: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures").join(relative);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }
 

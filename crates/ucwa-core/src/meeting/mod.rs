@@ -14,7 +14,7 @@
 //! result.
 //!
 //! # Policy choices
-//! - Admission and roles follow spec §10.2 (`policy`); trusted joins are hidden Leaders.
+//! - Admission and roles follow docs/protocol.md, lobby (`policy`); trusted joins are hidden Leaders.
 //! - A lobby participant waits until admitted, rejected, cancelled, timed out or the meeting
 //!   ends. Leaders leaving (even the organizer or the last leader) do not release or fail the
 //!   lobby: waiters keep their deadline, and a leader who joins later sees and can admit them.
@@ -26,7 +26,7 @@
 //! [`MeetingKind::TwoParty`]: the caller's session and one session per application of the
 //! callee, of which the one that answers stays. This reuses the sessions, notices,
 //! projection, storage and per-meeting locking of meetings unchanged, and makes the
-//! escalation of `addParticipant` (spec §7.1) a change of kind in place: the conversation
+//! escalation of `addParticipant` (docs/protocol.md, participantInvitation) a change of kind in place: the conversation
 //! hrefs both parties hold stay valid as it becomes an ad hoc conference.
 //!
 //! An invitation (a meeting's `addParticipant`, or a call) creates one `Incoming` session
