@@ -99,7 +99,7 @@ export class MeetingView {
         return h('section', { class: 'card center waiting', 'aria-labelledby': 'phase-title' },
           h('p', { class: 'eyebrow' }, subject),
           h('h1', { id: 'phase-title', tabindex: '-1' }, 'Waiting for someone to let you in'),
-          h('p', { class: 'lead' }, 'You are in the lobby. A leader of the meeting has been told you are here.'),
+          h('p', { class: 'lead' }, 'You are in the lobby. A leader of the meeting can let you in.'),
           h('p', { class: 'timer' }, 'Time waited: ', h('span', { id: 'waited' }, '0:00')),
           h('button', { type: 'button', class: 'secondary', id: 'cancel', onclick: () => this.actions.cancel() }, 'Cancel'));
       case 'ended': {
