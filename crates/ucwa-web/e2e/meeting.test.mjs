@@ -176,6 +176,43 @@ describe('a Locked meeting', () => {
     await guest.context.close();
   });
 
+  test('Admit all lets everyone waiting in at once', async () => {
+    const guests = [await person(browser), await person(browser)];
+    await joinAsGuest(guests[0].page, joinUrl, 'Ann');
+    await joinAsGuest(guests[1].page, joinUrl, 'Ben');
+    await Promise.all(guests.map((g) => waitingInLobby(g.page)));
+    const { page } = organizer;
+    await lobbyPanel().getByText('Ben').waitFor(PUSH);
+    await page.locator('#notice', { hasText: 'waiting in the lobby' }).waitFor();
+    assert.match(await page.title(), /^\(2\) Ann, Ben waiting/);
+    await page.getByRole('button', { name: 'Admit all' }).click();
+    await guests[0].page.locator('#roster-list').getByText('Ann (you)').waitFor(PUSH);
+    await guests[1].page.locator('#roster-list').getByText('Ben (you)').waitFor(PUSH);
+    await lobbyPanel().getByText('Nobody is waiting.').waitFor(PUSH);
+    await Promise.all(guests.map((g) => g.context.close()));
+  });
+
+  test('a page whose saved ack the server no longer knows re-reads the meeting (resync)', async () => {
+    const guest = await person(browser);
+    await joinAsGuest(guest.page, joinUrl, 'Sam');
+    await waitingInLobby(guest.page);
+    await organizer.page.getByRole('button', { name: 'Admit Sam' }).click();
+    await guest.page.locator('#roster-list').getByText('Sam (you)').waitFor(PUSH);
+    // Forget the roster and point the saved channel at an ack from nowhere, as a stale copy of
+    // the page would have; the server answers with only a resync link.
+    await guest.page.evaluate(() => {
+      const key = Object.keys(sessionStorage).find((k) => k.startsWith('openucwa:join:'));
+      const saved = JSON.parse(sessionStorage.getItem(key));
+      saved.next = saved.next.replace(/ack=\d+/, 'ack=999999');
+      saved.meeting.participants = {};
+      sessionStorage.setItem(key, JSON.stringify(saved));
+    });
+    await guest.page.reload();
+    await guest.page.locator('#roster-list').getByText('Alice Organizer').waitFor(PUSH);
+    await guest.page.getByRole('heading', { name: /^People \(\d+\)$/ }).waitFor();
+    await guest.context.close();
+  });
+
   test('a signed-in member is admitted, promoted and demoted', async () => {
     const bob = await person(browser);
     await bob.page.goto(joinUrl);
