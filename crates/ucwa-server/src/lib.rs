@@ -10,6 +10,8 @@
 //! - [`auth`], [`input`], [`response`], [`error`]: extraction and answers.
 //! - [`middleware`], [`sweeper`], [`callbacks`]: cross-cutting behaviour and background work
 //!   (the callback worker delivers service applications' events).
+//! - [`web`]: mounts the `ucwa-web` pages (the join page at each meeting's `joinUrl`, the
+//!   organizer console).
 
 pub mod auth;
 pub mod callbacks;
@@ -26,6 +28,7 @@ pub mod routes;
 pub mod state;
 pub mod sweeper;
 pub mod urls;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -122,6 +125,7 @@ pub fn router(state: AppState) -> Router {
         .nest(urls::ANONYMOUS_PREFIX, application_routes())
         .nest(urls::PSANON_PREFIX, application_routes())
         .nest(urls::PLATFORM_PREFIX, routes::platform::routes())
+        .merge(web::routes())
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::json_only))

@@ -36,7 +36,11 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    println!("listening on http://{}", listener.local_addr()?);
+    let local = listener.local_addr()?;
+    println!("listening on http://{local}");
+    if args.demo {
+        println!("organizer console: http://{local}/console (sign in as a demo user)");
+    }
     let options = ServerOptions {
         store,
         limits: args.limits,

@@ -307,7 +307,7 @@ fn valid_origin(origin: &str) -> bool {
 
 /// The meeting of an https join URL (`<base>/meet/<alias>/<id>`): its id when a meeting with
 /// that id and join URL path exists and has not expired.
-async fn meeting_of_join_url(state: &AppState, url: &str, now: i64) -> ApiResult<Option<MeetingRecord>> {
+pub(crate) async fn meeting_of_join_url(state: &AppState, url: &str, now: i64) -> ApiResult<Option<MeetingRecord>> {
     let Ok(parsed) = reqwest::Url::parse(url) else { return Ok(None) };
     let segments: Vec<&str> = parsed.path().trim_end_matches('/').split('/').collect();
     let (Some(id), true) = (segments.last(), segments.len() >= 3 && segments[segments.len() - 3] == "meet") else {
