@@ -2,10 +2,9 @@
 //! meeting's version.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use sqlx::{FromRow, SqlitePool};
-use ucwa_core::meeting::{ConversationState, Meeting, MeetingKind, Session};
+use ucwa_core::meeting::{Meeting, MeetingKind, Session};
 use ucwa_core::model::{MeetingRecord, NewEvent};
 use ucwa_core::store::{SessionLocation, StoreError, StoreResult};
 
@@ -163,12 +162,8 @@ pub async fn save(
     if updated != 1 {
         return Ok(None);
     }
-    for (id, session) in m.sessions() {
-        // Sessions a command did not touch still share their allocation with `before`.
-        let unchanged = before.sessions().get(id).is_some_and(|old| Arc::ptr_eq(old, session) || old == session);
-        if unchanged {
-            continue;
-        }
+    let changes = m.session_changes(before);
+    for (id, session) in changes.written {
         sqlx::query(
             "INSERT INTO meeting_sessions (session_id, meeting_id, app_id, live, state) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (session_id) DO UPDATE SET live = excluded.live, state = excluded.state",
@@ -176,13 +171,13 @@ pub async fn save(
         .bind(id)
         .bind(m.id())
         .bind(&session.app_id)
-        .bind(session.state != ConversationState::Disconnected)
+        .bind(session.is_live())
         .bind(json(session)?)
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;
     }
-    for id in before.sessions().keys().filter(|id| m.session(id).is_none()) {
+    for id in changes.removed {
         sqlx::query("DELETE FROM meeting_sessions WHERE session_id = ?")
             .bind(id)
             .execute(&mut *tx)
