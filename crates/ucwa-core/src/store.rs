@@ -95,6 +95,12 @@ pub trait Store: Send + Sync + 'static {
         previous_no: u64,
         now_ms: i64,
     ) -> StoreResult<bool>;
+    /// Deletes acknowledged events, at most `limit` in one short transaction, by key (an
+    /// application and a range of its sequence numbers), never by scanning the log. Returns
+    /// how many it deleted; call again while that is not 0. Backends also run this on their
+    /// own, off the delivery path; calling it is never needed for correctness, since
+    /// acknowledged events are never read again.
+    async fn delete_acknowledged_events(&self, limit: u32) -> StoreResult<u64>;
 
     /// Stores a new meeting (no sessions yet).
     async fn insert_meeting(&self, record: &MeetingRecord) -> StoreResult<()>;
@@ -104,8 +110,8 @@ pub trait Store: Send + Sync + 'static {
     /// Meetings organized by `uri`, oldest first (not two-party conversations).
     async fn meetings_organized_by(&self, uri: &str) -> StoreResult<Vec<MeetingRecord>>;
     /// Saves `after` if the stored meeting is still `before` (compare-and-swap on the
-    /// version), writing only the sessions that changed, and appends `events` in the same
-    /// transaction. `false`: someone else changed the meeting first; reload and retry.
+    /// version), writing only the sessions that changed ([`Meeting::session_changes`]), and
+    /// appends `events` in the same transaction. `false`: someone else changed the meeting first; reload and retry.
     async fn save_meeting(
         &self,
         after: &MeetingRecord,

@@ -68,16 +68,32 @@ async fn maintenance(readers: SqlitePool, writer: SqlitePool) {
         // Look first (a read), write only when there is something to delete: a needless
         // write would still queue behind, and in front of, real ones.
         match events::any_acknowledged(&readers).await {
-            Ok(true) => {
-                if let Err(e) = events::delete_acknowledged(&writer).await {
-                    tracing::warn!(error = %e, "deleting acknowledged events failed");
-                }
-            }
+            Ok(true) => delete_acknowledged_backlog(&writer).await,
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "looking for acknowledged events failed"),
         }
         if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&readers).await {
             tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+    }
+}
+
+/// Acknowledged events deleted per write transaction. A chunk of 1,000 takes about 2 ms on
+/// the single writer (docs/BENCHMARKS.md, "Acknowledgement cleanup"), short enough that a
+/// commit queued behind it does not notice, large enough that a backlog of a million
+/// events goes in a few seconds.
+const ACK_CLEANUP_CHUNK: u32 = 1_000;
+/// Chunks per upkeep tick at most: 100,000 events a second, far above the rate clients
+/// acknowledge at, while leaving the writer to others between chunks (the writer pool
+/// hands its connection out first come, first served).
+const ACK_CLEANUP_CHUNKS_PER_TICK: usize = 100;
+
+async fn delete_acknowledged_backlog(writer: &SqlitePool) {
+    for _ in 0..ACK_CLEANUP_CHUNKS_PER_TICK {
+        match events::delete_acknowledged(writer, ACK_CLEANUP_CHUNK).await {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) => return tracing::warn!(error = %e, "deleting acknowledged events failed"),
         }
     }
 }
@@ -145,11 +161,6 @@ impl SqliteStore {
             app_writes: AtomicU64::new(0),
             maintenance,
         })
-    }
-
-    /// Deletes acknowledged events now (the background upkeep does this every second).
-    pub async fn delete_acknowledged_events(&self) -> StoreResult<u64> {
-        events::delete_acknowledged(&self.writer).await
     }
 
     fn cached_app(&self, id: &str) -> Option<Application> {
@@ -318,6 +329,10 @@ impl Store for SqliteStore {
             _ => self.forget_apps([app_id]),
         }
         saved
+    }
+
+    async fn delete_acknowledged_events(&self, limit: u32) -> StoreResult<u64> {
+        events::delete_acknowledged(&self.writer, limit).await
     }
 
     async fn insert_meeting(&self, record: &MeetingRecord) -> StoreResult<()> {
