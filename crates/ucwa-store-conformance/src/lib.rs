@@ -30,6 +30,7 @@
 //! - [`meetings`]: meeting records, compare-and-swap saves, sessions and deadlines.
 //! - [`callbacks`]: service applications' callback routes and outbox.
 //! - [`tenant`]: users, tokens, service applications, applications and idle expiry.
+//! - [`retention`]: what `purge_finished` deletes and what it keeps.
 
 // This crate is a test suite: a failed expectation is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -37,6 +38,7 @@
 pub mod callbacks;
 pub mod events;
 pub mod meetings;
+pub mod retention;
 pub mod support;
 pub mod tenant;
 
@@ -115,6 +117,15 @@ macro_rules! store_conformance {
                 an_endpoint_has_one_active_application_per_kind,
                 availability_channel_activity_and_deletion,
                 idle_applications_expire_except_busy_and_service_ones,
+            ],
+            retention: [
+                finished_two_party_conversations_are_purged_after_retention,
+                meetings_someone_is_in_are_kept_however_old,
+                scheduled_meetings_are_kept_until_expired_for_the_retention_period,
+                expired_applications_are_purged_and_active_ones_kept,
+                live_sessions_of_ended_applications_are_reported_as_stranded,
+                a_purge_step_is_bounded_by_its_limit,
+                old_callback_failures_are_purged,
             ],
         }
     };

@@ -16,6 +16,7 @@
 
 mod events;
 mod meetings;
+mod retention;
 mod service;
 mod tenant;
 
@@ -34,7 +35,7 @@ use ucwa_core::model::{
     Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, StoredEvent, TokenRecord, User,
 };
 use ucwa_core::service::{CallbackFailure, CallbackRoute, OutboxItem, ServiceApp};
-use ucwa_core::store::{SessionLocation, Store, StoreError, StoreResult};
+use ucwa_core::store::{Purged, SessionLocation, Store, StoreError, StoreResult};
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
@@ -429,6 +430,12 @@ impl Store for SqliteStore {
 
     async fn purge_callback_routes(&self, before_ms: i64) -> StoreResult<u64> {
         service::purge_routes(&self.writer, before_ms).await
+    }
+
+    async fn purge_finished(&self, before_ms: i64, limit: u32) -> StoreResult<Purged> {
+        let purge = retention::purge_finished(&self.readers, &self.writer, before_ms, limit).await?;
+        self.forget_apps(purge.deleted_applications.iter().map(String::as_str));
+        Ok(purge.purged)
     }
 
     async fn close(&self) {

@@ -82,8 +82,8 @@ async fn assemble(pool: &SqlitePool, row: MeetingRow) -> StoreResult<MeetingReco
 pub async fn insert(pool: &SqlitePool, record: &MeetingRecord) -> StoreResult<()> {
     let m = &record.meeting;
     sqlx::query(
-        "INSERT INTO meetings (id, organizer_uri, settings, ended, version, settings_revision, join_url, created_ms, next_deadline_ms, kind)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO meetings (id, organizer_uri, settings, ended, version, settings_revision, join_url, created_ms, next_deadline_ms, kind, finished_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(m.id())
     .bind(&m.settings().organizer_uri)
@@ -95,6 +95,7 @@ pub async fn insert(pool: &SqlitePool, record: &MeetingRecord) -> StoreResult<()
     .bind(record.created_ms)
     .bind(m.next_deadline())
     .bind(kind_name(m.kind()))
+    .bind(m.finished_at(record.created_ms))
     .execute(pool)
     .await
     .map_err(unavailable)?;
@@ -144,7 +145,8 @@ pub async fn save(
     let m = &after.meeting;
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
     let updated = sqlx::query(
-        "UPDATE meetings SET settings = ?, ended = ?, version = ?, settings_revision = ?, next_deadline_ms = ?, kind = ?
+        "UPDATE meetings SET settings = ?, ended = ?, version = ?, settings_revision = ?, next_deadline_ms = ?, kind = ?,
+             finished_ms = ?
          WHERE id = ? AND version = ?",
     )
     .bind(json(m.settings())?)
@@ -153,6 +155,7 @@ pub async fn save(
     .bind(to_i64(after.settings_revision)?)
     .bind(m.next_deadline())
     .bind(kind_name(m.kind()))
+    .bind(m.finished_at(now_ms))
     .bind(m.id())
     .bind(to_i64(before.version())?)
     .execute(&mut *tx)
