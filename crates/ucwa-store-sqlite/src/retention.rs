@@ -47,6 +47,18 @@ async fn any(readers: &SqlitePool, probe: &'static str, before_ms: i64) -> Store
     Ok(row.is_some())
 }
 
+/// The ids `select` (one column, a `?` for `before_ms`, then `LIMIT ?`) finds.
+async fn ids<'c>(
+    executor: impl sqlx::Executor<'c, Database = Sqlite>,
+    select: &'static str,
+    before_ms: i64,
+    limit: u32,
+) -> StoreResult<Vec<String>> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as(select).bind(before_ms).bind(i64::from(limit)).fetch_all(executor).await.map_err(unavailable)?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
 /// Runs `DELETE FROM <table> WHERE <column> IN (ids)` inside `tx`.
 async fn delete_in(
     tx: &mut Transaction<'_, Sqlite>,
@@ -68,14 +80,8 @@ async fn purge_meetings(readers: &SqlitePool, writer: &SqlitePool, before_ms: i6
         return Ok(0);
     }
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    let ids: Vec<(String,)> =
-        sqlx::query_as("SELECT id FROM meetings WHERE finished_ms < ? ORDER BY finished_ms LIMIT ?")
-            .bind(before_ms)
-            .bind(i64::from(limit))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-    let ids: Vec<String> = ids.into_iter().map(|(id,)| id).collect();
+    let select = "SELECT id FROM meetings WHERE finished_ms < ? ORDER BY finished_ms LIMIT ?";
+    let ids = ids(&mut *tx, select, before_ms, limit).await?;
     if ids.is_empty() {
         return Ok(0);
     }
@@ -102,13 +108,7 @@ async fn purge_applications(
         return Ok(Vec::new());
     }
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    let ids: Vec<(String,)> = sqlx::query_as(ENDED_APPLICATIONS)
-        .bind(before_ms)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(unavailable)?;
-    let ids: Vec<String> = ids.into_iter().map(|(id,)| id).collect();
+    let ids = ids(&mut *tx, ENDED_APPLICATIONS, before_ms, limit).await?;
     if ids.is_empty() {
         return Ok(ids);
     }
@@ -147,15 +147,8 @@ async fn purge_callback_failures(
 /// Reads the live sessions through their partial index (`meeting_sessions_app`): as many
 /// rows as conversations in progress, on a reader connection.
 async fn stranded_applications(readers: &SqlitePool, before_ms: i64, limit: u32) -> StoreResult<Vec<String>> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT DISTINCT s.app_id FROM meeting_sessions s LEFT JOIN applications a ON a.id = s.app_id
+    let select = "SELECT DISTINCT s.app_id FROM meeting_sessions s LEFT JOIN applications a ON a.id = s.app_id
          WHERE s.live = 1 AND (a.id IS NULL OR (a.status = 'expired' AND a.last_seen_ms < ?))
-         LIMIT ?",
-    )
-    .bind(before_ms)
-    .bind(i64::from(limit))
-    .fetch_all(readers)
-    .await
-    .map_err(unavailable)?;
-    Ok(rows.into_iter().map(|(id,)| id).collect())
+         LIMIT ?";
+    ids(readers, select, before_ms, limit).await
 }

@@ -68,6 +68,10 @@ mod tests {
     use crate::meeting::fixtures::*;
     use crate::meeting::*;
 
+    fn written<'a>(changes: &SessionChanges<'a>) -> Vec<&'a str> {
+        changes.written.iter().map(|(id, _)| id.as_str()).collect()
+    }
+
     #[test]
     fn unchanged_sessions_are_not_written() {
         let mut before = meeting(AccessLevel::Everyone);
@@ -79,7 +83,7 @@ mod tests {
         // the command changed their state.
         after.handle(join_cmd("col", user(COLLEAGUE)), 0).unwrap();
         let changes = after.session_changes(&before);
-        assert_eq!(changes.written.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["col"]);
+        assert_eq!(written(&changes), ["col"]);
         assert!(changes.removed.is_empty());
     }
 
@@ -93,8 +97,7 @@ mod tests {
         assert_eq!(copy.session_changes(&before), SessionChanges::default());
         let mut after = copy.clone();
         after.handle(admit("org", "guest"), 1).unwrap();
-        let written: Vec<&str> = after.session_changes(&before).written.iter().map(|(id, _)| id.as_str()).collect();
-        assert_eq!(written, ["guest"], "admitting rewrites the admitted session only");
+        assert_eq!(written(&after.session_changes(&before)), ["guest"], "admitting rewrites the admitted session only");
     }
 
     #[test]
