@@ -12,9 +12,9 @@ use crate::state::AppState;
 use crate::sweeper::leave_all;
 
 /// Rows of each kind one step deletes. A step of 256 finished conversations holds the
-/// SQLite writer for about 10 ms (docs/BENCHMARKS.md, scenario (e)): short enough that
-/// the writes queued behind it barely notice, and a thousand conversations finishing a
-/// minute take four steps.
+/// SQLite writer for 2-3.5 ms at the median, 8-12 ms at p99 on a busy 2-core machine
+/// (docs/BENCHMARKS.md, scenario (e)): short enough that the writes queued behind it barely
+/// notice, and a thousand conversations finishing a minute take four steps.
 const STEP: u32 = 256;
 /// Steps in one pass at most; anything left waits for the next pass. Other writers take
 /// turns between steps (the writer is handed out first come, first served).

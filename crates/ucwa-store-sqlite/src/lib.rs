@@ -79,10 +79,10 @@ async fn maintenance(readers: SqlitePool, writer: SqlitePool) {
     }
 }
 
-/// Acknowledged events deleted per write transaction. A chunk of 1,000 takes about 2 ms on
-/// the single writer (docs/BENCHMARKS.md, "Acknowledgement cleanup"), short enough that a
-/// commit queued behind it does not notice, large enough that a backlog of a million
-/// events goes in a few seconds.
+/// Acknowledged events deleted per write transaction. A chunk of 1,000 holds the single
+/// writer for 1.4-2.7 ms at the median with a million events stored (docs/BENCHMARKS.md,
+/// scenario (e)), short enough that a commit queued behind it barely notices, large enough
+/// that a backlog of a million events goes in a few seconds.
 const ACK_CLEANUP_CHUNK: u32 = 1_000;
 /// Chunks per upkeep tick at most: 100,000 events a second, far above the rate clients
 /// acknowledge at, while leaving the writer to others between chunks (the writer pool
