@@ -93,7 +93,7 @@ impl TestServer {
 
     pub async fn start_with(options: TestOptions) -> Self {
         let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
-        Self::start_on(sqlite_store(dir.clone()), options).await
+        Self::start_in(dir.clone(), sqlite_store(dir), options, "127.0.0.1:0".parse().expect("loopback address")).await
     }
 
     /// Starts on the store `open_store` opens: any backend.
