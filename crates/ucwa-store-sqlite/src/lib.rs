@@ -13,6 +13,18 @@
 //! and a SQLite database has exactly one server process writing it (the embedded,
 //! single-node mode), so this process sees every change and drops the cached copy on each
 //! write. A multi-node backend cannot do this without a version check.
+//!
+//! Behaviour is specified by the conformance suite (`ucwa-store-conformance`), which
+//! `tests/conformance.rs` runs against a real file.
+//!
+//! # Layout
+//! - `tenant`: users, tokens, applications and their idle expiry.
+//! - `events`: the event log, the delivered batch, acknowledgement cleanup by key.
+//! - `meetings`: meeting headers and session rows, compare-and-swap saves.
+//! - `service`: service application endpoints, callback routes and the outbox.
+//! - `retention`: deleting what finished long ago, in bounded steps.
+//! - this file: opening the database, the upkeep task, the application cache, the `Store`
+//!   implementation.
 
 mod events;
 mod meetings;
