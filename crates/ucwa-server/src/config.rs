@@ -152,6 +152,11 @@ pub struct Limits {
     /// How long a callback receiver may take to answer, seconds.
     #[arg(long, env = "UCWA_CALLBACK_TIMEOUT", default_value_t = 10)]
     pub callback_timeout_secs: u64,
+    /// Finished conversations and meetings, expired applications and recorded callback
+    /// failures are deleted this long after they finished, hours (docs/ARCHITECTURE.md,
+    /// "Retention").
+    #[arg(long, env = "UCWA_RETENTION_HOURS", default_value_t = 24)]
+    pub retention_hours: u64,
 }
 
 impl Limits {
@@ -161,6 +166,10 @@ impl Limits {
 
     pub fn application_idle(&self) -> Duration {
         Duration::from_secs(self.application_idle_secs)
+    }
+
+    pub fn retention(&self) -> Duration {
+        Duration::from_secs(self.retention_hours.saturating_mul(3600))
     }
 }
 
@@ -179,6 +188,7 @@ impl Default for Limits {
             callback_retry_base_ms: 1000,
             callback_retry_max_secs: 300,
             callback_timeout_secs: 10,
+            retention_hours: 24,
         }
     }
 }

@@ -8,8 +8,9 @@
 //! - [`routes`]: one module per resource; thin handlers.
 //! - [`channel`]: the long-poll event channel engine.
 //! - [`auth`], [`input`], [`response`], [`error`]: extraction and answers.
-//! - [`middleware`], [`sweeper`], [`callbacks`]: cross-cutting behaviour and background work
-//!   (the callback worker delivers service applications' events).
+//! - [`middleware`], [`sweeper`], [`callbacks`], [`retention`]: cross-cutting behaviour and
+//!   background work (the callback worker delivers service applications' events; retention
+//!   deletes what finished long ago).
 //! - [`web`]: mounts the `ucwa-web` pages (the join page at each meeting's `joinUrl`, the
 //!   organizer console).
 
@@ -24,6 +25,7 @@ pub mod meetings;
 pub mod middleware;
 pub mod render;
 pub mod response;
+pub mod retention;
 pub mod routes;
 pub mod state;
 pub mod sweeper;

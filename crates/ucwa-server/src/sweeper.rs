@@ -1,6 +1,7 @@
 //! Background housekeeping on a timer: fails lobby waits and unanswered invitations past
-//! their deadline, expires idle applications (their conversations end), and purges expired
-//! tokens. Each pass is idempotent, so several nodes may run it at once.
+//! their deadline, expires idle applications (their conversations end), purges expired
+//! tokens, and once a minute deletes what finished before the retention period
+//! ([`crate::retention`]). Each pass is idempotent, so several nodes may run it at once.
 //!
 //! Passes that may write run only as often as their limits need: every write waits for
 //! the database's one writer, and a write each second showed up in the latency tail of
@@ -23,6 +24,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     // Idle expiry at most a quarter of its limit late; expired tokens only cost disk space.
     let mut idle_sweep = Every::new((idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(30)));
     let mut token_sweep = Every::new(Duration::from_secs(60));
+    let mut retention_sweep = Every::new(Duration::from_secs(60));
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -50,6 +52,9 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             && let Err(e) = state.store.purge_expired_tokens(now).await
         {
             tracing::warn!(error = %e, "token purge failed");
+        }
+        if retention_sweep.due(now) {
+            crate::retention::purge(&state, now).await;
         }
     }
 }

@@ -1,6 +1,7 @@
-//! Starts the real OpenUCWA server on `127.0.0.1:0` with a temporary SQLite database, for
-//! API tests and benchmarks. Everything goes through HTTP; the only shortcut is creating
-//! users directly in the store (what `ucwa-server user add` does).
+//! Starts the real OpenUCWA server on `127.0.0.1:0` with a temporary SQLite database (or
+//! any store, [`TestServer::start_on`]), for API tests and benchmarks. Everything goes
+//! through HTTP; the only shortcut is creating users directly in the store (what
+//! `ucwa-server user add` does).
 //!
 //! Time limits are shortened (one-second event timeouts and holds) so tests of the event
 //! channel finish quickly; each test can tighten or relax them through [`TestOptions`].
@@ -9,7 +10,9 @@ mod receiver;
 
 pub use receiver::{CallbackReceiver, Recorded};
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +23,7 @@ use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use ucwa_core::DynStore;
 use ucwa_server::config::Limits;
 use ucwa_server::{ServerOptions, serve};
 use ucwa_store_sqlite::SqliteStore;
@@ -43,12 +47,28 @@ impl Default for TestOptions {
     }
 }
 
+/// Opens the store a test server runs on. [`TestServer::restart`] calls it again after the
+/// stopped server closed the store, so it must open the same database each time.
+pub type StoreFactory = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = DynStore> + Send>> + Send + Sync>;
+
+/// The default store: a SQLite file in `dir`.
+pub fn sqlite_store(dir: Arc<TempDir>) -> StoreFactory {
+    Arc::new(move || {
+        let url = format!("sqlite://{}", dir.path().join("ucwa.db").display());
+        Box::pin(async move {
+            let store = SqliteStore::open(&url).await.expect("open the test database");
+            Arc::new(store) as DynStore
+        })
+    })
+}
+
 /// A running server and a client for it.
 pub struct TestServer {
     pub addr: SocketAddr,
     pub url: String,
     pub client: Client,
-    pub store: Arc<SqliteStore>,
+    pub store: DynStore,
+    open_store: StoreFactory,
     options: TestOptions,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
@@ -73,12 +93,17 @@ impl TestServer {
 
     pub async fn start_with(options: TestOptions) -> Self {
         let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
-        Self::start_in(dir, options, "127.0.0.1:0".parse().expect("loopback address")).await
+        Self::start_in(dir.clone(), sqlite_store(dir), options, "127.0.0.1:0".parse().expect("loopback address")).await
     }
 
-    async fn start_in(dir: Arc<TempDir>, options: TestOptions, addr: SocketAddr) -> Self {
-        let db_url = format!("sqlite://{}", dir.path().join("ucwa.db").display());
-        let store = Arc::new(SqliteStore::open(&db_url).await.expect("open the test database"));
+    /// Starts on the store `open_store` opens: any backend.
+    pub async fn start_on(open_store: StoreFactory, options: TestOptions) -> Self {
+        let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
+        Self::start_in(dir, open_store, options, "127.0.0.1:0".parse().expect("loopback address")).await
+    }
+
+    async fn start_in(dir: Arc<TempDir>, open_store: StoreFactory, options: TestOptions, addr: SocketAddr) -> Self {
+        let store = open_store().await;
         let listener = TcpListener::bind(addr).await.expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
         let shutdown = CancellationToken::new();
@@ -91,15 +116,16 @@ impl TestServer {
         let task = tokio::spawn(serve(listener, server_options, shutdown.clone()));
         ucwa_server::callbacks::install_crypto_provider();
         let client = Client::builder().timeout(Duration::from_secs(60)).build().expect("HTTP client");
-        Self { addr, url: format!("http://{addr}"), client, store, options, shutdown, task, dir }
+        Self { addr, url: format!("http://{addr}"), client, store, open_store, options, shutdown, task, dir }
     }
 
     /// Stops the server and starts a new one on the same database and port (a restart), so
     /// the URLs clients hold stay valid.
     pub async fn restart(self) -> Self {
-        let (dir, options, addr) = (self.dir.clone(), self.options.clone(), self.addr);
+        let (dir, open_store, options, addr) =
+            (self.dir.clone(), self.open_store.clone(), self.options.clone(), self.addr);
         self.stop().await;
-        Self::start_in(dir, options, addr).await
+        Self::start_in(dir, open_store, options, addr).await
     }
 
     /// Stops the server the way SIGTERM does and waits for it to finish.
@@ -111,7 +137,8 @@ impl TestServer {
         }
     }
 
-    /// The SQLite database file of this server.
+    /// The SQLite database file of this server (the default store; [`TestServer::start_on`]
+    /// stores keep their data elsewhere).
     pub fn db_path(&self) -> std::path::PathBuf {
         self.dir.path().join("ucwa.db")
     }
