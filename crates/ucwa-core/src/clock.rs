@@ -46,7 +46,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| millis(d))
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, millis)
     }
 
     fn sleep_until(&self, at_ms: i64) -> Sleep {

@@ -8,6 +8,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::header;
 use serde_json::Value;
 use ucwa_proto::input::PropertyBag;
+use ucwa_service::ServiceError;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -27,13 +28,13 @@ impl FromRequest<AppState> for Input {
         let query: Vec<(String, String)> =
             req.uri().query().map(|q| serde_urlencoded::from_str(q).unwrap_or_default()).unwrap_or_default();
         let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let body = read_body(req, state.limits.max_body_bytes).await?;
+        let body = read_body(req, state.services.limits.max_body_bytes).await?;
         let object = if body.iter().all(u8::is_ascii_whitespace) {
             serde_json::Map::new()
         } else {
             match content_type.as_deref() {
                 Some(ct) if is_json(ct) => {}
-                _ => return Err(ApiError::UnsupportedMediaType),
+                _ => return Err(ServiceError::UnsupportedMediaType.into()),
             }
             match serde_json::from_slice::<Value>(&body) {
                 Ok(Value::Object(map)) => map,

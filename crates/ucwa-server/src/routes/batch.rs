@@ -7,15 +7,16 @@
 //! channel (which parks) are refused per part with 400.
 
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower::ServiceExt;
 
-use crate::auth::Caller;
+use ucwa_service::ServiceError;
+
+use crate::auth::OwnApp;
 use crate::error::{ApiError, ApiResult};
 use crate::input::read_body;
-use crate::routes::applications::load_owned;
 use crate::state::AppState;
 use crate::urls::AppUrls;
 
@@ -31,18 +32,12 @@ struct InnerRequest {
     body: Vec<u8>,
 }
 
-pub async fn post(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(app_id): Path<String>,
-    req: Request,
-) -> ApiResult<Response> {
-    let app = load_owned(&state, &caller, &app_id).await?;
+pub async fn post(State(state): State<AppState>, OwnApp { app, .. }: OwnApp, req: Request) -> ApiResult<Response> {
     let authorization = req.headers().get(header::AUTHORIZATION).cloned();
     // A `psat` guest's token is checked against the browser origin of each inner request.
     let origin = req.headers().get(header::ORIGIN).cloned();
-    let boundary = boundary(req.headers()).ok_or(ApiError::UnsupportedMediaType)?;
-    let body = read_body(req, state.limits.max_body_bytes).await?;
+    let boundary = boundary(req.headers()).ok_or(ServiceError::UnsupportedMediaType)?;
+    let body = read_body(req, state.services.limits.max_body_bytes).await?;
     let parts = split_parts(&body, &boundary).ok_or_else(|| ApiError::BadRequest {
         subcode: Some("DeserializationFailure"),
         message: "The body is not a multipart/batching document with that boundary.".into(),
@@ -83,7 +78,7 @@ pub async fn post(
     let mut resp = (StatusCode::OK, out).into_response();
     let ct = format!("multipart/batching; boundary={out_boundary}");
     resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_str(&ct).map_err(|e| ApiError::Internal(e.to_string()))?);
+        .insert(header::CONTENT_TYPE, HeaderValue::from_str(&ct).map_err(|e| ServiceError::Internal(e.to_string()))?);
     Ok(resp)
 }
 

@@ -1,6 +1,7 @@
-//! Autodiscovery: `GET /` and `GET /autodiscover/autodiscoverservice.svc/root` answer the
-//! root; its `user` link answers 401 until a token is shown, then links to the
-//! applications collection (`ucwa-spec.md` §2.1, `fixtures/lync2013-trace` steps 3–6).
+//! Autodiscovery (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/autodiscoveryinucwa>):
+//! `GET /` and `GET /autodiscover/autodiscoverservice.svc/root` answer the root; its `user`
+//! link answers 401 until a token is shown, then links to the applications collection
+//! (recorded in `fixtures/lync2013-trace`, steps 3–6).
 
 use axum::extract::State;
 use axum::http::HeaderMap;

@@ -128,7 +128,7 @@ async fn garbage_missing_and_expired_tokens_get_the_same_challenge() {
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
         assert_eq!(resp.headers().get_all("www-authenticate").iter().count(), 2);
     }
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    server.advance(std::time::Duration::from_millis(1100)).await;
     let resp = server
         .client
         .get(server.at("/autodiscover/autodiscoverservice.svc/root/oauth/user"))

@@ -2,12 +2,15 @@
 
 use serde_json::json;
 use ucwa_core::meeting::{ConversationState, ModalityState, View};
+use ucwa_core::model::Application;
+use ucwa_core::store::SessionLocation;
 use ucwa_proto::Resource;
 
 use super::messaging::messaging;
 use super::participant::participant;
-use super::{Viewer, wire};
-use crate::urls::child;
+use super::{Viewer, namespace, wire};
+use crate::join::surface_of;
+use crate::urls::{AppUrls, child};
 
 /// Modality resources every conversation has. Media is out of scope, so audio/video,
 /// sharing and data collaboration stay `Disconnected` with no action to start them;
@@ -103,4 +106,12 @@ pub fn collection(v: &Viewer<'_>, view: Option<View>) -> Resource {
         .map(|(id, _)| participant(v, id, "participant"))
         .collect();
     Resource::new(v.ns, rel, child(&v.conversation_href(), rel)).embed_array("participant", members)
+}
+
+/// `conversations`: links to the application's live conversations.
+pub fn conversations(app: &Application, sessions: &[SessionLocation]) -> Resource {
+    let urls = AppUrls::of(app);
+    let links = sessions.iter().map(|s| (urls.conversation(&s.session_id), None));
+    Resource::new(namespace(&surface_of(app)), "conversations", urls.at("communication/conversations"))
+        .link_array("conversation", links)
 }

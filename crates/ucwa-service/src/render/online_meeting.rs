@@ -4,11 +4,13 @@
 
 use serde_json::json;
 use ucwa_core::conference::conference_uri;
-use ucwa_core::model::MeetingRecord;
+use ucwa_core::meeting::MeetingSettings;
+use ucwa_core::model::{Application, MeetingRecord};
 use ucwa_proto::encode::aspnet_date;
 use ucwa_proto::{Namespace, Resource};
 
 use super::{Viewer, wire};
+use crate::meetings::{ACCESS_LEVELS, LEADER_ASSIGNMENTS, TOGGLES};
 use crate::urls::{AppUrls, child};
 
 /// The PUT guard property real servers put on PUT-able resources (`ucwa-spec.md` §1.4). A
@@ -52,4 +54,37 @@ pub fn my_online_meeting(urls: &AppUrls, record: &MeetingRecord) -> Resource {
     let r = Resource::new(Namespace::Ucwa, "myOnlineMeeting", urls.my_meeting(record.meeting.id()))
         .prop(PUT_GUARD, "please pass this in a PUT request");
     with_meeting_properties(r, record).prop("etag", record.settings_revision.to_string())
+}
+
+/// `myOnlineMeetings`: links to the meetings the owner organizes, titled by subject.
+pub fn my_online_meetings(app: &Application, meetings: &[MeetingRecord]) -> Resource {
+    let urls = AppUrls::of(app);
+    let links = meetings.iter().map(|m| (urls.my_meeting(m.meeting.id()), Some(m.meeting.settings().subject.clone())));
+    Resource::new(Namespace::Ucwa, "myOnlineMeetings", urls.at("onlineMeetings/myOnlineMeetings"))
+        .link_array("myOnlineMeeting", links)
+}
+
+/// `onlineMeetings/defaultValues`: what a meeting gets when its creator leaves a value out.
+pub fn default_values(app: &Application) -> Resource {
+    let urls = AppUrls::of(app);
+    let defaults = MeetingSettings::new(app.owner_uri.clone(), 0);
+    Resource::new(Namespace::Ucwa, "onlineMeetingDefaultValues", urls.at("onlineMeetings/defaultValues"))
+        .prop("accessLevel", wire(defaults.access_level))
+        .prop("automaticLeaderAssignment", wire(defaults.automatic_leader_assignment))
+        .prop("entryExitAnnouncement", wire(defaults.entry_exit_announcement))
+        .prop("lobbyBypassForPhoneUsers", wire(defaults.lobby_bypass_for_phone_users))
+        .prop("phoneUserAdmission", wire(defaults.phone_user_admission))
+        .prop("defaultOnlineMeetingRel", "myOnlineMeetings")
+        .prop("participantsWarningThreshold", 250)
+}
+
+/// `onlineMeetings/eligibleValues`: every value a meeting property accepts here.
+pub fn eligible_values(app: &Application) -> Resource {
+    let urls = AppUrls::of(app);
+    Resource::new(Namespace::Ucwa, "onlineMeetingEligibleValues", urls.at("onlineMeetings/eligibleValues"))
+        .prop("accessLevels", json!(ACCESS_LEVELS))
+        .prop("automaticLeaderAssignments", json!(LEADER_ASSIGNMENTS))
+        .prop("entryExitAnnouncements", json!(TOGGLES))
+        .prop("lobbyBypassForPhoneUsersSettings", json!(TOGGLES))
+        .prop("phoneUserAdmissions", json!(TOGGLES))
 }
