@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ucwa_core::model::{Application, Principal};
+use ucwa_service::Services;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -73,11 +74,11 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The `{app}` segment of the path.
-async fn app_id(parts: &mut Parts, state: &AppState) -> Result<String, Response> {
+/// The first of the path's segments called one of `names` (404 if none is).
+async fn path_param(parts: &mut Parts, state: &AppState, names: &[&str]) -> Result<String, Response> {
     let params = RawPathParams::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
-    let app = params.iter().find(|(name, _)| *name == "app").map(|(_, value)| value.to_owned());
-    app.ok_or_else(|| ApiError::not_found().into_response())
+    let value = params.iter().find(|(name, _)| names.contains(name)).map(|(_, value)| value.to_owned());
+    value.ok_or_else(|| ApiError::not_found().into_response())
 }
 
 /// The `endpointId` of the query string, if any.
@@ -87,42 +88,75 @@ pub fn endpoint_param(query: Option<&str>) -> Option<String> {
 }
 
 /// The caller and its application named by the path's `{app}` (404 for anyone else's,
-/// 410 once expired).
+/// 410 once expired), with the use cases to call on it.
 pub struct OwnApp {
+    pub services: Services,
     pub caller: Principal,
     pub app: Application,
+}
+
+impl OwnApp {
+    /// Authenticates the caller and loads the application: as a UCWA application, or (for
+    /// the Trusted Application API's own resources) as a service application whose endpoint
+    /// is the query's `endpointId`, when it names one.
+    async fn extract(parts: &mut Parts, state: &AppState, service: bool) -> Result<Self, Response> {
+        let Caller(caller) = Caller::from_request_parts(parts, state).await?;
+        let app_id = path_param(parts, state, &["app"]).await?;
+        let services = &state.services;
+        let app = if service {
+            services.load_service(&caller, &app_id, endpoint_param(parts.uri.query()).as_deref()).await
+        } else {
+            services.load_owned(&caller, &app_id).await
+        };
+        match app {
+            Ok(app) => Ok(OwnApp { services: services.clone(), caller, app }),
+            Err(e) => Err(ApiError::from(e).into_response()),
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for OwnApp {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let Caller(caller) = Caller::from_request_parts(parts, state).await?;
-        let app_id = app_id(parts, state).await?;
-        match state.services.load_owned(&caller, &app_id).await {
-            Ok(app) => Ok(OwnApp { caller, app }),
-            Err(e) => Err(ApiError::from(e).into_response()),
-        }
+        OwnApp::extract(parts, state, false).await
+    }
+}
+
+/// An [`OwnApp`] and the conversation, invitation or participant invitation the path names
+/// under it (`{conv}`, `{inv}` or `{pinv}`; the use case checks it belongs to the
+/// application).
+pub struct OwnSession {
+    pub own: OwnApp,
+    pub id: String,
+}
+
+impl FromRequestParts<AppState> for OwnSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let own = OwnApp::from_request_parts(parts, state).await?;
+        let id = path_param(parts, state, &["conv", "inv", "pinv"]).await?;
+        Ok(OwnSession { own, id })
     }
 }
 
 /// A service application caller and its application named by the path's `{app}`; an
-/// `endpointId` in the query must be its endpoint.
-pub struct OwnServiceApp {
-    pub caller: Principal,
-    pub app: Application,
+/// `endpointId` in the query must be its endpoint (403 `ApplicationNotFound`).
+pub struct OwnServiceApp(pub OwnApp);
+
+impl std::ops::Deref for OwnServiceApp {
+    type Target = OwnApp;
+
+    fn deref(&self) -> &OwnApp {
+        &self.0
+    }
 }
 
 impl FromRequestParts<AppState> for OwnServiceApp {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let Caller(caller) = Caller::from_request_parts(parts, state).await?;
-        let app_id = app_id(parts, state).await?;
-        let endpoint = endpoint_param(parts.uri.query());
-        match state.services.load_service(&caller, &app_id, endpoint.as_deref()).await {
-            Ok(app) => Ok(OwnServiceApp { caller, app }),
-            Err(e) => Err(ApiError::from(e).into_response()),
-        }
+        OwnApp::extract(parts, state, true).await.map(OwnServiceApp)
     }
 }

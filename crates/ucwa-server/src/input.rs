@@ -4,8 +4,10 @@
 //! 415 for another content type, 400 for malformed JSON, 413 past the size limit.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::header;
+use axum::http::request::Parts;
+use axum::response::IntoResponse;
 use serde_json::Value;
 use ucwa_proto::input::PropertyBag;
 use ucwa_service::ServiceError;
@@ -14,6 +16,19 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub struct Input(pub PropertyBag);
+
+/// The last parameter of the route's path (the part, participant, message or meeting a
+/// route names below an application or a conversation).
+pub struct Tail(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Tail {
+    type Rejection = axum::response::Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        Ok(Tail(params.iter().last().map(|(_, value)| value.to_owned()).unwrap_or_default()))
+    }
+}
 
 /// Whether a content type is JSON (`application/json`, `application/*+json`).
 fn is_json(content_type: &str) -> bool {

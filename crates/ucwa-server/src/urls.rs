@@ -1,8 +1,10 @@
 //! The absolute base URL of this server as a client reached it. Every other href is built
 //! by [`ucwa_service::urls`], re-exported here.
 
+use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::HOST;
+use axum::http::request::Parts;
 pub use ucwa_service::urls::*;
 
 use crate::state::AppState;
@@ -14,6 +16,17 @@ pub fn public_base(state: &AppState, headers: &HeaderMap) -> String {
     }
     let host = headers.get(HOST).and_then(|h| h.to_str().ok()).filter(|h| is_plausible_host(h)).unwrap_or("localhost");
     format!("http://{host}")
+}
+
+/// The request's [`public_base`], for handlers that hand out absolute URLs.
+pub struct PublicBase(pub String);
+
+impl FromRequestParts<AppState> for PublicBase {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(PublicBase(public_base(state, &parts.headers)))
+    }
 }
 
 /// Host headers go into URLs we hand out: refuse anything but a host name and port.

@@ -69,37 +69,46 @@ impl Services {
     }
 
     async fn password_grant(&self, request: TokenRequest) -> ServiceResult<Grant> {
-        let (Some(username), Some(password)) = (request.username, request.password) else {
-            return Err(INVALID_REQUEST);
-        };
-        let uri = normalize_sip_uri(&username).ok_or(INVALID_GRANT)?;
-        let now = self.now_ms();
-        self.check_signin_rate(&uri, now)?;
-        let user = self.store.find_user(&uri).await?;
-        if !verify_password(user.map(|u| u.password_hash), password).await {
-            self.signin.record_failure(&uri, now);
-            tracing::info!(user = %uri, "sign-in refused");
-            return Err(INVALID_GRANT);
-        }
+        let store = &self.store;
+        let uri = self
+            .check_secret(request.username, request.password, INVALID_GRANT, async |uri| {
+                Ok(store.find_user(uri).await?.map(|u| u.password_hash))
+            })
+            .await?;
         self.grant(Principal::User { uri }, self.limits.token_ttl()).await
     }
 
     /// `grant_type=client_credentials`: a service application endpoint signs in with its
     /// endpoint URI as `client_id` and the secret given to `service-app add`.
     async fn client_credentials_grant(&self, request: TokenRequest) -> ServiceResult<Grant> {
-        let (Some(client_id), Some(secret)) = (request.client_id, request.client_secret) else {
-            return Err(INVALID_REQUEST);
-        };
-        let uri = normalize_sip_uri(&client_id).ok_or(INVALID_CLIENT)?;
+        let store = &self.store;
+        let uri = self
+            .check_secret(request.client_id, request.client_secret, INVALID_CLIENT, async |uri| {
+                Ok(store.find_service_app(uri).await?.map(|a| a.secret_hash))
+            })
+            .await?;
+        self.grant(Principal::Service { uri }, self.limits.token_ttl()).await
+    }
+
+    /// Checks a user name (or client id) and its secret against the hash `stored` finds for
+    /// the normalised SIP URI, within the sign-in rate limit; returns the URI, or `refused`.
+    async fn check_secret(
+        &self,
+        name: Option<String>,
+        secret: Option<String>,
+        refused: ServiceError,
+        stored: impl AsyncFnOnce(&str) -> ServiceResult<Option<String>>,
+    ) -> ServiceResult<String> {
+        let (Some(name), Some(secret)) = (name, secret) else { return Err(INVALID_REQUEST) };
+        let Some(uri) = normalize_sip_uri(&name) else { return Err(refused) };
         let now = self.now_ms();
         self.check_signin_rate(&uri, now)?;
-        let app = self.store.find_service_app(&uri).await?;
-        if !verify_password(app.map(|a| a.secret_hash), secret).await {
+        if !verify_password(stored(&uri).await?, secret).await {
             self.signin.record_failure(&uri, now);
-            tracing::info!(endpoint = %uri, "service application sign-in refused");
-            return Err(INVALID_CLIENT);
+            tracing::info!(name = %uri, "sign-in refused");
+            return Err(refused);
         }
-        self.grant(Principal::Service { uri }, self.limits.token_ttl()).await
+        Ok(uri)
     }
 
     /// `grant_type=urn:microsoft.rtc:anonmeeting`: `password` is the meeting's conference id,

@@ -10,7 +10,7 @@ use ucwa_service::render::application as render;
 
 use crate::auth::{Caller, OwnApp};
 use crate::error::{ApiError, ApiResult};
-use crate::input::Input;
+use crate::input::{Input, Tail};
 use crate::response::{Json, json_response};
 use crate::state::AppState;
 
@@ -20,8 +20,8 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, Input
     Ok(json_response(status, render::application(&created.app).to_string()))
 }
 
-pub async fn get(State(state): State<AppState>, OwnApp { app, .. }: OwnApp) -> Response {
-    json_response(StatusCode::OK, state.services.application_body(&app))
+pub async fn get(own: OwnApp) -> Response {
+    json_response(StatusCode::OK, own.services.application_body(&own.app))
 }
 
 pub async fn delete(
@@ -56,6 +56,6 @@ pub async fn report_my_activity(State(state): State<AppState>, own: OwnApp) -> A
 }
 
 /// The dashboards and empty collections an application links to.
-pub async fn dashboard(own: OwnApp, Path((_, rest)): Path<(String, String)>) -> ApiResult<Json> {
+pub async fn dashboard(own: OwnApp, Tail(rest): Tail) -> ApiResult<Json> {
     render::dashboard(&own.app, &rest).map(Json).ok_or_else(ApiError::not_found)
 }

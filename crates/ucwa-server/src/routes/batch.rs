@@ -32,7 +32,7 @@ struct InnerRequest {
     body: Vec<u8>,
 }
 
-pub async fn post(State(state): State<AppState>, OwnApp { app, .. }: OwnApp, req: Request) -> ApiResult<Response> {
+pub async fn post(State(state): State<AppState>, own: OwnApp, req: Request) -> ApiResult<Response> {
     let authorization = req.headers().get(header::AUTHORIZATION).cloned();
     // A `psat` guest's token is checked against the browser origin of each inner request.
     let origin = req.headers().get(header::ORIGIN).cloned();
@@ -48,7 +48,7 @@ pub async fn post(State(state): State<AppState>, OwnApp { app, .. }: OwnApp, req
             message: format!("At most {MAX_PARTS} requests per batch."),
         });
     }
-    let own_base = AppUrls::of(&app).base;
+    let own_base = AppUrls::of(&own.app).base;
     let router = crate::router(state.clone());
     let out_boundary = format!("batch_{}", ucwa_core::credentials::new_id());
     let mut out = Vec::new();

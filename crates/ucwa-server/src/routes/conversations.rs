@@ -2,62 +2,45 @@
 //! (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/conversation_ref>). Capability links
 //! follow the viewer; acting without the capability answers 403.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use ucwa_service::render::conversation::conversations;
 
-use crate::auth::OwnApp;
+use crate::auth::{OwnApp, OwnSession};
 use crate::error::ApiResult;
+use crate::input::Tail;
 use crate::response::Json;
-use crate::state::AppState;
 
 /// `GET communication/conversations`: the application's live conversations.
-pub async fn list(State(state): State<AppState>, own: OwnApp) -> ApiResult<Json> {
-    let sessions = state.services.conversations(&own.app).await?;
+pub async fn list(own: OwnApp) -> ApiResult<Json> {
+    let sessions = own.services.conversations(&own.app).await?;
     Ok(Json(conversations(&own.app, &sessions).into_value()))
 }
 
-pub async fn get(
-    State(state): State<AppState>,
-    own: OwnApp,
-    Path((_, conv)): Path<(String, String)>,
-) -> ApiResult<Json> {
-    Ok(Json(state.services.conversation(&own.app, &conv).await?))
+pub async fn get(OwnSession { own, id }: OwnSession) -> ApiResult<Json> {
+    Ok(Json(own.services.conversation(&own.app, &id).await?))
 }
 
 /// `DELETE` the conversation: leave the meeting (or stop waiting in its lobby).
-pub async fn delete(
-    State(state): State<AppState>,
-    own: OwnApp,
-    Path((_, conv)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    state.services.leave(&own.app, &conv).await?;
+pub async fn delete(OwnSession { own, id }: OwnSession) -> ApiResult<StatusCode> {
+    own.services.leave(&own.app, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Sub-resources of a conversation: its modalities, its meeting and roster views.
-pub async fn part(
-    State(state): State<AppState>,
-    own: OwnApp,
-    Path((_, conv, part)): Path<(String, String, String)>,
-) -> ApiResult<Json> {
-    Ok(Json(state.services.conversation_part(&own.app, &conv, &part).await?))
+pub async fn part(OwnSession { own, id }: OwnSession, Tail(part): Tail) -> ApiResult<Json> {
+    Ok(Json(own.services.conversation_part(&own.app, &id, &part).await?))
 }
 
-pub async fn participant_get(
-    State(state): State<AppState>,
-    own: OwnApp,
-    Path((_, conv, subject)): Path<(String, String, String)>,
-) -> ApiResult<Json> {
-    Ok(Json(state.services.participant(&own.app, &conv, &subject).await?))
+pub async fn participant_get(OwnSession { own, id }: OwnSession, Tail(subject): Tail) -> ApiResult<Json> {
+    Ok(Json(own.services.participant(&own.app, &id, &subject).await?))
 }
 
 /// `POST participants/{p}/admit|reject|promote|demote|eject` (bodiless, 204).
 pub async fn participant_action(
-    State(state): State<AppState>,
-    own: OwnApp,
-    Path((_, conv, subject, action)): Path<(String, String, String, String)>,
+    OwnSession { own, id }: OwnSession,
+    Path((_, _, subject, action)): Path<(String, String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    state.services.act_on_participant(&own.app, &conv, &subject, &action).await?;
+    own.services.act_on_participant(&own.app, &id, &subject, &action).await?;
     Ok(StatusCode::NO_CONTENT)
 }

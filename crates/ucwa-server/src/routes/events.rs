@@ -2,7 +2,7 @@
 //! (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/events_ref>). The engine is
 //! `ucwa_service::events`; this handler parses the query and answers.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::RawQuery;
 use axum::http::StatusCode;
 use axum::response::Response;
 use ucwa_core::channel::ChannelRequest;
@@ -11,9 +11,8 @@ use ucwa_proto::input::{ParamError, Validator};
 use crate::auth::OwnApp;
 use crate::error::ApiResult;
 use crate::response::json_response;
-use crate::state::AppState;
 
-pub async fn get(State(state): State<AppState>, own: OwnApp, RawQuery(query): RawQuery) -> ApiResult<Response> {
+pub async fn get(own: OwnApp, RawQuery(query): RawQuery) -> ApiResult<Response> {
     let pairs: Vec<(String, String)> =
         query.as_deref().map(|q| serde_urlencoded::from_str(q).unwrap_or_default()).unwrap_or_default();
     let mut v = Validator::new();
@@ -36,6 +35,6 @@ pub async fn get(State(state): State<AppState>, own: OwnApp, RawQuery(query): Ra
         priority: number("priority"),
     };
     v.finish()?;
-    let batch = state.services.poll(own.app, ack, req).await?;
+    let batch = own.services.poll(own.app, ack, req).await?;
     Ok(json_response(StatusCode::OK, batch.0))
 }

@@ -3,7 +3,6 @@
 //! schedules, lists, reads, updates (PUT with `If-Match`) and deletes meetings; and the
 //! `defaultValues` / `eligibleValues` a client builds its form from.
 
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use ucwa_core::model::{Application, MeetingRecord};
@@ -13,10 +12,9 @@ use ucwa_service::urls::AppUrls;
 
 use crate::auth::OwnApp;
 use crate::error::ApiResult;
-use crate::input::Input;
+use crate::input::{Input, Tail};
 use crate::response::{Json, json_response};
-use crate::state::AppState;
-use crate::urls::public_base;
+use crate::urls::PublicBase;
 
 /// The organizer's `myOnlineMeeting` with its `ETag`.
 fn meeting_response(status: StatusCode, app: &Application, record: &MeetingRecord) -> Response {
@@ -28,18 +26,13 @@ fn meeting_response(status: StatusCode, app: &Application, record: &MeetingRecor
     resp
 }
 
-pub async fn list(State(state): State<AppState>, own: OwnApp) -> ApiResult<Json> {
-    let meetings = state.services.my_meetings(&own.app).await?;
+pub async fn list(own: OwnApp) -> ApiResult<Json> {
+    let meetings = own.services.my_meetings(&own.app).await?;
     Ok(Json(my_online_meetings(&own.app, &meetings).into_value()))
 }
 
-pub async fn create(
-    State(state): State<AppState>,
-    own: OwnApp,
-    headers: HeaderMap,
-    Input(input): Input,
-) -> ApiResult<Response> {
-    let record = state.services.schedule_meeting(&own.app, &public_base(&state, &headers), &input).await?;
+pub async fn create(own: OwnApp, PublicBase(base): PublicBase, Input(input): Input) -> ApiResult<Response> {
+    let record = own.services.schedule_meeting(&own.app, &base, &input).await?;
     let mut resp = meeting_response(StatusCode::CREATED, &own.app, &record);
     if let Ok(v) = HeaderValue::from_str(&AppUrls::of(&own.app).my_meeting(record.meeting.id())) {
         resp.headers_mut().insert(header::LOCATION, v);
@@ -47,33 +40,19 @@ pub async fn create(
     Ok(resp)
 }
 
-pub async fn get(
-    State(state): State<AppState>,
-    own: OwnApp,
-    Path((_, id)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    let record = state.services.my_meeting(&own.app, &id).await?;
+pub async fn get(own: OwnApp, Tail(id): Tail) -> ApiResult<Response> {
+    let record = own.services.my_meeting(&own.app, &id).await?;
     Ok(meeting_response(StatusCode::OK, &own.app, &record))
 }
 
-pub async fn put(
-    State(state): State<AppState>,
-    own: OwnApp,
-    Path((_, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    Input(input): Input,
-) -> ApiResult<Response> {
+pub async fn put(own: OwnApp, Tail(id): Tail, headers: HeaderMap, Input(input): Input) -> ApiResult<Response> {
     let if_match = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok());
-    let record = state.services.update_meeting(&own.app, &id, if_match, &input).await?;
+    let record = own.services.update_meeting(&own.app, &id, if_match, &input).await?;
     Ok(meeting_response(StatusCode::OK, &own.app, &record))
 }
 
-pub async fn delete(
-    State(state): State<AppState>,
-    own: OwnApp,
-    Path((_, id)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    state.services.delete_meeting(&own.app, &id).await?;
+pub async fn delete(own: OwnApp, Tail(id): Tail) -> ApiResult<StatusCode> {
+    own.services.delete_meeting(&own.app, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -3,8 +3,6 @@
 //! a service application joins a meeting (rules in `ucwa_service::service_apps`); 201 with
 //! the invitation's `Location`.
 
-use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use ucwa_service::urls::AppUrls;
 
@@ -12,15 +10,9 @@ use crate::auth::OwnServiceApp;
 use crate::error::ApiResult;
 use crate::input::Input;
 use crate::response::created_at;
-use crate::state::AppState;
-use crate::urls::public_base;
+use crate::urls::PublicBase;
 
-pub async fn join(
-    State(state): State<AppState>,
-    OwnServiceApp { caller, app }: OwnServiceApp,
-    headers: HeaderMap,
-    Input(input): Input,
-) -> ApiResult<Response> {
-    let session = state.services.service_join(&caller, &app, &public_base(&state, &headers), &input).await?;
-    Ok(created_at(&AppUrls::of(&app).invitation(&session)))
+pub async fn join(own: OwnServiceApp, PublicBase(base): PublicBase, Input(input): Input) -> ApiResult<Response> {
+    let session = own.services.service_join(&own.caller, &own.app, &base, &input).await?;
+    Ok(created_at(&AppUrls::of(&own.app).invitation(&session)))
 }
