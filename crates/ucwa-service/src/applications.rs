@@ -4,8 +4,7 @@
 //! `reportMyActivity`; and the rule every application-scoped use case starts with: the
 //! application must be the caller's ([`Services::load_owned`]).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use ucwa_core::channel::Priority;
@@ -165,31 +164,30 @@ impl Services {
 /// Rendered application bodies, reused while the application is unchanged. Clients poll
 /// their application often, and rendering its ~3 KB of links costs more than the rest of
 /// the request. An entry is valid only for an identical [`Application`] value, so a change
-/// anywhere (a new batch, availability, expiry) renders afresh.
-#[derive(Default)]
+/// anywhere (a new batch, availability, expiry) renders afresh. Bounded: past
+/// [`RenderedApplications::CAPACITY`] the least useful entries are evicted.
 pub struct RenderedApplications {
-    bodies: Mutex<HashMap<String, (Application, Bytes)>>,
+    bodies: moka::sync::Cache<String, Arc<(Application, Bytes)>>,
+}
+
+impl Default for RenderedApplications {
+    fn default() -> Self {
+        Self { bodies: moka::sync::Cache::new(Self::CAPACITY) }
+    }
 }
 
 impl RenderedApplications {
-    const CAPACITY: usize = 50_000;
+    const CAPACITY: u64 = 50_000;
 
     pub fn get_or_render(&self, app: &Application) -> Bytes {
+        if let Some(cached) = self.bodies.get(&app.id)
+            && cached.0 == *app
         {
-            let bodies = self.bodies.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((cached, body)) = bodies.get(&app.id)
-                && cached == app
-            {
-                return body.clone();
-            }
+            return cached.1.clone();
         }
-        // Rendered outside the lock: two requests may both render, which is harmless.
+        // Two requests may both render, which is harmless.
         let body = Bytes::from(render::application(app).to_string());
-        let mut bodies = self.bodies.lock().unwrap_or_else(|p| p.into_inner());
-        if bodies.len() >= Self::CAPACITY {
-            bodies.clear();
-        }
-        bodies.insert(app.id.clone(), (app.clone(), body.clone()));
+        self.bodies.insert(app.id.clone(), Arc::new((app.clone(), body.clone())));
         body
     }
 }

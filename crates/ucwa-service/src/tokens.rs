@@ -161,7 +161,7 @@ impl Services {
             Some(principal) => principal,
             None => match self.store.find_token(&hash, now).await? {
                 Some(record) => {
-                    self.tokens.insert(record.clone(), now);
+                    self.tokens.insert(record.clone());
                     record.principal
                 }
                 None => return Ok(None),
@@ -191,31 +191,29 @@ fn check_origin(origin: Option<&str>, principal: &Principal) -> ServiceResult<()
 }
 
 /// Tokens this node has already looked up. A token never changes once issued and is only
-/// ever removed by expiry, so a cached record stays true until its `expires_ms` (and every
-/// node may cache independently). Bounded: when full, expired entries go, and if it is still
-/// full, everything goes (a refill costs one store read per live token).
-#[derive(Default)]
+/// ever removed by expiry, so a cached record stays true until its `expires_ms` (checked
+/// against the injected clock on every read), and every node may cache independently.
+/// Bounded: past [`TokenCache::CAPACITY`] the cache evicts the entries least likely to be
+/// used again (a miss costs one store read).
 pub struct TokenCache {
-    records: Mutex<HashMap<Vec<u8>, TokenRecord>>,
+    records: moka::sync::Cache<Vec<u8>, TokenRecord>,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        Self { records: moka::sync::Cache::new(Self::CAPACITY) }
+    }
 }
 
 impl TokenCache {
-    const CAPACITY: usize = 100_000;
+    const CAPACITY: u64 = 100_000;
 
     pub fn get(&self, hash: &[u8], now: i64) -> Option<Principal> {
-        let records = self.records.lock().unwrap_or_else(|p| p.into_inner());
-        records.get(hash).filter(|r| r.expires_ms > now).map(|r| r.principal.clone())
+        self.records.get(hash).filter(|r| r.expires_ms > now).map(|r| r.principal)
     }
 
-    pub fn insert(&self, record: TokenRecord, now: i64) {
-        let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
-        if records.len() >= Self::CAPACITY {
-            records.retain(|_, r| r.expires_ms > now);
-            if records.len() >= Self::CAPACITY {
-                records.clear();
-            }
-        }
-        records.insert(record.hash.clone(), record);
+    pub fn insert(&self, record: TokenRecord) {
+        self.records.insert(record.hash.clone(), record);
     }
 }
 

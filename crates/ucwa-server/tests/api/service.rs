@@ -119,7 +119,7 @@ fn verify_signature(key: &str, r: &Recorded) -> bool {
     let (Some(t), Some(v1)) = (t, v1) else { return false };
     let mut message = format!("{t}.").into_bytes();
     message.extend_from_slice(&r.body);
-    let expected: String = hmac_sha256(key.as_bytes(), &message).iter().map(|b| format!("{b:02x}")).collect();
+    let expected = hex::encode(hmac_sha256(key.as_bytes(), &message));
     let fresh = t.parse::<i64>().is_ok_and(|t| (now_secs() - t).abs() < 300);
     expected == v1 && fresh
 }
