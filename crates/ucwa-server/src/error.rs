@@ -2,7 +2,7 @@
 //! the few failures only HTTP has (an unreadable body, an unknown route).
 //!
 //! Every error answers with the UCWA error body
-//! (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/errorcodes>) whose `code` matches the
+//! (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/errorsandinformationalmessages>) whose `code` matches the
 //! status, except the token endpoint's refusals, which are OAuth-style `400 {"error": ...}`
 //! with `Cache-Control: no-store`. 5xx bodies never echo internals: the cause is logged, the
 //! client gets a generic message.

@@ -1,5 +1,5 @@
 //! Trusted Application API callbacks
-//! (<https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/callbacks>): the
+//! (<https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/webhooks>): the
 //! events of a service application's conversations, POSTed to the conversation's callback
 //! URL as signed event batches. How a POST travels is the [`CallbackTransport`] port (HTTP
 //! in the server); what is sent, when, and what happens on failure is decided here.

@@ -1,5 +1,5 @@
 //! Invitations: `addParticipant` (`POST communication/participantInvitations?conversation=`,
-//! <https://learn.microsoft.com/en-us/skype-sdk/ucwa/participantinvitations_ref>), the
+//! <https://learn.microsoft.com/en-us/skype-sdk/ucwa/addparticipant_ref>), the
 //! inviter's `participantInvitation`, and accepting, declining and cancelling the
 //! `onlineMeetingInvitation` and `messagingInvitation` operations
 //! (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/onlinemeetinginvitation_ref>).

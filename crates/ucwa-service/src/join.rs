@@ -1,5 +1,5 @@
 //! `joinOnlineMeeting` / `startOnlineMeeting` (`POST communication/onlineMeetingInvitations`,
-//! <https://learn.microsoft.com/en-us/skype-sdk/ucwa/onlinemeetinginvitations_ref>), and what
+//! <https://learn.microsoft.com/en-us/skype-sdk/ucwa/joinonlinemeeting_ref>), and what
 //! every join shares (the service application's join in [`crate::service_apps`] too): the
 //! joiner's identity, resolving the meeting a URI names, and running the join command.
 //!

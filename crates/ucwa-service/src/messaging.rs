@@ -1,4 +1,4 @@
-//! Messaging (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/messaging_ref>; the
+//! Messaging (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/sendanim>; the
 //! recorded `Event_Messaging*` / `Event_Message*` payloads): `startMessaging` (a two-party
 //! conversation), `addMessaging` (messaging in a meeting conversation), `sendMessage`, the
 //! `message` operation and `stopMessaging`.

@@ -1,8 +1,8 @@
-//! The Trusted Application API (<https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/trustedapplicationapi>):
+//! The Trusted Application API (<https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/newconcepts>):
 //! a service application endpoint's per-endpoint `application`, `adhocMeetings`
-//! (<https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/adhocmeetings>),
+//! (<https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/newconcepts>),
 //! and its joins, `ms:rtc:saas:joinOnlineMeeting` / `ms:rtc:saas:joinAdhocMeeting`
-//! (<https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/joinonlinemeeting>):
+//! (<https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/newconcepts>):
 //! on its own behalf, as a hidden trusted leader, or impersonating someone, naming where the
 //! conversation's events are called back. Conversations, invitations and roster actions are
 //! the UCWA use cases: a service application's sessions render themselves in the

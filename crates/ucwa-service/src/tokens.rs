@@ -1,7 +1,7 @@
 //! Sign-in and bearer tokens (the web-ticket OAuth endpoint,
 //! <https://learn.microsoft.com/en-us/skype-sdk/ucwa/authenticationinucwa>): the password
 //! grant, the anonymous meeting grant, the client-credentials grant of service applications
-//! (<https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/authenticationintrustedapplicationapi>),
+//! (<https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/authenticationandauthorization>),
 //! token lookup with its cache, the sign-in rate limit and password hashing.
 
 use std::collections::HashMap;

@@ -1,5 +1,5 @@
 //! Where resources live. Hrefs are opaque to clients; these shapes follow what real servers
-//! sent (`ucwa-spec.md` §16), and every href of an application is relative to the host.
+//! sent, and every href of an application is relative to the host.
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use ucwa_core::meeting::{Session, Surface};
@@ -50,7 +50,7 @@ pub fn child(href: &str, tail: &str) -> String {
 }
 
 /// The hrefs of one application. A service application's hrefs all carry its
-/// `endpointId` (`ucwa-spec.md` §3.3), merged into whatever query an href already has.
+/// `endpointId` (<https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/newconcepts>), merged into whatever query an href already has.
 #[derive(Debug, Clone)]
 pub struct AppUrls {
     /// The application's path, without query.

@@ -1,4 +1,4 @@
-//! Messaging (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/messaging_ref>):
+//! Messaging (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/sendanim>):
 //! `startMessaging` / `addMessaging`, the `messagingInvitation` operation and its accept /
 //! decline / cancel, `sendMessage`, the `message` operation and `stopMessaging`. A message is
 //! sent as the raw request body to `<messaging>/messages`: clients build that URL by

@@ -1,5 +1,5 @@
 //! The Trusted Application API's own resources
-//! (<https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/trustedapplicationapi>):
+//! (<https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/newconcepts>):
 //! `discover`, the per-endpoint `applications` / `application`, its `communication`
 //! dashboard, `adhocMeetings`, `myOnlineMeetings` and `anonApplicationTokens`.
 

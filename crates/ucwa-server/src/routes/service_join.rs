@@ -1,5 +1,5 @@
 //! `ms:rtc:saas:joinOnlineMeeting` / `ms:rtc:saas:joinAdhocMeeting`
-//! (<https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/joinonlinemeeting>):
+//! (<https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/newconcepts>):
 //! a service application joins a meeting (rules in `ucwa_service::service_apps`); 201 with
 //! the invitation's `Location`.
 

@@ -1,4 +1,4 @@
-//! `applications`, `application`, `me` and `makeMeAvailable` (`ucwa-spec.md` §3, §4).
+//! `applications`, `application`, `me` and `makeMeAvailable` (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/applications_ref>).
 
 use std::collections::BTreeSet;
 use std::time::Duration;

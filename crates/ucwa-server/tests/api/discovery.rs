@@ -1,4 +1,4 @@
-//! Discovery and tokens (`ucwa-spec.md` §2.1, `fixtures/lync2013-trace` steps 3–6).
+//! Discovery and tokens (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/rooturl>, `fixtures/lync2013-trace` steps 3–6).
 
 use reqwest::StatusCode;
 use serde_json::Value;

@@ -1,4 +1,4 @@
-//! Lobby policy through HTTP (`ucwa-spec.md` §10.2): who waits, who leads, and meetings
+//! Lobby policy through HTTP (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/accesslevel_ref>): who waits, who leads, and meetings
 //! past their expiration time. The full policy table is unit-tested in `ucwa-core`.
 
 use std::time::Duration;

@@ -1,4 +1,7 @@
-//! The Trusted Application API (`ucwa-spec.md` §2.2–2.4, §3.3, §5.3, §10.4, §11.7, §12.5–12.6):
+//! The Trusted Application API
+//! (<https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/newconcepts>,
+//! <https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/webhooks>,
+//! <https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/anonymousmeetingjoin>):
 //! service applications discover, create ad hoc meetings, join them trusted or impersonating,
 //! hand anonymous guests `psat` tokens, admit them, and receive every event as a signed,
 //! ordered, retried callback on a real HTTP receiver.

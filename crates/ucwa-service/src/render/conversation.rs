@@ -1,4 +1,5 @@
-//! `conversation` (`ucwa-spec.md` §8) and its roster collections (§9.2).
+//! `conversation` (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/conversation_ref>) and its roster collections
+//! (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/participants_ref>).
 
 use serde_json::json;
 use ucwa_core::meeting::{ConversationState, ModalityState, View};
@@ -58,7 +59,7 @@ pub fn conversation(v: &Viewer<'_>, state: ConversationState) -> Resource {
             .link("addParticipant", v.urls.add_participant(v.id));
     }
     if connected {
-        // A two-party conversation (spec §12.0): the local participant, the other party and
+        // A two-party conversation (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/sendanim>): the local participant, the other party and
         // addParticipant, which escalates it to a meeting.
         let count = v.meeting().sessions().values().filter(|s| s.is_shown()).count();
         r = r

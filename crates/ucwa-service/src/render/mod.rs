@@ -8,6 +8,7 @@
 
 pub mod application;
 pub mod conversation;
+pub mod discovery;
 pub mod invitation;
 pub mod messaging;
 pub mod online_meeting;

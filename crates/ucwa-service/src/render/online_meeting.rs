@@ -1,6 +1,6 @@
-//! `onlineMeeting` (the read-only view inside a conversation, `ucwa-spec.md` §10.2) and
-//! `myOnlineMeeting` (the organizer's scheduling resource, §10.3). Both show the same
-//! meeting properties.
+//! `onlineMeeting` (the read-only view inside a conversation,
+//! <https://learn.microsoft.com/en-us/skype-sdk/ucwa/onlinemeeting_ref>) and `myOnlineMeeting` (the organizer's scheduling
+//! resource, <https://learn.microsoft.com/en-us/skype-sdk/ucwa/myonlinemeeting_ref>). Both show the same meeting properties.
 
 use serde_json::json;
 use ucwa_core::conference::conference_uri;
@@ -13,7 +13,7 @@ use super::{Viewer, wire};
 use crate::meetings::{ACCESS_LEVELS, LEADER_ASSIGNMENTS, TOGGLES};
 use crate::urls::{AppUrls, child};
 
-/// The PUT guard property real servers put on PUT-able resources (`ucwa-spec.md` §1.4). A
+/// The PUT guard property real servers put on PUT-able resources (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/http>). A
 /// fixed name per server is enough: clients echo whatever they were given.
 pub const PUT_GUARD: &str = "c9b2b8e5-7a3e-4f43-8c5e-0f4e2b1d6a10";
 
