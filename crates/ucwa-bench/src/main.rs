@@ -17,12 +17,16 @@
 //!   and 1,000 waiting, and full join cycles per second (see [`join`]).
 //! - `housekeeping`: how long one acknowledgement-cleanup chunk and one retention step hold
 //!   the SQLite writer with a million events, next to a one-row write (see [`housekeeping`]).
+//! - `fanout` and `cycles`: server CPU per fan-out event at several roster sizes, and per
+//!   join cycle, in-process through the use cases (see [`inproc`]); what
+//!   `callgrind.sh` counts instructions of.
 //!
 //! Everything targets loopback only, and every loop is bounded in count and time.
 
 mod client;
 mod floor;
 mod housekeeping;
+mod inproc;
 mod join;
 mod memory;
 mod process;
@@ -53,6 +57,10 @@ enum Scenario {
     Join(join::Args),
     /// (e) What acknowledgement cleanup and retention cost the SQLite writer vs a one-row write.
     Housekeeping(housekeeping::Args),
+    /// (f) Server CPU per fan-out event at several roster sizes (in-process, below HTTP).
+    Fanout(inproc::FanoutArgs),
+    /// (g) Join cycles one after another, in-process below HTTP (for CPU and instruction counts).
+    Cycles(inproc::CycleArgs),
     /// All four scenarios with their default settings, one after another.
     All,
     /// Serve the floor handler (used by the scenarios; runs as a child process).
@@ -73,6 +81,8 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Memory(args) => memory::run(&args).await,
         Scenario::Join(args) => join::run(&args).await,
         Scenario::Housekeeping(args) => housekeeping::run(&args).await,
+        Scenario::Fanout(args) => inproc::fanout(&args).await,
+        Scenario::Cycles(args) => inproc::cycles(&args).await,
         Scenario::All => {
             throughput::run(&throughput::Args { connections: 64, warmup: 2, duration: 10 }).await?;
             println!();

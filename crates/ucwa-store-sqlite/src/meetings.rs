@@ -3,12 +3,15 @@
 
 use std::collections::BTreeMap;
 
+use rusqlite::{Connection, params};
 use sqlx::{FromRow, SqlitePool};
 use ucwa_core::meeting::{Meeting, MeetingKind, Session};
 use ucwa_core::model::{MeetingRecord, NewEvent};
 use ucwa_core::store::{SessionLocation, StoreError, StoreResult};
 
-use crate::{events, unavailable};
+use crate::events::{self, EventRow};
+use crate::unavailable;
+use crate::writer::sql_error;
 
 fn corrupt(what: &str, e: serde_json::Error) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
@@ -79,26 +82,58 @@ async fn assemble(pool: &SqlitePool, row: MeetingRow) -> StoreResult<MeetingReco
     })
 }
 
-pub async fn insert(pool: &SqlitePool, record: &MeetingRecord) -> StoreResult<()> {
-    let m = &record.meeting;
-    sqlx::query(
+/// A meeting header as written, serialised on the caller's thread.
+pub struct Header {
+    id: String,
+    organizer_uri: String,
+    settings: String,
+    ended: bool,
+    version: i64,
+    settings_revision: i64,
+    next_deadline_ms: Option<i64>,
+    kind: &'static str,
+    finished_ms: Option<i64>,
+}
+
+impl Header {
+    /// The header of `record` as saved at `now_ms`.
+    pub fn of(record: &MeetingRecord, now_ms: i64) -> StoreResult<Self> {
+        let m = &record.meeting;
+        Ok(Header {
+            id: m.id().to_owned(),
+            organizer_uri: m.settings().organizer_uri.clone(),
+            settings: json(m.settings())?,
+            ended: m.is_ended(),
+            version: to_i64(m.version())?,
+            settings_revision: to_i64(record.settings_revision)?,
+            next_deadline_ms: m.next_deadline(),
+            kind: kind_name(m.kind()),
+            finished_ms: m.finished_at(now_ms),
+        })
+    }
+}
+
+pub fn insert(conn: &Connection, header: &Header, join_url: &str, created_ms: i64) -> StoreResult<()> {
+    conn.prepare_cached(
         "INSERT INTO meetings (id, organizer_uri, settings, ended, version, settings_revision, join_url, created_ms, next_deadline_ms, kind, finished_ms)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(m.id())
-    .bind(&m.settings().organizer_uri)
-    .bind(json(m.settings())?)
-    .bind(m.is_ended())
-    .bind(to_i64(m.version())?)
-    .bind(to_i64(record.settings_revision)?)
-    .bind(&record.join_url)
-    .bind(record.created_ms)
-    .bind(m.next_deadline())
-    .bind(kind_name(m.kind()))
-    .bind(m.finished_at(record.created_ms))
-    .execute(pool)
-    .await
-    .map_err(unavailable)?;
+    .and_then(|mut s| {
+        s.execute(params![
+            header.id,
+            header.organizer_uri,
+            header.settings,
+            header.ended,
+            header.version,
+            header.settings_revision,
+            join_url,
+            created_ms,
+            header.next_deadline_ms,
+            header.kind,
+            header.finished_ms
+        ])
+    })
+    .map_err(sql_error)?;
     Ok(())
 }
 
@@ -134,91 +169,99 @@ pub async fn organized_by(pool: &SqlitePool, uri: &str) -> StoreResult<Vec<Meeti
     Ok(out)
 }
 
+/// What saving a meeting writes, prepared on the caller's thread (serialised sessions,
+/// rendered events) so the writer thread only binds and steps.
+pub struct Save {
+    header: Header,
+    before_version: i64,
+    /// (session id, application id, live, JSON), new or changed.
+    written: Vec<(String, String, bool, String)>,
+    removed: Vec<String>,
+    events: Vec<EventRow>,
+}
+
+impl Save {
+    pub fn new(after: &MeetingRecord, before: &Meeting, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<Self> {
+        let changes = after.meeting.session_changes(before);
+        let written = changes
+            .written
+            .into_iter()
+            .map(|(id, s)| Ok((id.clone(), s.app_id.clone(), s.is_live(), json(s)?)))
+            .collect::<StoreResult<_>>()?;
+        Ok(Save {
+            header: Header::of(after, now_ms)?,
+            before_version: to_i64(before.version())?,
+            written,
+            removed: changes.removed.into_iter().cloned().collect(),
+            events: events::rows(events),
+        })
+    }
+}
+
 /// Returns the applications to ring, or `None` when the version check failed.
-pub async fn save(
-    pool: &SqlitePool,
-    after: &MeetingRecord,
-    before: &Meeting,
-    new_events: &[NewEvent],
-    now_ms: i64,
-) -> StoreResult<Option<Vec<String>>> {
-    let m = &after.meeting;
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    let updated = sqlx::query(
-        "UPDATE meetings SET settings = ?, ended = ?, version = ?, settings_revision = ?, next_deadline_ms = ?, kind = ?,
-             finished_ms = ?
-         WHERE id = ? AND version = ?",
-    )
-    .bind(json(m.settings())?)
-    .bind(m.is_ended())
-    .bind(to_i64(m.version())?)
-    .bind(to_i64(after.settings_revision)?)
-    .bind(m.next_deadline())
-    .bind(kind_name(m.kind()))
-    .bind(m.finished_at(now_ms))
-    .bind(m.id())
-    .bind(to_i64(before.version())?)
-    .execute(&mut *tx)
-    .await
-    .map_err(unavailable)?
-    .rows_affected();
+pub fn save(conn: &Connection, save: &Save, now_ms: i64) -> StoreResult<Option<Vec<String>>> {
+    let h = &save.header;
+    let updated = conn
+        .prepare_cached(
+            "UPDATE meetings SET settings = ?, ended = ?, version = ?, settings_revision = ?, next_deadline_ms = ?, kind = ?,
+                 finished_ms = ?
+             WHERE id = ? AND version = ?",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                h.settings,
+                h.ended,
+                h.version,
+                h.settings_revision,
+                h.next_deadline_ms,
+                h.kind,
+                h.finished_ms,
+                h.id,
+                save.before_version
+            ])
+        })
+        .map_err(sql_error)?;
     if updated != 1 {
         return Ok(None);
     }
-    let changes = m.session_changes(before);
-    for (id, session) in changes.written {
-        sqlx::query(
+    let mut upsert = conn
+        .prepare_cached(
             "INSERT INTO meeting_sessions (session_id, meeting_id, app_id, live, state) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (session_id) DO UPDATE SET live = excluded.live, state = excluded.state",
         )
-        .bind(id)
-        .bind(m.id())
-        .bind(&session.app_id)
-        .bind(session.is_live())
-        .bind(json(session)?)
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
+        .map_err(sql_error)?;
+    for (id, app_id, live, state) in &save.written {
+        upsert.execute(params![id, h.id, app_id, live, state]).map_err(sql_error)?;
     }
-    for id in changes.removed {
-        sqlx::query("DELETE FROM meeting_sessions WHERE session_id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
+    let mut remove = conn.prepare_cached("DELETE FROM meeting_sessions WHERE session_id = ?").map_err(sql_error)?;
+    for id in &save.removed {
+        remove.execute([id]).map_err(sql_error)?;
     }
-    let rung = events::append(&mut tx, new_events, now_ms).await?;
-    tx.commit().await.map_err(unavailable)?;
+    let rung = events::append(conn, &save.events, now_ms)?;
     Ok(Some(rung.into_iter().collect()))
 }
 
-pub async fn delete(
-    pool: &SqlitePool,
+pub fn delete(
+    conn: &Connection,
     id: &str,
     version: u64,
-    new_events: &[NewEvent],
+    new_events: &[EventRow],
     now_ms: i64,
 ) -> StoreResult<Option<Vec<String>>> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    sqlx::query("DELETE FROM meeting_sessions WHERE meeting_id = ? AND EXISTS (SELECT 1 FROM meetings WHERE id = ? AND version = ?)")
-        .bind(id)
-        .bind(id)
-        .bind(to_i64(version)?)
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
-    let gone = sqlx::query("DELETE FROM meetings WHERE id = ? AND version = ?")
-        .bind(id)
-        .bind(to_i64(version)?)
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?
-        .rows_affected();
+    let version = to_i64(version)?;
+    conn.prepare_cached(
+        "DELETE FROM meeting_sessions WHERE meeting_id = ?1 AND EXISTS (SELECT 1 FROM meetings WHERE id = ?1 AND version = ?2)",
+    )
+    .and_then(|mut s| s.execute(params![id, version]))
+    .map_err(sql_error)?;
+    let gone = conn
+        .prepare_cached("DELETE FROM meetings WHERE id = ? AND version = ?")
+        .and_then(|mut s| s.execute(params![id, version]))
+        .map_err(sql_error)?;
     if gone != 1 {
         return Ok(None);
     }
-    let rung = events::append(&mut tx, new_events, now_ms).await?;
-    tx.commit().await.map_err(unavailable)?;
+    let rung = events::append(conn, new_events, now_ms)?;
     Ok(Some(rung.into_iter().collect()))
 }
 
