@@ -149,8 +149,8 @@ pub async fn after(pool: &SqlitePool, app_id: &str, after_seq: i64, limit: u32) 
         .collect()
 }
 
-/// Saves `batch` as the delivered one if `previous_no` still is (one `UPDATE`,
-/// compare-and-swap on the batch number). Asking for this batch acknowledged the previous
+/// Saves `batch` as the delivered one if `previous_no` still is (compare-and-swap on the
+/// batch number in the application row; the body goes to `delivered_batches`). Asking for this batch acknowledged the previous
 /// one, so its highest sequence number becomes the acknowledged mark (the right-hand sides
 /// of an UPDATE see the old row). The acknowledged events are never read again (`after`
 /// starts past the delivered batch) and are deleted by `delete_acknowledged` off the
@@ -167,12 +167,21 @@ pub fn save_batch(
     let (no, previous) = (to_i64(batch.no)?, to_i64(previous_no)?);
     let saved = conn
         .prepare_cached(
-            "UPDATE applications SET acked_max_seq = batch_max_seq, batch_no = ?, batch_body = ?, batch_max_seq = ?,
-                 last_seen_ms = ?
+            "UPDATE applications SET acked_max_seq = batch_max_seq, batch_no = ?, batch_max_seq = ?, last_seen_ms = ?
              WHERE id = ? AND batch_no = ? AND status = 'active'",
         )
-        .and_then(|mut s| s.execute(params![no, batch.body, batch.max_seq, now_ms, app_id, previous]))
+        .and_then(|mut s| s.execute(params![no, batch.max_seq, now_ms, app_id, previous]))
         .map_err(sql_error)?;
+    if saved == 1 {
+        // The body has a table of its own (migration 0008): the application row stays small,
+        // so the many updates of it never rewrite a batch.
+        conn.prepare_cached(
+            "INSERT INTO delivered_batches (app_id, body) VALUES (?, ?)
+             ON CONFLICT (app_id) DO UPDATE SET body = excluded.body",
+        )
+        .and_then(|mut s| s.execute(params![app_id, batch.body]))
+        .map_err(sql_error)?;
+    }
     Ok(saved == 1)
 }
 

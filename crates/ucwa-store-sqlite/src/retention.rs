@@ -102,6 +102,7 @@ async fn purge_applications(
             // key: the events primary key starts with the application id. (Expired applications
             // are never service applications, so they have no callback routes or outbox rows.)
             delete_in(conn, "events WHERE app_id", &ids)?;
+            delete_in(conn, "delivered_batches WHERE app_id", &ids)?;
             delete_in(conn, "applications WHERE id", &ids)?;
             Ok(ids)
         })

@@ -144,7 +144,8 @@ struct AppRow {
 }
 
 const APP_COLUMNS: &str = "id, owner_uri, anonymous, display_name, endpoint_id, user_agent, culture, instance_id, kind, status, \
-     available, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority, batch_no, batch_body, batch_max_seq";
+     available, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority, batch_no, \
+     COALESCE((SELECT body FROM delivered_batches b WHERE b.app_id = applications.id), '') AS batch_body, batch_max_seq";
 
 impl AppRow {
     /// A row of [`APP_COLUMNS`] read on the writer's connection.
@@ -282,7 +283,9 @@ pub fn create_application(
 }
 
 pub fn delete_application(conn: &Connection, id: &str) -> StoreResult<bool> {
-    conn.prepare_cached("DELETE FROM events WHERE app_id = ?").and_then(|mut s| s.execute([id])).map_err(sql_error)?;
+    for sql in ["DELETE FROM events WHERE app_id = ?", "DELETE FROM delivered_batches WHERE app_id = ?"] {
+        conn.prepare_cached(sql).and_then(|mut s| s.execute([id])).map_err(sql_error)?;
+    }
     let gone = conn
         .prepare_cached("DELETE FROM applications WHERE id = ?")
         .and_then(|mut s| s.execute([id]))
@@ -351,15 +354,15 @@ pub fn expire_idle_applications(conn: &Connection, idle_before_ms: i64, busy: &[
         .and_then(|mut s| s.query_map([idle_before_ms], |r| r.get(0))?.collect())
         .map_err(sql_error)?;
     let mut expire = conn
-        .prepare_cached(
-            "UPDATE applications SET status = 'expired', batch_body = '', purged_seq = acked_max_seq WHERE id = ?",
-        )
+        .prepare_cached("UPDATE applications SET status = 'expired', purged_seq = acked_max_seq WHERE id = ?")
         .map_err(sql_error)?;
+    let mut drop_batch = conn.prepare_cached("DELETE FROM delivered_batches WHERE app_id = ?").map_err(sql_error)?;
     let mut drop_log = conn.prepare_cached("DELETE FROM events WHERE app_id = ?").map_err(sql_error)?;
     let mut expired = Vec::new();
     for id in candidates.into_iter().filter(|id| !busy.contains(id)) {
         // Its whole log goes, so nothing acknowledged is left for the cleanup either.
         expire.execute([&id]).map_err(sql_error)?;
+        drop_batch.execute([&id]).map_err(sql_error)?;
         drop_log.execute([&id]).map_err(sql_error)?;
         expired.push(id);
     }
