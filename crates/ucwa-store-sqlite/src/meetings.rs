@@ -35,6 +35,7 @@ struct MeetingRow {
     join_url: String,
     created_ms: i64,
     kind: String,
+    pending: Option<String>,
 }
 
 fn kind_name(kind: MeetingKind) -> &'static str {
@@ -58,7 +59,7 @@ struct SessionRow {
     state: String,
 }
 
-const MEETING_COLUMNS: &str = "id, settings, ended, version, settings_revision, join_url, created_ms, kind";
+const MEETING_COLUMNS: &str = "id, settings, ended, version, settings_revision, join_url, created_ms, kind, pending";
 
 async fn assemble(pool: &SqlitePool, row: MeetingRow) -> StoreResult<MeetingRecord> {
     let sessions: Vec<SessionRow> =
@@ -74,11 +75,16 @@ async fn assemble(pool: &SqlitePool, row: MeetingRow) -> StoreResult<MeetingReco
     let settings = serde_json::from_str(&row.settings).map_err(|e| corrupt("meeting settings", e))?;
     let version = u64::try_from(row.version).map_err(|_| StoreError::Corrupt("negative version".into()))?;
     let kind = parse_kind(&row.kind)?;
+    let pending = match row.pending {
+        Some(notices) => serde_json::from_str(&notices).map_err(|e| corrupt("pending notices", e))?,
+        None => Vec::new(),
+    };
     Ok(MeetingRecord {
         meeting: Meeting::restore(row.id, settings, sessions, row.ended, version).with_kind(kind),
         join_url: row.join_url,
         created_ms: row.created_ms,
         settings_revision: u64::try_from(row.settings_revision).unwrap_or(0),
+        pending,
     })
 }
 
@@ -93,6 +99,7 @@ pub struct Header {
     next_deadline_ms: Option<i64>,
     kind: &'static str,
     finished_ms: Option<i64>,
+    pending: Option<String>,
 }
 
 impl Header {
@@ -109,14 +116,15 @@ impl Header {
             next_deadline_ms: m.next_deadline(),
             kind: kind_name(m.kind()),
             finished_ms: m.finished_at(now_ms),
+            pending: if record.pending.is_empty() { None } else { Some(json(&record.pending)?) },
         })
     }
 }
 
 pub fn insert(conn: &Connection, header: &Header, join_url: &str, created_ms: i64) -> StoreResult<()> {
     conn.prepare_cached(
-        "INSERT INTO meetings (id, organizer_uri, settings, ended, version, settings_revision, join_url, created_ms, next_deadline_ms, kind, finished_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO meetings (id, organizer_uri, settings, ended, version, settings_revision, join_url, created_ms, next_deadline_ms, kind, finished_ms, pending)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -130,7 +138,8 @@ pub fn insert(conn: &Connection, header: &Header, join_url: &str, created_ms: i6
             created_ms,
             header.next_deadline_ms,
             header.kind,
-            header.finished_ms
+            header.finished_ms,
+            header.pending
         ])
     })
     .map_err(sql_error)?;
@@ -204,7 +213,7 @@ pub fn save(conn: &Connection, save: &Save, now_ms: i64) -> StoreResult<Option<V
     let updated = conn
         .prepare_cached(
             "UPDATE meetings SET settings = ?, ended = ?, version = ?, settings_revision = ?, next_deadline_ms = ?, kind = ?,
-                 finished_ms = ?
+                 finished_ms = ?, pending = ?
              WHERE id = ? AND version = ?",
         )
         .and_then(|mut s| {
@@ -216,6 +225,7 @@ pub fn save(conn: &Connection, save: &Save, now_ms: i64) -> StoreResult<Option<V
                 h.next_deadline_ms,
                 h.kind,
                 h.finished_ms,
+                h.pending,
                 h.id,
                 save.before_version
             ])
@@ -299,10 +309,13 @@ pub async fn of_application(pool: &SqlitePool, app_id: &str) -> StoreResult<Vec<
 }
 
 pub async fn due(pool: &SqlitePool, now_ms: i64) -> StoreResult<Vec<String>> {
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM meetings WHERE next_deadline_ms <= ? LIMIT 1000")
-        .bind(now_ms)
-        .fetch_all(pool)
-        .await
-        .map_err(unavailable)?;
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT id FROM meetings WHERE next_deadline_ms <= ?
+         UNION SELECT id FROM meetings WHERE pending IS NOT NULL LIMIT 1000",
+    )
+    .bind(now_ms)
+    .fetch_all(pool)
+    .await
+    .map_err(unavailable)?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }

@@ -190,6 +190,12 @@ impl Meeting {
         self.version
     }
 
+    /// Counts a change made outside [`Meeting::handle`] (the second save of a command, see
+    /// `MeetingRecord::pending`), so other nodes' cached copies are seen to be stale.
+    pub fn bump_version(&mut self) {
+        self.version = self.version.saturating_add(1);
+    }
+
     /// The earliest lobby or ringing deadline, for the store's timer index; the store then
     /// sends [`Command::ExpireLobbies`] at that instant.
     pub fn next_deadline(&self) -> Option<i64> {

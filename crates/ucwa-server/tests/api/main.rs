@@ -6,6 +6,7 @@ mod applications;
 mod discovery;
 mod errors;
 mod events;
+mod fanout;
 mod invite;
 mod join;
 mod meetings;
