@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::{Connection, OptionalExtension, params};
-use sqlx::{FromRow, SqlitePool};
+use sqlx::SqlitePool;
 use ucwa_core::channel::Priority;
 use ucwa_core::model::{DeliveredBatch, NewEvent, StoredEvent};
 use ucwa_core::store::{StoreError, StoreResult};
@@ -114,7 +114,6 @@ pub fn append(conn: &Connection, events: &[EventRow], now_ms: i64) -> StoreResul
     Ok(next.into_keys().map(str::to_owned).collect())
 }
 
-#[derive(FromRow)]
 struct StoredRow {
     seq: i64,
     priority: i64,
@@ -124,17 +123,26 @@ struct StoredRow {
     body: String,
 }
 
-pub async fn after(pool: &SqlitePool, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
-    let rows: Vec<StoredRow> = sqlx::query_as(
-        "SELECT seq, priority, created_ms, sender_rel, sender_href, body FROM events
-         WHERE app_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-    )
-    .bind(app_id)
-    .bind(after_seq)
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await
-    .map_err(unavailable)?;
+pub fn after(conn: &Connection, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
+    let rows: Vec<StoredRow> = conn
+        .prepare_cached(
+            "SELECT seq, priority, created_ms, sender_rel, sender_href, body FROM events
+             WHERE app_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![app_id, after_seq, i64::from(limit)], |r| {
+                Ok(StoredRow {
+                    seq: r.get(0)?,
+                    priority: r.get(1)?,
+                    created_ms: r.get(2)?,
+                    sender_rel: r.get(3)?,
+                    sender_href: r.get(4)?,
+                    body: r.get(5)?,
+                })
+            })?
+            .collect()
+        })
+        .map_err(sql_error)?;
     rows.into_iter()
         .map(|r| {
             Ok(StoredEvent {

@@ -28,6 +28,7 @@
 
 mod events;
 mod meetings;
+mod reads;
 mod retention;
 mod service;
 mod tenant;
@@ -54,8 +55,10 @@ use crate::writer::Writer;
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
-    /// Connections for reads.
+    /// Connections for reads that scan (listings, housekeeping).
     readers: SqlitePool,
+    /// Connections for the hot point reads, run inline (see `reads`).
+    reads: reads::Reads,
     /// The one connection that writes, on its own thread (see `writer`).
     writer: Arc<Writer>,
     doorbell: Doorbell,
@@ -168,10 +171,12 @@ impl SqliteStore {
         // handler (millisecond naps, the source of the latency tail under load). WAL lets
         // readers run meanwhile.
         let writer = Arc::new(Writer::open(options.get_filename())?);
+        let reads = reads::Reads::new(options.get_filename().to_owned());
         let readers = SqlitePoolOptions::new().max_connections(6).connect_with(options).await.map_err(unavailable)?;
         let maintenance = tokio::spawn(maintenance(readers.clone(), writer.clone()));
         Ok(Self {
             readers,
+            reads,
             writer,
             doorbell: Doorbell::new(),
             apps: Mutex::new(HashMap::new()),
@@ -280,7 +285,7 @@ impl Store for SqliteStore {
             return Ok(Some(app));
         }
         let writes = self.app_writes.load(Ordering::Acquire);
-        let app = tenant::application(&self.readers, id).await?;
+        let app = self.reads.with(|c| tenant::application(c, id))?;
         if let Some(app) = &app {
             self.cache_app(app, writes);
         }
@@ -331,7 +336,7 @@ impl Store for SqliteStore {
     }
 
     async fn events_after(&self, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
-        events::after(&self.readers, app_id, after_seq, limit).await
+        self.reads.with(|c| events::after(c, app_id, after_seq, limit))
     }
 
     async fn save_batch(
@@ -366,11 +371,11 @@ impl Store for SqliteStore {
     }
 
     async fn meeting(&self, id: &str) -> StoreResult<Option<MeetingRecord>> {
-        meetings::get(&self.readers, id).await
+        self.reads.with(|c| meetings::get(c, id))
     }
 
     async fn meeting_version(&self, id: &str) -> StoreResult<Option<u64>> {
-        meetings::version(&self.readers, id).await
+        self.reads.with(|c| meetings::version(c, id))
     }
 
     async fn meetings_organized_by(&self, uri: &str) -> StoreResult<Vec<MeetingRecord>> {
@@ -396,7 +401,7 @@ impl Store for SqliteStore {
     }
 
     async fn session_location(&self, session_id: &str) -> StoreResult<Option<SessionLocation>> {
-        meetings::location(&self.readers, session_id).await
+        self.reads.with(|c| meetings::location(c, session_id))
     }
 
     async fn sessions_of_application(&self, app_id: &str) -> StoreResult<Vec<SessionLocation>> {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use sqlx::{FromRow, SqlitePool};
 use ucwa_core::meeting::{Meeting, MeetingKind, Session};
 use ucwa_core::model::{MeetingRecord, NewEvent};
@@ -63,11 +63,14 @@ const MEETING_COLUMNS: &str = "id, settings, ended, version, settings_revision, 
 
 async fn assemble(pool: &SqlitePool, row: MeetingRow) -> StoreResult<MeetingRecord> {
     let sessions: Vec<SessionRow> =
-        sqlx::query_as("SELECT session_id, state FROM meeting_sessions WHERE meeting_id = ?")
-            .bind(&row.id)
-            .fetch_all(pool)
-            .await
-            .map_err(unavailable)?;
+        sqlx::query_as(SESSIONS_OF).bind(&row.id).fetch_all(pool).await.map_err(unavailable)?;
+    build(row, sessions)
+}
+
+const SESSIONS_OF: &str = "SELECT session_id, state FROM meeting_sessions WHERE meeting_id = ?";
+
+/// A meeting from its header and session rows.
+fn build(row: MeetingRow, sessions: Vec<SessionRow>) -> StoreResult<MeetingRecord> {
     let sessions = sessions
         .into_iter()
         .map(|s| Ok((s.session_id, serde_json::from_str::<Session>(&s.state).map_err(|e| corrupt("session", e))?)))
@@ -146,23 +149,44 @@ pub fn insert(conn: &Connection, header: &Header, join_url: &str, created_ms: i6
     Ok(())
 }
 
-pub async fn get(pool: &SqlitePool, id: &str) -> StoreResult<Option<MeetingRecord>> {
-    let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE id = ?");
-    let row: Option<MeetingRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await.map_err(unavailable)?;
-    match row {
-        Some(row) => Ok(Some(assemble(pool, row).await?)),
-        None => Ok(None),
-    }
+/// One meeting, read inline (see `reads`): the header and its sessions in one read
+/// transaction, so they are of the same version.
+pub fn get(conn: &Connection, id: &str) -> StoreResult<Option<MeetingRecord>> {
+    let tx = conn.unchecked_transaction().map_err(sql_error)?;
+    let header = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE id = ?");
+    let row = tx
+        .prepare_cached(&header)
+        .and_then(|mut s| {
+            s.query_row([id], |r| {
+                Ok(MeetingRow {
+                    id: r.get(0)?,
+                    settings: r.get(1)?,
+                    ended: r.get(2)?,
+                    version: r.get(3)?,
+                    settings_revision: r.get(4)?,
+                    join_url: r.get(5)?,
+                    created_ms: r.get(6)?,
+                    kind: r.get(7)?,
+                    pending: r.get(8)?,
+                })
+            })
+            .optional()
+        })
+        .map_err(sql_error)?;
+    let Some(row) = row else { return Ok(None) };
+    let sessions: Vec<SessionRow> = tx
+        .prepare_cached(SESSIONS_OF)
+        .and_then(|mut s| s.query_map([id], |r| Ok(SessionRow { session_id: r.get(0)?, state: r.get(1)? }))?.collect())
+        .map_err(sql_error)?;
+    build(row, sessions).map(Some)
 }
 
-pub async fn version(pool: &SqlitePool, id: &str) -> StoreResult<Option<u64>> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT version FROM meetings WHERE id = ?")
-        .bind(id)
-        .fetch_optional(pool)
-        .await
-        .map_err(unavailable)?;
-    Ok(row.and_then(|(v,)| u64::try_from(v).ok()))
+pub fn version(conn: &Connection, id: &str) -> StoreResult<Option<u64>> {
+    let version: Option<i64> = conn
+        .prepare_cached("SELECT version FROM meetings WHERE id = ?")
+        .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
+        .map_err(sql_error)?;
+    Ok(version.and_then(|v| u64::try_from(v).ok()))
 }
 
 pub async fn organized_by(pool: &SqlitePool, uri: &str) -> StoreResult<Vec<MeetingRecord>> {
@@ -288,13 +312,16 @@ impl From<LocationRow> for SessionLocation {
     }
 }
 
-pub async fn location(pool: &SqlitePool, session_id: &str) -> StoreResult<Option<SessionLocation>> {
-    let row: Option<LocationRow> =
-        sqlx::query_as("SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE session_id = ?")
-            .bind(session_id)
-            .fetch_optional(pool)
-            .await
-            .map_err(unavailable)?;
+pub fn location(conn: &Connection, session_id: &str) -> StoreResult<Option<SessionLocation>> {
+    let row = conn
+        .prepare_cached("SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE session_id = ?")
+        .and_then(|mut s| {
+            s.query_row([session_id], |r| {
+                Ok(LocationRow { session_id: r.get(0)?, meeting_id: r.get(1)?, app_id: r.get(2)? })
+            })
+            .optional()
+        })
+        .map_err(sql_error)?;
     Ok(row.map(SessionLocation::from))
 }
 

@@ -216,10 +216,10 @@ impl TryFrom<AppRow> for Application {
     }
 }
 
-pub async fn application(pool: &SqlitePool, id: &str) -> StoreResult<Option<Application>> {
+pub fn application(conn: &Connection, id: &str) -> StoreResult<Option<Application>> {
     let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE id = ?");
-    let row: Option<AppRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await.map_err(unavailable)?;
+    let row =
+        conn.prepare_cached(&sql).and_then(|mut s| s.query_row([id], AppRow::read).optional()).map_err(sql_error)?;
     row.map(Application::try_from).transpose()
 }
 
