@@ -1,4 +1,8 @@
-//! OpenUCWA's embedded store: SQLite through sqlx, one file, no server to run.
+//! OpenUCWA's embedded store: SQLite, one file, no server to run.
+//!
+//! Three ways in: every write goes to one rusqlite connection on a thread of its own
+//! (`writer`: whole transactions per hand-off, group commit); the hot point reads run inline
+//! on rusqlite connections (`reads`); reads that scan, and the migrations, use sqlx.
 //!
 //! Write transactions start with `BEGIN IMMEDIATE`, so a transaction that reads and then
 //! writes never has to upgrade its lock (the source of `SQLITE_BUSY` deadlocks); SQLite
@@ -18,6 +22,8 @@
 //! `tests/conformance.rs` runs against a real file.
 //!
 //! # Layout
+//! - `writer`: the writing connection's thread and group commit.
+//! - `reads`: the connections of the inline point reads.
 //! - `tenant`: users, tokens, applications and their idle expiry.
 //! - `events`: the event log, the delivered batch, acknowledgement cleanup by key.
 //! - `meetings`: meeting headers and session rows, compare-and-swap saves.
