@@ -8,7 +8,7 @@
 //!
 //! Group commit: the thread takes every job that is waiting (up to [`GROUP_MAX`]) and runs
 //! them in one `BEGIN IMMEDIATE ... COMMIT`, each inside its own savepoint, so a job that
-//! fails rolls back alone while the others commit. Nobody hears back before the commit:
+//! fails rolls back alone while the others commit (a job alone needs no savepoint). Nobody hears back before the commit:
 //! results (and so the doorbell rings the callers do next) are released only after the
 //! group is durable, and a failed commit fails every job in it. Jobs run in arrival order,
 //! so a later job sees what an earlier one wrote, as with separate transactions.
@@ -28,8 +28,9 @@ use ucwa_core::store::{StoreError, StoreResult};
 /// others to run.
 const GROUP_MAX: usize = 64;
 
-/// What the thread runs: the work, which hands back how to answer once the commit is known.
-type Job = Box<dyn FnOnce(&Connection) -> Answer + Send>;
+/// What the thread runs: the work (told whether it runs alone, i.e. without a savepoint),
+/// which hands back whether it failed and how to answer once the commit is known.
+type Job = Box<dyn FnOnce(&Connection, bool) -> (bool, Answer) + Send>;
 type Answer = Box<dyn FnOnce(Result<(), String>) + Send>;
 
 enum Message {
@@ -84,11 +85,13 @@ impl Writer {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let (answer, result) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let out = in_savepoint(conn, work);
-            Box::new(move |commit: Result<(), String>| {
+        let job: Job = Box::new(move |conn, alone| {
+            let out = if alone { work(conn) } else { in_savepoint(conn, work) };
+            let failed = out.is_err();
+            let answer: Answer = Box::new(move |commit: Result<(), String>| {
                 let _ = answer.send(commit.map_err(StoreError::Unavailable).and(out));
-            })
+            });
+            (failed, answer)
         });
         self.jobs.send(Message::Write(job)).map_err(|_| closed())?;
         result.await.map_err(|_| closed())?
@@ -149,15 +152,26 @@ fn serve(conn: Connection, queue: mpsc::Receiver<Message>) {
     }
 }
 
-/// Runs `group` in one transaction and answers every job once the commit is known.
+/// Runs `group` in one transaction and answers every job once the commit is known. A job
+/// alone runs without a savepoint (SQLite copies every page a savepoint touches to a
+/// sub-journal, a large share of a big fan-out's cost) and its error rolls the transaction
+/// back; in a group, each job has its savepoint and the group commits.
 fn commit_group(conn: &Connection, group: Vec<Job>) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         // None ran; dropping a job drops its answer, which its caller sees as an error.
         tracing::warn!(error = %e, jobs = group.len(), "a write transaction could not start");
         return;
     }
-    let answers: Vec<Answer> = group.into_iter().map(|job| job(conn)).collect();
-    let commit = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+    let alone = group.len() == 1;
+    let mut failed = false;
+    let mut answers: Vec<Answer> = Vec::with_capacity(group.len());
+    for job in group {
+        let (job_failed, answer) = job(conn, alone);
+        failed |= job_failed;
+        answers.push(answer);
+    }
+    let end = if alone && failed { "ROLLBACK" } else { "COMMIT" };
+    let commit = conn.execute_batch(end).map_err(|e| e.to_string());
     if commit.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }
