@@ -107,8 +107,8 @@ impl ChannelOptions {
 }
 
 /// How far a reader got: the batch it is reading (its `events?ack=N` URL) and how many of
-/// that batch's events it has received. Save it to carry on later without losing or
-/// repeating an event.
+/// that batch's events it has received; once it has received them all, the next batch and 0.
+/// Save it to carry on later without losing or repeating an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
     /// The absolute URL of the batch.
@@ -242,6 +242,16 @@ impl EventStream {
         Ok(Some(ChannelItem::Resync))
     }
 
+    /// Once every event of the batch is received, the position is the next batch: asking
+    /// for it acknowledges this one, which is now safe.
+    fn advance_if_received(&mut self) {
+        if self.pending.is_empty()
+            && let Some(next) = self.next.take()
+        {
+            self.position = Position { href: next, received: 0 };
+        }
+    }
+
     fn fail(&mut self, error: Error) -> Poll<Option<Result<ChannelItem>>> {
         self.finished = true;
         Poll::Ready(Some(Err(error)))
@@ -259,13 +269,10 @@ impl Stream for EventStream {
             }
             if let Some(event) = this.pending.pop_front() {
                 this.position.received += 1;
+                this.advance_if_received();
                 return Poll::Ready(Some(Ok(ChannelItem::Event(Box::new(event)))));
             }
             let Some(fetch) = this.fetch.as_mut() else {
-                // Everything received: moving on acknowledges the batch.
-                if let Some(next) = this.next.take() {
-                    this.position = Position { href: next, received: 0 };
-                }
                 this.start_fetch(Duration::ZERO);
                 continue;
             };
@@ -277,7 +284,7 @@ impl Stream for EventStream {
             match fetched {
                 Fetched::Batch(batch) => match this.take_batch(batch) {
                     Ok(Some(item)) => return Poll::Ready(Some(Ok(item))),
-                    Ok(None) => {}
+                    Ok(None) => this.advance_if_received(),
                     Err(e) => return this.fail(e),
                 },
                 Fetched::Failed(error) if error.is_transient() => {

@@ -168,7 +168,11 @@ impl Join {
     /// Waits for the join to complete: the conversation on success.
     pub async fn connected(mut self) -> Result<Conversation, JoinFailure> {
         loop {
-            match self.next_state().await {
+            let state = match &self.last {
+                Some(done @ (JoinState::Connected | JoinState::Failed(_))) => Some(done.clone()),
+                _ => self.next_state().await,
+            };
+            match state {
                 Some(JoinState::Connected) => {
                     let href = self.conversation.clone().ok_or_else(|| JoinFailure {
                         reason: FailureReason::Other,
@@ -179,7 +183,7 @@ impl Join {
                 }
                 Some(JoinState::Failed(failure)) => return Err(failure),
                 Some(_) => {}
-                None => return Err(channel_ended("the join has already completed".into())),
+                None => return Err(channel_ended("the event channel closed".into())),
             }
         }
     }
