@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 use ucwa_core::DynStore;
+use ucwa_core::clock::SystemClock;
 use ucwa_server::config::{Cli, Command, ServeArgs, ServiceAppCommand, UserCommand};
 use ucwa_server::{ServerOptions, cli, serve};
 use ucwa_store_sqlite::SqliteStore;
@@ -43,6 +44,7 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     }
     let options = ServerOptions {
         store,
+        clock: Arc::new(SystemClock),
         limits: args.limits,
         public_url: args.public_url,
         server_fqdn: args.server_fqdn.unwrap_or_else(host_name),

@@ -340,11 +340,14 @@ pub async fn expire_idle_applications(
             .map_err(unavailable)?;
     let mut expired = Vec::new();
     for (id,) in candidates.into_iter().filter(|(id,)| !busy.contains(id)) {
-        sqlx::query("UPDATE applications SET status = 'expired', batch_body = '' WHERE id = ?")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
+        // Its whole log goes, so nothing acknowledged is left for the cleanup either.
+        sqlx::query(
+            "UPDATE applications SET status = 'expired', batch_body = '', purged_seq = acked_max_seq WHERE id = ?",
+        )
+        .bind(&id)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
         sqlx::query("DELETE FROM events WHERE app_id = ?").bind(&id).execute(&mut *tx).await.map_err(unavailable)?;
         expired.push(id);
     }

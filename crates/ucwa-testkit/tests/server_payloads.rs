@@ -116,12 +116,32 @@ impl<'a> Channel<'a> {
         Self { agent: agent.clone(), url: paths::with_query(events_href, "timeout=1") }
     }
 
+    /// One GET of the channel. On the manual clock a request that parks with nothing to
+    /// deliver is answered by moving time one poll timeout (1 s), not by waiting for it.
+    async fn poll(&self) -> reqwest::Response {
+        let server = self.agent.server;
+        let request = self.agent.send(self.agent.request(Method::GET, &self.url), StatusCode::OK);
+        if !server.manual_clock() {
+            return request.await;
+        }
+        // `.../applications/{id}/events?...`: the application whose request parks.
+        let path = self.url.split('?').next().unwrap_or_default();
+        let app_id = path.trim_end_matches("/events").rsplit('/').next().unwrap_or_default().to_owned();
+        tokio::pin!(request);
+        tokio::select! {
+            resp = &mut request => return resp,
+            _ = server.parked_id(&app_id) => {}
+        }
+        server.advance(std::time::Duration::from_secs(1)).await;
+        request.await
+    }
+
     /// Batches until an event satisfies `pred`; returns the events received meanwhile.
     async fn until(&mut self, pred: impl Fn(&Event) -> bool) -> Vec<Event> {
         let deadline = tokio::time::Instant::now() + WAIT;
         let mut got = Vec::new();
         loop {
-            let resp = self.agent.send(self.agent.request(Method::GET, &self.url), StatusCode::OK).await;
+            let resp = self.poll().await;
             let batch: EventBatch = read(&self.url, &resp.json().await.expect("JSON"));
             self.url = batch.continuation().expect("a next link").to_owned();
             let found = batch.events().any(|(_, e)| pred(e));

@@ -45,6 +45,7 @@
 //! - `lobby` and `roster`: the transitions.
 //! - `invite`: addParticipant, calls, accept, decline and rings.
 //! - `messaging`: the messaging modality and messages.
+//! - `storage`: what stores derive on save (changed sessions, when a meeting finished).
 //! - `tests` (trace and policy unit tests) and `proptests` (invariants over random runs).
 
 mod command;
@@ -56,6 +57,7 @@ mod policy;
 mod roster;
 mod session;
 mod settings;
+mod storage;
 
 #[cfg(test)]
 mod fixtures;
@@ -77,6 +79,7 @@ pub use session::{
     Ring, Role, SENT_MESSAGES_KEPT, SentMessage, Session, SessionId, Surface,
 };
 pub use settings::{AccessLevel, AutomaticLeaderAssignment, MeetingSettings, Toggle, same_uri, sip_domain};
+pub use storage::SessionChanges;
 
 use notice::Notices;
 

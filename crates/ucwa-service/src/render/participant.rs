@@ -1,4 +1,4 @@
-//! `participant`, `localParticipant` and `from` (`ucwa-spec.md` §9.1): one session as another
+//! `participant`, `localParticipant` and `from` (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/participant_ref>): one session as another
 //! sees it, with the capability links the viewer has on it.
 
 use ucwa_core::meeting::{MeetingKind, ModalityState, Role, Session};
@@ -7,7 +7,7 @@ use ucwa_proto::Resource;
 use super::{Viewer, wire};
 use crate::urls::child;
 
-/// Capabilities of the viewer on `subject` (§9.3): leaders in the roster act on others.
+/// Capabilities of the viewer on `subject` (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/admit_ref> and the other actions): leaders in the roster act on others.
 pub struct Capabilities {
     pub admit: bool,
     pub promote: bool,

@@ -2,14 +2,20 @@
 //! hrefs are under the viewer's application and capability links follow the viewer's role.
 //!
 //! One module per resource; [`projection`] turns the meeting's notices into per-application
-//! events.
+//! events. Resources that are not seen through a meeting (applications, service
+//! applications, token answers) are rendered here too, so every wire shape the server sends
+//! is built in this module.
 
+pub mod application;
 pub mod conversation;
+pub mod discovery;
 pub mod invitation;
 pub mod messaging;
 pub mod online_meeting;
 pub mod participant;
 pub mod projection;
+pub mod service;
+pub mod token;
 
 use ucwa_core::meeting::{Meeting, Session, Surface};
 use ucwa_core::model::MeetingRecord;

@@ -12,12 +12,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ucwa_core::meeting::{Command, ConversationState, MeetingError, Notice};
+use ucwa_core::DynStore;
+use ucwa_core::clock::DynClock;
+use ucwa_core::meeting::{Command, ConversationState, Notice};
 use ucwa_core::model::{MeetingRecord, NewEvent};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ServiceError, ServiceResult};
 use crate::render::projection::project;
-use crate::state::{AppState, now_ms};
 
 /// One meeting's lock and this node's cached copy of it.
 #[derive(Default)]
@@ -29,36 +30,32 @@ struct Slot {
 /// Cached meetings unused for this long are dropped by [`MeetingEngine::prune`].
 const IDLE_CACHE_MS: i64 = 60_000;
 
-#[derive(Default)]
 pub struct MeetingEngine {
+    store: DynStore,
+    clock: DynClock,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
 }
 
 /// How many times a command is retried after losing a race with another node.
 const ATTEMPTS: usize = 5;
 
-pub fn meeting_error(e: MeetingError) -> ApiError {
-    match e {
-        MeetingError::Forbidden => {
-            ApiError::Forbidden { subcode: None, message: "You do not have this capability in the meeting.".into() }
-        }
-        MeetingError::NotFound => ApiError::not_found(),
-        MeetingError::Conflict => ApiError::conflict("The participant is not in a state where this applies."),
-        MeetingError::Ended => {
-            ApiError::NotFound { subcode: Some("DestinationNotFound"), message: "The meeting has ended.".into() }
-        }
-    }
+fn meeting_not_found() -> ServiceError {
+    ServiceError::destination_not_found("The meeting cannot be found.")
 }
 
-fn meeting_not_found() -> ApiError {
-    ApiError::NotFound { subcode: Some("DestinationNotFound"), message: "The meeting cannot be found.".into() }
+fn kept_changing(meeting_id: &str) -> ServiceError {
+    ServiceError::Internal(format!("meeting {meeting_id} kept changing under this node"))
 }
 
 impl MeetingEngine {
+    pub fn new(store: DynStore, clock: DynClock) -> Self {
+        Self { store, clock, slots: Mutex::default() }
+    }
+
     fn slot(&self, meeting_id: &str) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         let slot = slots.entry(meeting_id.to_owned()).or_default().clone();
-        slot.last_used_ms.store(now_ms(), Ordering::Relaxed);
+        slot.last_used_ms.store(self.clock.now_ms(), Ordering::Relaxed);
         slot
     }
 
@@ -67,7 +64,7 @@ impl MeetingEngine {
     /// ever saw. A slot only this map holds has no task inside or waiting on it, and a new
     /// user must take the map lock to get it, so the check cannot race.
     pub fn prune(&self) {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         slots.retain(|_, slot| {
             Arc::strong_count(slot) > 1 || now - slot.last_used_ms.load(Ordering::Relaxed) < IDLE_CACHE_MS
@@ -81,21 +78,21 @@ impl MeetingEngine {
     /// The current meeting, from this node's cache when the store still has that version
     /// (or, when this process makes every write, whenever there is a cached copy: every save
     /// goes through this engine under the meeting's lock and refreshes it).
-    async fn current(state: &AppState, cached: Option<MeetingRecord>, meeting_id: &str) -> ApiResult<MeetingRecord> {
+    async fn current(&self, cached: Option<MeetingRecord>, meeting_id: &str) -> ServiceResult<MeetingRecord> {
         if let Some(record) = cached
-            && (state.store.sees_every_write()
-                || state.store.meeting_version(meeting_id).await? == Some(record.meeting.version()))
+            && (self.store.sees_every_write()
+                || self.store.meeting_version(meeting_id).await? == Some(record.meeting.version()))
         {
             return Ok(record);
         }
-        state.store.meeting(meeting_id).await?.ok_or_else(meeting_not_found)
+        self.store.meeting(meeting_id).await?.ok_or_else(meeting_not_found)
     }
 
     /// A snapshot of the meeting for rendering a GET.
-    pub async fn read(&self, state: &AppState, meeting_id: &str) -> ApiResult<MeetingRecord> {
+    pub async fn read(&self, meeting_id: &str) -> ServiceResult<MeetingRecord> {
         let slot = self.slot(meeting_id);
         let mut guard = slot.record.lock().await;
-        let record = Self::current(state, guard.take(), meeting_id).await?;
+        let record = self.current(guard.take(), meeting_id).await?;
         *guard = Some(record.clone());
         Ok(record)
     }
@@ -105,16 +102,15 @@ impl MeetingEngine {
     /// save, after their last events were rendered.
     pub async fn run<T>(
         &self,
-        state: &AppState,
         meeting_id: &str,
-        mut change: impl FnMut(&mut MeetingRecord, i64) -> ApiResult<(T, Vec<Notice>)>,
-    ) -> ApiResult<T> {
+        mut change: impl FnMut(&mut MeetingRecord, i64) -> ServiceResult<(T, Vec<Notice>)>,
+    ) -> ServiceResult<T> {
         let slot = self.slot(meeting_id);
         let mut guard = slot.record.lock().await;
         for _ in 0..ATTEMPTS {
-            let before = Self::current(state, guard.take(), meeting_id).await?;
+            let before = self.current(guard.take(), meeting_id).await?;
             let mut after = before.clone();
-            let now = now_ms();
+            let now = self.clock.now_ms();
             let (out, notices) = match change(&mut after, now) {
                 Ok(done) => done,
                 Err(e) => {
@@ -124,44 +120,41 @@ impl MeetingEngine {
             };
             let events = project(&after, &notices);
             forget_ended(&mut after, now);
-            if state.store.save_meeting(&after, &before.meeting, events, now).await? {
+            if self.store.save_meeting(&after, &before.meeting, events, now).await? {
                 *guard = Some(after);
                 return Ok(out);
             }
         }
-        Err(ApiError::Internal(format!("meeting {meeting_id} kept changing under this node")))
+        Err(kept_changing(meeting_id))
     }
 
     /// Runs one meeting command.
-    pub async fn command(&self, state: &AppState, meeting_id: &str, cmd: Command) -> ApiResult<()> {
-        self.run(state, meeting_id, |record, now| {
-            let notices = record.meeting.handle(cmd.clone(), now).map_err(meeting_error)?;
-            Ok(((), notices))
-        })
-        .await
+    pub async fn command(&self, meeting_id: &str, cmd: Command) -> ServiceResult<()> {
+        self.run(meeting_id, |record, now| Ok(((), record.meeting.handle(cmd.clone(), now)?))).await
     }
 
-    pub async fn create(&self, state: &AppState, record: &MeetingRecord) -> ApiResult<()> {
-        state.store.insert_meeting(record).await?;
+    pub async fn create(&self, record: &MeetingRecord) -> ServiceResult<()> {
+        self.store.insert_meeting(record).await?;
         Ok(())
     }
 
     /// Ends the meeting (everyone in it is disconnected with reason `Ended`) and deletes it.
-    pub async fn delete(&self, state: &AppState, meeting_id: &str) -> ApiResult<()> {
+    pub async fn delete(&self, meeting_id: &str) -> ServiceResult<()> {
         let slot = self.slot(meeting_id);
         let mut guard = slot.record.lock().await;
         for _ in 0..ATTEMPTS {
-            let mut record = Self::current(state, guard.take(), meeting_id).await?;
+            let mut record = self.current(guard.take(), meeting_id).await?;
             let version = record.meeting.version();
-            let notices = record.meeting.handle(Command::End, now_ms()).unwrap_or_default();
+            let now = self.clock.now_ms();
+            let notices = record.meeting.handle(Command::End, now).unwrap_or_default();
             let events: Vec<NewEvent> = project(&record, &notices);
-            if state.store.delete_meeting(meeting_id, version, events, now_ms()).await? {
+            if self.store.delete_meeting(meeting_id, version, events, now).await? {
                 drop(guard);
                 self.drop_slot(meeting_id);
                 return Ok(());
             }
         }
-        Err(ApiError::Internal(format!("meeting {meeting_id} kept changing under this node")))
+        Err(kept_changing(meeting_id))
     }
 }
 

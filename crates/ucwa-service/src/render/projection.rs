@@ -1,8 +1,8 @@
-//! From the meeting's notices to per-application UCWA events (`ucwa-spec.md` §11.2, §12):
+//! From the meeting's notices to per-application UCWA events (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/eventsinucwa>):
 //! invitation and conversation events come from sender `communication`, participant and
 //! meeting events from sender `conversation`; every invitation event embeds the invitation,
 //! conversation `added`/`updated` embed the conversation, `deleted` carries no body.
-//! All meeting events are High priority (§11.4).
+//! All meeting events are High priority (docs/protocol.md, `## events`).
 
 use ucwa_core::channel::Priority;
 use ucwa_core::meeting::{InvitationState, MeetingKind, Notice, NoticeKind, Reason, Surface};
@@ -38,7 +38,7 @@ fn render(record: &MeetingRecord, notice: &Notice) -> Option<NewEvent> {
         let rel = resource.rel().to_owned();
         Event::new(kind, RelLink::new(rel.clone(), invitation_href(&v))).embedding(&rel, resource.into_value())
     };
-    // Operation events embed the operation and link to it (spec §6.5).
+    // Operation events embed the operation and link to it (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/operationresource>).
     let operation_event = |kind: EventType, resource: ucwa_proto::Resource| {
         let rel = resource.rel().to_owned();
         let href = resource.self_href().unwrap_or_default().to_owned();

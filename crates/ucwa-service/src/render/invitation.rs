@@ -1,5 +1,6 @@
-//! `onlineMeetingInvitation` (`ucwa-spec.md` §6.2–6.3), `messagingInvitation` (two-party
-//! calls and `addMessaging`) and `participantInvitation` (§7.2).
+//! `onlineMeetingInvitation` (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/onlinemeetinginvitation_ref>),
+//! `messagingInvitation` (two-party calls and `addMessaging`) and `participantInvitation`
+//! (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/participantinvitation_ref>).
 
 use serde_json::json;
 use ucwa_core::conference::conference_uri;

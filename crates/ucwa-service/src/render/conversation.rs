@@ -1,13 +1,17 @@
-//! `conversation` (`ucwa-spec.md` §8) and its roster collections (§9.2).
+//! `conversation` (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/conversation_ref>) and its roster collections
+//! (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/participants_ref>).
 
 use serde_json::json;
 use ucwa_core::meeting::{ConversationState, ModalityState, View};
+use ucwa_core::model::Application;
+use ucwa_core::store::SessionLocation;
 use ucwa_proto::Resource;
 
 use super::messaging::messaging;
 use super::participant::participant;
-use super::{Viewer, wire};
-use crate::urls::child;
+use super::{Viewer, namespace, wire};
+use crate::join::surface_of;
+use crate::urls::{AppUrls, child};
 
 /// Modality resources every conversation has. Media is out of scope, so audio/video,
 /// sharing and data collaboration stay `Disconnected` with no action to start them;
@@ -55,7 +59,7 @@ pub fn conversation(v: &Viewer<'_>, state: ConversationState) -> Resource {
             .link("addParticipant", v.urls.add_participant(v.id));
     }
     if connected {
-        // A two-party conversation (spec §12.0): the local participant, the other party and
+        // A two-party conversation (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/sendanim>): the local participant, the other party and
         // addParticipant, which escalates it to a meeting.
         let count = v.meeting().sessions().values().filter(|s| s.is_shown()).count();
         r = r
@@ -103,4 +107,12 @@ pub fn collection(v: &Viewer<'_>, view: Option<View>) -> Resource {
         .map(|(id, _)| participant(v, id, "participant"))
         .collect();
     Resource::new(v.ns, rel, child(&v.conversation_href(), rel)).embed_array("participant", members)
+}
+
+/// `conversations`: links to the application's live conversations.
+pub fn conversations(app: &Application, sessions: &[SessionLocation]) -> Resource {
+    let urls = AppUrls::of(app);
+    let links = sessions.iter().map(|s| (urls.conversation(&s.session_id), None));
+    Resource::new(namespace(&surface_of(app)), "conversations", urls.at("communication/conversations"))
+        .link_array("conversation", links)
 }
