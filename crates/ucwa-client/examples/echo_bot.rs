@@ -9,14 +9,14 @@ use ucwa_client::{Application, Client, Credentials, IncomingEvent};
 
 /// Makes `app` available and echoes what it is sent until its event channel ends.
 pub async fn run(app: &Application) -> ucwa_client::Result<()> {
+    let mut incoming = app.incoming()?; // Before anyone can call.
     app.make_me_available().await?;
-    let mut incoming = app.incoming()?;
     while let Some(event) = incoming.next().await {
         match event? {
             IncomingEvent::Invitation(invitation) => {
-                let first = invitation.message.clone();
                 let Ok(mut conversation) = invitation.accept().await else { continue }; // Answered elsewhere.
-                if let Some(text) = first {
+                conversation.start_messaging().await?; // In a meeting, only they receive messages.
+                if let Some(text) = &invitation.message {
                     conversation.send(&format!("echo: {text}")).await?;
                 }
             }

@@ -23,7 +23,7 @@ use crate::http::{Body, Http, REQUEST_TIMEOUT, read_json, request_token, token_u
 pub const USER_AGENT: &str = concat!("ucwa-client/", env!("CARGO_PKG_VERSION"));
 
 /// A UCWA server, known by its root URL. Cheap to clone.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Client {
     http: reqwest::Client,
     root: Url,
@@ -116,14 +116,14 @@ impl MeetingAddress {
 }
 
 /// A signed-in identity: a user, or an anonymous guest of one meeting.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Session {
     pub(crate) http: Http,
     applications: String,
     kind: SessionKind,
 }
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 enum SessionKind {
     User,
     /// An anonymous meeting guest: joins carry its display name.

@@ -272,6 +272,14 @@ pub enum ConversationChange {
     Message(IncomingMessage),
     /// The messaging modality changed state.
     Messaging(ModalityState),
+    /// A participant's messaging connected or ended: only participants with messaging
+    /// connected receive messages.
+    ParticipantMessaging {
+        /// Who.
+        participant: ParticipantRef,
+        /// Whether it is connected now.
+        connected: bool,
+    },
     /// The conversation changed state.
     State(ConversationState),
     /// The conversation ended for the application; `reason` says why when someone else ended
@@ -493,6 +501,12 @@ impl Conversation {
                 let participant =
                     ParticipantRef { href: http.resolve(&e.link.href).ok()?.to_string(), name: e.link.title.clone() };
                 Some(ConversationChange::Left { participant, view: View::of(e), reason: e.reason.clone() })
+            }
+            (RelName::ParticipantMessaging, EventType::Added | EventType::Deleted) => {
+                let whose = e.in_.as_ref()?;
+                let participant =
+                    ParticipantRef { href: http.resolve(&whose.href).ok()?.to_string(), name: whose.title.clone() };
+                Some(ConversationChange::ParticipantMessaging { participant, connected: e.kind == EventType::Added })
             }
             (RelName::Messaging, EventType::Updated) => {
                 e.resource_as::<model::Messaging>().map(|m| ConversationChange::Messaging(m.props.state.clone()))

@@ -77,6 +77,7 @@ impl Hub {
 /// Everything an application's event channel delivers, as a [`Stream`]: each item once, in
 /// order, from the moment of subscription. It ends after an `Err` (the channel ended: the
 /// application expired, was deleted, or another reader took over).
+#[derive(Debug)]
 pub struct Notifications {
     rx: mpsc::UnboundedReceiver<Notification>,
 }

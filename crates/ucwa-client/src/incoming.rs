@@ -138,6 +138,7 @@ pub enum IncomingEvent {
 }
 
 /// The stream of [`IncomingEvent`]s of an application, from [`Application::incoming`].
+#[derive(Debug)]
 pub struct Incoming {
     app: Application,
     events: Notifications,

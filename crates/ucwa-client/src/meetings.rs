@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::http::{Body, Http, location, read_json};
 
 /// The organizer's meetings.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Meetings {
     http: Http,
     href: String,
