@@ -180,7 +180,8 @@ impl Client {
             let uri = SipUri::parse(reference).map_err(|e| Error::Invalid(e.to_string()))?;
             return MeetingAddress::from_uri(uri);
         }
-        let url = self.root.join(reference).map_err(|e| Error::Invalid(format!("`{reference}`: {e}")))?;
+        let url = Url::parse(reference)
+            .map_err(|_| Error::Invalid(format!("`{reference}` is neither a meeting URI nor a join URL")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Error::Invalid(format!("`{reference}` is neither a meeting URI nor a join URL")));
         }

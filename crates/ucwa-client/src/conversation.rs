@@ -298,7 +298,9 @@ pub enum ConversationChange {
 pub struct Conversation {
     app: Application,
     href: String,
-    events: Notifications,
+    /// Subscribed on the first read of changes, so a handle used only for requests (admit
+    /// from another process) does not start the event channel reader.
+    events: Option<Notifications>,
     /// Changes read while waiting for something else, handed out first.
     backlog: VecDeque<ConversationChange>,
     ended: bool,
@@ -311,15 +313,16 @@ impl std::fmt::Debug for Conversation {
 }
 
 impl Conversation {
-    pub(crate) fn new(app: Application, href: String, events: Notifications) -> Self {
+    pub(crate) fn new(app: Application, href: String, events: Option<Notifications>) -> Self {
         Self { app, href, events, backlog: VecDeque::new(), ended: false }
     }
 
-    /// The conversation at `href` (from [`Application::conversations`] or an event),
-    /// following its changes from now on.
+    /// The conversation at `href` (from [`Application::conversations`] or an event). Its
+    /// changes are followed from the first call that reads them ([`Conversation::next_change`],
+    /// [`Conversation::start_messaging`]); requests alone do not read the event channel.
     pub fn open(app: &Application, href: &str) -> Result<Self> {
         let href = app.http().resolve(href)?.to_string();
-        Ok(Self::new(app.clone(), href, app.subscribe()?))
+        Ok(Self::new(app.clone(), href, None))
     }
 
     /// The conversation's absolute URL.
@@ -449,7 +452,16 @@ impl Conversation {
             return None;
         }
         loop {
-            let item = match self.events.recv().await {
+            if self.events.is_none() {
+                match self.app.subscribe() {
+                    Ok(events) => self.events = Some(events),
+                    Err(e) => {
+                        self.ended = true;
+                        return Some(ConversationChange::ChannelEnded(e.to_string()));
+                    }
+                }
+            }
+            let item = match self.events.as_mut()?.recv().await {
                 None => return None,
                 Some(Err(e)) => {
                     self.ended = true;
@@ -520,7 +532,7 @@ impl Conversation {
 }
 
 impl Application {
-    /// The application's live conversations (each followed from now on).
+    /// The application's live conversations.
     pub async fn conversations(&self) -> Result<Vec<Conversation>> {
         let list: Hal<Dashboard> = self.http().get(&self.find_href(RelName::Conversations)?).await?;
         list.links.all(RelName::Conversation).iter().map(|link| Conversation::open(self, &link.href)).collect()

@@ -198,6 +198,12 @@ impl EventStream {
         &self.position
     }
 
+    /// Events received from the server that the caller has not taken yet: 0 means the next
+    /// item needs a request (which acknowledges the batch taken).
+    pub fn buffered(&self) -> usize {
+        self.pending.len()
+    }
+
     /// The next item, or `None` once the stream has ended.
     pub async fn next_item(&mut self) -> Option<Result<ChannelItem>> {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await

@@ -107,7 +107,7 @@ impl IncomingInvitation {
                 .and_then(|r| r.links().href(RelName::Conversation))
                 .ok_or_else(|| Error::NotAvailable { rel: RelName::Conversation, resource: self.href.clone() })?;
             let href = self.app.http().resolve(conversation)?.to_string();
-            return Ok(Conversation::new(self.app.clone(), href, events));
+            return Ok(Conversation::new(self.app.clone(), href, Some(events)));
         }
         Err(Error::Failed { operation: "accepting the invitation".into(), reason: None })
     }

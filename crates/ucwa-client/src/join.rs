@@ -179,7 +179,7 @@ impl Join {
                         error: None,
                         message: "the invitation named no conversation".into(),
                     })?;
-                    return Ok(Conversation::new(self.app, href, self.events));
+                    return Ok(Conversation::new(self.app, href, Some(self.events)));
                 }
                 Some(JoinState::Failed(failure)) => return Err(failure),
                 Some(_) => {}
