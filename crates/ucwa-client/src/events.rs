@@ -10,7 +10,7 @@
 //! batch again, after a backoff: the server answers the same `ack` with the same batch, so no
 //! event is lost and none is delivered twice. [`EventStream::position`] says how far the
 //! caller got (the batch and how many of its events it has received); a stream resumed from it
-//! with [`EventStream::resume`] — in another process, after a crash — carries on exactly there.
+//! with [`Application::resume_event_stream`](crate::Application::resume_event_stream) — in another process, after a crash — carries on exactly there.
 //!
 //! # Endings
 //! * `409 PGetReplaced`: another request for the same application took over (two readers of

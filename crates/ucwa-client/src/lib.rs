@@ -73,6 +73,8 @@
 //!   signatures and the [`CallbackInbox`].
 //! - [`error`]: the [`Error`] type.
 
+#![warn(missing_docs)]
+
 pub mod application;
 pub mod client;
 pub mod conversation;
