@@ -22,7 +22,7 @@ use ucwa_client::{Client, ConversationChange, FailureReason, Join, JoinState};
 use ucwa_testkit::TestServer;
 
 use crate::meetings::next_in_lobby;
-use crate::{until, user_app, within};
+use crate::{reaches_lobby, state, until, user_app, within};
 
 /// The lobby bot's clock: `sleep` ends when the test has moved it far enough.
 #[derive(Clone)]
@@ -53,16 +53,11 @@ fn locked() -> MeetingSettings {
     settings
 }
 
-async fn state(join: &mut Join) -> JoinState {
-    within("a join state", join.next_state()).await.expect("a state")
-}
-
 /// `uri` joins and waits in the lobby.
 async fn waiting(server: &TestServer, uri: &str, name: &str, meeting: &ucwa_client::MeetingAddress) -> Join {
     let (_, app) = user_app(server, uri, name).await;
     let mut join = app.join_meeting(meeting).await.unwrap();
-    assert_eq!(state(&mut join).await, JoinState::Connecting);
-    assert_eq!(state(&mut join).await, JoinState::InLobby);
+    reaches_lobby(&mut join).await;
     join
 }
 
@@ -94,8 +89,7 @@ async fn the_lobby_bot_admits_allowed_domains_and_rejects_the_rest_after_the_gra
     let client = Client::new(&server.url).unwrap();
     let guest = client.sign_in(ucwa_client::Credentials::guest(address.clone(), "Grace")).await.unwrap();
     let mut grace_join = guest.application("guest").await.unwrap().join_meeting(&address).await.unwrap();
-    assert_eq!(state(&mut grace_join).await, JoinState::Connecting);
-    assert_eq!(state(&mut grace_join).await, JoinState::InLobby);
+    reaches_lobby(&mut grace_join).await;
     let mut erin = waiting(&server, "sip:erin@other.example", "Erin", &address).await;
     let mut dave = waiting(&server, "sip:Dave@EXAMPLE.com", "Dave", &address).await;
     assert_eq!(state(&mut dave).await, JoinState::Connected, "domains compare without case");

@@ -11,7 +11,8 @@ mod service;
 use std::time::Duration;
 
 use ucwa_client::{
-    AppOptions, Application, ChannelOptions, Client, Conversation, ConversationChange, Credentials, Session,
+    AppOptions, Application, ChannelOptions, Client, Conversation, ConversationChange, Credentials, Join, JoinState,
+    Session,
 };
 use ucwa_testkit::TestServer;
 
@@ -43,6 +44,17 @@ pub async fn user_app(server: &TestServer, uri: &str, name: &str) -> (Client, Ap
     let app =
         session.application_with(AppOptions::new(format!("ep-{name}")).channel(quick())).await.expect("application");
     (client, app)
+}
+
+/// The next state of a join.
+pub async fn state(join: &mut Join) -> JoinState {
+    within("a join state", join.next_state()).await.expect("a state")
+}
+
+/// A join connects, then waits in the lobby.
+pub async fn reaches_lobby(join: &mut Join) {
+    assert_eq!(state(join).await, JoinState::Connecting);
+    assert_eq!(state(join).await, JoinState::InLobby);
 }
 
 /// Reads changes until `pick` takes one.

@@ -11,7 +11,7 @@ use ucwa_client::{
 };
 use ucwa_testkit::TestServer;
 
-use crate::{quick, until, user_app, within};
+use crate::{quick, reaches_lobby, state, until, user_app, within};
 
 fn locked(subject: &str) -> MeetingSettings {
     let mut settings = MeetingSettings::default();
@@ -37,10 +37,6 @@ async fn guest_join(server: &TestServer, reference: &str, name: &str) -> (Meetin
     let app = session.application_with(AppOptions::new(format!("guest-{name}")).channel(quick())).await.unwrap();
     let join = app.join_meeting(&meeting).await.unwrap();
     (meeting, join)
-}
-
-async fn state(join: &mut Join) -> JoinState {
-    within("a join state", join.next_state()).await.expect("a state")
 }
 
 /// Alice organizes a Locked meeting and is in it.
@@ -92,8 +88,7 @@ async fn meetings_are_created_listed_found_updated_and_deleted() {
 
     // Deleting ends it for a guest who waits in its lobby.
     let (_, mut guest) = guest_join(&server, &join_url, "Grace").await;
-    assert_eq!(state(&mut guest).await, JoinState::Connecting);
-    assert_eq!(state(&mut guest).await, JoinState::InLobby);
+    reaches_lobby(&mut guest).await;
     meeting.delete().await.unwrap();
     match state(&mut guest).await {
         JoinState::Failed(failure) => assert_eq!(failure.reason, FailureReason::MeetingEnded),
@@ -109,8 +104,7 @@ async fn a_guest_with_the_join_url_waits_until_admitted_and_then_sees_the_roster
     let server = TestServer::start().await;
     let (meeting, mut alice) = alice_in_her_meeting(&server).await;
     let (_, mut grace) = guest_join(&server, meeting.join_url().unwrap(), "Grace Hopper").await;
-    assert_eq!(state(&mut grace).await, JoinState::Connecting);
-    assert_eq!(state(&mut grace).await, JoinState::InLobby);
+    reaches_lobby(&mut grace).await;
     let waiting = next_in_lobby(&mut alice).await;
     assert_eq!(waiting.name(), Some("Grace Hopper"));
     assert!(waiting.is_anonymous() && waiting.in_lobby());
@@ -140,8 +134,7 @@ async fn rejection_cancellation_and_admit_all_end_joins_with_their_reasons() {
     let (meeting, mut alice) = alice_in_her_meeting(&server).await;
     let url = meeting.join_url().unwrap().to_owned();
     let (_, mut eve) = guest_join(&server, &url, "Eve").await;
-    assert_eq!(state(&mut eve).await, JoinState::Connecting);
-    assert_eq!(state(&mut eve).await, JoinState::InLobby);
+    reaches_lobby(&mut eve).await;
     next_in_lobby(&mut alice).await.reject().await.unwrap();
     match state(&mut eve).await {
         JoinState::Failed(failure) => {
@@ -152,8 +145,7 @@ async fn rejection_cancellation_and_admit_all_end_joins_with_their_reasons() {
     }
 
     let (_, mut mallory) = guest_join(&server, &url, "Mallory").await;
-    assert_eq!(state(&mut mallory).await, JoinState::Connecting);
-    assert_eq!(state(&mut mallory).await, JoinState::InLobby);
+    reaches_lobby(&mut mallory).await;
     mallory.cancel().await.unwrap();
     match state(&mut mallory).await {
         JoinState::Failed(failure) => assert_eq!(failure.reason, FailureReason::Cancelled),
@@ -164,8 +156,7 @@ async fn rejection_cancellation_and_admit_all_end_joins_with_their_reasons() {
     let (_, mut ann) = guest_join(&server, &url, "Ann").await;
     let (_, mut bo) = guest_join(&server, &url, "Bo").await;
     for join in [&mut ann, &mut bo] {
-        assert_eq!(state(join).await, JoinState::Connecting);
-        assert_eq!(state(join).await, JoinState::InLobby);
+        reaches_lobby(join).await;
     }
     next_in_lobby(&mut alice).await;
     next_in_lobby(&mut alice).await;

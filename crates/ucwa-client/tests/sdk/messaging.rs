@@ -6,27 +6,32 @@ use ucwa_client::proto::error::ErrorSubcode;
 use ucwa_client::proto::request::MeetingSettings;
 use ucwa_client::{
     ConversationChange, FailureReason, Incoming, IncomingEvent, IncomingInvitation, IncomingMessage, InvitationKind,
-    Join, JoinState,
+    JoinState,
 };
 use ucwa_testkit::TestServer;
 
-use crate::{until, user_app, within};
+use crate::{state, until, user_app, within};
 
 fn sip(uri: &str) -> SipUri {
     SipUri::parse(uri).unwrap()
 }
 
-async fn state(join: &mut Join) -> JoinState {
-    within("a join state", join.next_state()).await.expect("a state")
+/// The next incoming event `pick` takes.
+async fn next_incoming<T>(incoming: &mut Incoming, pick: impl Fn(IncomingEvent) -> Option<T>) -> T {
+    within("something incoming", async {
+        loop {
+            if let Some(found) = pick(incoming.next().await.expect("more").expect("no error")) {
+                return found;
+            }
+        }
+    })
+    .await
 }
 
 async fn next_invitation(incoming: &mut Incoming) -> IncomingInvitation {
-    within("an invitation", async {
-        loop {
-            if let IncomingEvent::Invitation(i) = incoming.next().await.expect("more").expect("no error") {
-                return i;
-            }
-        }
+    next_incoming(incoming, |e| match e {
+        IncomingEvent::Invitation(i) => Some(i),
+        _ => None,
     })
     .await
 }
@@ -63,12 +68,9 @@ async fn a_call_is_answered_and_messages_go_both_ways() {
     got.reply("echo: yes").await.unwrap();
     assert_eq!(until(&mut alice_side, message).await.text, "echo: yes");
     // The application-wide stream sees the same message.
-    let seen = within("the message", async {
-        loop {
-            if let IncomingEvent::Message(m) = incoming.next().await.unwrap().unwrap() {
-                return m;
-            }
-        }
+    let seen = next_incoming(&mut incoming, |e| match e {
+        IncomingEvent::Message(m) => Some(m),
+        _ => None,
     })
     .await;
     assert_eq!(seen.conversation, alice_side.href());

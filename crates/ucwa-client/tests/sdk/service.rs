@@ -15,7 +15,7 @@ use ucwa_client::{AppOptions, CallbackInbox, Client, JoinState, SIGNATURE_HEADER
 use ucwa_testkit::TestServer;
 
 use crate::meetings::next_in_lobby;
-use crate::{quick, within};
+use crate::{quick, reaches_lobby, state, within};
 
 const BOT: &str = "sip:bot@contoso.com";
 const SECRET: &str = "bot-client-secret-0123456789";
@@ -66,12 +66,11 @@ async fn a_trusted_bot_admits_a_guest_it_gave_a_token() {
     let guest = client.sign_in_with_anonymous_token(&token.token, &token.discover_href, Some(ORIGIN), "John Doe").await;
     let guest = guest.unwrap().application_with(AppOptions::new("browser").channel(quick())).await.unwrap();
     let mut guest_join = guest.join_meeting(&address).await.unwrap();
-    assert_eq!(within("a state", guest_join.next_state()).await, Some(JoinState::Connecting));
-    assert_eq!(within("a state", guest_join.next_state()).await, Some(JoinState::InLobby));
+    reaches_lobby(&mut guest_join).await;
     let waiting = next_in_lobby(&mut bot_in).await;
     assert_eq!(waiting.name(), Some("John Doe"));
     waiting.admit().await.unwrap();
-    assert_eq!(within("a state", guest_join.next_state()).await, Some(JoinState::Connected));
+    assert_eq!(state(&mut guest_join).await, JoinState::Connected);
 
     // From another origin the token is refused.
     let elsewhere = client
