@@ -170,3 +170,38 @@ async fn a_deleted_application_ends_the_stream_with_a_clear_error() {
     assert!(stream.next_item().await.is_none());
     drop(server);
 }
+
+#[tokio::test]
+async fn applications_are_kept_alive_by_activity_and_deleted_when_dropped() {
+    let mut options = TestOptions::default();
+    options.limits.application_idle_secs = 60;
+    let server = TestServer::start_with(options).await;
+    let (_, session) = sign_in(&server, "sip:alice@example.com", "Alice").await;
+    let app = session.application_with(AppOptions::new("laptop")).await.unwrap();
+    assert!(app.report_activity().await.is_err(), "only an available application reports activity");
+    app.make_me_available().await.unwrap();
+    app.make_me_available().await.unwrap();
+    for _ in 0..3 {
+        server.advance(Duration::from_secs(45)).await;
+        app.report_activity().await.unwrap();
+    }
+    assert!(app.refresh().await.is_ok(), "alive after 135 s of activity reports");
+    server.advance(Duration::from_secs(61)).await;
+    let expired = app.refresh().await.unwrap_err();
+    assert_eq!(expired.status(), Some(410), "{expired}");
+
+    // A new one for the same endpoint, deleted when its last handle goes.
+    let app = session.application_with(AppOptions::new("laptop")).await.unwrap();
+    let href = app.href().to_owned();
+    let token = session.access_token().await.unwrap();
+    let copy = app.clone();
+    drop(app);
+    assert_eq!(server.call(reqwest::Method::GET, &href, &token, None).await.status(), 200, "a clone remains");
+    drop(copy);
+    within("the deletion", async {
+        while server.call(reqwest::Method::GET, &href, &token, None).await.status() != 404 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+}
