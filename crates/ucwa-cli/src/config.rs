@@ -16,23 +16,23 @@ use crate::Failure;
 
 /// What `ucwa login` keeps.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Saved {
+pub(crate) struct Saved {
     /// The server's root URL.
-    pub server: String,
+    pub(crate) server: String,
     /// The user name signed in with.
-    pub user: String,
+    pub(crate) user: String,
     /// The bearer token.
-    pub token: String,
+    pub(crate) token: String,
     /// The endpoint id of the command line's application (created again when it expired).
-    pub endpoint_id: String,
+    pub(crate) endpoint_id: String,
     /// The application's URL when last used.
-    pub application: Option<String>,
+    pub(crate) application: Option<String>,
     /// Where `ucwa events` stopped, in that application's channel.
-    pub events: Option<Position>,
+    pub(crate) events: Option<Position>,
 }
 
 /// The config directory.
-pub struct Store {
+pub(crate) struct Store {
     dir: PathBuf,
 }
 
@@ -40,7 +40,7 @@ const FILE: &str = "session.json";
 
 impl Store {
     /// `dir`, or the user's config directory.
-    pub fn new(dir: Option<PathBuf>) -> Result<Self, Failure> {
+    pub(crate) fn new(dir: Option<PathBuf>) -> Result<Self, Failure> {
         let dir = match dir {
             Some(dir) => dir,
             None => dirs::config_dir()
@@ -51,7 +51,7 @@ impl Store {
     }
 
     /// The saved session; an error telling how to sign in when there is none.
-    pub fn load(&self) -> Result<Saved, Failure> {
+    pub(crate) fn load(&self) -> Result<Saved, Failure> {
         let path = self.dir.join(FILE);
         let text = match fs::read_to_string(&path) {
             Ok(text) => text,
@@ -65,7 +65,7 @@ impl Store {
     }
 
     /// Writes the session, owner-only.
-    pub fn save(&self, saved: &Saved) -> Result<(), Failure> {
+    pub(crate) fn save(&self, saved: &Saved) -> Result<(), Failure> {
         let io = |e: std::io::Error| Failure::error(format!("{}: {e}", self.dir.display()));
         let mut dir = fs::DirBuilder::new();
         dir.recursive(true);
@@ -86,7 +86,7 @@ impl Store {
     }
 
     /// Forgets the session.
-    pub fn remove(&self) -> Result<(), Failure> {
+    pub(crate) fn remove(&self) -> Result<(), Failure> {
         match fs::remove_file(self.dir.join(FILE)) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -20,7 +20,7 @@ use crate::output::{Format, Status, interactive, json_line, participant_json, ta
 use crate::{Context, Decision, Failure};
 
 /// Resolves once the user presses Ctrl-C (never, where signals cannot be watched).
-pub fn on_ctrl_c() -> Pin<Box<dyn Future<Output = ()> + Send>> {
+pub(crate) fn on_ctrl_c() -> Pin<Box<dyn Future<Output = ()> + Send>> {
     Box::pin(async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
@@ -31,7 +31,10 @@ pub fn on_ctrl_c() -> Pin<Box<dyn Future<Output = ()> + Send>> {
 /// The application's conversation in the meeting at `address`, and whether it had to join
 /// for it (the caller then leaves when done). A join that would wait in the lobby is
 /// cancelled: only leaders run a lobby.
-pub async fn conversation_in(app: &Application, address: &MeetingAddress) -> Result<(Conversation, bool), Failure> {
+pub(crate) async fn conversation_in(
+    app: &Application,
+    address: &MeetingAddress,
+) -> Result<(Conversation, bool), Failure> {
     for conversation in app.conversations().await? {
         let in_it = conversation
             .online_meeting()
@@ -74,7 +77,7 @@ fn state_json(state: &JoinState) -> Value {
     }
 }
 
-pub async fn join(
+pub(crate) async fn join(
     context: &Context,
     reference: &str,
     as_guest: Option<String>,
@@ -270,7 +273,7 @@ impl Lobby {
     }
 }
 
-pub async fn lobby(context: &Context, reference: &str, watch: bool) -> Result<(), Failure> {
+pub(crate) async fn lobby(context: &Context, reference: &str, watch: bool) -> Result<(), Failure> {
     let signed_in = context.signed_in().await?;
     let (address, meeting) = signed_in.meeting(reference).await?;
     let title = meeting.as_ref().and_then(|m| m.properties().subject.clone()).unwrap_or_else(|| address.id.clone());
@@ -338,7 +341,7 @@ fn who_of(p: &Participant) -> String {
     who(p)
 }
 
-pub async fn decide(context: &Context, decision: Decision, admit: bool) -> Result<(), Failure> {
+pub(crate) async fn decide(context: &Context, decision: Decision, admit: bool) -> Result<(), Failure> {
     let signed_in = context.signed_in().await?;
     let (address, _) = signed_in.meeting(&decision.meeting).await?;
     let (conversation, joined) = conversation_in(&signed_in.app, &address).await?;

@@ -183,21 +183,21 @@ impl From<Access> for AccessLevel {
 
 /// Why a command stopped, and its exit code.
 #[derive(Debug)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// 1 (an error) or 3 (a failed join).
-    pub code: u8,
+    pub(crate) code: u8,
     /// Said on stderr.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl Failure {
     /// An error: exit code 1.
-    pub fn error(message: impl Into<String>) -> Self {
+    pub(crate) fn error(message: impl Into<String>) -> Self {
         Self { code: 1, message: message.into() }
     }
 
     /// A join or call that did not succeed: exit code 3.
-    pub fn join(message: impl Into<String>) -> Self {
+    pub(crate) fn join(message: impl Into<String>) -> Self {
         Self { code: 3, message: message.into() }
     }
 }
@@ -215,26 +215,26 @@ impl From<Error> for Failure {
 }
 
 /// What every command gets.
-pub struct Context {
+pub(crate) struct Context {
     /// `--output`.
-    pub format: Format,
+    pub(crate) format: Format,
     /// The config directory.
-    pub store: Store,
+    pub(crate) store: Store,
 }
 
 /// A signed-in command's client, application and saved session.
-pub struct SignedIn {
+pub(crate) struct SignedIn {
     /// The server.
-    pub client: Client,
+    pub(crate) client: Client,
     /// The command line's application.
-    pub app: Application,
+    pub(crate) app: Application,
     /// The saved session.
-    pub saved: Saved,
+    pub(crate) saved: Saved,
 }
 
 impl Context {
     /// Signs in with the saved token and finds (or creates again) the application.
-    pub async fn signed_in(&self) -> Result<SignedIn, Failure> {
+    pub(crate) async fn signed_in(&self) -> Result<SignedIn, Failure> {
         let mut saved = self.store.load()?;
         let client = Client::new(&saved.server)?;
         let session = client.sign_in(Credentials::token(saved.token.clone())).await?;
@@ -252,7 +252,7 @@ impl Context {
 impl SignedIn {
     /// The meeting `reference` names: one of the user's (by id, URI or join URL), or any
     /// meeting by URI or join URL.
-    pub async fn meeting(&self, reference: &str) -> Result<(MeetingAddress, Option<ScheduledMeeting>), Failure> {
+    pub(crate) async fn meeting(&self, reference: &str) -> Result<(MeetingAddress, Option<ScheduledMeeting>), Failure> {
         if let Some(meeting) = self.app.meetings()?.find(reference).await? {
             return Ok((meeting.address()?, Some(meeting)));
         }

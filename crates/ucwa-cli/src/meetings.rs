@@ -18,7 +18,12 @@ use crate::{Context, Failure, MeetingCommand, MeetingFields};
 /// The command line's application on the server.
 const ENDPOINT_ID: &str = "ucwa-cli";
 
-pub async fn login(context: &Context, server: String, user: String, password_stdin: bool) -> Result<(), Failure> {
+pub(crate) async fn login(
+    context: &Context,
+    server: String,
+    user: String,
+    password_stdin: bool,
+) -> Result<(), Failure> {
     let password = if password_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).map_err(|e| Failure::error(format!("standard input: {e}")))?;
@@ -47,7 +52,7 @@ pub async fn login(context: &Context, server: String, user: String, password_std
     Ok(())
 }
 
-pub async fn logout(context: &Context) -> Result<(), Failure> {
+pub(crate) async fn logout(context: &Context) -> Result<(), Failure> {
     // Signed out even when the server is gone or the token expired: deleting the application
     // is a courtesy (it expires on its own).
     if let Ok(signed_in) = context.signed_in().await {
@@ -123,7 +128,7 @@ async fn find(context: &Context, reference: &str) -> Result<(crate::SignedIn, Sc
     Ok((signed_in, meeting))
 }
 
-pub async fn meeting(context: &Context, command: MeetingCommand) -> Result<(), Failure> {
+pub(crate) async fn meeting(context: &Context, command: MeetingCommand) -> Result<(), Failure> {
     match command {
         MeetingCommand::Create(fields) => {
             let signed_in = context.signed_in().await?;
@@ -184,7 +189,7 @@ pub async fn meeting(context: &Context, command: MeetingCommand) -> Result<(), F
     Ok(())
 }
 
-pub async fn events(context: &Context, follow: bool) -> Result<(), Failure> {
+pub(crate) async fn events(context: &Context, follow: bool) -> Result<(), Failure> {
     let signed_in = context.signed_in().await?;
     let mut saved = signed_in.saved.clone();
     let options = ucwa_client::ChannelOptions::new();
@@ -228,7 +233,7 @@ fn is_meeting_uri(text: &str) -> bool {
     SipUri::parse(text).is_ok_and(|uri| MeetingAddress::from_uri(uri).is_ok())
 }
 
-pub async fn send(context: &Context, target: &str, text: &str) -> Result<(), Failure> {
+pub(crate) async fn send(context: &Context, target: &str, text: &str) -> Result<(), Failure> {
     let signed_in = context.signed_in().await?;
     let report = |to: &str| match context.format {
         Format::Json => json_line(&json!({"sent": text, "to": to})),

@@ -12,7 +12,7 @@ use ucwa_client::Participant;
 
 /// `--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// For people.
     Text,
     /// One JSON value per line, for scripts.
@@ -20,7 +20,7 @@ pub enum Format {
 }
 
 /// Prints one JSON value on one line of stdout.
-pub fn json_line(value: &Value) {
+pub(crate) fn json_line(value: &Value) {
     let mut out = std::io::stdout().lock();
     // A closed stdout (a pipe whose reader left) is not worth a panic.
     let _ = writeln!(out, "{value}");
@@ -28,12 +28,12 @@ pub fn json_line(value: &Value) {
 }
 
 /// Whether both stdout and stderr are terminals: then live views redraw in place.
-pub fn interactive() -> bool {
+pub(crate) fn interactive() -> bool {
     std::io::stdout().is_terminal() && std::io::stderr().is_terminal()
 }
 
 /// `m:ss`, or `h:mm:ss` from an hour on.
-pub fn waited(elapsed: Duration) -> String {
+pub(crate) fn waited(elapsed: Duration) -> String {
     let secs = elapsed.as_secs();
     match secs / 3600 {
         0 => format!("{}:{:02}", secs / 60, secs % 60),
@@ -42,7 +42,7 @@ pub fn waited(elapsed: Duration) -> String {
 }
 
 /// A table with a header, columns as wide as their widest cell.
-pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -62,7 +62,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// A participant as JSON.
-pub fn participant_json(p: &Participant) -> Value {
+pub(crate) fn participant_json(p: &Participant) -> Value {
     json!({
         "name": p.name(),
         "uri": p.uri(),
@@ -74,14 +74,14 @@ pub fn participant_json(p: &Participant) -> Value {
 }
 
 /// `Name <uri>`.
-pub fn who(p: &Participant) -> String {
+pub(crate) fn who(p: &Participant) -> String {
     format!("{} <{}>", p.name().unwrap_or("?"), p.uri().unwrap_or("?"))
 }
 
 const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 /// The one-line status of something in progress, on stderr.
-pub struct Status {
+pub(crate) struct Status {
     live: bool,
     text: String,
     since: Instant,
@@ -91,12 +91,12 @@ pub struct Status {
 
 impl Status {
     /// A status line; redrawn in place when `live`, else one line per change.
-    pub fn new(live: bool) -> Self {
+    pub(crate) fn new(live: bool) -> Self {
         Self { live, text: String::new(), since: Instant::now(), frame: 0, timed: false }
     }
 
     /// Shows `text`; `timed` adds the time since this text was first shown.
-    pub fn set(&mut self, text: &str, timed: bool) {
+    pub(crate) fn set(&mut self, text: &str, timed: bool) {
         if text == self.text {
             return;
         }
@@ -111,7 +111,7 @@ impl Status {
     }
 
     /// Advances the spinner and the time waited.
-    pub fn tick(&mut self) {
+    pub(crate) fn tick(&mut self) {
         if self.live && !self.text.is_empty() {
             self.frame = (self.frame + 1) % SPINNER.len();
             self.draw();
@@ -130,7 +130,7 @@ impl Status {
     }
 
     /// Ends the status with a final line.
-    pub fn finish(&mut self, text: &str) {
+    pub(crate) fn finish(&mut self, text: &str) {
         if self.live {
             eprint!("\r\x1b[2K");
         }

@@ -2,13 +2,13 @@
 //! `run` functions are compiled into this test as they are, and their `main`s (which read the
 //! command line) are left unused. The lobby bot's grace period runs on a clock the test moves.
 
-#[allow(dead_code)]
+#[allow(dead_code, unreachable_pub)]
 #[path = "../../examples/echo_bot.rs"]
 mod echo_bot;
-#[allow(dead_code)]
+#[allow(dead_code, unreachable_pub)]
 #[path = "../../examples/join_and_wait.rs"]
 mod join_and_wait;
-#[allow(dead_code)]
+#[allow(dead_code, unreachable_pub)]
 #[path = "../../examples/lobby_bot.rs"]
 mod lobby_bot;
 

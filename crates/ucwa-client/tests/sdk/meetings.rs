@@ -21,7 +21,7 @@ fn locked(subject: &str) -> MeetingSettings {
 }
 
 /// The next participant to enter the lobby.
-pub async fn next_in_lobby(conversation: &mut Conversation) -> Participant {
+pub(crate) async fn next_in_lobby(conversation: &mut Conversation) -> Participant {
     until(conversation, |change| match change {
         ConversationChange::Entered { participant, view: View::Lobby } => Some(participant),
         _ => None,
