@@ -140,6 +140,27 @@ impl Screen {
         assert!(found.is_ok(), "no {what:?} in {:?}", self.text());
     }
 
+    /// What was drawn since the screen was last cleared.
+    fn last_screen(&self) -> String {
+        let text = self.text();
+        text.rsplit("\x1b[2J").next().unwrap_or_default().to_owned()
+    }
+
+    /// Waits until the screen, as last redrawn, shows `what`.
+    async fn expect_on_screen(&self, what: &str) {
+        let found = tokio::time::timeout(WAIT, async {
+            loop {
+                let changed = self.changed.notified();
+                if self.last_screen().contains(what) {
+                    return;
+                }
+                changed.await;
+            }
+        })
+        .await;
+        assert!(found.is_ok(), "no {what:?} on the screen {:?}", self.last_screen());
+    }
+
     /// The JSON lines printed so far.
     fn json_lines(&self) -> Vec<Value> {
         self.text().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
@@ -253,10 +274,18 @@ async fn a_guest_waits_in_a_terminal_while_the_organizer_runs_the_lobby() {
     let server = TestServer::start().await;
     let (alice, id, url) = alice_with_a_meeting(&server).await;
 
+    // Alice watches the lobby in a terminal: a table redrawn in place.
+    let mut watch = alice.terminal(&["lobby", &id, "--watch"]);
+    watch.screen.expect_on_screen("Weekly: 0 waiting").await;
+
     // Grace joins from a terminal: a live line with the time waited.
     let guest = User::new();
     let mut grace = guest.terminal(&["join", &url, "--as-guest", "Grace Hopper"]);
     grace.screen.expect("In lobby 0:0").await;
+    watch.screen.expect_on_screen("Weekly: 1 waiting").await;
+    watch.screen.expect_on_screen("Grace Hopper").await;
+    assert!(watch.screen.last_screen().contains("GUEST"), "{}", watch.screen.last_screen());
+    // The other commands use the watch's conversation; the watch goes on.
     let lobby = alice.json(&["lobby", &id]).await;
     let waiting = lobby["lobby"].as_array().unwrap();
     assert_eq!(waiting.len(), 1);
@@ -267,12 +296,16 @@ async fn a_guest_waits_in_a_terminal_while_the_organizer_runs_the_lobby() {
     assert!(admitted.starts_with("admitted Grace Hopper <sip:"), "{admitted}");
     grace.screen.expect("Connected").await;
     grace.screen.expect("Grace Hopper <sip:").await;
+    watch.screen.expect_on_screen("Weekly: 0 waiting").await;
     // Chat reaches her; Ctrl-C leaves.
     alice.ok(&["send", &id, "welcome, Grace"]).await;
     grace.screen.expect("welcome, Grace").await;
     grace.ctrl_c().await;
     grace.screen.expect("left the meeting").await;
     assert_eq!(grace.exit_code().await, Some(0));
+    watch.ctrl_c().await;
+    let screen = watch.screen.clone();
+    assert_eq!(watch.exit_code().await, Some(0), "{}", screen.text());
 
     // Mallory is turned away: exit code 3.
     let mallory = guest.terminal(&["join", &url, "--as-guest", "Mallory"]);

@@ -389,7 +389,8 @@ impl Conversation {
     }
 
     /// Connects messaging in a meeting (`addMessaging`), if it is not connected yet, and waits
-    /// until it is.
+    /// until it is (reading the conversation's changes only if the server has not connected it
+    /// by the time it answers).
     pub async fn start_messaging(&mut self) -> Result<()> {
         let http = self.app.http().clone();
         let messaging_href = self.link(RelName::Messaging).await?;
@@ -402,6 +403,12 @@ impl Conversation {
             .href(RelName::AddMessaging)
             .ok_or_else(|| Error::NotAvailable { rel: RelName::AddMessaging, resource: messaging_href.clone() })?;
         http.start(add, Body::json(&AddMessaging::new(self.app.operation_id()))?).await?;
+        // Usually connected by the time the server answers: then no event needs reading (so a
+        // handle without its own event reader, say in another process, can send too).
+        let messaging: Hal<model::Messaging> = http.get(&messaging_href).await?;
+        if messaging.props.state == ModalityState::Connected {
+            return Ok(());
+        }
         loop {
             match self.read_change().await {
                 Some(ConversationChange::Messaging(ModalityState::Connected)) => {
