@@ -24,11 +24,10 @@ use hyper::StatusCode;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use ucwa_core::Store;
 use ucwa_core::channel::Priority;
 use ucwa_core::model::NewEvent;
 use ucwa_proto::event::{Event, EventType, RelLink};
-use ucwa_testkit::TestServer;
+use ucwa_testkit::{TestClock, TestOptions, TestServer};
 
 use crate::client::{self, AppLinks, Conn};
 use crate::floor;
@@ -71,7 +70,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     }
     let floor_rtt = floor_round_trip(args.warmup_samples, args.samples).await?;
 
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(TestOptions { clock: TestClock::System, ..TestOptions::default() }).await;
     server.add_user(BENCH_USER, "Bench User", BENCH_PASSWORD).await;
     let token: Arc<str> = client::sign_in(server.addr, BENCH_USER, BENCH_PASSWORD).await?.into();
     let apps = client::create_apps(server.addr, &token, args.parked, 16).await?;

@@ -1,31 +1,16 @@
 //! The administrative subcommands (`user add`, `user list`, `service-app add|list|failures`)
-//! and `--demo` users.
+//! and `--demo` users: read standard input, call [`ucwa_service::admin`], print.
 
 use std::io::BufRead;
 
-use anyhow::{Context, bail};
 use ucwa_core::Store;
-use ucwa_core::model::User;
-use ucwa_core::service::{ServiceApp, mint_signing_key};
-
-use crate::auth::{hash_password, normalize_sip_uri};
+use ucwa_core::clock::{Clock, SystemClock};
+use ucwa_service::admin;
 
 /// `ucwa-server user add SIP_URI --name NAME --password-stdin`.
 pub async fn add_user(store: &dyn Store, sip_uri: &str, name: &str, input: impl BufRead) -> anyhow::Result<()> {
-    let uri = normalize_sip_uri(sip_uri)
-        .with_context(|| format!("{sip_uri:?} is not a SIP URI like sip:alice@example.com"))?;
     let password = input.lines().next().transpose()?.unwrap_or_default();
-    if password.is_empty() {
-        bail!("no password on standard input");
-    }
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 250 || name.chars().any(char::is_control) {
-        bail!("the name must be 1 to 250 printable characters");
-    }
-    let hash =
-        tokio::task::spawn_blocking(move || hash_password(&password)).await?.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let created =
-        store.upsert_user(&User { uri: uri.clone(), display_name: name.to_owned(), password_hash: hash }).await?;
+    let (uri, created) = admin::add_user(store, sip_uri, name, password).await?;
     println!("{} {uri}", if created { "added" } else { "updated" });
     Ok(())
 }
@@ -48,36 +33,11 @@ pub async fn add_service_app(
     callback_url: Option<&str>,
     input: impl BufRead,
 ) -> anyhow::Result<String> {
-    let uri = normalize_sip_uri(sip_uri)
-        .with_context(|| format!("{sip_uri:?} is not a SIP URI like sip:helpdesk@example.com"))?;
     let secret = input.lines().next().transpose()?.unwrap_or_default();
-    if secret.len() < 16 {
-        bail!("the secret on standard input must be at least 16 characters");
-    }
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 250 || name.chars().any(char::is_control) {
-        bail!("the name must be 1 to 250 printable characters");
-    }
-    if let Some(url) = callback_url
-        && !crate::callbacks::valid_callback_url(url)
-    {
-        bail!("--callback-url must be an absolute http(s) URL of at most 1024 characters");
-    }
-    let hash =
-        tokio::task::spawn_blocking(move || hash_password(&secret)).await?.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let signing_key = mint_signing_key();
-    let app = ServiceApp {
-        uri: uri.clone(),
-        display_name: name.to_owned(),
-        secret_hash: hash,
-        signing_key: signing_key.clone(),
-        callback_url: callback_url.map(str::to_owned),
-        created_ms: crate::state::now_ms(),
-    };
-    let created = store.upsert_service_app(&app).await?;
-    println!("{} {uri}", if created { "added" } else { "updated" });
-    println!("callback signing key (shown once): {signing_key}");
-    Ok(signing_key)
+    let added = admin::add_service_app(store, sip_uri, name, callback_url, secret, SystemClock.now_ms()).await?;
+    println!("{} {}", if added.created { "added" } else { "updated" }, added.uri);
+    println!("callback signing key (shown once): {}", added.signing_key);
+    Ok(added.signing_key)
 }
 
 /// `ucwa-server service-app list`.
@@ -109,13 +69,7 @@ const DEMO_USERS: &[(&str, &str, &str)] = &[
 pub async fn ensure_demo_users(store: &dyn Store) -> anyhow::Result<()> {
     for (uri, name, password) in DEMO_USERS {
         if store.find_user(uri).await?.is_none() {
-            let password = password.to_string();
-            let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-                .await?
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            store
-                .upsert_user(&User { uri: (*uri).to_owned(), display_name: (*name).to_owned(), password_hash: hash })
-                .await?;
+            admin::add_user(store, uri, name, (*password).to_owned()).await?;
         }
         println!("demo user {uri} password {password}");
     }

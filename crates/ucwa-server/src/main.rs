@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 use ucwa_core::DynStore;
+use ucwa_core::clock::SystemClock;
 use ucwa_server::config::{Cli, Command, ServeArgs, ServiceAppCommand, UserCommand};
 use ucwa_server::{ServerOptions, cli, serve};
 use ucwa_store_sqlite::SqliteStore;
@@ -36,9 +37,14 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    println!("listening on http://{}", listener.local_addr()?);
+    let local = listener.local_addr()?;
+    println!("listening on http://{local}");
+    if args.demo {
+        println!("organizer console: http://{local}/console (sign in as a demo user)");
+    }
     let options = ServerOptions {
         store,
+        clock: Arc::new(SystemClock),
         limits: args.limits,
         public_url: args.public_url,
         server_fqdn: args.server_fqdn.unwrap_or_else(host_name),

@@ -1,15 +1,21 @@
-//! Starts the real OpenUCWA server on `127.0.0.1:0` with a temporary SQLite database, for
-//! API tests and benchmarks. Everything goes through HTTP; the only shortcut is creating
-//! users directly in the store (what `ucwa-server user add` does).
+//! Starts the real OpenUCWA server on `127.0.0.1:0` with a temporary SQLite database (or
+//! any store, [`TestServer::start_on`]), for API tests and benchmarks. Everything goes
+//! through HTTP; the only shortcut is creating users directly in the store (what
+//! `ucwa-server user add` does).
 //!
-//! Time limits are shortened (one-second event timeouts and holds) so tests of the event
-//! channel finish quickly; each test can tighten or relax them through [`TestOptions`].
+//! Time limits are shortened (one-second event timeouts and holds) and, by default, the
+//! server runs on a manual clock: nothing times out until the test moves time with
+//! [`TestServer::advance`], and [`EventStream`] moves it by one event-channel timeout
+//! whenever its request waits with nothing to deliver, so a quiet poll costs no wall time.
+//! Each test can change the limits or ask for the machine's clock through [`TestOptions`].
 
 mod receiver;
 
 pub use receiver::{CallbackReceiver, Recorded};
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,14 +26,28 @@ use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use ucwa_core::DynStore;
+use ucwa_core::clock::{DynClock, ManualClock, SystemClock};
 use ucwa_server::config::Limits;
-use ucwa_server::{ServerOptions, serve};
+use ucwa_server::{Server, ServerOptions};
+use ucwa_service::Services;
 use ucwa_store_sqlite::SqliteStore;
 
 /// Knobs a test may change.
 #[derive(Debug, Clone)]
 pub struct TestOptions {
     pub limits: Limits,
+    pub clock: TestClock,
+}
+
+/// Which clock the server runs on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TestClock {
+    /// A [`ManualClock`] starting at the machine's time; only [`TestServer::advance`] moves it.
+    #[default]
+    Manual,
+    /// The machine's clock (benchmarks, and clients outside the test's control).
+    System,
 }
 
 impl Default for TestOptions {
@@ -39,16 +59,39 @@ impl Default for TestOptions {
             signin_attempts_per_minute: 1000,
             ..Limits::default()
         };
-        Self { limits }
+        Self { limits, clock: TestClock::default() }
     }
 }
+
+/// Opens the store a test server runs on. [`TestServer::restart`] calls it again after the
+/// stopped server closed the store, so it must open the same database each time.
+pub type StoreFactory = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = DynStore> + Send>> + Send + Sync>;
+
+/// The default store: a SQLite file in `dir`.
+pub fn sqlite_store(dir: Arc<TempDir>) -> StoreFactory {
+    Arc::new(move || {
+        let url = format!("sqlite://{}", dir.path().join("ucwa.db").display());
+        Box::pin(async move {
+            let store = SqliteStore::open(&url).await.expect("open the test database");
+            Arc::new(store) as DynStore
+        })
+    })
+}
+
+/// How long a test waits for something the server does at once before it calls it a hang.
+const HANG: Duration = Duration::from_secs(30);
 
 /// A running server and a client for it.
 pub struct TestServer {
     pub addr: SocketAddr,
     pub url: String,
     pub client: Client,
-    pub store: Arc<SqliteStore>,
+    pub store: DynStore,
+    open_store: StoreFactory,
+    /// The server's use cases (their progress is what tests wait on).
+    pub services: Services,
+    /// The manual clock, unless the test asked for the machine's.
+    clock: Option<Arc<ManualClock>>,
     options: TestOptions,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
@@ -73,33 +116,110 @@ impl TestServer {
 
     pub async fn start_with(options: TestOptions) -> Self {
         let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
-        Self::start_in(dir, options, "127.0.0.1:0".parse().expect("loopback address")).await
+        Self::start_in(dir.clone(), sqlite_store(dir), options, "127.0.0.1:0".parse().expect("loopback address")).await
     }
 
-    async fn start_in(dir: Arc<TempDir>, options: TestOptions, addr: SocketAddr) -> Self {
-        let db_url = format!("sqlite://{}", dir.path().join("ucwa.db").display());
-        let store = Arc::new(SqliteStore::open(&db_url).await.expect("open the test database"));
+    /// Starts on the store `open_store` opens: any backend.
+    pub async fn start_on(open_store: StoreFactory, options: TestOptions) -> Self {
+        let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
+        Self::start_in(dir, open_store, options, "127.0.0.1:0".parse().expect("loopback address")).await
+    }
+
+    async fn start_in(dir: Arc<TempDir>, open_store: StoreFactory, options: TestOptions, addr: SocketAddr) -> Self {
+        let clock = (options.clock == TestClock::Manual).then(|| Arc::new(ManualClock::starting_now()));
+        Self::start_with_clock(dir, open_store, options, addr, clock).await
+    }
+
+    async fn start_with_clock(
+        dir: Arc<TempDir>,
+        open_store: StoreFactory,
+        options: TestOptions,
+        addr: SocketAddr,
+        clock: Option<Arc<ManualClock>>,
+    ) -> Self {
+        let store = open_store().await;
         let listener = TcpListener::bind(addr).await.expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
         let shutdown = CancellationToken::new();
+        let server_clock: DynClock = match &clock {
+            Some(manual) => manual.clone(),
+            None => Arc::new(SystemClock),
+        };
         let server_options = ServerOptions {
             store: store.clone(),
+            clock: server_clock,
             limits: options.limits.clone(),
             public_url: None,
             server_fqdn: "test.openucwa.local".into(),
         };
-        let task = tokio::spawn(serve(listener, server_options, shutdown.clone()));
+        let server = Server::new(server_options, shutdown.clone());
+        let services = server.services().clone();
+        let task = tokio::spawn(server.serve(listener));
         ucwa_server::callbacks::install_crypto_provider();
         let client = Client::builder().timeout(Duration::from_secs(60)).build().expect("HTTP client");
-        Self { addr, url: format!("http://{addr}"), client, store, options, shutdown, task, dir }
+        Self {
+            addr,
+            url: format!("http://{addr}"),
+            client,
+            store,
+            open_store,
+            services,
+            clock,
+            options,
+            shutdown,
+            task,
+            dir,
+        }
+    }
+
+    /// The server's current time.
+    pub fn now_ms(&self) -> i64 {
+        self.services.now_ms()
+    }
+
+    /// Moves the manual clock forward by `by` and waits for the housekeeping this makes due
+    /// (lobby and invitation deadlines, idle expiry, token purge). Parked event requests and
+    /// callback retries whose deadline passed wake too.
+    pub async fn advance(&self, by: Duration) {
+        let clock = self.clock.as_ref().expect("advance needs the manual clock (TestClock::Manual)");
+        let now = clock.advance(by);
+        tokio::time::timeout(HANG, self.services.sweeps.settled(now)).await.expect("housekeeping ran");
+    }
+
+    /// Waits until callback delivery has caught up: the worker looked at the outbox after
+    /// this call and found nothing due or in flight (failed deliveries wait for their retry
+    /// time on the clock).
+    pub async fn callbacks_settled(&self) {
+        tokio::time::timeout(HANG, self.services.deliveries.settled()).await.expect("callback delivery settled");
+    }
+
+    /// Waits until a request of `app` on its event channel is parked, waiting for an event
+    /// or a deadline.
+    pub async fn parked(&self, app: &TestApp) {
+        self.parked_id(app.url.rsplit('/').next().unwrap_or_default()).await;
+    }
+
+    /// [`TestServer::parked`] for the application with id `id`.
+    pub async fn parked_id(&self, id: &str) {
+        let mut waiting = self.services.channels.waiting();
+        tokio::time::timeout(HANG, waiting.wait_for(|w| w.contains_key(id)))
+            .await
+            .expect("the event request parked")
+            .expect("the server is running");
+    }
+
+    /// Whether the server runs on the manual clock.
+    pub fn manual_clock(&self) -> bool {
+        self.clock.is_some()
     }
 
     /// Stops the server and starts a new one on the same database and port (a restart), so
     /// the URLs clients hold stay valid.
     pub async fn restart(self) -> Self {
-        let (dir, options, addr) = (self.dir.clone(), self.options.clone(), self.addr);
+        let (dir, open_store, options, addr, clock) =
+            (self.dir.clone(), self.open_store.clone(), self.options.clone(), self.addr, self.clock.clone());
         self.stop().await;
-        Self::start_in(dir, options, addr).await
+        Self::start_with_clock(dir, open_store, options, addr, clock).await
     }
 
     /// Stops the server the way SIGTERM does and waits for it to finish.
@@ -111,7 +231,8 @@ impl TestServer {
         }
     }
 
-    /// The SQLite database file of this server.
+    /// The SQLite database file of this server (the default store; [`TestServer::start_on`]
+    /// stores keep their data elsewhere).
     pub fn db_path(&self) -> std::path::PathBuf {
         self.dir.path().join("ucwa.db")
     }
@@ -193,12 +314,28 @@ impl TestServer {
         let body = resp.json().await.unwrap_or(Value::Null);
         (status, body)
     }
+
+    /// GETs an event batch the way [`TestServer::events`] does, but on the manual clock moves
+    /// time by `timeout` once the request waits, so a quiet channel answers at once.
+    pub async fn events_within(&self, app: &TestApp, url: &str, timeout: Duration) -> (StatusCode, Value) {
+        if self.clock.is_none() {
+            return self.events(app, url).await;
+        }
+        let request = self.events(app, url);
+        tokio::pin!(request);
+        tokio::select! {
+            answer = &mut request => return answer,
+            _ = self.parked(app) => {}
+        }
+        self.advance(timeout).await;
+        request.await
+    }
 }
 
-/// Reads a file of the recorded Microsoft traffic in `shared/fixtures/` (beside the
-/// repository, where the team and CI keep it).
+/// Reads a file of the recorded Microsoft traffic in this crate's `fixtures/` folder (its
+/// README says where each set was recorded).
 pub fn fixture(relative: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures").join(relative);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }
 
@@ -231,18 +368,22 @@ pub struct EventStream {
     pub seen: Vec<Value>,
 }
 
+/// The `timeout` an [`EventStream`] asks for.
+const POLL_TIMEOUT: Duration = Duration::from_secs(1);
+
 impl EventStream {
     pub fn new(app: &TestApp) -> Self {
-        Self { app: app.clone(), url: format!("{}&timeout=1", app.events_url), seen: Vec::new() }
+        let url = format!("{}&timeout={}", app.events_url, POLL_TIMEOUT.as_secs());
+        Self { app: app.clone(), url, seen: Vec::new() }
     }
 
-    /// Fetches batches until one more event satisfies `pred` or `within` passes; returns the
-    /// events received meanwhile (including the matching one).
+    /// Fetches batches until one more event satisfies `pred` or `within` (wall time) passes;
+    /// returns the events received meanwhile (including the matching one).
     pub async fn until(&mut self, server: &TestServer, within: Duration, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + within;
         let mut got = Vec::new();
         loop {
-            let (status, batch) = server.events(&self.app, &self.url).await;
+            let (status, batch) = server.events_within(&self.app, &self.url, POLL_TIMEOUT).await;
             assert_eq!(status, StatusCode::OK, "event channel answered {status}: {batch}");
             self.url = next_link(server, &batch).expect("a next link");
             let events = events_of(&batch);
@@ -256,11 +397,12 @@ impl EventStream {
         }
     }
 
-    /// Everything that arrives until the channel stays quiet for one poll.
+    /// Everything that arrives until the channel stays quiet for one poll (on the manual
+    /// clock: until a poll finds nothing to deliver).
     pub async fn drain(&mut self, server: &TestServer) -> Vec<Value> {
         let mut got = Vec::new();
         loop {
-            let (status, batch) = server.events(&self.app, &self.url).await;
+            let (status, batch) = server.events_within(&self.app, &self.url, POLL_TIMEOUT).await;
             assert_eq!(status, StatusCode::OK);
             self.url = next_link(server, &batch).expect("a next link");
             let events = events_of(&batch);

@@ -1,0 +1,105 @@
+//! What the administrative command line does (`ucwa-server user add`, `service-app add`):
+//! validation, hashing and storing, with errors worded for a person at a terminal.
+
+use ucwa_core::Store;
+use ucwa_core::model::User;
+use ucwa_core::service::{ServiceApp, mint_signing_key};
+
+use crate::callbacks::valid_callback_url;
+use crate::tokens::hash_password;
+use crate::validate::normalize_sip_uri;
+
+/// A refused administrative request, or a failure to carry it out.
+#[derive(Debug)]
+pub struct AdminError(pub String);
+
+impl std::fmt::Display for AdminError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for AdminError {}
+
+fn refuse<T>(message: impl Into<String>) -> Result<T, AdminError> {
+    Err(AdminError(message.into()))
+}
+
+/// A display name: 1 to 250 printable characters, trimmed.
+fn checked_name(name: &str) -> Result<&str, AdminError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 250 || name.chars().any(char::is_control) {
+        return refuse("the name must be 1 to 250 printable characters");
+    }
+    Ok(name)
+}
+
+/// Hashes a secret off the async runtime (argon2 is deliberately slow).
+async fn hashed(secret: String) -> Result<String, AdminError> {
+    tokio::task::spawn_blocking(move || hash_password(&secret))
+        .await
+        .map_err(|e| AdminError(e.to_string()))?
+        .map_err(|e| AdminError(e.to_string()))
+}
+
+/// Adds a user or updates its name and password; returns the stored URI and whether it is
+/// new.
+pub async fn add_user(
+    store: &dyn Store,
+    sip_uri: &str,
+    name: &str,
+    password: String,
+) -> Result<(String, bool), AdminError> {
+    let Some(uri) = normalize_sip_uri(sip_uri) else {
+        return refuse(format!("{sip_uri:?} is not a SIP URI like sip:alice@example.com"));
+    };
+    if password.is_empty() {
+        return refuse("no password on standard input");
+    }
+    let name = checked_name(name)?;
+    let password_hash = hashed(password).await?;
+    let user = User { uri: uri.clone(), display_name: name.to_owned(), password_hash };
+    let created = store.upsert_user(&user).await.map_err(|e| AdminError(e.to_string()))?;
+    Ok((uri, created))
+}
+
+/// What `service-app add` stored.
+pub struct AddedServiceApp {
+    pub uri: String,
+    pub created: bool,
+    /// The callback signing key, shown once (adding the endpoint again rotates it).
+    pub signing_key: String,
+}
+
+/// Registers a service application endpoint (or replaces its name, secret, callback URL and
+/// signing key).
+pub async fn add_service_app(
+    store: &dyn Store,
+    sip_uri: &str,
+    name: &str,
+    callback_url: Option<&str>,
+    secret: String,
+    now_ms: i64,
+) -> Result<AddedServiceApp, AdminError> {
+    let Some(uri) = normalize_sip_uri(sip_uri) else {
+        return refuse(format!("{sip_uri:?} is not a SIP URI like sip:helpdesk@example.com"));
+    };
+    if secret.len() < 16 {
+        return refuse("the secret on standard input must be at least 16 characters");
+    }
+    let name = checked_name(name)?;
+    if callback_url.is_some_and(|url| !valid_callback_url(url)) {
+        return refuse("--callback-url must be an absolute http(s) URL of at most 1024 characters");
+    }
+    let signing_key = mint_signing_key();
+    let app = ServiceApp {
+        uri: uri.clone(),
+        display_name: name.to_owned(),
+        secret_hash: hashed(secret).await?,
+        signing_key: signing_key.clone(),
+        callback_url: callback_url.map(str::to_owned),
+        created_ms: now_ms,
+    };
+    let created = store.upsert_service_app(&app).await.map_err(|e| AdminError(e.to_string()))?;
+    Ok(AddedServiceApp { uri, created, signing_key })
+}
