@@ -166,6 +166,18 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The router behind [`middleware::collapse_request_slashes`]: what a connection (and each
+/// part of a batch) is served by.
+pub fn app(state: AppState) -> App {
+    tower::Layer::layer(
+        &tower::util::MapRequestLayer::new(middleware::collapse_request_slashes as fn(_) -> _),
+        router(state),
+    )
+}
+
+/// The service [`app`] builds.
+pub type App = tower::util::MapRequest<Router, fn(axum::extract::Request) -> axum::extract::Request>;
+
 /// A server ready to serve: its use cases are built, nothing runs yet.
 pub struct Server {
     state: AppState,
@@ -215,7 +227,7 @@ impl Server {
         // that for every connection (axum turns a `Router` into its routes per accepted
         // connection), costing tens of KiB per parked event request. Cloning the prepared
         // router per connection is one reference count.
-        let app = router(state).with_state(()).into_make_service();
+        let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(app(state));
         let served = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
         shutdown.cancel();
         background.join_all().await;
