@@ -68,6 +68,9 @@ pub const APPLICATION: &str = "/applications/{app}";
 pub const ME: &str = "/applications/{app}/me";
 pub const MAKE_ME_AVAILABLE: &str = "/applications/{app}/me/makeMeAvailable";
 pub const REPORT_MY_ACTIVITY: &str = "/applications/{app}/me/reportMyActivity";
+/// `reportMyActivity` below the application: the href of the reference page's sample, which
+/// UCWA 1.0 clients keep-alive with (docs/compatibility.md, application).
+pub const APPLICATION_REPORT_MY_ACTIVITY: &str = "/applications/{app}/reportMyActivity";
 pub const COMMUNICATION: &str = "/applications/{app}/communication";
 pub const EVENTS: &str = "/applications/{app}/events";
 pub const BATCH: &str = "/applications/{app}/batch";
@@ -196,6 +199,7 @@ pub const ROUTES: &[Route] = &[
     route(ME, &["GET"], Surfaces::Ucwa),
     route(MAKE_ME_AVAILABLE, &["POST"], Surfaces::Ucwa),
     route(REPORT_MY_ACTIVITY, &["POST"], Surfaces::Ucwa),
+    route(APPLICATION_REPORT_MY_ACTIVITY, &["POST"], Surfaces::Ucwa),
     route(COMMUNICATION, &["GET"], Surfaces::Both),
     route(EVENTS, &["GET"], Surfaces::Both),
     route(BATCH, &["POST"], Surfaces::Ucwa),

@@ -73,6 +73,7 @@ fn application_routes() -> Router<AppState> {
         .route("/applications/{app}/me", get(applications::me))
         .route("/applications/{app}/me/makeMeAvailable", post(applications::make_me_available))
         .route("/applications/{app}/me/reportMyActivity", post(applications::report_my_activity))
+        .route("/applications/{app}/reportMyActivity", post(applications::report_my_activity))
         .route("/applications/{app}/communication", get(applications::communication))
         .route("/applications/{app}/events", get(events::get))
         .route("/applications/{app}/batch", post(batch::post))

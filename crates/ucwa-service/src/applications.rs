@@ -132,15 +132,21 @@ impl Services {
         };
         let events = vec![event("me", urls.me(), me), event("communication", urls.communication(), communication)];
         if !self.store.make_available(&app.id, events, self.now_ms()).await? {
-            return Err(ServiceError::conflict("The application is already available."));
+            return Err(ServiceError::Conflict {
+                subcode: Some("AlreadyExists"),
+                message: "The application is already available.".into(),
+            });
         }
         Ok(())
     }
 
-    /// `POST me/reportMyActivity`: keeps an available application from counting as idle.
+    /// `POST me/reportMyActivity` (and `POST reportMyActivity` below the application, the
+    /// href of the reference page's sample that UCWA 1.0 clients keep-alive with): keeps an
+    /// available application from counting as idle
+    /// (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/reportmyactivity_ref>).
     pub async fn report_my_activity(&self, app: &Application) -> ServiceResult<()> {
         if !app.available {
-            return Err(ServiceError::conflict("Call makeMeAvailable first."));
+            return Err(make_me_available_required());
         }
         self.store.touch_channel(&app.id, app.channel, self.now_ms()).await?;
         Ok(())
@@ -159,6 +165,12 @@ impl Services {
             }
         }
     }
+}
+
+/// `409 Conflict / MakeMeAvailableRequired`: what presence, note, location and
+/// `reportMyActivity` answer before `makeMeAvailable`.
+pub fn make_me_available_required() -> ServiceError {
+    ServiceError::Conflict { subcode: Some("MakeMeAvailableRequired"), message: "Call makeMeAvailable first.".into() }
 }
 
 /// Rendered application bodies, reused while the application is unchanged. Clients poll

@@ -250,7 +250,6 @@ async fn typing_is_announced_to_the_other_party() {
 // 6. `POST {application}/reportMyActivity` (`me_ref` sample, `reportmyactivity_ref`).
 
 #[tokio::test]
-#[ignore = "issue 10: not implemented yet"]
 async fn application_level_report_my_activity() {
     let server = TestServer::start().await;
     let app = server.signed_in_app("sip:alice@example.com", "Alice").await;
