@@ -108,8 +108,9 @@ pub trait Store: Send + Sync + 'static {
     async fn meeting(&self, id: &str) -> StoreResult<Option<MeetingRecord>>;
     /// The stored version of a meeting: lets a node reuse its cached copy when unchanged.
     async fn meeting_version(&self, id: &str) -> StoreResult<Option<u64>>;
-    /// Meetings organized by `uri`, oldest first (not two-party conversations).
-    async fn meetings_organized_by(&self, uri: &str) -> StoreResult<Vec<MeetingRecord>>;
+    /// The `limit` most recently created meetings organized by `uri`, oldest first (not
+    /// two-party conversations).
+    async fn meetings_organized_by(&self, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>>;
     /// Saves `after` if the stored meeting is still `before` (compare-and-swap on the
     /// version), writing only the sessions that changed ([`Meeting::session_changes`]) and
     /// when it finished ([`Meeting::finished_at`] at `now_ms`), and appends `events` in the

@@ -360,8 +360,8 @@ impl Store for SqliteStore {
         meetings::version(&self.readers, id).await
     }
 
-    async fn meetings_organized_by(&self, uri: &str) -> StoreResult<Vec<MeetingRecord>> {
-        meetings::organized_by(&self.readers, uri).await
+    async fn meetings_organized_by(&self, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
+        meetings::organized_by(&self.readers, uri, limit).await
     }
 
     async fn save_meeting(
