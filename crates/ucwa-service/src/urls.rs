@@ -14,6 +14,12 @@ pub const PSANON_PREFIX: &str = "/ucwa/psanon/v1";
 /// Path prefix of the Trusted Application API.
 pub const PLATFORM_PREFIX: &str = "/platformservice/v1";
 
+/// Characters escaped in a participant key put in a path: what would end the segment or
+/// the path (`/`, `?`, `#`), `%`, spaces and controls. The address stays readable
+/// (`participants/tel:+14254996692`, as recorded).
+const KEY_SEGMENT: &AsciiSet =
+    &CONTROLS.add(b' ').add(b'/').add(b'?').add(b'#').add(b'%').add(b'"').add(b'<').add(b'>');
+
 /// Characters escaped in query values we put in hrefs. SIP URIs stay readable
 /// (`endpointId=sip:bot@contoso.com`, `confUrl=sip:...;gruu;opaque=...`) as in the recorded
 /// payloads; only what would break the query apart is escaped.
@@ -126,9 +132,10 @@ impl AppUrls {
         self.at(&format!("communication/conversations/{session}"))
     }
 
-    /// A participant as seen from `session`'s conversation.
-    pub fn participant(&self, session: &str, subject: &str) -> String {
-        child(&self.conversation(session), &format!("participants/{subject}"))
+    /// The participant with key `key` as seen from `session`'s conversation.
+    pub fn participant(&self, session: &str, key: &str) -> String {
+        let key = utf8_percent_encode(key, KEY_SEGMENT);
+        child(&self.conversation(session), &format!("participants/{key}"))
     }
 
     /// A `participantInvitation` (ids are `<inviter session>.<n>`).

@@ -402,6 +402,18 @@ impl Observer {
                 transient => prop_assert!(false, "{} at rest in {:?}", id, transient),
             }
             prop_assert!(!(meeting.is_ended() && session.state != ConversationState::Disconnected));
+            // A participant href names one session: keys are unique among the sessions
+            // others can see (only ringing copies of one invitation share theirs).
+            if !matches!(session.state, ConversationState::Disconnected | ConversationState::Incoming) {
+                let holders = meeting
+                    .sessions()
+                    .values()
+                    .filter(|s| s.participant_key == session.participant_key)
+                    .filter(|s| !matches!(s.state, ConversationState::Disconnected | ConversationState::Incoming))
+                    .count();
+                prop_assert_eq!(holders, 1, "{} shares its participant key", id);
+                prop_assert_eq!(meeting.participant_session(&session.participant_key), Some(id));
+            }
             for pinv in &session.participant_invitations {
                 let completions = self.pinv_completions.get(&pinv.id).copied().unwrap_or_default();
                 prop_assert_eq!(completions, usize::from(pinv.state != InvitationState::Connecting), "{}", pinv.id);

@@ -365,6 +365,15 @@ pub struct SentMessage {
     pub at_ms: i64,
 }
 
+/// The participant key of an address: a SIP URI without its `sip:` scheme
+/// (`sip:alice@example.com` → `alice@example.com`); any other URI (`tel:+14255550100`) whole.
+pub fn address_key(uri: &str) -> String {
+    match uri.get(..4) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("sip:") => uri[4..].to_owned(),
+        _ => uri.to_owned(),
+    }
+}
+
 /// How many sent messages a session keeps for GET; older ones answer 404.
 pub const SENT_MESSAGES_KEPT: usize = 20;
 
@@ -373,6 +382,13 @@ pub const SENT_MESSAGES_KEPT: usize = 20;
 pub struct Session {
     pub app_id: String,
     pub identity: Identity,
+    /// How hrefs name this session's participant (`participants/{key}`): its address
+    /// (`alice@example.com`, `tel:+14255550100`, a guest's `<id>@anonymous.invalid`), as
+    /// Microsoft's servers named participants, made unique in the meeting with `~2`, `~3`...
+    /// Assigned once, when the session is created. Empty in meetings stored before keys
+    /// existed: those participants keep their session id in hrefs.
+    #[serde(default)]
+    pub participant_key: String,
     pub role: Role,
     pub state: ConversationState,
     /// Set exactly while `InLobby`.

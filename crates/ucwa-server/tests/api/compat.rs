@@ -300,7 +300,6 @@ async fn admission_is_a_second_local_participant_added() {
 // 8. Participant hrefs name the person (`receiveanim`; TAP `Event_IncomingIMCall.json`).
 
 #[tokio::test]
-#[ignore = "issue 10: not implemented yet"]
 async fn participant_hrefs_use_the_sip_address() {
     let chat = alice_calls_bob(TestServer::start().await).await;
     let server = &chat.server;
@@ -319,6 +318,31 @@ async fn participant_hrefs_use_the_sip_address() {
     assert!(ends_with(&link(&me, "me"), "/me"), "the local participant links `me`, as recorded: {me:#}");
     // The incoming invitation's `from` uses the same scheme.
     assert!(ends_with(&link(&chat.bob_invitation["_embedded"]["from"], "self"), "/participants/alice@example.com"));
+    // Hrefs of the earlier scheme (the session id) keep answering.
+    let bob_session = link(&chat.bob_invitation, "conversation").rsplit('/').next().unwrap().to_owned();
+    let old = remote_href.replace("bob@example.com", &bob_session);
+    let (status, body) = get(server, &chat.alice.app, &old).await;
+    assert_eq!((status, body["uri"].as_str()), (StatusCode::OK, Some("sip:bob@example.com")), "{old}");
+}
+
+#[tokio::test]
+async fn anonymous_guests_are_named_by_their_generated_address() {
+    let server = TestServer::start().await;
+    let alice = server.signed_in_app("sip:alice@example.com", "Alice").await;
+    let meeting = create_meeting(&server, &alice, json!({"accessLevel": "Everyone"})).await;
+    let mut events = EventStream::new(&alice);
+    join(&server, &alice, json!({"onlineMeetingUri": meeting.uri})).await;
+    events.until(&server, WAIT, completed("onlineMeetingInvitation")).await;
+    let guest = crate::anonymous::guest_app(&server, &meeting).await;
+    join(&server, &guest, json!({"onlineMeetingUri": meeting.uri, "anonymousDisplayName": "Visitor"})).await;
+    let got = events.until(&server, WAIT, |e| e["link"]["rel"] == "participant" && e["type"] == "added").await;
+    let added = got.last().unwrap();
+    let uri = added["_embedded"]["participant"]["uri"].as_str().unwrap();
+    let address = uri.strip_prefix("sip:").unwrap();
+    assert!(address.ends_with("@anonymous.invalid"), "{uri}");
+    assert!(ends_with(added["link"]["href"].as_str().unwrap(), &format!("/participants/{address}")), "{added:#}");
+    let (status, _) = get(&server, &alice, added["link"]["href"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 // 9. Presence, note, location, phones, photo, contacts, search, subscriptions.

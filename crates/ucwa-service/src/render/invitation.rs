@@ -42,7 +42,7 @@ fn content_link(r: Resource, rel: &str, content: Option<&Content>) -> Resource {
 /// The inviter of an incoming invitation, as the invitee sees it (`from`): rendered from
 /// what the invitation recorded, so it stays complete after the inviter left.
 fn inviter(v: &Viewer<'_>, inviter_session: &str, who: &Identity) -> Resource {
-    Resource::new(v.ns, "participant", v.participant_href(inviter_session))
+    Resource::new(v.ns, "participant", v.participant_href_of(inviter_session, &who.uri))
         .prop("anonymous", who.anonymous)
         .prop("name", who.display_name.as_str())
         .prop("uri", who.uri.as_str())
@@ -90,7 +90,7 @@ pub fn invitation_in(v: &Viewer<'_>, state: InvitationState) -> Resource {
     r = content_link(r, "customContent", inv.custom_content.as_ref());
     match &inv.ring {
         Some(ring) => r
-            .titled_link("from", v.participant_href(&ring.inviter), &ring.from.display_name)
+            .titled_link("from", v.participant_href_of(&ring.inviter, &ring.from.uri), &ring.from.display_name)
             .embed_as("from", inviter(v, &ring.inviter, &ring.from)),
         None => {
             let from = participant(v, v.id, "from");

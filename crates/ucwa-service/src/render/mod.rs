@@ -49,8 +49,19 @@ impl<'a> Viewer<'a> {
         self.urls.conversation(self.id)
     }
 
+    /// Session `subject`'s participant as this viewer sees it, named by its participant key
+    /// (`participants/bob@example.com`).
     pub fn participant_href(&self, subject: &str) -> String {
-        self.urls.participant(self.id, subject)
+        self.urls.participant(self.id, self.meeting().participant_key(subject))
+    }
+
+    /// The participant of someone who may have left the meeting already (an inviter): by
+    /// its session while it is there, else by the key of the address it had.
+    pub fn participant_href_of(&self, subject: &str, uri: &str) -> String {
+        match self.meeting().session(subject) {
+            Some(_) => self.participant_href(subject),
+            None => self.urls.participant(self.id, &ucwa_core::meeting::address_key(uri)),
+        }
     }
 }
 

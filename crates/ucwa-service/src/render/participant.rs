@@ -2,7 +2,7 @@
 //! sees it, with the capability links the viewer has on it.
 
 use ucwa_core::meeting::{MeetingKind, ModalityState, Role, Session};
-use ucwa_proto::Resource;
+use ucwa_proto::{Namespace, Resource};
 
 use super::{Viewer, wire};
 use crate::urls::child;
@@ -55,6 +55,8 @@ pub fn participant(v: &Viewer<'_>, subject_id: &str, rel: &str) -> Resource {
         .prop("sourceNetwork", source_network(v, subject))
         .prop("uri", subject.identity.uri.as_str())
         .link("conversation", v.conversation_href())
+        // One's own participant links `me`, as recorded; service applications have none.
+        .link_if(subject_id == v.id && v.ns == Namespace::Ucwa, "me", || v.urls.me())
         .link_if(can.admit, "admit", || child(&href, "admit"))
         .link_if(can.admit, "reject", || child(&href, "reject"))
         .link_if(can.promote, "promote", || child(&href, "promote"))
