@@ -14,12 +14,6 @@ pub const PSANON_PREFIX: &str = "/ucwa/psanon/v1";
 /// Path prefix of the Trusted Application API.
 pub const PLATFORM_PREFIX: &str = "/platformservice/v1";
 
-/// Characters escaped in a participant key put in a path: what would end the segment or
-/// the path (`/`, `?`, `#`), `%`, spaces and controls. The address stays readable
-/// (`participants/tel:+14254996692`, as recorded).
-const KEY_SEGMENT: &AsciiSet =
-    &CONTROLS.add(b' ').add(b'/').add(b'?').add(b'#').add(b'%').add(b'"').add(b'<').add(b'>');
-
 /// Characters escaped in query values we put in hrefs. SIP URIs stay readable
 /// (`endpointId=sip:bot@contoso.com`, `confUrl=sip:...;gruu;opaque=...`) as in the recorded
 /// payloads; only what would break the query apart is escaped.
@@ -134,7 +128,7 @@ impl AppUrls {
 
     /// The participant with key `key` as seen from `session`'s conversation.
     pub fn participant(&self, session: &str, key: &str) -> String {
-        let key = utf8_percent_encode(key, KEY_SEGMENT);
+        let key = utf8_percent_encode(key, ucwa_proto::paths::SEGMENT);
         child(&self.conversation(session), &format!("participants/{key}"))
     }
 
