@@ -591,8 +591,8 @@ mod tests {
         assert_eq!(ucwa.events(1), "/ucwa/oauth/v1/applications/a1/events?ack=1");
         assert_eq!(ucwa.conversations(), "/ucwa/oauth/v1/applications/a1/communication/conversations?filter=active");
         assert_eq!(
-            ucwa.participant_action(&s("c"), &s("p"), RelName::Admit),
-            "/ucwa/oauth/v1/applications/a1/communication/conversations/c/participants/p/admit"
+            ucwa.participant_action(&s("c"), "bob@example.com", RelName::Admit),
+            "/ucwa/oauth/v1/applications/a1/communication/conversations/c/participants/bob@example.com/admit"
         );
         assert_eq!(
             ucwa.online_meeting_invitation_action(&s("i"), RelName::Cancel),
@@ -612,8 +612,8 @@ mod tests {
         assert_eq!(tap.application(), "/platformservice/v1/applications/a1?endpointId=sip:bot@contoso.com");
         assert_eq!(tap.events(3), "/platformservice/v1/applications/a1/events?ack=3&endpointId=sip:bot@contoso.com");
         assert_eq!(
-            tap.participant(&s("c"), &s("p")),
-            "/platformservice/v1/applications/a1/communication/conversations/c/participants/p?endpointId=sip:bot@contoso.com"
+            tap.participant(&s("c"), "tel:+14254996692"),
+            "/platformservice/v1/applications/a1/communication/conversations/c/participants/tel:+14254996692?endpointId=sip:bot@contoso.com"
         );
         let meeting = SipUri::parse("sip:bot@contoso.com;gruu;opaque=app:conf:focus:id:ABC").unwrap();
         assert_eq!(
