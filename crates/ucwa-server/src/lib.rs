@@ -61,12 +61,13 @@ pub struct ServerOptions {
 /// The routes of one application, the same under every applications prefix.
 fn application_routes() -> Router<AppState> {
     use routes::participant_invitations as pinv;
-    use routes::{applications, batch, conversations, events, invitations, messaging, my_meetings};
+    use routes::{applications, batch, conversations, events, invitations, messaging, my_meetings, people};
     let conversation = "/applications/{app}/communication/conversations/{conv}";
     let invitation = "/applications/{app}/communication/onlineMeetingInvitations/{inv}";
     let participant_invitations = "/applications/{app}/communication/participantInvitations";
     let messaging_invitations = "/applications/{app}/communication/messagingInvitations";
     let my_meeting = "/applications/{app}/onlineMeetings/myOnlineMeetings";
+    let subscriptions = "/applications/{app}/people/presenceSubscriptions";
     Router::new()
         .route("/applications", post(applications::create))
         .route("/applications/{app}", get(applications::get).delete(applications::delete))
@@ -74,6 +75,22 @@ fn application_routes() -> Router<AppState> {
         .route("/applications/{app}/me/makeMeAvailable", post(applications::make_me_available))
         .route("/applications/{app}/me/reportMyActivity", post(applications::report_my_activity))
         .route("/applications/{app}/reportMyActivity", post(applications::report_my_activity))
+        .route("/applications/{app}/me/phones", get(people::phones))
+        .route("/applications/{app}/me/{part}", get(people::my_part).post(people::publish))
+        .route("/applications/{app}/photos/{key}", get(people::photo))
+        .route("/applications/{app}/people/contacts", get(people::contacts))
+        .route("/applications/{app}/people/search", get(people::search))
+        .route(subscriptions, get(people::subscriptions).post(people::subscribe))
+        .route(
+            &format!("{subscriptions}/{{subscription}}"),
+            get(people::subscription).post(people::extend).delete(people::unsubscribe),
+        )
+        .route(
+            &format!("{subscriptions}/{{subscription}}/addToPresenceSubscription"),
+            post(people::add_to_subscription),
+        )
+        .route("/applications/{app}/people/{key}", get(people::contact))
+        .route("/applications/{app}/people/{key}/{part}", get(people::contact_part))
         .route("/applications/{app}/communication", get(applications::communication))
         .route("/applications/{app}/events", get(events::get))
         .route("/applications/{app}/batch", post(batch::post))

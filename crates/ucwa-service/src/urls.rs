@@ -162,6 +162,35 @@ impl AppUrls {
         child(&self.messaging(session), &format!("messages/{message}"))
     }
 
+    /// The user's own `presence`, `note` or `location`.
+    pub fn me_part(&self, part: &str) -> String {
+        self.at(&format!("me/{part}"))
+    }
+
+    /// The photo of the person with address key `key` (`alice@example.com`), as recorded:
+    /// `{application}/photos/alice@example.com`.
+    pub fn photo(&self, key: &str) -> String {
+        self.at(&format!("photos/{}", utf8_percent_encode(key, ucwa_proto::paths::SEGMENT)))
+    }
+
+    pub fn people(&self) -> String {
+        self.at("people")
+    }
+
+    /// The `contact` with address key `key`: `{application}/people/bob@example.com`.
+    pub fn contact(&self, key: &str) -> String {
+        self.at(&format!("people/{}", utf8_percent_encode(key, ucwa_proto::paths::SEGMENT)))
+    }
+
+    /// A contact's `presence`, `note` or `location` (`contactPresence`, ...), as recorded.
+    pub fn contact_part(&self, key: &str, part: &str) -> String {
+        child(&self.contact(key), part)
+    }
+
+    pub fn presence_subscription(&self, id: &str) -> String {
+        self.at(&format!("people/presenceSubscriptions/{id}"))
+    }
+
     pub fn my_meeting(&self, meeting_id: &str) -> String {
         self.at(&format!("onlineMeetings/myOnlineMeetings/{meeting_id}"))
     }

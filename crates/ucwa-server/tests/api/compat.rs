@@ -361,7 +361,6 @@ fn link_rels(resource: &Value) -> Vec<String> {
 }
 
 #[tokio::test]
-#[ignore = "issue 10: not implemented yet"]
 async fn me_links_follow_make_me_available() {
     let (server, alice, ..) = people().await;
     let me = &alice.body["_embedded"]["me"];
@@ -374,7 +373,6 @@ async fn me_links_follow_make_me_available() {
 }
 
 #[tokio::test]
-#[ignore = "issue 10: not implemented yet"]
 async fn make_me_available_announces_presence_note_and_location() {
     let (server, alice, ..) = people().await;
     let mut events = EventStream::new(&alice);
@@ -394,7 +392,6 @@ async fn make_me_available_announces_presence_note_and_location() {
 }
 
 #[tokio::test]
-#[ignore = "issue 10: not implemented yet"]
 async fn presence_is_set_read_and_reset() {
     let (server, alice, ..) = people().await;
     let presence = format!("{}/me/presence", alice.url);
@@ -425,7 +422,6 @@ async fn presence_is_set_read_and_reset() {
 }
 
 #[tokio::test]
-#[ignore = "issue 10: not implemented yet"]
 async fn presence_changes_reach_the_users_apps_and_subscribers() {
     let (server, alice, bob, carol) = people().await;
     let alice = available(&server, alice).await;
@@ -460,7 +456,6 @@ async fn presence_changes_reach_the_users_apps_and_subscribers() {
 }
 
 #[tokio::test]
-#[ignore = "issue 10: not implemented yet"]
 async fn note_and_location_round_trip_and_notify() {
     let (server, alice, bob, _) = people().await;
     let alice = available(&server, alice).await;
@@ -496,7 +491,6 @@ async fn note_and_location_round_trip_and_notify() {
 }
 
 #[tokio::test]
-#[ignore = "issue 10: not implemented yet"]
 async fn phones_and_photos() {
     let (server, alice, bob, _) = people().await;
     let alice = available(&server, alice).await;
@@ -512,7 +506,6 @@ async fn phones_and_photos() {
 }
 
 #[tokio::test]
-#[ignore = "issue 10: not implemented yet"]
 async fn contacts_and_search_list_the_servers_users() {
     let (server, alice, ..) = people().await;
     let people = &alice.body["_embedded"]["people"];
@@ -556,7 +549,6 @@ async fn contacts_and_search_list_the_servers_users() {
 }
 
 #[tokio::test]
-#[ignore = "issue 10: not implemented yet"]
 async fn presence_subscriptions_are_validated_listed_and_deleted() {
     let (server, alice, bob, carol) = people().await;
     let alice = available(&server, alice).await;
@@ -598,16 +590,20 @@ async fn presence_subscriptions_are_validated_listed_and_deleted() {
 }
 
 #[tokio::test]
-#[ignore = "issue 10: not implemented yet"]
 async fn anonymous_guests_get_no_people() {
     let server = TestServer::start().await;
     let alice = server.signed_in_app("sip:alice@example.com", "Alice").await;
     let meeting = create_meeting(&server, &alice, json!({"accessLevel": "Everyone"})).await;
     let guest = crate::anonymous::guest_app(&server, &meeting).await;
-    for tail in ["/me/presence", "/people/search?query=alice", "/people/contacts"] {
-        let (status, _) = get(&server, &guest, &format!("{}{tail}", guest.url)).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "{tail}");
+    // `presence_ref`: 409 MakeMeAvailableRequired "when the user has not made herself
+    // available ... or is anonymous".
+    let (status, body) = get(&server, &guest, &format!("{}/me/presence", guest.url)).await;
+    assert_eq!((status, body["subcode"].as_str()), (StatusCode::CONFLICT, Some("MakeMeAvailableRequired")));
+    for tail in ["/people/search?query=alice", "/people/contacts", "/people/alice@example.com", "/me/phones"] {
+        let (status, body) = get(&server, &guest, &format!("{}{tail}", guest.url)).await;
+        assert_eq!((status, body["subcode"].as_str()), (StatusCode::FORBIDDEN, Some("AnonymousNotAllowed")), "{tail}");
     }
+    assert!(guest.body["_embedded"]["me"]["_links"].get("photo").is_none(), "guests have no photo");
 }
 
 // 10. Incoming invitations as recorded (`receiveanim` step 8).

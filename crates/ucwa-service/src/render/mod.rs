@@ -13,6 +13,7 @@ pub mod invitation;
 pub mod messaging;
 pub mod online_meeting;
 pub mod participant;
+pub mod people;
 pub mod projection;
 pub mod service;
 pub mod token;
