@@ -139,7 +139,6 @@ async fn my_online_meetings_embeds_every_meeting() {
 // 2. A received message links its sender's contact (`receiveanim` step 16).
 
 #[tokio::test]
-#[ignore = "issue 10: not implemented yet"]
 async fn received_message_links_the_senders_contact() {
     let mut chat = alice_calls_bob(TestServer::start().await).await;
     let message = bob_writes(&mut chat, "hello").await;

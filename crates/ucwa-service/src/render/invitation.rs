@@ -10,7 +10,7 @@ use ucwa_core::meeting::{
 use ucwa_proto::Resource;
 use ucwa_proto::encode::{data_uri, form_data_uri};
 
-use super::participant::participant;
+use super::participant::{participant, source_network_of, with_person_links};
 use super::{Viewer, wire};
 use crate::urls::child;
 
@@ -42,11 +42,13 @@ fn content_link(r: Resource, rel: &str, content: Option<&Content>) -> Resource {
 /// The inviter of an incoming invitation, as the invitee sees it (`from`): rendered from
 /// what the invitation recorded, so it stays complete after the inviter left.
 fn inviter(v: &Viewer<'_>, inviter_session: &str, who: &Identity) -> Resource {
-    Resource::new(v.ns, "participant", v.participant_href_of(inviter_session, &who.uri))
+    let r = Resource::new(v.ns, "participant", v.participant_href_of(inviter_session, &who.uri))
+        .prop("sourceNetwork", source_network_of(v, who))
         .prop("anonymous", who.anonymous)
         .prop("name", who.display_name.as_str())
         .prop("uri", who.uri.as_str())
-        .link("conversation", v.conversation_href())
+        .link("conversation", v.conversation_href());
+    with_person_links(v, r, false, who)
 }
 
 /// The invitation in `state`: `started` and `updated` events describe it while it is still

@@ -18,7 +18,7 @@ pub mod projection;
 pub mod service;
 pub mod token;
 
-use ucwa_core::meeting::{Meeting, Session, Surface};
+use ucwa_core::meeting::{Identity, Meeting, Session, Surface, address_key};
 use ucwa_core::model::MeetingRecord;
 use ucwa_proto::Namespace;
 
@@ -48,6 +48,17 @@ impl<'a> Viewer<'a> {
 
     pub fn conversation_href(&self) -> String {
         self.urls.conversation(self.id)
+    }
+
+    /// The address key of `who`'s `contact` (`bob@example.com`), when there is one for this
+    /// viewer: the viewer's application has `people` (a signed-in UCWA user's) and `who` is a
+    /// signed-in user too. Guests, service endpoints and the Trusted Application API surface
+    /// have no contacts (the recorded TAP participants and messages link none).
+    pub fn contact_key(&self, who: &Identity) -> Option<String> {
+        let viewer = &self.session.identity;
+        let has_people = viewer.surface == Surface::Ucwa && !viewer.anonymous;
+        let is_person = who.surface == Surface::Ucwa && !who.anonymous;
+        (has_people && is_person).then(|| address_key(&who.uri))
     }
 
     /// Session `subject`'s participant as this viewer sees it, named by its participant key
