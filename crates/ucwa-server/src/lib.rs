@@ -105,7 +105,10 @@ fn application_routes() -> Router<AppState> {
         .route(&format!("{messaging_invitations}/{{inv}}"), get(messaging::get_invitation))
         .route(&format!("{messaging_invitations}/{{inv}}/{{action}}"), post(messaging::invitation_action))
         .route(&format!("{conversation}/messaging/messages"), post(messaging::send))
-        .route(&format!("{conversation}/messaging/messages/{{msg}}"), get(messaging::get_message))
+        .route(
+            &format!("{conversation}/messaging/messages/{{msg}}"),
+            get(messaging::get_message).post(messaging::reply),
+        )
         .route(&format!("{conversation}/messaging/terminate"), post(messaging::stop))
         .route("/applications/{app}/communication/conversations", get(conversations::list))
         .route(conversation, get(conversations::get).delete(conversations::delete))

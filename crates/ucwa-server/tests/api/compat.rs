@@ -186,7 +186,6 @@ async fn doubled_slashes_are_collapsed() {
 // 4. POSTing text to a received message's `self` href replies in the same conversation.
 
 #[tokio::test]
-#[ignore = "issue 10: not implemented yet"]
 async fn posting_text_to_a_received_message_replies() {
     let mut chat = alice_calls_bob(TestServer::start().await).await;
     let message = bob_writes(&mut chat, "ping").await;
