@@ -110,6 +110,8 @@ fn application_routes() -> Router<AppState> {
             get(messaging::get_message).post(messaging::reply),
         )
         .route(&format!("{conversation}/messaging/terminate"), post(messaging::stop))
+        .route(&format!("{conversation}/messaging/typing"), post(messaging::set_typing))
+        .route(&format!("{conversation}/messaging/typingParticipants"), get(messaging::typing_participants))
         .route("/applications/{app}/communication/conversations", get(conversations::list))
         .route(conversation, get(conversations::get).delete(conversations::delete))
         .route(&format!("{conversation}/{{part}}"), get(conversations::part))

@@ -158,6 +158,16 @@ impl AppUrls {
         child(&self.conversation(session), "messaging")
     }
 
+    /// `setIsTyping` of a conversation's messaging, as recorded: `<messaging>/typing`.
+    pub fn set_is_typing(&self, session: &str) -> String {
+        child(&self.messaging(session), "typing")
+    }
+
+    /// `typingParticipants` of a conversation's messaging, as recorded.
+    pub fn typing_participants(&self, session: &str) -> String {
+        child(&self.messaging(session), "typingParticipants")
+    }
+
     pub fn message(&self, session: &str, message: &str) -> String {
         child(&self.messaging(session), &format!("messages/{message}"))
     }

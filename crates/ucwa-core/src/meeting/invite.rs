@@ -313,6 +313,7 @@ impl Meeting {
             messaging_operation: None,
             participant_invitations: Vec::new(),
             sent_messages: Vec::new(),
+            typing: None,
         }
     }
 

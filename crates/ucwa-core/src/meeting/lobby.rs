@@ -38,6 +38,7 @@ impl Meeting {
             messaging_operation: None,
             participant_invitations: Vec::new(),
             sent_messages: Vec::new(),
+            typing: None,
         };
         self.sessions.insert(id.clone(), Arc::new(session));
 

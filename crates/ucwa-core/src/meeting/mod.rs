@@ -76,7 +76,7 @@ pub use notice::{Message, Notice, NoticeKind, View};
 pub use session::{
     Content, ConversationState, Direction, Identity, Importance, Invitation, InvitationKind, InvitationRequest,
     InvitationState, ModalityOperation, ModalityState, ParticipantInvitation, ParticipantInvitationRequest, Reason,
-    Ring, Role, SENT_MESSAGES_KEPT, SentMessage, Session, SessionId, Surface, address_key,
+    Ring, Role, SENT_MESSAGES_KEPT, SentMessage, Session, SessionId, Surface, Typing, address_key,
 };
 pub use settings::{AccessLevel, AutomaticLeaderAssignment, MeetingSettings, Toggle, same_uri, sip_domain};
 pub use storage::SessionChanges;
@@ -229,12 +229,13 @@ impl Meeting {
         (2..=self.sessions.len() + 2).map(|n| format!("{plain}~{n}")).find(|k| !taken(k)).unwrap_or(plain)
     }
 
-    /// The earliest lobby or ringing deadline, for the store's timer index; the store then
-    /// sends [`Command::ExpireLobbies`] at that instant.
+    /// The earliest lobby, ringing or typing deadline, for the store's timer index; the store
+    /// then sends [`Command::ExpireLobbies`] at that instant.
     pub fn next_deadline(&self) -> Option<i64> {
         let lobby = self.sessions.values().filter(|s| s.is_waiting()).filter_map(|s| s.lobby_deadline_ms);
         let rings = self.sessions.values().filter(|s| s.is_ringing()).filter_map(|s| s.invitation.ring.as_ref());
-        lobby.chain(rings.map(|r| r.deadline_ms)).min()
+        let typing = self.sessions.values().filter_map(|s| s.typing.as_ref().map(|t| t.until_ms));
+        lobby.chain(rings.map(|r| r.deadline_ms)).chain(typing).min()
     }
 
     /// Applies `cmd` at `now_ms`. On `Err` the meeting is unchanged; on `Ok` the version has
@@ -255,6 +256,7 @@ impl Meeting {
             Command::ExpireLobbies => {
                 self.expire_lobbies(now_ms, &mut out);
                 self.expire_rings(now_ms, &mut out);
+                self.expire_typing(now_ms, &mut out);
             }
             Command::Invite(invite) => self.invite(*invite, now_ms, &mut out)?,
             Command::Call(call) => self.call(*call, now_ms, &mut out)?,
@@ -266,6 +268,7 @@ impl Meeting {
             Command::AddMessaging { session, operation_id } => self.add_messaging(&session, operation_id, &mut out)?,
             Command::StopMessaging { session } => self.stop_messaging(&session, &mut out)?,
             Command::SendMessage { session, message } => self.send_message(&session, message, now_ms, &mut out)?,
+            Command::SetTyping { session } => self.set_typing(&session, now_ms, &mut out)?,
             Command::End => self.end(&mut out),
         }
         // Saturating: 2^64 commands are out of reach, and overflow must not panic.

@@ -374,6 +374,14 @@ pub fn address_key(uri: &str) -> String {
     }
 }
 
+/// A session shown as typing (`setIsTyping`): until when, and whom it was announced to
+/// (they, and only they, are told when it stops).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Typing {
+    pub until_ms: i64,
+    pub told: Vec<SessionId>,
+}
+
 /// How many sent messages a session keeps for GET; older ones answer 404.
 pub const SENT_MESSAGES_KEPT: usize = 20;
 
@@ -409,6 +417,9 @@ pub struct Session {
     /// The most recent messages sent, oldest first (at most [`SENT_MESSAGES_KEPT`]).
     #[serde(default)]
     pub sent_messages: Vec<SentMessage>,
+    /// Set while the session shows as typing.
+    #[serde(default)]
+    pub typing: Option<Typing>,
 }
 
 impl Session {

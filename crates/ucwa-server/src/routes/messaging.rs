@@ -79,6 +79,17 @@ pub async fn get_message(OwnSession { own, id }: OwnSession, Tail(message): Tail
     Ok(Json(own.services.sent_message(&own.app, &id, &message).await?))
 }
 
+/// `POST <messaging>/typing` (`setIsTyping`, 204).
+pub async fn set_typing(OwnSession { own, id }: OwnSession) -> ApiResult<StatusCode> {
+    own.services.set_typing(&own.app, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET <messaging>/typingParticipants`.
+pub async fn typing_participants(OwnSession { own, id }: OwnSession) -> ApiResult<Json> {
+    Ok(Json(own.services.typing_participants(&own.app, &id).await?))
+}
+
 /// `POST <messaging>/terminate` (`stopMessaging`).
 pub async fn stop(OwnSession { own, id }: OwnSession) -> ApiResult<StatusCode> {
     own.services.stop_messaging(&own.app, &id).await?;

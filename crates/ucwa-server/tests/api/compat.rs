@@ -206,7 +206,6 @@ async fn posting_text_to_a_received_message_replies() {
 // 5. Typing (`setistyping_ref`, `typingparticipants_ref`; recorded links in `receiveanim`).
 
 #[tokio::test]
-#[ignore = "issue 10: not implemented yet"]
 async fn typing_is_announced_to_the_other_party() {
     let mut chat = alice_calls_bob(TestServer::start().await).await;
     let server = &chat.server;
@@ -243,6 +242,30 @@ async fn typing_is_announced_to_the_other_party() {
     let bob_typing = link(&chat.bob_messaging, "setIsTyping");
     let (status, _) = post(server, &chat.bob.app, &bob_typing, None).await;
     assert!(status == StatusCode::CONFLICT || status == StatusCode::NOT_FOUND, "{status}");
+}
+
+#[tokio::test]
+async fn typing_ends_when_not_renewed() {
+    let mut chat = alice_calls_bob(TestServer::start().await).await;
+    let server = &chat.server;
+    let typing = link(&chat.alice_messaging, "setIsTyping");
+    assert_eq!(post(server, &chat.alice.app, &typing, None).await.0, StatusCode::NO_CONTENT);
+    chat.bob.until(server, WAIT, |e| e["in"]["rel"] == "typingParticipants" && e["type"] == "added").await;
+    // Renewed within the window: still typing.
+    server.advance(std::time::Duration::from_secs(6)).await;
+    post(server, &chat.alice.app, &typing, None).await;
+    server.advance(std::time::Duration::from_secs(6)).await;
+    let view = link(&chat.bob_messaging, "typingParticipants");
+    assert_eq!(get(server, &chat.bob.app, &view).await.1["_embedded"]["participant"].as_array().map(Vec::len), Some(1));
+    assert!(chat.bob.drain(server).await.iter().all(|e| e["in"]["rel"] != "typingParticipants"));
+    // Not renewed: it ends, and Bob is told.
+    server.advance(std::time::Duration::from_secs(5)).await;
+    let got = chat.bob.until(server, WAIT, |e| e["in"]["rel"] == "typingParticipants").await;
+    assert_eq!(
+        trace(std::slice::from_ref(got.last().unwrap())),
+        ["conversation participant deleted in typingParticipants"]
+    );
+    assert_eq!(get(server, &chat.bob.app, &view).await.1["_embedded"]["participant"], json!([]));
 }
 
 // 6. `POST {application}/reportMyActivity` (`me_ref` sample, `reportmyactivity_ref`).

@@ -19,7 +19,9 @@ pub fn messaging(v: &Viewer<'_>, state: ModalityState) -> Resource {
         r = r
             .prop("negotiatedMessageFormats", serde_json::json!(["Plain", "Html"]))
             .link("stopMessaging", child(&href, "terminate"))
-            .link("sendMessage", child(&href, "messages"));
+            .link("sendMessage", child(&href, "messages"))
+            .link("setIsTyping", v.urls.set_is_typing(v.id))
+            .link("typingParticipants", v.urls.typing_participants(v.id));
     }
     // A two-party conversation's messaging is started by its call, never added.
     let can_add =
@@ -70,4 +72,17 @@ pub fn participant_messaging(v: &Viewer<'_>, subject: &str) -> Resource {
         participant,
         &title,
     )
+}
+
+/// `typingParticipants`: the others now typing, as `v` sees them. The reference page lists
+/// no properties or links; the embedded list mirrors the roster views.
+pub fn typing_participants(v: &Viewer<'_>) -> Resource {
+    let typing = v
+        .meeting()
+        .sessions()
+        .iter()
+        .filter(|(id, s)| id.as_str() != v.id && s.typing.is_some() && !s.identity.trusted)
+        .map(|(id, _)| super::participant::participant(v, id, "participant"))
+        .collect();
+    Resource::new(v.ns, "typingParticipants", v.urls.typing_participants(v.id)).embed_array("participant", typing)
 }
