@@ -630,7 +630,6 @@ async fn anonymous_guests_get_no_people() {
 // 10. Incoming invitations as recorded (`receiveanim` step 8).
 
 #[tokio::test]
-#[ignore = "issue 10: not implemented yet"]
 async fn incoming_messaging_invitation_matches_the_recording() {
     let chat = alice_calls_bob(TestServer::start().await).await;
     let incoming = &chat.bob_invitation;
@@ -654,7 +653,6 @@ async fn incoming_messaging_invitation_matches_the_recording() {
 }
 
 #[tokio::test]
-#[ignore = "issue 10: not implemented yet"]
 async fn incoming_meeting_invitation_matches_the_recording() {
     let mut i = crate::invite::meeting_with_bob_outside(Default::default()).await;
     crate::invite::add_participant(&i, json!({"to": "sip:bob@example.com", "operationId": "add-bob"})).await;

@@ -55,10 +55,14 @@ impl<'a> Viewer<'a> {
     /// signed-in user too. Guests, service endpoints and the Trusted Application API surface
     /// have no contacts (the recorded TAP participants and messages link none).
     pub fn contact_key(&self, who: &Identity) -> Option<String> {
-        let viewer = &self.session.identity;
-        let has_people = viewer.surface == Surface::Ucwa && !viewer.anonymous;
         let is_person = who.surface == Surface::Ucwa && !who.anonymous;
-        (has_people && is_person).then(|| address_key(&who.uri))
+        (self.has_people() && is_person).then(|| address_key(&who.uri))
+    }
+
+    /// Whether the viewer's application has `people` (contacts): a signed-in UCWA user's.
+    pub fn has_people(&self) -> bool {
+        let viewer = &self.session.identity;
+        viewer.surface == Surface::Ucwa && !viewer.anonymous
     }
 
     /// Session `subject`'s participant as this viewer sees it, named by its participant key
