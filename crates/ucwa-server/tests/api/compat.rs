@@ -666,3 +666,74 @@ async fn incoming_meeting_invitation_matches_the_recording() {
     assert!(ends_with(&link(from, "contact"), "/people/alice@example.com"), "{from:#}");
     assert!(ends_with(&link(from, "self"), "/participants/alice@example.com"), "{from:#}");
 }
+
+// The typed wire model of ucwa-proto reads every presence and people payload strictly and
+// writes it back unchanged (the model covers all they carry).
+
+/// Reads `value` strictly as `T` and checks it writes back unchanged.
+fn strictly<T: serde::de::DeserializeOwned + serde::Serialize>(what: &str, value: &Value) -> T {
+    let typed: T = ucwa_proto::strict(|| serde_json::from_value(value.clone()))
+        .unwrap_or_else(|e| panic!("{what}: {e}\n{value:#}"));
+    assert_eq!(&serde_json::to_value(&typed).unwrap(), value, "{what}: the model does not cover all of it");
+    typed
+}
+
+#[tokio::test]
+async fn people_payloads_read_into_the_model() {
+    use ucwa_proto::model::{
+        Contact, Dashboard, EventBatch, Hal, Location, Me, Note, Presence, PresenceSubscription, Search,
+    };
+    let (server, alice, bob, _) = people().await;
+    let alice = available(&server, alice).await;
+    let mut bob_events = EventStream::new(&bob);
+    bob_events.drain(&server).await;
+    let subscriptions = href(&bob.body["_embedded"]["people"], "presenceSubscriptions");
+    let resp = server
+        .call(
+            Method::POST,
+            &subscriptions,
+            &bob.token,
+            Some(json!({"duration": 10, "uris": ["sip:alice@example.com"]})),
+        )
+        .await;
+    let _: Hal<PresenceSubscription> = strictly("presenceSubscription", &resp.json().await.unwrap());
+    let _: Hal<Dashboard> = strictly("presenceSubscriptions", &get(&server, &bob, &subscriptions).await.1);
+    post(&server, &alice, &format!("{}/me/note", alice.url), Some(json!({"message": "Out to lunch"}))).await;
+    let (_, me) = get(&server, &alice, &format!("{}/me", alice.url)).await;
+    let me: Hal<Me> = strictly("me", &me);
+    for (rel, url) in [
+        ("presence", me.links.href(ucwa_proto::RelName::Presence)),
+        ("note", me.links.href(ucwa_proto::RelName::Note)),
+        ("location", me.links.href(ucwa_proto::RelName::Location)),
+    ] {
+        let (_, body) = get(&server, &alice, url.unwrap()).await;
+        match rel {
+            "presence" => drop(strictly::<Hal<Presence>>(rel, &body)),
+            "note" => drop(strictly::<Hal<Note>>(rel, &body)),
+            _ => drop(strictly::<Hal<Location>>(rel, &body)),
+        }
+    }
+    let _: Hal<Dashboard> = strictly("phones", &get(&server, &alice, &format!("{}/me/phones", alice.url)).await.1);
+    let contact: Hal<Contact> =
+        strictly("contact", &get(&server, &bob, &format!("{}/people/alice@example.com", bob.url)).await.1);
+    let _: Hal<Presence> = strictly(
+        "contactPresence",
+        &get(&server, &bob, contact.links.href(ucwa_proto::RelName::ContactPresence).unwrap()).await.1,
+    );
+    let _: Hal<Note> = strictly(
+        "contactNote",
+        &get(&server, &bob, contact.links.href(ucwa_proto::RelName::ContactNote).unwrap()).await.1,
+    );
+    let _: Hal<Location> = strictly(
+        "contactLocation",
+        &get(&server, &bob, contact.links.href(ucwa_proto::RelName::ContactLocation).unwrap()).await.1,
+    );
+    let _: Hal<Search> =
+        strictly("search", &get(&server, &bob, &format!("{}/people/search?query=alice", bob.url)).await.1);
+    let _: Hal<Dashboard> =
+        strictly("myContacts", &get(&server, &bob, &format!("{}/people/contacts", bob.url)).await.1);
+    // The contact events, in a whole batch.
+    let url = format!("{}&timeout=1", bob.events_url);
+    let (_, batch) = server.events_within(&bob, &url, std::time::Duration::from_secs(1)).await;
+    let _: EventBatch = strictly("people events", &batch);
+}
