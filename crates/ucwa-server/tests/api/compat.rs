@@ -1,6 +1,6 @@
 //! Wire compatibility with what Microsoft's servers sent (issue 10): one test per item,
-//! asserting the recorded or documented shape through HTTP. Each item's recorded payloads
-//! and sources are in `docs/compatibility-plan.md` (until it lands) and `docs/compatibility.md`.
+//! asserting the recorded or documented shape through HTTP. Each item's sources (reference
+//! pages, recorded traffic) are cited in `docs/compatibility.md`.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
