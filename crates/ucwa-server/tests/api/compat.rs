@@ -24,6 +24,13 @@ async fn post(server: &TestServer, app: &TestApp, url: &str, body: Option<Value>
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
+/// POSTs `body` to `url` as `app` and expects 400 naming `parameter`.
+async fn post_refused(server: &TestServer, app: &TestApp, url: &str, body: Value, parameter: &str) {
+    let (status, answer) = post(server, app, url, Some(body.clone())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(answer["parameters"][parameter].is_string(), "{body}: {answer}");
+}
+
 /// POSTs a raw text body (a message).
 async fn post_text(server: &TestServer, app: &TestApp, url: &str, text: &str) -> reqwest::Response {
     server
@@ -437,9 +444,7 @@ async fn presence_is_set_read_and_reset() {
     // An empty body resets (`presence_ref`).
     assert_eq!(post(&server, &alice, &presence, None).await.0, StatusCode::NO_CONTENT);
     assert_eq!(get(&server, &alice, &presence).await.1["availability"], "Online");
-    let (status, body) = post(&server, &alice, &presence, Some(json!({"availability": "Available"}))).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["parameters"]["availability"].is_string(), "{body}");
+    post_refused(&server, &alice, &presence, json!({"availability": "Available"}), "availability").await;
 }
 
 #[tokio::test]
@@ -506,9 +511,7 @@ async fn note_and_location_round_trip_and_notify() {
         StatusCode::NO_CONTENT
     );
     assert_eq!(get(&server, &alice, &location).await.1["location"], "By the beach");
-    let (status, body) = post(&server, &alice, &location, Some(json!({"location": "x".repeat(61)}))).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["parameters"]["location"].is_string(), "{body}");
+    post_refused(&server, &alice, &location, json!({"location": "x".repeat(61)}), "location").await;
 }
 
 #[tokio::test]
@@ -580,9 +583,7 @@ async fn presence_subscriptions_are_validated_listed_and_deleted() {
         (json!({"duration": 10}), "uris"),
         (json!({"duration": 10, "uris": ["alice"]}), "uris"),
     ] {
-        let (status, body) = post(&server, &bob, &subscriptions, Some(bad.clone())).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
-        assert!(body["parameters"][name].is_string(), "{bad}: {body}");
+        post_refused(&server, &bob, &subscriptions, bad, name).await;
     }
     let resp = server
         .call(
