@@ -15,7 +15,8 @@ use crate::channel::ChannelParams;
 use crate::doorbell::Doorbell;
 use crate::meeting::Meeting;
 use crate::model::{
-    Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, StoredEvent, TokenRecord, User,
+    Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, PresenceSubscription, Publication,
+    PublicationChange, StoredEvent, TokenRecord, User,
 };
 use crate::service::{CallbackFailure, CallbackRoute, OutboxItem, ServiceApp};
 
@@ -48,6 +49,46 @@ pub trait Store: Send + Sync + 'static {
     async fn upsert_user(&self, user: &User) -> StoreResult<bool>;
     async fn find_user(&self, uri: &str) -> StoreResult<Option<User>>;
     async fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// Up to `limit` users whose display name or URI contains `query` in any letter case
+    /// (every user for an empty query), by display name, then URI.
+    async fn search_users(&self, query: &str, limit: u32) -> StoreResult<Vec<User>>;
+
+    /// What `uri` published (nothing set if it never did).
+    async fn publication(&self, uri: &str) -> StoreResult<Publication>;
+    /// Applies `change` to `uri`'s publication and appends `events` in the same transaction.
+    async fn publish(
+        &self,
+        uri: &str,
+        change: &PublicationChange,
+        events: Vec<NewEvent>,
+        now_ms: i64,
+    ) -> StoreResult<()>;
+    /// Stores a new presence subscription, unless its application already has `max_live`
+    /// unexpired ones at `now_ms` (`false`, nothing stored).
+    async fn insert_presence_subscription(
+        &self,
+        subscription: &PresenceSubscription,
+        max_live: u32,
+        now_ms: i64,
+    ) -> StoreResult<bool>;
+    /// The application's presence subscriptions unexpired at `now_ms`, oldest first.
+    async fn presence_subscriptions(&self, app_id: &str, now_ms: i64) -> StoreResult<Vec<PresenceSubscription>>;
+    /// Moves an unexpired subscription of `app_id` to expire at `expires_ms` (when given) and
+    /// adds `uris` it does not have yet; `false` if there is no such subscription.
+    async fn update_presence_subscription(
+        &self,
+        app_id: &str,
+        id: &str,
+        expires_ms: Option<i64>,
+        uris: &[String],
+        now_ms: i64,
+    ) -> StoreResult<bool>;
+    /// Deletes a subscription of `app_id`; `false` if there was none.
+    async fn delete_presence_subscription(&self, app_id: &str, id: &str) -> StoreResult<bool>;
+    /// The active applications with a subscription to `uri` unexpired at `now_ms`.
+    async fn presence_watchers(&self, uri: &str, now_ms: i64) -> StoreResult<Vec<String>>;
+    /// Deletes subscriptions expired at `now_ms`; returns how many.
+    async fn purge_expired_presence_subscriptions(&self, now_ms: i64) -> StoreResult<u64>;
 
     async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
     /// A token by the hash of its secret, if it has not expired at `now_ms`.
@@ -108,8 +149,9 @@ pub trait Store: Send + Sync + 'static {
     async fn meeting(&self, id: &str) -> StoreResult<Option<MeetingRecord>>;
     /// The stored version of a meeting: lets a node reuse its cached copy when unchanged.
     async fn meeting_version(&self, id: &str) -> StoreResult<Option<u64>>;
-    /// Meetings organized by `uri`, oldest first (not two-party conversations).
-    async fn meetings_organized_by(&self, uri: &str) -> StoreResult<Vec<MeetingRecord>>;
+    /// The `limit` most recently created meetings organized by `uri`, oldest first (not
+    /// two-party conversations).
+    async fn meetings_organized_by(&self, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>>;
     /// Saves `after` if the stored meeting is still `before` (compare-and-swap on the
     /// version), writing only the sessions that changed ([`Meeting::session_changes`]) and
     /// when it finished ([`Meeting::finished_at`] at `now_ms`), and appends `events` in the

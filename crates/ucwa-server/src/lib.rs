@@ -61,18 +61,36 @@ pub struct ServerOptions {
 /// The routes of one application, the same under every applications prefix.
 fn application_routes() -> Router<AppState> {
     use routes::participant_invitations as pinv;
-    use routes::{applications, batch, conversations, events, invitations, messaging, my_meetings};
+    use routes::{applications, batch, conversations, events, invitations, messaging, my_meetings, people};
     let conversation = "/applications/{app}/communication/conversations/{conv}";
     let invitation = "/applications/{app}/communication/onlineMeetingInvitations/{inv}";
     let participant_invitations = "/applications/{app}/communication/participantInvitations";
     let messaging_invitations = "/applications/{app}/communication/messagingInvitations";
     let my_meeting = "/applications/{app}/onlineMeetings/myOnlineMeetings";
+    let subscriptions = "/applications/{app}/people/presenceSubscriptions";
     Router::new()
         .route("/applications", post(applications::create))
         .route("/applications/{app}", get(applications::get).delete(applications::delete))
         .route("/applications/{app}/me", get(applications::me))
         .route("/applications/{app}/me/makeMeAvailable", post(applications::make_me_available))
         .route("/applications/{app}/me/reportMyActivity", post(applications::report_my_activity))
+        .route("/applications/{app}/reportMyActivity", post(applications::report_my_activity))
+        .route("/applications/{app}/me/phones", get(people::phones))
+        .route("/applications/{app}/me/{part}", get(people::my_part).post(people::publish))
+        .route("/applications/{app}/photos/{key}", get(people::photo))
+        .route("/applications/{app}/people/contacts", get(people::contacts))
+        .route("/applications/{app}/people/search", get(people::search))
+        .route(subscriptions, get(people::subscriptions).post(people::subscribe))
+        .route(
+            &format!("{subscriptions}/{{subscription}}"),
+            get(people::subscription).post(people::extend).delete(people::unsubscribe),
+        )
+        .route(
+            &format!("{subscriptions}/{{subscription}}/addToPresenceSubscription"),
+            post(people::add_to_subscription),
+        )
+        .route("/applications/{app}/people/{key}", get(people::contact))
+        .route("/applications/{app}/people/{key}/{part}", get(people::contact_part))
         .route("/applications/{app}/communication", get(applications::communication))
         .route("/applications/{app}/events", get(events::get))
         .route("/applications/{app}/batch", post(batch::post))
@@ -87,8 +105,13 @@ fn application_routes() -> Router<AppState> {
         .route(&format!("{messaging_invitations}/{{inv}}"), get(messaging::get_invitation))
         .route(&format!("{messaging_invitations}/{{inv}}/{{action}}"), post(messaging::invitation_action))
         .route(&format!("{conversation}/messaging/messages"), post(messaging::send))
-        .route(&format!("{conversation}/messaging/messages/{{msg}}"), get(messaging::get_message))
+        .route(
+            &format!("{conversation}/messaging/messages/{{msg}}"),
+            get(messaging::get_message).post(messaging::reply),
+        )
         .route(&format!("{conversation}/messaging/terminate"), post(messaging::stop))
+        .route(&format!("{conversation}/messaging/typing"), post(messaging::set_typing))
+        .route(&format!("{conversation}/messaging/typingParticipants"), get(messaging::typing_participants))
         .route("/applications/{app}/communication/conversations", get(conversations::list))
         .route(conversation, get(conversations::get).delete(conversations::delete))
         .route(&format!("{conversation}/{{part}}"), get(conversations::part))
@@ -166,6 +189,18 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The router behind [`middleware::collapse_request_slashes`]: what a connection (and each
+/// part of a batch) is served by.
+pub fn app(state: AppState) -> App {
+    tower::Layer::layer(
+        &tower::util::MapRequestLayer::new(middleware::collapse_request_slashes as fn(_) -> _),
+        router(state),
+    )
+}
+
+/// The service [`app`] builds.
+pub type App = tower::util::MapRequest<Router, fn(axum::extract::Request) -> axum::extract::Request>;
+
 /// A server ready to serve: its use cases are built, nothing runs yet.
 pub struct Server {
     state: AppState,
@@ -215,7 +250,7 @@ impl Server {
         // that for every connection (axum turns a `Router` into its routes per accepted
         // connection), costing tens of KiB per parked event request. Cloning the prepared
         // router per connection is one reference count.
-        let app = router(state).with_state(()).into_make_service();
+        let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(app(state));
         let served = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
         shutdown.cancel();
         background.join_all().await;

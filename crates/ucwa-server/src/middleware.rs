@@ -1,11 +1,12 @@
-//! Cross-cutting HTTP behaviour: correlation headers, and UCWA error bodies for the
-//! requests no route takes (404, 405) and for panics.
+//! Cross-cutting HTTP behaviour: repeated slashes collapsed before routing, correlation
+//! headers, and UCWA error bodies for the requests no route takes (404, 405) and for panics.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
 use ucwa_core::credentials::new_id;
@@ -31,6 +32,44 @@ static CORRELATION_IDS: LazyLock<CorrelationIds> =
 fn next_correlation_id() -> String {
     let n = CORRELATION_IDS.counter.fetch_add(1, Ordering::Relaxed);
     format!("{}{n:012x}", CORRELATION_IDS.prefix)
+}
+
+/// `path_and_query` with every run of `/` in its path made one `/` (the query is left as it
+/// is). IIS in front of Microsoft's servers did this before UCWA routed, and published bots
+/// rely on it: they build URLs as `root + "/" + href`, which doubles the slash
+/// (docs/compatibility.md, Conventions).
+pub fn collapse_slashes(path_and_query: &str) -> Cow<'_, str> {
+    let (path, query) = match path_and_query.find('?') {
+        Some(i) => path_and_query.split_at(i),
+        None => (path_and_query, ""),
+    };
+    if !path.contains("//") {
+        return Cow::Borrowed(path_and_query);
+    }
+    let mut out = String::with_capacity(path_and_query.len());
+    for c in path.chars() {
+        if !(c == '/' && out.ends_with('/')) {
+            out.push(c);
+        }
+    }
+    out.push_str(query);
+    Cow::Owned(out)
+}
+
+/// Rewrites the request's URI with [`collapse_slashes`]. It runs before routing, so it wraps
+/// the whole router (axum's `Router::layer` runs after a route matched).
+pub fn collapse_request_slashes(mut req: Request) -> Request {
+    let collapsed = req.uri().path_and_query().map(|pq| collapse_slashes(pq.as_str()));
+    if let Some(Cow::Owned(pq)) = collapsed {
+        let mut parts = req.uri().clone().into_parts();
+        if let Ok(pq) = pq.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
+    }
+    req
 }
 
 /// A failure's cause, put in the response's extensions by [`ApiError`] so that it is logged
@@ -110,7 +149,15 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
 
 #[cfg(test)]
 mod tests {
-    use super::accepts_only_xml;
+    use super::{accepts_only_xml, collapse_slashes};
+
+    #[test]
+    fn repeated_slashes_in_the_path_collapse() {
+        assert_eq!(collapse_slashes("//ucwa//oauth/v1/applications/1"), "/ucwa/oauth/v1/applications/1");
+        assert_eq!(collapse_slashes("/a///b/?x=//y"), "/a/b/?x=//y");
+        assert!(matches!(collapse_slashes("/a/b?x=//y"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(collapse_slashes("/a%2F%2Fb"), "/a%2F%2Fb");
+    }
 
     #[test]
     fn only_xml_only_accept_headers_are_refused() {

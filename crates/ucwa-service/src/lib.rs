@@ -21,6 +21,7 @@
 //! - [`conversations`]: a conversation and its roster, lobby and participant actions.
 //! - [`invitations`]: `addParticipant`, accepting, declining and cancelling invitations.
 //! - [`messaging`]: `startMessaging`, `addMessaging`, messages, `stopMessaging`.
+//! - [`people`]: presence, note and location; contacts, search, presence subscriptions.
 //! - [`service_apps`]: the Trusted Application API (`adhocMeetings`, service joins).
 //! - [`anonymous`]: `anonApplicationTokens` and the applications of `psat` guests.
 //! - [`admin`]: what the command line does (`user add`, `service-app add`).
@@ -46,6 +47,7 @@ pub mod join;
 pub mod limits;
 pub mod meetings;
 pub mod messaging;
+pub mod people;
 pub mod render;
 pub mod retention;
 pub mod service_apps;

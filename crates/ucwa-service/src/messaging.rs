@@ -147,6 +147,19 @@ impl Services {
         .await
     }
 
+    /// `POST <messaging>/typing` (`setIsTyping`): the session shows as typing to the others
+    /// for a few seconds (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/setistyping_ref>);
+    /// 409 unless its messaging is connected.
+    pub async fn set_typing(&self, app: &Application, session_id: &str) -> ServiceResult<()> {
+        let meeting_id = self.locate(app, session_id).await?;
+        self.meetings.command(&meeting_id, Command::SetTyping { session: session_id.to_owned() }).await
+    }
+
+    /// `GET <messaging>/typingParticipants`.
+    pub async fn typing_participants(&self, app: &Application, session_id: &str) -> ServiceResult<Value> {
+        self.view(app, session_id, |v| Ok(crate::render::messaging::typing_participants(v).into_value())).await
+    }
+
     /// `POST <messaging>/terminate` (`stopMessaging`).
     pub async fn stop_messaging(&self, app: &Application, session_id: &str) -> ServiceResult<()> {
         let meeting_id = self.locate(app, session_id).await?;

@@ -30,6 +30,7 @@
 //! - [`meetings`]: meeting records, compare-and-swap saves, sessions and deadlines.
 //! - [`callbacks`]: service applications' callback routes and outbox.
 //! - [`tenant`]: users, tokens, service applications, applications and idle expiry.
+//! - [`presence`]: what users publish, presence subscriptions and their watchers, user search.
 //! - [`retention`]: what `purge_finished` deletes and what it keeps.
 
 // This crate is a test suite: a failed expectation is a failed test.
@@ -38,6 +39,7 @@
 pub mod callbacks;
 pub mod events;
 pub mod meetings;
+pub mod presence;
 pub mod retention;
 pub mod support;
 pub mod tenant;
@@ -117,6 +119,12 @@ macro_rules! store_conformance {
                 an_endpoint_has_one_active_application_per_kind,
                 availability_channel_activity_and_deletion,
                 idle_applications_expire_except_busy_and_service_ones,
+            ],
+            presence: [
+                users_are_found_by_name_or_address,
+                publications_are_changed_one_part_at_a_time_with_their_events,
+                subscriptions_are_capped_listed_extended_and_deleted,
+                watchers_are_active_applications_with_a_live_subscription,
             ],
             retention: [
                 finished_two_party_conversations_are_purged_after_retention,

@@ -25,8 +25,10 @@ pub async fn a_new_meeting_reads_back_as_stored(store: DynStore) {
     assert_eq!(store.meeting_version("m1").await.unwrap(), Some(0));
     assert_eq!(store.meeting("nope").await.unwrap(), None);
     assert_eq!(store.meeting_version("nope").await.unwrap(), None);
-    let mine = store.meetings_organized_by(ORGANIZER).await.unwrap();
-    assert_eq!(mine, [first, second], "the organizer's conferences, oldest first; no two-party conversations");
+    let mine = store.meetings_organized_by(ORGANIZER, 10).await.unwrap();
+    assert_eq!(mine, [first, second.clone()], "the organizer's conferences, oldest first; no two-party conversations");
+    let newest = store.meetings_organized_by(ORGANIZER, 1).await.unwrap();
+    assert_eq!(newest, [second], "the limit keeps the newest");
 }
 
 /// A node that saves against a version someone else already replaced loses, and neither

@@ -121,14 +121,16 @@ pub async fn version(pool: &SqlitePool, id: &str) -> StoreResult<Option<u64>> {
     Ok(row.and_then(|(v,)| u64::try_from(v).ok()))
 }
 
-pub async fn organized_by(pool: &SqlitePool, uri: &str) -> StoreResult<Vec<MeetingRecord>> {
+pub async fn organized_by(pool: &SqlitePool, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
     let sql = format!(
-        "SELECT {MEETING_COLUMNS} FROM meetings WHERE organizer_uri = ? AND kind = 'Conference' ORDER BY created_ms, id"
+        "SELECT {MEETING_COLUMNS} FROM meetings WHERE organizer_uri = ? AND kind = 'Conference'
+         ORDER BY created_ms DESC, id DESC LIMIT ?"
     );
     let rows: Vec<MeetingRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).fetch_all(pool).await.map_err(unavailable)?;
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).bind(limit).fetch_all(pool).await.map_err(unavailable)?;
     let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
+    // Newest first from the query (so the limit keeps the newest), oldest first out.
+    for row in rows.into_iter().rev() {
         out.push(assemble(pool, row).await?);
     }
     Ok(out)
