@@ -147,7 +147,7 @@ pub fn router(state: AppState) -> Router {
     for discover in ["/platformservice/discover", "/platformService/discover"] {
         router = router.route(discover, get(routes::platform::discover));
     }
-    router
+    let router = router
         .route("/autodiscover/xframe/xframe.html", get(discovery::xframe))
         .route("/WebTicket/oauthtoken", post(token::issue))
         .route("/healthz", get(|| async { "ok" }))
@@ -155,13 +155,21 @@ pub fn router(state: AppState) -> Router {
         .nest(urls::ANONYMOUS_PREFIX, application_routes())
         .nest(urls::PSANON_PREFIX, application_routes())
         .nest(urls::PLATFORM_PREFIX, platform_routes())
-        .merge(web::routes())
+        .merge(web::routes());
+    with_middleware(router, state)
+}
+
+/// The middleware every route runs in, innermost first: JSON-only, the panic catcher (inside
+/// the correlation middleware, so a panic's 500 carries `X-MS-Correlation-Id` too), the
+/// correlation headers, compression, and hiding `Authorization` from traces.
+pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
+    routes
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::json_only))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::correlation))
         .layer(CompressionLayer::new().gzip(true).no_br().no_deflate().no_zstd())
-        .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
         .with_state(state)
 }

@@ -1,0 +1,5 @@
+//! Security tests (docs/SECURITY.md): each reproduces an attack from issue 11 against the
+//! real server on a loopback port and checks that it no longer works. One module per
+//! finding or group of findings.
+
+mod panics;
