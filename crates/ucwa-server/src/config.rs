@@ -108,4 +108,6 @@ pub struct ServeArgs {
     pub server_fqdn: Option<String>,
     #[command(flatten)]
     pub limits: Limits,
+    #[command(flatten)]
+    pub connections: crate::connections::ConnectionLimits,
 }

@@ -30,6 +30,8 @@ pub enum ApiError {
     /// 406: the client accepts only a format this server does not produce (XML).
     NotAcceptable,
     EntityTooLarge,
+    /// 408: the body did not arrive in time (`--body-read-timeout-ms`).
+    BodyTimeout,
 }
 
 impl ApiError {
@@ -48,6 +50,7 @@ impl ApiError {
                 generic(StatusCode::NOT_ACCEPTABLE, "This server answers in JSON only; accept application/json.")
             }
             ApiError::EntityTooLarge => generic(StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large."),
+            ApiError::BodyTimeout => generic(StatusCode::REQUEST_TIMEOUT, "The request body did not arrive in time."),
             ApiError::Service(e) => match e {
                 ServiceError::InvalidParameters(_) => (
                     StatusCode::BAD_REQUEST,

@@ -12,6 +12,8 @@
 //! - [`routes`]: one module per resource; thin handlers. The router is built here.
 //! - [`auth`], [`input`], [`response`], [`error`]: extraction and answers.
 //! - [`middleware`]: correlation headers, JSON-only, UCWA bodies for 404/405/panics.
+//! - [`connections`]: the accept loop, the connection cap and the header, body and idle
+//!   timeouts (slow clients).
 //! - [`callbacks`]: the HTTP transport of service applications' callbacks.
 //! - [`config`], [`cli`]: the command line and the administrative subcommands.
 //! - [`web`]: mounts the `ucwa-web` pages (the join page at each meeting's `joinUrl`, the
@@ -21,6 +23,7 @@ pub mod auth;
 pub mod callbacks;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod input;
 pub mod middleware;
@@ -46,6 +49,7 @@ use ucwa_service::{ServiceOptions, Services, callbacks as callback_worker, house
 
 use crate::callbacks::HttpTransport;
 use crate::config::Limits;
+pub use crate::connections::ConnectionLimits;
 use crate::state::{AppState, Shared};
 
 /// Everything a [`Server`] needs besides the listener.
@@ -56,6 +60,8 @@ pub struct ServerOptions {
     pub limits: Limits,
     pub public_url: Option<String>,
     pub server_fqdn: String,
+    /// Timeouts and the cap of client connections.
+    pub connections: ConnectionLimits,
 }
 
 /// The routes of one application, the same under every applications prefix.
@@ -178,6 +184,7 @@ pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
 pub struct Server {
     state: AppState,
     store: DynStore,
+    connections: ConnectionLimits,
     shutdown: CancellationToken,
 }
 
@@ -195,7 +202,7 @@ impl Server {
         });
         let state =
             AppState(Arc::new(Shared { services, public_url: options.public_url, server_fqdn: options.server_fqdn }));
-        Self { state, store: options.store, shutdown }
+        Self { state, store: options.store, connections: options.connections, shutdown }
     }
 
     /// The use cases this server runs (tests watch their progress).
@@ -208,7 +215,7 @@ impl Server {
     /// Housekeeping and callback delivery run supervised: a panic is logged and the task
     /// starts again.
     pub async fn serve(self, listener: TcpListener) -> anyhow::Result<()> {
-        let Server { state, store, shutdown } = self;
+        let Server { state, store, connections, shutdown } = self;
         let services = state.services.clone();
         let mut background = tokio::task::JoinSet::new();
         let (s, stop) = (services.clone(), shutdown.clone());
@@ -219,16 +226,16 @@ impl Server {
         background.spawn(supervise("callback delivery", shutdown.clone(), Restart::default(), move || {
             callback_worker::run(s.clone(), stop.clone())
         }));
-        // Routes are resolved into services once, here; serving the router itself would redo
-        // that for every connection (axum turns a `Router` into its routes per accepted
-        // connection), costing tens of KiB per parked event request. Cloning the prepared
-        // router per connection is one reference count.
-        let app = router(state).with_state(()).into_make_service();
-        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
+        // Routes are resolved into services once, here; serving an unprepared router would
+        // redo that for every connection (axum turns a `Router` into its routes per
+        // accepted connection), costing tens of KiB per parked event request. Cloning the
+        // prepared router per request is one reference count.
+        let app = router(state).with_state(());
+        connections::serve(listener, app, connections, shutdown.clone()).await;
         shutdown.cancel();
         background.join_all().await;
         store.close().await;
-        Ok(served?)
+        Ok(())
     }
 }
 

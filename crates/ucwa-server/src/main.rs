@@ -34,6 +34,10 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     if args.demo {
         cli::ensure_demo_users(store.as_ref()).await?;
     }
+    match ucwa_server::connections::raise_open_file_limit() {
+        Ok(files) => tracing::debug!(files, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+    }
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
@@ -48,6 +52,7 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         limits: args.limits,
         public_url: args.public_url,
         server_fqdn: args.server_fqdn.unwrap_or_else(host_name),
+        connections: args.connections,
     };
     serve(listener, options, shutdown).await
 }

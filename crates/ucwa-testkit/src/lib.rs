@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use ucwa_core::DynStore;
 use ucwa_core::clock::{DynClock, ManualClock, SystemClock};
 use ucwa_server::config::Limits;
-use ucwa_server::{Server, ServerOptions};
+use ucwa_server::{ConnectionLimits, Server, ServerOptions};
 use ucwa_service::Services;
 use ucwa_store_sqlite::SqliteStore;
 
@@ -38,6 +38,8 @@ use ucwa_store_sqlite::SqliteStore;
 pub struct TestOptions {
     pub limits: Limits,
     pub clock: TestClock,
+    /// Connection timeouts and cap (real time: they protect sockets).
+    pub connections: ConnectionLimits,
 }
 
 /// Which clock the server runs on.
@@ -59,7 +61,7 @@ impl Default for TestOptions {
             signin_attempts_per_minute: 1000,
             ..Limits::default()
         };
-        Self { limits, clock: TestClock::default() }
+        Self { limits, clock: TestClock::default(), connections: ConnectionLimits::default() }
     }
 }
 
@@ -151,6 +153,7 @@ impl TestServer {
             limits: options.limits.clone(),
             public_url: None,
             server_fqdn: "test.openucwa.local".into(),
+            connections: options.connections.clone(),
         };
         let server = Server::new(server_options, shutdown.clone());
         let services = server.services().clone();

@@ -3,3 +3,4 @@
 //! finding or group of findings.
 
 mod panics;
+mod slow_clients;
