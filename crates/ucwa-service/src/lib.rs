@@ -70,7 +70,7 @@ use crate::callbacks::DeliveryProgress;
 use crate::engine::MeetingEngine;
 use crate::events::EventChannels;
 use crate::housekeeping::SweepProgress;
-use crate::tokens::{SigninLimiter, TokenCache};
+use crate::tokens::{Hashing, SigninLimiter, TokenCache};
 
 /// What [`Services::new`] needs.
 pub struct ServiceOptions {
@@ -96,6 +96,8 @@ pub struct Shared {
     pub channels: EventChannels,
     pub tokens: TokenCache,
     pub signin: SigninLimiter,
+    /// The cap on concurrent password and client-secret checks.
+    pub hashing: Hashing,
     pub rendered_apps: RenderedApplications,
     pub transport: DynTransport,
     /// How far housekeeping has got (tests wait on it after moving a manual clock).
@@ -120,6 +122,7 @@ impl Services {
             hold_min_s: limits.events_min_hold_secs,
             ..ChannelLimits::default()
         };
+        let hashing = Hashing::new(limits.hash_concurrency);
         Services(Arc::new(Shared {
             meetings: MeetingEngine::new(options.store.clone(), options.clock.clone()),
             channels: EventChannels::new(options.shutdown),
@@ -129,6 +132,7 @@ impl Services {
             channel_limits,
             tokens: TokenCache::default(),
             signin: SigninLimiter::default(),
+            hashing,
             rendered_apps: RenderedApplications::default(),
             transport: options.transport,
             sweeps: SweepProgress::default(),

@@ -30,9 +30,24 @@ pub struct Limits {
     /// Largest request body, bytes.
     #[cfg_attr(feature = "clap", arg(long, env = "UCWA_MAX_BODY", default_value_t = 64 * 1024))]
     pub max_body_bytes: usize,
-    /// Failed sign-ins allowed per user name per minute before 429.
+    /// Failed sign-ins allowed per user name (or meeting, for guests) and client address per
+    /// minute before 429.
     #[cfg_attr(feature = "clap", arg(long, env = "UCWA_SIGNIN_RATE", default_value_t = 10))]
     pub signin_attempts_per_minute: u32,
+    /// Failed sign-ins allowed per client address (any name; IPv6 by /64) per minute
+    /// before 429.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long = "signin-address-rate", env = "UCWA_SIGNIN_ADDRESS_RATE", default_value_t = 100)
+    )]
+    pub signin_address_attempts_per_minute: u32,
+    /// Password and client-secret checks (argon2, about 19 MiB each) running at once; 0: one
+    /// per core.
+    #[cfg_attr(feature = "clap", arg(long, env = "UCWA_HASH_CONCURRENCY", default_value_t = 0))]
+    pub hash_concurrency: usize,
+    /// How long a sign-in waits for a free check before 503 with `Retry-After`, milliseconds.
+    #[cfg_attr(feature = "clap", arg(long, env = "UCWA_HASH_QUEUE_WAIT_MS", default_value_t = 1000))]
+    pub hash_queue_wait_ms: u64,
     /// Failed deliveries of a service application's callback before the conversation is
     /// terminated and the failure recorded.
     #[cfg_attr(feature = "clap", arg(long, env = "UCWA_CALLBACK_MAX_ATTEMPTS", default_value_t = 10))]
@@ -88,6 +103,9 @@ impl Default for Limits {
             invitation_timeout_secs: 30,
             max_body_bytes: 64 * 1024,
             signin_attempts_per_minute: 10,
+            signin_address_attempts_per_minute: 100,
+            hash_concurrency: 0,
+            hash_queue_wait_ms: 1000,
             callback_max_attempts: 10,
             callback_retry_base_ms: 1000,
             callback_retry_max_secs: 300,

@@ -59,6 +59,7 @@ impl Default for TestOptions {
             events_min_hold_secs: 1,
             application_idle_secs: 3600,
             signin_attempts_per_minute: 1000,
+            signin_address_attempts_per_minute: 10_000,
             ..Limits::default()
         };
         Self { limits, clock: TestClock::default(), connections: ConnectionLimits::default() }

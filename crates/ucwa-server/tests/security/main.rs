@@ -3,4 +3,5 @@
 //! finding or group of findings.
 
 mod panics;
+mod signin;
 mod slow_clients;
