@@ -15,7 +15,7 @@ use crate::channel::ChannelParams;
 use crate::doorbell::Doorbell;
 use crate::meeting::Meeting;
 use crate::model::{
-    Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, StoredEvent, TokenRecord, User,
+    Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, Principal, StoredEvent, TokenRecord, User,
 };
 use crate::service::{CallbackFailure, CallbackRoute, OutboxItem, ServiceApp};
 
@@ -54,6 +54,9 @@ pub trait Store: Send + Sync + 'static {
     async fn find_token(&self, hash: &[u8], now_ms: i64) -> StoreResult<Option<TokenRecord>>;
     /// Deletes expired tokens; returns how many.
     async fn purge_expired_tokens(&self, now_ms: i64) -> StoreResult<u64>;
+    /// Deletes every token of `principal` (a user or a service application, matched by kind
+    /// and URI): after a password change, or `user revoke`. Returns how many.
+    async fn revoke_tokens(&self, principal: &Principal) -> StoreResult<u64>;
 
     /// Creates the application, or returns the active one the same owner already has for
     /// the same endpoint id (`false`: not created).

@@ -1,4 +1,4 @@
-//! The administrative subcommands (`user add`, `user list`, `service-app add|list|failures`)
+//! The administrative subcommands (`user add|passwd|revoke|list`, `service-app add|list|failures`)
 //! and `--demo` users: read standard input, call [`ucwa_service::admin`], print.
 
 use std::io::BufRead;
@@ -12,6 +12,21 @@ pub async fn add_user(store: &dyn Store, sip_uri: &str, name: &str, input: impl 
     let password = input.lines().next().transpose()?.unwrap_or_default();
     let (uri, created) = admin::add_user(store, sip_uri, name, password).await?;
     println!("{} {uri}", if created { "added" } else { "updated" });
+    Ok(())
+}
+
+/// `ucwa-server user passwd SIP_URI --password-stdin`.
+pub async fn set_password(store: &dyn Store, sip_uri: &str, input: impl BufRead) -> anyhow::Result<()> {
+    let password = input.lines().next().transpose()?.unwrap_or_default();
+    let revoked = admin::set_password(store, sip_uri, password).await?;
+    println!("password changed; {revoked} token(s) revoked");
+    Ok(())
+}
+
+/// `ucwa-server user revoke SIP_URI`.
+pub async fn revoke_user(store: &dyn Store, sip_uri: &str) -> anyhow::Result<()> {
+    let revoked = admin::revoke_user(store, sip_uri).await?;
+    println!("{revoked} token(s) revoked");
     Ok(())
 }
 

@@ -63,7 +63,7 @@ pub enum ServiceAppCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Add a user, or update its name and password.
+    /// Add a user, or update its name and password (revoking its tokens).
     Add {
         /// SIP URI, e.g. sip:alice@example.com (the `sip:` prefix may be left out).
         sip_uri: String,
@@ -73,6 +73,21 @@ pub enum UserCommand {
         /// Read the password from standard input (one line).
         #[arg(long, required = true)]
         password_stdin: bool,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Change a user's password; its tokens are revoked (they stop working within 5 s).
+    Passwd {
+        sip_uri: String,
+        /// Read the password from standard input (one line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Revoke every token of a user (they stop working within 5 s).
+    Revoke {
+        sip_uri: String,
         #[command(flatten)]
         db: DatabaseArgs,
     },

@@ -115,6 +115,18 @@ async fn main() -> anyhow::Result<()> {
             store.close().await;
             result
         }
+        Some(Command::User { command: UserCommand::Passwd { sip_uri, password_stdin: _, db } }) => {
+            let store = open_store(&db.database_url).await?;
+            let result = cli::set_password(store.as_ref(), &sip_uri, std::io::stdin().lock()).await;
+            store.close().await;
+            result
+        }
+        Some(Command::User { command: UserCommand::Revoke { sip_uri, db } }) => {
+            let store = open_store(&db.database_url).await?;
+            let result = cli::revoke_user(store.as_ref(), &sip_uri).await;
+            store.close().await;
+            result
+        }
         Some(Command::User { command: UserCommand::List { db } }) => {
             let store = open_store(&db.database_url).await?;
             let result = cli::list_users(store.as_ref()).await;

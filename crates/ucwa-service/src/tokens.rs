@@ -190,10 +190,13 @@ impl Services {
             Some(principal) => principal,
             None => match self.store.find_token(&hash, now).await? {
                 Some(record) => {
-                    self.tokens.insert(record.clone());
+                    self.tokens.insert(record.clone(), now);
                     record.principal
                 }
-                None => return Ok(None),
+                None => {
+                    self.tokens.remove(&hash);
+                    return Ok(None);
+                }
             },
         };
         check_origin(origin, &principal)?;
@@ -219,13 +222,16 @@ fn check_origin(origin: Option<&str>, principal: &Principal) -> ServiceResult<()
     })
 }
 
-/// Tokens this node has already looked up. A token never changes once issued and is only
-/// ever removed by expiry, so a cached record stays true until its `expires_ms` (checked
-/// against the injected clock on every read), and every node may cache independently.
+/// Tokens this node has already looked up. A token never changes once issued; it is removed
+/// by expiry (checked against the injected clock on every read) or by revocation (a
+/// password change, `user revoke`), which may happen in another process (the command line)
+/// or on another node. So a cached record is trusted for [`TokenCache::FRESH_MS`] of clock
+/// time after it was read from the store, then read again: a revoked token stops working
+/// within that time everywhere, at the cost of one store read per token and period.
 /// Bounded: past [`TokenCache::CAPACITY`] the cache evicts the entries least likely to be
 /// used again (a miss costs one store read).
 pub struct TokenCache {
-    records: moka::sync::Cache<Vec<u8>, TokenRecord>,
+    records: moka::sync::Cache<Vec<u8>, (TokenRecord, i64)>,
 }
 
 impl Default for TokenCache {
@@ -236,13 +242,24 @@ impl Default for TokenCache {
 
 impl TokenCache {
     const CAPACITY: u64 = 100_000;
+    /// How long a cached token is trusted without asking the store again, milliseconds.
+    pub const FRESH_MS: i64 = 5_000;
 
     pub fn get(&self, hash: &[u8], now: i64) -> Option<Principal> {
-        self.records.get(hash).filter(|r| r.expires_ms > now).map(|r| r.principal)
+        self.records
+            .get(hash)
+            .filter(|(r, read_at)| r.expires_ms > now && now - read_at < Self::FRESH_MS)
+            .map(|(r, _)| r.principal)
     }
 
-    pub fn insert(&self, record: TokenRecord) {
-        self.records.insert(record.hash.clone(), record);
+    /// Caches `record`, read from the store at `now`.
+    pub fn insert(&self, record: TokenRecord, now: i64) {
+        self.records.insert(record.hash.clone(), (record, now));
+    }
+
+    /// Forgets a token (one the store no longer has).
+    pub fn remove(&self, hash: &[u8]) {
+        self.records.invalidate(hash);
     }
 }
 

@@ -82,6 +82,25 @@ pub async fn tokens_are_found_until_they_expire_then_purged(store: DynStore) {
     assert_eq!(store.purge_expired_tokens(T0 + DAY).await.unwrap(), 0);
 }
 
+/// Revoking deletes every token of exactly that principal (kind and URI), nothing else.
+pub async fn tokens_of_a_principal_are_revoked(store: DynStore) {
+    let alice = Principal::User { uri: "sip:alice@example.com".into() };
+    let bot_named_alice = Principal::Service { uri: "sip:alice@example.com".into() };
+    let bob = Principal::User { uri: "sip:bob@example.com".into() };
+    let owners = [&alice, &alice, &bot_named_alice, &bob];
+    for (i, principal) in owners.iter().enumerate() {
+        let token = TokenRecord { hash: vec![i as u8; 32], principal: (*principal).clone(), expires_ms: T0 + 1_000 };
+        store.insert_token(&token).await.unwrap();
+    }
+    assert_eq!(store.revoke_tokens(&alice).await.unwrap(), 2);
+    assert_eq!(store.find_token(&[0; 32], T0).await.unwrap(), None);
+    assert_eq!(store.find_token(&[1; 32], T0).await.unwrap(), None);
+    assert!(store.find_token(&[2; 32], T0).await.unwrap().is_some(), "a service principal with the same URI");
+    assert!(store.find_token(&[3; 32], T0).await.unwrap().is_some(), "another user");
+    assert_eq!(store.revoke_tokens(&alice).await.unwrap(), 0);
+    assert_eq!(store.revoke_tokens(&bot_named_alice).await.unwrap(), 1);
+}
+
 pub async fn an_endpoint_has_one_active_application_per_kind(store: DynStore) {
     let first = application(&*store, "a1").await;
     assert_eq!(first.status, AppStatus::Active);

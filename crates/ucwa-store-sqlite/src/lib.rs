@@ -44,7 +44,7 @@ use ucwa_core::Doorbell;
 use ucwa_core::channel::ChannelParams;
 use ucwa_core::meeting::Meeting;
 use ucwa_core::model::{
-    Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, StoredEvent, TokenRecord, User,
+    Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, Principal, StoredEvent, TokenRecord, User,
 };
 use ucwa_core::service::{CallbackFailure, CallbackRoute, OutboxItem, ServiceApp};
 use ucwa_core::store::{Purged, SessionLocation, Store, StoreError, StoreResult};
@@ -257,6 +257,10 @@ impl Store for SqliteStore {
 
     async fn purge_expired_tokens(&self, now_ms: i64) -> StoreResult<u64> {
         tenant::purge_expired_tokens(&self.writer, now_ms).await
+    }
+
+    async fn revoke_tokens(&self, principal: &Principal) -> StoreResult<u64> {
+        tenant::revoke_tokens(&self.writer, principal).await
     }
 
     async fn create_application(

@@ -60,14 +60,32 @@ struct TokenRow {
     expires_ms: i64,
 }
 
+/// The `kind` column of a principal's tokens.
+fn token_kind(principal: &Principal) -> &'static str {
+    match principal {
+        Principal::User { .. } => "user",
+        Principal::Anonymous { .. } => "anonymous",
+        Principal::Service { .. } => "service",
+        Principal::PsGuest { .. } => "psguest",
+    }
+}
+
+pub async fn revoke_tokens(pool: &SqlitePool, principal: &Principal) -> StoreResult<u64> {
+    let done = sqlx::query("DELETE FROM tokens WHERE uri = ? AND kind = ?")
+        .bind(principal.uri())
+        .bind(token_kind(principal))
+        .execute(pool)
+        .await
+        .map_err(unavailable)?;
+    Ok(done.rows_affected())
+}
+
 pub async fn insert_token(pool: &SqlitePool, token: &TokenRecord) -> StoreResult<()> {
-    let (kind, meeting_uri, origins) = match &token.principal {
-        Principal::User { .. } => ("user", None, None),
-        Principal::Anonymous { meeting_uri, .. } => ("anonymous", Some(meeting_uri.as_str()), None),
-        Principal::Service { .. } => ("service", None, None),
-        Principal::PsGuest { meeting_uri, origins, .. } => {
-            ("psguest", Some(meeting_uri.as_str()), Some(origins.join(";")))
-        }
+    let kind = token_kind(&token.principal);
+    let (meeting_uri, origins) = match &token.principal {
+        Principal::User { .. } | Principal::Service { .. } => (None, None),
+        Principal::Anonymous { meeting_uri, .. } => (Some(meeting_uri.as_str()), None),
+        Principal::PsGuest { meeting_uri, origins, .. } => (Some(meeting_uri.as_str()), Some(origins.join(";"))),
     };
     sqlx::query("INSERT INTO tokens (hash, kind, uri, meeting_uri, origins, expires_ms) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(&token.hash)

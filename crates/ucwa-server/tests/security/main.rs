@@ -3,5 +3,6 @@
 //! finding or group of findings.
 
 mod panics;
+mod revocation;
 mod signin;
 mod slow_clients;
