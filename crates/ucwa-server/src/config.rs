@@ -125,4 +125,9 @@ pub struct ServeArgs {
     pub limits: Limits,
     #[command(flatten)]
     pub connections: crate::connections::ConnectionLimits,
+    /// Networks callbacks may reach although they are internal (loopback, private,
+    /// link-local, unspecified...), comma-separated CIDRs such as 10.1.0.0/16,fd00::/8.
+    /// `--demo` adds 127.0.0.0/8.
+    #[arg(long, env = "UCWA_CALLBACK_ALLOW_NETWORKS", value_delimiter = ',')]
+    pub callback_allow_networks: Vec<ipnet::IpNet>,
 }

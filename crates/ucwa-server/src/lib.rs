@@ -47,7 +47,7 @@ use ucwa_core::clock::DynClock;
 use ucwa_service::supervise::{Restart, supervise};
 use ucwa_service::{ServiceOptions, Services, callbacks as callback_worker, housekeeping};
 
-use crate::callbacks::HttpTransport;
+use crate::callbacks::{CallbackPolicy, HttpTransport};
 use crate::config::Limits;
 pub use crate::connections::ConnectionLimits;
 use crate::state::{AppState, Shared};
@@ -62,6 +62,8 @@ pub struct ServerOptions {
     pub server_fqdn: String,
     /// Timeouts and the cap of client connections.
     pub connections: ConnectionLimits,
+    /// Internal networks callbacks may reach all the same (`--callback-allow-networks`).
+    pub callback_allow_networks: Vec<ipnet::IpNet>,
 }
 
 /// The routes of one application, the same under every applications prefix.
@@ -191,8 +193,9 @@ pub struct Server {
 impl Server {
     /// Builds the use cases; `shutdown` stops [`Server::serve`] and releases parked requests.
     pub fn new(options: ServerOptions, shutdown: CancellationToken) -> Self {
-        let transport =
-            Arc::new(HttpTransport::new(std::time::Duration::from_secs(options.limits.callback_timeout_secs)));
+        let policy = CallbackPolicy { allowed: options.callback_allow_networks };
+        let timeout = std::time::Duration::from_secs(options.limits.callback_timeout_secs);
+        let transport = Arc::new(HttpTransport::new(timeout, policy));
         let services = Services::new(ServiceOptions {
             store: options.store.clone(),
             clock: options.clock,

@@ -53,8 +53,17 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         public_url: args.public_url,
         server_fqdn: args.server_fqdn.unwrap_or_else(host_name),
         connections: args.connections,
+        callback_allow_networks: callback_networks(args.demo, args.callback_allow_networks),
     };
     serve(listener, options, shutdown).await
+}
+
+/// The demo's callback receivers run on this machine: `--demo` allows loopback callbacks.
+fn callback_networks(demo: bool, mut allowed: Vec<ipnet::IpNet>) -> Vec<ipnet::IpNet> {
+    if demo && let Ok(loopback) = "127.0.0.0/8".parse() {
+        allowed.push(loopback);
+    }
+    allowed
 }
 
 async fn cancel_on_signal(shutdown: CancellationToken) {

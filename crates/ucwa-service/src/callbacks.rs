@@ -59,6 +59,10 @@ pub const SIGNATURE_HEADER: &str = "x-openucwa-signature";
 /// How a callback reaches its receiver.
 #[async_trait]
 pub trait CallbackTransport: Send + Sync + 'static {
+    /// Whether callbacks may go to `url` at all (the operator's rules on addresses, see the
+    /// server's transport); `Err` says why not, worded to follow "callbackUrl ...".
+    async fn check(&self, url: &Url) -> Result<(), String>;
+
     /// POSTs `body` to `url` with the [`SIGNATURE_HEADER`] `signature` and the
     /// [`CALLBACK_CONTENT_TYPE`]; `Ok` carries the receiver's answer body after a 2xx, `Err`
     /// says why the delivery failed (transport error, timeout, another status).

@@ -23,7 +23,9 @@
 //! application appears in the roster as that URI and display name and passes the lobby as
 //! that identity would.
 //!
-//! When the conversation has a callback URL it must answer an empty heartbeat batch with a
+//! A callback URL (the join's or the endpoint's) that points at an internal address the
+//! operator did not allow is refused with 400 naming `callbackUrl` (docs/SECURITY.md,
+//! finding 5). When the conversation has a callback URL it must answer an empty heartbeat batch with a
 //! 2xx before anything is created; otherwise the join fails with `ServiceFailure` /
 //! `CallbackChannelError`. Without any callback URL the events go to the event log.
 
@@ -36,7 +38,7 @@ use ucwa_core::service::CallbackRoute;
 use ucwa_proto::input::{ParamError, PropertyBag, Validator};
 
 use crate::Services;
-use crate::callbacks::{MAX_CALLBACK_CONTEXT, probe, split_context, valid_callback_url};
+use crate::callbacks::{MAX_CALLBACK_CONTEXT, probe, split_context, target_url, valid_callback_url};
 use crate::error::{ServiceError, ServiceResult};
 use crate::join::identity_of;
 use crate::meetings::settings_from;
@@ -259,6 +261,12 @@ impl Services {
             }
             None => (None, join.callback_context.clone()),
         };
+        if let Some(target) = url.as_deref().and_then(|u| target_url(u, None))
+            && let Err(problem) = self.transport.check(&target).await
+        {
+            tracing::info!(endpoint = %app.owner_uri, url = %target, %problem, "callback URL refused");
+            return Err(ServiceError::InvalidParameters(vec![ParamError { name: "callbackUrl", problem }]));
+        }
         if let Some(url) = &url
             && let Err(e) = probe(self, url, context.as_deref(), base_uri, &service.signing_key).await
         {

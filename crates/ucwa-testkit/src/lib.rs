@@ -40,6 +40,8 @@ pub struct TestOptions {
     pub clock: TestClock,
     /// Connection timeouts and cap (real time: they protect sockets).
     pub connections: ConnectionLimits,
+    /// Internal networks callbacks may reach: 127.0.0.0/8 by default (the tests' receivers).
+    pub callback_allow_networks: Vec<String>,
 }
 
 /// Which clock the server runs on.
@@ -62,7 +64,12 @@ impl Default for TestOptions {
             signin_address_attempts_per_minute: 10_000,
             ..Limits::default()
         };
-        Self { limits, clock: TestClock::default(), connections: ConnectionLimits::default() }
+        Self {
+            limits,
+            clock: TestClock::default(),
+            connections: ConnectionLimits::default(),
+            callback_allow_networks: vec!["127.0.0.0/8".into()],
+        }
     }
 }
 
@@ -155,6 +162,11 @@ impl TestServer {
             public_url: None,
             server_fqdn: "test.openucwa.local".into(),
             connections: options.connections.clone(),
+            callback_allow_networks: options
+                .callback_allow_networks
+                .iter()
+                .map(|n| n.parse().expect("a CIDR network"))
+                .collect(),
         };
         let server = Server::new(server_options, shutdown.clone());
         let services = server.services().clone();

@@ -2,6 +2,8 @@
 //! real server on a loopback port and checks that it no longer works. One module per
 //! finding or group of findings.
 
+mod bots;
+mod callback_targets;
 mod panics;
 mod revocation;
 mod signin;
