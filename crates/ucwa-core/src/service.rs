@@ -59,6 +59,13 @@ pub struct CallbackRoute {
     pub created_ms: i64,
 }
 
+/// A conversation with callbacks due, and the application (the endpoint) it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueCallback {
+    pub session_id: String,
+    pub app_id: String,
+}
+
 /// One undelivered callback event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxItem {

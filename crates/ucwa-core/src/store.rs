@@ -17,7 +17,7 @@ use crate::meeting::Meeting;
 use crate::model::{
     Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, Principal, StoredEvent, TokenRecord, User,
 };
-use crate::service::{CallbackFailure, CallbackRoute, OutboxItem, ServiceApp};
+use crate::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
 
 /// Backend-neutral storage failure: no driver types leak past the port.
 #[derive(Debug, thiserror::Error)]
@@ -147,8 +147,15 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_callback_route(&self, route: &CallbackRoute) -> StoreResult<()>;
     async fn delete_callback_route(&self, session_id: &str) -> StoreResult<()>;
     /// Conversations with undelivered callbacks whose next attempt is due at `now_ms`, oldest
-    /// first, leaving out `busy` (being delivered now).
-    async fn due_callbacks(&self, now_ms: i64, busy: &[String], limit: u32) -> StoreResult<Vec<String>>;
+    /// first, leaving out the conversations in `busy` (being delivered now) and those of the
+    /// applications in `full_apps` (delivering as many conversations as they may at once).
+    async fn due_callbacks(
+        &self,
+        now_ms: i64,
+        busy: &[String],
+        full_apps: &[String],
+        limit: u32,
+    ) -> StoreResult<Vec<DueCallback>>;
     /// The route of a conversation and up to `limit` of its undelivered events, in order.
     async fn callback_batch(
         &self,

@@ -58,6 +58,10 @@ pub struct Limits {
     /// Longest retry delay of a failed callback, seconds.
     #[cfg_attr(feature = "clap", arg(long, env = "UCWA_CALLBACK_RETRY_MAX", default_value_t = 300))]
     pub callback_retry_max_secs: u64,
+    /// Conversations of one service application endpoint delivered at the same time (of 32
+    /// in all), so that one slow receiver cannot hold up the others.
+    #[cfg_attr(feature = "clap", arg(long, env = "UCWA_CALLBACK_ENDPOINT_CONCURRENCY", default_value_t = 4))]
+    pub callback_endpoint_concurrency: usize,
     /// How long a callback receiver may take to answer, seconds.
     #[cfg_attr(feature = "clap", arg(long, env = "UCWA_CALLBACK_TIMEOUT", default_value_t = 10))]
     pub callback_timeout_secs: u64,
@@ -110,6 +114,7 @@ impl Default for Limits {
             callback_retry_base_ms: 1000,
             callback_retry_max_secs: 300,
             callback_timeout_secs: 10,
+            callback_endpoint_concurrency: 4,
             retention_hours: 24,
         }
     }

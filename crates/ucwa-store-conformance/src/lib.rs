@@ -106,6 +106,7 @@ macro_rules! store_conformance {
                 events_of_a_routed_conversation_go_to_the_outbox_in_order,
                 a_meeting_save_fills_the_outbox_in_the_same_transaction,
                 due_conversations_come_oldest_first_without_busy_ones,
+                conversations_of_full_applications_are_left_out,
                 a_delivered_batch_leaves_the_outbox_and_resets_retries,
                 giving_up_drops_the_outbox_and_records_the_failure,
                 routes_of_ended_conversations_are_purged,

@@ -46,7 +46,7 @@ use ucwa_core::meeting::Meeting;
 use ucwa_core::model::{
     Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, Principal, StoredEvent, TokenRecord, User,
 };
-use ucwa_core::service::{CallbackFailure, CallbackRoute, OutboxItem, ServiceApp};
+use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
 use ucwa_core::store::{Purged, SessionLocation, Store, StoreError, StoreResult};
 
 /// The SQLite implementation of [`Store`].
@@ -416,8 +416,14 @@ impl Store for SqliteStore {
         service::delete_route(&self.writer, session_id).await
     }
 
-    async fn due_callbacks(&self, now_ms: i64, busy: &[String], limit: u32) -> StoreResult<Vec<String>> {
-        service::due(&self.readers, now_ms, busy, limit).await
+    async fn due_callbacks(
+        &self,
+        now_ms: i64,
+        busy: &[String],
+        full_apps: &[String],
+        limit: u32,
+    ) -> StoreResult<Vec<DueCallback>> {
+        service::due(&self.readers, now_ms, busy, full_apps, limit).await
     }
 
     async fn callback_batch(

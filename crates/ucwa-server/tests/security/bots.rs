@@ -8,7 +8,6 @@ pub const SECRET: &str = "bot-client-secret-0123456789";
 
 /// A signed-in service application.
 pub struct Bot {
-    pub uri: String,
     pub token: String,
     /// The application resource.
     pub app: Value,
@@ -40,7 +39,7 @@ impl Bot {
         let listing = get_ok(server, &format!("{applications}?endpointId={uri}"), &token).await;
         let app_href = listing["_links"]["ms:rtc:saas:application"]["href"].as_str().unwrap().to_owned();
         let app = get_ok(server, &app_href, &token).await;
-        Bot { uri: uri.to_owned(), token, app }
+        Bot { token, app }
     }
 
     pub fn link(&self, rel: &str) -> String {

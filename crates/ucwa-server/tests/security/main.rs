@@ -3,6 +3,7 @@
 //! finding or group of findings.
 
 mod bots;
+mod callback_fairness;
 mod callback_targets;
 mod panics;
 mod revocation;
