@@ -38,7 +38,8 @@ pub async fn list_users(store: &dyn Store) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `ucwa-server service-app add SIP_URI --name NAME --secret-stdin [--callback-url URL]`.
+/// `ucwa-server service-app add SIP_URI --name NAME --secret-stdin [--callback-url URL]
+/// [--domain DOMAIN]...`.
 /// Prints the endpoint's new callback signing key: it is shown only here (re-adding the
 /// endpoint rotates it).
 pub async fn add_service_app(
@@ -46,10 +47,12 @@ pub async fn add_service_app(
     sip_uri: &str,
     name: &str,
     callback_url: Option<&str>,
+    domains: &[String],
     input: impl BufRead,
 ) -> anyhow::Result<String> {
     let secret = input.lines().next().transpose()?.unwrap_or_default();
-    let added = admin::add_service_app(store, sip_uri, name, callback_url, secret, SystemClock.now_ms()).await?;
+    let now = SystemClock.now_ms();
+    let added = admin::add_service_app(store, sip_uri, name, callback_url, domains, secret, now).await?;
     println!("{} {}", if added.created { "added" } else { "updated" }, added.uri);
     println!("callback signing key (shown once): {}", added.signing_key);
     Ok(added.signing_key)
@@ -58,7 +61,8 @@ pub async fn add_service_app(
 /// `ucwa-server service-app list`.
 pub async fn list_service_apps(store: &dyn Store) -> anyhow::Result<()> {
     for app in store.list_service_apps().await? {
-        println!("{}\t{}\t{}", app.uri, app.display_name, app.callback_url.as_deref().unwrap_or("-"));
+        let domains = if app.domains.is_empty() { "-".to_owned() } else { app.domains.join(",") };
+        println!("{}\t{}\t{}\t{domains}", app.uri, app.display_name, app.callback_url.as_deref().unwrap_or("-"));
     }
     Ok(())
 }

@@ -46,6 +46,10 @@ pub enum ServiceAppCommand {
         /// Default callback URL for the endpoint's conversations (http or https).
         #[arg(long)]
         callback_url: Option<String>,
+        /// A SIP domain besides the endpoint's own whose meetings it may join trusted or
+        /// impersonating, mint guest tokens for and admit, reject or eject in (repeatable).
+        #[arg(long = "domain")]
+        domains: Vec<String>,
         #[command(flatten)]
         db: DatabaseArgs,
     },

@@ -97,9 +97,10 @@ async fn service_app(command: ServiceAppCommand) -> anyhow::Result<()> {
     };
     let store = open_store(&db).await?;
     let result = match command {
-        ServiceAppCommand::Add { sip_uri, name, secret_stdin: _, callback_url, db: _ } => {
+        ServiceAppCommand::Add { sip_uri, name, secret_stdin: _, callback_url, domains, db: _ } => {
             let stdin = std::io::stdin().lock();
-            cli::add_service_app(store.as_ref(), &sip_uri, &name, callback_url.as_deref(), stdin).await.map(|_| ())
+            let callback_url = callback_url.as_deref();
+            cli::add_service_app(store.as_ref(), &sip_uri, &name, callback_url, &domains, stdin).await.map(|_| ())
         }
         ServiceAppCommand::List { .. } => cli::list_service_apps(store.as_ref()).await,
         ServiceAppCommand::Failures { .. } => cli::list_callback_failures(store.as_ref()).await,

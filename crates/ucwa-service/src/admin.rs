@@ -4,7 +4,7 @@
 
 use ucwa_core::Store;
 use ucwa_core::model::{Principal, User};
-use ucwa_core::service::{ServiceApp, mint_signing_key};
+use ucwa_core::service::{ServiceApp, domain_of, mint_signing_key};
 
 use crate::callbacks::valid_callback_url;
 use crate::tokens::hash_password;
@@ -107,13 +107,14 @@ pub struct AddedServiceApp {
     pub signing_key: String,
 }
 
-/// Registers a service application endpoint (or replaces its name, secret, callback URL and
-/// signing key).
+/// Registers a service application endpoint (or replaces its name, secret, callback URL,
+/// signing key and the domains besides its own it may act in).
 pub async fn add_service_app(
     store: &dyn Store,
     sip_uri: &str,
     name: &str,
     callback_url: Option<&str>,
+    domains: &[String],
     secret: String,
     now_ms: i64,
 ) -> Result<AddedServiceApp, AdminError> {
@@ -127,6 +128,13 @@ pub async fn add_service_app(
     if callback_url.is_some_and(|url| !valid_callback_url(url)) {
         return refuse("--callback-url must be an absolute http(s) URL of at most 1024 characters");
     }
+    let mut checked_domains = Vec::new();
+    for domain in domains {
+        let Some(uri) = normalize_sip_uri(&format!("x@{domain}")) else {
+            return refuse(format!("--domain {domain:?} is not a SIP domain like example.com"));
+        };
+        checked_domains.push(domain_of(&uri));
+    }
     let signing_key = mint_signing_key();
     let app = ServiceApp {
         uri: uri.clone(),
@@ -135,6 +143,7 @@ pub async fn add_service_app(
         signing_key: signing_key.clone(),
         callback_url: callback_url.map(str::to_owned),
         created_ms: now_ms,
+        domains: checked_domains,
     };
     let created = store.upsert_service_app(&app).await.map_err(store_failed)?;
     if !created {

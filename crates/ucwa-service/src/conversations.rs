@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 use ucwa_core::meeting::{Command, View};
-use ucwa_core::model::Application;
+use ucwa_core::model::{AppKind, Application};
 use ucwa_core::store::SessionLocation;
 
 use crate::Services;
@@ -125,6 +125,12 @@ impl Services {
         action: &str,
     ) -> ServiceResult<()> {
         let meeting_id = self.locate(app, session_id).await?;
+        if app.kind == AppKind::Service {
+            // A service application rules only over meetings of its domains.
+            let record = self.store.meeting(&meeting_id).await?.ok_or_else(ServiceError::not_found)?;
+            let organizer = &record.meeting.settings().organizer_uri;
+            self.ensure_domain(app, organizer, "admit, reject, promote, demote or eject participants").await?;
+        }
         let (actor, target) = (session_id.to_owned(), subject.to_owned());
         let cmd = match action {
             "admit" => Command::Admit { actor, target },

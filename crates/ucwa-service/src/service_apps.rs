@@ -23,6 +23,13 @@
 //! application appears in the roster as that URI and display name and passes the lobby as
 //! that identity would.
 //!
+//! Trusted joins and impersonation are allowed only in meetings of the endpoint's own SIP
+//! domain or of domains its operator listed (`service-app add --domain`), and an
+//! impersonated user of this server must be of one of them too (an outside customer may be
+//! anyone); otherwise 403 (docs/SECURITY.md, finding 8).
+//! The same rule holds for `anonApplicationTokens` and for admitting, rejecting, promoting,
+//! demoting and ejecting participants.
+//!
 //! A callback URL (the join's or the endpoint's) that points at an internal address the
 //! operator did not allow is refused with 400 naming `callbackUrl` (docs/SECURITY.md,
 //! finding 5). When the conversation has a callback URL it must answer an empty heartbeat batch with a
@@ -34,7 +41,7 @@ use ucwa_core::conference::parse_conference_uri;
 use ucwa_core::credentials::new_id;
 use ucwa_core::meeting::{AccessLevel, Identity, InvitationRequest, Meeting, MeetingSettings};
 use ucwa_core::model::{AppKind, Application, MeetingRecord, NewApplication, Principal};
-use ucwa_core::service::CallbackRoute;
+use ucwa_core::service::{CallbackRoute, ServiceApp};
 use ucwa_proto::input::{ParamError, PropertyBag, Validator};
 
 use crate::Services;
@@ -50,6 +57,13 @@ fn application_not_found() -> ServiceError {
         subcode: Some("ApplicationNotFound"),
         message: "The endpoint is not registered for this application.".into(),
     }
+}
+
+/// 403 for a privileged act outside the endpoint's domains (finding 8 of issue 11).
+fn outside_domains(what: &str) -> ServiceError {
+    ServiceError::forbidden(&format!(
+        "This endpoint may {what} only in its own SIP domain or in the domains its operator listed (service-app add --domain)."
+    ))
 }
 
 fn not_a_service() -> ServiceError {
@@ -163,6 +177,17 @@ fn validate(input: &PropertyBag, session_id: &str) -> ServiceResult<ServiceJoin>
 }
 
 impl Services {
+    /// The registration of the service application endpoint that owns `app`.
+    async fn registration(&self, app: &Application) -> ServiceResult<ServiceApp> {
+        self.store.find_service_app(&app.owner_uri).await?.ok_or_else(ServiceError::application_not_found)
+    }
+
+    /// Refuses with 403 unless the endpoint owning `app` may act with privileges in the
+    /// domain of `uri` (its own, or one listed with `service-app add --domain`).
+    pub(crate) async fn ensure_domain(&self, app: &Application, uri: &str, what: &str) -> ServiceResult<()> {
+        if self.registration(app).await?.may_act_in(uri) { Ok(()) } else { Err(outside_domains(what)) }
+    }
+
     /// A service application of `principal`; an `endpoint` (the `endpointId` query) must be
     /// its endpoint (403 `ApplicationNotFound`).
     pub async fn load_service(
@@ -303,6 +328,18 @@ impl Services {
         let join = validate(input, &session_id)?;
         let (organizer, conference_id) = &join.meeting;
         let meeting_id = self.resolve_meeting(principal, organizer, conference_id).await?;
+        // Hidden leaders and impersonators only in meetings (and as people) of the
+        // endpoint's domains.
+        if join.trusted {
+            self.ensure_domain(app, organizer, "join meetings as a trusted participant").await?;
+        }
+        if let Some(impersonated) = &join.participant_uri {
+            self.ensure_domain(app, organizer, "join meetings on someone's behalf").await?;
+            // An outside customer may be anyone; a user of this server only one of its domains.
+            if self.store.find_user(impersonated).await?.is_some() {
+                self.ensure_domain(app, impersonated, "appear as a user").await?;
+            }
+        }
         self.open_route(app, &session_id, &join, base).await?;
         let own = identity_of(app);
         let identity = Identity {

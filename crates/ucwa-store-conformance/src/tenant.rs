@@ -30,6 +30,7 @@ fn endpoint(uri: &str, key: &str, callback_url: Option<&str>) -> ServiceApp {
         signing_key: key.into(),
         callback_url: callback_url.map(str::to_owned),
         created_ms: T0,
+        domains: vec!["fabrikam.com".into(), "contoso.com".into()],
     }
 }
 
@@ -37,7 +38,8 @@ pub async fn service_applications_are_added_then_replaced(store: DynStore) {
     let helpdesk = endpoint("sip:helpdesk@example.com", "whsec_one", Some(CALLBACK_URL));
     assert!(store.upsert_service_app(&helpdesk).await.unwrap());
     assert!(store.upsert_service_app(&endpoint("sip:agent@example.com", "whsec_a", None)).await.unwrap());
-    let rotated = ServiceApp { created_ms: T0 + 1, ..endpoint("sip:helpdesk@example.com", "whsec_two", None) };
+    let rotated =
+        ServiceApp { created_ms: T0 + 1, domains: vec![], ..endpoint("sip:helpdesk@example.com", "whsec_two", None) };
     assert!(!store.upsert_service_app(&rotated).await.unwrap());
     let found = store.find_service_app("sip:helpdesk@example.com").await.unwrap().unwrap();
     assert_eq!((found.signing_key.as_str(), found.callback_url), ("whsec_two", None), "key and URL replaced");

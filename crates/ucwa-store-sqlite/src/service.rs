@@ -20,6 +20,7 @@ struct ServiceAppRow {
     signing_key: String,
     callback_url: Option<String>,
     created_ms: i64,
+    domains: String,
 }
 
 impl From<ServiceAppRow> for ServiceApp {
@@ -31,25 +32,27 @@ impl From<ServiceAppRow> for ServiceApp {
             signing_key: r.signing_key,
             callback_url: r.callback_url,
             created_ms: r.created_ms,
+            domains: r.domains.split(';').filter(|d| !d.is_empty()).map(str::to_owned).collect(),
         }
     }
 }
 
-const SERVICE_APP_COLUMNS: &str = "uri, display_name, secret_hash, signing_key, callback_url, created_ms";
+const SERVICE_APP_COLUMNS: &str = "uri, display_name, secret_hash, signing_key, callback_url, created_ms, domains";
 
 pub async fn upsert_service_app(pool: &SqlitePool, app: &ServiceApp) -> StoreResult<bool> {
     let upsert = sqlx::query(
-        "INSERT INTO service_apps (uri, display_name, secret_hash, signing_key, callback_url, created_ms)
-         VALUES (?, ?, ?, ?, ?, ?)
+        "INSERT INTO service_apps (uri, display_name, secret_hash, signing_key, callback_url, created_ms, domains)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (uri) DO UPDATE SET display_name = excluded.display_name, secret_hash = excluded.secret_hash,
-             signing_key = excluded.signing_key, callback_url = excluded.callback_url",
+             signing_key = excluded.signing_key, callback_url = excluded.callback_url, domains = excluded.domains",
     )
     .bind(&app.uri)
     .bind(&app.display_name)
     .bind(&app.secret_hash)
     .bind(&app.signing_key)
     .bind(&app.callback_url)
-    .bind(app.created_ms);
+    .bind(app.created_ms)
+    .bind(app.domains.join(";"));
     upsert_created(pool, "SELECT 1 FROM service_apps WHERE uri = ?", &app.uri, upsert).await
 }
 

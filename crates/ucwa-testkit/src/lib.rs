@@ -265,7 +265,21 @@ impl TestServer {
     /// Registers a service application endpoint (as `ucwa-server service-app add` does);
     /// returns its callback signing key.
     pub async fn add_service_app(&self, uri: &str, name: &str, secret: &str, callback_url: Option<&str>) -> String {
-        ucwa_server::cli::add_service_app(self.store.as_ref(), uri, name, callback_url, secret.as_bytes())
+        self.add_service_app_in(uri, name, secret, callback_url, &[]).await
+    }
+
+    /// [`TestServer::add_service_app`] allowed to act in `domains` besides its own
+    /// (`service-app add --domain`).
+    pub async fn add_service_app_in(
+        &self,
+        uri: &str,
+        name: &str,
+        secret: &str,
+        callback_url: Option<&str>,
+        domains: &[&str],
+    ) -> String {
+        let domains: Vec<String> = domains.iter().map(|d| (*d).to_owned()).collect();
+        ucwa_server::cli::add_service_app(self.store.as_ref(), uri, name, callback_url, &domains, secret.as_bytes())
             .await
             .expect("add service application")
     }

@@ -5,6 +5,7 @@
 mod bots;
 mod callback_fairness;
 mod callback_targets;
+mod domains;
 mod panics;
 mod revocation;
 mod signin;
