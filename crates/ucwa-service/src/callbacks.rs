@@ -45,6 +45,7 @@ use serde_json::{Map, Value};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use ucwa_core::channel::batch_len;
 use ucwa_core::meeting::Command;
 use ucwa_core::service::{CallbackRoute, DueCallback, OutboxItem, backoff_ms, signature_header};
 use ucwa_proto::event::{Continuation, RelLink, batch_body, group_by_sender};
@@ -217,9 +218,12 @@ enum Turn {
 /// Delivers the due batches of one conversation, in order.
 async fn deliver(services: &Services, session_id: &str) -> Result<Turn, ucwa_core::StoreError> {
     for _ in 0..BATCHES_PER_TURN {
-        let Some((route, items)) = services.store.callback_batch(session_id, MAX_BATCH_EVENTS).await? else {
+        let Some((route, mut items)) = services.store.callback_batch(session_id, MAX_BATCH_EVENTS).await? else {
             return Ok(Turn::Done);
         };
+        // At most --max-batch-bytes; the rest in the next batch.
+        let sizes = items.iter().map(|i| serde_json::to_vec(&i.body).map_or(0, |b| b.len()));
+        items.truncate(batch_len(sizes, services.limits.max_batch_bytes));
         let (Some(url), Some(last)) = (route.url.clone(), items.last()) else { return Ok(Turn::Done) };
         let through = last.id;
         let Some(app) = services.store.application(&route.app_id).await? else {

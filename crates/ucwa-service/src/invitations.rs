@@ -25,7 +25,7 @@ use crate::Services;
 use crate::error::{ServiceError, ServiceResult};
 use crate::join::surface_of;
 use crate::render::invitation::{invitation, messaging_operation, participant_invitation};
-use crate::validate::{IMPORTANCE, content, importance, sip_target};
+use crate::validate::{IMPORTANCE, MAX_CONTENT_CHARS, content, importance, sip_target};
 
 /// CallDeclineReason
 /// (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/calldeclinereason_ref>). `Local`
@@ -103,8 +103,8 @@ impl Services {
         let operation_id = v.check(input.string("operationId", 50));
         let subject = v.check(input.string("subject", 250));
         let importance_value = v.check(input.enumeration("importance", IMPORTANCE));
-        let message = content(&mut v, input, "message", true);
-        let custom_content = content(&mut v, input, "customContent", false);
+        let message = content(&mut v, input, "message", true, self.limits.max_invitation_message_chars);
+        let custom_content = content(&mut v, input, "customContent", false, MAX_CONTENT_CHARS);
         v.finish()?;
         let to = to.unwrap_or_default();
         let meeting_id = self.locate(app, &conversation).await?;

@@ -30,6 +30,18 @@ pub struct Limits {
     /// Largest request body, bytes.
     #[cfg_attr(feature = "clap", arg(long, env = "UCWA_MAX_BODY", default_value_t = 64 * 1024))]
     pub max_body_bytes: usize,
+    /// Longest instant message (`sendMessage`), characters: every receiver gets a copy
+    /// (observed limit of Lync/Skype for Business servers: 8,000).
+    #[cfg_attr(feature = "clap", arg(long, env = "UCWA_MAX_MESSAGE_CHARS", default_value_t = 8000))]
+    pub max_message_chars: usize,
+    /// Longest first message of an invitation (`startMessaging`, `addParticipant`),
+    /// characters (observed limit of Lync/Skype for Business servers: 800).
+    #[cfg_attr(feature = "clap", arg(long, env = "UCWA_MAX_INVITATION_MESSAGE_CHARS", default_value_t = 800))]
+    pub max_invitation_message_chars: usize,
+    /// Largest event batch, bytes of event bodies: the rest goes in the next batch, in order
+    /// (a single larger event goes alone). Callback batches too.
+    #[cfg_attr(feature = "clap", arg(long, env = "UCWA_MAX_BATCH_BYTES", default_value_t = 1024 * 1024))]
+    pub max_batch_bytes: usize,
     /// Failed sign-ins allowed per user name (or meeting, for guests) and client address per
     /// minute before 429.
     #[cfg_attr(feature = "clap", arg(long, env = "UCWA_SIGNIN_RATE", default_value_t = 10))]
@@ -106,6 +118,9 @@ impl Default for Limits {
             lobby_timeout_secs: 15 * 60,
             invitation_timeout_secs: 30,
             max_body_bytes: 64 * 1024,
+            max_message_chars: 8000,
+            max_invitation_message_chars: 800,
+            max_batch_bytes: 1024 * 1024,
             signin_attempts_per_minute: 10,
             signin_address_attempts_per_minute: 100,
             hash_concurrency: 0,

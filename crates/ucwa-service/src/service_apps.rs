@@ -50,7 +50,7 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::join::identity_of;
 use crate::meetings::settings_from;
 use crate::render::service as render;
-use crate::validate::{IMPORTANCE, content, display_name, importance, normalize_sip_uri};
+use crate::validate::{IMPORTANCE, MAX_CONTENT_CHARS, content, display_name, importance, normalize_sip_uri};
 
 fn application_not_found() -> ServiceError {
     ServiceError::Forbidden {
@@ -132,7 +132,7 @@ fn validate(input: &PropertyBag, session_id: &str) -> ServiceResult<ServiceJoin>
     });
     let participant_type = v.check(input.enumeration("localParticipantType", PARTICIPANT_TYPES));
     // A data URI, or plain text (carried as text/plain).
-    let custom_content = content(&mut v, input, "customContent", true).filter(|c| {
+    let custom_content = content(&mut v, input, "customContent", true, MAX_CONTENT_CHARS).filter(|c| {
         let fits = c.text.chars().count() <= MAX_CUSTOM_CONTENT;
         if !fits {
             v.fail("customContent", format!("longer than {MAX_CUSTOM_CONTENT} characters"));

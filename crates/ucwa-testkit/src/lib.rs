@@ -407,6 +407,11 @@ impl EventStream {
         Self { app: app.clone(), url, seen: Vec::new() }
     }
 
+    /// The URL of the next batch this stream would ask for.
+    pub fn next_url(&self) -> &str {
+        &self.url
+    }
+
     /// Fetches batches until one more event satisfies `pred` or `within` (wall time) passes;
     /// returns the events received meanwhile (including the matching one).
     pub async fn until(&mut self, server: &TestServer, within: Duration, pred: impl Fn(&Value) -> bool) -> Vec<Value> {

@@ -6,6 +6,7 @@ mod bots;
 mod callback_fairness;
 mod callback_targets;
 mod domains;
+mod fan_out;
 mod panics;
 mod revocation;
 mod signin;
