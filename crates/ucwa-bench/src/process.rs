@@ -85,6 +85,8 @@ impl Server {
             // Application creation is not what is measured; a long idle limit keeps the
             // sweeper from expiring anything mid-run.
             .args(["--application-idle-secs", "3600"])
+            // One bench user holds thousands of applications (and meetings): no quotas.
+            .args(["--max-applications-per-user", "100000000", "--max-meetings-per-user", "100000000"])
             // Request logging would measure the terminal; warnings still get through.
             .env("RUST_LOG", "warn");
         let mut server = Self::spawn(cmd, "ucwa-server").await?;

@@ -70,6 +70,10 @@ pub trait Store: Send + Sync + 'static {
     /// The active, available (`makeMeAvailable`) applications of a signed-in user: where
     /// incoming invitations ring, oldest first.
     async fn online_applications(&self, uri: &str) -> StoreResult<Vec<Application>>;
+    /// What `uri` holds now, for the per-user quotas: its active applications and the
+    /// meetings (of any kind) it organizes that have not finished at `now_ms` (see
+    /// [`Meeting::finished_at`]).
+    async fn quota_usage(&self, uri: &str, now_ms: i64) -> StoreResult<QuotaUsage>;
     /// Deletes the application with its event log; `false` if there was none.
     async fn delete_application(&self, id: &str) -> StoreResult<bool>;
     /// Marks the application available and appends `events` in the same transaction;
@@ -189,6 +193,13 @@ pub trait Store: Send + Sync + 'static {
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// What a user holds, for the per-user quotas ([`Store::quota_usage`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QuotaUsage {
+    pub applications: u64,
+    pub meetings: u64,
+}
 
 /// What one [`Store::purge_finished`] step did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

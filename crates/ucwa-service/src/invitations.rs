@@ -16,7 +16,8 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 use ucwa_core::credentials::new_id;
 use ucwa_core::meeting::{
-    Command, ConversationState, Identity, InvitationKind, Invite, Invitee, ParticipantInvitationRequest,
+    Command, ConversationState, Identity, InvitationKind, InvitationState, Invite, Invitee,
+    ParticipantInvitationRequest,
 };
 use ucwa_core::model::{Application, MeetingRecord, User};
 use ucwa_proto::input::{PropertyBag, Validator};
@@ -112,9 +113,18 @@ impl Services {
         let user = self.invited_user(&to).await?;
         let apps = self.store.online_applications(&user.uri).await?;
         let answer_timeout_ms = self.limits.invitation_timeout_ms();
+        let max_pending = self.limits.max_pending_invitations;
         self.meetings
             .run(&meeting_id, |record, now| {
                 let session = record.meeting.session(&conversation).ok_or_else(ServiceError::not_found)?;
+                // Every invitation stays in the conversation's record: bound both.
+                let pending = session.participant_invitations.iter().filter(|p| p.state == InvitationState::Connecting);
+                if pending.count() >= max_pending || session.participant_invitations.len() >= 10 * max_pending {
+                    return Err(ServiceError::Conflict {
+                        subcode: Some("TooManyParticipants"),
+                        message: "This conversation has too many invitations; wait for them to be answered.".into(),
+                    });
+                }
                 let id = format!("{conversation}.{}", session.participant_invitations.len() + 1);
                 let invite = Invite {
                     actor: conversation.clone(),

@@ -42,6 +42,18 @@ pub struct Limits {
     /// (a single larger event goes alone). Callback batches too.
     #[cfg_attr(feature = "clap", arg(long, env = "UCWA_MAX_BATCH_BYTES", default_value_t = 1024 * 1024))]
     pub max_batch_bytes: usize,
+    /// Active applications one user (or endpoint) may have; past it creating one answers
+    /// 410 Gone / TooManyApplications.
+    #[cfg_attr(feature = "clap", arg(long, env = "UCWA_MAX_APPLICATIONS_PER_USER", default_value_t = 64))]
+    pub max_applications_per_user: u64,
+    /// Unfinished meetings (scheduled, ad hoc, two-party conversations) one user may
+    /// organize; past it creating one answers 409 Conflict / TooManyOnlineMeetings.
+    #[cfg_attr(feature = "clap", arg(long, env = "UCWA_MAX_MEETINGS_PER_USER", default_value_t = 200))]
+    pub max_meetings_per_user: u64,
+    /// Unanswered `addParticipant` invitations one conversation may have at once (and 10
+    /// times that in all); past it 409 Conflict / TooManyParticipants.
+    #[cfg_attr(feature = "clap", arg(long, env = "UCWA_MAX_PENDING_INVITATIONS", default_value_t = 20))]
+    pub max_pending_invitations: usize,
     /// Failed sign-ins allowed per user name (or meeting, for guests) and client address per
     /// minute before 429.
     #[cfg_attr(feature = "clap", arg(long, env = "UCWA_SIGNIN_RATE", default_value_t = 10))]
@@ -121,6 +133,9 @@ impl Default for Limits {
             max_message_chars: 8000,
             max_invitation_message_chars: 800,
             max_batch_bytes: 1024 * 1024,
+            max_applications_per_user: 64,
+            max_meetings_per_user: 200,
+            max_pending_invitations: 20,
             signin_attempts_per_minute: 10,
             signin_address_attempts_per_minute: 100,
             hash_concurrency: 0,

@@ -116,6 +116,7 @@ macro_rules! store_conformance {
                 service_applications_are_added_then_replaced,
                 tokens_are_found_until_they_expire_then_purged,
                 tokens_of_a_principal_are_revoked,
+                quota_usage_counts_active_applications_and_unfinished_meetings,
                 an_endpoint_has_one_active_application_per_kind,
                 availability_channel_activity_and_deletion,
                 idle_applications_expire_except_busy_and_service_ones,

@@ -4,6 +4,7 @@ use ucwa_core::DynStore;
 use ucwa_core::channel::ChannelParams;
 use ucwa_core::model::{AppKind, AppStatus, DeliveredBatch, Principal, TokenRecord, User};
 use ucwa_core::service::ServiceApp;
+use ucwa_core::store::QuotaUsage;
 
 use crate::support::*;
 
@@ -82,6 +83,21 @@ pub async fn tokens_are_found_until_they_expire_then_purged(store: DynStore) {
     assert_eq!(store.purge_expired_tokens(T0 + 10).await.unwrap(), 1);
     assert_eq!(store.purge_expired_tokens(T0 + 1_000).await.unwrap(), 4);
     assert_eq!(store.purge_expired_tokens(T0 + DAY).await.unwrap(), 0);
+}
+
+/// Quota usage counts a user's active applications and unfinished meetings only.
+pub async fn quota_usage_counts_active_applications_and_unfinished_meetings(store: DynStore) {
+    let a = application(&*store, "a").await;
+    let owner = a.owner_uri.clone();
+    assert_eq!(store.quota_usage(&owner, T0).await.unwrap(), QuotaUsage { applications: 1, meetings: 0 });
+    store.delete_application("a").await.unwrap();
+    assert_eq!(store.quota_usage(&owner, T0).await.unwrap().applications, 0);
+    // Two conferences of ORGANIZER, one expiring (finishing, nobody in it) at T0 + 10.
+    store.insert_meeting(&conference("m1", T0 + DAY, T0)).await.unwrap();
+    store.insert_meeting(&conference("m2", T0 + 10, T0)).await.unwrap();
+    assert_eq!(store.quota_usage(ORGANIZER, T0).await.unwrap().meetings, 2);
+    assert_eq!(store.quota_usage(ORGANIZER, T0 + 10).await.unwrap().meetings, 1, "finished ones do not count");
+    assert_eq!(store.quota_usage("sip:other@example.com", T0).await.unwrap(), QuotaUsage::default());
 }
 
 /// Revoking deletes every token of exactly that principal (kind and URI), nothing else.

@@ -47,7 +47,7 @@ use ucwa_core::model::{
     Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, Principal, StoredEvent, TokenRecord, User,
 };
 use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
-use ucwa_core::store::{Purged, SessionLocation, Store, StoreError, StoreResult};
+use ucwa_core::store::{Purged, QuotaUsage, SessionLocation, Store, StoreError, StoreResult};
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
@@ -257,6 +257,10 @@ impl Store for SqliteStore {
 
     async fn purge_expired_tokens(&self, now_ms: i64) -> StoreResult<u64> {
         tenant::purge_expired_tokens(&self.writer, now_ms).await
+    }
+
+    async fn quota_usage(&self, uri: &str, now_ms: i64) -> StoreResult<QuotaUsage> {
+        tenant::quota_usage(&self.readers, uri, now_ms).await
     }
 
     async fn revoke_tokens(&self, principal: &Principal) -> StoreResult<u64> {

@@ -5,7 +5,7 @@ use ucwa_core::channel::ChannelParams;
 use ucwa_core::model::{
     AppKind, AppStatus, Application, DeliveredBatch, NewApplication, NewEvent, Principal, TokenRecord, User,
 };
-use ucwa_core::store::{StoreError, StoreResult};
+use ucwa_core::store::{QuotaUsage, StoreError, StoreResult};
 
 use crate::{events, unavailable, upsert_created};
 
@@ -58,6 +58,21 @@ struct TokenRow {
     meeting_uri: Option<String>,
     origins: Option<String>,
     expires_ms: i64,
+}
+
+pub async fn quota_usage(pool: &SqlitePool, uri: &str, now_ms: i64) -> StoreResult<QuotaUsage> {
+    let (applications, meetings): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM applications WHERE owner_uri = ? AND status = 'active'),
+                (SELECT COUNT(*) FROM meetings WHERE organizer_uri = ? AND (finished_ms IS NULL OR finished_ms > ?))",
+    )
+    .bind(uri)
+    .bind(uri)
+    .bind(now_ms)
+    .fetch_one(pool)
+    .await
+    .map_err(unavailable)?;
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    Ok(QuotaUsage { applications: count(applications), meetings: count(meetings) })
 }
 
 /// The `kind` column of a principal's tokens.

@@ -8,6 +8,7 @@ mod callback_targets;
 mod domains;
 mod fan_out;
 mod panics;
+mod quotas;
 mod revocation;
 mod signin;
 mod slow_clients;
