@@ -133,6 +133,11 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_meeting(&self, id: &str, version: u64, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<bool>;
     /// The meeting and application of a session (conversation / invitation id).
     async fn session_location(&self, session_id: &str) -> StoreResult<Option<SessionLocation>>;
+    /// The session that application `app_id` started with the operation `operation_id` (its
+    /// join or `startMessaging`, [`crate::meeting::Session::own_operation_id`]), while the
+    /// session is stored: a retried request returns that operation instead of starting
+    /// another.
+    async fn find_operation(&self, app_id: &str, operation_id: &str) -> StoreResult<Option<SessionLocation>>;
     /// Live sessions of an application, to end them when the application goes away.
     async fn sessions_of_application(&self, app_id: &str) -> StoreResult<Vec<SessionLocation>>;
     /// Meetings with a lobby deadline at or before `now_ms`.

@@ -117,6 +117,13 @@ impl Services {
         self.meetings
             .run(&meeting_id, |record, now| {
                 let session = record.meeting.session(&conversation).ok_or_else(ServiceError::not_found)?;
+                // A retry: the invitation this operationId started (nothing changes).
+                if let Some(op) = &operation_id
+                    && let Some(started) =
+                        session.participant_invitations.iter().find(|p| p.operation_id.as_ref() == Some(op))
+                {
+                    return Ok((started.id.clone(), Vec::new()));
+                }
                 // Every invitation stays in the conversation's record: bound both.
                 let pending = session.participant_invitations.iter().filter(|p| p.state == InvitationState::Connecting);
                 if pending.count() >= max_pending || session.participant_invitations.len() >= 10 * max_pending {

@@ -18,6 +18,7 @@
 //! - [`meetings`]: `myOnlineMeetings` (schedule, list, update, delete) and the one
 //!   [`is_joinable`](meetings::is_joinable) rule.
 //! - [`join`]: `joinOnlineMeeting` / `startOnlineMeeting`.
+//! - [`operations`]: idempotent retries of operations by their `operationId`.
 //! - [`conversations`]: a conversation and its roster, lobby and participant actions.
 //! - [`invitations`]: `addParticipant`, accepting, declining and cancelling invitations.
 //! - [`messaging`]: `startMessaging`, `addMessaging`, messages, `stopMessaging`.
@@ -46,6 +47,7 @@ pub mod join;
 pub mod limits;
 pub mod meetings;
 pub mod messaging;
+pub mod operations;
 pub mod render;
 pub mod retention;
 pub mod service_apps;
@@ -70,6 +72,7 @@ use crate::callbacks::DeliveryProgress;
 use crate::engine::MeetingEngine;
 use crate::events::EventChannels;
 use crate::housekeeping::SweepProgress;
+use crate::operations::OperationLocks;
 use crate::tokens::{Hashing, SigninLimiter, TokenCache};
 
 /// What [`Services::new`] needs.
@@ -96,6 +99,8 @@ pub struct Shared {
     pub channels: EventChannels,
     pub tokens: TokenCache,
     pub signin: SigninLimiter,
+    /// Serialises the start of operations with an `operationId`, per application.
+    pub operation_locks: OperationLocks,
     /// The cap on concurrent password and client-secret checks.
     pub hashing: Hashing,
     pub rendered_apps: RenderedApplications,
@@ -133,6 +138,7 @@ impl Services {
             tokens: TokenCache::default(),
             signin: SigninLimiter::default(),
             hashing,
+            operation_locks: OperationLocks::default(),
             rendered_apps: RenderedApplications::default(),
             transport: options.transport,
             sweeps: SweepProgress::default(),

@@ -74,6 +74,10 @@ impl Services {
         v.finish()?;
         let to = to.unwrap_or_default();
         ensure_signed_in(app)?;
+        let _retry_guard = self.operation_lock(app, operation_id.as_deref()).await;
+        if let Some(started) = self.started_operation(app, operation_id.as_deref(), InvitationKind::Messaging).await? {
+            return Ok(started);
+        }
         let user = self.invited_user(&to).await?;
         // The caller's own other applications ring too when calling oneself, but not this one.
         let apps: Vec<_> =

@@ -39,7 +39,7 @@
 use serde_json::Value;
 use ucwa_core::conference::parse_conference_uri;
 use ucwa_core::credentials::new_id;
-use ucwa_core::meeting::{AccessLevel, Identity, InvitationRequest, Meeting, MeetingSettings};
+use ucwa_core::meeting::{AccessLevel, Identity, InvitationKind, InvitationRequest, Meeting, MeetingSettings};
 use ucwa_core::model::{AppKind, Application, MeetingRecord, NewApplication, Principal};
 use ucwa_core::service::{CallbackRoute, ServiceApp};
 use ucwa_proto::input::{ParamError, PropertyBag, Validator};
@@ -326,6 +326,13 @@ impl Services {
     ) -> ServiceResult<String> {
         let session_id = new_id();
         let join = validate(input, &session_id)?;
+        let operation_id = join.invitation.operation_id.clone();
+        let _retry_guard = self.operation_lock(app, operation_id.as_deref()).await;
+        if let Some(started) =
+            self.started_operation(app, operation_id.as_deref(), InvitationKind::OnlineMeeting).await?
+        {
+            return Ok(started);
+        }
         let (organizer, conference_id) = &join.meeting;
         let meeting_id = self.resolve_meeting(principal, organizer, conference_id).await?;
         // Hidden leaders and impersonators only in meetings (and as people) of the

@@ -100,6 +100,7 @@ macro_rules! store_conformance {
                 forgotten_sessions_are_deleted,
                 a_meeting_is_deleted_only_at_its_version,
                 sessions_are_located_and_listed_per_application,
+                operations_are_found_by_application_and_operation_id,
                 meetings_are_due_when_a_deadline_passes,
             ],
             callbacks: [

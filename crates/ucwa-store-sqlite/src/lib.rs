@@ -392,6 +392,10 @@ impl Store for SqliteStore {
         meetings::location(&self.readers, session_id).await
     }
 
+    async fn find_operation(&self, app_id: &str, operation_id: &str) -> StoreResult<Option<SessionLocation>> {
+        meetings::of_operation(&self.readers, app_id, operation_id).await
+    }
+
     async fn sessions_of_application(&self, app_id: &str) -> StoreResult<Vec<SessionLocation>> {
         meetings::of_application(&self.readers, app_id).await
     }

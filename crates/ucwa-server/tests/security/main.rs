@@ -7,6 +7,7 @@ mod callback_fairness;
 mod callback_targets;
 mod domains;
 mod fan_out;
+mod idempotency;
 mod panics;
 mod quotas;
 mod revocation;
