@@ -58,12 +58,14 @@ pub struct UcwaOptions<'a> {
     pub lobby_timeout_s: u32,
     /// Users created besides [`BENCH_USER`]: [`attendee_user`]`(0..attendee_users)`.
     pub attendee_users: usize,
+    /// More `serve` flags (the probes set limits with them).
+    pub extra_args: Vec<String>,
 }
 
 impl<'a> UcwaOptions<'a> {
     /// One-second event timeouts and holds, an hour of lobby wait, no extra users.
     pub fn new(binary: &'a Path) -> Self {
-        Self { binary, events_min_timeout_s: 1, events_min_hold_s: 1, lobby_timeout_s: 3600, attendee_users: 0 }
+        Self { binary, events_min_timeout_s: 1, events_min_hold_s: 1, lobby_timeout_s: 3600, attendee_users: 0, extra_args: Vec::new() }
     }
 }
 
@@ -87,6 +89,7 @@ impl Server {
             .args(["--application-idle-secs", "3600"])
             // One bench user holds thousands of applications (and meetings): no quotas.
             .args(["--max-applications-per-user", "100000000", "--max-meetings-per-user", "100000000"])
+            .args(&options.extra_args)
             // Request logging would measure the terminal; warnings still get through.
             .env("RUST_LOG", "warn");
         let mut server = Self::spawn(cmd, "ucwa-server").await?;
