@@ -150,7 +150,7 @@ async fn healthz_latency(addr: std::net::SocketAddr, samples: usize) -> anyhow::
 
 pub async fn slowloris(args: &SlowlorisArgs) -> anyhow::Result<()> {
     let binary = process::sibling_binary("ucwa-server")?;
-    if let Some(limit) = process::open_files_limit()
+    if let Some(limit) = ucwa_server::connections::open_file_limit()
         && limit < args.slow as u64 + 256
     {
         anyhow::bail!("the open-files limit is {limit}: raise it with `ulimit -n` to hold {} connections", args.slow);

@@ -236,10 +236,3 @@ pub fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).context("malformed /proc stat");
     Ok((ticks(11)? + ticks(12)?) as f64 / TICKS_PER_SECOND)
 }
-
-/// The soft limit on open files of this process, if `/proc` says.
-pub fn open_files_limit() -> Option<u64> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
-}

@@ -97,7 +97,7 @@ impl ConnectionLimits {
 }
 
 /// The soft limit of open files of this process (`/proc/self/limits`), if known.
-fn open_file_limit() -> Option<u64> {
+pub fn open_file_limit() -> Option<u64> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_whitespace().nth(3)?.parse().ok()
