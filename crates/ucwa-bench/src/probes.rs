@@ -111,7 +111,10 @@ pub async fn signin(args: &SigninArgs) -> anyhow::Result<()> {
     let binary = process::sibling_binary("ucwa-server")?;
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
     println!("probe-signin: {} parallel bad password grants (random user names), release server", args.parallel);
-    println!("{:<34} {:>10} {:>10} {:>6} {:>6} {:>6} {:>9}", "", "RSS before", "RSS peak", "400", "503", "other", "all in");
+    println!(
+        "{:<34} {:>10} {:>10} {:>6} {:>6} {:>6} {:>9}",
+        "", "RSS before", "RSS peak", "400", "503", "other", "all in"
+    );
     for (label, cap) in [
         (format!("hashing cap {cores} (default: cores)"), None),
         (format!("hashing cap {} (no cap, as before)", args.parallel), Some(args.parallel)),

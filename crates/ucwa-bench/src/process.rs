@@ -65,7 +65,14 @@ pub struct UcwaOptions<'a> {
 impl<'a> UcwaOptions<'a> {
     /// One-second event timeouts and holds, an hour of lobby wait, no extra users.
     pub fn new(binary: &'a Path) -> Self {
-        Self { binary, events_min_timeout_s: 1, events_min_hold_s: 1, lobby_timeout_s: 3600, attendee_users: 0, extra_args: Vec::new() }
+        Self {
+            binary,
+            events_min_timeout_s: 1,
+            events_min_hold_s: 1,
+            lobby_timeout_s: 3600,
+            attendee_users: 0,
+            extra_args: Vec::new(),
+        }
     }
 }
 

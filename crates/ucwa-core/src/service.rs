@@ -47,7 +47,7 @@ impl ServiceApp {
     /// domain: its own domain, or one the operator listed.
     pub fn may_act_in(&self, uri: &str) -> bool {
         let domain = domain_of(uri);
-        !domain.is_empty() && (domain == domain_of(&self.uri) || self.domains.iter().any(|d| *d == domain))
+        !domain.is_empty() && (domain == domain_of(&self.uri) || self.domains.contains(&domain))
     }
 }
 

@@ -118,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         None => run_server(cli.serve).await,
-        Some(Command::Serve(args)) => run_server(args).await,
+        Some(Command::Serve(args)) => run_server(*args).await,
         Some(Command::User { command: UserCommand::Add { sip_uri, name, password_stdin: _, db } }) => {
             let store = open_store(&db.database_url).await?;
             let result = cli::add_user(store.as_ref(), &sip_uri, &name, std::io::stdin().lock()).await;
