@@ -1,8 +1,9 @@
-//! Service applications for the tests: register, sign in, follow the links.
+//! What several security tests share: service applications (register, sign in, follow the
+//! links) and available users.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use ucwa_testkit::TestServer;
+use ucwa_testkit::{TestApp, TestServer};
 
 pub const SECRET: &str = "bot-client-secret-0123456789";
 
@@ -69,6 +70,16 @@ impl Bot {
         }
         (status, answer)
     }
+}
+
+/// A new user's application, signed in and available (`makeMeAvailable`), so invitations
+/// ring there.
+pub async fn available(server: &TestServer, uri: &str, name: &str) -> TestApp {
+    let app = server.signed_in_app(uri, name).await;
+    let href = app.body["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"].as_str().unwrap().to_owned();
+    let resp = server.call(Method::POST, &href, &app.token, Some(json!({"SupportedModalities": ["Messaging"]}))).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    app
 }
 
 fn rand_suffix() -> String {

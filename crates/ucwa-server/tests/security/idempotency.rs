@@ -6,20 +6,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use ucwa_testkit::{EventStream, TestApp, TestServer};
 
-use crate::bots::{Bot, find_href};
+use crate::bots::{Bot, available, find_href};
 
 async fn post_location(server: &TestServer, app: &TestApp, url: &str, body: Value) -> String {
     let resp = server.call(Method::POST, url, &app.token, Some(body)).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     resp.headers()["location"].to_str().unwrap().to_owned()
-}
-
-async fn available(server: &TestServer, uri: &str, name: &str) -> TestApp {
-    let app = server.signed_in_app(uri, name).await;
-    let href = app.body["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"].as_str().unwrap().to_owned();
-    let resp = server.call(Method::POST, &href, &app.token, Some(json!({"SupportedModalities": ["Messaging"]}))).await;
-    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    app
 }
 
 #[tokio::test]

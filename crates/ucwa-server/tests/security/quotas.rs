@@ -6,7 +6,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use ucwa_server::config::Limits;
-use ucwa_testkit::{EventStream, TestApp, TestOptions, TestServer};
+use ucwa_testkit::{EventStream, TestOptions, TestServer};
+
+use crate::bots::available;
 
 fn quota_limits() -> TestOptions {
     let limits = Limits {
@@ -64,15 +66,6 @@ async fn meetings_per_user_are_capped_with_409_too_many_online_meetings() {
     let deleted = server.call(Method::DELETE, &created[0], &alice.token, None).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     assert_eq!(server.call(Method::POST, &url, &alice.token, Some(json!({}))).await.status(), StatusCode::CREATED);
-}
-
-/// An available application of a new user.
-async fn available(server: &TestServer, uri: &str, name: &str) -> TestApp {
-    let app = server.signed_in_app(uri, name).await;
-    let href = app.body["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"].as_str().unwrap().to_owned();
-    let resp = server.call(Method::POST, &href, &app.token, Some(json!({"SupportedModalities": ["Messaging"]}))).await;
-    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    app
 }
 
 #[tokio::test]
