@@ -15,10 +15,10 @@ use crate::channel::ChannelParams;
 use crate::doorbell::Doorbell;
 use crate::meeting::Meeting;
 use crate::model::{
-    Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, PresenceSubscription, Publication,
+    Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, PresenceSubscription, Principal, Publication,
     PublicationChange, StoredEvent, TokenRecord, User,
 };
-use crate::service::{CallbackFailure, CallbackRoute, OutboxItem, ServiceApp};
+use crate::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
 
 /// Backend-neutral storage failure: no driver types leak past the port.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +95,9 @@ pub trait Store: Send + Sync + 'static {
     async fn find_token(&self, hash: &[u8], now_ms: i64) -> StoreResult<Option<TokenRecord>>;
     /// Deletes expired tokens; returns how many.
     async fn purge_expired_tokens(&self, now_ms: i64) -> StoreResult<u64>;
+    /// Deletes every token of `principal` (a user or a service application, matched by kind
+    /// and URI): after a password change, or `user revoke`. Returns how many.
+    async fn revoke_tokens(&self, principal: &Principal) -> StoreResult<u64>;
 
     /// Creates the application, or returns the active one the same owner already has for
     /// the same endpoint id (`false`: not created).
@@ -108,6 +111,10 @@ pub trait Store: Send + Sync + 'static {
     /// The active, available (`makeMeAvailable`) applications of a signed-in user: where
     /// incoming invitations ring, oldest first.
     async fn online_applications(&self, uri: &str) -> StoreResult<Vec<Application>>;
+    /// What `uri` holds now, for the per-user quotas: its active applications and the
+    /// meetings (of any kind) it organizes that have not finished at `now_ms` (see
+    /// [`Meeting::finished_at`]).
+    async fn quota_usage(&self, uri: &str, now_ms: i64) -> StoreResult<QuotaUsage>;
     /// Deletes the application with its event log; `false` if there was none.
     async fn delete_application(&self, id: &str) -> StoreResult<bool>;
     /// Marks the application available and appends `events` in the same transaction;
@@ -168,6 +175,11 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_meeting(&self, id: &str, version: u64, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<bool>;
     /// The meeting and application of a session (conversation / invitation id).
     async fn session_location(&self, session_id: &str) -> StoreResult<Option<SessionLocation>>;
+    /// The session that application `app_id` started with the operation `operation_id` (its
+    /// join or `startMessaging`, [`crate::meeting::Session::own_operation_id`]), while the
+    /// session is stored: a retried request returns that operation instead of starting
+    /// another.
+    async fn find_operation(&self, app_id: &str, operation_id: &str) -> StoreResult<Option<SessionLocation>>;
     /// Live sessions of an application, to end them when the application goes away.
     async fn sessions_of_application(&self, app_id: &str) -> StoreResult<Vec<SessionLocation>>;
     /// Meetings with a lobby deadline at or before `now_ms`.
@@ -186,8 +198,15 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_callback_route(&self, route: &CallbackRoute) -> StoreResult<()>;
     async fn delete_callback_route(&self, session_id: &str) -> StoreResult<()>;
     /// Conversations with undelivered callbacks whose next attempt is due at `now_ms`, oldest
-    /// first, leaving out `busy` (being delivered now).
-    async fn due_callbacks(&self, now_ms: i64, busy: &[String], limit: u32) -> StoreResult<Vec<String>>;
+    /// first, leaving out the conversations in `busy` (being delivered now) and those of the
+    /// applications in `full_apps` (delivering as many conversations as they may at once).
+    async fn due_callbacks(
+        &self,
+        now_ms: i64,
+        busy: &[String],
+        full_apps: &[String],
+        limit: u32,
+    ) -> StoreResult<Vec<DueCallback>>;
     /// The route of a conversation and up to `limit` of its undelivered events, in order.
     async fn callback_batch(
         &self,
@@ -221,6 +240,13 @@ pub trait Store: Send + Sync + 'static {
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// What a user holds, for the per-user quotas ([`Store::quota_usage`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QuotaUsage {
+    pub applications: u64,
+    pub meetings: u64,
+}
 
 /// What one [`Store::purge_finished`] step did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -133,14 +133,47 @@ pub async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
-/// Turns a panic into a plain 500 with a UCWA body; the panic message is logged, not sent.
-pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let detail = err
+/// The text of a panic payload (`panic!` carries a `&str` or a `String`).
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
         .downcast_ref::<String>()
         .map(String::as_str)
-        .or_else(|| err.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown panic");
-    tracing::error!(panic = detail, "handler panicked");
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic")
+}
+
+/// `text` made safe for one log line: control characters (a newline would forge a line),
+/// quotes and backslashes escaped the way Rust string literals are.
+pub fn escape_for_log(text: &str) -> String {
+    text.escape_debug().to_string()
+}
+
+/// Replaces the default panic hook, which prints the payload as it is: a panic message
+/// that quotes request input (a user name with a newline) would forge log lines. This one
+/// prints the same facts (thread, location, message, and a backtrace when `RUST_BACKTRACE`
+/// asks for one) with the message escaped.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let location = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+        eprintln!(
+            "thread '{}' panicked at {}: {}",
+            escape_for_log(thread.name().unwrap_or("<unnamed>")),
+            location.unwrap_or_default(),
+            escape_for_log(panic_text(info.payload()))
+        );
+        let backtrace = std::backtrace::Backtrace::capture();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            eprintln!("{backtrace}");
+        }
+    }));
+}
+
+/// Turns a panic into a plain 500 with a UCWA body; the panic message is logged (escaped),
+/// not sent. The catch layer sits inside [`correlation`], so this answer carries the
+/// correlation id like any other.
+pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!(panic = %escape_for_log(panic_text(err.as_ref())), "handler panicked");
     error_response(
         StatusCode::INTERNAL_SERVER_ERROR,
         &ErrorBody::new("ServiceFailure", None, "The server could not complete the request."),
@@ -149,7 +182,7 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
 
 #[cfg(test)]
 mod tests {
-    use super::{accepts_only_xml, collapse_slashes};
+    use super::{accepts_only_xml, collapse_slashes, escape_for_log};
 
     #[test]
     fn repeated_slashes_in_the_path_collapse() {
@@ -157,6 +190,13 @@ mod tests {
         assert_eq!(collapse_slashes("/a///b/?x=//y"), "/a/b/?x=//y");
         assert!(matches!(collapse_slashes("/a/b?x=//y"), std::borrow::Cow::Borrowed(_)));
         assert_eq!(collapse_slashes("/a%2F%2Fb"), "/a%2F%2Fb");
+    }
+
+    #[test]
+    fn log_text_is_escaped() {
+        assert_eq!(escape_for_log("a\nINFO forged line"), "a\\nINFO forged line");
+        assert_eq!(escape_for_log("tab\there\u{1b}[31m"), "tab\\there\\u{1b}[31m");
+        assert_eq!(escape_for_log("plain é"), "plain é");
     }
 
     #[test]

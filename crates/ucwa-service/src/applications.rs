@@ -88,8 +88,20 @@ impl Services {
     }
 
     /// Stores a new application (or finds the owner's active one for the same endpoint).
+    /// Creates the application (or finds the one of the same endpoint), within the owner's
+    /// quota: a new one past `--max-applications-per-user` is taken back and refused with
+    /// 410 Gone / TooManyApplications (the documented per-user limit).
     pub(crate) async fn insert_application(&self, new: &NewApplication) -> ServiceResult<CreatedApplication> {
-        let (app, created) = self.store.create_application(new, self.channel_limits.defaults(), self.now_ms()).await?;
+        let now = self.now_ms();
+        let before = self.store.quota_usage(&new.owner_uri, now).await?.applications;
+        let (app, created) = self.store.create_application(new, self.channel_limits.defaults(), now).await?;
+        if created && before >= self.limits.max_applications_per_user {
+            self.store.delete_application(&app.id).await?;
+            return Err(ServiceError::Gone {
+                subcode: "TooManyApplications",
+                message: "This user has too many applications; delete one first.".into(),
+            });
+        }
         Ok(CreatedApplication { app, created })
     }
 

@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 use ucwa_core::meeting::{Command, View};
-use ucwa_core::model::Application;
+use ucwa_core::model::{AppKind, Application};
 use ucwa_core::store::SessionLocation;
 
 use crate::Services;
@@ -146,6 +146,12 @@ impl Services {
             return Err(ServiceError::not_found());
         }
         let meeting_id = self.locate(app, session_id).await?;
+        if app.kind == AppKind::Service {
+            // A service application rules only over meetings of its domains.
+            let record = self.store.meeting(&meeting_id).await?.ok_or_else(ServiceError::not_found)?;
+            let organizer = &record.meeting.settings().organizer_uri;
+            self.ensure_domain(app, organizer, "admit, reject, promote, demote or eject participants").await?;
+        }
         self.meetings
             .run(&meeting_id, |record, now| {
                 // The subject is named by its participant key (or, in older hrefs, its id).

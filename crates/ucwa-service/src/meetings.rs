@@ -116,6 +116,13 @@ impl Services {
         settings: MeetingSettings,
         build: impl FnOnce(String, MeetingSettings) -> Meeting,
     ) -> ServiceResult<MeetingRecord> {
+        let usage = self.store.quota_usage(&settings.organizer_uri, self.now_ms()).await?;
+        if usage.meetings >= self.limits.max_meetings_per_user {
+            return Err(ServiceError::Conflict {
+                subcode: Some("TooManyOnlineMeetings"),
+                message: "This user organizes too many meetings; delete or end one first.".into(),
+            });
+        }
         let id = new_conference_id(random_bytes());
         let record = MeetingRecord {
             join_url: join_url(base, &settings.organizer_uri, &id),

@@ -47,11 +47,11 @@ use ucwa_core::Doorbell;
 use ucwa_core::channel::ChannelParams;
 use ucwa_core::meeting::Meeting;
 use ucwa_core::model::{
-    Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, PresenceSubscription, Publication,
+    Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, PresenceSubscription, Principal, Publication,
     PublicationChange, StoredEvent, TokenRecord, User,
 };
-use ucwa_core::service::{CallbackFailure, CallbackRoute, OutboxItem, ServiceApp};
-use ucwa_core::store::{Purged, SessionLocation, Store, StoreError, StoreResult};
+use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
+use ucwa_core::store::{Purged, QuotaUsage, SessionLocation, Store, StoreError, StoreResult};
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
@@ -319,6 +319,14 @@ impl Store for SqliteStore {
         tenant::purge_expired_tokens(&self.writer, now_ms).await
     }
 
+    async fn quota_usage(&self, uri: &str, now_ms: i64) -> StoreResult<QuotaUsage> {
+        tenant::quota_usage(&self.readers, uri, now_ms).await
+    }
+
+    async fn revoke_tokens(&self, principal: &Principal) -> StoreResult<u64> {
+        tenant::revoke_tokens(&self.writer, principal).await
+    }
+
     async fn create_application(
         &self,
         new: &NewApplication,
@@ -444,6 +452,10 @@ impl Store for SqliteStore {
         meetings::location(&self.readers, session_id).await
     }
 
+    async fn find_operation(&self, app_id: &str, operation_id: &str) -> StoreResult<Option<SessionLocation>> {
+        meetings::of_operation(&self.readers, app_id, operation_id).await
+    }
+
     async fn sessions_of_application(&self, app_id: &str) -> StoreResult<Vec<SessionLocation>> {
         meetings::of_application(&self.readers, app_id).await
     }
@@ -472,8 +484,14 @@ impl Store for SqliteStore {
         service::delete_route(&self.writer, session_id).await
     }
 
-    async fn due_callbacks(&self, now_ms: i64, busy: &[String], limit: u32) -> StoreResult<Vec<String>> {
-        service::due(&self.readers, now_ms, busy, limit).await
+    async fn due_callbacks(
+        &self,
+        now_ms: i64,
+        busy: &[String],
+        full_apps: &[String],
+        limit: u32,
+    ) -> StoreResult<Vec<DueCallback>> {
+        service::due(&self.readers, now_ms, busy, full_apps, limit).await
     }
 
     async fn callback_batch(

@@ -170,7 +170,8 @@ pub async fn save(
     let changes = m.session_changes(before);
     for (id, session) in changes.written {
         sqlx::query(
-            "INSERT INTO meeting_sessions (session_id, meeting_id, app_id, live, state) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO meeting_sessions (session_id, meeting_id, app_id, live, state, operation_id)
+             VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (session_id) DO UPDATE SET live = excluded.live, state = excluded.state",
         )
         .bind(id)
@@ -178,6 +179,7 @@ pub async fn save(
         .bind(&session.app_id)
         .bind(session.is_live())
         .bind(json(session)?)
+        .bind(session.own_operation_id())
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;
@@ -244,6 +246,18 @@ pub async fn location(pool: &SqlitePool, session_id: &str) -> StoreResult<Option
             .fetch_optional(pool)
             .await
             .map_err(unavailable)?;
+    Ok(row.map(SessionLocation::from))
+}
+
+pub async fn of_operation(pool: &SqlitePool, app_id: &str, operation_id: &str) -> StoreResult<Option<SessionLocation>> {
+    let row: Option<LocationRow> = sqlx::query_as(
+        "SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE app_id = ? AND operation_id = ? LIMIT 1",
+    )
+    .bind(app_id)
+    .bind(operation_id)
+    .fetch_optional(pool)
+    .await
+    .map_err(unavailable)?;
     Ok(row.map(SessionLocation::from))
 }
 

@@ -423,6 +423,17 @@ pub struct Session {
 }
 
 impl Session {
+    /// The `operationId` of the operation this session's application started with it (a
+    /// join or `startMessaging`); incoming invitations have none of their own. Stores index
+    /// it so that a retried request finds the operation it started
+    /// ([`crate::Store::find_operation`]).
+    pub fn own_operation_id(&self) -> Option<&str> {
+        match self.invitation.direction {
+            Direction::Outgoing => self.invitation.operation_id.as_deref(),
+            Direction::Incoming => None,
+        }
+    }
+
     pub fn is_waiting(&self) -> bool {
         self.state == ConversationState::InLobby
     }
