@@ -21,6 +21,9 @@
 //!   join cycle, in-process through the use cases (see [`inproc`]); what
 //!   `callgrind.sh` counts instructions of.
 //!
+//! - `probe-signin`, `probe-slowloris`: abuse probes of issue 11, numbers in
+//!   `docs/SECURITY.md` (see [`probes`]).
+//!
 //! Everything targets loopback only, and every loop is bounded in count and time.
 
 mod client;
@@ -29,6 +32,7 @@ mod housekeeping;
 mod inproc;
 mod join;
 mod memory;
+mod probes;
 mod process;
 mod stats;
 mod throughput;
@@ -61,6 +65,12 @@ enum Scenario {
     Fanout(inproc::FanoutArgs),
     /// (g) Join cycles one after another, in-process below HTTP (for CPU and instruction counts).
     Cycles(inproc::CycleArgs),
+    /// Abuse probe: server memory under 200 parallel bad sign-ins, with and without the
+    /// hashing cap (docs/SECURITY.md).
+    ProbeSignin(probes::SigninArgs),
+    /// Abuse probe: /healthz latency while 1,000 connections hold half a request head, and
+    /// when the server closes them (docs/SECURITY.md).
+    ProbeSlowloris(probes::SlowlorisArgs),
     /// All four scenarios with their default settings, one after another.
     All,
     /// Serve the floor handler (used by the scenarios; runs as a child process).
@@ -83,6 +93,8 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Housekeeping(args) => housekeeping::run(&args).await,
         Scenario::Fanout(args) => inproc::fanout(&args).await,
         Scenario::Cycles(args) => inproc::cycles(&args).await,
+        Scenario::ProbeSignin(args) => probes::signin(&args).await,
+        Scenario::ProbeSlowloris(args) => probes::slowloris(&args).await,
         Scenario::All => {
             throughput::run(&throughput::Args { connections: 64, warmup: 2, duration: 10 }).await?;
             println!();

@@ -189,14 +189,16 @@ pub fn version(conn: &Connection, id: &str) -> StoreResult<Option<u64>> {
     Ok(version.and_then(|v| u64::try_from(v).ok()))
 }
 
-pub async fn organized_by(pool: &SqlitePool, uri: &str) -> StoreResult<Vec<MeetingRecord>> {
+pub async fn organized_by(pool: &SqlitePool, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
     let sql = format!(
-        "SELECT {MEETING_COLUMNS} FROM meetings WHERE organizer_uri = ? AND kind = 'Conference' ORDER BY created_ms, id"
+        "SELECT {MEETING_COLUMNS} FROM meetings WHERE organizer_uri = ? AND kind = 'Conference'
+         ORDER BY created_ms DESC, id DESC LIMIT ?"
     );
     let rows: Vec<MeetingRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).fetch_all(pool).await.map_err(unavailable)?;
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).bind(limit).fetch_all(pool).await.map_err(unavailable)?;
     let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
+    // Newest first from the query (so the limit keeps the newest), oldest first out.
+    for row in rows.into_iter().rev() {
         out.push(assemble(pool, row).await?);
     }
     Ok(out)
@@ -207,10 +209,20 @@ pub async fn organized_by(pool: &SqlitePool, uri: &str) -> StoreResult<Vec<Meeti
 pub struct Save {
     header: Header,
     before_version: i64,
-    /// (session id, application id, live, JSON), new or changed.
-    written: Vec<(String, String, bool, String)>,
+    /// Session rows new or changed.
+    written: Vec<SessionWrite>,
     removed: Vec<String>,
     events: Vec<EventRow>,
+}
+
+/// One `meeting_sessions` row as written.
+struct SessionWrite {
+    id: String,
+    app_id: String,
+    live: bool,
+    /// The session as JSON.
+    state: String,
+    operation_id: Option<String>,
 }
 
 impl Save {
@@ -219,7 +231,15 @@ impl Save {
         let written = changes
             .written
             .into_iter()
-            .map(|(id, s)| Ok((id.clone(), s.app_id.clone(), s.is_live(), json(s)?)))
+            .map(|(id, s)| {
+                Ok(SessionWrite {
+                    id: id.clone(),
+                    app_id: s.app_id.clone(),
+                    live: s.is_live(),
+                    state: json(s)?,
+                    operation_id: s.own_operation_id().map(str::to_owned),
+                })
+            })
             .collect::<StoreResult<_>>()?;
         Ok(Save {
             header: Header::of(after, now_ms)?,
@@ -260,12 +280,13 @@ pub fn save(conn: &Connection, save: &Save, now_ms: i64) -> StoreResult<Option<V
     }
     let mut upsert = conn
         .prepare_cached(
-            "INSERT INTO meeting_sessions (session_id, meeting_id, app_id, live, state) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO meeting_sessions (session_id, meeting_id, app_id, live, state, operation_id)
+             VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (session_id) DO UPDATE SET live = excluded.live, state = excluded.state",
         )
         .map_err(sql_error)?;
-    for (id, app_id, live, state) in &save.written {
-        upsert.execute(params![id, h.id, app_id, live, state]).map_err(sql_error)?;
+    for w in &save.written {
+        upsert.execute(params![w.id, h.id, w.app_id, w.live, w.state, w.operation_id]).map_err(sql_error)?;
     }
     let mut remove = conn.prepare_cached("DELETE FROM meeting_sessions WHERE session_id = ?").map_err(sql_error)?;
     for id in &save.removed {
@@ -322,6 +343,18 @@ pub fn location(conn: &Connection, session_id: &str) -> StoreResult<Option<Sessi
             .optional()
         })
         .map_err(sql_error)?;
+    Ok(row.map(SessionLocation::from))
+}
+
+pub async fn of_operation(pool: &SqlitePool, app_id: &str, operation_id: &str) -> StoreResult<Option<SessionLocation>> {
+    let row: Option<LocationRow> = sqlx::query_as(
+        "SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE app_id = ? AND operation_id = ? LIMIT 1",
+    )
+    .bind(app_id)
+    .bind(operation_id)
+    .fetch_optional(pool)
+    .await
+    .map_err(unavailable)?;
     Ok(row.map(SessionLocation::from))
 }
 

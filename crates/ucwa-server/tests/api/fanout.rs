@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use ucwa_core::conference::parse_conference_uri;
 use ucwa_core::meeting::{Command, Identity, InvitationRequest, Join, Surface};
-use ucwa_testkit::{EventStream, TestApp, TestServer};
+use ucwa_server::config::Limits;
+use ucwa_testkit::{EventStream, TestApp, TestOptions, TestServer};
 
 use crate::join::{create_meeting, join};
 
@@ -29,13 +30,19 @@ fn added_names(events: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// One user holds all the members' applications: more than the default cap per user.
+fn many_applications() -> TestOptions {
+    let limits = Limits { max_applications_per_user: 2 * MEMBERS as u64, ..TestOptions::default().limits };
+    TestOptions { limits, ..TestOptions::default() }
+}
+
 fn app_id(app: &TestApp) -> String {
     app.url.rsplit('/').next().unwrap().to_owned()
 }
 
 #[tokio::test]
 async fn a_large_meeting_hears_of_each_joiner_once_and_in_order() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(many_applications()).await;
     let alice = server.signed_in_app("sip:alice@example.com", "Alice").await;
     let meeting = create_meeting(&server, &alice, json!({"accessLevel": "Everyone"})).await;
     let mut alice_events = EventStream::new(&alice);
