@@ -15,7 +15,7 @@ use crate::unavailable;
 /// application that no longer exists or has expired are dropped. Events of a service
 /// application's conversation that has a callback URL go to the callback outbox instead
 /// (same transaction), never to the log. Returns the applications to ring after commit.
-pub async fn append(
+pub(crate) async fn append(
     tx: &mut Transaction<'_, Sqlite>,
     events: &[NewEvent],
     now_ms: i64,
@@ -91,7 +91,12 @@ struct EventRow {
     body: String,
 }
 
-pub async fn after(pool: &SqlitePool, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
+pub(crate) async fn after(
+    pool: &SqlitePool,
+    app_id: &str,
+    after_seq: i64,
+    limit: u32,
+) -> StoreResult<Vec<StoredEvent>> {
     let rows: Vec<EventRow> = sqlx::query_as(
         "SELECT seq, priority, created_ms, sender_rel, sender_href, body FROM events
          WHERE app_id = ? AND seq > ? ORDER BY seq LIMIT ?",
@@ -116,7 +121,7 @@ pub async fn after(pool: &SqlitePool, app_id: &str, after_seq: i64, limit: u32) 
         .collect()
 }
 
-pub async fn save_batch(
+pub(crate) async fn save_batch(
     pool: &SqlitePool,
     app_id: &str,
     batch: &DeliveredBatch,
@@ -150,7 +155,7 @@ pub async fn save_batch(
 
 /// Whether any application has acknowledged events left to delete (a read of the small
 /// `applications_unpurged` index).
-pub async fn any_acknowledged(pool: &SqlitePool) -> StoreResult<bool> {
+pub(crate) async fn any_acknowledged(pool: &SqlitePool) -> StoreResult<bool> {
     let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM applications WHERE acked_max_seq > purged_seq LIMIT 1")
         .fetch_optional(pool)
         .await
@@ -170,7 +175,7 @@ const APPLICATION_COST: i64 = 10;
 /// pages its few events sit on cost about what that many neighbouring events do, so the
 /// transaction stays short whether one application has a million acknowledged events or a
 /// thousand have one each. Returns how many events it deleted.
-pub async fn delete_acknowledged(pool: &SqlitePool, limit: u32) -> StoreResult<u64> {
+pub(crate) async fn delete_acknowledged(pool: &SqlitePool, limit: u32) -> StoreResult<u64> {
     let mut budget = i64::from(limit);
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
     let pending: Vec<(String, i64, i64)> = sqlx::query_as(

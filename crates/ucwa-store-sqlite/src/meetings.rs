@@ -79,7 +79,7 @@ async fn assemble(pool: &SqlitePool, row: MeetingRow) -> StoreResult<MeetingReco
     })
 }
 
-pub async fn insert(pool: &SqlitePool, record: &MeetingRecord) -> StoreResult<()> {
+pub(crate) async fn insert(pool: &SqlitePool, record: &MeetingRecord) -> StoreResult<()> {
     let m = &record.meeting;
     sqlx::query(
         "INSERT INTO meetings (id, organizer_uri, settings, ended, version, settings_revision, join_url, created_ms, next_deadline_ms, kind, finished_ms)
@@ -102,7 +102,7 @@ pub async fn insert(pool: &SqlitePool, record: &MeetingRecord) -> StoreResult<()
     Ok(())
 }
 
-pub async fn get(pool: &SqlitePool, id: &str) -> StoreResult<Option<MeetingRecord>> {
+pub(crate) async fn get(pool: &SqlitePool, id: &str) -> StoreResult<Option<MeetingRecord>> {
     let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE id = ?");
     let row: Option<MeetingRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await.map_err(unavailable)?;
@@ -112,7 +112,7 @@ pub async fn get(pool: &SqlitePool, id: &str) -> StoreResult<Option<MeetingRecor
     }
 }
 
-pub async fn version(pool: &SqlitePool, id: &str) -> StoreResult<Option<u64>> {
+pub(crate) async fn version(pool: &SqlitePool, id: &str) -> StoreResult<Option<u64>> {
     let row: Option<(i64,)> = sqlx::query_as("SELECT version FROM meetings WHERE id = ?")
         .bind(id)
         .fetch_optional(pool)
@@ -121,7 +121,7 @@ pub async fn version(pool: &SqlitePool, id: &str) -> StoreResult<Option<u64>> {
     Ok(row.and_then(|(v,)| u64::try_from(v).ok()))
 }
 
-pub async fn organized_by(pool: &SqlitePool, uri: &str) -> StoreResult<Vec<MeetingRecord>> {
+pub(crate) async fn organized_by(pool: &SqlitePool, uri: &str) -> StoreResult<Vec<MeetingRecord>> {
     let sql = format!(
         "SELECT {MEETING_COLUMNS} FROM meetings WHERE organizer_uri = ? AND kind = 'Conference' ORDER BY created_ms, id"
     );
@@ -135,7 +135,7 @@ pub async fn organized_by(pool: &SqlitePool, uri: &str) -> StoreResult<Vec<Meeti
 }
 
 /// Returns the applications to ring, or `None` when the version check failed.
-pub async fn save(
+pub(crate) async fn save(
     pool: &SqlitePool,
     after: &MeetingRecord,
     before: &Meeting,
@@ -192,7 +192,7 @@ pub async fn save(
     Ok(Some(rung.into_iter().collect()))
 }
 
-pub async fn delete(
+pub(crate) async fn delete(
     pool: &SqlitePool,
     id: &str,
     version: u64,
@@ -235,7 +235,7 @@ impl From<LocationRow> for SessionLocation {
     }
 }
 
-pub async fn location(pool: &SqlitePool, session_id: &str) -> StoreResult<Option<SessionLocation>> {
+pub(crate) async fn location(pool: &SqlitePool, session_id: &str) -> StoreResult<Option<SessionLocation>> {
     let row: Option<LocationRow> =
         sqlx::query_as("SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE session_id = ?")
             .bind(session_id)
@@ -245,7 +245,7 @@ pub async fn location(pool: &SqlitePool, session_id: &str) -> StoreResult<Option
     Ok(row.map(SessionLocation::from))
 }
 
-pub async fn of_application(pool: &SqlitePool, app_id: &str) -> StoreResult<Vec<SessionLocation>> {
+pub(crate) async fn of_application(pool: &SqlitePool, app_id: &str) -> StoreResult<Vec<SessionLocation>> {
     let rows: Vec<LocationRow> =
         sqlx::query_as("SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE app_id = ? AND live = 1")
             .bind(app_id)
@@ -255,7 +255,7 @@ pub async fn of_application(pool: &SqlitePool, app_id: &str) -> StoreResult<Vec<
     Ok(rows.into_iter().map(SessionLocation::from).collect())
 }
 
-pub async fn due(pool: &SqlitePool, now_ms: i64) -> StoreResult<Vec<String>> {
+pub(crate) async fn due(pool: &SqlitePool, now_ms: i64) -> StoreResult<Vec<String>> {
     let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM meetings WHERE next_deadline_ms <= ? LIMIT 1000")
         .bind(now_ms)
         .fetch_all(pool)

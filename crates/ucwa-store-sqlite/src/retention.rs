@@ -13,12 +13,12 @@ use crate::unavailable;
 
 /// What [`purge_finished`] deleted, plus the ids of the applications deleted (the caller
 /// drops them from its cache).
-pub struct Purge {
+pub(crate) struct Purge {
     pub purged: Purged,
     pub deleted_applications: Vec<String>,
 }
 
-pub async fn purge_finished(
+pub(crate) async fn purge_finished(
     readers: &SqlitePool,
     writer: &SqlitePool,
     before_ms: i64,

@@ -37,7 +37,7 @@ impl From<ServiceAppRow> for ServiceApp {
 
 const SERVICE_APP_COLUMNS: &str = "uri, display_name, secret_hash, signing_key, callback_url, created_ms";
 
-pub async fn upsert_service_app(pool: &SqlitePool, app: &ServiceApp) -> StoreResult<bool> {
+pub(crate) async fn upsert_service_app(pool: &SqlitePool, app: &ServiceApp) -> StoreResult<bool> {
     let upsert = sqlx::query(
         "INSERT INTO service_apps (uri, display_name, secret_hash, signing_key, callback_url, created_ms)
          VALUES (?, ?, ?, ?, ?, ?)
@@ -53,14 +53,14 @@ pub async fn upsert_service_app(pool: &SqlitePool, app: &ServiceApp) -> StoreRes
     upsert_created(pool, "SELECT 1 FROM service_apps WHERE uri = ?", &app.uri, upsert).await
 }
 
-pub async fn find_service_app(pool: &SqlitePool, uri: &str) -> StoreResult<Option<ServiceApp>> {
+pub(crate) async fn find_service_app(pool: &SqlitePool, uri: &str) -> StoreResult<Option<ServiceApp>> {
     let sql = format!("SELECT {SERVICE_APP_COLUMNS} FROM service_apps WHERE uri = ?");
     let row: Option<ServiceAppRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).fetch_optional(pool).await.map_err(unavailable)?;
     Ok(row.map(ServiceApp::from))
 }
 
-pub async fn list_service_apps(pool: &SqlitePool) -> StoreResult<Vec<ServiceApp>> {
+pub(crate) async fn list_service_apps(pool: &SqlitePool) -> StoreResult<Vec<ServiceApp>> {
     let sql = format!("SELECT {SERVICE_APP_COLUMNS} FROM service_apps ORDER BY uri");
     let rows: Vec<ServiceAppRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await.map_err(unavailable)?;
@@ -69,7 +69,7 @@ pub async fn list_service_apps(pool: &SqlitePool) -> StoreResult<Vec<ServiceApp>
 
 /// Puts `event` into the outbox if `session` is a live callback route of an active
 /// application; `false` means the event belongs in the log.
-pub async fn enqueue_callback(
+pub(crate) async fn enqueue_callback(
     tx: &mut Transaction<'_, Sqlite>,
     session: &str,
     event: &NewEvent,
@@ -132,7 +132,7 @@ impl From<RouteRow> for CallbackRoute {
     }
 }
 
-pub async fn insert_route(pool: &SqlitePool, route: &CallbackRoute) -> StoreResult<()> {
+pub(crate) async fn insert_route(pool: &SqlitePool, route: &CallbackRoute) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO callback_routes (session_id, app_id, url, context, base_uri, next_attempt_ms, created_ms)
          VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -150,7 +150,7 @@ pub async fn insert_route(pool: &SqlitePool, route: &CallbackRoute) -> StoreResu
     Ok(())
 }
 
-pub async fn delete_route(pool: &SqlitePool, session_id: &str) -> StoreResult<()> {
+pub(crate) async fn delete_route(pool: &SqlitePool, session_id: &str) -> StoreResult<()> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
     for sql in ["DELETE FROM callback_outbox WHERE session_id = ?", "DELETE FROM callback_routes WHERE session_id = ?"]
     {
@@ -160,7 +160,7 @@ pub async fn delete_route(pool: &SqlitePool, session_id: &str) -> StoreResult<()
     Ok(())
 }
 
-pub async fn due(pool: &SqlitePool, now_ms: i64, busy: &[String], limit: u32) -> StoreResult<Vec<String>> {
+pub(crate) async fn due(pool: &SqlitePool, now_ms: i64, busy: &[String], limit: u32) -> StoreResult<Vec<String>> {
     // Oldest undelivered event first, so a busy conversation does not starve the others.
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT r.session_id FROM callback_routes r
@@ -187,7 +187,7 @@ async fn route(pool: &SqlitePool, session_id: &str) -> StoreResult<Option<Callba
     Ok(row.map(CallbackRoute::from))
 }
 
-pub async fn batch(
+pub(crate) async fn batch(
     pool: &SqlitePool,
     session_id: &str,
     limit: u32,
@@ -211,7 +211,12 @@ pub async fn batch(
     Ok(Some((route, items)))
 }
 
-pub async fn delivered(pool: &SqlitePool, session_id: &str, through_id: i64, context: Option<&str>) -> StoreResult<()> {
+pub(crate) async fn delivered(
+    pool: &SqlitePool,
+    session_id: &str,
+    through_id: i64,
+    context: Option<&str>,
+) -> StoreResult<()> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
     sqlx::query("DELETE FROM callback_outbox WHERE session_id = ? AND id <= ?")
         .bind(session_id)
@@ -233,7 +238,7 @@ pub async fn delivered(pool: &SqlitePool, session_id: &str, through_id: i64, con
     Ok(())
 }
 
-pub async fn attempt_failed(pool: &SqlitePool, session_id: &str, next_attempt_ms: i64) -> StoreResult<u32> {
+pub(crate) async fn attempt_failed(pool: &SqlitePool, session_id: &str, next_attempt_ms: i64) -> StoreResult<u32> {
     let row: Option<(i64,)> = sqlx::query_as(
         "UPDATE callback_routes SET attempts = attempts + 1, next_attempt_ms = ? WHERE session_id = ? RETURNING attempts",
     )
@@ -245,7 +250,7 @@ pub async fn attempt_failed(pool: &SqlitePool, session_id: &str, next_attempt_ms
     Ok(row.map_or(0, |(a,)| u32::try_from(a).unwrap_or(u32::MAX)))
 }
 
-pub async fn give_up(pool: &SqlitePool, session_id: &str, last_error: &str, now_ms: i64) -> StoreResult<()> {
+pub(crate) async fn give_up(pool: &SqlitePool, session_id: &str, last_error: &str, now_ms: i64) -> StoreResult<()> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
     let dropped = sqlx::query("DELETE FROM callback_outbox WHERE session_id = ?")
         .bind(session_id)
@@ -284,7 +289,7 @@ struct FailureRow {
     failed_ms: i64,
 }
 
-pub async fn failures(pool: &SqlitePool) -> StoreResult<Vec<CallbackFailure>> {
+pub(crate) async fn failures(pool: &SqlitePool) -> StoreResult<Vec<CallbackFailure>> {
     let rows: Vec<FailureRow> = sqlx::query_as(
         "SELECT app_id, session_id, url, attempts, last_error, dropped, failed_ms FROM callback_failures ORDER BY id",
     )
@@ -305,7 +310,7 @@ pub async fn failures(pool: &SqlitePool) -> StoreResult<Vec<CallbackFailure>> {
         .collect())
 }
 
-pub async fn purge_routes(pool: &SqlitePool, before_ms: i64) -> StoreResult<u64> {
+pub(crate) async fn purge_routes(pool: &SqlitePool, before_ms: i64) -> StoreResult<u64> {
     let done = sqlx::query(
         "DELETE FROM callback_routes
          WHERE created_ms < ?

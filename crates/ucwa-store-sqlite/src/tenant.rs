@@ -22,7 +22,7 @@ impl From<UserRow> for User {
     }
 }
 
-pub async fn upsert_user(pool: &SqlitePool, user: &User) -> StoreResult<bool> {
+pub(crate) async fn upsert_user(pool: &SqlitePool, user: &User) -> StoreResult<bool> {
     let upsert = sqlx::query(
         "INSERT INTO users (uri, display_name, password_hash) VALUES (?, ?, ?)
          ON CONFLICT (uri) DO UPDATE SET display_name = excluded.display_name, password_hash = excluded.password_hash",
@@ -33,7 +33,7 @@ pub async fn upsert_user(pool: &SqlitePool, user: &User) -> StoreResult<bool> {
     upsert_created(pool, "SELECT 1 FROM users WHERE uri = ?", &user.uri, upsert).await
 }
 
-pub async fn find_user(pool: &SqlitePool, uri: &str) -> StoreResult<Option<User>> {
+pub(crate) async fn find_user(pool: &SqlitePool, uri: &str) -> StoreResult<Option<User>> {
     let row: Option<UserRow> = sqlx::query_as("SELECT uri, display_name, password_hash FROM users WHERE uri = ?")
         .bind(uri)
         .fetch_optional(pool)
@@ -42,7 +42,7 @@ pub async fn find_user(pool: &SqlitePool, uri: &str) -> StoreResult<Option<User>
     Ok(row.map(User::from))
 }
 
-pub async fn list_users(pool: &SqlitePool) -> StoreResult<Vec<User>> {
+pub(crate) async fn list_users(pool: &SqlitePool) -> StoreResult<Vec<User>> {
     let rows: Vec<UserRow> = sqlx::query_as("SELECT uri, display_name, password_hash FROM users ORDER BY uri")
         .fetch_all(pool)
         .await
@@ -60,7 +60,7 @@ struct TokenRow {
     expires_ms: i64,
 }
 
-pub async fn insert_token(pool: &SqlitePool, token: &TokenRecord) -> StoreResult<()> {
+pub(crate) async fn insert_token(pool: &SqlitePool, token: &TokenRecord) -> StoreResult<()> {
     let (kind, meeting_uri, origins) = match &token.principal {
         Principal::User { .. } => ("user", None, None),
         Principal::Anonymous { meeting_uri, .. } => ("anonymous", Some(meeting_uri.as_str()), None),
@@ -82,7 +82,7 @@ pub async fn insert_token(pool: &SqlitePool, token: &TokenRecord) -> StoreResult
     Ok(())
 }
 
-pub async fn find_token(pool: &SqlitePool, hash: &[u8], now_ms: i64) -> StoreResult<Option<TokenRecord>> {
+pub(crate) async fn find_token(pool: &SqlitePool, hash: &[u8], now_ms: i64) -> StoreResult<Option<TokenRecord>> {
     let row: Option<TokenRow> = sqlx::query_as(
         "SELECT hash, kind, uri, meeting_uri, origins, expires_ms FROM tokens WHERE hash = ? AND expires_ms > ?",
     )
@@ -114,7 +114,7 @@ pub async fn find_token(pool: &SqlitePool, hash: &[u8], now_ms: i64) -> StoreRes
     .transpose()
 }
 
-pub async fn purge_expired_tokens(pool: &SqlitePool, now_ms: i64) -> StoreResult<u64> {
+pub(crate) async fn purge_expired_tokens(pool: &SqlitePool, now_ms: i64) -> StoreResult<u64> {
     let done = sqlx::query("DELETE FROM tokens WHERE expires_ms <= ?")
         .bind(now_ms)
         .execute(pool)
@@ -191,7 +191,7 @@ impl TryFrom<AppRow> for Application {
     }
 }
 
-pub async fn application(pool: &SqlitePool, id: &str) -> StoreResult<Option<Application>> {
+pub(crate) async fn application(pool: &SqlitePool, id: &str) -> StoreResult<Option<Application>> {
     let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE id = ?");
     let row: Option<AppRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await.map_err(unavailable)?;
@@ -199,7 +199,7 @@ pub async fn application(pool: &SqlitePool, id: &str) -> StoreResult<Option<Appl
 }
 
 /// Active applications of `uri` that called `makeMeAvailable`: where invitations ring.
-pub async fn online_applications(pool: &SqlitePool, uri: &str) -> StoreResult<Vec<Application>> {
+pub(crate) async fn online_applications(pool: &SqlitePool, uri: &str) -> StoreResult<Vec<Application>> {
     let sql = format!(
         "SELECT {APP_COLUMNS} FROM applications WHERE owner_uri = ? AND anonymous = 0 AND available = 1 \
          AND status = 'active' ORDER BY created_ms, id"
@@ -209,7 +209,7 @@ pub async fn online_applications(pool: &SqlitePool, uri: &str) -> StoreResult<Ve
     rows.into_iter().map(Application::try_from).collect()
 }
 
-pub async fn create_application(
+pub(crate) async fn create_application(
     pool: &SqlitePool,
     new: &NewApplication,
     params: ChannelParams,
@@ -257,7 +257,7 @@ pub async fn create_application(
     Ok((app, true))
 }
 
-pub async fn delete_application(pool: &SqlitePool, id: &str) -> StoreResult<bool> {
+pub(crate) async fn delete_application(pool: &SqlitePool, id: &str) -> StoreResult<bool> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
     sqlx::query("DELETE FROM events WHERE app_id = ?").bind(id).execute(&mut *tx).await.map_err(unavailable)?;
     let gone = sqlx::query("DELETE FROM applications WHERE id = ?")
@@ -272,7 +272,7 @@ pub async fn delete_application(pool: &SqlitePool, id: &str) -> StoreResult<bool
 
 /// Marks the application available and appends `events`; `None` if it already was.
 /// Returns the applications to ring.
-pub async fn make_available(
+pub(crate) async fn make_available(
     pool: &SqlitePool,
     id: &str,
     new_events: &[NewEvent],
@@ -295,7 +295,7 @@ pub async fn make_available(
     Ok(Some(rung.into_iter().collect()))
 }
 
-pub async fn touch_channel(pool: &SqlitePool, id: &str, params: ChannelParams, now_ms: i64) -> StoreResult<()> {
+pub(crate) async fn touch_channel(pool: &SqlitePool, id: &str, params: ChannelParams, now_ms: i64) -> StoreResult<()> {
     sqlx::query(
         "UPDATE applications SET last_seen_ms = ?, timeout_s = ?, low_s = ?, medium_s = ?, priority = ?
          WHERE id = ? AND status = 'active'",
@@ -313,7 +313,7 @@ pub async fn touch_channel(pool: &SqlitePool, id: &str, params: ChannelParams, n
 }
 
 /// Whether any application that can expire has been idle since before `idle_before_ms`.
-pub async fn any_idle(pool: &SqlitePool, idle_before_ms: i64) -> StoreResult<bool> {
+pub(crate) async fn any_idle(pool: &SqlitePool, idle_before_ms: i64) -> StoreResult<bool> {
     let row: Option<(i64,)> = sqlx::query_as(
         "SELECT 1 FROM applications WHERE status = 'active' AND kind != 'service' AND last_seen_ms < ? LIMIT 1",
     )
@@ -324,7 +324,7 @@ pub async fn any_idle(pool: &SqlitePool, idle_before_ms: i64) -> StoreResult<boo
     Ok(row.is_some())
 }
 
-pub async fn expire_idle_applications(
+pub(crate) async fn expire_idle_applications(
     pool: &SqlitePool,
     idle_before_ms: i64,
     busy: &[String],

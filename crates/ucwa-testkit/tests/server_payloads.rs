@@ -4,6 +4,8 @@
 //! write back as the same JSON (a property the model lacks would be lost). Hrefs built with
 //! `ucwa_proto::paths` must equal the links the server hands out.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failed unwrap is a failed test")]
+
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, ETAG, IF_MATCH, LOCATION};

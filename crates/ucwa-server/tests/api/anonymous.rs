@@ -16,7 +16,7 @@ async fn guest_token(server: &TestServer, conference_id: &str, uri: &str) -> req
 }
 
 /// The token endpoint's answer to an `urn:microsoft.rtc:anonmeeting` grant with `fields`.
-pub async fn anonmeeting_grant(server: &TestServer, fields: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn anonmeeting_grant(server: &TestServer, fields: &[(&str, &str)]) -> reqwest::Response {
     let mut form = vec![("grant_type", "urn:microsoft.rtc:anonmeeting")];
     form.extend_from_slice(fields);
     server.client.post(server.at("/WebTicket/oauthtoken")).form(&form).send().await.unwrap()
