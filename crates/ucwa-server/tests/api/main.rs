@@ -14,4 +14,5 @@ mod meetings;
 mod messaging;
 mod policy;
 mod roster;
+mod routes;
 mod service;
