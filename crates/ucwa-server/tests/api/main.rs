@@ -13,6 +13,7 @@ mod join;
 mod meetings;
 mod messaging;
 mod policy;
+mod retention;
 mod roster;
 mod routes;
 mod service;
