@@ -99,25 +99,12 @@ async fn client_request_id_is_echoed() {
 async fn xml_only_clients_get_406_not_json() {
     let server = TestServer::start().await;
     let app = server.signed_in_app("sip:alice@example.com", "Alice").await;
-    let resp = server
-        .send(
-            server
-                .client
-                .get(&app.url)
-                .bearer_auth(&app.token)
-                .header("accept", "application/vnd.microsoft.com.ucwa+xml"),
-        )
-        .await;
+    let get = |accept: &'static str| {
+        server.send(server.client.get(&app.url).bearer_auth(&app.token).header("accept", accept))
+    };
+    let resp = get("application/vnd.microsoft.com.ucwa+xml").await;
     assert_eq!(resp.status(), StatusCode::NOT_ACCEPTABLE);
     assert_eq!(resp.json::<Value>().await.unwrap()["code"], "NotAcceptable");
-    let resp = server
-        .send(
-            server
-                .client
-                .get(&app.url)
-                .bearer_auth(&app.token)
-                .header("accept", "application/vnd.microsoft.com.ucwa+json, application/xml;q=0.5"),
-        )
-        .await;
+    let resp = get("application/vnd.microsoft.com.ucwa+json, application/xml;q=0.5").await;
     assert_eq!(resp.status(), StatusCode::OK);
 }
