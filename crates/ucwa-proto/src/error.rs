@@ -73,6 +73,7 @@ string_enum! {
         ApplicationNotFound = "ApplicationNotFound",
         InactiveApplicationExpired = "InactiveApplicationExpired",
         TooManyApplications = "TooManyApplications",
+        TooManyOnlineMeetings = "TooManyOnlineMeetings",
         PGetReplaced = "PGetReplaced",
         DestinationNotFound = "DestinationNotFound",
         CallbackChannelError = "CallbackChannelError",
@@ -95,6 +96,8 @@ string_enum! {
         TooManyParticipants = "TooManyParticipants",
         TooManyLobbyParticipants = "TooManyLobbyParticipants",
         AnonymousNotAllowed = "AnonymousNotAllowed",
+        MakeMeAvailableRequired = "MakeMeAvailableRequired",
+        LimitExceeded = "LimitExceeded",
         InviteesOnly = "InviteesOnly",
         PromptsStopped = "PromptsStopped",
     }

@@ -13,6 +13,8 @@
 //!   path table `ucwa_proto::paths` (the one hrefs are built from).
 //! - [`auth`], [`input`], [`response`], [`error`]: extraction and answers.
 //! - [`middleware`]: correlation headers, JSON-only, UCWA bodies for 404/405/panics.
+//! - [`connections`]: the accept loop, the connection cap and the header, body and idle
+//!   timeouts (slow clients).
 //! - [`callbacks`]: the HTTP transport of service applications' callbacks.
 //! - [`config`], [`cli`]: the command line and the administrative subcommands.
 //! - [`web`]: mounts the `ucwa-web` pages (the join page at each meeting's `joinUrl`, the
@@ -22,6 +24,7 @@ pub mod auth;
 pub mod callbacks;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod input;
 pub mod middleware;
@@ -46,8 +49,9 @@ use ucwa_proto::paths::{self, Prefix};
 use ucwa_service::supervise::{Restart, supervise};
 use ucwa_service::{ServiceOptions, Services, callbacks as callback_worker, housekeeping};
 
-use crate::callbacks::HttpTransport;
+use crate::callbacks::{CallbackPolicy, HttpTransport};
 use crate::config::Limits;
+pub use crate::connections::ConnectionLimits;
 use crate::state::{AppState, Shared};
 
 /// Everything a [`Server`] needs besides the listener.
@@ -58,6 +62,10 @@ pub struct ServerOptions {
     pub limits: Limits,
     pub public_url: Option<String>,
     pub server_fqdn: String,
+    /// Timeouts and the cap of client connections.
+    pub connections: ConnectionLimits,
+    /// Internal networks callbacks may reach all the same (`--callback-allow-networks`).
+    pub callback_allow_networks: Vec<ipnet::IpNet>,
 }
 
 /// The handler of `method` on the application route `template` (a `paths::ROUTES`
@@ -68,8 +76,8 @@ pub struct ServerOptions {
 fn handler(template: &str, method: &str, platform: bool) -> Option<MethodRouter<AppState>> {
     use routes::participant_invitations as pinv;
     use routes::{
-        applications as apps, batch, conversations, events, invitations, messaging, my_meetings, platform as tap,
-        service_join,
+        applications as apps, batch, conversations, events, invitations, messaging, my_meetings, people,
+        platform as tap, service_join,
     };
     use ucwa_proto::paths as p;
     let handler = match (template, method, platform) {
@@ -80,7 +88,21 @@ fn handler(template: &str, method: &str, platform: bool) -> Option<MethodRouter<
         (p::APPLICATION, "GET", true) => get(tap::application),
         (p::ME, "GET", false) => get(apps::me),
         (p::MAKE_ME_AVAILABLE, "POST", false) => post(apps::make_me_available),
-        (p::REPORT_MY_ACTIVITY, "POST", false) => post(apps::report_my_activity),
+        (p::REPORT_MY_ACTIVITY | p::APPLICATION_REPORT_MY_ACTIVITY, "POST", false) => post(apps::report_my_activity),
+        (p::ME_PHONES, "GET", false) => get(people::phones),
+        (p::ME_PART, "GET", false) => get(people::my_part),
+        (p::ME_PART, "POST", false) => post(people::publish),
+        (p::PHOTO, "GET", false) => get(people::photo),
+        (p::CONTACTS, "GET", false) => get(people::contacts),
+        (p::SEARCH, "GET", false) => get(people::search),
+        (p::PRESENCE_SUBSCRIPTIONS, "GET", false) => get(people::subscriptions),
+        (p::PRESENCE_SUBSCRIPTIONS, "POST", false) => post(people::subscribe),
+        (p::PRESENCE_SUBSCRIPTION, "GET", false) => get(people::subscription),
+        (p::PRESENCE_SUBSCRIPTION, "POST", false) => post(people::extend),
+        (p::PRESENCE_SUBSCRIPTION, "DELETE", false) => delete(people::unsubscribe),
+        (p::ADD_TO_PRESENCE_SUBSCRIPTION, "POST", false) => post(people::add_to_subscription),
+        (p::CONTACT, "GET", false) => get(people::contact),
+        (p::CONTACT_PART, "GET", false) => get(people::contact_part),
         (p::COMMUNICATION, "GET", false) => get(apps::communication),
         (p::COMMUNICATION, "GET", true) => get(tap::communication),
         (p::EVENTS, "GET", _) => get(events::get),
@@ -99,7 +121,10 @@ fn handler(template: &str, method: &str, platform: bool) -> Option<MethodRouter<
         (p::MESSAGING_INVITATION_ACTION, "POST", false) => post(messaging::invitation_action),
         (p::MESSAGES, "POST", false) => post(messaging::send),
         (p::MESSAGE, "GET", false) => get(messaging::get_message),
+        (p::MESSAGE, "POST", false) => post(messaging::reply),
         (p::STOP_MESSAGING, "POST", false) => post(messaging::stop),
+        (p::SET_IS_TYPING, "POST", false) => post(messaging::set_typing),
+        (p::TYPING_PARTICIPANTS, "GET", false) => get(messaging::typing_participants),
         (p::CONVERSATIONS, "GET", _) => get(conversations::list),
         (p::CONVERSATION, "GET", _) => get(conversations::get),
         (p::CONVERSATION, "DELETE", _) => delete(conversations::delete),
@@ -157,30 +182,50 @@ pub fn router(state: AppState) -> Router {
     for prefix in Prefix::ALL {
         router = router.nest(prefix.as_str(), application_routes(prefix));
     }
-    router
-        .merge(web::routes())
+    with_middleware(router.merge(web::routes()), state)
+}
+
+/// The middleware every route runs in, innermost first: JSON-only, the panic catcher (inside
+/// the correlation middleware, so a panic's 500 carries `X-MS-Correlation-Id` too), the
+/// correlation headers, compression, and hiding `Authorization` from traces.
+pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
+    routes
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::json_only))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::correlation))
         .layer(CompressionLayer::new().gzip(true).no_br().no_deflate().no_zstd())
-        .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
         .with_state(state)
 }
+
+/// The router behind [`middleware::collapse_request_slashes`]: what a connection (and each
+/// part of a batch) is served by.
+pub fn app(state: AppState) -> App {
+    tower::Layer::layer(
+        &tower::util::MapRequestLayer::new(middleware::collapse_request_slashes as fn(_) -> _),
+        router(state),
+    )
+}
+
+/// The service [`app`] builds.
+pub type App = tower::util::MapRequest<Router, fn(axum::extract::Request) -> axum::extract::Request>;
 
 /// A server ready to serve: its use cases are built, nothing runs yet.
 pub struct Server {
     state: AppState,
     store: DynStore,
+    connections: ConnectionLimits,
     shutdown: CancellationToken,
 }
 
 impl Server {
     /// Builds the use cases; `shutdown` stops [`Server::serve`] and releases parked requests.
     pub fn new(options: ServerOptions, shutdown: CancellationToken) -> Self {
-        let transport =
-            Arc::new(HttpTransport::new(std::time::Duration::from_secs(options.limits.callback_timeout_secs)));
+        let policy = CallbackPolicy { allowed: options.callback_allow_networks };
+        let timeout = std::time::Duration::from_secs(options.limits.callback_timeout_secs);
+        let transport = Arc::new(HttpTransport::new(timeout, policy));
         let services = Services::new(ServiceOptions {
             store: options.store.clone(),
             clock: options.clock,
@@ -190,7 +235,7 @@ impl Server {
         });
         let state =
             AppState(Arc::new(Shared { services, public_url: options.public_url, server_fqdn: options.server_fqdn }));
-        Self { state, store: options.store, shutdown }
+        Self { state, store: options.store, connections: options.connections, shutdown }
     }
 
     /// The use cases this server runs (tests watch their progress).
@@ -203,7 +248,7 @@ impl Server {
     /// Housekeeping and callback delivery run supervised: a panic is logged and the task
     /// starts again.
     pub async fn serve(self, listener: TcpListener) -> anyhow::Result<()> {
-        let Server { state, store, shutdown } = self;
+        let Server { state, store, connections, shutdown } = self;
         let services = state.services.clone();
         let mut background = tokio::task::JoinSet::new();
         let (s, stop) = (services.clone(), shutdown.clone());
@@ -214,16 +259,16 @@ impl Server {
         background.spawn(supervise("callback delivery", shutdown.clone(), Restart::default(), move || {
             callback_worker::run(s.clone(), stop.clone())
         }));
-        // Routes are resolved into services once, here; serving the router itself would redo
-        // that for every connection (axum turns a `Router` into its routes per accepted
-        // connection), costing tens of KiB per parked event request. Cloning the prepared
-        // router per connection is one reference count.
-        let app = router(state).with_state(()).into_make_service();
-        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
+        // Routes are resolved into services once, here; serving an unprepared router would
+        // redo that for every connection (axum turns a `Router` into its routes per
+        // accepted connection), costing tens of KiB per parked event request. Cloning the
+        // prepared router per request is one reference count.
+        let app = app(state);
+        connections::serve(listener, app, connections, shutdown.clone()).await;
         shutdown.cancel();
         background.join_all().await;
         store.close().await;
-        Ok(served?)
+        Ok(())
     }
 }
 

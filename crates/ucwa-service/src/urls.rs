@@ -54,7 +54,7 @@ impl AppUrls {
         Self { prefix: Prefix::Platform, app_id: app_id.to_owned(), endpoint_query: paths::endpoint_query(endpoint_id) }
     }
 
-    fn ucwa(anonymous: bool, app_id: &str) -> Self {
+    pub(crate) fn ucwa(anonymous: bool, app_id: &str) -> Self {
         Self::new(if anonymous { Prefix::Anonymous } else { Prefix::User }, app_id)
     }
 
@@ -125,9 +125,9 @@ impl AppUrls {
         self.href(paths::CONVERSATION, &[session], None)
     }
 
-    /// A participant as seen from `session`'s conversation.
-    pub fn participant(&self, session: &str, subject: &str) -> String {
-        self.href(paths::PARTICIPANT, &[session, subject], None)
+    /// The participant with key `key` as seen from `session`'s conversation.
+    pub fn participant(&self, session: &str, key: &str) -> String {
+        self.href(paths::PARTICIPANT, &[session, key], None)
     }
 
     /// A `participantInvitation` (ids are `<inviter session>.<n>`).
@@ -156,8 +156,47 @@ impl AppUrls {
         self.href(paths::CONVERSATION_PART, &[session, "messaging"], None)
     }
 
+    /// `setIsTyping` of a conversation's messaging, as recorded: `<messaging>/typing`.
+    pub fn set_is_typing(&self, session: &str) -> String {
+        self.href(paths::SET_IS_TYPING, &[session], None)
+    }
+
+    /// `typingParticipants` of a conversation's messaging, as recorded.
+    pub fn typing_participants(&self, session: &str) -> String {
+        self.href(paths::TYPING_PARTICIPANTS, &[session], None)
+    }
+
     pub fn message(&self, session: &str, message: &str) -> String {
         self.href(paths::MESSAGE, &[session, message], None)
+    }
+
+    /// The user's own `presence`, `note` or `location`.
+    pub fn me_part(&self, part: &str) -> String {
+        self.href(paths::ME_PART, &[part], None)
+    }
+
+    /// The photo of the person with address key `key` (`alice@example.com`), as recorded:
+    /// `{application}/photos/alice@example.com`.
+    pub fn photo(&self, key: &str) -> String {
+        self.href(paths::PHOTO, &[key], None)
+    }
+
+    pub fn people(&self) -> String {
+        self.at("people")
+    }
+
+    /// The `contact` with address key `key`: `{application}/people/bob@example.com`.
+    pub fn contact(&self, key: &str) -> String {
+        self.href(paths::CONTACT, &[key], None)
+    }
+
+    /// A contact's `presence`, `note` or `location` (`contactPresence`, ...), as recorded.
+    pub fn contact_part(&self, key: &str, part: &str) -> String {
+        self.href(paths::CONTACT_PART, &[key, part], None)
+    }
+
+    pub fn presence_subscription(&self, id: &str) -> String {
+        self.href(paths::PRESENCE_SUBSCRIPTION, &[id], None)
     }
 
     pub fn my_meeting(&self, meeting_id: &str) -> String {
@@ -189,7 +228,7 @@ mod tests {
         assert_eq!(urls.communication(), table.communication());
         assert_eq!(urls.invitation("i"), table.online_meeting_invitation(&s("i")));
         assert_eq!(urls.conversation("c"), table.conversation(&s("c")));
-        assert_eq!(urls.participant("c", "p"), table.participant(&s("c"), &s("p")));
+        assert_eq!(urls.participant("c", "p"), table.participant(&s("c"), "p"));
         assert_eq!(urls.participant_invitation("c.1"), table.participant_invitation("c.1"));
         assert_eq!(urls.add_participant("c"), table.add_participant(&s("c")));
         assert_eq!(urls.messaging_invitation("c"), table.messaging_invitation(&s("c")));

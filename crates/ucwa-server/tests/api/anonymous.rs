@@ -22,7 +22,7 @@ pub(crate) async fn anonmeeting_grant(server: &TestServer, fields: &[(&str, &str
     server.send(server.client.post(server.at("/WebTicket/oauthtoken")).form(&form)).await
 }
 
-async fn guest_app(server: &TestServer, meeting: &Meeting) -> TestApp {
+pub(crate) async fn guest_app(server: &TestServer, meeting: &Meeting) -> TestApp {
     let resp = guest_token(server, meeting.body["onlineMeetingId"].as_str().unwrap(), &meeting.uri).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let body: Value = resp.json().await.unwrap();
