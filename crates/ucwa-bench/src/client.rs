@@ -21,16 +21,16 @@ use tokio::net::TcpStream;
 
 /// No single request of the benchmark may take longer than this (except parked ones,
 /// which set their own bound): a hung server fails the run instead of stalling it.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One keep-alive connection.
-pub struct Conn {
+pub(crate) struct Conn {
     sender: SendRequest<Full<Bytes>>,
     host: HeaderValue,
 }
 
 impl Conn {
-    pub async fn connect(addr: SocketAddr) -> anyhow::Result<Self> {
+    pub(crate) async fn connect(addr: SocketAddr) -> anyhow::Result<Self> {
         let stream = TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
         // Requests are one small write each; do not let Nagle hold them back.
         stream.set_nodelay(true).context("setting TCP_NODELAY")?;
@@ -45,7 +45,7 @@ impl Conn {
     }
 
     /// A request with the `Host` header of this connection and an optional bearer token.
-    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> hyper::http::request::Builder {
+    pub(crate) fn request(&self, method: Method, path: &str, token: Option<&str>) -> hyper::http::request::Builder {
         let mut builder = Request::builder().method(method).uri(path).header(HOST, self.host.clone());
         if let Some(token) = token {
             builder = builder.header(AUTHORIZATION, format!("Bearer {token}"));
@@ -54,19 +54,22 @@ impl Conn {
     }
 
     /// `GET path`, returning the status and the whole body.
-    pub async fn get(&mut self, path: &str, token: Option<&str>) -> anyhow::Result<(StatusCode, Bytes)> {
+    pub(crate) async fn get(&mut self, path: &str, token: Option<&str>) -> anyhow::Result<(StatusCode, Bytes)> {
         let req = self.request(Method::GET, path, token).body(Full::default()).context("building a GET")?;
         self.send(req).await
     }
 
     /// Sends one request and reads the whole response body.
-    pub async fn send(&mut self, req: Request<Full<Bytes>>) -> anyhow::Result<(StatusCode, Bytes)> {
+    pub(crate) async fn send(&mut self, req: Request<Full<Bytes>>) -> anyhow::Result<(StatusCode, Bytes)> {
         let (status, _, body) = self.send_full(req).await?;
         Ok((status, body))
     }
 
     /// [`Conn::send`], keeping the response headers too.
-    pub async fn send_full(&mut self, req: Request<Full<Bytes>>) -> anyhow::Result<(StatusCode, HeaderMap, Bytes)> {
+    pub(crate) async fn send_full(
+        &mut self,
+        req: Request<Full<Bytes>>,
+    ) -> anyhow::Result<(StatusCode, HeaderMap, Bytes)> {
         self.sender.ready().await.context("connection closed")?;
         let resp = self.sender.send_request(req).await.context("sending a request")?;
         let (parts, body) = resp.into_parts();
@@ -76,7 +79,7 @@ impl Conn {
 
     /// `method path` with an optional JSON body and a bearer token, bounded by
     /// [`REQUEST_TIMEOUT`]; returns the status, the `Location` header (if any) and the body.
-    pub async fn call(
+    pub(crate) async fn call(
         &mut self,
         method: Method,
         path: &str,
@@ -100,13 +103,13 @@ impl Conn {
     }
 
     /// [`Conn::send`] bounded by [`REQUEST_TIMEOUT`].
-    pub async fn send_bounded(&mut self, req: Request<Full<Bytes>>) -> anyhow::Result<(StatusCode, Bytes)> {
+    pub(crate) async fn send_bounded(&mut self, req: Request<Full<Bytes>>) -> anyhow::Result<(StatusCode, Bytes)> {
         tokio::time::timeout(REQUEST_TIMEOUT, self.send(req)).await.context("request timed out")?
     }
 }
 
 /// Signs in with the password grant and returns the access token.
-pub async fn sign_in(addr: SocketAddr, user: &str, password: &str) -> anyhow::Result<String> {
+pub(crate) async fn sign_in(addr: SocketAddr, user: &str, password: &str) -> anyhow::Result<String> {
     let mut conn = Conn::connect(addr).await?;
     let form = format!("grant_type=password&username={user}&password={password}");
     let req = conn
@@ -124,7 +127,7 @@ pub async fn sign_in(addr: SocketAddr, user: &str, password: &str) -> anyhow::Re
 
 /// What the benchmark keeps of a created application.
 #[derive(Debug, Clone)]
-pub struct AppLinks {
+pub(crate) struct AppLinks {
     /// Path of the application resource (`_links.self`).
     pub path: String,
     /// Path of the first event channel request (`_links.events`, `events?ack=1`).
@@ -133,14 +136,14 @@ pub struct AppLinks {
 
 impl AppLinks {
     /// The application id: the last segment of its path.
-    pub fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         self.path.rsplit('/').next().unwrap_or_default()
     }
 }
 
 /// Creates `count` applications for the token's user (endpoint ids `bench-0`, `bench-1`, ...)
 /// over `concurrency` connections, returned in endpoint-id order.
-pub async fn create_apps(
+pub(crate) async fn create_apps(
     addr: SocketAddr,
     token: &str,
     count: usize,
@@ -186,19 +189,19 @@ pub async fn create_apps(
 }
 
 /// One application's event channel as a client walks it: GET, then follow `_links.next`.
-pub struct EventChannel {
+pub(crate) struct EventChannel {
     next: String,
 }
 
 impl EventChannel {
     /// Starts at the application's `events` link.
-    pub fn new(first: &str) -> Self {
+    pub(crate) fn new(first: &str) -> Self {
         Self { next: first.to_owned() }
     }
 
     /// One `GET events` (asking the server to hold it up to `timeout_s`) on `conn`: the
     /// events of the batch, in order, and when its body had been read completely.
-    pub async fn poll(
+    pub(crate) async fn poll(
         &mut self,
         conn: &mut Conn,
         token: &str,

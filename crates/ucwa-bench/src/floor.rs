@@ -22,16 +22,16 @@ use tokio::net::TcpListener;
 
 /// Body size when the caller does not match it to a real resource: about the size of an
 /// application resource.
-pub const DEFAULT_BODY_BYTES: usize = 3072;
+pub(crate) const DEFAULT_BODY_BYTES: usize = 3072;
 
 /// How long `/park` holds a request.
-pub const PARK: Duration = Duration::from_secs(60);
+pub(crate) const PARK: Duration = Duration::from_secs(60);
 
 /// The floor server exits by itself after this long, even if its parent never stops it.
 const MAX_LIFETIME: Duration = Duration::from_secs(900);
 
 /// Serves until the parent closes our stdin (it exited or dropped us), or [`MAX_LIFETIME`].
-pub async fn run(listen: SocketAddr, body_bytes: usize) -> anyhow::Result<()> {
+pub(crate) async fn run(listen: SocketAddr, body_bytes: usize) -> anyhow::Result<()> {
     let body = Bytes::from(application_like_body(body_bytes));
     let app = Router::new()
         .route(

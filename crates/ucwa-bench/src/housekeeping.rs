@@ -22,7 +22,7 @@ use ucwa_store_sqlite::SqliteStore;
 use crate::stats::{Latency, ms};
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Events in the log before the cleanup starts.
     #[arg(long, default_value_t = 1_000_000)]
     pub events: u64,
@@ -80,7 +80,7 @@ async fn acknowledge(store: &SqliteStore, app: &str, from_no: u64, max_seq: i64)
     Ok(())
 }
 
-pub async fn run(args: &Args) -> anyhow::Result<()> {
+pub(crate) async fn run(args: &Args) -> anyhow::Result<()> {
     println!("(e) housekeeping on the SQLite writer: {} events over {} applications", args.events, args.applications);
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}", dir.path().join("housekeeping.db").display());

@@ -44,7 +44,7 @@ const BASE: &str = "https://bench.openucwa.local";
 const ORGANIZER: &str = "sip:organizer@example.com";
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct FanoutArgs {
+pub(crate) struct FanoutArgs {
     /// Roster sizes, one series each.
     #[arg(long, value_delimiter = ',', default_values_t = [10usize, 100, 1000, 3000])]
     pub rosters: Vec<usize>,
@@ -57,7 +57,7 @@ pub struct FanoutArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct CycleArgs {
+pub(crate) struct CycleArgs {
     /// Join cycles to run.
     #[arg(long, default_value_t = 2000)]
     pub cycles: usize,
@@ -156,7 +156,7 @@ fn count_events(body: &str) -> u64 {
     body.matches("\"type\":\"").count() as u64
 }
 
-pub async fn fanout(args: &FanoutArgs) -> anyhow::Result<()> {
+pub(crate) async fn fanout(args: &FanoutArgs) -> anyhow::Result<()> {
     if args.rosters.contains(&0) || args.probes == Some(0) {
         bail!("--rosters and --probes must be positive");
     }
@@ -309,7 +309,7 @@ async fn wait_parked(services: &Services, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn cycles(args: &CycleArgs) -> anyhow::Result<()> {
+pub(crate) async fn cycles(args: &CycleArgs) -> anyhow::Result<()> {
     if args.cycles == 0 {
         bail!("--cycles must be positive");
     }

@@ -62,14 +62,14 @@ const JOIN_CONCURRENCY: usize = 32;
 const WARMUP_WAITING: usize = 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Part {
+pub(crate) enum Part {
     Both,
     Latency,
     Throughput,
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// People waiting in the lobby at once, one latency series each.
     #[arg(long, value_delimiter = ',', default_values_t = [1usize, 100, 1000])]
     pub waiting: Vec<usize>,
@@ -124,7 +124,7 @@ impl Default for Args {
     }
 }
 
-pub async fn run(args: &Args) -> anyhow::Result<()> {
+pub(crate) async fn run(args: &Args) -> anyhow::Result<()> {
     if args.users == 0 || args.samples == 0 || args.waiting.contains(&0) {
         bail!("--users, --samples and every --waiting must be positive");
     }

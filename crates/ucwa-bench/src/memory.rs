@@ -34,7 +34,7 @@ const TARGET_KIB: f64 = 32.0;
 const SPARE_FILES: u64 = 100;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Requests to park.
     #[arg(long, default_value_t = 10_000)]
     pub parked: usize,
@@ -58,7 +58,7 @@ impl Outcome {
     }
 }
 
-pub async fn run(args: &Args) -> anyhow::Result<()> {
+pub(crate) async fn run(args: &Args) -> anyhow::Result<()> {
     if args.parked == 0 {
         bail!("--parked must be positive");
     }

@@ -26,14 +26,14 @@ use crate::process::{self, Server, UcwaOptions};
 use crate::stats::{Latency, ms};
 
 #[derive(Debug, clap::Args)]
-pub struct SigninArgs {
+pub(crate) struct SigninArgs {
     /// Bad sign-ins sent at once.
     #[arg(long, default_value_t = 200)]
     pub parallel: usize,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct SlowlorisArgs {
+pub(crate) struct SlowlorisArgs {
     /// Connections holding half a request head.
     #[arg(long, default_value_t = 1000)]
     pub slow: usize,
@@ -107,7 +107,7 @@ async fn futures_join<T>(
     out
 }
 
-pub async fn signin(args: &SigninArgs) -> anyhow::Result<()> {
+pub(crate) async fn signin(args: &SigninArgs) -> anyhow::Result<()> {
     let binary = process::sibling_binary("ucwa-server")?;
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
     println!("probe-signin: {} parallel bad password grants (random user names), release server", args.parallel);
@@ -151,7 +151,7 @@ async fn healthz_latency(addr: std::net::SocketAddr, samples: usize) -> anyhow::
     Latency::of(&mut times).context("no samples")
 }
 
-pub async fn slowloris(args: &SlowlorisArgs) -> anyhow::Result<()> {
+pub(crate) async fn slowloris(args: &SlowlorisArgs) -> anyhow::Result<()> {
     let binary = process::sibling_binary("ucwa-server")?;
     if let Some(limit) = ucwa_server::connections::open_file_limit()
         && limit < args.slow as u64 + 256

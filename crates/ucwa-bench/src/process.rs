@@ -17,15 +17,15 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
 /// The user every scenario signs in as; applications differ by endpoint id.
-pub const BENCH_USER: &str = "sip:bench@example.com";
-pub const BENCH_PASSWORD: &str = "bench-password";
+pub(crate) const BENCH_USER: &str = "sip:bench@example.com";
+pub(crate) const BENCH_PASSWORD: &str = "bench-password";
 
 /// Linux reports process CPU time in clock ticks of `USER_HZ`, which is 100 on every
 /// mainstream architecture (reading `sysconf(_SC_CLK_TCK)` would need `unsafe`).
 const TICKS_PER_SECOND: f64 = 100.0;
 
 /// A running server process.
-pub struct Server {
+pub(crate) struct Server {
     child: tokio::process::Child,
     pub addr: SocketAddr,
     pub pid: u32,
@@ -34,7 +34,7 @@ pub struct Server {
 }
 
 /// A binary that sits next to this one in the target directory.
-pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("locating the ucwa-bench executable")?;
     let dir = exe.parent().context("the ucwa-bench executable has no directory")?;
     let path = dir.join(name);
@@ -45,12 +45,12 @@ pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// The `i`-th extra user (the join scenario's attendees), who signs in with [`BENCH_PASSWORD`].
-pub fn attendee_user(i: usize) -> String {
+pub(crate) fn attendee_user(i: usize) -> String {
     format!("sip:attendee{i}@example.com")
 }
 
 /// Settings of a `ucwa-server` child.
-pub struct UcwaOptions<'a> {
+pub(crate) struct UcwaOptions<'a> {
     pub binary: &'a Path,
     pub events_min_timeout_s: u32,
     pub events_min_hold_s: u32,
@@ -64,7 +64,7 @@ pub struct UcwaOptions<'a> {
 
 impl<'a> UcwaOptions<'a> {
     /// One-second event timeouts and holds, an hour of lobby wait, no extra users.
-    pub fn new(binary: &'a Path) -> Self {
+    pub(crate) fn new(binary: &'a Path) -> Self {
         Self {
             binary,
             events_min_timeout_s: 1,
@@ -79,7 +79,7 @@ impl<'a> UcwaOptions<'a> {
 impl Server {
     /// Starts `ucwa-server serve` on a fresh temporary SQLite database holding [`BENCH_USER`]
     /// (and the attendee users the options ask for).
-    pub async fn start_ucwa(options: &UcwaOptions<'_>) -> anyhow::Result<Self> {
+    pub(crate) async fn start_ucwa(options: &UcwaOptions<'_>) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("creating a temporary directory for the database")?;
         let db_url = format!("sqlite://{}", dir.path().join("bench.db").display());
         add_user(options.binary, &db_url, BENCH_USER, "Bench User").await?;
@@ -105,7 +105,7 @@ impl Server {
     }
 
     /// Starts this program's `floor-server` mode.
-    pub async fn start_floor(body_bytes: usize) -> anyhow::Result<Self> {
+    pub(crate) async fn start_floor(body_bytes: usize) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("locating the ucwa-bench executable")?;
         let mut cmd = Command::new(exe);
         cmd.args(["floor-server", "--listen", "127.0.0.1:0", "--body-bytes", &body_bytes.to_string()]);
@@ -144,22 +144,22 @@ impl Server {
     }
 
     /// Resident memory of the server.
-    pub fn rss(&self) -> anyhow::Result<Rss> {
+    pub(crate) fn rss(&self) -> anyhow::Result<Rss> {
         rss(self.pid)
     }
 
     /// CPU time (user + system) the server has used so far, seconds.
-    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+    pub(crate) fn cpu_seconds(&self) -> anyhow::Result<f64> {
         cpu_seconds(&self.pid.to_string())
     }
 
     /// Waits until the server is idle; see [`settle`].
-    pub async fn settle(&self, quiet: Duration, limit: Duration) -> anyhow::Result<bool> {
+    pub(crate) async fn settle(&self, quiet: Duration, limit: Duration) -> anyhow::Result<bool> {
         settle(&self.pid.to_string(), quiet, limit).await
     }
 
     /// Kills the server and reaps it.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
+    pub(crate) async fn stop(mut self) -> anyhow::Result<()> {
         self.child.kill().await.context("stopping a server")?;
         Ok(())
     }
@@ -191,7 +191,7 @@ async fn add_user(binary: &Path, db_url: &str, uri: &str, name: &str) -> anyhow:
 /// Waits until process `pid` (`"self"` for this one) has used no CPU for a whole `quiet`
 /// period: every request it was sent has been taken in and parked (or answered). Gives up
 /// after `limit`; returns whether it settled.
-pub async fn settle(pid: &str, quiet: Duration, limit: Duration) -> anyhow::Result<bool> {
+pub(crate) async fn settle(pid: &str, quiet: Duration, limit: Duration) -> anyhow::Result<bool> {
     let started = Instant::now();
     let mut last = cpu_seconds(pid)?;
     let mut quiet_since = Instant::now();
@@ -210,7 +210,7 @@ pub async fn settle(pid: &str, quiet: Duration, limit: Duration) -> anyhow::Resu
 
 /// Resident memory of a process, KiB, from `/proc/<pid>/status`.
 #[derive(Debug, Clone, Copy)]
-pub struct Rss {
+pub(crate) struct Rss {
     /// `VmRSS`: everything resident.
     pub total: u64,
     /// `RssAnon`: heap and stacks, what the process allocated itself.
@@ -219,7 +219,7 @@ pub struct Rss {
     pub mapped: u64,
 }
 
-pub fn rss(pid: u32) -> anyhow::Result<Rss> {
+pub(crate) fn rss(pid: u32) -> anyhow::Result<Rss> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("reading /proc/{pid}/status"))?;
     let field = |name: &str| {
@@ -233,7 +233,7 @@ pub fn rss(pid: u32) -> anyhow::Result<Rss> {
 }
 
 /// CPU time (user + system) of a process (`"self"` for this one), seconds.
-pub fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
+pub(crate) fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
     let stat =
         std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("reading /proc/{pid}/stat"))?;
     // The command name (field 2) may contain spaces; fields after it are plain numbers.
@@ -245,7 +245,7 @@ pub fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
 }
 
 /// The 1-minute load average (`/proc/loadavg`), as printed.
-pub fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|l| l.split_whitespace().next().map(str::to_owned))

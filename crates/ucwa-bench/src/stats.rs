@@ -4,7 +4,7 @@ use std::time::Duration;
 
 /// Percentiles of a set of latency samples.
 #[derive(Debug, Clone, Copy)]
-pub struct Latency {
+pub(crate) struct Latency {
     pub count: usize,
     pub p50: Duration,
     pub p99: Duration,
@@ -13,7 +13,7 @@ pub struct Latency {
 
 impl Latency {
     /// Summarises `samples` (sorted in place). `None` when there are none.
-    pub fn of(samples: &mut [Duration]) -> Option<Self> {
+    pub(crate) fn of(samples: &mut [Duration]) -> Option<Self> {
         if samples.is_empty() {
             return None;
         }
@@ -34,11 +34,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// Milliseconds with three decimals, for tables.
-pub fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64() * 1000.0)
 }
 
 /// "met" / "MISSED", for the verdict lines.
-pub fn verdict(met: bool) -> &'static str {
+pub(crate) fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "MISSED" }
 }

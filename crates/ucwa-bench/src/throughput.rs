@@ -21,7 +21,7 @@ use crate::stats::{Latency, ms, verdict};
 const TARGET_SHARE: f64 = 0.5;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Concurrent keep-alive connections (one worker each).
     #[arg(long, default_value_t = 64)]
     pub connections: usize,
@@ -34,7 +34,7 @@ pub struct Args {
 }
 
 /// What one target did under the load.
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub requests: usize,
     pub seconds: f64,
     pub errors: usize,
@@ -46,19 +46,19 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    pub fn rate(&self) -> f64 {
+    pub(crate) fn rate(&self) -> f64 {
         self.requests as f64 / self.seconds
     }
 }
 
 /// One worker's target: the path to GET and the token to show.
 #[derive(Clone)]
-pub struct Target {
+pub(crate) struct Target {
     pub path: String,
     pub token: Option<Arc<str>>,
 }
 
-pub async fn run(args: &Args) -> anyhow::Result<()> {
+pub(crate) async fn run(args: &Args) -> anyhow::Result<()> {
     if args.connections == 0 || args.duration == 0 {
         bail!("--connections and --duration must be positive");
     }
@@ -117,7 +117,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
 }
 
 /// Runs one worker per target against `server` and measures the window after `warmup`.
-pub async fn load(
+pub(crate) async fn load(
     server: &Server,
     targets: Vec<Target>,
     warmup: Duration,

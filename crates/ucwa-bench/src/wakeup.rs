@@ -41,7 +41,7 @@ const TARGET_P99: Duration = Duration::from_millis(2);
 const PARK_TIMEOUT_S: u32 = 600;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Parked requests (one application and one connection each).
     #[arg(long, default_value_t = 1000)]
     pub parked: usize,
@@ -64,7 +64,7 @@ struct Arrival {
     events: usize,
 }
 
-pub async fn run(args: &Args) -> anyhow::Result<()> {
+pub(crate) async fn run(args: &Args) -> anyhow::Result<()> {
     if args.parked == 0 || args.samples == 0 {
         bail!("--parked and --samples must be positive");
     }
@@ -141,7 +141,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
 }
 
 /// Round trips of `GET /app` on the floor server over one keep-alive connection.
-pub async fn floor_round_trip(warmup: usize, samples: usize) -> anyhow::Result<Latency> {
+pub(crate) async fn floor_round_trip(warmup: usize, samples: usize) -> anyhow::Result<Latency> {
     let floor = Server::start_floor(floor::DEFAULT_BODY_BYTES).await?;
     let mut conn = Conn::connect(floor.addr).await?;
     let mut times = Vec::with_capacity(samples);

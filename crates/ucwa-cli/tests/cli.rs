@@ -3,6 +3,8 @@
 //! pseudo-terminal (util-linux `script`, which also turns a typed Ctrl-C into SIGINT).
 //! Exit codes: 0 done, 1 error, 2 usage, 3 a failed join.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failed unwrap is a failed test")]
+
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::sync::{Arc, Mutex};

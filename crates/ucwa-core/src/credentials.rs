@@ -18,6 +18,7 @@ pub struct MintedToken {
 ///
 /// # Panics
 /// Only if the OS has no entropy source, in which case no secure server can run at all.
+#[expect(clippy::expect_used, reason = "without an entropy source no token or key can be minted safely")]
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut buf = [0u8; N];
     getrandom::fill(&mut buf).expect("the operating system's random source is unavailable");

@@ -73,6 +73,7 @@ string_enum! {
         ApplicationNotFound = "ApplicationNotFound",
         InactiveApplicationExpired = "InactiveApplicationExpired",
         TooManyApplications = "TooManyApplications",
+        TooManyOnlineMeetings = "TooManyOnlineMeetings",
         PGetReplaced = "PGetReplaced",
         DestinationNotFound = "DestinationNotFound",
         CallbackChannelError = "CallbackChannelError",

@@ -312,6 +312,30 @@ pub fn with_query(href: &str, pair: &str) -> String {
     }
 }
 
+/// The `endpointId=...` query every href of a service application carries.
+pub fn endpoint_query(endpoint: &str) -> String {
+    format!("endpointId={}", query_value(endpoint))
+}
+
+/// The href of an application route: `prefix`, then `template` filled with the application
+/// id `app` and `values`, then the resource's own query, then `endpoint_query` (empty, or
+/// [`endpoint_query`] for a service application). [`AppHrefs::href`] with a validated id; a
+/// server holding ids as it stored them calls this.
+pub fn app_href(
+    prefix: Prefix,
+    app: &str,
+    template: &str,
+    values: &[&str],
+    own_query: Option<&str>,
+    endpoint_query: &str,
+) -> String {
+    let mut all = Vec::with_capacity(values.len() + 1);
+    all.push(app);
+    all.extend_from_slice(values);
+    let path = format!("{}{}", prefix.as_str(), fill(template, &all));
+    with_query(&with_query(&path, own_query.unwrap_or_default()), endpoint_query)
+}
+
 /// The hrefs of one application: its prefix, id and, for a service application, the
 /// `endpointId` every href carries (docs/protocol.md, Rel namespace). Each builder fills the
 /// template of the same name; a resource's own query (`?ack=`, `?conversation=`) comes first,
@@ -332,7 +356,7 @@ impl AppHrefs {
 
     /// A service application's hrefs under `/platformservice/v1`, each with `endpointId`.
     pub fn service(app: AppId, endpoint: &SipUri) -> Self {
-        Self { prefix: Prefix::Platform, app, query: format!("endpointId={}", query_value(endpoint.as_str())) }
+        Self { prefix: Prefix::Platform, app, query: endpoint_query(endpoint.as_str()) }
     }
 
     pub fn prefix(&self) -> Prefix {
@@ -346,11 +370,7 @@ impl AppHrefs {
     /// `template` filled with this application and `values`, plus `own_query`, plus
     /// `endpointId`.
     pub fn href(&self, template: &str, values: &[&str], own_query: Option<&str>) -> String {
-        let mut all = Vec::with_capacity(values.len() + 1);
-        all.push(self.app.as_str());
-        all.extend_from_slice(values);
-        let path = format!("{}{}", self.prefix.as_str(), fill(template, &all));
-        with_query(&with_query(&path, own_query.unwrap_or_default()), &self.query)
+        app_href(self.prefix, self.app.as_str(), template, values, own_query, &self.query)
     }
 
     pub fn application(&self) -> String {
@@ -547,7 +567,7 @@ pub fn applications(prefix: Prefix) -> String {
 pub fn platform_applications(endpoint: Option<&SipUri>) -> String {
     let href = applications(Prefix::Platform);
     match endpoint {
-        Some(e) => with_query(&href, &format!("endpointId={}", query_value(e.as_str()))),
+        Some(e) => with_query(&href, &endpoint_query(e.as_str())),
         None => href,
     }
 }

@@ -59,7 +59,7 @@ macro_rules! string_enum {
 
         impl $name {
             /// The wire spelling.
-            pub fn as_str(&self) -> &str {
+            $vis fn as_str(&self) -> &str {
                 match self {
                     $( Self::$variant => $text, )+
                     Self::_Custom(s) => &s.0,
@@ -67,7 +67,7 @@ macro_rules! string_enum {
             }
 
             /// Whether this is one of the listed values.
-            pub fn is_known(&self) -> bool {
+            $vis fn is_known(&self) -> bool {
                 !matches!(self, Self::_Custom(_))
             }
         }

@@ -27,7 +27,7 @@ pub struct Challenge {
 
 impl Challenge {
     pub fn new(state: &AppState, parts: &Parts) -> Self {
-        Self { token_url: format!("{}/WebTicket/oauthtoken", public_base(state, &parts.headers)) }
+        Self { token_url: format!("{}{}", public_base(state, &parts.headers), ucwa_proto::paths::TOKEN) }
     }
 }
 

@@ -9,7 +9,8 @@
 //! binary in `main.rs` only parses flags and calls it.
 //!
 //! # Layout
-//! - [`routes`]: one module per resource; thin handlers. The router is built here.
+//! - [`routes`]: one module per resource; thin handlers. The router is built here, from the
+//!   path table `ucwa_proto::paths` (the one hrefs are built from).
 //! - [`auth`], [`input`], [`response`], [`error`]: extraction and answers.
 //! - [`middleware`]: correlation headers, JSON-only, UCWA bodies for 404/405/panics.
 //! - [`connections`]: the accept loop, the connection cap and the header, body and idle
@@ -36,7 +37,7 @@ pub mod web;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -44,6 +45,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use ucwa_core::DynStore;
 use ucwa_core::clock::DynClock;
+use ucwa_proto::paths::{self, Prefix};
 use ucwa_service::supervise::{Restart, supervise};
 use ucwa_service::{ServiceOptions, Services, callbacks as callback_worker, housekeeping};
 
@@ -66,128 +68,121 @@ pub struct ServerOptions {
     pub callback_allow_networks: Vec<ipnet::IpNet>,
 }
 
-/// The routes of one application, the same under every applications prefix.
-fn application_routes() -> Router<AppState> {
+/// The handler of `method` on the application route `template` (a `paths::ROUTES`
+/// template), for service applications when `platform`, else for the three UCWA prefixes.
+/// The router is built from the table with this, so every route served is in the table and
+/// the table is what [`ucwa_service::urls`] builds hrefs from; a test checks that this
+/// answers exactly for the table's routes.
+fn handler(template: &str, method: &str, platform: bool) -> Option<MethodRouter<AppState>> {
     use routes::participant_invitations as pinv;
-    use routes::{applications, batch, conversations, events, invitations, messaging, my_meetings, people};
-    let conversation = "/applications/{app}/communication/conversations/{conv}";
-    let invitation = "/applications/{app}/communication/onlineMeetingInvitations/{inv}";
-    let participant_invitations = "/applications/{app}/communication/participantInvitations";
-    let messaging_invitations = "/applications/{app}/communication/messagingInvitations";
-    let my_meeting = "/applications/{app}/onlineMeetings/myOnlineMeetings";
-    let subscriptions = "/applications/{app}/people/presenceSubscriptions";
-    Router::new()
-        .route("/applications", post(applications::create))
-        .route("/applications/{app}", get(applications::get).delete(applications::delete))
-        .route("/applications/{app}/me", get(applications::me))
-        .route("/applications/{app}/me/makeMeAvailable", post(applications::make_me_available))
-        .route("/applications/{app}/me/reportMyActivity", post(applications::report_my_activity))
-        .route("/applications/{app}/reportMyActivity", post(applications::report_my_activity))
-        .route("/applications/{app}/me/phones", get(people::phones))
-        .route("/applications/{app}/me/{part}", get(people::my_part).post(people::publish))
-        .route("/applications/{app}/photos/{key}", get(people::photo))
-        .route("/applications/{app}/people/contacts", get(people::contacts))
-        .route("/applications/{app}/people/search", get(people::search))
-        .route(subscriptions, get(people::subscriptions).post(people::subscribe))
-        .route(
-            &format!("{subscriptions}/{{subscription}}"),
-            get(people::subscription).post(people::extend).delete(people::unsubscribe),
-        )
-        .route(
-            &format!("{subscriptions}/{{subscription}}/addToPresenceSubscription"),
-            post(people::add_to_subscription),
-        )
-        .route("/applications/{app}/people/{key}", get(people::contact))
-        .route("/applications/{app}/people/{key}/{part}", get(people::contact_part))
-        .route("/applications/{app}/communication", get(applications::communication))
-        .route("/applications/{app}/events", get(events::get))
-        .route("/applications/{app}/batch", post(batch::post))
-        .route("/applications/{app}/communication/onlineMeetingInvitations", post(invitations::join))
-        .route(invitation, get(invitations::get))
-        .route(&format!("{invitation}/cancel"), post(invitations::cancel))
-        .route(&format!("{invitation}/{{action}}"), post(invitations::answer))
-        .route(participant_invitations, post(pinv::create))
-        .route(&format!("{participant_invitations}/{{pinv}}"), get(pinv::get))
-        .route(&format!("{participant_invitations}/{{pinv}}/cancel"), post(pinv::cancel))
-        .route(messaging_invitations, post(messaging::start))
-        .route(&format!("{messaging_invitations}/{{inv}}"), get(messaging::get_invitation))
-        .route(&format!("{messaging_invitations}/{{inv}}/{{action}}"), post(messaging::invitation_action))
-        .route(&format!("{conversation}/messaging/messages"), post(messaging::send))
-        .route(
-            &format!("{conversation}/messaging/messages/{{msg}}"),
-            get(messaging::get_message).post(messaging::reply),
-        )
-        .route(&format!("{conversation}/messaging/terminate"), post(messaging::stop))
-        .route(&format!("{conversation}/messaging/typing"), post(messaging::set_typing))
-        .route(&format!("{conversation}/messaging/typingParticipants"), get(messaging::typing_participants))
-        .route("/applications/{app}/communication/conversations", get(conversations::list))
-        .route(conversation, get(conversations::get).delete(conversations::delete))
-        .route(&format!("{conversation}/{{part}}"), get(conversations::part))
-        .route(&format!("{conversation}/participants/{{subject}}"), get(conversations::participant_get))
-        .route(&format!("{conversation}/participants/{{subject}}/{{action}}"), post(conversations::participant_action))
-        .route(my_meeting, get(my_meetings::list).post(my_meetings::create))
-        .route("/applications/{app}/onlineMeetings/defaultValues", get(my_meetings::default_values))
-        .route("/applications/{app}/onlineMeetings/eligibleValues", get(my_meetings::eligible_values))
-        .route(
-            &format!("{my_meeting}/{{meeting}}"),
-            get(my_meetings::get).put(my_meetings::put).delete(my_meetings::delete),
-        )
-        .route("/applications/{app}/{*rest}", get(applications::dashboard))
+    use routes::{
+        applications as apps, batch, conversations, events, invitations, messaging, my_meetings, people,
+        platform as tap, service_join,
+    };
+    use ucwa_proto::paths as p;
+    let handler = match (template, method, platform) {
+        (p::APPLICATIONS, "POST", false) => post(apps::create),
+        (p::APPLICATIONS, "GET", true) => get(tap::applications),
+        (p::APPLICATION, "GET", false) => get(apps::get),
+        (p::APPLICATION, "DELETE", false) => delete(apps::delete),
+        (p::APPLICATION, "GET", true) => get(tap::application),
+        (p::ME, "GET", false) => get(apps::me),
+        (p::MAKE_ME_AVAILABLE, "POST", false) => post(apps::make_me_available),
+        (p::REPORT_MY_ACTIVITY | p::APPLICATION_REPORT_MY_ACTIVITY, "POST", false) => post(apps::report_my_activity),
+        (p::ME_PHONES, "GET", false) => get(people::phones),
+        (p::ME_PART, "GET", false) => get(people::my_part),
+        (p::ME_PART, "POST", false) => post(people::publish),
+        (p::PHOTO, "GET", false) => get(people::photo),
+        (p::CONTACTS, "GET", false) => get(people::contacts),
+        (p::SEARCH, "GET", false) => get(people::search),
+        (p::PRESENCE_SUBSCRIPTIONS, "GET", false) => get(people::subscriptions),
+        (p::PRESENCE_SUBSCRIPTIONS, "POST", false) => post(people::subscribe),
+        (p::PRESENCE_SUBSCRIPTION, "GET", false) => get(people::subscription),
+        (p::PRESENCE_SUBSCRIPTION, "POST", false) => post(people::extend),
+        (p::PRESENCE_SUBSCRIPTION, "DELETE", false) => delete(people::unsubscribe),
+        (p::ADD_TO_PRESENCE_SUBSCRIPTION, "POST", false) => post(people::add_to_subscription),
+        (p::CONTACT, "GET", false) => get(people::contact),
+        (p::CONTACT_PART, "GET", false) => get(people::contact_part),
+        (p::COMMUNICATION, "GET", false) => get(apps::communication),
+        (p::COMMUNICATION, "GET", true) => get(tap::communication),
+        (p::EVENTS, "GET", _) => get(events::get),
+        (p::BATCH, "POST", false) => post(batch::post),
+        (p::ONLINE_MEETING_INVITATIONS, "POST", false) => post(invitations::join),
+        (p::ONLINE_MEETING_INVITATIONS, "POST", true) => post(service_join::join),
+        (p::ONLINE_MEETING_INVITATION, "GET", _) => get(invitations::get),
+        (p::ONLINE_MEETING_INVITATION_CANCEL, "POST", _) => post(invitations::cancel),
+        (p::ONLINE_MEETING_INVITATION_ACTION, "POST", false) => post(invitations::answer),
+        (p::PARTICIPANT_INVITATIONS, "POST", false) => post(pinv::create),
+        (p::PARTICIPANT_INVITATION, "GET", false) => get(pinv::get),
+        (p::PARTICIPANT_INVITATION_CANCEL, "POST", false) => post(pinv::cancel),
+        (p::MESSAGING_INVITATIONS, "POST", false) => post(messaging::start),
+        (p::MESSAGING_INVITATIONS | p::USER_MEETING_INVITATIONS, "POST", true) => post(tap::not_offered),
+        (p::MESSAGING_INVITATION, "GET", false) => get(messaging::get_invitation),
+        (p::MESSAGING_INVITATION_ACTION, "POST", false) => post(messaging::invitation_action),
+        (p::MESSAGES, "POST", false) => post(messaging::send),
+        (p::MESSAGE, "GET", false) => get(messaging::get_message),
+        (p::MESSAGE, "POST", false) => post(messaging::reply),
+        (p::STOP_MESSAGING, "POST", false) => post(messaging::stop),
+        (p::SET_IS_TYPING, "POST", false) => post(messaging::set_typing),
+        (p::TYPING_PARTICIPANTS, "GET", false) => get(messaging::typing_participants),
+        (p::CONVERSATIONS, "GET", _) => get(conversations::list),
+        (p::CONVERSATION, "GET", _) => get(conversations::get),
+        (p::CONVERSATION, "DELETE", _) => delete(conversations::delete),
+        (p::CONVERSATION_PART, "GET", _) => get(conversations::part),
+        (p::PARTICIPANT, "GET", _) => get(conversations::participant_get),
+        (p::PARTICIPANT_ACTION, "POST", _) => post(conversations::participant_action),
+        (p::MY_ONLINE_MEETINGS, "GET", false) => get(my_meetings::list),
+        (p::MY_ONLINE_MEETINGS, "POST", false) => post(my_meetings::create),
+        (p::MY_ONLINE_MEETING, "GET", false) => get(my_meetings::get),
+        (p::MY_ONLINE_MEETING, "PUT", false) => put(my_meetings::put),
+        (p::MY_ONLINE_MEETING, "DELETE", false) => delete(my_meetings::delete),
+        (p::ONLINE_MEETING_DEFAULT_VALUES, "GET", false) => get(my_meetings::default_values),
+        (p::ONLINE_MEETING_ELIGIBLE_VALUES, "GET", false) => get(my_meetings::eligible_values),
+        (p::DASHBOARD, "GET", false) => get(apps::dashboard),
+        (p::ADHOC_MEETINGS, "GET", true) => get(tap::adhoc_meetings),
+        (p::ADHOC_MEETINGS, "POST", true) => post(tap::create_adhoc_meeting),
+        (p::ADHOC_MEETING, "GET", true) => get(tap::adhoc_meeting),
+        (p::ANON_APPLICATION_TOKENS, "POST", true) => post(tap::anon_application_token),
+        (p::PLATFORM_MY_ONLINE_MEETINGS, "GET", true) => get(tap::my_online_meetings),
+        _ => return None,
+    };
+    Some(handler)
 }
 
-/// The routes under `/platformservice/v1`: the Trusted Application API's own resources, and
-/// the UCWA handlers for conversations, invitations and roster actions (a service
-/// application's sessions render themselves in the `ms:rtc:saas:` namespace).
-fn platform_routes() -> Router<AppState> {
-    use routes::{conversations, events, invitations, platform, service_join};
-    let app = "/applications/{app}";
-    let conversation = "/applications/{app}/communication/conversations/{conv}";
-    let invitation = "/applications/{app}/communication/onlineMeetingInvitations/{inv}";
-    Router::new()
-        .route("/applications", get(platform::applications))
-        .route(app, get(platform::application))
-        .route(&format!("{app}/communication"), get(platform::communication))
-        .route(&format!("{app}/communication/onlineMeetingInvitations"), post(service_join::join))
-        .route(invitation, get(invitations::get))
-        .route(&format!("{invitation}/cancel"), post(invitations::cancel))
-        .route(&format!("{app}/communication/messagingInvitations"), post(platform::not_offered))
-        .route(&format!("{app}/communication/userMeetingInvitations"), post(platform::not_offered))
-        .route(&format!("{app}/communication/conversations"), get(conversations::list))
-        .route(conversation, get(conversations::get).delete(conversations::delete))
-        .route(&format!("{conversation}/{{part}}"), get(conversations::part))
-        .route(&format!("{conversation}/participants/{{subject}}"), get(conversations::participant_get))
-        .route(&format!("{conversation}/participants/{{subject}}/{{action}}"), post(conversations::participant_action))
-        .route(&format!("{app}/events"), get(events::get))
-        .route(&format!("{app}/adhocMeetings"), get(platform::adhoc_meetings).post(platform::create_adhoc_meeting))
-        .route(&format!("{app}/adhocMeetings/{{meeting}}"), get(platform::adhoc_meeting))
-        .route(&format!("{app}/anonApplicationTokens"), post(platform::anon_application_token))
-        .route(&format!("{app}/myOnlineMeetings"), get(platform::my_online_meetings))
+/// The routes of one applications prefix: the table's routes for its surface. Under
+/// `/platformservice/v1` the Trusted Application API's own resources, and the UCWA handlers
+/// for conversations, invitations and roster actions (a service application's sessions
+/// render themselves in the `ms:rtc:saas:` namespace).
+fn application_routes(prefix: Prefix) -> Router<AppState> {
+    let platform = prefix == Prefix::Platform;
+    paths::ROUTES.iter().filter(|route| route.surfaces.includes(prefix)).fold(Router::new(), |router, route| {
+        let methods = route.methods.iter().filter_map(|method| handler(route.template, method, platform));
+        router.route(route.template, methods.fold(MethodRouter::new(), MethodRouter::merge))
+    })
 }
 
 pub fn router(state: AppState) -> Router {
     use routes::{discovery, token};
-    let mut router = Router::new().route("/", get(discovery::root));
+    let mut router = Router::new().route(paths::ROOT, get(discovery::root));
     // IIS matched these paths case-insensitively; clients use both spellings.
-    for root in ["/autodiscover/autodiscoverservice.svc/root", "/Autodiscover/AutodiscoverService.svc/root"] {
-        router = router
-            .route(root, get(discovery::root))
-            .route(&format!("{root}/oauth/user"), get(discovery::user))
-            .route(&format!("{root}/user"), get(discovery::user));
+    for root in paths::AUTODISCOVER_ROOTS {
+        router = router.route(root, get(discovery::root));
+        for user in paths::USER_SUFFIXES {
+            router = router.route(&format!("{root}{user}"), get(discovery::user));
+        }
     }
     // The Trusted Application API entry point; recorded clients spell it both ways.
-    for discover in ["/platformservice/discover", "/platformService/discover"] {
+    for discover in paths::PLATFORM_DISCOVER {
         router = router.route(discover, get(routes::platform::discover));
     }
-    let router = router
-        .route("/autodiscover/xframe/xframe.html", get(discovery::xframe))
-        .route("/WebTicket/oauthtoken", post(token::issue))
-        .route("/healthz", get(|| async { "ok" }))
-        .nest(urls::USER_PREFIX, application_routes())
-        .nest(urls::ANONYMOUS_PREFIX, application_routes())
-        .nest(urls::PSANON_PREFIX, application_routes())
-        .nest(urls::PLATFORM_PREFIX, platform_routes())
-        .merge(web::routes());
-    with_middleware(router, state)
+    router = router
+        .route(paths::XFRAME, get(discovery::xframe))
+        .route(paths::TOKEN, post(token::issue))
+        .route(paths::HEALTHZ, get(|| async { "ok" }));
+    for prefix in Prefix::ALL {
+        router = router.nest(prefix.as_str(), application_routes(prefix));
+    }
+    with_middleware(router.merge(web::routes()), state)
 }
 
 /// The middleware every route runs in, innermost first: JSON-only, the panic catcher (inside
@@ -280,4 +275,27 @@ impl Server {
 /// Serves on `listener` until `shutdown` is cancelled (see [`Server::serve`]).
 pub async fn serve(listener: TcpListener, options: ServerOptions, shutdown: CancellationToken) -> anyhow::Result<()> {
     Server::new(options, shutdown).serve(listener).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`handler`] answers for exactly the routes of the table: none is missing (it would not
+    /// be served) and none is extra (it would be served without being in the table).
+    #[test]
+    fn the_router_serves_exactly_the_path_table() {
+        let templates: std::collections::BTreeSet<&str> = paths::ROUTES.iter().map(|r| r.template).collect();
+        for template in templates {
+            for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
+                for prefix in [Prefix::User, Prefix::Platform] {
+                    let in_table = paths::ROUTES
+                        .iter()
+                        .any(|r| r.template == template && r.methods.contains(&method) && r.surfaces.includes(prefix));
+                    let served = handler(template, method, prefix == Prefix::Platform).is_some();
+                    assert_eq!(served, in_table, "{method} {}{template}", prefix.as_str());
+                }
+            }
+        }
+    }
 }

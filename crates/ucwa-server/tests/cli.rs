@@ -2,6 +2,8 @@
 //! `serve --demo` announcing its address, serving, and stopping cleanly on SIGTERM with its
 //! data kept.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failed unwrap is a failed test")]
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;

@@ -196,7 +196,7 @@ pub fn callback_body(urls: &AppUrls, endpoint_id: &str, route: &CallbackRoute, i
     let key = format!("{}~{}~{}", route.app_id, endpoint_id, route.session_id);
     let key = utf8_percent_encode(&key, NON_ALPHANUMERIC).to_string();
     let ack = route.delivered + 1;
-    let href = |n: u64| urls.at(&format!("events?ack={n}&key={key}"));
+    let href = |n: u64| urls.callback_events(n, &key);
     let groups = group_by_sender(
         items.iter().map(|i| (RelLink::new(i.sender_rel.clone(), i.sender_href.clone()), i.body.clone())),
     );

@@ -25,12 +25,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString, rand_core::OsRng};
+use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use serde::Deserialize;
 use ucwa_core::clock::millis;
 use ucwa_core::conference::{conference_uri, parse_conference_uri};
-use ucwa_core::credentials::{hash_token, mint_token, new_id};
+use ucwa_core::credentials::{hash_token, mint_token, new_id, random_bytes};
 use ucwa_core::model::{Principal, TokenRecord};
 
 use crate::Services;
@@ -266,7 +266,9 @@ impl TokenCache {
 /// Hashes a password for storage (argon2id, random salt, PHC string). CPU-heavy: call it
 /// from `spawn_blocking`.
 pub fn hash_password(password: &str) -> ServiceResult<String> {
-    let salt = SaltString::generate(&mut OsRng);
+    // 16 bytes, the salt length the PHC format recommends, from the same source as tokens.
+    let salt = SaltString::encode_b64(&random_bytes::<16>())
+        .map_err(|e| ServiceError::Internal(format!("password salt encoding failed: {e}")))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())

@@ -12,7 +12,7 @@ use crate::unavailable;
 use crate::writer::sql_error;
 
 /// An event ready to insert: serialised by the caller, so the writer thread only binds.
-pub struct EventRow {
+pub(crate) struct EventRow {
     app_id: String,
     priority: i64,
     sender_rel: String,
@@ -22,25 +22,25 @@ pub struct EventRow {
 }
 
 impl EventRow {
-    pub fn app_id(&self) -> &str {
+    pub(crate) fn app_id(&self) -> &str {
         &self.app_id
     }
 
-    pub fn sender_rel(&self) -> &str {
+    pub(crate) fn sender_rel(&self) -> &str {
         &self.sender_rel
     }
 
-    pub fn sender_href(&self) -> &str {
+    pub(crate) fn sender_href(&self) -> &str {
         &self.sender_href
     }
 
-    pub fn body(&self) -> &str {
+    pub(crate) fn body(&self) -> &str {
         &self.body
     }
 }
 
 /// The rows of `events`, serialised here (on the caller's thread, not the writer's).
-pub fn rows(events: Vec<NewEvent>) -> Vec<EventRow> {
+pub(crate) fn rows(events: Vec<NewEvent>) -> Vec<EventRow> {
     events
         .into_iter()
         .map(|e| EventRow {
@@ -60,7 +60,7 @@ pub fn rows(events: Vec<NewEvent>) -> Vec<EventRow> {
 /// that no longer exists or has expired are dropped. Events of a service application's
 /// conversation that has a callback URL go to the callback outbox instead (same
 /// transaction), never to the log. Returns the applications to ring after commit.
-pub fn append(conn: &Connection, events: &[EventRow], now_ms: i64) -> StoreResult<BTreeSet<String>> {
+pub(crate) fn append(conn: &Connection, events: &[EventRow], now_ms: i64) -> StoreResult<BTreeSet<String>> {
     // Callback-routed events leave the log path first, in order.
     let mut logged: Vec<&EventRow> = Vec::with_capacity(events.len());
     for event in events {
@@ -123,7 +123,7 @@ struct StoredRow {
     body: String,
 }
 
-pub fn after(conn: &Connection, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
+pub(crate) fn after(conn: &Connection, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
     let rows: Vec<StoredRow> = conn
         .prepare_cached(
             "SELECT seq, priority, created_ms, sender_rel, sender_href, body FROM events
@@ -164,7 +164,7 @@ pub fn after(conn: &Connection, app_id: &str, after_seq: i64, limit: u32) -> Sto
 /// starts past the delivered batch) and are deleted by `delete_acknowledged` off the
 /// delivery path, which matters when one meeting change fans out to a thousand parked
 /// requests that all save a batch through the one writer.
-pub fn save_batch(
+pub(crate) fn save_batch(
     conn: &Connection,
     app_id: &str,
     batch: &DeliveredBatch,
@@ -195,7 +195,7 @@ pub fn save_batch(
 
 /// Whether any application has acknowledged events left to delete (a read of the small
 /// `applications_unpurged` index).
-pub async fn any_acknowledged(pool: &SqlitePool) -> StoreResult<bool> {
+pub(crate) async fn any_acknowledged(pool: &SqlitePool) -> StoreResult<bool> {
     let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM applications WHERE acked_max_seq > purged_seq LIMIT 1")
         .fetch_optional(pool)
         .await
@@ -215,7 +215,7 @@ const APPLICATION_COST: i64 = 10;
 /// pages its few events sit on cost about what that many neighbouring events do, so the
 /// transaction stays short whether one application has a million acknowledged events or a
 /// thousand have one each. Returns how many events it deleted.
-pub fn delete_acknowledged(conn: &Connection, limit: u32) -> StoreResult<u64> {
+pub(crate) fn delete_acknowledged(conn: &Connection, limit: u32) -> StoreResult<u64> {
     let mut budget = i64::from(limit);
     let pending: Vec<(String, i64, i64)> = conn
         .prepare_cached(

@@ -92,7 +92,7 @@ fn build(row: MeetingRow, sessions: Vec<SessionRow>) -> StoreResult<MeetingRecor
 }
 
 /// A meeting header as written, serialised on the caller's thread.
-pub struct Header {
+pub(crate) struct Header {
     id: String,
     organizer_uri: String,
     settings: String,
@@ -107,7 +107,7 @@ pub struct Header {
 
 impl Header {
     /// The header of `record` as saved at `now_ms`.
-    pub fn of(record: &MeetingRecord, now_ms: i64) -> StoreResult<Self> {
+    pub(crate) fn of(record: &MeetingRecord, now_ms: i64) -> StoreResult<Self> {
         let m = &record.meeting;
         Ok(Header {
             id: m.id().to_owned(),
@@ -124,7 +124,7 @@ impl Header {
     }
 }
 
-pub fn insert(conn: &Connection, header: &Header, join_url: &str, created_ms: i64) -> StoreResult<()> {
+pub(crate) fn insert(conn: &Connection, header: &Header, join_url: &str, created_ms: i64) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO meetings (id, organizer_uri, settings, ended, version, settings_revision, join_url, created_ms, next_deadline_ms, kind, finished_ms, pending)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -151,7 +151,7 @@ pub fn insert(conn: &Connection, header: &Header, join_url: &str, created_ms: i6
 
 /// One meeting, read inline (see `reads`): the header and its sessions in one read
 /// transaction, so they are of the same version.
-pub fn get(conn: &Connection, id: &str) -> StoreResult<Option<MeetingRecord>> {
+pub(crate) fn get(conn: &Connection, id: &str) -> StoreResult<Option<MeetingRecord>> {
     let tx = conn.unchecked_transaction().map_err(sql_error)?;
     let header = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE id = ?");
     let row = tx
@@ -181,7 +181,7 @@ pub fn get(conn: &Connection, id: &str) -> StoreResult<Option<MeetingRecord>> {
     build(row, sessions).map(Some)
 }
 
-pub fn version(conn: &Connection, id: &str) -> StoreResult<Option<u64>> {
+pub(crate) fn version(conn: &Connection, id: &str) -> StoreResult<Option<u64>> {
     let version: Option<i64> = conn
         .prepare_cached("SELECT version FROM meetings WHERE id = ?")
         .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
@@ -189,7 +189,7 @@ pub fn version(conn: &Connection, id: &str) -> StoreResult<Option<u64>> {
     Ok(version.and_then(|v| u64::try_from(v).ok()))
 }
 
-pub async fn organized_by(pool: &SqlitePool, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
+pub(crate) async fn organized_by(pool: &SqlitePool, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
     let sql = format!(
         "SELECT {MEETING_COLUMNS} FROM meetings WHERE organizer_uri = ? AND kind = 'Conference'
          ORDER BY created_ms DESC, id DESC LIMIT ?"
@@ -206,7 +206,7 @@ pub async fn organized_by(pool: &SqlitePool, uri: &str, limit: u32) -> StoreResu
 
 /// What saving a meeting writes, prepared on the caller's thread (serialised sessions,
 /// rendered events) so the writer thread only binds and steps.
-pub struct Save {
+pub(crate) struct Save {
     header: Header,
     before_version: i64,
     /// Session rows new or changed.
@@ -226,7 +226,12 @@ struct SessionWrite {
 }
 
 impl Save {
-    pub fn new(after: &MeetingRecord, before: &Meeting, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<Self> {
+    pub(crate) fn new(
+        after: &MeetingRecord,
+        before: &Meeting,
+        events: Vec<NewEvent>,
+        now_ms: i64,
+    ) -> StoreResult<Self> {
         let changes = after.meeting.session_changes(before);
         let written = changes
             .written
@@ -252,7 +257,7 @@ impl Save {
 }
 
 /// Returns the applications to ring, or `None` when the version check failed.
-pub fn save(conn: &Connection, save: &Save, now_ms: i64) -> StoreResult<Option<Vec<String>>> {
+pub(crate) fn save(conn: &Connection, save: &Save, now_ms: i64) -> StoreResult<Option<Vec<String>>> {
     let h = &save.header;
     let updated = conn
         .prepare_cached(
@@ -296,7 +301,7 @@ pub fn save(conn: &Connection, save: &Save, now_ms: i64) -> StoreResult<Option<V
     Ok(Some(rung.into_iter().collect()))
 }
 
-pub fn delete(
+pub(crate) fn delete(
     conn: &Connection,
     id: &str,
     version: u64,
@@ -333,7 +338,7 @@ impl From<LocationRow> for SessionLocation {
     }
 }
 
-pub fn location(conn: &Connection, session_id: &str) -> StoreResult<Option<SessionLocation>> {
+pub(crate) fn location(conn: &Connection, session_id: &str) -> StoreResult<Option<SessionLocation>> {
     let row = conn
         .prepare_cached("SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE session_id = ?")
         .and_then(|mut s| {
@@ -346,7 +351,11 @@ pub fn location(conn: &Connection, session_id: &str) -> StoreResult<Option<Sessi
     Ok(row.map(SessionLocation::from))
 }
 
-pub async fn of_operation(pool: &SqlitePool, app_id: &str, operation_id: &str) -> StoreResult<Option<SessionLocation>> {
+pub(crate) async fn of_operation(
+    pool: &SqlitePool,
+    app_id: &str,
+    operation_id: &str,
+) -> StoreResult<Option<SessionLocation>> {
     let row: Option<LocationRow> = sqlx::query_as(
         "SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE app_id = ? AND operation_id = ? LIMIT 1",
     )
@@ -358,7 +367,7 @@ pub async fn of_operation(pool: &SqlitePool, app_id: &str, operation_id: &str) -
     Ok(row.map(SessionLocation::from))
 }
 
-pub async fn of_application(pool: &SqlitePool, app_id: &str) -> StoreResult<Vec<SessionLocation>> {
+pub(crate) async fn of_application(pool: &SqlitePool, app_id: &str) -> StoreResult<Vec<SessionLocation>> {
     let rows: Vec<LocationRow> =
         sqlx::query_as("SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE app_id = ? AND live = 1")
             .bind(app_id)
@@ -368,7 +377,7 @@ pub async fn of_application(pool: &SqlitePool, app_id: &str) -> StoreResult<Vec<
     Ok(rows.into_iter().map(SessionLocation::from).collect())
 }
 
-pub async fn due(pool: &SqlitePool, now_ms: i64) -> StoreResult<Vec<String>> {
+pub(crate) async fn due(pool: &SqlitePool, now_ms: i64) -> StoreResult<Vec<String>> {
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT id FROM meetings WHERE next_deadline_ms <= ?
          UNION SELECT id FROM meetings WHERE pending IS NOT NULL LIMIT 1000",

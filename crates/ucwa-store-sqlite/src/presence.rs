@@ -19,7 +19,7 @@ struct UserRow {
 
 /// Users whose display name or URI contains `query` (ASCII letter case ignored), by name.
 /// `instr` rather than `LIKE`, so `%` and `_` in a query are plain characters.
-pub async fn search_users(pool: &SqlitePool, query: &str, limit: u32) -> StoreResult<Vec<User>> {
+pub(crate) async fn search_users(pool: &SqlitePool, query: &str, limit: u32) -> StoreResult<Vec<User>> {
     let rows: Vec<UserRow> = sqlx::query_as(
         "SELECT uri, display_name, password_hash FROM users
          WHERE ?1 = '' OR instr(lower(display_name), lower(?1)) > 0 OR instr(lower(uri), lower(?1)) > 0
@@ -43,7 +43,7 @@ struct PublicationRow {
     location: Option<String>,
 }
 
-pub async fn publication(pool: &SqlitePool, uri: &str) -> StoreResult<Publication> {
+pub(crate) async fn publication(pool: &SqlitePool, uri: &str) -> StoreResult<Publication> {
     let row: Option<PublicationRow> =
         sqlx::query_as("SELECT availability, note, location FROM publications WHERE uri = ?")
             .bind(uri)
@@ -57,7 +57,7 @@ pub async fn publication(pool: &SqlitePool, uri: &str) -> StoreResult<Publicatio
 
 /// Applies `change` and appends `new_events` in the writer's transaction; returns the
 /// applications to ring after commit.
-pub fn publish(
+pub(crate) fn publish(
     conn: &Connection,
     uri: &str,
     change: &PublicationChange,
@@ -106,7 +106,7 @@ fn add_members(conn: &Connection, id: &str, uris: &[String]) -> StoreResult<()> 
     Ok(())
 }
 
-pub fn insert_subscription(
+pub(crate) fn insert_subscription(
     conn: &Connection,
     subscription: &PresenceSubscription,
     max_live: u32,
@@ -129,7 +129,11 @@ struct SubscriptionRow {
     expires_ms: i64,
 }
 
-pub async fn subscriptions(pool: &SqlitePool, app_id: &str, now_ms: i64) -> StoreResult<Vec<PresenceSubscription>> {
+pub(crate) async fn subscriptions(
+    pool: &SqlitePool,
+    app_id: &str,
+    now_ms: i64,
+) -> StoreResult<Vec<PresenceSubscription>> {
     let rows: Vec<SubscriptionRow> = sqlx::query_as(
         "SELECT id, app_id, expires_ms FROM presence_subscriptions WHERE app_id = ? AND expires_ms > ?
          ORDER BY created_ms, id",
@@ -153,7 +157,7 @@ pub async fn subscriptions(pool: &SqlitePool, app_id: &str, now_ms: i64) -> Stor
     Ok(out)
 }
 
-pub fn update_subscription(
+pub(crate) fn update_subscription(
     conn: &Connection,
     app_id: &str,
     id: &str,
@@ -177,7 +181,7 @@ pub fn update_subscription(
     Ok(true)
 }
 
-pub fn delete_subscription(conn: &Connection, app_id: &str, id: &str) -> StoreResult<bool> {
+pub(crate) fn delete_subscription(conn: &Connection, app_id: &str, id: &str) -> StoreResult<bool> {
     let deleted = conn
         .prepare_cached("DELETE FROM presence_subscriptions WHERE id = ? AND app_id = ?")
         .and_then(|mut s| s.execute(params![id, app_id]))
@@ -185,7 +189,7 @@ pub fn delete_subscription(conn: &Connection, app_id: &str, id: &str) -> StoreRe
     Ok(deleted == 1)
 }
 
-pub async fn watchers(pool: &SqlitePool, uri: &str, now_ms: i64) -> StoreResult<Vec<String>> {
+pub(crate) async fn watchers(pool: &SqlitePool, uri: &str, now_ms: i64) -> StoreResult<Vec<String>> {
     sqlx::query_scalar(
         "SELECT DISTINCT s.app_id FROM presence_subscription_members m
          JOIN presence_subscriptions s ON s.id = m.subscription_id
@@ -200,7 +204,7 @@ pub async fn watchers(pool: &SqlitePool, uri: &str, now_ms: i64) -> StoreResult<
     .map_err(unavailable)
 }
 
-pub fn purge_expired(conn: &Connection, now_ms: i64) -> StoreResult<u64> {
+pub(crate) fn purge_expired(conn: &Connection, now_ms: i64) -> StoreResult<u64> {
     let deleted = conn
         .prepare_cached("DELETE FROM presence_subscriptions WHERE expires_ms <= ?")
         .and_then(|mut s| s.execute([now_ms]))

@@ -23,13 +23,13 @@ use crate::writer::sql_error;
 /// few blocking threads), more than a 2-core server uses.
 const KEEP_IDLE: usize = 8;
 
-pub struct Reads {
+pub(crate) struct Reads {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
 }
 
 impl Reads {
-    pub fn new(path: PathBuf) -> Self {
+    pub(crate) fn new(path: PathBuf) -> Self {
         Self { path, idle: Mutex::new(Vec::new()) }
     }
 
@@ -42,7 +42,7 @@ impl Reads {
     }
 
     /// Runs `read` on an idle connection (opening one if none is free).
-    pub fn with<T>(&self, read: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    pub(crate) fn with<T>(&self, read: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match idle {
             Some(conn) => conn,

@@ -15,12 +15,17 @@ use crate::writer::{Writer, sql_error};
 
 /// What [`purge_finished`] deleted, plus the ids of the applications deleted (the caller
 /// drops them from its cache).
-pub struct Purge {
+pub(crate) struct Purge {
     pub purged: Purged,
     pub deleted_applications: Vec<String>,
 }
 
-pub async fn purge_finished(readers: &SqlitePool, writer: &Writer, before_ms: i64, limit: u32) -> StoreResult<Purge> {
+pub(crate) async fn purge_finished(
+    readers: &SqlitePool,
+    writer: &Writer,
+    before_ms: i64,
+    limit: u32,
+) -> StoreResult<Purge> {
     let meetings = purge_meetings(readers, writer, before_ms, limit).await?;
     let deleted_applications = purge_applications(readers, writer, before_ms, limit).await?;
     let callback_failures = purge_callback_failures(readers, writer, before_ms, limit).await?;

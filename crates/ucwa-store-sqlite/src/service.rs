@@ -41,7 +41,7 @@ impl From<ServiceAppRow> for ServiceApp {
 
 const SERVICE_APP_COLUMNS: &str = "uri, display_name, secret_hash, signing_key, callback_url, created_ms, domains";
 
-pub fn upsert_service_app(conn: &Connection, app: &ServiceApp) -> StoreResult<bool> {
+pub(crate) fn upsert_service_app(conn: &Connection, app: &ServiceApp) -> StoreResult<bool> {
     upsert_created(conn, "SELECT 1 FROM service_apps WHERE uri = ?", &app.uri, |c| {
         c.prepare_cached(
             "INSERT INTO service_apps (uri, display_name, secret_hash, signing_key, callback_url, created_ms, domains)
@@ -62,14 +62,14 @@ pub fn upsert_service_app(conn: &Connection, app: &ServiceApp) -> StoreResult<bo
     })
 }
 
-pub async fn find_service_app(pool: &SqlitePool, uri: &str) -> StoreResult<Option<ServiceApp>> {
+pub(crate) async fn find_service_app(pool: &SqlitePool, uri: &str) -> StoreResult<Option<ServiceApp>> {
     let sql = format!("SELECT {SERVICE_APP_COLUMNS} FROM service_apps WHERE uri = ?");
     let row: Option<ServiceAppRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).fetch_optional(pool).await.map_err(unavailable)?;
     Ok(row.map(ServiceApp::from))
 }
 
-pub async fn list_service_apps(pool: &SqlitePool) -> StoreResult<Vec<ServiceApp>> {
+pub(crate) async fn list_service_apps(pool: &SqlitePool) -> StoreResult<Vec<ServiceApp>> {
     let sql = format!("SELECT {SERVICE_APP_COLUMNS} FROM service_apps ORDER BY uri");
     let rows: Vec<ServiceAppRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await.map_err(unavailable)?;
@@ -78,7 +78,7 @@ pub async fn list_service_apps(pool: &SqlitePool) -> StoreResult<Vec<ServiceApp>
 
 /// Puts `event` into the outbox if `session` is a live callback route of an active
 /// application; `false` means the event belongs in the log.
-pub fn enqueue_callback(conn: &Connection, session: &str, event: &EventRow, now_ms: i64) -> StoreResult<bool> {
+pub(crate) fn enqueue_callback(conn: &Connection, session: &str, event: &EventRow, now_ms: i64) -> StoreResult<bool> {
     let routed = conn
         .prepare_cached(
             "SELECT 1 FROM callback_routes r JOIN applications a ON a.id = r.app_id AND a.status = 'active'
@@ -129,7 +129,7 @@ impl From<RouteRow> for CallbackRoute {
     }
 }
 
-pub fn insert_route(conn: &Connection, route: &CallbackRoute) -> StoreResult<()> {
+pub(crate) fn insert_route(conn: &Connection, route: &CallbackRoute) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO callback_routes (session_id, app_id, url, context, base_uri, next_attempt_ms, created_ms)
          VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -149,7 +149,7 @@ pub fn insert_route(conn: &Connection, route: &CallbackRoute) -> StoreResult<()>
     Ok(())
 }
 
-pub fn delete_route(conn: &Connection, session_id: &str) -> StoreResult<()> {
+pub(crate) fn delete_route(conn: &Connection, session_id: &str) -> StoreResult<()> {
     for sql in ["DELETE FROM callback_outbox WHERE session_id = ?", "DELETE FROM callback_routes WHERE session_id = ?"]
     {
         conn.prepare_cached(sql).and_then(|mut s| s.execute([session_id])).map_err(sql_error)?;
@@ -157,7 +157,7 @@ pub fn delete_route(conn: &Connection, session_id: &str) -> StoreResult<()> {
     Ok(())
 }
 
-pub async fn due(
+pub(crate) async fn due(
     pool: &SqlitePool,
     now_ms: i64,
     busy: &[String],
@@ -197,7 +197,7 @@ async fn route(pool: &SqlitePool, session_id: &str) -> StoreResult<Option<Callba
     Ok(row.map(CallbackRoute::from))
 }
 
-pub async fn batch(
+pub(crate) async fn batch(
     pool: &SqlitePool,
     session_id: &str,
     limit: u32,
@@ -221,7 +221,12 @@ pub async fn batch(
     Ok(Some((route, items)))
 }
 
-pub fn delivered(conn: &Connection, session_id: &str, through_id: i64, context: Option<&str>) -> StoreResult<()> {
+pub(crate) fn delivered(
+    conn: &Connection,
+    session_id: &str,
+    through_id: i64,
+    context: Option<&str>,
+) -> StoreResult<()> {
     conn.prepare_cached("DELETE FROM callback_outbox WHERE session_id = ? AND id <= ?")
         .and_then(|mut s| s.execute(params![session_id, through_id]))
         .map_err(sql_error)?;
@@ -235,7 +240,7 @@ pub fn delivered(conn: &Connection, session_id: &str, through_id: i64, context: 
     Ok(())
 }
 
-pub fn attempt_failed(conn: &Connection, session_id: &str, next_attempt_ms: i64) -> StoreResult<u32> {
+pub(crate) fn attempt_failed(conn: &Connection, session_id: &str, next_attempt_ms: i64) -> StoreResult<u32> {
     let attempts: Option<i64> = conn
         .prepare_cached(
             "UPDATE callback_routes SET attempts = attempts + 1, next_attempt_ms = ? WHERE session_id = ? RETURNING attempts",
@@ -245,7 +250,7 @@ pub fn attempt_failed(conn: &Connection, session_id: &str, next_attempt_ms: i64)
     Ok(attempts.map_or(0, |a| u32::try_from(a).unwrap_or(u32::MAX)))
 }
 
-pub fn give_up(conn: &Connection, session_id: &str, last_error: &str, now_ms: i64) -> StoreResult<()> {
+pub(crate) fn give_up(conn: &Connection, session_id: &str, last_error: &str, now_ms: i64) -> StoreResult<()> {
     let dropped = conn
         .prepare_cached("DELETE FROM callback_outbox WHERE session_id = ?")
         .and_then(|mut s| s.execute([session_id]))
@@ -273,7 +278,7 @@ struct FailureRow {
     failed_ms: i64,
 }
 
-pub async fn failures(pool: &SqlitePool) -> StoreResult<Vec<CallbackFailure>> {
+pub(crate) async fn failures(pool: &SqlitePool) -> StoreResult<Vec<CallbackFailure>> {
     let rows: Vec<FailureRow> = sqlx::query_as(
         "SELECT app_id, session_id, url, attempts, last_error, dropped, failed_ms FROM callback_failures ORDER BY id",
     )
@@ -294,7 +299,7 @@ pub async fn failures(pool: &SqlitePool) -> StoreResult<Vec<CallbackFailure>> {
         .collect())
 }
 
-pub fn purge_routes(conn: &Connection, before_ms: i64) -> StoreResult<u64> {
+pub(crate) fn purge_routes(conn: &Connection, before_ms: i64) -> StoreResult<u64> {
     let done = conn
         .prepare_cached(
             "DELETE FROM callback_routes

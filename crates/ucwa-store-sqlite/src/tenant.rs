@@ -23,7 +23,7 @@ impl From<UserRow> for User {
     }
 }
 
-pub fn upsert_user(conn: &Connection, user: &User) -> StoreResult<bool> {
+pub(crate) fn upsert_user(conn: &Connection, user: &User) -> StoreResult<bool> {
     upsert_created(conn, "SELECT 1 FROM users WHERE uri = ?", &user.uri, |c| {
         c.prepare_cached(
             "INSERT INTO users (uri, display_name, password_hash) VALUES (?, ?, ?)
@@ -33,7 +33,7 @@ pub fn upsert_user(conn: &Connection, user: &User) -> StoreResult<bool> {
     })
 }
 
-pub async fn find_user(pool: &SqlitePool, uri: &str) -> StoreResult<Option<User>> {
+pub(crate) async fn find_user(pool: &SqlitePool, uri: &str) -> StoreResult<Option<User>> {
     let row: Option<UserRow> = sqlx::query_as("SELECT uri, display_name, password_hash FROM users WHERE uri = ?")
         .bind(uri)
         .fetch_optional(pool)
@@ -42,7 +42,7 @@ pub async fn find_user(pool: &SqlitePool, uri: &str) -> StoreResult<Option<User>
     Ok(row.map(User::from))
 }
 
-pub async fn list_users(pool: &SqlitePool) -> StoreResult<Vec<User>> {
+pub(crate) async fn list_users(pool: &SqlitePool) -> StoreResult<Vec<User>> {
     let rows: Vec<UserRow> = sqlx::query_as("SELECT uri, display_name, password_hash FROM users ORDER BY uri")
         .fetch_all(pool)
         .await
@@ -60,7 +60,7 @@ struct TokenRow {
     expires_ms: i64,
 }
 
-pub async fn quota_usage(pool: &SqlitePool, uri: &str, now_ms: i64) -> StoreResult<QuotaUsage> {
+pub(crate) async fn quota_usage(pool: &SqlitePool, uri: &str, now_ms: i64) -> StoreResult<QuotaUsage> {
     let (applications, meetings): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM applications WHERE owner_uri = ? AND status = 'active'),
                 (SELECT COUNT(*) FROM meetings WHERE organizer_uri = ? AND (finished_ms IS NULL OR finished_ms > ?))",
@@ -85,7 +85,7 @@ fn token_kind(principal: &Principal) -> &'static str {
     }
 }
 
-pub fn revoke_tokens(conn: &Connection, principal: &Principal) -> StoreResult<u64> {
+pub(crate) fn revoke_tokens(conn: &Connection, principal: &Principal) -> StoreResult<u64> {
     let deleted = conn
         .prepare_cached("DELETE FROM tokens WHERE uri = ? AND kind = ?")
         .and_then(|mut s| s.execute(params![principal.uri(), token_kind(principal)]))
@@ -93,7 +93,7 @@ pub fn revoke_tokens(conn: &Connection, principal: &Principal) -> StoreResult<u6
     Ok(deleted as u64)
 }
 
-pub fn insert_token(conn: &Connection, token: &TokenRecord) -> StoreResult<()> {
+pub(crate) fn insert_token(conn: &Connection, token: &TokenRecord) -> StoreResult<()> {
     let kind = token_kind(&token.principal);
     let (meeting_uri, origins) = match &token.principal {
         Principal::User { .. } | Principal::Service { .. } => (None, None),
@@ -110,7 +110,7 @@ pub fn insert_token(conn: &Connection, token: &TokenRecord) -> StoreResult<()> {
     Ok(())
 }
 
-pub async fn find_token(pool: &SqlitePool, hash: &[u8], now_ms: i64) -> StoreResult<Option<TokenRecord>> {
+pub(crate) async fn find_token(pool: &SqlitePool, hash: &[u8], now_ms: i64) -> StoreResult<Option<TokenRecord>> {
     let row: Option<TokenRow> = sqlx::query_as(
         "SELECT hash, kind, uri, meeting_uri, origins, expires_ms FROM tokens WHERE hash = ? AND expires_ms > ?",
     )
@@ -142,7 +142,7 @@ pub async fn find_token(pool: &SqlitePool, hash: &[u8], now_ms: i64) -> StoreRes
     .transpose()
 }
 
-pub fn purge_expired_tokens(conn: &Connection, now_ms: i64) -> StoreResult<u64> {
+pub(crate) fn purge_expired_tokens(conn: &Connection, now_ms: i64) -> StoreResult<u64> {
     let done = conn
         .prepare_cached("DELETE FROM tokens WHERE expires_ms <= ?")
         .and_then(|mut s| s.execute([now_ms]))
@@ -247,7 +247,7 @@ impl TryFrom<AppRow> for Application {
     }
 }
 
-pub fn application(conn: &Connection, id: &str) -> StoreResult<Option<Application>> {
+pub(crate) fn application(conn: &Connection, id: &str) -> StoreResult<Option<Application>> {
     let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE id = ?");
     let row =
         conn.prepare_cached(&sql).and_then(|mut s| s.query_row([id], AppRow::read).optional()).map_err(sql_error)?;
@@ -255,7 +255,7 @@ pub fn application(conn: &Connection, id: &str) -> StoreResult<Option<Applicatio
 }
 
 /// Active applications of `uri` that called `makeMeAvailable`: where invitations ring.
-pub async fn online_applications(pool: &SqlitePool, uri: &str) -> StoreResult<Vec<Application>> {
+pub(crate) async fn online_applications(pool: &SqlitePool, uri: &str) -> StoreResult<Vec<Application>> {
     let sql = format!(
         "SELECT {APP_COLUMNS} FROM applications WHERE owner_uri = ? AND anonymous = 0 AND available = 1 \
          AND status = 'active' ORDER BY created_ms, id"
@@ -265,7 +265,7 @@ pub async fn online_applications(pool: &SqlitePool, uri: &str) -> StoreResult<Ve
     rows.into_iter().map(Application::try_from).collect()
 }
 
-pub fn create_application(
+pub(crate) fn create_application(
     conn: &Connection,
     new: &NewApplication,
     params: ChannelParams,
@@ -313,7 +313,7 @@ pub fn create_application(
     Ok((Application::try_from(row)?, true))
 }
 
-pub fn delete_application(conn: &Connection, id: &str) -> StoreResult<bool> {
+pub(crate) fn delete_application(conn: &Connection, id: &str) -> StoreResult<bool> {
     for sql in ["DELETE FROM events WHERE app_id = ?", "DELETE FROM delivered_batches WHERE app_id = ?"] {
         conn.prepare_cached(sql).and_then(|mut s| s.execute([id])).map_err(sql_error)?;
     }
@@ -326,7 +326,7 @@ pub fn delete_application(conn: &Connection, id: &str) -> StoreResult<bool> {
 
 /// Marks the application available and appends `events`; `None` if it already was.
 /// Returns the applications to ring.
-pub fn make_available(
+pub(crate) fn make_available(
     conn: &Connection,
     id: &str,
     new_events: &[EventRow],
@@ -344,7 +344,7 @@ pub fn make_available(
     Ok(Some(rung.into_iter().collect()))
 }
 
-pub fn touch_channel(conn: &Connection, id: &str, params: ChannelParams, now_ms: i64) -> StoreResult<()> {
+pub(crate) fn touch_channel(conn: &Connection, id: &str, params: ChannelParams, now_ms: i64) -> StoreResult<()> {
     conn.prepare_cached(
         "UPDATE applications SET last_seen_ms = ?, timeout_s = ?, low_s = ?, medium_s = ?, priority = ?
          WHERE id = ? AND status = 'active'",
@@ -364,7 +364,7 @@ pub fn touch_channel(conn: &Connection, id: &str, params: ChannelParams, now_ms:
 }
 
 /// Whether any application that can expire has been idle since before `idle_before_ms`.
-pub async fn any_idle(pool: &SqlitePool, idle_before_ms: i64) -> StoreResult<bool> {
+pub(crate) async fn any_idle(pool: &SqlitePool, idle_before_ms: i64) -> StoreResult<bool> {
     let row: Option<(i64,)> = sqlx::query_as(
         "SELECT 1 FROM applications WHERE status = 'active' AND kind != 'service' AND last_seen_ms < ? LIMIT 1",
     )
@@ -375,7 +375,11 @@ pub async fn any_idle(pool: &SqlitePool, idle_before_ms: i64) -> StoreResult<boo
     Ok(row.is_some())
 }
 
-pub fn expire_idle_applications(conn: &Connection, idle_before_ms: i64, busy: &[String]) -> StoreResult<Vec<String>> {
+pub(crate) fn expire_idle_applications(
+    conn: &Connection,
+    idle_before_ms: i64,
+    busy: &[String],
+) -> StoreResult<Vec<String>> {
     // Service applications are logical per-endpoint entries without a P-GET: they never
     // expire by inactivity (docs/protocol.md, ms:rtc:saas:applications).
     let candidates: Vec<String> = conn

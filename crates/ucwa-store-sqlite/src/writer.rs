@@ -39,11 +39,11 @@ enum Message {
     Checkpoint(tokio::sync::oneshot::Sender<()>),
 }
 
-pub struct Writer {
+pub(crate) struct Writer {
     jobs: mpsc::Sender<Message>,
 }
 
-pub fn sql_error(e: rusqlite::Error) -> StoreError {
+pub(crate) fn sql_error(e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
@@ -54,7 +54,7 @@ fn closed() -> StoreError {
 impl Writer {
     /// Opens the database file (already created and migrated) for writing and starts the
     /// thread.
-    pub fn open(path: &Path) -> StoreResult<Self> {
+    pub(crate) fn open(path: &Path) -> StoreResult<Self> {
         let conn =
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
                 .map_err(sql_error)?;
@@ -79,7 +79,7 @@ impl Writer {
 
     /// Runs `work` in a write transaction and returns its result once that has committed.
     /// An `Err` from `work` rolls back what it wrote (and only that).
-    pub async fn run<T, F>(&self, work: F) -> StoreResult<T>
+    pub(crate) async fn run<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
@@ -99,7 +99,7 @@ impl Writer {
 
     /// Copies the whole write-ahead log back into the database and truncates it, after the
     /// writes queued before it (on close: leaves a compact file behind).
-    pub async fn checkpoint(&self) -> StoreResult<()> {
+    pub(crate) async fn checkpoint(&self) -> StoreResult<()> {
         let (done, result) = tokio::sync::oneshot::channel();
         self.jobs.send(Message::Checkpoint(done)).map_err(|_| closed())?;
         result.await.map_err(|_| closed())

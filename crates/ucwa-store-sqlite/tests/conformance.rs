@@ -1,5 +1,7 @@
 //! The store conformance suite (`ucwa-store-conformance`) on a real SQLite file per case.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failed unwrap is a failed test")]
+
 use std::sync::Arc;
 
 use ucwa_store_conformance::Subject;

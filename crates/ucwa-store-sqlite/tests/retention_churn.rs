@@ -4,6 +4,8 @@
 //! `purge_finished` in bounded steps) keeps the row counts and the database file flat.
 //! Time is simulated through the `now_ms` arguments: one round is one hour.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failed unwrap is a failed test")]
+
 use std::sync::Arc;
 
 use sqlx::SqlitePool;

@@ -8,10 +8,19 @@
 //! [`TestServer::advance`], and [`EventStream`] moves it by one event-channel timeout
 //! whenever its request waits with nothing to deliver, so a quiet poll costs no wall time.
 //! Each test can change the limits or ask for the machine's clock through [`TestOptions`].
+//!
+//! Every answer the helpers receive (responses, event batches, callbacks) is read into
+//! `ucwa-proto`'s typed wire model ([`wire`]); one the model does not cover fails the test.
+
+// Test support: a helper that cannot do what the test asked panics, which fails the test
+// with the reason; returning errors would only move the unwrap into every test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod receiver;
+pub mod wire;
 
 pub use receiver::{CallbackReceiver, Recorded};
+pub use wire::checked;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use reqwest::{Client, Method, Response, StatusCode};
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
@@ -296,7 +305,7 @@ impl TestServer {
 
     /// The `access_token` the token endpoint answers `form` with (an error unless 200).
     async fn grant(&self, form: &[(&str, &str)]) -> anyhow::Result<String> {
-        let resp = self.client.post(self.at("/WebTicket/oauthtoken")).form(form).send().await?;
+        let resp = self.send(self.client.post(self.at(ucwa_proto::paths::TOKEN)).form(form)).await;
         if resp.status() != StatusCode::OK {
             bail!("token request answered {}", resp.status());
         }
@@ -313,14 +322,9 @@ impl TestServer {
     }
 
     pub async fn create_app(&self, token: &str, endpoint_id: &str) -> TestApp {
-        let resp = self
-            .client
-            .post(self.at("/ucwa/oauth/v1/applications"))
-            .bearer_auth(token)
-            .json(&json!({"UserAgent": "testkit", "EndpointId": endpoint_id, "Culture": "en-US"}))
-            .send()
-            .await
-            .expect("create application");
+        let body = json!({"UserAgent": "testkit", "EndpointId": endpoint_id, "Culture": "en-US"});
+        let url = self.at(&ucwa_proto::paths::applications(ucwa_proto::paths::Prefix::User));
+        let resp = self.send(self.client.post(url).bearer_auth(token).json(&body)).await;
         assert!(resp.status().is_success(), "create application answered {}", resp.status());
         let body: Value = resp.json().await.expect("application body");
         let url = self.at(body["_links"]["self"]["href"].as_str().expect("self href"));
@@ -328,13 +332,19 @@ impl TestServer {
         TestApp { token: token.to_owned(), url, events_url, body }
     }
 
-    /// An authenticated request with an optional JSON body.
+    /// Sends `req` and reads the answer into the typed wire model ([`wire`]): a body the
+    /// model does not cover fails the test. Every helper here sends through it.
+    pub async fn send(&self, req: RequestBuilder) -> Response {
+        checked(req.send().await.expect("request")).await
+    }
+
+    /// An authenticated request with an optional JSON body, answered through [`TestServer::send`].
     pub async fn call(&self, method: Method, url: &str, token: &str, body: Option<Value>) -> Response {
         let mut req = self.client.request(method, self.at(url)).bearer_auth(token);
         if let Some(b) = body {
             req = req.json(&b);
         }
-        req.send().await.expect("request")
+        self.send(req).await
     }
 
     /// GETs an event batch, returning status and body.

@@ -1,6 +1,8 @@
 //! A callback receiver for Trusted Application API tests: a small HTTP server on
 //! `127.0.0.1` that records every request and answers with the status (and body) the test
 //! chose. It can be stopped and started again on the same port, keeping what it recorded.
+//! Every callback body is read into the typed wire model ([`crate::wire`]); reading the
+//! requests fails the test if one does not fit.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -45,6 +47,8 @@ impl Recorded {
 #[derive(Default)]
 struct Shared {
     requests: Mutex<Vec<Recorded>>,
+    /// Callbacks whose body the typed wire model does not cover, and why.
+    not_in_model: Mutex<Vec<String>>,
     /// How many requests were recorded: waiters watch it instead of polling.
     count: tokio::sync::watch::Sender<usize>,
     /// (status, body) answered to the next requests.
@@ -64,6 +68,10 @@ async fn record(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap,
     let headers =
         headers.iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned())).collect();
     let recorded = Recorded { uri: uri.to_string(), headers, body: body.to_vec(), answered: status };
+    if let Err(e) = crate::wire::check_event_batch(&recorded.body) {
+        let failure = format!("callback to {uri}: {e}\n{}", String::from_utf8_lossy(&recorded.body));
+        shared.not_in_model.lock().unwrap_or_else(|p| p.into_inner()).push(failure);
+    }
     let count = {
         let mut requests = shared.requests.lock().unwrap_or_else(|p| p.into_inner());
         requests.push(recorded);
@@ -118,8 +126,11 @@ impl CallbackReceiver {
         *self.shared.answer.lock().unwrap_or_else(|p| p.into_inner()) = (status, body);
     }
 
-    /// Every request so far.
+    /// Every request so far. Fails the test if a callback's body was not an event batch the
+    /// typed wire model covers ([`crate::wire`]).
     pub fn requests(&self) -> Vec<Recorded> {
+        let not_in_model = self.shared.not_in_model.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert!(not_in_model.is_empty(), "{}", not_in_model.join("\n\n"));
         self.shared.requests.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 

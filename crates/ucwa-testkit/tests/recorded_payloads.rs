@@ -2,6 +2,8 @@
 //! wire model of `ucwa-proto` and writes back as the same JSON (key order aside), and every
 //! resource of a kind the model types is read as that kind.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failed unwrap is a failed test")]
+
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;

@@ -4,6 +4,8 @@
 //! write back as the same JSON (a property the model lacks would be lost). Hrefs built with
 //! `ucwa_proto::paths` must equal the links the server hands out.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failed unwrap is a failed test")]
+
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, ETAG, IF_MATCH, LOCATION};
@@ -20,20 +22,12 @@ use ucwa_proto::model::{
 };
 use ucwa_proto::paths::{self, AppHrefs, Prefix};
 use ucwa_proto::values::{ConversationState, Direction, InvitationState};
-use ucwa_proto::{AppId, RelName, SipUri, strict};
-use ucwa_testkit::{CallbackReceiver, TestServer};
+use ucwa_proto::{AppId, RelName, SipUri};
+use ucwa_testkit::wire::read;
+use ucwa_testkit::{CallbackReceiver, TestServer, checked};
 
 const WAIT: Duration = Duration::from_secs(15);
 const ORIGIN: &str = "https://contoso.example";
-
-/// Reads `value` strictly as `T` and checks that it writes back unchanged.
-fn read<T: DeserializeOwned + Serialize>(what: &str, value: &Value) -> T {
-    let typed: T =
-        strict(|| serde_json::from_value(value.clone())).unwrap_or_else(|e| panic!("{what}: {e}\n{value:#}"));
-    let back = serde_json::to_value(&typed).expect("serialize");
-    assert_eq!(&back, value, "{what}: the model does not cover everything in it");
-    typed
-}
 
 /// One client of the server: a bearer token and, for `psat` guests, a browser origin.
 #[derive(Clone)]
@@ -57,7 +51,7 @@ impl<'a> Agent<'a> {
     }
 
     async fn send(&self, req: RequestBuilder, expect: StatusCode) -> reqwest::Response {
-        let resp = req.send().await.expect("request");
+        let resp = checked(req.send().await.expect("request")).await;
         let status = resp.status();
         if status != expect {
             let body = resp.text().await.unwrap_or_default();

@@ -2,6 +2,8 @@
 //! channel's contract across restarts and replacement, sign-in and token renewal, joins and
 //! the lobby, meetings, messaging, service applications with callbacks, and every example.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failed unwrap is a failed test")]
+
 mod channel;
 mod examples;
 mod meetings;

@@ -12,7 +12,7 @@ use super::{Meeting, MeetingKind};
 
 /// How long one `setIsTyping` shows a participant as typing. The reference page says only
 /// "a short timer"; clients re-send it every few seconds while the user types.
-pub const TYPING_MS: i64 = 10_000;
+pub(super) const TYPING_MS: i64 = 10_000;
 
 impl Meeting {
     /// `addMessaging` in a meeting conversation: its `messagingInvitation` completes once

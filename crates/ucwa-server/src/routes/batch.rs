@@ -49,7 +49,7 @@ pub async fn post(State(state): State<AppState>, own: OwnApp, req: Request) -> A
             message: format!("At most {MAX_PARTS} requests per batch."),
         });
     }
-    let own_base = AppUrls::of(&own.app).base;
+    let own_base = AppUrls::of(&own.app).path();
     let router = crate::app(state.clone());
     let out_boundary = format!("batch_{}", ucwa_core::credentials::new_id());
     let mut out = Vec::new();

@@ -6,6 +6,7 @@
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use ucwa_proto::paths;
 use ucwa_service::render::service as render;
 use ucwa_service::service_apps::not_offered as not_offered_error;
 
@@ -14,7 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::input::{Input, Tail};
 use crate::response::{Json, json_response};
 use crate::state::AppState;
-use crate::urls::{PublicBase, with_query};
+use crate::urls::PublicBase;
 
 /// `GET /platformservice/discover`.
 pub async fn discover(
@@ -23,8 +24,7 @@ pub async fn discover(
     RawQuery(query): RawQuery,
     Caller(caller): Caller,
 ) -> ApiResult<Json> {
-    let self_href = format!("{base}/platformservice/discover");
-    let self_href = query.as_deref().map_or(self_href.clone(), |q| with_query(&self_href, q));
+    let self_href = format!("{base}{}", paths::platform_discover(query.as_deref()));
     Ok(Json(state.services.discover(&caller, &base, self_href)?))
 }
 
@@ -48,8 +48,9 @@ pub async fn communication(own: OwnServiceApp) -> Json {
     Json(render::communication(&own.app).into_value())
 }
 
-/// Capabilities the application advertises that this server does not carry out yet.
-pub async fn not_offered() -> ApiError {
+/// Capabilities the application advertises that this server does not carry out yet (to
+/// the application's owner; anyone else gets what any other route of the application gives).
+pub async fn not_offered(_own: OwnServiceApp) -> ApiError {
     not_offered_error().into()
 }
 

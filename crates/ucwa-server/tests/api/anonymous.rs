@@ -16,13 +16,13 @@ async fn guest_token(server: &TestServer, conference_id: &str, uri: &str) -> req
 }
 
 /// The token endpoint's answer to an `urn:microsoft.rtc:anonmeeting` grant with `fields`.
-pub async fn anonmeeting_grant(server: &TestServer, fields: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn anonmeeting_grant(server: &TestServer, fields: &[(&str, &str)]) -> reqwest::Response {
     let mut form = vec![("grant_type", "urn:microsoft.rtc:anonmeeting")];
     form.extend_from_slice(fields);
-    server.client.post(server.at("/WebTicket/oauthtoken")).form(&form).send().await.unwrap()
+    server.send(server.client.post(server.at("/WebTicket/oauthtoken")).form(&form)).await
 }
 
-pub async fn guest_app(server: &TestServer, meeting: &Meeting) -> TestApp {
+pub(crate) async fn guest_app(server: &TestServer, meeting: &Meeting) -> TestApp {
     let resp = guest_token(server, meeting.body["onlineMeetingId"].as_str().unwrap(), &meeting.uri).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let body: Value = resp.json().await.unwrap();
@@ -30,12 +30,8 @@ pub async fn guest_app(server: &TestServer, meeting: &Meeting) -> TestApp {
     let token = body["access_token"].as_str().unwrap().to_owned();
     // Discovery leads the guest to the anonymous applications collection.
     let user: Value = server
-        .client
-        .get(server.at("/autodiscover/autodiscoverservice.svc/root/oauth/user"))
-        .bearer_auth(&token)
-        .send()
+        .send(server.client.get(server.at("/autodiscover/autodiscoverservice.svc/root/oauth/user")).bearer_auth(&token))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -200,7 +200,9 @@ async fn idle_applications_expire_with_410() {
         let client = server.client.clone();
         let url = format!("{}&timeout=4", busy.events_url);
         let token = busy.token.clone();
-        tokio::spawn(async move { client.get(url).bearer_auth(token).send().await.unwrap().status() })
+        tokio::spawn(async move {
+            ucwa_testkit::checked(client.get(url).bearer_auth(token).send().await.unwrap()).await.status()
+        })
     };
     server.parked(&busy).await;
     server.advance(Duration::from_millis(2500)).await;
@@ -257,14 +259,15 @@ async fn batch_runs_each_request_and_answers_in_order() {
          --b1--\r\n"
     );
     let resp = server
-        .client
-        .post(format!("{}/batch", app.url))
-        .bearer_auth(&app.token)
-        .header("content-type", "multipart/batching;boundary=b1")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+        .send(
+            server
+                .client
+                .post(format!("{}/batch", app.url))
+                .bearer_auth(&app.token)
+                .header("content-type", "multipart/batching;boundary=b1")
+                .body(body),
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("multipart/batching; boundary="));
     let text = resp.text().await.unwrap();

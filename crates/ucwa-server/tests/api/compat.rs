@@ -33,15 +33,8 @@ async fn post_refused(server: &TestServer, app: &TestApp, url: &str, body: Value
 
 /// POSTs a raw text body (a message).
 async fn post_text(server: &TestServer, app: &TestApp, url: &str, text: &str) -> reqwest::Response {
-    server
-        .client
-        .post(server.at(url))
-        .bearer_auth(&app.token)
-        .header("content-type", "text/plain")
-        .body(text.to_owned())
-        .send()
-        .await
-        .unwrap()
+    let req = server.client.post(server.at(url)).bearer_auth(&app.token).header("content-type", "text/plain");
+    server.send(req.body(text.to_owned())).await
 }
 
 fn ends_with(href: &str, tail: &str) -> bool {
@@ -186,8 +179,9 @@ async fn doubled_slashes_are_collapsed() {
     let (status, batch) = server.events_within(&app, &url, std::time::Duration::from_secs(1)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(batch["_links"]["next"]["href"].is_string(), "{batch:#}");
-    let root = server.client.get(format!("{}//autodiscover/autodiscoverservice.svc/root", server.url)).send().await;
-    assert_eq!(root.unwrap().status(), StatusCode::OK);
+    let root =
+        server.send(server.client.get(format!("{}//autodiscover/autodiscoverservice.svc/root", server.url))).await;
+    assert_eq!(root.status(), StatusCode::OK);
 }
 
 // 4. POSTing text to a received message's `self` href replies in the same conversation.

@@ -8,7 +8,7 @@ use ucwa_testkit::TestServer;
 async fn root_links_user_and_xframe_absolutely() {
     let server = TestServer::start().await;
     for path in ["/", "/autodiscover/autodiscoverservice.svc/root", "/Autodiscover/AutodiscoverService.svc/root"] {
-        let resp = server.client.get(server.at(path)).send().await.unwrap();
+        let resp = server.send(server.client.get(server.at(path))).await;
         assert_eq!(resp.status(), StatusCode::OK, "{path}");
         assert_eq!(resp.headers()["content-type"], "application/json; charset=utf-8");
         let body: Value = resp.json().await.unwrap();
@@ -23,7 +23,7 @@ async fn root_links_user_and_xframe_absolutely() {
 async fn user_resource_challenges_then_links_applications() {
     let server = TestServer::start().await;
     let user_url = server.at("/autodiscover/autodiscoverservice.svc/root/oauth/user");
-    let resp = server.client.get(&user_url).send().await.unwrap();
+    let resp = server.send(server.client.get(&user_url)).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let challenges: Vec<&str> =
         resp.headers().get_all("www-authenticate").iter().map(|v| v.to_str().unwrap()).collect();
@@ -36,7 +36,7 @@ async fn user_resource_challenges_then_links_applications() {
 
     server.add_user("sip:alice@example.com", "Alice", "pw-alice").await;
     let token = server.token("alice@example.com", "pw-alice").await.unwrap();
-    let body: Value = server.client.get(&user_url).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let body: Value = server.send(server.client.get(&user_url).bearer_auth(&token)).await.json().await.unwrap();
     assert_eq!(
         body["_links"]["applications"]["href"].as_str().unwrap(),
         format!("{}/ucwa/oauth/v1/applications", server.url)
@@ -49,12 +49,13 @@ async fn password_grant_accepts_both_username_forms_and_ignores_unknown_fields()
     server.add_user("sip:alice@example.com", "Alice", "pw-alice").await;
     for username in ["alice@example.com", "sip:alice@example.com", "SIP:Alice@Example.com"] {
         let resp = server
-            .client
-            .post(server.at("/WebTicket/oauthtoken"))
-            .form(&[("grant_type", "password"), ("username", username), ("password", "pw-alice"), ("client_id", "x")])
-            .send()
-            .await
-            .unwrap();
+            .send(server.client.post(server.at("/WebTicket/oauthtoken")).form(&[
+                ("grant_type", "password"),
+                ("username", username),
+                ("password", "pw-alice"),
+                ("client_id", "x"),
+            ]))
+            .await;
         assert_eq!(resp.status(), StatusCode::OK, "{username}");
         assert_eq!(resp.headers()["cache-control"], "no-store");
         let body: Value = resp.json().await.unwrap();
@@ -77,7 +78,7 @@ async fn bad_credentials_and_grants_get_oauth_errors() {
         (&[("username", "alice@example.com")], "invalid_request"),
     ];
     for (form, error) in cases {
-        let resp = server.client.post(server.at("/WebTicket/oauthtoken")).form(form).send().await.unwrap();
+        let resp = server.send(server.client.post(server.at("/WebTicket/oauthtoken")).form(form)).await;
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{form:?}");
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["error"], *error, "{form:?}");
@@ -94,12 +95,12 @@ async fn repeated_failed_signins_are_rate_limited() {
         assert!(server.token("alice@example.com", "wrong").await.is_err());
     }
     let resp = server
-        .client
-        .post(server.at("/WebTicket/oauthtoken"))
-        .form(&[("grant_type", "password"), ("username", "alice@example.com"), ("password", "pw-alice")])
-        .send()
-        .await
-        .unwrap();
+        .send(server.client.post(server.at("/WebTicket/oauthtoken")).form(&[
+            ("grant_type", "password"),
+            ("username", "alice@example.com"),
+            ("password", "pw-alice"),
+        ]))
+        .await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
@@ -124,18 +125,14 @@ async fn garbage_missing_and_expired_tokens_get_the_same_challenge() {
         if let Some(a) = &auth {
             req = req.header("authorization", a);
         }
-        let resp = req.send().await.unwrap();
+        let resp = server.send(req).await;
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
         assert_eq!(resp.headers().get_all("www-authenticate").iter().count(), 2);
     }
     server.advance(std::time::Duration::from_millis(1100)).await;
     let resp = server
-        .client
-        .get(server.at("/autodiscover/autodiscoverservice.svc/root/oauth/user"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .send(server.client.get(server.at("/autodiscover/autodiscoverservice.svc/root/oauth/user")).bearer_auth(&token))
+        .await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "expired token");
 }
 

@@ -32,7 +32,7 @@ async fn commit(server: &TestServer, app: &TestApp, priority: Priority, tag: &st
 fn spawn_get(server: &TestServer, app: &TestApp, url: String) -> tokio::task::JoinHandle<(StatusCode, Value)> {
     let (client, token) = (server.client.clone(), app.token.clone());
     tokio::spawn(async move {
-        let resp = client.get(url).bearer_auth(token).send().await.unwrap();
+        let resp = ucwa_testkit::checked(client.get(url).bearer_auth(token).send().await.unwrap()).await;
         (resp.status(), resp.json::<Value>().await.unwrap())
     })
 }

@@ -11,10 +11,10 @@ use ucwa_testkit::{EventStream, TestApp, TestOptions, TestServer, trace};
 use crate::join::{create_meeting, join};
 use crate::roster::{recorded, shape};
 
-pub const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
 /// A signed-in application that called makeMeAvailable (where invitations ring).
-pub async fn available(server: &TestServer, app: TestApp) -> TestApp {
+pub(crate) async fn available(server: &TestServer, app: TestApp) -> TestApp {
     let href = app.body["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"].as_str().unwrap().to_owned();
     let resp = server.call(Method::POST, &href, &app.token, Some(json!({"SupportedModalities": ["Messaging"]}))).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
@@ -22,17 +22,17 @@ pub async fn available(server: &TestServer, app: TestApp) -> TestApp {
 }
 
 /// A second application of the same user (another endpoint), available.
-pub async fn second_app(server: &TestServer, first: &TestApp, endpoint: &str) -> TestApp {
+pub(crate) async fn second_app(server: &TestServer, first: &TestApp, endpoint: &str) -> TestApp {
     let app = server.create_app(&first.token, endpoint).await;
     available(server, app).await
 }
 
-pub fn completed(rel: &'static str) -> impl Fn(&Value) -> bool {
+pub(crate) fn completed(rel: &'static str) -> impl Fn(&Value) -> bool {
     move |e: &Value| e["type"] == "completed" && e["link"]["rel"] == rel
 }
 
 /// The embedded resource of the first event about `rel` of `kind`.
-pub fn embedded<'a>(events: &'a [Value], rel: &str, kind: &str) -> &'a Value {
+pub(crate) fn embedded<'a>(events: &'a [Value], rel: &str, kind: &str) -> &'a Value {
     events
         .iter()
         .find(|e| e["link"]["rel"] == rel && e["type"] == kind)
@@ -40,20 +40,20 @@ pub fn embedded<'a>(events: &'a [Value], rel: &str, kind: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {rel} {kind} in {:#?}", trace(events)))
 }
 
-pub fn event<'a>(events: &'a [Value], rel: &str, kind: &str) -> &'a Value {
+pub(crate) fn event<'a>(events: &'a [Value], rel: &str, kind: &str) -> &'a Value {
     events
         .iter()
         .find(|e| e["link"]["rel"] == rel && e["type"] == kind)
         .unwrap_or_else(|| panic!("no {rel} {kind} in {:#?}", trace(events)))
 }
 
-pub fn href(resource: &Value, rel: &str) -> String {
+pub(crate) fn href(resource: &Value, rel: &str) -> String {
     resource["_links"][rel]["href"].as_str().unwrap_or_else(|| panic!("no {rel} link in {resource:#}")).to_owned()
 }
 
 /// Alice (organizer) and Carol (a listed leader) in Alice's Locked meeting; Bob signed in
 /// with two available applications, not in the meeting.
-pub struct Invited {
+pub(crate) struct Invited {
     pub server: TestServer,
     pub alice: EventStream,
     pub carol: EventStream,
@@ -62,7 +62,7 @@ pub struct Invited {
     pub alice_conversation: Value,
 }
 
-pub async fn meeting_with_bob_outside(options: TestOptions) -> Invited {
+pub(crate) async fn meeting_with_bob_outside(options: TestOptions) -> Invited {
     let server = TestServer::start_with(options).await;
     let alice_app = server.signed_in_app("sip:alice@example.com", "Alice").await;
     let carol_app = server.signed_in_app("sip:carol@example.com", "Carol").await;
@@ -95,7 +95,7 @@ pub async fn meeting_with_bob_outside(options: TestOptions) -> Invited {
 }
 
 /// POSTs addParticipant from Alice's conversation; returns the 201 Location.
-pub async fn add_participant(i: &Invited, body: Value) -> String {
+pub(crate) async fn add_participant(i: &Invited, body: Value) -> String {
     let link = href(&i.alice_conversation, "addParticipant");
     let resp = i.server.call(Method::POST, &link, &i.alice.app.token, Some(body)).await;
     assert_eq!(resp.status(), StatusCode::CREATED, "{}", resp.text().await.unwrap());

@@ -10,13 +10,13 @@ use ucwa_testkit::{EventStream, TestApp, TestOptions, TestServer, trace};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-pub struct Meeting {
+pub(crate) struct Meeting {
     pub uri: String,
     pub href: String,
     pub body: Value,
 }
 
-pub async fn create_meeting(server: &TestServer, organizer: &TestApp, body: Value) -> Meeting {
+pub(crate) async fn create_meeting(server: &TestServer, organizer: &TestApp, body: Value) -> Meeting {
     let resp = server
         .call(Method::POST, &format!("{}/onlineMeetings/myOnlineMeetings", organizer.url), &organizer.token, Some(body))
         .await;
@@ -27,7 +27,7 @@ pub async fn create_meeting(server: &TestServer, organizer: &TestApp, body: Valu
 }
 
 /// POSTs a join and returns the invitation's Location.
-pub async fn join(server: &TestServer, app: &TestApp, body: Value) -> String {
+pub(crate) async fn join(server: &TestServer, app: &TestApp, body: Value) -> String {
     let resp = server
         .call(Method::POST, &format!("{}/communication/onlineMeetingInvitations", app.url), &app.token, Some(body))
         .await;

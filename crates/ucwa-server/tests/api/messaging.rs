@@ -13,14 +13,15 @@ use crate::roster::{recorded, shape};
 /// POSTs a raw message body; returns the response.
 async fn send(server: &TestServer, app: &TestApp, url: &str, content_type: &str, text: &str) -> reqwest::Response {
     server
-        .client
-        .post(server.at(url))
-        .bearer_auth(&app.token)
-        .header("content-type", content_type)
-        .body(text.as_bytes().to_vec())
-        .send()
+        .send(
+            server
+                .client
+                .post(server.at(url))
+                .bearer_auth(&app.token)
+                .header("content-type", content_type)
+                .body(text.as_bytes().to_vec()),
+        )
         .await
-        .unwrap()
 }
 
 /// GETs the messaging resource of a conversation.
@@ -144,14 +145,15 @@ async fn send_message_validates_its_body() {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(resp.json::<Value>().await.unwrap()["parameters"]["message"].is_string());
     let resp = server
-        .client
-        .post(server.at(&url))
-        .bearer_auth(&i.alice.app.token)
-        .header("content-type", "text/plain")
-        .body(vec![0xff, 0xfe])
-        .send()
-        .await
-        .unwrap();
+        .send(
+            server
+                .client
+                .post(server.at(&url))
+                .bearer_auth(&i.alice.app.token)
+                .header("content-type", "text/plain")
+                .body(vec![0xff, 0xfe]),
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let resp = send(server, &i.alice.app, &format!("{url}?operationId={}", "o".repeat(51)), "text/plain", "x").await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);

@@ -131,7 +131,7 @@ async fn waiters_keep_waiting_when_the_leader_leaves_and_a_returning_leader_sees
 }
 
 /// Keys of an embedded resource with the Trusted Application API prefix removed.
-pub fn shape(resource: &Value) -> (BTreeSet<String>, BTreeSet<String>) {
+pub(crate) fn shape(resource: &Value) -> (BTreeSet<String>, BTreeSet<String>) {
     let strip = |k: &String| k.trim_start_matches("ms:rtc:saas:").to_owned();
     let props =
         resource.as_object().unwrap().keys().filter(|k| *k != "_links" && *k != "_embedded").map(strip).collect();
@@ -139,7 +139,7 @@ pub fn shape(resource: &Value) -> (BTreeSet<String>, BTreeSet<String>) {
     (props, links)
 }
 
-pub fn recorded(file: &str, rel: &str) -> Value {
+pub(crate) fn recorded(file: &str, rel: &str) -> Value {
     let text = fixture(&format!("tap-recorded/events/{file}"));
     let batch: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).unwrap();
     batch["sender"][0]["events"][0]["_embedded"][format!("ms:rtc:saas:{rel}")].clone()

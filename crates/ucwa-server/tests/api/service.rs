@@ -652,7 +652,7 @@ async fn guest_call(
     if let Some(b) = body {
         req = req.json(&b);
     }
-    req.send().await.unwrap()
+    server.send(req).await
 }
 
 #[tokio::test]

@@ -2,6 +2,8 @@
 //! real server on a loopback port and checks that it no longer works. One module per
 //! finding or group of findings.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failed unwrap is a failed test")]
+
 mod bots;
 mod callback_fairness;
 mod callback_targets;

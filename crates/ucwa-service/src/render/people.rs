@@ -140,7 +140,7 @@ mod tests {
         assert_eq!(shown_availability(None), ("Online", None));
         assert_eq!(shown_availability(Some("Offwork")), ("Away", Some("off-work")));
         assert_eq!(shown_availability(Some("DoNotDisturb")), ("DoNotDisturb", None));
-        let urls = AppUrls::new(false, "a1");
+        let urls = AppUrls::ucwa(false, "a1");
         assert_eq!(phones(&urls).into_value()["_embedded"]["phone"], json!([]));
     }
 }
