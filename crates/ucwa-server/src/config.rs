@@ -106,6 +106,10 @@ pub struct ServeArgs {
     /// Name sent in X-MS-Server-Fqdn. Default: the machine's host name.
     #[arg(long, env = "UCWA_SERVER_FQDN")]
     pub server_fqdn: Option<String>,
+    /// Serve Prometheus metrics at `GET /metrics` on this address (say 127.0.0.1:9464), and
+    /// only there. Unset: no metrics are kept.
+    #[arg(long, env = "UCWA_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub limits: Limits,
 }

@@ -13,6 +13,7 @@
 //! - [`auth`], [`input`], [`response`], [`error`]: extraction and answers.
 //! - [`middleware`]: correlation headers, JSON-only, UCWA bodies for 404/405/panics.
 //! - [`callbacks`]: the HTTP transport of service applications' callbacks.
+//! - [`metrics`]: Prometheus metrics, per-request tracking and the `/metrics` listener.
 //! - [`config`], [`cli`]: the command line and the administrative subcommands.
 //! - [`web`]: mounts the `ucwa-web` pages (the join page at each meeting's `joinUrl`, the
 //!   organizer console).
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod input;
+pub mod metrics;
 pub mod middleware;
 pub mod response;
 pub mod routes;
@@ -34,6 +36,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -42,7 +45,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use ucwa_core::DynStore;
 use ucwa_core::clock::DynClock;
 use ucwa_service::supervise::{Restart, supervise};
-use ucwa_service::{ServiceOptions, Services, callbacks as callback_worker, housekeeping};
+use ucwa_service::{Metrics, ServiceOptions, Services, callbacks as callback_worker, housekeeping};
 
 use crate::callbacks::HttpTransport;
 use crate::config::Limits;
@@ -56,6 +59,8 @@ pub struct ServerOptions {
     pub limits: Limits,
     pub public_url: Option<String>,
     pub server_fqdn: String,
+    /// Serves `GET /metrics` here and turns metrics on (`--metrics-listen`); `None`: off.
+    pub metrics_listener: Option<TcpListener>,
 }
 
 /// The routes of one application, the same under every applications prefix.
@@ -147,7 +152,7 @@ pub fn router(state: AppState) -> Router {
     for discover in ["/platformservice/discover", "/platformService/discover"] {
         router = router.route(discover, get(routes::platform::discover));
     }
-    router
+    let router = router
         .route("/autodiscover/xframe/xframe.html", get(discovery::xframe))
         .route("/WebTicket/oauthtoken", post(token::issue))
         .route("/healthz", get(|| async { "ok" }))
@@ -162,8 +167,13 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::correlation))
         .layer(CompressionLayer::new().gzip(true).no_br().no_deflate().no_zstd())
         .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
-        .with_state(state)
+        .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]));
+    let router = if state.services.metrics.enabled() {
+        router.layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+    } else {
+        router
+    };
+    router.with_state(state)
 }
 
 /// A server ready to serve: its use cases are built, nothing runs yet.
@@ -171,23 +181,33 @@ pub struct Server {
     state: AppState,
     store: DynStore,
     shutdown: CancellationToken,
+    /// The metrics listener and the page it serves, when metrics are on.
+    metrics: Option<(TcpListener, PrometheusHandle)>,
 }
 
 impl Server {
     /// Builds the use cases; `shutdown` stops [`Server::serve`] and releases parked requests.
-    pub fn new(options: ServerOptions, shutdown: CancellationToken) -> Self {
+    pub fn new(options: ServerOptions, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let transport =
             Arc::new(HttpTransport::new(std::time::Duration::from_secs(options.limits.callback_timeout_secs)));
+        let (metrics, metrics_page) = match options.metrics_listener {
+            Some(listener) => {
+                let prometheus = metrics::Prometheus::new()?;
+                (prometheus.metrics, Some((listener, prometheus.handle)))
+            }
+            None => (Metrics::disabled(), None),
+        };
         let services = Services::new(ServiceOptions {
             store: options.store.clone(),
             clock: options.clock,
             limits: options.limits,
             transport,
             shutdown: shutdown.clone(),
+            metrics,
         });
         let state =
             AppState(Arc::new(Shared { services, public_url: options.public_url, server_fqdn: options.server_fqdn }));
-        Self { state, store: options.store, shutdown }
+        Ok(Self { state, store: options.store, shutdown, metrics: metrics_page })
     }
 
     /// The use cases this server runs (tests watch their progress).
@@ -200,8 +220,11 @@ impl Server {
     /// Housekeeping and callback delivery run supervised: a panic is logged and the task
     /// starts again.
     pub async fn serve(self, listener: TcpListener) -> anyhow::Result<()> {
-        let Server { state, store, shutdown } = self;
+        let Server { state, store, shutdown, metrics } = self;
         let services = state.services.clone();
+        let metrics = metrics.map(|(listener, handle)| {
+            tokio::spawn(metrics::serve(listener, handle, services.clone(), shutdown.clone()))
+        });
         let mut background = tokio::task::JoinSet::new();
         let (s, stop) = (services.clone(), shutdown.clone());
         background.spawn(supervise("housekeeping", shutdown.clone(), Restart::default(), move || {
@@ -219,6 +242,9 @@ impl Server {
         let served = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
         shutdown.cancel();
         background.join_all().await;
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
         store.close().await;
         Ok(served?)
     }
@@ -226,5 +252,5 @@ impl Server {
 
 /// Serves on `listener` until `shutdown` is cancelled (see [`Server::serve`]).
 pub async fn serve(listener: TcpListener, options: ServerOptions, shutdown: CancellationToken) -> anyhow::Result<()> {
-    Server::new(options, shutdown).serve(listener).await
+    Server::new(options, shutdown)?.serve(listener).await
 }

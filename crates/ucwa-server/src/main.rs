@@ -38,7 +38,14 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let local = listener.local_addr()?;
+    let metrics_listener = match args.metrics_listen {
+        Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?),
+        None => None,
+    };
     println!("listening on http://{local}");
+    if let Some(metrics) = &metrics_listener {
+        println!("metrics on http://{}/metrics", metrics.local_addr()?);
+    }
     if args.demo {
         println!("organizer console: http://{local}/console (sign in as a demo user)");
     }
@@ -48,6 +55,7 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         limits: args.limits,
         public_url: args.public_url,
         server_fqdn: args.server_fqdn.unwrap_or_else(host_name),
+        metrics_listener,
     };
     serve(listener, options, shutdown).await
 }

@@ -131,9 +131,11 @@ impl Services {
             conversation: None,
         };
         let events = vec![event("me", urls.me(), me), event("communication", urls.communication(), communication)];
+        let appended = events.len();
         if !self.store.make_available(&app.id, events, self.now_ms()).await? {
             return Err(ServiceError::conflict("The application is already available."));
         }
+        self.metrics.events_appended(appended);
         Ok(())
     }
 

@@ -198,9 +198,11 @@ impl Services {
         let body = build_batch(&urls, no, &events);
         let max_seq = events.last().map_or(app.delivered.max_seq, |e| e.seq);
         let batch = DeliveredBatch { no, body, max_seq };
-        let saved = self.store.save_batch(&app.id, &batch, last, self.now_ms()).await?;
+        let now = self.now_ms();
+        let saved = self.store.save_batch(&app.id, &batch, last, now).await?;
         drop(guard);
         if saved {
+            self.metrics.batch_delivered(&events, now);
             return Ok(BatchResponse(batch.body));
         }
         // Another request delivered batch `no` first: hand out exactly that one.

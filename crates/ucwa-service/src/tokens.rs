@@ -64,6 +64,7 @@ impl Services {
         if self.signin.allows(name, self.limits.signin_attempts_per_minute, now) {
             Ok(())
         } else {
+            self.metrics.rate_limited("signin");
             Err(ServiceError::TooManyRequests)
         }
     }
@@ -105,6 +106,12 @@ impl Services {
         self.check_signin_rate(&uri, now)?;
         if !verify_password(stored(&uri).await?, secret).await {
             self.signin.record_failure(&uri, now);
+            let grant = if matches!(refused, ServiceError::OAuth("invalid_client")) {
+                "client_credentials"
+            } else {
+                "password"
+            };
+            self.metrics.signin_failed(grant);
             tracing::info!(name = %uri, "sign-in refused");
             return Err(refused);
         }
@@ -129,6 +136,7 @@ impl Services {
         });
         if !valid {
             self.signin.record_failure(&uri, now);
+            self.metrics.signin_failed("anonmeeting");
             return Err(INVALID_GRANT);
         }
         let meeting_uri = conference_uri(&organizer, &id);

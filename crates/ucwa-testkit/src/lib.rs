@@ -38,6 +38,9 @@ use ucwa_store_sqlite::SqliteStore;
 pub struct TestOptions {
     pub limits: Limits,
     pub clock: TestClock,
+    /// Keep Prometheus metrics and serve them on a second loopback port
+    /// ([`TestServer::metrics`]).
+    pub metrics: bool,
 }
 
 /// Which clock the server runs on.
@@ -59,7 +62,7 @@ impl Default for TestOptions {
             signin_attempts_per_minute: 1000,
             ..Limits::default()
         };
-        Self { limits, clock: TestClock::default() }
+        Self { limits, clock: TestClock::default(), metrics: false }
     }
 }
 
@@ -96,6 +99,8 @@ pub struct TestServer {
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
     dir: Arc<TempDir>,
+    /// `http://127.0.0.1:PORT/metrics` when [`TestOptions::metrics`] is on.
+    metrics_url: Option<String>,
 }
 
 /// A signed-in user's application, as a client would hold it.
@@ -145,14 +150,21 @@ impl TestServer {
             Some(manual) => manual.clone(),
             None => Arc::new(SystemClock),
         };
+        let metrics_listener = match options.metrics {
+            true => Some(TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port for metrics")),
+            false => None,
+        };
+        let metrics_url =
+            metrics_listener.as_ref().map(|l| format!("http://{}/metrics", l.local_addr().expect("metrics address")));
         let server_options = ServerOptions {
             store: store.clone(),
             clock: server_clock,
             limits: options.limits.clone(),
             public_url: None,
             server_fqdn: "test.openucwa.local".into(),
+            metrics_listener,
         };
-        let server = Server::new(server_options, shutdown.clone());
+        let server = Server::new(server_options, shutdown.clone()).expect("server");
         let services = server.services().clone();
         let task = tokio::spawn(server.serve(listener));
         ucwa_server::callbacks::install_crypto_provider();
@@ -169,6 +181,7 @@ impl TestServer {
             shutdown,
             task,
             dir,
+            metrics_url,
         }
     }
 
@@ -206,6 +219,14 @@ impl TestServer {
             .await
             .expect("the event request parked")
             .expect("the server is running");
+    }
+
+    /// Scrapes `/metrics` (the server must run with [`TestOptions::metrics`]).
+    pub async fn metrics(&self) -> String {
+        let url = self.metrics_url.as_deref().expect("metrics need TestOptions::metrics");
+        let resp = self.client.get(url).send().await.expect("scrape /metrics");
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.text().await.expect("metrics page")
     }
 
     /// Whether the server runs on the manual clock.
@@ -395,6 +416,11 @@ impl EventStream {
             }
             assert!(tokio::time::Instant::now() < deadline, "no matching event within {within:?}; got {got:#?}");
         }
+    }
+
+    /// The request this stream asks next (it acknowledges everything received so far).
+    pub fn next_url(&self) -> &str {
+        &self.url
     }
 
     /// Everything that arrives until the channel stays quiet for one poll (on the manual

@@ -10,6 +10,7 @@ mod invite;
 mod join;
 mod meetings;
 mod messaging;
+mod metrics;
 mod policy;
 mod roster;
 mod service;

@@ -16,6 +16,7 @@ use ucwa_server::config::Limits;
 use ucwa_testkit::{CallbackReceiver, EventStream, Recorded, TestApp, TestOptions, TestServer, events_of, fixture};
 
 use crate::join::join;
+use crate::metrics;
 
 const WAIT: Duration = Duration::from_secs(15);
 const BOT: &str = "sip:bot@contoso.com";
@@ -497,7 +498,7 @@ async fn undelivered_callbacks_survive_a_server_restart() {
 #[tokio::test]
 async fn giving_up_terminates_the_conversation_and_records_the_failure() {
     let limits = Limits { callback_max_attempts: 3, ..quick_retries(20) };
-    let server = TestServer::start_with(TestOptions { limits, ..TestOptions::default() }).await;
+    let server = TestServer::start_with(TestOptions { limits, metrics: true, ..TestOptions::default() }).await;
     let receiver = CallbackReceiver::start().await;
     let (bot, meeting) = bot_leading(&server, &receiver).await;
     let conversation = link_in(&callback_events(&receiver.accepted()), "ms:rtc:saas:conversation").unwrap();
@@ -520,6 +521,13 @@ async fn giving_up_terminates_the_conversation_and_records_the_failure() {
     assert_eq!(receiver.requests().iter().filter(|r| r.answered == 503).count(), 3);
     // The conversation was terminated.
     assert_eq!(server.call(Method::GET, &conversation, &bot.token, None).await.status(), StatusCode::NOT_FOUND);
+    // The metrics count the endpoint's deliveries before, its three failures and the give-up.
+    let page = server.metrics().await;
+    let endpoint = [("endpoint", BOT)];
+    let accepted = receiver.accepted().iter().filter(|r| !r.is_heartbeat()).count() as f64;
+    assert_eq!(metrics::value(&page, "ucwa_callback_deliveries_total", &endpoint), accepted);
+    assert_eq!(metrics::value(&page, "ucwa_callback_retries_total", &endpoint), 3.0);
+    assert_eq!(metrics::value(&page, "ucwa_callback_give_ups_total", &endpoint), 1.0);
 }
 
 #[tokio::test]
