@@ -40,7 +40,7 @@ impl CallbackTransport for HttpTransport {
             .body(body)
             .send()
             .await
-            .map_err(|e| format!("callback request failed: {e}"))?;
+            .map_err(|e| format!("callback request failed: {}", e.without_url()))?;
         let status = resp.status();
         if !status.is_success() {
             return Err(format!("callback receiver answered {status}"));

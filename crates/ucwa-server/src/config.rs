@@ -9,6 +9,9 @@ pub use ucwa_service::Limits;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// How log lines are written (to standard error; `RUST_LOG` filters them).
+    #[arg(long, global = true, env = "UCWA_LOG_FORMAT", value_enum, default_value_t)]
+    pub log_format: crate::telemetry::LogFormat,
     /// Flags of `serve`, so that a bare `ucwa-server --demo` serves too.
     #[command(flatten)]
     pub serve: ServeArgs,

@@ -15,6 +15,7 @@
 //! - [`callbacks`]: the HTTP transport of service applications' callbacks.
 //! - [`metrics`]: Prometheus metrics, per-request tracking and the `/metrics` listener.
 //! - [`config`], [`cli`]: the command line and the administrative subcommands.
+//! - [`telemetry`]: log format and the request span.
 //! - [`web`]: mounts the `ucwa-web` pages (the join page at each meeting's `joinUrl`, the
 //!   organizer console).
 
@@ -29,6 +30,7 @@ pub mod middleware;
 pub mod response;
 pub mod routes;
 pub mod state;
+pub mod telemetry;
 pub mod urls;
 pub mod web;
 

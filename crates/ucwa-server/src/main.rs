@@ -6,11 +6,10 @@ use anyhow::Context;
 use clap::Parser;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 use ucwa_core::DynStore;
 use ucwa_core::clock::SystemClock;
 use ucwa_server::config::{Cli, Command, ServeArgs, ServiceAppCommand, UserCommand};
-use ucwa_server::{ServerOptions, cli, serve};
+use ucwa_server::{ServerOptions, cli, serve, telemetry};
 use ucwa_store_sqlite::SqliteStore;
 
 async fn open_store(url: &str) -> anyhow::Result<DynStore> {
@@ -104,10 +103,8 @@ async fn service_app(command: ServiceAppCommand) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
     let cli = Cli::parse();
+    telemetry::init(cli.log_format);
     match cli.command {
         None => run_server(cli.serve).await,
         Some(Command::Serve(args)) => run_server(args).await,

@@ -40,13 +40,14 @@ pub struct FailureCause(pub String);
 
 /// Adds `X-MS-Correlation-Id` and `X-MS-Server-Fqdn` to every response (a real TAP SDK treats
 /// a 404 as "resource gone" only when both are present), echoes `client-request-id`, and logs
-/// server failures with the correlation id the client saw. Requests are traced at debug
-/// level only: a span per request at info level costs more than the rest of a cached GET.
+/// server failures with the correlation id the client saw. Each request runs in an
+/// info-level span with its correlation id, so every line it logs carries the id
+/// ([`crate::telemetry`]).
 pub async fn correlation(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let client_request_id = req.headers().get(&CLIENT_REQUEST_ID).cloned();
     let correlation = next_correlation_id();
     let span =
-        tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), correlation = %correlation);
+        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), correlation = %correlation);
     let mut resp = tracing::Instrument::instrument(next.run(req), span).await;
     if let Some(FailureCause(cause)) = resp.extensions_mut().remove::<FailureCause>() {
         tracing::error!(correlation = %correlation, status = resp.status().as_u16(), %cause, "request failed");

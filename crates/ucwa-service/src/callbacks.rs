@@ -280,7 +280,7 @@ async fn give_up(
     tracing::warn!(
         app = %route.app_id,
         session = %route.session_id,
-        url = route.url.as_deref().unwrap_or_default(),
+        url = crate::urls::redacted(route.url.as_deref().unwrap_or_default()),
         attempts,
         %error,
         "giving up on callbacks: terminating the conversation"

@@ -19,6 +19,21 @@ pub const PLATFORM_PREFIX: &str = "/platformservice/v1";
 /// payloads; only what would break the query apart is escaped.
 const QUERY_VALUE: &AsciiSet = &CONTROLS.add(b' ').add(b'#').add(b'&').add(b'+').add(b'%').add(b'=').add(b'"');
 
+/// `url` as it may be logged: scheme, host, port and path. User info and query are left out,
+/// since a callback URL's owner may have put credentials there.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            parsed.to_string()
+        }
+        Err(_) => "(not a URL)".into(),
+    }
+}
+
 /// A query value for an href.
 pub fn query_value(v: &str) -> String {
     utf8_percent_encode(v, QUERY_VALUE).to_string()
@@ -168,6 +183,15 @@ impl AppUrls {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn logged_urls_lose_credentials_and_queries() {
+        assert_eq!(
+            super::redacted("https://bot:s3cret@sa.example:8443/cb?key=k&callbackContext=c#f"),
+            "https://sa.example:8443/cb"
+        );
+        assert_eq!(super::redacted("not a url"), "(not a URL)");
+    }
     use super::*;
 
     #[test]
