@@ -58,6 +58,9 @@ macro_rules! string_enum {
         }
 
         impl $name {
+            /// Every listed spelling, in declaration order (API descriptions enumerate them).
+            pub const SPELLINGS: &'static [&'static str] = &[$($text),+];
+
             /// The wire spelling.
             pub fn as_str(&self) -> &str {
                 match self {

@@ -16,6 +16,7 @@
 //! - [`metrics`]: Prometheus metrics, per-request tracking and the `/metrics` listener.
 //! - [`config`], [`cli`]: the command line and the administrative subcommands.
 //! - [`telemetry`]: log format and the request span.
+//! - [`openapi`]: the OpenAPI document of the HTTP surface (`/openapi.json`).
 //! - [`web`]: mounts the `ucwa-web` pages (the join page at each meeting's `joinUrl`, the
 //!   organizer console).
 
@@ -27,6 +28,7 @@ pub mod error;
 pub mod input;
 pub mod metrics;
 pub mod middleware;
+pub mod openapi;
 pub mod response;
 pub mod routes;
 pub mod state;
@@ -158,6 +160,7 @@ pub fn router(state: AppState) -> Router {
         .route("/autodiscover/xframe/xframe.html", get(discovery::xframe))
         .route("/WebTicket/oauthtoken", post(token::issue))
         .route("/healthz", get(|| async { "ok" }))
+        .route(openapi::OPENAPI, get(openapi::serve))
         .nest(urls::USER_PREFIX, application_routes())
         .nest(urls::ANONYMOUS_PREFIX, application_routes())
         .nest(urls::PSANON_PREFIX, application_routes())

@@ -11,6 +11,7 @@ mod join;
 mod meetings;
 mod messaging;
 mod metrics;
+mod openapi;
 mod policy;
 mod roster;
 mod service;
