@@ -150,6 +150,7 @@ mod tests {
         assert_eq!(Colour::from("darkBlue"), Colour::DarkBlue);
         assert_eq!(serde_json::to_string(&Colour::Red).unwrap(), "\"red\"");
         assert_eq!(serde_json::from_str::<Colour>("\"darkBlue\"").unwrap(), Colour::DarkBlue);
+        assert_eq!(Colour::SPELLINGS, ["red", "darkBlue"]);
     }
 
     #[test]
