@@ -351,6 +351,18 @@ fn errors(builder: OperationBuilder) -> OperationBuilder {
     builder.response("4XX", json_response("A UCWA error: the status, code, subcode and the bad parameters.", "Error"))
 }
 
+/// Signed-in operations: a bearer token, or the `401` challenge real servers send (an HTML
+/// page, and `WWW-Authenticate` naming the token endpoint and its grants).
+fn signed_in(builder: OperationBuilder) -> OperationBuilder {
+    let page = ContentBuilder::new().schema(Some(string())).build();
+    let challenge = ResponseBuilder::new()
+        .description("No valid token: the challenge, pointing at the token endpoint.")
+        .header("WWW-Authenticate", HeaderBuilder::new().schema(Some(string())).build())
+        .content("text/html", page)
+        .build();
+    builder.security(SecurityRequirement::new(BEARER, Vec::<String>::new())).response("401", challenge)
+}
+
 fn path_parameter(name: &str, values: Option<Vec<String>>) -> utoipa::openapi::path::Parameter {
     let schema: Schema = match values {
         Some(values) => ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values)).into(),
@@ -406,10 +418,7 @@ fn application_operations() -> Vec<Operation> {
 }
 
 fn application_operation(route: &Route, method: &str, prefix: Prefix, path: &str) -> utoipa::openapi::path::Operation {
-    let mut op = OperationBuilder::new()
-        .operation_id(Some(operation_id(method, path)))
-        .tag(prefix.as_str())
-        .security(SecurityRequirement::new(BEARER, Vec::<String>::new()));
+    let mut op = signed_in(OperationBuilder::new().operation_id(Some(operation_id(method, path))).tag(prefix.as_str()));
     for name in placeholders(path) {
         op = op.parameter(path_parameter(&name, placeholder_values(route, &name)));
     }
@@ -503,20 +512,30 @@ fn entry_points() -> Vec<Operation> {
             .build()
     };
     let signed_in = |id: &str, description: &str| {
-        errors(get(id).response("200", json_response(description, "Resource")))
-            .security(SecurityRequirement::new(BEARER, Vec::<String>::new()))
-            .build()
+        errors(signed_in(get(id).response("200", json_response(description, "Resource")))).build()
     };
-    let page_with = |id: &str, media: &str, description: &str, parameters: &[&str]| {
-        let body = ContentBuilder::new().schema(Some(string())).build();
-        let mut op =
-            get(id).response("200", ResponseBuilder::new().description(description).content(media, body).build());
+    let page_with = |id: &str, media: &[&str], description: &str, parameters: &[&str]| {
+        let mut ok = ResponseBuilder::new().description(description);
+        for media in media {
+            ok = ok.content(*media, ContentBuilder::new().schema(Some(string())).build());
+        }
+        let mut op = get(id).response("200", ok.build());
+        if !parameters.is_empty() {
+            // Pages answer an unknown name or link with an HTML page saying so; API clients
+            // (not preferring HTML) get the JSON 404 of the join URL.
+            let page = ContentBuilder::new().schema(Some(string())).build();
+            let missing = ResponseBuilder::new()
+                .description("Nothing there: an HTML page saying so, or the UCWA error.")
+                .content("text/html", page)
+                .content(JSON, json_content(reference("Error")));
+            op = op.response("404", missing.build());
+        }
         for name in parameters {
             op = op.parameter(path_parameter(name, None));
         }
         errors(op).build()
     };
-    let page = |id: &str, media: &str, description: &str| page_with(id, media, description, &[]);
+    let page = |id: &str, media: &str, description: &str| page_with(id, &[media], description, &[]);
     let mut out: Vec<Operation> =
         vec![(paths::ROOT.into(), HttpMethod::Get, resource("getRoot", "The discovery root: self, user, xframe."))];
     for (i, root) in paths::AUTODISCOVER_ROOTS.iter().enumerate() {
@@ -540,13 +559,13 @@ fn entry_points() -> Vec<Operation> {
     out.push((OPENAPI.into(), HttpMethod::Get, page("getOpenApi", JSON, "This document.")));
     out.push((paths::TOKEN.into(), HttpMethod::Post, token_operation()));
     out.push(("/console".into(), HttpMethod::Get, page("getConsole", "text/html", "The organizer console.")));
-    let asset = page_with("getWebAsset", "text/javascript", "A script or style sheet of the pages.", &["asset"]);
+    let asset = page_with("getWebAsset", &["text/javascript", "text/css"], "A script or style sheet.", &["asset"]);
     out.push(("/web/{asset}".into(), HttpMethod::Get, asset));
     let join = "The join page of a meeting (to browsers that prefer HTML).";
     out.push((
         "/meet/{alias}/{id}".into(),
         HttpMethod::Get,
-        page_with("getJoinPage", "text/html", join, &["alias", "id"]),
+        page_with("getJoinPage", &["text/html"], join, &["alias", "id"]),
     ));
     out
 }
