@@ -41,12 +41,12 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?),
         None => None,
     };
-    println!("listening on http://{local}");
+    announce(&format!("listening on http://{local}"));
     if let Some(metrics) = &metrics_listener {
-        println!("metrics on http://{}/metrics", metrics.local_addr()?);
+        announce(&format!("metrics on http://{}/metrics", metrics.local_addr()?));
     }
     if args.demo {
-        println!("organizer console: http://{local}/console (sign in as a demo user)");
+        announce(&format!("organizer console: http://{local}/console (sign in as a demo user)"));
     }
     let options = ServerOptions {
         store,
@@ -57,6 +57,14 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         metrics_listener,
     };
     serve(listener, options, shutdown).await
+}
+
+/// Prints a line for whoever started the server. A closed standard output (the reader went
+/// away) must not stop a running server, as `println!` would by panicking.
+fn announce(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 async fn cancel_on_signal(shutdown: CancellationToken) {

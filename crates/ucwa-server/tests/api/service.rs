@@ -826,3 +826,23 @@ async fn anon_token_validation() {
     let resp = server.call(Method::GET, "/platformservice/discover", &user.token, None).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_receiver_down_for_a_minute_gets_every_callback_in_order_and_signed() {
+    // Retries every second at most: a minute down is about sixty failed attempts.
+    let limits = Limits { callback_max_attempts: 1000, ..quick_retries(1000) };
+    let server = TestServer::start_with(TestOptions { limits, ..TestOptions::default() }).await;
+    let mut receiver = CallbackReceiver::start().await;
+    let (bot, meeting) = bot_leading(&server, &receiver).await;
+    receiver.stop().await;
+    lobby_joins(&server, &meeting, &["d1", "d2", "d3"]).await;
+    for _ in 0..30 {
+        server.advance(Duration::from_secs(2)).await;
+        server.callbacks_settled().await;
+    }
+    receiver.resume().await;
+    server.advance(Duration::from_secs(2)).await;
+    let batches = receiver.wait_for(WAIT, |b| lobby_titles(b).len() >= 3).await;
+    assert_eq!(lobby_titles(&batches), ["d1", "d2", "d3"], "in order, each once");
+    assert!(batches.iter().all(|b| verify_signature(&bot.key, b)), "every callback is signed");
+}
