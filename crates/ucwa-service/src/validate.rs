@@ -25,7 +25,12 @@ pub fn importance(value: Option<&str>) -> Importance {
 /// into the stored SIP URI.
 pub fn normalize_sip_uri(name: &str) -> Option<String> {
     let name = name.trim();
-    let bare = if name.len() >= 4 && name[..4].eq_ignore_ascii_case("sip:") { &name[4..] } else { name };
+    // `get` and `strip_prefix`-style slicing: a multi-byte character in the first four bytes
+    // is simply not the `sip:` prefix (byte slicing there panicked).
+    let bare = match name.get(..4) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("sip:") => &name[4..],
+        _ => name,
+    };
     let (user, domain) = bare.split_once('@')?;
     let valid = |s: &str| {
         !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-+'".contains(c))
