@@ -58,12 +58,21 @@ pub struct UcwaOptions<'a> {
     pub lobby_timeout_s: u32,
     /// Users created besides [`BENCH_USER`]: [`attendee_user`]`(0..attendee_users)`.
     pub attendee_users: usize,
+    /// More `serve` flags (the probes set limits with them).
+    pub extra_args: Vec<String>,
 }
 
 impl<'a> UcwaOptions<'a> {
     /// One-second event timeouts and holds, an hour of lobby wait, no extra users.
     pub fn new(binary: &'a Path) -> Self {
-        Self { binary, events_min_timeout_s: 1, events_min_hold_s: 1, lobby_timeout_s: 3600, attendee_users: 0 }
+        Self {
+            binary,
+            events_min_timeout_s: 1,
+            events_min_hold_s: 1,
+            lobby_timeout_s: 3600,
+            attendee_users: 0,
+            extra_args: Vec::new(),
+        }
     }
 }
 
@@ -85,6 +94,9 @@ impl Server {
             // Application creation is not what is measured; a long idle limit keeps the
             // sweeper from expiring anything mid-run.
             .args(["--application-idle-secs", "3600"])
+            // One bench user holds thousands of applications (and meetings): no quotas.
+            .args(["--max-applications-per-user", "100000000", "--max-meetings-per-user", "100000000"])
+            .args(&options.extra_args)
             // Request logging would measure the terminal; warnings still get through.
             .env("RUST_LOG", "warn");
         let mut server = Self::spawn(cmd, "ucwa-server").await?;
@@ -230,11 +242,4 @@ pub fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).context("malformed /proc stat");
     Ok((ticks(11)? + ticks(12)?) as f64 / TICKS_PER_SECOND)
-}
-
-/// The soft limit on open files of this process, if `/proc` says.
-pub fn open_files_limit() -> Option<u64> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
 }

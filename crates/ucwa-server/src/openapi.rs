@@ -18,11 +18,11 @@ use ucwa_proto::SipUri;
 use ucwa_proto::paths::{self, Prefix, ROUTES, Route};
 use ucwa_proto::request::{
     AddParticipant, AnonApplicationTokenRequest, Decline, JoinOnlineMeeting, MakeMeAvailable, MeetingSettings,
-    NewAnonApplication, NewApplication, StartMessaging,
+    NewAnonApplication, NewApplication, PresenceSubscriptionRequest, Publication, StartMessaging,
 };
 use ucwa_proto::values::{
     AccessLevel, AutomaticLeaderAssignment, EntryExitAnnouncement, Importance, LocalParticipantType, MessageFormat,
-    ModalityType, Toggle, WireDate,
+    ModalityType, PreferredAvailability, Toggle, WireDate,
 };
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
@@ -124,12 +124,12 @@ fn success(route: &Route, method: &str, prefix: Prefix) -> Success {
         (_, "GET") if route.template == EVENTS => Success::Events,
         (_, "GET") => Success::Resource,
         (APPLICATIONS, "POST") => Success::Upsert,
-        (MY_ONLINE_MEETINGS, "POST") => Success::CreatedResource,
+        (MY_ONLINE_MEETINGS | PRESENCE_SUBSCRIPTIONS | PRESENCE_SUBSCRIPTION, "POST") => Success::CreatedResource,
         (ADHOC_MEETINGS | ANON_APPLICATION_TOKENS, "POST") | (_, "PUT") => Success::Resource,
         (BATCH, _) => Success::Multipart,
         (USER_MEETING_INVITATIONS, _) => Success::Refused,
         (MESSAGING_INVITATIONS, _) if prefix == Prefix::Platform => Success::Refused,
-        (ONLINE_MEETING_INVITATIONS | PARTICIPANT_INVITATIONS | MESSAGING_INVITATIONS | MESSAGES, _) => {
+        (ONLINE_MEETING_INVITATIONS | PARTICIPANT_INVITATIONS | MESSAGING_INVITATIONS | MESSAGES | MESSAGE, _) => {
             Success::Started
         }
         _ => Success::Done,
@@ -202,6 +202,22 @@ fn request_body(route: &Route, method: &str, prefix: Prefix) -> Option<(&'static
             settings.phone_user_admission = Some(Toggle::Disabled);
             ("MeetingSettings", serde_json::to_value(settings))
         }
+        (ME_PART, "POST") => {
+            // One route for the three parts; each reads its own property.
+            let mut publication = Publication::default();
+            publication.availability = Some(PreferredAvailability::Away);
+            publication.message = Some("Out until noon".into());
+            publication.location = Some("Redmond".into());
+            ("Publication", serde_json::to_value(publication))
+        }
+        (PRESENCE_SUBSCRIPTIONS | PRESENCE_SUBSCRIPTION | ADD_TO_PRESENCE_SUBSCRIPTION, "POST") => {
+            // Subscribe reads both, extend only `duration`, addToPresenceSubscription `uris`.
+            let bob = SipUri::parse("sip:bob@example.com").ok();
+            (
+                "PresenceSubscriptionRequest",
+                serde_json::to_value(PresenceSubscriptionRequest::new(10, bob.into_iter().collect())),
+            )
+        }
         (ANON_APPLICATION_TOKENS, _) => {
             let mut token =
                 AnonApplicationTokenRequest::new("session-1", "https://meet.example.com/meet/alice/JE49B6SO");
@@ -217,6 +233,7 @@ fn request_body(route: &Route, method: &str, prefix: Prefix) -> Option<(&'static
 fn spellings(property: &str) -> Option<&'static [&'static str]> {
     Some(match property {
         "importance" => Importance::SPELLINGS,
+        "availability" => PreferredAvailability::SPELLINGS,
         "accessLevel" => AccessLevel::SPELLINGS,
         "automaticLeaderAssignment" => AutomaticLeaderAssignment::SPELLINGS,
         "entryExitAnnouncement" => EntryExitAnnouncement::SPELLINGS,
@@ -396,6 +413,7 @@ fn placeholder_values(route: &Route, name: &str) -> Option<Vec<String>> {
         }
         (ONLINE_MEETING_INVITATION_ACTION, "action") => Some(vec!["accept".into(), "decline".into()]),
         (MESSAGING_INVITATION_ACTION, "action") => Some(vec!["accept".into(), "decline".into(), "cancel".into()]),
+        (ME_PART | CONTACT_PART, "part") => Some(["presence", "note", "location"].map(str::to_owned).to_vec()),
         (DASHBOARD, "rest") => Some(DASHBOARDS.iter().map(|(path, _)| (*path).to_owned()).collect()),
         _ => None,
     }
@@ -440,13 +458,22 @@ fn application_operation(route: &Route, method: &str, prefix: Prefix, path: &str
             op = op.parameter(query_parameter(name, string(), false));
         }
         paths::CONVERSATIONS => op = op.parameter(query_parameter("filter", string(), false)),
-        paths::MESSAGES => op = op.parameter(query_parameter("operationId", string(), false)),
+        paths::MESSAGES | paths::MESSAGE if method == "POST" => {
+            op = op.parameter(query_parameter("operationId", string(), false));
+        }
+        paths::SEARCH => {
+            op = op.parameter(query_parameter("query", string(), true)).parameter(query_parameter(
+                "limit",
+                integer(),
+                false,
+            ));
+        }
         _ => {}
     }
     if let Some((name, _)) = request_body(route, method, prefix) {
         let body = ContentBuilder::new().schema(Some(reference(name))).build();
         op = op.request_body(Some(RequestBodyBuilder::new().content(JSON, body).build()));
-    } else if route.template == paths::MESSAGES {
+    } else if route.template == paths::MESSAGES || (route.template == paths::MESSAGE && method == "POST") {
         let text = ContentBuilder::new().schema(Some(string())).build();
         op = op.request_body(Some(
             RequestBodyBuilder::new().content("text/plain", text.clone()).content("text/html", text).build(),
@@ -620,7 +647,16 @@ fn token_operation() -> utoipa::openapi::path::Operation {
         )
         .response(
             "4XX",
-            ResponseBuilder::new().description("An OAuth refusal, or a UCWA error.").content(JSON, refusal),
+            ResponseBuilder::new()
+                .description("An OAuth refusal, or a UCWA error (429 with `Retry-After` after too many failures).")
+                .content(JSON, refusal),
+        )
+        .response(
+            "503",
+            ResponseBuilder::new()
+                .description("Too many password checks at once: try again after `Retry-After`.")
+                .header("Retry-After", HeaderBuilder::new().schema(Some(integer())).build())
+                .content(JSON, json_content(reference("Error"))),
         )
         .build()
 }
@@ -650,5 +686,28 @@ mod tests {
         let schema = &doc["components"]["schemas"]["JoinOnlineMeeting"];
         assert_eq!(schema["properties"]["importance"]["enum"][0], "Normal");
         assert_eq!(schema["properties"]["operationId"]["type"], "string");
+    }
+
+    #[test]
+    fn presence_people_and_typing_are_described() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let app = "/ucwa/oauth/v1/applications/{app}";
+        let publish = &doc["paths"][format!("{app}/me/{{part}}")]["post"];
+        assert_eq!(publish["parameters"][1]["schema"]["enum"], serde_json::json!(["presence", "note", "location"]));
+        assert!(publish["responses"]["204"].is_object());
+        let publication = &doc["components"]["schemas"]["Publication"]["properties"];
+        assert_eq!(publication["availability"]["enum"][0], "Online");
+        let subscribe = &doc["paths"][format!("{app}/people/presenceSubscriptions")]["post"];
+        assert!(subscribe["responses"]["201"]["headers"]["Location"].is_object());
+        let subscription = &doc["components"]["schemas"]["PresenceSubscriptionRequest"]["properties"];
+        assert_eq!(subscription["duration"]["type"], "integer");
+        let search = &doc["paths"][format!("{app}/people/search")]["get"]["parameters"];
+        let query = search.as_array().unwrap().iter().find(|p| p["name"] == "query").unwrap();
+        assert_eq!(query["required"], true);
+        let conversation = format!("{app}/communication/conversations/{{conv}}/messaging");
+        let reply = &doc["paths"][format!("{conversation}/messages/{{msg}}")]["post"];
+        assert!(reply["requestBody"]["content"]["text/plain"].is_object());
+        assert!(doc["paths"][format!("{conversation}/typing")]["post"]["responses"]["204"].is_object());
+        assert!(doc["paths"][format!("{app}/reportMyActivity")]["post"].is_object());
     }
 }

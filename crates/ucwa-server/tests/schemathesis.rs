@@ -42,6 +42,13 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
     let body = json!({"onlineMeetingUri": meeting["onlineMeetingUri"], "operationId": "op-1"});
     let joined = server.call(Method::POST, &join, &app.token, Some(body)).await;
     let invitation = joined.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    // A contact and a presence subscription to it, for the people routes.
+    server.signed_in_app("sip:bob@example.com", "Bob").await;
+    let subscriptions = format!("{}/people/presenceSubscriptions", app.url);
+    let body = json!({"duration": 10, "uris": ["sip:bob@example.com"]});
+    let subscribed = server.call(Method::POST, &subscriptions, &app.token, Some(body)).await;
+    assert_eq!(subscribed.status(), 201);
+    let subscription = subscribed.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().to_owned();
     let app_id = app.url.rsplit('/').next().unwrap();
     let meeting_id = meeting["onlineMeetingId"].as_str().unwrap();
 
@@ -49,7 +56,8 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("schemathesis.toml");
     let parameters = format!(
-        "[parameters]\n\"path.app\" = \"{app_id}\"\n\"path.conv\" = \"{invitation}\"\n\"path.inv\" = \"{invitation}\"\n\"path.meeting\" = \"{meeting_id}\"\n"
+        "[parameters]\n\"path.app\" = \"{app_id}\"\n\"path.conv\" = \"{invitation}\"\n\"path.inv\" = \"{invitation}\"\n\"path.meeting\" = \"{meeting_id}\"\n\
+         \"path.key\" = \"bob@example.com\"\n\"path.subscription\" = \"{subscription}\"\n"
     );
     std::fs::write(&config, parameters).unwrap();
     let url = format!("{}/openapi.json", server.url);

@@ -24,8 +24,11 @@
 //! [`crate::supervise`]) by the server and cancelled on shutdown (deliveries in flight are
 //! aborted and redelivered after the restart). Conversations are independent: up
 //! to [`MAX_IN_FLIGHT`] of them are delivered concurrently in a `JoinSet`, each at most once at
-//! a time (a conversation being delivered is excluded from the next due query), so a slow or
-//! dead receiver only delays its own conversations. The worker looks for new work every
+//! a time (a conversation being delivered is excluded from the next due query), and at most
+//! `--callback-endpoint-concurrency` (default 4) of one application (endpoint) at a time:
+//! the due query leaves out the conversations of applications at that limit, so a slow or
+//! dead receiver with many conversations delays only its own, never another endpoint's
+//! first callback (finding 7 of issue 11). The worker looks for new work every
 //! [`POLL`] of real time (the outbox query is indexed and cheap when idle); retry times are
 //! read from the injected clock, so a test's manual clock decides when a retry is due. With several server nodes on one
 //! database each node would run a worker and could deliver a batch twice; a lease column is
@@ -42,8 +45,9 @@ use serde_json::{Map, Value};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use ucwa_core::channel::batch_len;
 use ucwa_core::meeting::Command;
-use ucwa_core::service::{CallbackRoute, OutboxItem, backoff_ms, signature_header};
+use ucwa_core::service::{CallbackRoute, DueCallback, OutboxItem, backoff_ms, signature_header};
 use ucwa_proto::event::{Continuation, RelLink, batch_body, group_by_sender};
 use url::Url;
 
@@ -59,6 +63,10 @@ pub const SIGNATURE_HEADER: &str = "x-openucwa-signature";
 /// How a callback reaches its receiver.
 #[async_trait]
 pub trait CallbackTransport: Send + Sync + 'static {
+    /// Whether callbacks may go to `url` at all (the operator's rules on addresses, see the
+    /// server's transport); `Err` says why not, worded to follow "callbackUrl ...".
+    async fn check(&self, url: &Url) -> Result<(), String>;
+
     /// POSTs `body` to `url` with the [`SIGNATURE_HEADER`] `signature` and the
     /// [`CALLBACK_CONTENT_TYPE`]; `Ok` carries the receiver's answer body after a 2xx, `Err`
     /// says why the delivery failed (transport error, timeout, another status).
@@ -211,9 +219,12 @@ enum Turn {
 /// Delivers the due batches of one conversation, in order.
 async fn deliver(services: &Services, session_id: &str) -> Result<Turn, ucwa_core::StoreError> {
     for _ in 0..BATCHES_PER_TURN {
-        let Some((route, items)) = services.store.callback_batch(session_id, MAX_BATCH_EVENTS).await? else {
+        let Some((route, mut items)) = services.store.callback_batch(session_id, MAX_BATCH_EVENTS).await? else {
             return Ok(Turn::Done);
         };
+        // At most --max-batch-bytes; the rest in the next batch.
+        let sizes = items.iter().map(|i| serde_json::to_vec(&i.body).map_or(0, |b| b.len()));
+        items.truncate(batch_len(sizes, services.limits.max_batch_bytes));
         let (Some(url), Some(last)) = (route.url.clone(), items.last()) else { return Ok(Turn::Done) };
         let through = last.id;
         let Some(app) = services.store.application(&route.app_id).await? else {
@@ -295,10 +306,83 @@ async fn give_up(
     Ok(())
 }
 
+/// What the worker is delivering: per task, its conversation and application; per
+/// application, how many of its conversations.
+#[derive(Default)]
+struct InFlight {
+    tasks: HashMap<tokio::task::Id, DueCallback>,
+    per_app: HashMap<String, usize>,
+}
+
+impl InFlight {
+    fn start(&mut self, id: tokio::task::Id, due: DueCallback) {
+        *self.per_app.entry(due.app_id.clone()).or_default() += 1;
+        self.tasks.insert(id, due);
+    }
+
+    fn finish(&mut self, id: tokio::task::Id) {
+        let Some(due) = self.tasks.remove(&id) else { return };
+        if let Some(count) = self.per_app.get_mut(&due.app_id) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_app.remove(&due.app_id);
+            }
+        }
+    }
+
+    fn sessions(&self) -> Vec<String> {
+        self.tasks.values().map(|d| d.session_id.clone()).collect()
+    }
+
+    /// Applications delivering `cap` conversations already.
+    fn full_apps(&self, cap: usize) -> Vec<String> {
+        self.per_app.iter().filter(|(_, n)| **n >= cap).map(|(app, _)| app.clone()).collect()
+    }
+}
+
+/// Starts deliveries of due conversations while there is room: at most [`MAX_IN_FLIGHT`] in
+/// all and `--callback-endpoint-concurrency` per application (endpoint), whose excess the
+/// store leaves out, so one endpoint's many slow conversations cannot take every slot.
+/// Returns whether anything was due.
+async fn start_due(services: &Services, in_flight: &mut JoinSet<()>, state: &mut InFlight) -> bool {
+    let cap = services.limits.callback_endpoint_concurrency.max(1);
+    let mut found = false;
+    // A second round when the first filled some application up and left room.
+    for _ in 0..4 {
+        let room = MAX_IN_FLIGHT.saturating_sub(in_flight.len());
+        if room == 0 {
+            break;
+        }
+        let (busy, full) = (state.sessions(), state.full_apps(cap));
+        let limit = u32::try_from(room).unwrap_or(1);
+        let due = match services.store.due_callbacks(services.now_ms(), &busy, &full, limit).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "looking for due callbacks failed");
+                break;
+            }
+        };
+        found |= !due.is_empty();
+        let mut skipped = false;
+        for due in due {
+            if state.per_app.get(&due.app_id).copied().unwrap_or(0) >= cap {
+                skipped = true;
+                continue;
+            }
+            let handle = in_flight.spawn(turn(services.clone(), due.session_id.clone()));
+            state.start(handle.id(), due);
+        }
+        if !skipped {
+            break;
+        }
+    }
+    found
+}
+
 /// The delivery worker: runs until `shutdown`.
 pub async fn run(services: Services, shutdown: CancellationToken) {
     let mut in_flight: JoinSet<()> = JoinSet::new();
-    let mut busy: HashMap<tokio::task::Id, String> = HashMap::new();
+    let mut state = InFlight::default();
     let mut ticker = tokio::time::interval(POLL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_purge = services.now_ms();
@@ -310,26 +394,12 @@ pub async fn run(services: Services, shutdown: CancellationToken) {
                     Ok((id, ())) => id,
                     Err(e) => e.id(),
                 };
-                busy.remove(&id);
+                state.finish(id);
                 continue;
             }
             _ = ticker.tick() => {}
         }
-        let room = MAX_IN_FLIGHT.saturating_sub(in_flight.len());
-        let mut found = false;
-        if room > 0 {
-            let taken: Vec<String> = busy.values().cloned().collect();
-            match services.store.due_callbacks(services.now_ms(), &taken, u32::try_from(room).unwrap_or(1)).await {
-                Ok(due) => {
-                    found = !due.is_empty();
-                    for session in due {
-                        let handle = in_flight.spawn(turn(services.clone(), session.clone()));
-                        busy.insert(handle.id(), session);
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "looking for due callbacks failed"),
-            }
-        }
+        let found = start_due(&services, &mut in_flight, &mut state).await;
         let busy_now = found || !in_flight.is_empty();
         services.deliveries.0.send_modify(|o| *o = Outbox { looks: o.looks + 1, busy: busy_now });
         // Routes of ended conversations with nothing left to deliver, now and then.

@@ -18,7 +18,11 @@
 //! - `ucwa_lobby_wait_seconds{outcome}`, `ucwa_invitations_completed_total{kind,direction,outcome}`,
 //!   `ucwa_admit_to_completed_seconds`: derived by the meeting engine from each saved command.
 //! - `ucwa_callback_*_total{endpoint}`: the callback worker.
-//! - `ucwa_signin_failures_total{grant}`, `ucwa_rate_limited_total{limit}`: sign-in.
+//! - `ucwa_signin_failures_total{grant}`: sign-in.
+//! - `ucwa_rate_limited_total{limit}`: requests and connections refused by a limit: `signin`
+//!   (failed sign-ins per address or name, 429), `hashing` (the argon2 cap, 503),
+//!   `applications_per_user`, `meetings_per_user`, `invitations_per_conversation` (quotas) and
+//!   `connections` (the connection cap, counted by the accept loop).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -149,7 +153,8 @@ impl Metrics {
         self.counter(SIGNIN_FAILURES, vec![Label::from_static_parts("grant", grant)]).increment(1);
     }
 
-    /// A request was refused by the named rate limit.
+    /// A request (or connection) was refused by the named limit: a rate, a capacity or a
+    /// quota (the module overview lists them).
     pub fn rate_limited(&self, limit: &'static str) {
         self.counter(RATE_LIMITED, vec![Label::from_static_parts("limit", limit)]).increment(1);
     }
@@ -285,7 +290,7 @@ fn describe(recorder: &dyn Recorder) {
         (CALLBACK_RETRIES, "Failed callback POSTs (each is retried until the attempts run out)."),
         (CALLBACK_GIVE_UPS, "Conversations terminated because their callbacks kept failing."),
         (SIGNIN_FAILURES, "Sign-ins refused for a wrong name or secret, by grant type."),
-        (RATE_LIMITED, "Requests refused by a rate limit, by limit."),
+        (RATE_LIMITED, "Requests and connections refused by a rate limit, capacity or quota, by limit."),
     ];
     for (name, help) in counters {
         recorder.describe_counter(KeyName::from_const_str(name), None, text(help));

@@ -71,8 +71,15 @@ pub fn sip_target(v: &mut Validator, input: &PropertyBag) -> Option<String> {
 
 /// A first message or custom content: a data URI (`data:text/plain;charset=utf-8,Hi`) or,
 /// when `plain_allowed`, plain text.
-pub fn content(v: &mut Validator, input: &PropertyBag, name: &'static str, plain_allowed: bool) -> Option<Content> {
-    let raw = v.check(input.string(name, 4 * MAX_CONTENT_CHARS))?;
+pub fn content(
+    v: &mut Validator,
+    input: &PropertyBag,
+    name: &'static str,
+    plain_allowed: bool,
+    max_chars: usize,
+) -> Option<Content> {
+    // Percent-encoding triples a character at most (UTF-8: four bytes, twelve characters).
+    let raw = v.check(input.string(name, 12 * max_chars + 100))?;
     let content = if raw.starts_with("data:") {
         match decode_data_uri(&raw) {
             Some((mime, text)) => Content::new(mime.to_ascii_lowercase(), text),
@@ -87,8 +94,8 @@ pub fn content(v: &mut Validator, input: &PropertyBag, name: &'static str, plain
         v.fail(name, "must be a data URI (RFC 2397)");
         return None;
     };
-    if content.text.chars().count() > MAX_CONTENT_CHARS {
-        v.fail(name, format!("longer than {MAX_CONTENT_CHARS} characters"));
+    if content.text.chars().count() > max_chars {
+        v.fail(name, format!("longer than {max_chars} characters"));
         return None;
     }
     if content.mime.is_empty() || !content.mime.contains('/') || content.mime.len() > 100 {
@@ -109,5 +116,9 @@ mod tests {
         assert_eq!(normalize_sip_uri("alice"), None);
         assert_eq!(normalize_sip_uri("a@b@c"), None);
         assert_eq!(normalize_sip_uri("sip:@x"), None);
+        // Multi-byte characters where the prefix would be: no URI, no panic.
+        for name in ["é€x@y", "sipé@x", "s\u{1F600}@x", "€", "sé", "ééé@é"] {
+            assert_eq!(normalize_sip_uri(name), None, "{name}");
+        }
     }
 }

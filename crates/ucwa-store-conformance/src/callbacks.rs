@@ -4,7 +4,7 @@
 
 use ucwa_core::DynStore;
 use ucwa_core::model::AppKind;
-use ucwa_core::service::CallbackFailure;
+use ucwa_core::service::{CallbackFailure, DueCallback};
 
 use crate::support::*;
 
@@ -62,6 +62,12 @@ pub async fn a_meeting_save_fills_the_outbox_in_the_same_transaction(store: DynS
     assert!(log(&*store, "svc").await.is_empty());
 }
 
+/// The session ids of due conversations.
+async fn due_sessions(store: &DynStore, now_ms: i64, busy: &[String], full_apps: &[String], limit: u32) -> Vec<String> {
+    let due = store.due_callbacks(now_ms, busy, full_apps, limit).await.unwrap();
+    due.into_iter().map(|d| d.session_id).collect()
+}
+
 pub async fn due_conversations_come_oldest_first_without_busy_ones(store: DynStore) {
     service_application(&store, "svc").await;
     for session in ["c1", "c2", "c3", "quiet"] {
@@ -73,11 +79,30 @@ pub async fn due_conversations_come_oldest_first_without_busy_ones(store: DynSto
     }
     let due = |busy: Vec<String>, limit| {
         let store = store.clone();
-        async move { store.due_callbacks(T0 + 10, &busy, limit).await.unwrap() }
+        async move { due_sessions(&store, T0 + 10, &busy, &[], limit).await }
     };
     assert_eq!(due(vec![], 10).await, ["c2", "c1", "c3"], "oldest undelivered event first; none without events");
     assert_eq!(due(vec!["c1".into()], 10).await, ["c2", "c3"], "busy ones are left out");
     assert_eq!(due(vec!["c2".into()], 1).await, ["c1"], "the limit counts what is returned");
+    let first = store.due_callbacks(T0 + 10, &[], &[], 1).await.unwrap();
+    assert_eq!(first, [DueCallback { session_id: "c2".into(), app_id: "svc".into() }], "with its application");
+}
+
+/// An application at its concurrency limit is left out entirely, so its many due
+/// conversations cannot crowd out another application's one.
+pub async fn conversations_of_full_applications_are_left_out(store: DynStore) {
+    service_application(&store, "slow").await;
+    service_application(&store, "quick").await;
+    for i in 0..20 {
+        let session = format!("s{i:02}");
+        store.insert_callback_route(&route(&session, "slow", Some(CALLBACK_URL), T0)).await.unwrap();
+        store.append_events(vec![conversation_event("slow", &session, i)], T0 + i as i64).await.unwrap();
+    }
+    store.insert_callback_route(&route("q", "quick", Some(CALLBACK_URL), T0)).await.unwrap();
+    store.append_events(vec![conversation_event("quick", "q", 99)], T0 + 99).await.unwrap();
+    let now = T0 + 1_000;
+    assert!(!due_sessions(&store, now, &[], &[], 5).await.contains(&"q".to_owned()), "oldest first");
+    assert_eq!(due_sessions(&store, now, &[], &["slow".into()], 5).await, ["q"]);
 }
 
 pub async fn a_delivered_batch_leaves_the_outbox_and_resets_retries(store: DynStore) {
@@ -89,8 +114,8 @@ pub async fn a_delivered_batch_leaves_the_outbox_and_resets_retries(store: DynSt
 
     assert_eq!(store.callback_attempt_failed("c1", T0 + 1_000).await.unwrap(), 1);
     assert_eq!(store.callback_attempt_failed("c1", T0 + 2_000).await.unwrap(), 2);
-    assert!(store.due_callbacks(T0 + 1_999, &[], 10).await.unwrap().is_empty(), "backing off");
-    assert_eq!(store.due_callbacks(T0 + 2_000, &[], 10).await.unwrap(), ["c1"]);
+    assert!(store.due_callbacks(T0 + 1_999, &[], &[], 10).await.unwrap().is_empty(), "backing off");
+    assert_eq!(due_sessions(&store, T0 + 2_000, &[], &[], 10).await, ["c1"]);
     let (route, _) = store.callback_batch("c1", 10).await.unwrap().unwrap();
     assert_eq!((route.attempts, route.next_attempt_ms), (2, T0 + 2_000));
 
@@ -99,13 +124,13 @@ pub async fn a_delivered_batch_leaves_the_outbox_and_resets_retries(store: DynSt
     assert_eq!(left, items[2..], "delivered through the second");
     assert_eq!((route.attempts, route.next_attempt_ms, route.delivered), (0, 0, 1));
     assert_eq!(route.context.as_deref(), Some("ctx-new"), "a new context replaces the old");
-    assert_eq!(store.due_callbacks(T0, &[], 10).await.unwrap(), ["c1"], "due again at once");
+    assert_eq!(due_sessions(&store, T0, &[], &[], 10).await, ["c1"], "due again at once");
 
     store.callback_delivered("c1", items[2].id, None).await.unwrap();
     let (route, left) = store.callback_batch("c1", 10).await.unwrap().unwrap();
     assert!(left.is_empty());
     assert_eq!((route.delivered, route.context.as_deref()), (2, Some("ctx-new")), "no new context keeps the old");
-    assert!(store.due_callbacks(T0 + DAY, &[], 10).await.unwrap().is_empty());
+    assert!(store.due_callbacks(T0 + DAY, &[], &[], 10).await.unwrap().is_empty());
     assert_eq!(store.callback_attempt_failed("nope", T0).await.unwrap(), 0, "no route, no count");
 }
 
@@ -135,7 +160,7 @@ pub async fn giving_up_drops_the_outbox_and_records_the_failure(store: DynStore)
     store.append_events(vec![conversation_event("svc", "c1", 9)], T0 + 6).await.unwrap();
     assert_eq!(outbox(&store, "c1").await, Vec::<u64>::new());
     assert_eq!(tags(&log(&*store, "svc").await), [9]);
-    assert!(store.due_callbacks(T0 + DAY, &[], 10).await.unwrap().is_empty());
+    assert!(store.due_callbacks(T0 + DAY, &[], &[], 10).await.unwrap().is_empty());
 }
 
 pub async fn routes_of_ended_conversations_are_purged(store: DynStore) {
@@ -155,7 +180,7 @@ pub async fn routes_of_ended_conversations_are_purged(store: DynStore) {
     // Deleting a route drops its undelivered callbacks; later events go to the log.
     store.delete_callback_route("pending").await.unwrap();
     assert_eq!(store.callback_batch("pending", 10).await.unwrap(), None);
-    assert!(store.due_callbacks(T0 + DAY, &[], 10).await.unwrap().is_empty());
+    assert!(store.due_callbacks(T0 + DAY, &[], &[], 10).await.unwrap().is_empty());
     store.append_events(vec![conversation_event("svc", "pending", 2)], T0 + 1).await.unwrap();
     assert_eq!(tags(&log(&*store, "svc").await), [2]);
 }

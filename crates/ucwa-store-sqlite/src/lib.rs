@@ -21,6 +21,8 @@
 //! - `tenant`: users, tokens, applications and their idle expiry.
 //! - `events`: the event log, the delivered batch, acknowledgement cleanup by key.
 //! - `meetings`: meeting headers and session rows, compare-and-swap saves.
+//! - `presence`: what users publish (presence, note, location), presence subscriptions,
+//!   user search.
 //! - `service`: service application endpoints, callback routes and the outbox.
 //! - `retention`: deleting what finished long ago, in bounded steps.
 //! - this file: opening the database, the upkeep task, the application cache, the `Store`
@@ -28,6 +30,7 @@
 
 mod events;
 mod meetings;
+mod presence;
 mod retention;
 mod service;
 mod tenant;
@@ -44,10 +47,11 @@ use ucwa_core::Doorbell;
 use ucwa_core::channel::ChannelParams;
 use ucwa_core::meeting::Meeting;
 use ucwa_core::model::{
-    Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, StoredEvent, TokenRecord, User,
+    Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, PresenceSubscription, Principal, Publication,
+    PublicationChange, StoredEvent, TokenRecord, User,
 };
-use ucwa_core::service::{CallbackFailure, CallbackRoute, OutboxItem, ServiceApp};
-use ucwa_core::store::{Purged, SessionLocation, Store, StoreError, StoreResult};
+use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
+use ucwa_core::store::{Purged, QuotaUsage, SessionLocation, Store, StoreError, StoreResult};
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
@@ -247,6 +251,62 @@ impl Store for SqliteStore {
         tenant::list_users(&self.readers).await
     }
 
+    async fn search_users(&self, query: &str, limit: u32) -> StoreResult<Vec<User>> {
+        presence::search_users(&self.readers, query, limit).await
+    }
+
+    async fn publication(&self, uri: &str) -> StoreResult<Publication> {
+        presence::publication(&self.readers, uri).await
+    }
+
+    async fn publish(
+        &self,
+        uri: &str,
+        change: &PublicationChange,
+        events: Vec<NewEvent>,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let rung = presence::publish(&self.writer, uri, change, &events, now_ms).await?;
+        self.doorbell.ring(rung.iter().map(String::as_str));
+        Ok(())
+    }
+
+    async fn insert_presence_subscription(
+        &self,
+        subscription: &PresenceSubscription,
+        max_live: u32,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        presence::insert_subscription(&self.writer, subscription, max_live, now_ms).await
+    }
+
+    async fn presence_subscriptions(&self, app_id: &str, now_ms: i64) -> StoreResult<Vec<PresenceSubscription>> {
+        presence::subscriptions(&self.readers, app_id, now_ms).await
+    }
+
+    async fn update_presence_subscription(
+        &self,
+        app_id: &str,
+        id: &str,
+        expires_ms: Option<i64>,
+        uris: &[String],
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        presence::update_subscription(&self.writer, app_id, id, expires_ms, uris, now_ms).await
+    }
+
+    async fn delete_presence_subscription(&self, app_id: &str, id: &str) -> StoreResult<bool> {
+        presence::delete_subscription(&self.writer, app_id, id).await
+    }
+
+    async fn presence_watchers(&self, uri: &str, now_ms: i64) -> StoreResult<Vec<String>> {
+        presence::watchers(&self.readers, uri, now_ms).await
+    }
+
+    async fn purge_expired_presence_subscriptions(&self, now_ms: i64) -> StoreResult<u64> {
+        presence::purge_expired(&self.writer, now_ms).await
+    }
+
     async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()> {
         tenant::insert_token(&self.writer, token).await
     }
@@ -257,6 +317,14 @@ impl Store for SqliteStore {
 
     async fn purge_expired_tokens(&self, now_ms: i64) -> StoreResult<u64> {
         tenant::purge_expired_tokens(&self.writer, now_ms).await
+    }
+
+    async fn quota_usage(&self, uri: &str, now_ms: i64) -> StoreResult<QuotaUsage> {
+        tenant::quota_usage(&self.readers, uri, now_ms).await
+    }
+
+    async fn revoke_tokens(&self, principal: &Principal) -> StoreResult<u64> {
+        tenant::revoke_tokens(&self.writer, principal).await
     }
 
     async fn create_application(
@@ -360,8 +428,8 @@ impl Store for SqliteStore {
         meetings::version(&self.readers, id).await
     }
 
-    async fn meetings_organized_by(&self, uri: &str) -> StoreResult<Vec<MeetingRecord>> {
-        meetings::organized_by(&self.readers, uri).await
+    async fn meetings_organized_by(&self, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
+        meetings::organized_by(&self.readers, uri, limit).await
     }
 
     async fn save_meeting(
@@ -382,6 +450,10 @@ impl Store for SqliteStore {
 
     async fn session_location(&self, session_id: &str) -> StoreResult<Option<SessionLocation>> {
         meetings::location(&self.readers, session_id).await
+    }
+
+    async fn find_operation(&self, app_id: &str, operation_id: &str) -> StoreResult<Option<SessionLocation>> {
+        meetings::of_operation(&self.readers, app_id, operation_id).await
     }
 
     async fn sessions_of_application(&self, app_id: &str) -> StoreResult<Vec<SessionLocation>> {
@@ -412,8 +484,14 @@ impl Store for SqliteStore {
         service::delete_route(&self.writer, session_id).await
     }
 
-    async fn due_callbacks(&self, now_ms: i64, busy: &[String], limit: u32) -> StoreResult<Vec<String>> {
-        service::due(&self.readers, now_ms, busy, limit).await
+    async fn due_callbacks(
+        &self,
+        now_ms: i64,
+        busy: &[String],
+        full_apps: &[String],
+        limit: u32,
+    ) -> StoreResult<Vec<DueCallback>> {
+        service::due(&self.readers, now_ms, busy, full_apps, limit).await
     }
 
     async fn callback_batch(

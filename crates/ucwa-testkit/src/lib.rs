@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use ucwa_core::DynStore;
 use ucwa_core::clock::{DynClock, ManualClock, SystemClock};
 use ucwa_server::config::Limits;
-use ucwa_server::{Server, ServerOptions};
+use ucwa_server::{ConnectionLimits, Server, ServerOptions};
 use ucwa_service::Services;
 use ucwa_store_sqlite::SqliteStore;
 
@@ -41,6 +41,10 @@ pub struct TestOptions {
     /// Keep Prometheus metrics and serve them on a second loopback port
     /// ([`TestServer::metrics`]).
     pub metrics: bool,
+    /// Connection timeouts and cap (real time: they protect sockets).
+    pub connections: ConnectionLimits,
+    /// Internal networks callbacks may reach: 127.0.0.0/8 by default (the tests' receivers).
+    pub callback_allow_networks: Vec<String>,
 }
 
 /// Which clock the server runs on.
@@ -60,9 +64,16 @@ impl Default for TestOptions {
             events_min_hold_secs: 1,
             application_idle_secs: 3600,
             signin_attempts_per_minute: 1000,
+            signin_address_attempts_per_minute: 10_000,
             ..Limits::default()
         };
-        Self { limits, clock: TestClock::default(), metrics: false }
+        Self {
+            limits,
+            clock: TestClock::default(),
+            metrics: false,
+            connections: ConnectionLimits::default(),
+            callback_allow_networks: vec!["127.0.0.0/8".into()],
+        }
     }
 }
 
@@ -163,6 +174,12 @@ impl TestServer {
             public_url: None,
             server_fqdn: "test.openucwa.local".into(),
             metrics_listener,
+            connections: options.connections.clone(),
+            callback_allow_networks: options
+                .callback_allow_networks
+                .iter()
+                .map(|n| n.parse().expect("a CIDR network"))
+                .collect(),
         };
         let server = Server::new(server_options, shutdown.clone()).expect("server");
         let services = server.services().clone();
@@ -270,7 +287,21 @@ impl TestServer {
     /// Registers a service application endpoint (as `ucwa-server service-app add` does);
     /// returns its callback signing key.
     pub async fn add_service_app(&self, uri: &str, name: &str, secret: &str, callback_url: Option<&str>) -> String {
-        ucwa_server::cli::add_service_app(self.store.as_ref(), uri, name, callback_url, secret.as_bytes())
+        self.add_service_app_in(uri, name, secret, callback_url, &[]).await
+    }
+
+    /// [`TestServer::add_service_app`] allowed to act in `domains` besides its own
+    /// (`service-app add --domain`).
+    pub async fn add_service_app_in(
+        &self,
+        uri: &str,
+        name: &str,
+        secret: &str,
+        callback_url: Option<&str>,
+        domains: &[&str],
+    ) -> String {
+        let domains: Vec<String> = domains.iter().map(|d| (*d).to_owned()).collect();
+        ucwa_server::cli::add_service_app(self.store.as_ref(), uri, name, callback_url, &domains, secret.as_bytes())
             .await
             .expect("add service application")
     }

@@ -159,3 +159,36 @@ async fn a_meeting_flow_moves_the_metrics_by_what_happened() {
     assert_eq!(value(&server.metrics().await, "ucwa_parked_event_requests", &[]), 1.0);
     parked.abort();
 }
+
+#[tokio::test]
+async fn refusals_by_quotas_and_the_connection_cap_are_counted() {
+    use tokio::io::AsyncReadExt;
+    let limits = Limits { max_meetings_per_user: 1, ..TestOptions::default().limits };
+    let connections = ucwa_server::ConnectionLimits { max_connections: 3, ..Default::default() };
+    let options = TestOptions { limits, connections, metrics: true, ..TestOptions::default() };
+    let server = TestServer::start_with(options).await;
+    let alice = server.signed_in_app("sip:alice@example.com", "Alice").await;
+    let meetings = format!("{}/onlineMeetings/myOnlineMeetings", alice.url);
+    let first = server.call(Method::POST, &meetings, &alice.token, Some(json!({"subject": "One"}))).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let second = server.call(Method::POST, &meetings, &alice.token, Some(json!({"subject": "Two"}))).await;
+    assert_eq!(second.status(), StatusCode::CONFLICT);
+
+    // Three connections fill the cap (with the test client's pooled one, the third is
+    // already refused); the fourth is closed at once, counted before it is closed.
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    let mut refused = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(WAIT, refused.read(&mut buf)).await.expect("closed at once");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+
+    let page = server.metrics().await;
+    let m = |labels: &[(&str, &str)]| value(&page, "ucwa_rate_limited_total", labels);
+    assert_eq!(m(&[("limit", "meetings_per_user")]), 1.0);
+    assert!(m(&[("limit", "connections")]) >= 1.0, "{page}");
+    drop(held);
+}
