@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::SipUri;
 use crate::values::{
     AccessLevel, AutomaticLeaderAssignment, EntryExitAnnouncement, Importance, LocalParticipantType, MessageFormat,
-    ModalityType, Toggle, WireDate,
+    ModalityType, PreferredAvailability, Toggle, WireDate,
 };
 
 /// The token endpoint's form (`POST /WebTicket/oauthtoken`, docs/protocol.md, oauthtoken): one
@@ -321,6 +321,45 @@ impl AnonApplicationTokenRequest {
             meeting_url: meeting_url.into(),
             allowed_origins: None,
         }
+    }
+}
+
+/// `POST me/presence`, `me/note` or `me/location` (docs/protocol.md, presence): each part reads
+/// its own property (`availability`, `message`, `location`); a blank note or location resets
+/// it. Every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Publication {
+    /// `me/presence`: the availability the user sets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability: Option<PreferredAvailability>,
+    /// `me/note`: the personal note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// `me/location`: where the user is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+/// `POST people/presenceSubscriptions` (subscribe), `POST` of a subscription (extend: only
+/// `duration`) and `addToPresenceSubscription` (only `uris`) (docs/protocol.md, presence).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct PresenceSubscriptionRequest {
+    /// Minutes, 10 to 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<u32>,
+    /// The people to watch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uris: Option<Vec<SipUri>>,
+}
+
+impl PresenceSubscriptionRequest {
+    /// A new subscription to `uris` for `duration` minutes.
+    pub fn new(duration: u32, uris: Vec<SipUri>) -> Self {
+        Self { duration: Some(duration), uris: Some(uris) }
     }
 }
 

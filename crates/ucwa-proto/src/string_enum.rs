@@ -58,6 +58,9 @@ macro_rules! string_enum {
         }
 
         impl $name {
+            /// Every listed spelling, in declaration order (API descriptions enumerate them).
+            $vis const SPELLINGS: &'static [&'static str] = &[$($text),+];
+
             /// The wire spelling.
             $vis fn as_str(&self) -> &str {
                 match self {
@@ -147,6 +150,7 @@ mod tests {
         assert_eq!(Colour::from("darkBlue"), Colour::DarkBlue);
         assert_eq!(serde_json::to_string(&Colour::Red).unwrap(), "\"red\"");
         assert_eq!(serde_json::from_str::<Colour>("\"darkBlue\"").unwrap(), Colour::DarkBlue);
+        assert_eq!(Colour::SPELLINGS, ["red", "darkBlue"]);
     }
 
     #[test]

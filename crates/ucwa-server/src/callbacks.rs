@@ -200,7 +200,8 @@ impl CallbackTransport for HttpTransport {
             .body(body)
             .send()
             .await
-            .map_err(|e| format!("callback request failed: {}", with_causes(&e)))?;
+            // Without the URL: a receiver's address may carry credentials in its query.
+            .map_err(|e| format!("callback request failed: {}", with_causes(&e.without_url())))?;
         let status = resp.status();
         if !status.is_success() {
             return Err(format!("callback receiver answered {status}"));

@@ -9,6 +9,9 @@ pub use ucwa_service::Limits;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// How log lines are written (to standard error; `RUST_LOG` filters them).
+    #[arg(long, global = true, env = "UCWA_LOG_FORMAT", value_enum, default_value_t)]
+    pub log_format: crate::telemetry::LogFormat,
     /// Flags of `serve`, so that a bare `ucwa-server --demo` serves too.
     #[command(flatten)]
     pub serve: ServeArgs,
@@ -125,6 +128,10 @@ pub struct ServeArgs {
     /// Name sent in X-MS-Server-Fqdn. Default: the machine's host name.
     #[arg(long, env = "UCWA_SERVER_FQDN")]
     pub server_fqdn: Option<String>,
+    /// Serve Prometheus metrics at `GET /metrics` on this address (say 127.0.0.1:9464), and
+    /// only there. Unset: no metrics are kept.
+    #[arg(long, env = "UCWA_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub limits: Limits,
     #[command(flatten)]

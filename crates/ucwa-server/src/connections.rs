@@ -267,7 +267,14 @@ impl AsyncWrite for TimedIo {
 ///
 /// `app` is the prepared router (routes resolved once, see `Server::serve`); each request
 /// runs on a clone of it, which is one reference count.
-pub async fn serve(listener: TcpListener, app: crate::App, limits: ConnectionLimits, shutdown: CancellationToken) {
+/// A connection closed at the cap is counted in `metrics` (`ucwa_rate_limited_total`).
+pub async fn serve(
+    listener: TcpListener,
+    app: crate::App,
+    limits: ConnectionLimits,
+    metrics: ucwa_service::Metrics,
+    shutdown: CancellationToken,
+) {
     let cap = limits.connection_cap();
     let permits = Arc::new(Semaphore::new(cap));
     let graceful = GracefulShutdown::new();
@@ -287,6 +294,7 @@ pub async fn serve(listener: TcpListener, app: crate::App, limits: ConnectionLim
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             tracing::debug!(%peer, cap, "connection cap reached: closing a new connection");
+            metrics.rate_limited("connections");
             drop(stream);
             continue;
         };

@@ -16,7 +16,10 @@
 //! - [`connections`]: the accept loop, the connection cap and the header, body and idle
 //!   timeouts (slow clients).
 //! - [`callbacks`]: the HTTP transport of service applications' callbacks.
+//! - [`metrics`]: Prometheus metrics, per-request tracking and the `/metrics` listener.
 //! - [`config`], [`cli`]: the command line and the administrative subcommands.
+//! - [`telemetry`]: log format and the request span.
+//! - [`openapi`]: the OpenAPI document of the HTTP surface (`/openapi.json`).
 //! - [`web`]: mounts the `ucwa-web` pages (the join page at each meeting's `joinUrl`, the
 //!   organizer console).
 
@@ -27,10 +30,13 @@ pub mod config;
 pub mod connections;
 pub mod error;
 pub mod input;
+pub mod metrics;
 pub mod middleware;
+pub mod openapi;
 pub mod response;
 pub mod routes;
 pub mod state;
+pub mod telemetry;
 pub mod urls;
 pub mod web;
 
@@ -38,6 +44,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{MethodRouter, delete, get, post, put};
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -47,7 +54,7 @@ use ucwa_core::DynStore;
 use ucwa_core::clock::DynClock;
 use ucwa_proto::paths::{self, Prefix};
 use ucwa_service::supervise::{Restart, supervise};
-use ucwa_service::{ServiceOptions, Services, callbacks as callback_worker, housekeeping};
+use ucwa_service::{Metrics, ServiceOptions, Services, callbacks as callback_worker, housekeeping};
 
 use crate::callbacks::{CallbackPolicy, HttpTransport};
 use crate::config::Limits;
@@ -66,6 +73,8 @@ pub struct ServerOptions {
     pub connections: ConnectionLimits,
     /// Internal networks callbacks may reach all the same (`--callback-allow-networks`).
     pub callback_allow_networks: Vec<ipnet::IpNet>,
+    /// Serves `GET /metrics` here and turns metrics on (`--metrics-listen`); `None`: off.
+    pub metrics_listener: Option<TcpListener>,
 }
 
 /// The handler of `method` on the application route `template` (a `paths::ROUTES`
@@ -178,7 +187,8 @@ pub fn router(state: AppState) -> Router {
     router = router
         .route(paths::XFRAME, get(discovery::xframe))
         .route(paths::TOKEN, post(token::issue))
-        .route(paths::HEALTHZ, get(|| async { "ok" }));
+        .route(paths::HEALTHZ, get(|| async { "ok" }))
+        .route(openapi::OPENAPI, get(openapi::serve));
     for prefix in Prefix::ALL {
         router = router.nest(prefix.as_str(), application_routes(prefix));
     }
@@ -189,15 +199,20 @@ pub fn router(state: AppState) -> Router {
 /// the correlation middleware, so a panic's 500 carries `X-MS-Correlation-Id` too), the
 /// correlation headers, compression, and hiding `Authorization` from traces.
 pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
-    routes
+    let router = routes
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::json_only))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::correlation))
         .layer(CompressionLayer::new().gzip(true).no_br().no_deflate().no_zstd())
-        .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
-        .with_state(state)
+        .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]));
+    let router = if state.services.metrics.enabled() {
+        router.layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+    } else {
+        router
+    };
+    router.with_state(state)
 }
 
 /// The router behind [`middleware::collapse_request_slashes`]: what a connection (and each
@@ -218,24 +233,34 @@ pub struct Server {
     store: DynStore,
     connections: ConnectionLimits,
     shutdown: CancellationToken,
+    /// The metrics listener and the page it serves, when metrics are on.
+    metrics: Option<(TcpListener, PrometheusHandle)>,
 }
 
 impl Server {
     /// Builds the use cases; `shutdown` stops [`Server::serve`] and releases parked requests.
-    pub fn new(options: ServerOptions, shutdown: CancellationToken) -> Self {
+    pub fn new(options: ServerOptions, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let policy = CallbackPolicy { allowed: options.callback_allow_networks };
         let timeout = std::time::Duration::from_secs(options.limits.callback_timeout_secs);
         let transport = Arc::new(HttpTransport::new(timeout, policy));
+        let (metrics, metrics_page) = match options.metrics_listener {
+            Some(listener) => {
+                let prometheus = metrics::Prometheus::new()?;
+                (prometheus.metrics, Some((listener, prometheus.handle)))
+            }
+            None => (Metrics::disabled(), None),
+        };
         let services = Services::new(ServiceOptions {
             store: options.store.clone(),
             clock: options.clock,
             limits: options.limits,
             transport,
             shutdown: shutdown.clone(),
+            metrics,
         });
         let state =
             AppState(Arc::new(Shared { services, public_url: options.public_url, server_fqdn: options.server_fqdn }));
-        Self { state, store: options.store, connections: options.connections, shutdown }
+        Ok(Self { state, store: options.store, connections: options.connections, shutdown, metrics: metrics_page })
     }
 
     /// The use cases this server runs (tests watch their progress).
@@ -248,8 +273,11 @@ impl Server {
     /// Housekeeping and callback delivery run supervised: a panic is logged and the task
     /// starts again.
     pub async fn serve(self, listener: TcpListener) -> anyhow::Result<()> {
-        let Server { state, store, connections, shutdown } = self;
+        let Server { state, store, connections, shutdown, metrics } = self;
         let services = state.services.clone();
+        let metrics = metrics.map(|(listener, handle)| {
+            tokio::spawn(metrics::serve(listener, handle, services.clone(), shutdown.clone()))
+        });
         let mut background = tokio::task::JoinSet::new();
         let (s, stop) = (services.clone(), shutdown.clone());
         background.spawn(supervise("housekeeping", shutdown.clone(), Restart::default(), move || {
@@ -263,10 +291,14 @@ impl Server {
         // redo that for every connection (axum turns a `Router` into its routes per
         // accepted connection), costing tens of KiB per parked event request. Cloning the
         // prepared router per request is one reference count.
+        let limit_metrics = state.services.metrics.clone();
         let app = app(state);
-        connections::serve(listener, app, connections, shutdown.clone()).await;
+        connections::serve(listener, app, connections, limit_metrics, shutdown.clone()).await;
         shutdown.cancel();
         background.join_all().await;
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
         store.close().await;
         Ok(())
     }
@@ -274,7 +306,7 @@ impl Server {
 
 /// Serves on `listener` until `shutdown` is cancelled (see [`Server::serve`]).
 pub async fn serve(listener: TcpListener, options: ServerOptions, shutdown: CancellationToken) -> anyhow::Result<()> {
-    Server::new(options, shutdown).serve(listener).await
+    Server::new(options, shutdown)?.serve(listener).await
 }
 
 #[cfg(test)]

@@ -6,11 +6,10 @@ use anyhow::Context;
 use clap::Parser;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 use ucwa_core::DynStore;
 use ucwa_core::clock::SystemClock;
 use ucwa_server::config::{Cli, Command, ServeArgs, ServiceAppCommand, UserCommand};
-use ucwa_server::{ServerOptions, cli, serve};
+use ucwa_server::{ServerOptions, cli, serve, telemetry};
 use ucwa_store_sqlite::SqliteStore;
 
 async fn open_store(url: &str) -> anyhow::Result<DynStore> {
@@ -42,9 +41,16 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let local = listener.local_addr()?;
-    println!("listening on http://{local}");
+    let metrics_listener = match args.metrics_listen {
+        Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?),
+        None => None,
+    };
+    announce(&format!("listening on http://{local}"));
+    if let Some(metrics) = &metrics_listener {
+        announce(&format!("metrics on http://{}/metrics", metrics.local_addr()?));
+    }
     if args.demo {
-        println!("organizer console: http://{local}/console (sign in as a demo user)");
+        announce(&format!("organizer console: http://{local}/console (sign in as a demo user)"));
     }
     let options = ServerOptions {
         store,
@@ -54,8 +60,17 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         server_fqdn: args.server_fqdn.unwrap_or_else(host_name),
         connections: args.connections,
         callback_allow_networks: callback_networks(args.demo, args.callback_allow_networks),
+        metrics_listener,
     };
     serve(listener, options, shutdown).await
+}
+
+/// Prints a line for whoever started the server. A closed standard output (the reader went
+/// away) must not stop a running server, as `println!` would by panicking.
+fn announce(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 /// The demo's callback receivers run on this machine: `--demo` allows loopback callbacks.
@@ -111,11 +126,10 @@ async fn service_app(command: ServiceAppCommand) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    ucwa_server::middleware::install_panic_hook();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
     let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    // After the subscriber: the hook logs through it.
+    ucwa_server::middleware::install_panic_hook();
     match cli.command {
         None => run_server(cli.serve).await,
         Some(Command::Serve(args)) => run_server(*args).await,

@@ -79,13 +79,14 @@ pub struct FailureCause(pub String);
 
 /// Adds `X-MS-Correlation-Id` and `X-MS-Server-Fqdn` to every response (a real TAP SDK treats
 /// a 404 as "resource gone" only when both are present), echoes `client-request-id`, and logs
-/// server failures with the correlation id the client saw. Requests are traced at debug
-/// level only: a span per request at info level costs more than the rest of a cached GET.
+/// server failures with the correlation id the client saw. Each request runs in an
+/// info-level span with its correlation id, so every line it logs carries the id
+/// ([`crate::telemetry`]).
 pub async fn correlation(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let client_request_id = req.headers().get(&CLIENT_REQUEST_ID).cloned();
     let correlation = next_correlation_id();
     let span =
-        tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), correlation = %correlation);
+        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), correlation = %correlation);
     let mut resp = tracing::Instrument::instrument(next.run(req), span).await;
     if let Some(FailureCause(cause)) = resp.extensions_mut().remove::<FailureCause>() {
         tracing::error!(correlation = %correlation, status = resp.status().as_u16(), %cause, "request failed");
@@ -150,21 +151,22 @@ pub fn escape_for_log(text: &str) -> String {
 
 /// Replaces the default panic hook, which prints the payload as it is: a panic message
 /// that quotes request input (a user name with a newline) would forge log lines. This one
-/// prints the same facts (thread, location, message, and a backtrace when `RUST_BACKTRACE`
-/// asks for one) with the message escaped.
+/// logs the same facts (thread, location, message, and a backtrace when `RUST_BACKTRACE`
+/// asks for one) as an error event, with the message escaped, so a panic is one log line in
+/// the format the operator chose (`--log-format json` stays JSON) and carries the request's
+/// correlation id when a handler panicked.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let thread = std::thread::current();
-        let location = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
-        eprintln!(
-            "thread '{}' panicked at {}: {}",
-            escape_for_log(thread.name().unwrap_or("<unnamed>")),
-            location.unwrap_or_default(),
-            escape_for_log(panic_text(info.payload()))
-        );
+        let thread = escape_for_log(thread.name().unwrap_or("<unnamed>"));
+        let location = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())).unwrap_or_default();
+        let panic = escape_for_log(panic_text(info.payload()));
         let backtrace = std::backtrace::Backtrace::capture();
         if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
-            eprintln!("{backtrace}");
+            let backtrace = escape_for_log(&backtrace.to_string());
+            tracing::error!(%thread, %location, %panic, %backtrace, "panicked");
+        } else {
+            tracing::error!(%thread, %location, %panic, "panicked");
         }
     }));
 }

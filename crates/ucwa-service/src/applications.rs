@@ -97,6 +97,7 @@ impl Services {
         let (app, created) = self.store.create_application(new, self.channel_limits.defaults(), now).await?;
         if created && before >= self.limits.max_applications_per_user {
             self.store.delete_application(&app.id).await?;
+            self.metrics.rate_limited("applications_per_user");
             return Err(ServiceError::Gone {
                 subcode: "TooManyApplications",
                 message: "This user has too many applications; delete one first.".into(),
@@ -153,6 +154,7 @@ impl Services {
             events.extend([added("presence"), added("note"), added("location")]);
         }
         events.push(event("communication", urls.communication(), communication));
+        let appended = events.len();
         if !self.store.make_available(&app.id, events, self.now_ms()).await? {
             return Err(ServiceError::Conflict {
                 subcode: Some("AlreadyExists"),
@@ -170,6 +172,7 @@ impl Services {
             }
             None => self.presence_may_have_changed(&app.owner_uri).await,
         }
+        self.metrics.events_appended(appended);
         Ok(())
     }
 

@@ -211,8 +211,9 @@ pub fn callback_body(urls: &AppUrls, endpoint_id: &str, route: &CallbackRoute, i
 enum Turn {
     /// Nothing (more) to send, or sent successfully.
     Done,
-    /// The receiver failed; retry later or give up.
-    Failed(CallbackRoute, String),
+    /// The receiver failed; retry later or give up. Carries the service application
+    /// endpoint (its SIP URI) the conversation's callbacks are for.
+    Failed { route: CallbackRoute, endpoint: String, error: String },
 }
 
 /// Delivers the due batches of one conversation, in order.
@@ -231,16 +232,20 @@ async fn deliver(services: &Services, session_id: &str) -> Result<Turn, ucwa_cor
             services.store.delete_callback_route(session_id).await?;
             return Ok(Turn::Done);
         };
+        let endpoint = app.owner_uri.clone();
         let Some(service) = services.store.find_service_app(&app.owner_uri).await? else {
-            return Ok(Turn::Failed(route, "the endpoint is no longer registered".into()));
+            return Ok(Turn::Failed { route, endpoint, error: "the endpoint is no longer registered".into() });
         };
         let body = callback_body(&AppUrls::of(&app), &app.endpoint_id, &route, &items);
         let Some(target) = target_url(&url, route.context.as_deref()) else {
-            return Ok(Turn::Failed(route, "the callback URL is not a URL".into()));
+            return Ok(Turn::Failed { route, endpoint, error: "the callback URL is not a URL".into() });
         };
         match post(services, target, &service.signing_key, &body).await {
-            Ok(context) => services.store.callback_delivered(session_id, through, context.as_deref()).await?,
-            Err(e) => return Ok(Turn::Failed(route, e)),
+            Ok(context) => {
+                services.store.callback_delivered(session_id, through, context.as_deref()).await?;
+                services.metrics.callback_delivered(&endpoint, items.len());
+            }
+            Err(error) => return Ok(Turn::Failed { route, endpoint, error }),
         }
     }
     Ok(Turn::Done)
@@ -248,9 +253,9 @@ async fn deliver(services: &Services, session_id: &str) -> Result<Turn, ucwa_cor
 
 /// One conversation's turn, with the retry and give-up rules applied.
 async fn turn(services: Services, session_id: String) {
-    let (route, error) = match deliver(&services, &session_id).await {
+    let (route, endpoint, error) = match deliver(&services, &session_id).await {
         Ok(Turn::Done) => return,
-        Ok(Turn::Failed(route, error)) => (route, error),
+        Ok(Turn::Failed { route, endpoint, error }) => (route, endpoint, error),
         Err(e) => {
             return tracing::warn!(session = %session_id, error = %e, "callback delivery could not read the outbox");
         }
@@ -261,10 +266,12 @@ async fn turn(services: Services, session_id: String) {
         backoff_ms(attempts, limits.callback_retry_base_ms, limits.callback_retry_max_secs.saturating_mul(1000));
     let next = services.now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
     tracing::debug!(session = %session_id, attempts, %error, "callback failed");
+    services.metrics.callback_failed(&endpoint);
     let result = async {
         let attempts = services.store.callback_attempt_failed(&session_id, next).await?;
         if attempts >= limits.callback_max_attempts {
             give_up(&services, &route, attempts, &error).await?;
+            services.metrics.callback_given_up(&endpoint);
         }
         Ok::<_, ucwa_core::StoreError>(())
     }
@@ -284,7 +291,7 @@ async fn give_up(
     tracing::warn!(
         app = %route.app_id,
         session = %route.session_id,
-        url = route.url.as_deref().unwrap_or_default(),
+        url = crate::urls::redacted(route.url.as_deref().unwrap_or_default()),
         attempts,
         %error,
         "giving up on callbacks: terminating the conversation"

@@ -30,6 +30,7 @@ use ucwa_core::meeting::{Command, ConversationState, Notice};
 use ucwa_core::model::{MeetingRecord, NewEvent};
 
 use crate::error::{ServiceError, ServiceResult};
+use crate::metrics::{MeetingChange, Metrics, Observed};
 use crate::render::projection::project;
 
 /// One meeting's lock and this node's cached copy of it.
@@ -46,6 +47,9 @@ pub struct MeetingEngine {
     store: DynStore,
     clock: DynClock,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
+    metrics: Metrics,
+    /// The lobby limit deadlines are set with (the metrics tell entry times from it).
+    lobby_timeout_ms: u64,
 }
 
 /// How many times a command is retried after losing a race with another node.
@@ -64,8 +68,13 @@ fn kept_changing(meeting_id: &str) -> ServiceError {
 }
 
 impl MeetingEngine {
-    pub fn new(store: DynStore, clock: DynClock) -> Self {
-        Self { store, clock, slots: Mutex::default() }
+    pub fn new(store: DynStore, clock: DynClock, metrics: Metrics, lobby_timeout_ms: u64) -> Self {
+        Self { store, clock, slots: Mutex::default(), metrics, lobby_timeout_ms }
+    }
+
+    fn observe(&self, before: &MeetingRecord, after: &MeetingRecord, notices: &[Notice], now_ms: i64) -> Observed {
+        let lobby_timeout_ms = self.lobby_timeout_ms;
+        Observed::of(MeetingChange { before, after, notices, now_ms, lobby_timeout_ms })
     }
 
     fn slot(&self, meeting_id: &str) -> Arc<Slot> {
@@ -148,6 +157,7 @@ impl MeetingEngine {
         meeting_id: &str,
         mut change: impl FnMut(&mut MeetingRecord, i64) -> ServiceResult<(T, Vec<Notice>)>,
     ) -> ServiceResult<T> {
+        let started = std::time::Instant::now();
         let slot = self.slot(meeting_id);
         let mut guard = slot.record.lock().await;
         for _ in 0..ATTEMPTS {
@@ -182,9 +192,13 @@ impl MeetingEngine {
             let mut notices = first;
             notices.extend(rest);
             let events = project(&after, &notices);
+            let observed = self.observe(&before, &after, &notices, now);
             forget_ended(&mut after, now);
+            let appended = events.len();
             if self.store.save_meeting(&after, &before.meeting, events, now).await? {
                 *guard = Some(after);
+                self.metrics.events_appended(appended);
+                self.metrics.record_meeting(observed, started);
                 return Ok(out);
             }
         }
@@ -206,14 +220,18 @@ impl MeetingEngine {
         let slot = self.slot(meeting_id);
         let mut guard = slot.record.lock().await;
         for _ in 0..ATTEMPTS {
-            let mut record = self.current(guard.take(), meeting_id).await?;
+            let before = self.current(guard.take(), meeting_id).await?;
+            let mut record = before.clone();
             let version = record.meeting.version();
             let now = self.clock.now_ms();
             let notices = record.meeting.handle(Command::End, now).unwrap_or_default();
             let events: Vec<NewEvent> = project(&record, &notices);
+            let (observed, appended) = (self.observe(&before, &record, &notices, now), events.len());
             if self.store.delete_meeting(meeting_id, version, events, now).await? {
                 drop(guard);
                 self.drop_slot(meeting_id);
+                self.metrics.events_appended(appended);
+                self.metrics.record_meeting(observed, std::time::Instant::now());
                 return Ok(());
             }
         }

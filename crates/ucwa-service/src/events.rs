@@ -201,11 +201,15 @@ impl Services {
             }
         };
         let max_seq = events.last().map_or(app.delivered.max_seq, |e| e.seq);
+        // The batch takes the bodies; the delivery-delay metric needs only when each was made.
+        let created: Vec<i64> = events.iter().map(|e| e.created_ms).collect();
         let body = build_batch(&urls, no, events);
         let batch = DeliveredBatch { no, body, max_seq };
-        let saved = self.store.save_batch(&app.id, &batch, last, self.now_ms()).await?;
+        let now = self.now_ms();
+        let saved = self.store.save_batch(&app.id, &batch, last, now).await?;
         drop(guard);
         if saved {
+            self.metrics.batch_delivered(&created, now);
             return Ok(BatchResponse(batch.body));
         }
         // Another request delivered batch `no` first: hand out exactly that one.

@@ -114,6 +114,7 @@ impl Services {
         let apps = self.store.online_applications(&user.uri).await?;
         let answer_timeout_ms = self.limits.invitation_timeout_ms();
         let max_pending = self.limits.max_pending_invitations;
+        let metrics = &self.metrics;
         self.meetings
             .run(&meeting_id, |record, now| {
                 let session = record.meeting.session(&conversation).ok_or_else(ServiceError::not_found)?;
@@ -127,6 +128,7 @@ impl Services {
                 // Every invitation stays in the conversation's record: bound both.
                 let pending = session.participant_invitations.iter().filter(|p| p.state == InvitationState::Connecting);
                 if pending.count() >= max_pending || session.participant_invitations.len() >= 10 * max_pending {
+                    metrics.rate_limited("invitations_per_conversation");
                     return Err(ServiceError::Conflict {
                         subcode: Some("TooManyParticipants"),
                         message: "This conversation has too many invitations; wait for them to be answered.".into(),

@@ -33,6 +33,7 @@
 //! - [`housekeeping`], [`retention`], [`callbacks`], [`supervise`]: background tasks and
 //!   their supervisor; retention deletes what finished long ago.
 //! - [`validate`]: input rules several use cases share.
+//! - [`metrics`]: what the use cases count and time for operators.
 
 pub mod admin;
 pub mod anonymous;
@@ -48,6 +49,7 @@ pub mod join;
 pub mod limits;
 pub mod meetings;
 pub mod messaging;
+pub mod metrics;
 pub mod operations;
 pub mod people;
 pub mod render;
@@ -68,6 +70,7 @@ use ucwa_core::clock::DynClock;
 pub use crate::callbacks::{CallbackTransport, DynTransport};
 pub use crate::error::{ServiceError, ServiceResult};
 pub use crate::limits::Limits;
+pub use crate::metrics::Metrics;
 
 use crate::applications::RenderedApplications;
 use crate::callbacks::DeliveryProgress;
@@ -86,6 +89,8 @@ pub struct ServiceOptions {
     pub transport: DynTransport,
     /// Cancelled when the server stops: releases parked event requests.
     pub shutdown: CancellationToken,
+    /// Where the use cases' metrics go ([`Metrics::disabled`] for nowhere).
+    pub metrics: Metrics,
 }
 
 /// The use cases and what they share. Cheap to clone: one `Arc` around everything.
@@ -111,6 +116,7 @@ pub struct Shared {
     pub sweeps: SweepProgress,
     /// How far callback delivery has got (likewise).
     pub deliveries: DeliveryProgress,
+    pub metrics: Metrics,
 }
 
 impl std::ops::Deref for Services {
@@ -131,7 +137,12 @@ impl Services {
         };
         let hashing = Hashing::new(limits.hash_concurrency);
         Services(Arc::new(Shared {
-            meetings: MeetingEngine::new(options.store.clone(), options.clock.clone()),
+            meetings: MeetingEngine::new(
+                options.store.clone(),
+                options.clock.clone(),
+                options.metrics.clone(),
+                limits.lobby_timeout_ms(),
+            ),
             channels: EventChannels::new(options.shutdown),
             store: options.store,
             clock: options.clock,
@@ -145,6 +156,7 @@ impl Services {
             transport: options.transport,
             sweeps: SweepProgress::default(),
             deliveries: DeliveryProgress::default(),
+            metrics: options.metrics,
         }))
     }
 

@@ -118,6 +118,7 @@ impl Services {
     ) -> ServiceResult<MeetingRecord> {
         let usage = self.store.quota_usage(&settings.organizer_uri, self.now_ms()).await?;
         if usage.meetings >= self.limits.max_meetings_per_user {
+            self.metrics.rate_limited("meetings_per_user");
             return Err(ServiceError::Conflict {
                 subcode: Some("TooManyOnlineMeetings"),
                 message: "This user organizes too many meetings; delete or end one first.".into(),

@@ -295,6 +295,7 @@ impl Services {
         if let Some(url) = &url
             && let Err(e) = probe(self, url, context.as_deref(), base_uri, &service.signing_key).await
         {
+            let url = crate::urls::redacted(url);
             tracing::info!(endpoint = %app.owner_uri, %url, error = %e, "callback URL unreachable");
             return Err(ServiceError::ServiceFailure {
                 subcode: "CallbackChannelError",

@@ -85,7 +85,10 @@ impl Services {
         let budgets = (self.limits.signin_address_attempts_per_minute, self.limits.signin_attempts_per_minute);
         match self.signin.retry_after(name, client, budgets, now) {
             None => Ok(()),
-            Some(wait) => Err(ServiceError::TooManyRequests { retry_after_secs: wait.as_secs().max(1) }),
+            Some(wait) => {
+                self.metrics.rate_limited("signin");
+                Err(ServiceError::TooManyRequests { retry_after_secs: wait.as_secs().max(1) })
+            }
         }
     }
 
@@ -129,8 +132,18 @@ impl Services {
         let now = self.now_ms();
         self.check_signin_rate(&uri, client, now)?;
         let wait = Duration::from_millis(self.limits.hash_queue_wait_ms);
-        if !self.hashing.verify(stored(&uri).await?, secret, wait).await? {
+        let checked = self.hashing.verify(stored(&uri).await?, secret, wait).await;
+        if let Err(ServiceError::Unavailable { .. }) = &checked {
+            self.metrics.rate_limited("hashing");
+        }
+        if !checked? {
             self.signin.record_failure(&uri, client, now);
+            let grant = if matches!(refused, ServiceError::OAuth("invalid_client")) {
+                "client_credentials"
+            } else {
+                "password"
+            };
+            self.metrics.signin_failed(grant);
             tracing::info!(name = %uri, "sign-in refused");
             return Err(refused);
         }
@@ -158,6 +171,7 @@ impl Services {
         });
         if !valid {
             self.signin.record_failure(&meeting_key, client, now);
+            self.metrics.signin_failed("anonmeeting");
             return Err(INVALID_GRANT);
         }
         let meeting_uri = conference_uri(&organizer, &id);

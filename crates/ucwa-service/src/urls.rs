@@ -19,6 +19,21 @@ pub const PSANON_PREFIX: &str = Prefix::PsAnon.as_str();
 /// Path prefix of the Trusted Application API.
 pub const PLATFORM_PREFIX: &str = Prefix::Platform.as_str();
 
+/// `url` as it may be logged: scheme, host, port and path. User info and query are left out,
+/// since a callback URL's owner may have put credentials there.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            parsed.to_string()
+        }
+        Err(_) => "(not a URL)".into(),
+    }
+}
+
 /// The href of `tail` below `href`, keeping `href`'s query after the new path
 /// (`.../conversations/1?endpointId=x` + `participants` = `.../conversations/1/participants?endpointId=x`).
 pub fn child(href: &str, tail: &str) -> String {
@@ -210,6 +225,15 @@ mod tests {
     use ucwa_proto::{AppId, RelName, SessionId, SipUri};
 
     use super::*;
+
+    #[test]
+    fn logged_urls_lose_credentials_and_queries() {
+        assert_eq!(
+            super::redacted("https://bot:s3cret@sa.example:8443/cb?key=k&callbackContext=c#f"),
+            "https://sa.example:8443/cb"
+        );
+        assert_eq!(super::redacted("not a url"), "(not a URL)");
+    }
 
     fn s(id: &str) -> SessionId {
         SessionId::new(id).unwrap()

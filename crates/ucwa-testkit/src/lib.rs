@@ -47,6 +47,9 @@ use ucwa_store_sqlite::SqliteStore;
 pub struct TestOptions {
     pub limits: Limits,
     pub clock: TestClock,
+    /// Keep Prometheus metrics and serve them on a second loopback port
+    /// ([`TestServer::metrics`]).
+    pub metrics: bool,
     /// Connection timeouts and cap (real time: they protect sockets).
     pub connections: ConnectionLimits,
     /// Internal networks callbacks may reach: 127.0.0.0/8 by default (the tests' receivers).
@@ -76,6 +79,7 @@ impl Default for TestOptions {
         Self {
             limits,
             clock: TestClock::default(),
+            metrics: false,
             connections: ConnectionLimits::default(),
             callback_allow_networks: vec!["127.0.0.0/8".into()],
         }
@@ -115,6 +119,8 @@ pub struct TestServer {
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
     dir: Arc<TempDir>,
+    /// `http://127.0.0.1:PORT/metrics` when [`TestOptions::metrics`] is on.
+    metrics_url: Option<String>,
 }
 
 /// A signed-in user's application, as a client would hold it.
@@ -164,12 +170,19 @@ impl TestServer {
             Some(manual) => manual.clone(),
             None => Arc::new(SystemClock),
         };
+        let metrics_listener = match options.metrics {
+            true => Some(TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port for metrics")),
+            false => None,
+        };
+        let metrics_url =
+            metrics_listener.as_ref().map(|l| format!("http://{}/metrics", l.local_addr().expect("metrics address")));
         let server_options = ServerOptions {
             store: store.clone(),
             clock: server_clock,
             limits: options.limits.clone(),
             public_url: None,
             server_fqdn: "test.openucwa.local".into(),
+            metrics_listener,
             connections: options.connections.clone(),
             callback_allow_networks: options
                 .callback_allow_networks
@@ -177,7 +190,7 @@ impl TestServer {
                 .map(|n| n.parse().expect("a CIDR network"))
                 .collect(),
         };
-        let server = Server::new(server_options, shutdown.clone());
+        let server = Server::new(server_options, shutdown.clone()).expect("server");
         let services = server.services().clone();
         let task = tokio::spawn(server.serve(listener));
         ucwa_server::callbacks::install_crypto_provider();
@@ -194,6 +207,7 @@ impl TestServer {
             shutdown,
             task,
             dir,
+            metrics_url,
         }
     }
 
@@ -231,6 +245,14 @@ impl TestServer {
             .await
             .expect("the event request parked")
             .expect("the server is running");
+    }
+
+    /// Scrapes `/metrics` (the server must run with [`TestOptions::metrics`]).
+    pub async fn metrics(&self) -> String {
+        let url = self.metrics_url.as_deref().expect("metrics need TestOptions::metrics");
+        let resp = self.client.get(url).send().await.expect("scrape /metrics");
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.text().await.expect("metrics page")
     }
 
     /// Whether the server runs on the manual clock.
@@ -417,11 +439,6 @@ impl EventStream {
         Self { app: app.clone(), url, seen: Vec::new() }
     }
 
-    /// The URL of the next batch this stream would ask for.
-    pub fn next_url(&self) -> &str {
-        &self.url
-    }
-
     /// Fetches batches until one more event satisfies `pred` or `within` (wall time) passes;
     /// returns the events received meanwhile (including the matching one).
     pub async fn until(&mut self, server: &TestServer, within: Duration, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
@@ -440,6 +457,11 @@ impl EventStream {
             }
             assert!(tokio::time::Instant::now() < deadline, "no matching event within {within:?}; got {got:#?}");
         }
+    }
+
+    /// The request this stream asks next (it acknowledges everything received so far).
+    pub fn next_url(&self) -> &str {
+        &self.url
     }
 
     /// Everything that arrives until the channel stays quiet for one poll (on the manual

@@ -26,36 +26,28 @@ const MAX_PARTS: usize = 20;
 
 /// One inner request, parsed.
 #[derive(Debug)]
-struct InnerRequest {
-    method: Method,
-    target: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+pub struct InnerRequest {
+    pub method: Method,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
 pub async fn post(State(state): State<AppState>, own: OwnApp, req: Request) -> ApiResult<Response> {
     let authorization = req.headers().get(header::AUTHORIZATION).cloned();
     // A `psat` guest's token is checked against the browser origin of each inner request.
     let origin = req.headers().get(header::ORIGIN).cloned();
-    let boundary = boundary(req.headers()).ok_or(ServiceError::UnsupportedMediaType)?;
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let boundary = boundary(content_type).ok_or(ServiceError::UnsupportedMediaType)?;
     let body = read_body(req, state.services.limits.max_body_bytes).await?;
-    let parts = split_parts(body, &boundary).await.ok_or_else(|| ApiError::BadRequest {
-        subcode: Some("DeserializationFailure"),
-        message: "The body is not a multipart/batching document with that boundary.".into(),
-    })?;
-    if parts.len() > MAX_PARTS {
-        return Err(ApiError::BadRequest {
-            subcode: None,
-            message: format!("At most {MAX_PARTS} requests per batch."),
-        });
-    }
     let own_base = AppUrls::of(&own.app).path();
+    let requests = parse(&boundary, body, &own_base).await?;
     let router = crate::app(state.clone());
     let out_boundary = format!("batch_{}", ucwa_core::credentials::new_id());
     let mut out = Vec::new();
-    for (part_headers, part) in parts {
-        let response = match parse_inner(&part_headers, &part) {
-            Some(inner) if allowed(&inner, &own_base) => {
+    for request in requests {
+        let response = match request {
+            Some(inner) => {
                 let mut builder = axum::http::Request::builder().method(inner.method).uri(&inner.target);
                 for (name, value) in &inner.headers {
                     builder = builder.header(name, value);
@@ -71,7 +63,7 @@ pub async fn post(State(state): State<AppState>, own: OwnApp, req: Request) -> A
                     Err(_) => bad_part(),
                 }
             }
-            _ => bad_part(),
+            None => bad_part(),
         };
         write_part(&mut out, &out_boundary, response).await;
     }
@@ -81,6 +73,26 @@ pub async fn post(State(state): State<AppState>, own: OwnApp, req: Request) -> A
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_str(&ct).map_err(|e| ServiceError::Internal(e.to_string()))?);
     Ok(resp)
+}
+
+/// The requests of a batch document, as [`post`] runs them: one entry per part, `None` for a
+/// part that is not a request this batch may run for the application at `own_base`. Public
+/// for the `batch` fuzz target (`fuzz/`).
+pub async fn parse(boundary: &str, body: Bytes, own_base: &str) -> ApiResult<Vec<Option<InnerRequest>>> {
+    let parts = split_parts(body, boundary).await.ok_or_else(|| ApiError::BadRequest {
+        subcode: Some("DeserializationFailure"),
+        message: "The body is not a multipart/batching document with that boundary.".into(),
+    })?;
+    if parts.len() > MAX_PARTS {
+        return Err(ApiError::BadRequest {
+            subcode: None,
+            message: format!("At most {MAX_PARTS} requests per batch."),
+        });
+    }
+    Ok(parts
+        .iter()
+        .map(|(headers, part)| parse_inner(headers, part).filter(|inner| allowed(inner, own_base)))
+        .collect())
 }
 
 fn bad_part() -> Response {
@@ -95,9 +107,9 @@ fn allowed(inner: &InnerRequest, own_base: &str) -> bool {
     inside && !path.ends_with("/batch") && !path.ends_with("/events")
 }
 
-fn boundary(headers: &HeaderMap) -> Option<String> {
-    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-    let mut params = ct.split(';');
+/// The boundary of a `multipart/batching` (or `multipart/mixed`) content type.
+pub fn boundary(content_type: Option<&str>) -> Option<String> {
+    let mut params = content_type?.split(';');
     let essence = params.next()?.trim();
     if !essence.eq_ignore_ascii_case("multipart/batching") && !essence.eq_ignore_ascii_case("multipart/mixed") {
         return None;

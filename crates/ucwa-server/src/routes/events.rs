@@ -13,8 +13,16 @@ use crate::error::ApiResult;
 use crate::response::json_response;
 
 pub async fn get(own: OwnApp, RawQuery(query): RawQuery) -> ApiResult<Response> {
+    let (ack, req) = channel_query(query.as_deref())?;
+    let batch = own.services.poll(own.app, ack, req).await?;
+    Ok(json_response(StatusCode::OK, batch.0))
+}
+
+/// The `ack` and channel parameters of a query string (names case-insensitive). Public for
+/// the `events_query` fuzz target (`fuzz/`).
+pub fn channel_query(query: Option<&str>) -> Result<(Option<u64>, ChannelRequest), Vec<ParamError>> {
     let pairs: Vec<(String, String)> =
-        query.as_deref().map(|q| serde_urlencoded::from_str(q).unwrap_or_default()).unwrap_or_default();
+        query.map(|q| serde_urlencoded::from_str(q).unwrap_or_default()).unwrap_or_default();
     let mut v = Validator::new();
     let mut number = |name: &'static str| -> Option<u64> {
         let raw = pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())?;
@@ -35,6 +43,5 @@ pub async fn get(own: OwnApp, RawQuery(query): RawQuery) -> ApiResult<Response> 
         priority: number("priority"),
     };
     v.finish()?;
-    let batch = own.services.poll(own.app, ack, req).await?;
-    Ok(json_response(StatusCode::OK, batch.0))
+    Ok((ack, req))
 }

@@ -14,6 +14,8 @@ mod invite;
 mod join;
 mod meetings;
 mod messaging;
+mod metrics;
+mod openapi;
 mod policy;
 mod retention;
 mod roster;

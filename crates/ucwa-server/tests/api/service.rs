@@ -16,6 +16,7 @@ use ucwa_server::config::Limits;
 use ucwa_testkit::{CallbackReceiver, EventStream, Recorded, TestApp, TestOptions, TestServer, events_of, fixture};
 
 use crate::join::join;
+use crate::metrics;
 
 const WAIT: Duration = Duration::from_secs(15);
 const BOT: &str = "sip:bot@contoso.com";
@@ -497,7 +498,7 @@ async fn undelivered_callbacks_survive_a_server_restart() {
 #[tokio::test]
 async fn giving_up_terminates_the_conversation_and_records_the_failure() {
     let limits = Limits { callback_max_attempts: 3, ..quick_retries(20) };
-    let server = TestServer::start_with(TestOptions { limits, ..TestOptions::default() }).await;
+    let server = TestServer::start_with(TestOptions { limits, metrics: true, ..TestOptions::default() }).await;
     let receiver = CallbackReceiver::start().await;
     let (bot, meeting) = bot_leading(&server, &receiver).await;
     let conversation = link_in(&callback_events(&receiver.accepted()), "ms:rtc:saas:conversation").unwrap();
@@ -520,6 +521,13 @@ async fn giving_up_terminates_the_conversation_and_records_the_failure() {
     assert_eq!(receiver.requests().iter().filter(|r| r.answered == 503).count(), 3);
     // The conversation was terminated.
     assert_eq!(server.call(Method::GET, &conversation, &bot.token, None).await.status(), StatusCode::NOT_FOUND);
+    // The metrics count the endpoint's deliveries before, its three failures and the give-up.
+    let page = server.metrics().await;
+    let endpoint = [("endpoint", BOT)];
+    let accepted = receiver.accepted().iter().filter(|r| !r.is_heartbeat()).count() as f64;
+    assert_eq!(metrics::value(&page, "ucwa_callback_deliveries_total", &endpoint), accepted);
+    assert_eq!(metrics::value(&page, "ucwa_callback_retries_total", &endpoint), 3.0);
+    assert_eq!(metrics::value(&page, "ucwa_callback_give_ups_total", &endpoint), 1.0);
 }
 
 #[tokio::test]
@@ -817,4 +825,24 @@ async fn anon_token_validation() {
     let user = server.signed_in_app("sip:alice@contoso.com", "Alice").await;
     let resp = server.call(Method::GET, "/platformservice/discover", &user.token, None).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_receiver_down_for_a_minute_gets_every_callback_in_order_and_signed() {
+    // Retries every second at most: a minute down is about sixty failed attempts.
+    let limits = Limits { callback_max_attempts: 1000, ..quick_retries(1000) };
+    let server = TestServer::start_with(TestOptions { limits, ..TestOptions::default() }).await;
+    let mut receiver = CallbackReceiver::start().await;
+    let (bot, meeting) = bot_leading(&server, &receiver).await;
+    receiver.stop().await;
+    lobby_joins(&server, &meeting, &["d1", "d2", "d3"]).await;
+    for _ in 0..30 {
+        server.advance(Duration::from_secs(2)).await;
+        server.callbacks_settled().await;
+    }
+    receiver.resume().await;
+    server.advance(Duration::from_secs(2)).await;
+    let batches = receiver.wait_for(WAIT, |b| lobby_titles(b).len() >= 3).await;
+    assert_eq!(lobby_titles(&batches), ["d1", "d2", "d3"], "in order, each once");
+    assert!(batches.iter().all(|b| verify_signature(&bot.key, b)), "every callback is signed");
 }
