@@ -23,8 +23,8 @@
 //! - [`request`]: request bodies as a client writes them, one type per operation.
 //! - [`encode`]: scalar encodings (ASP.NET dates, data URIs).
 //! - [`string_enum`]: how enumerations are spelled; [`strict`] parsing for conformance tests.
-//! - [`event`]: the event builder: events whose resources (built with [`model`]) are kept
-//!   as the JSON the event log stores.
+//! - [`event`]: batches assembled from events kept as the JSON an event log stores, and a
+//!   JSON event builder for tools.
 
 pub mod encode;
 pub mod error;

@@ -19,8 +19,8 @@ use serde_json::Value;
 use ucwa_core::credentials::new_id;
 use ucwa_core::model::{Application, NewEvent, PresenceSubscription, PublicationChange, User};
 use ucwa_proto::RelName;
-use ucwa_proto::event::EventType;
 use ucwa_proto::input::{PropertyBag, Validator};
+use ucwa_proto::model::EventType;
 use ucwa_proto::values::Availability;
 
 use crate::Services;
@@ -79,11 +79,11 @@ impl Part {
     }
 
     /// The rel of the same part of a contact.
-    fn contact_rel(self) -> &'static str {
+    fn contact_rel(self) -> RelName {
         match self {
-            Part::Presence => "contactPresence",
-            Part::Note => "contactNote",
-            Part::Location => "contactLocation",
+            Part::Presence => RelName::ContactPresence,
+            Part::Note => RelName::ContactNote,
+            Part::Location => RelName::ContactLocation,
         }
     }
 }
@@ -359,7 +359,7 @@ impl Services {
         let mut events = Vec::new();
         for uri in uris {
             if self.store.find_user(uri).await?.is_some() {
-                events.push(render::contact_event(app, uri, "contactPresence", "presence"));
+                events.push(render::contact_event(app, uri, RelName::ContactPresence, "presence"));
             }
         }
         if !events.is_empty() {

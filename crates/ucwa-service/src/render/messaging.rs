@@ -86,7 +86,7 @@ pub fn participant_messaging(v: &Viewer<'_>, subject: &str) -> Hal<Dashboard> {
     let participant = v.participant_href(subject);
     let title = v.meeting().session(subject).map(|s| s.identity.display_name.clone()).unwrap_or_default();
     let rel = if subject == v.id { RelName::LocalParticipant } else { RelName::Participant };
-    Hal::new(v.ns, RelName::ParticipantMessaging, format!("{participant}/messaging"), Dashboard {}).titled_link(
+    Hal::new(v.ns, RelName::ParticipantMessaging, child(&participant, "messaging"), Dashboard {}).titled_link(
         rel,
         participant,
         title,

@@ -8,8 +8,7 @@
 use ucwa_core::channel::Priority;
 use ucwa_core::meeting::address_key;
 use ucwa_core::model::{Application, NewEvent, PresenceSubscription, Publication, User};
-use ucwa_proto::event::{Event, EventType, RelLink};
-use ucwa_proto::model::{self, Contact, Dashboard, Hal, Location, Note, Presence, Search};
+use ucwa_proto::model::{self, Contact, Dashboard, Event, EventLink, EventType, Hal, Location, Note, Presence, Search};
 use ucwa_proto::values::{Availability, ContactType, NoteType, SourceNetwork};
 use ucwa_proto::{Namespace, RelName};
 
@@ -104,7 +103,7 @@ pub fn me_event(app: &Application, part: &str, kind: EventType) -> NewEvent {
         priority: Priority::Medium,
         sender_rel: "me".into(),
         sender_href: urls.me(),
-        body: Event::new(kind, RelLink::new(part, urls.me_part(part))).to_value(),
+        body: super::json(&Event::new(kind, EventLink::new(RelName::from(part).into(), urls.me_part(part)))),
         conversation: None,
     }
 }
@@ -112,17 +111,17 @@ pub fn me_event(app: &Application, part: &str, kind: EventType) -> NewEvent {
 /// `contactPresence`, `contactNote` or `contactLocation` `updated` for a watcher `app` of the
 /// person at `uri` (sender `people`, Medium, `in` the contact:
 /// <https://learn.microsoft.com/en-us/skype-sdk/ucwa/contactpresence_ref>).
-pub fn contact_event(app: &Application, uri: &str, rel: &str, part: &str) -> NewEvent {
+pub fn contact_event(app: &Application, uri: &str, rel: RelName, part: &str) -> NewEvent {
     let urls = AppUrls::of(app);
     let key = address_key(uri);
-    let mut event = Event::new(EventType::Updated, RelLink::new(rel, urls.contact_part(&key, part)));
-    event.in_ = Some(RelLink::new("contact", urls.contact(&key)));
+    let mut event = Event::new(EventType::Updated, EventLink::new(rel.into(), urls.contact_part(&key, part)));
+    event.in_ = Some(EventLink::new(RelName::Contact.into(), urls.contact(&key)));
     NewEvent {
         app_id: app.id.clone(),
         priority: Priority::Medium,
         sender_rel: "people".into(),
         sender_href: urls.people(),
-        body: event.to_value(),
+        body: super::json(&event),
         conversation: None,
     }
 }

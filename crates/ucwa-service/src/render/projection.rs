@@ -8,8 +8,7 @@ use ucwa_core::channel::Priority;
 use ucwa_core::meeting::{InvitationState, MeetingKind, Notice, NoticeKind, Reason, Surface};
 use ucwa_core::model::{MeetingRecord, NewEvent};
 use ucwa_proto::error::ErrorBody;
-use ucwa_proto::event::{Event, EventType, RelLink, Status};
-use ucwa_proto::model::AnyResource;
+use ucwa_proto::model::{AnyResource, Embedded, Embeds, Event, EventLink, EventType, Status};
 use ucwa_proto::{Namespace, RelName};
 
 use super::Viewer;
@@ -25,15 +24,18 @@ pub fn reason_body(reason: &Reason) -> ErrorBody {
 }
 
 /// A rel + href pair with the rel spelled in `ns`.
-fn rel_link(ns: Namespace, name: RelName, href: String) -> RelLink {
-    RelLink::new(ns.rel_of(name).to_string(), href)
+fn rel_link(ns: Namespace, name: RelName, href: String) -> EventLink {
+    EventLink::new(ns.rel_of(name), href)
 }
 
 /// An event about `link` that embeds `resource` under its own rel.
-fn embedding(kind: EventType, link: RelLink, resource: impl Into<AnyResource>) -> Event {
+fn embedding(kind: EventType, link: EventLink, resource: impl Into<AnyResource>) -> Event {
     let resource = resource.into();
-    let rel = resource.rel().map(ToString::to_string).unwrap_or_default();
-    Event::new(kind, link).embedding(&rel, resource.into_value())
+    let mut embedded = Embedded::default();
+    if let Some(rel) = resource.rel().cloned() {
+        embedded.insert(rel, Embeds::One(Box::new(resource)));
+    }
+    Event { embedded: Some(embedded), ..Event::new(kind, link) }
 }
 
 /// Renders every notice against the meeting as it is after the command.
@@ -48,15 +50,11 @@ fn render(record: &MeetingRecord, notice: &Notice) -> Option<NewEvent> {
     let conversation_sender = rel_link(ns, RelName::Conversation, v.conversation_href());
     let conversation_link = || rel_link(ns, RelName::Conversation, v.conversation_href());
     // Operation events embed the operation and link to it (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/operationresource>).
-    let operation_event = |kind: EventType, resource: AnyResource| {
-        let rel = resource.rel().map(ToString::to_string).unwrap_or_default();
-        let href = resource.self_href().unwrap_or_default().to_owned();
-        embedding(kind, RelLink::new(rel, href), resource)
-    };
+    let operation_event = |kind: EventType, resource: AnyResource| Event::about(kind, resource);
     let invitation_event = |kind: EventType, state: InvitationState| {
         let resource = invitation_in(&v, state);
-        let rel = resource.rel().map(ToString::to_string).unwrap_or_default();
-        embedding(kind, RelLink::new(rel, invitation_href(&v)), resource)
+        let rel = resource.rel().cloned().unwrap_or_else(|| ns.rel_of(RelName::OnlineMeetingInvitation));
+        embedding(kind, EventLink::new(rel, invitation_href(&v)), resource)
     };
     let completion = |mut event: Event, state: InvitationState, reason: Option<&Reason>| {
         if state == InvitationState::Connected {
@@ -195,16 +193,16 @@ fn render(record: &MeetingRecord, notice: &Notice) -> Option<NewEvent> {
     Some(NewEvent {
         app_id: v.session.app_id.clone(),
         priority: Priority::High,
-        sender_rel: sender.rel,
+        sender_rel: sender.rel.to_string(),
         sender_href: sender.href,
-        body: event.to_value(),
+        body: super::json(&event),
         // Only service applications' conversations can have a callback route; for everyone
         // else the store need not look one up.
         conversation: matches!(v.session.identity.surface, Surface::Service { .. }).then(|| notice.to.clone()),
     })
 }
 
-fn in_link(v: &Viewer<'_>, view: Option<ucwa_core::meeting::View>) -> RelLink {
+fn in_link(v: &Viewer<'_>, view: Option<ucwa_core::meeting::View>) -> EventLink {
     let name = view_rel(view);
     let href = child(&v.conversation_href(), name.as_str());
     rel_link(v.ns, name, href)
