@@ -243,3 +243,11 @@ pub(crate) fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).context("malformed /proc stat");
     Ok((ticks(11)? + ticks(12)?) as f64 / TICKS_PER_SECOND)
 }
+
+/// The 1-minute load average (`/proc/loadavg`), as printed.
+pub(crate) fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}

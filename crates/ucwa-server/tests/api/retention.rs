@@ -146,10 +146,8 @@ async fn a_churn_of_conversations_over_http_keeps_the_database_bounded() {
         }
         // What finished in earlier hours is gone: at most this hour's calls remain.
         assert!(after[0] <= CALLS_PER_ROUND as i64, "round {round}: {after:?}");
-        // Warm after the first purges. How much a round leaves behind varies by some 15%
-        // with timing (events still held for a parked request), hence the largest of two.
-        if round == 1 || round == 2 {
-            warm_bytes = warm_bytes.max(file_bytes(&inspect, &server.db_path()).await);
+        if round == 1 {
+            warm_bytes = file_bytes(&inspect, &server.db_path()).await;
         }
     }
     let end_bytes = file_bytes(&inspect, &server.db_path()).await;
@@ -162,7 +160,8 @@ async fn a_churn_of_conversations_over_http_keeps_the_database_bounded() {
     assert!(peak[0] <= CALLS_PER_ROUND as i64, "meetings peaked at {} of {} calls", peak[0], ROUNDS * CALLS_PER_ROUND);
     assert!(peak[2] <= 4, "applications peaked at {}", peak[2]);
     assert_eq!(end, [0, 0, 0, 0], "two idle hours later nothing is left");
-    // Pages freed by deletions are reused: the file stops growing once warm (within the
-    // timing spread above).
-    assert!(end_bytes <= warm_bytes + warm_bytes / 4, "the file grew from {warm_bytes} to {end_bytes} bytes");
+    // Pages freed by deletions are reused: the file stops growing once warm. Kept, the
+    // calls would triple it from round 1 to the end; how many events sit unacknowledged when
+    // a round ends depends on scheduling, which moves the size by up to ~20 % either way.
+    assert!(end_bytes <= warm_bytes + warm_bytes / 2, "the file grew from {warm_bytes} to {end_bytes} bytes");
 }
