@@ -39,6 +39,12 @@ macro_rules! segment_id {
                 Ok(Self(id))
             }
 
+            /// An id this server minted and stored (so validated once already): rendering
+            /// does not check it again.
+            pub fn from_stored(id: impl Into<String>) -> Self {
+                Self(id.into())
+            }
+
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -116,6 +122,11 @@ impl SipUri {
             && text.len() <= 1024
             && !text.chars().any(|c| c.is_whitespace() || c.is_control());
         if valid { Ok(Self(text.to_owned())) } else { Err(invalid()) }
+    }
+
+    /// A URI this server validated before storing it: rendering does not parse it again.
+    pub fn from_stored(text: impl Into<String>) -> Self {
+        Self(text.into())
     }
 
     /// As received.

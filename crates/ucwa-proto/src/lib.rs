@@ -23,8 +23,8 @@
 //! - [`request`]: request bodies as a client writes them, one type per operation.
 //! - [`encode`]: scalar encodings (ASP.NET dates, data URIs).
 //! - [`string_enum`]: how enumerations are spelled; [`strict`] parsing for conformance tests.
-//! - [`resource`] and [`event`]: the JSON builders the server renders with until it switches
-//!   to [`model`].
+//! - [`event`]: batches assembled from events kept as the JSON an event log stores, and a
+//!   JSON event builder for tools.
 
 pub mod encode;
 pub mod error;
@@ -35,13 +35,11 @@ pub mod model;
 pub mod paths;
 pub mod rel;
 pub mod request;
-pub mod resource;
 pub mod string_enum;
 pub mod values;
 
 pub use ids::{AppId, InvalidId, SessionId, SipUri};
 pub use rel::{Namespace, Rel, RelName};
-pub use resource::Resource;
 pub use string_enum::strict;
 
 /// Content type of every JSON response (what real servers send).

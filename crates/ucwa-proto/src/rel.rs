@@ -34,11 +34,6 @@ impl Namespace {
         let prefixed = self == Namespace::Saas && !name.is_bare_in_saas();
         Rel { name, prefixed }
     }
-
-    /// Spells a rel given as text (the resource builder of [`crate::resource`]).
-    pub fn rel(self, rel: &str) -> String {
-        self.rel_of(RelName::from(rel)).to_string()
-    }
 }
 
 string_enum! {
@@ -248,8 +243,7 @@ mod tests {
         assert_eq!(Namespace::Saas.rel_of(RelName::SelfLink).to_string(), "self");
         assert_eq!(Namespace::Saas.rel_of(RelName::MyOnlineMeetings).to_string(), "myOnlineMeetings");
         assert_eq!(Namespace::Ucwa.rel_of(RelName::Communication).to_string(), "communication");
-        assert_eq!(Namespace::Saas.rel("lobby"), "ms:rtc:saas:lobby");
-        assert_eq!(Namespace::Ucwa.rel("ms:rtc:saas:discover"), "ms:rtc:saas:discover");
+        assert_eq!(Namespace::Saas.rel_of(RelName::Lobby).to_string(), "ms:rtc:saas:lobby");
     }
 
     #[test]

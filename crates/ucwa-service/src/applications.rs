@@ -11,15 +11,14 @@ use ucwa_core::channel::Priority;
 use ucwa_core::credentials::new_id;
 use ucwa_core::meeting::Command;
 use ucwa_core::model::{AppKind, AppStatus, Application, NewApplication, NewEvent, Principal, PublicationChange};
-use ucwa_proto::event::{Event, EventType, RelLink};
 use ucwa_proto::input::{PropertyBag, Validator};
+use ucwa_proto::model::{AnyResource, EventType};
 
 use crate::Services;
 use crate::error::{ServiceError, ServiceResult};
 use crate::people::{PREFERRED_AVAILABILITY, Part};
 use crate::render::application as render;
 use crate::render::people;
-use crate::urls::AppUrls;
 
 /// An application and whether this request created it (`201`) or found it (`200`).
 pub struct CreatedApplication {
@@ -133,27 +132,28 @@ impl Services {
         v.check(input.string_list("supportedModalities", 50));
         v.check(input.string_list("supportedMessageFormats", 50));
         v.finish()?;
-        let urls = AppUrls::of(app);
         let mut now_available = app.clone();
         now_available.available = true;
-        let me = render::me(&now_available).into_value();
-        let communication = render::communication(&now_available).into_value();
-        let event = |rel: &str, href: String, body: serde_json::Value| NewEvent {
-            app_id: app.id.clone(),
-            priority: Priority::Medium,
-            sender_rel: rel.into(),
-            sender_href: href.clone(),
-            body: Event::new(EventType::Updated, RelLink::new(rel, href)).embedding(rel, body).to_value(),
-            conversation: None,
+        // `me` and `communication` updated, each its own sender, the resource embedded.
+        let event = |resource: AnyResource| {
+            let event = ucwa_proto::model::Event::about(EventType::Updated, resource);
+            NewEvent {
+                app_id: app.id.clone(),
+                priority: Priority::Medium,
+                sender_rel: event.link.rel.to_string(),
+                sender_href: event.link.href.clone(),
+                body: crate::render::json(&event),
+                conversation: None,
+            }
         };
         // As recorded (`receiveanim` step 7): `me` updated, then the user's presence, note and
         // location added (a signed-in user's only), then `communication` updated.
-        let mut events = vec![event("me", urls.me(), me)];
+        let mut events = vec![event(render::me(&now_available).into())];
         if !app.anonymous {
             let added = |part| people::me_event(app, part, EventType::Added);
             events.extend([added("presence"), added("note"), added("location")]);
         }
-        events.push(event("communication", urls.communication(), communication));
+        events.push(event(render::communication(&now_available).into()));
         let appended = events.len();
         if !self.store.make_available(&app.id, events, self.now_ms()).await? {
             return Err(ServiceError::Conflict {

@@ -16,6 +16,8 @@ use ucwa_core::store::SessionLocation;
 use crate::Services;
 use crate::error::{ServiceError, ServiceResult};
 use crate::render::Viewer;
+use ucwa_proto::RelName;
+
 use crate::render::conversation::{MODALITIES, collection, conversation, modality};
 use crate::render::online_meeting::online_meeting;
 use crate::render::participant::participant;
@@ -93,22 +95,23 @@ impl Services {
     /// Sub-resources of a conversation: its modalities, and what exists only once it is
     /// `Conferenced` (the meeting and the roster views).
     pub async fn conversation_part(&self, app: &Application, session_id: &str, part: &str) -> ServiceResult<Value> {
+        let part = RelName::from(part);
         self.view(app, session_id, |v| {
             if MODALITIES.contains(&part) {
-                return Ok(modality(v, part).into_value());
+                return Ok(modality(v, part.clone()).into_value());
             }
             if !v.session.in_roster() {
                 return Err(ServiceError::not_found());
             }
             let resource = match part {
-                "onlineMeeting" => online_meeting(v),
-                "participants" => collection(v, None),
-                "leaders" => collection(v, Some(View::Leaders)),
-                "attendees" => collection(v, Some(View::Attendees)),
-                "lobby" => collection(v, Some(View::Lobby)),
+                RelName::OnlineMeeting => online_meeting(v).into_value(),
+                RelName::Participants => collection(v, None).into_value(),
+                RelName::Leaders => collection(v, Some(View::Leaders)).into_value(),
+                RelName::Attendees => collection(v, Some(View::Attendees)).into_value(),
+                RelName::Lobby => collection(v, Some(View::Lobby)).into_value(),
                 _ => return Err(ServiceError::not_found()),
             };
-            Ok(resource.into_value())
+            Ok(resource)
         })
         .await
     }
@@ -122,7 +125,7 @@ impl Services {
             if !visible(v, subject) {
                 return Err(ServiceError::not_found());
             }
-            let rel = if subject == session_id { "localParticipant" } else { "participant" };
+            let rel = if subject == session_id { RelName::LocalParticipant } else { RelName::Participant };
             Ok(participant(v, subject, rel).into_value())
         })
         .await

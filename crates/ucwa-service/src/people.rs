@@ -18,8 +18,10 @@
 use serde_json::Value;
 use ucwa_core::credentials::new_id;
 use ucwa_core::model::{Application, NewEvent, PresenceSubscription, PublicationChange, User};
-use ucwa_proto::event::EventType;
+use ucwa_proto::RelName;
 use ucwa_proto::input::{PropertyBag, Validator};
+use ucwa_proto::model::EventType;
+use ucwa_proto::values::Availability;
 
 use crate::Services;
 use crate::applications::make_me_available_required;
@@ -77,11 +79,11 @@ impl Part {
     }
 
     /// The rel of the same part of a contact.
-    fn contact_rel(self) -> &'static str {
+    fn contact_rel(self) -> RelName {
         match self {
-            Part::Presence => "contactPresence",
-            Part::Note => "contactNote",
-            Part::Location => "contactLocation",
+            Part::Presence => RelName::ContactPresence,
+            Part::Note => RelName::ContactNote,
+            Part::Location => RelName::ContactLocation,
         }
     }
 }
@@ -105,9 +107,9 @@ fn uri_of_key(key: &str) -> Option<String> {
 impl Services {
     /// A user's availability and activity as others see them: `Offline` while none of its
     /// applications is available.
-    async fn shown_presence(&self, uri: &str) -> ServiceResult<(&'static str, Option<&'static str>)> {
+    async fn shown_presence(&self, uri: &str) -> ServiceResult<(Availability, Option<&'static str>)> {
         if self.store.online_applications(uri).await?.is_empty() {
-            return Ok(("Offline", None));
+            return Ok((Availability::Offline, None));
         }
         let publication = self.store.publication(uri).await?;
         Ok(render::shown_availability(publication.availability.as_deref()))
@@ -124,12 +126,12 @@ impl Services {
         let resource = match part {
             Part::Presence => {
                 let (availability, activity) = render::shown_availability(publication.availability.as_deref());
-                render::presence("presence", href, availability, activity)
+                render::presence(RelName::Presence, href, availability, activity).into_value()
             }
-            Part::Note => render::note("note", href, &publication),
-            Part::Location => render::location("location", href, &publication),
+            Part::Note => render::note(RelName::Note, href, &publication).into_value(),
+            Part::Location => render::location(RelName::Location, href, &publication).into_value(),
         };
-        Ok(resource.into_value())
+        Ok(resource)
     }
 
     /// `POST me/presence` (`availability`; none resets to `Online`), `me/note` (`message`;
@@ -219,12 +221,16 @@ impl Services {
         let resource = match part {
             Part::Presence => {
                 let (availability, activity) = self.shown_presence(&user.uri).await?;
-                render::presence("contactPresence", href, availability, activity)
+                render::presence(RelName::ContactPresence, href, availability, activity).into_value()
             }
-            Part::Note => render::note("contactNote", href, &self.store.publication(&user.uri).await?),
-            Part::Location => render::location("contactLocation", href, &self.store.publication(&user.uri).await?),
+            Part::Note => {
+                render::note(RelName::ContactNote, href, &self.store.publication(&user.uri).await?).into_value()
+            }
+            Part::Location => {
+                render::location(RelName::ContactLocation, href, &self.store.publication(&user.uri).await?).into_value()
+            }
         };
-        Ok(resource.into_value())
+        Ok(resource)
     }
 
     /// `GET people/contacts` (`myContacts`): every user of this server but the caller, by
@@ -353,7 +359,7 @@ impl Services {
         let mut events = Vec::new();
         for uri in uris {
             if self.store.find_user(uri).await?.is_some() {
-                events.push(render::contact_event(app, uri, "contactPresence", "presence"));
+                events.push(render::contact_event(app, uri, RelName::ContactPresence, "presence"));
             }
         }
         if !events.is_empty() {

@@ -80,6 +80,12 @@ macro_rules! any_resource {
                 self.links().href(RelName::SelfLink)
             }
 
+            /// The resource as JSON (what a server answers with).
+            pub fn into_value(self) -> Value {
+                // Cannot fail: keys are strings and the properties are plain data.
+                serde_json::to_value(&self).unwrap_or(Value::Null)
+            }
+
             /// The resource's links.
             pub fn links(&self) -> &Links {
                 match self {

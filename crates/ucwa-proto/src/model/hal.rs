@@ -280,6 +280,14 @@ impl<P> Hal<P> {
     }
 }
 
+impl<P: Serialize> Hal<P> {
+    /// The resource as JSON (what a server answers with).
+    pub fn into_value(self) -> Value {
+        // Cannot fail: keys are strings and the properties are plain data.
+        serde_json::to_value(&self).unwrap_or(Value::Null)
+    }
+}
+
 /// The property map a `PUT` guard adds: `{"<name>": "please pass this in a PUT request"}`.
 struct GuardEntry<'a>(&'a str);
 

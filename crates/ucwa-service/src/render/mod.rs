@@ -81,6 +81,12 @@ impl<'a> Viewer<'a> {
     }
 }
 
+/// A wire body that is not a HAL resource (token answers) as JSON.
+pub fn json(body: &impl serde::Serialize) -> serde_json::Value {
+    // Cannot fail: plain structs with string keys.
+    serde_json::to_value(body).unwrap_or(serde_json::Value::Null)
+}
+
 /// The rel namespace of a surface: `ms:rtc:saas:` for service applications.
 pub fn namespace(surface: &Surface) -> Namespace {
     match surface {
@@ -89,7 +95,91 @@ pub fn namespace(surface: &Surface) -> Namespace {
     }
 }
 
-/// The enum spellings the wire uses (PascalCase, as the variants are named).
-pub fn wire<T: std::fmt::Debug>(value: T) -> String {
-    format!("{value:?}")
+/// The core's enumerations as the wire model spells them (`ucwa_proto::values`): the core
+/// knows nothing of the wire, and the wire spells each value once, in ucwa-proto.
+pub mod values {
+    use ucwa_core::meeting as core;
+    use ucwa_proto::values as wire;
+
+    pub fn conversation_state(state: core::ConversationState) -> wire::ConversationState {
+        match state {
+            core::ConversationState::Incoming => wire::ConversationState::Incoming,
+            core::ConversationState::Connecting => wire::ConversationState::Connecting,
+            core::ConversationState::Connected => wire::ConversationState::Connected,
+            core::ConversationState::InLobby => wire::ConversationState::InLobby,
+            core::ConversationState::Conferencing => wire::ConversationState::Conferencing,
+            core::ConversationState::Conferenced => wire::ConversationState::Conferenced,
+            core::ConversationState::Disconnected => wire::ConversationState::Disconnected,
+        }
+    }
+
+    pub fn invitation_state(state: core::InvitationState) -> wire::InvitationState {
+        match state {
+            core::InvitationState::Connecting => wire::InvitationState::Connecting,
+            core::InvitationState::Connected => wire::InvitationState::Connected,
+            core::InvitationState::Failed => wire::InvitationState::Failed,
+        }
+    }
+
+    pub fn modality_state(state: core::ModalityState) -> wire::ModalityState {
+        match state {
+            core::ModalityState::Disconnected => wire::ModalityState::Disconnected,
+            core::ModalityState::Connecting => wire::ModalityState::Connecting,
+            core::ModalityState::Connected => wire::ModalityState::Connected,
+        }
+    }
+
+    pub fn importance(importance: core::Importance) -> wire::Importance {
+        match importance {
+            core::Importance::Normal => wire::Importance::Normal,
+            core::Importance::Urgent => wire::Importance::Urgent,
+            core::Importance::Emergency => wire::Importance::Emergency,
+            core::Importance::NonUrgent => wire::Importance::NonUrgent,
+        }
+    }
+
+    pub fn role(role: core::Role) -> wire::Role {
+        match role {
+            core::Role::Leader => wire::Role::Leader,
+            core::Role::Attendee => wire::Role::Attendee,
+        }
+    }
+
+    pub fn direction(direction: core::Direction) -> wire::Direction {
+        match direction {
+            core::Direction::Outgoing => wire::Direction::Outgoing,
+            core::Direction::Incoming => wire::Direction::Incoming,
+        }
+    }
+
+    pub fn access_level(level: core::AccessLevel) -> wire::AccessLevel {
+        match level {
+            core::AccessLevel::Everyone => wire::AccessLevel::Everyone,
+            core::AccessLevel::Invited => wire::AccessLevel::Invited,
+            core::AccessLevel::SameEnterprise => wire::AccessLevel::SameEnterprise,
+            core::AccessLevel::Locked => wire::AccessLevel::Locked,
+        }
+    }
+
+    pub fn leader_assignment(assignment: core::AutomaticLeaderAssignment) -> wire::AutomaticLeaderAssignment {
+        match assignment {
+            core::AutomaticLeaderAssignment::Disabled => wire::AutomaticLeaderAssignment::Disabled,
+            core::AutomaticLeaderAssignment::SameEnterprise => wire::AutomaticLeaderAssignment::SameEnterprise,
+            core::AutomaticLeaderAssignment::Everyone => wire::AutomaticLeaderAssignment::Everyone,
+        }
+    }
+
+    pub fn toggle(toggle: core::Toggle) -> wire::Toggle {
+        match toggle {
+            core::Toggle::Disabled => wire::Toggle::Disabled,
+            core::Toggle::Enabled => wire::Toggle::Enabled,
+        }
+    }
+
+    pub fn announcement(toggle: core::Toggle) -> wire::EntryExitAnnouncement {
+        match toggle {
+            core::Toggle::Disabled => wire::EntryExitAnnouncement::Disabled,
+            core::Toggle::Enabled => wire::EntryExitAnnouncement::Enabled,
+        }
+    }
 }

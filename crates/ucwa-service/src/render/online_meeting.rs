@@ -2,14 +2,19 @@
 //! <https://learn.microsoft.com/en-us/skype-sdk/ucwa/onlinemeeting_ref>) and `myOnlineMeeting` (the organizer's scheduling
 //! resource, <https://learn.microsoft.com/en-us/skype-sdk/ucwa/myonlinemeeting_ref>). Both show the same meeting properties.
 
-use serde_json::json;
 use ucwa_core::conference::conference_uri;
 use ucwa_core::meeting::MeetingSettings;
 use ucwa_core::model::{Application, MeetingRecord};
-use ucwa_proto::encode::aspnet_date;
-use ucwa_proto::{Namespace, Resource};
+use ucwa_proto::ids::SipUri;
+use ucwa_proto::model::{
+    Dashboard, Hal, Link, MeetingProperties, MyOnlineMeeting, OnlineMeeting, OnlineMeetingDefaultValues,
+    OnlineMeetingEligibleValues,
+};
+use ucwa_proto::values::{AccessLevel, AutomaticLeaderAssignment, EntryExitAnnouncement, Toggle, WireDate};
+use ucwa_proto::{Namespace, RelName};
 
-use super::{Viewer, wire};
+use super::Viewer;
+use super::values::{access_level, announcement, leader_assignment, toggle};
 use crate::meetings::{ACCESS_LEVELS, LEADER_ASSIGNMENTS, TOGGLES};
 use crate::urls::{AppUrls, child};
 
@@ -18,31 +23,35 @@ use crate::urls::{AppUrls, child};
 pub const PUT_GUARD: &str = "c9b2b8e5-7a3e-4f43-8c5e-0f4e2b1d6a10";
 
 /// The properties shared by `onlineMeeting` and `myOnlineMeeting`.
-pub fn with_meeting_properties(r: Resource, record: &MeetingRecord) -> Resource {
+pub fn meeting_properties(record: &MeetingRecord) -> MeetingProperties {
     let m = &record.meeting;
     let s = m.settings();
-    r.prop("accessLevel", wire(s.access_level))
-        .prop("attendees", json!(s.attendees))
-        .prop("automaticLeaderAssignment", wire(s.automatic_leader_assignment))
-        .prop("conferenceId", m.id())
-        .prop("description", s.description.as_str())
-        .prop("entryExitAnnouncement", wire(s.entry_exit_announcement))
-        .prop("expirationTime", aspnet_date(s.expiration_ms))
-        .prop("joinUrl", record.join_url.as_str())
-        .prop("leaders", json!(s.leaders))
-        .prop("lobbyBypassForPhoneUsers", wire(s.lobby_bypass_for_phone_users))
-        .prop("onlineMeetingId", m.id())
-        .prop("onlineMeetingUri", conference_uri(&s.organizer_uri, m.id()))
-        .prop("organizerUri", s.organizer_uri.as_str())
-        .prop("phoneUserAdmission", wire(s.phone_user_admission))
-        .prop("subject", s.subject.as_str())
+    let uris = |uris: &[String]| Some(uris.iter().map(SipUri::from_stored).collect());
+    MeetingProperties {
+        access_level: Some(access_level(s.access_level)),
+        attendees: uris(&s.attendees),
+        automatic_leader_assignment: Some(leader_assignment(s.automatic_leader_assignment)),
+        conference_id: Some(m.id().to_owned()),
+        description: Some(s.description.clone()),
+        entry_exit_announcement: Some(announcement(s.entry_exit_announcement)),
+        expiration_time: Some(WireDate::from_unix_ms(s.expiration_ms)),
+        join_url: Some(record.join_url.clone()),
+        leaders: uris(&s.leaders),
+        lobby_bypass_for_phone_users: Some(toggle(s.lobby_bypass_for_phone_users)),
+        online_meeting_id: Some(m.id().to_owned()),
+        online_meeting_uri: Some(SipUri::from_stored(conference_uri(&s.organizer_uri, m.id()))),
+        organizer_uri: Some(SipUri::from_stored(s.organizer_uri.as_str())),
+        phone_user_admission: Some(toggle(s.phone_user_admission)),
+        subject: Some(s.subject.clone()),
+    }
 }
 
-pub fn online_meeting(v: &Viewer<'_>) -> Resource {
+pub fn online_meeting(v: &Viewer<'_>) -> Hal<OnlineMeeting> {
     let conversation = v.conversation_href();
-    let r = Resource::new(v.ns, "onlineMeeting", child(&conversation, "onlineMeeting"))
-        .prop("onlineMeetingRel", "myOnlineMeetings");
-    with_meeting_properties(r, v.record).link("conversation", conversation)
+    let props =
+        OnlineMeeting { meeting: meeting_properties(v.record), online_meeting_rel: Some(RelName::MyOnlineMeetings) };
+    Hal::new(v.ns, RelName::OnlineMeeting, child(&conversation, "onlineMeeting"), props)
+        .link(RelName::Conversation, conversation)
 }
 
 /// The ETag of a `myOnlineMeeting`: changes with every settings change only.
@@ -50,46 +59,57 @@ pub fn etag(record: &MeetingRecord) -> String {
     format!("\"{}\"", record.settings_revision)
 }
 
-pub fn my_online_meeting(urls: &AppUrls, record: &MeetingRecord) -> Resource {
-    let r = Resource::new(Namespace::Ucwa, "myOnlineMeeting", urls.my_meeting(record.meeting.id()))
-        .prop(PUT_GUARD, "please pass this in a PUT request");
-    with_meeting_properties(r, record).prop("etag", record.settings_revision.to_string())
+pub fn my_online_meeting(urls: &AppUrls, record: &MeetingRecord) -> Hal<MyOnlineMeeting> {
+    let props =
+        MyOnlineMeeting { meeting: meeting_properties(record), etag: Some(record.settings_revision.to_string()) };
+    Hal::new(Namespace::Ucwa, RelName::MyOnlineMeeting, urls.my_meeting(record.meeting.id()), props)
+        .put_guard(PUT_GUARD)
 }
 
 /// `myOnlineMeetings`: the meetings the owner organizes, linked (titled by subject) and
 /// embedded in full, as the reference page's sample has them
 /// (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/myonlinemeetings_ref>; clients read
 /// `_embedded.myOnlineMeeting`). Both are arrays, empty when there is no meeting.
-pub fn my_online_meetings(app: &Application, meetings: &[MeetingRecord]) -> Resource {
+pub fn my_online_meetings(app: &Application, meetings: &[MeetingRecord]) -> Hal<Dashboard> {
     let urls = AppUrls::of(app);
-    let links = meetings.iter().map(|m| (urls.my_meeting(m.meeting.id()), Some(m.meeting.settings().subject.clone())));
-    let embedded = meetings.iter().map(|m| my_online_meeting(&urls, m)).collect();
-    Resource::new(Namespace::Ucwa, "myOnlineMeetings", urls.at("onlineMeetings/myOnlineMeetings"))
-        .link_array("myOnlineMeeting", links)
-        .embed_array("myOnlineMeeting", embedded)
+    let links =
+        meetings.iter().map(|m| Link::titled(urls.my_meeting(m.meeting.id()), m.meeting.settings().subject.as_str()));
+    let embedded = meetings.iter().map(|m| my_online_meeting(&urls, m).into());
+    let href = urls.at("onlineMeetings/myOnlineMeetings");
+    Hal::new(Namespace::Ucwa, RelName::MyOnlineMeetings, href, Dashboard {})
+        .link_array(RelName::MyOnlineMeeting, links)
+        .embed_array(RelName::MyOnlineMeeting, embedded)
 }
 
 /// `onlineMeetings/defaultValues`: what a meeting gets when its creator leaves a value out.
-pub fn default_values(app: &Application) -> Resource {
+pub fn default_values(app: &Application) -> Hal<OnlineMeetingDefaultValues> {
     let urls = AppUrls::of(app);
     let defaults = MeetingSettings::new(app.owner_uri.clone(), 0);
-    Resource::new(Namespace::Ucwa, "onlineMeetingDefaultValues", urls.at("onlineMeetings/defaultValues"))
-        .prop("accessLevel", wire(defaults.access_level))
-        .prop("automaticLeaderAssignment", wire(defaults.automatic_leader_assignment))
-        .prop("entryExitAnnouncement", wire(defaults.entry_exit_announcement))
-        .prop("lobbyBypassForPhoneUsers", wire(defaults.lobby_bypass_for_phone_users))
-        .prop("phoneUserAdmission", wire(defaults.phone_user_admission))
-        .prop("defaultOnlineMeetingRel", "myOnlineMeetings")
-        .prop("participantsWarningThreshold", 250)
+    let props = OnlineMeetingDefaultValues {
+        access_level: Some(access_level(defaults.access_level)),
+        automatic_leader_assignment: Some(leader_assignment(defaults.automatic_leader_assignment)),
+        entry_exit_announcement: Some(announcement(defaults.entry_exit_announcement)),
+        lobby_bypass_for_phone_users: Some(toggle(defaults.lobby_bypass_for_phone_users)),
+        phone_user_admission: Some(toggle(defaults.phone_user_admission)),
+        default_online_meeting_rel: Some(RelName::MyOnlineMeetings),
+        participants_warning_threshold: Some(250),
+    };
+    Hal::new(Namespace::Ucwa, RelName::OnlineMeetingDefaultValues, urls.at("onlineMeetings/defaultValues"), props)
 }
 
-/// `onlineMeetings/eligibleValues`: every value a meeting property accepts here.
-pub fn eligible_values(app: &Application) -> Resource {
+/// `onlineMeetings/eligibleValues`: every value a meeting property accepts here (the
+/// spellings the input checks accept).
+pub fn eligible_values(app: &Application) -> Hal<OnlineMeetingEligibleValues> {
     let urls = AppUrls::of(app);
-    Resource::new(Namespace::Ucwa, "onlineMeetingEligibleValues", urls.at("onlineMeetings/eligibleValues"))
-        .prop("accessLevels", json!(ACCESS_LEVELS))
-        .prop("automaticLeaderAssignments", json!(LEADER_ASSIGNMENTS))
-        .prop("entryExitAnnouncements", json!(TOGGLES))
-        .prop("lobbyBypassForPhoneUsersSettings", json!(TOGGLES))
-        .prop("phoneUserAdmissions", json!(TOGGLES))
+    let toggles = || Some(TOGGLES.iter().map(|t| Toggle::from(*t)).collect());
+    let props = OnlineMeetingEligibleValues {
+        access_levels: Some(ACCESS_LEVELS.iter().map(|l| AccessLevel::from(*l)).collect()),
+        automatic_leader_assignments: Some(
+            LEADER_ASSIGNMENTS.iter().map(|a| AutomaticLeaderAssignment::from(*a)).collect(),
+        ),
+        entry_exit_announcements: Some(TOGGLES.iter().map(|t| EntryExitAnnouncement::from(*t)).collect()),
+        lobby_bypass_for_phone_users_settings: toggles(),
+        phone_user_admissions: toggles(),
+    };
+    Hal::new(Namespace::Ucwa, RelName::OnlineMeetingEligibleValues, urls.at("onlineMeetings/eligibleValues"), props)
 }

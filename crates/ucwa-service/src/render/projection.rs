@@ -8,7 +8,8 @@ use ucwa_core::channel::Priority;
 use ucwa_core::meeting::{InvitationState, MeetingKind, Notice, NoticeKind, Reason, Surface};
 use ucwa_core::model::{MeetingRecord, NewEvent};
 use ucwa_proto::error::ErrorBody;
-use ucwa_proto::event::{Event, EventType, RelLink, Status};
+use ucwa_proto::model::{AnyResource, Embedded, Embeds, Event, EventLink, EventType, Status};
+use ucwa_proto::{Namespace, RelName};
 
 use super::Viewer;
 use super::conversation::{conversation, view_rel};
@@ -22,6 +23,21 @@ pub fn reason_body(reason: &Reason) -> ErrorBody {
     ErrorBody::new(&reason.code, Some(&reason.subcode), reason.message.clone())
 }
 
+/// A rel + href pair with the rel spelled in `ns`.
+fn rel_link(ns: Namespace, name: RelName, href: String) -> EventLink {
+    EventLink::new(ns.rel_of(name), href)
+}
+
+/// An event about `link` that embeds `resource` under its own rel.
+fn embedding(kind: EventType, link: EventLink, resource: impl Into<AnyResource>) -> Event {
+    let resource = resource.into();
+    let mut embedded = Embedded::default();
+    if let Some(rel) = resource.rel().cloned() {
+        embedded.insert(rel, Embeds::One(Box::new(resource)));
+    }
+    Event { embedded: Some(embedded), ..Event::new(kind, link) }
+}
+
 /// Renders every notice against the meeting as it is after the command.
 pub fn project(record: &MeetingRecord, notices: &[Notice]) -> Vec<NewEvent> {
     notices.iter().filter_map(|n| render(record, n)).collect()
@@ -30,19 +46,15 @@ pub fn project(record: &MeetingRecord, notices: &[Notice]) -> Vec<NewEvent> {
 fn render(record: &MeetingRecord, notice: &Notice) -> Option<NewEvent> {
     let v = Viewer::new(record, &notice.to)?;
     let ns = v.ns;
-    let communication = RelLink::new(ns.rel("communication"), v.urls.communication());
-    let conversation_sender = RelLink::new(ns.rel("conversation"), v.conversation_href());
-    let conversation_link = || RelLink::new(ns.rel("conversation"), v.conversation_href());
+    let communication = rel_link(ns, RelName::Communication, v.urls.communication());
+    let conversation_sender = rel_link(ns, RelName::Conversation, v.conversation_href());
+    let conversation_link = || rel_link(ns, RelName::Conversation, v.conversation_href());
+    // Operation events embed the operation and link to it (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/operationresource>).
+    let operation_event = |kind: EventType, resource: AnyResource| Event::about(kind, resource);
     let invitation_event = |kind: EventType, state: InvitationState| {
         let resource = invitation_in(&v, state);
-        let rel = resource.rel().to_owned();
-        Event::new(kind, RelLink::new(rel.clone(), invitation_href(&v))).embedding(&rel, resource.into_value())
-    };
-    // Operation events embed the operation and link to it (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/operationresource>).
-    let operation_event = |kind: EventType, resource: ucwa_proto::Resource| {
-        let rel = resource.rel().to_owned();
-        let href = resource.self_href().unwrap_or_default().to_owned();
-        Event::new(kind, RelLink::new(rel.clone(), href)).embedding(&rel, resource.into_value())
+        let rel = resource.rel().cloned().unwrap_or_else(|| ns.rel_of(RelName::OnlineMeetingInvitation));
+        embedding(kind, EventLink::new(rel, invitation_href(&v)), resource)
     };
     let completion = |mut event: Event, state: InvitationState, reason: Option<&Reason>| {
         if state == InvitationState::Connected {
@@ -53,16 +65,13 @@ fn render(record: &MeetingRecord, notice: &Notice) -> Option<NewEvent> {
         }
         event
     };
-    let participant_event = |kind: EventType, subject: &str, rel: &str| {
-        let mut link = RelLink::new(ns.rel(rel), v.participant_href(subject));
+    let participant_event = |kind: EventType, subject: &str, name: RelName| {
+        let mut link = rel_link(ns, name.clone(), v.participant_href(subject));
         link.title = record.meeting.session(subject).map(|s| s.identity.display_name.clone());
-        let event = Event::new(kind, link);
         if kind == EventType::Deleted {
-            event
+            Event::new(kind, link)
         } else {
-            let resource = participant(&v, subject, rel);
-            let key = resource.rel().to_owned();
-            event.embedding(&key, resource.into_value())
+            embedding(kind, link, participant(&v, subject, name))
         }
     };
     let (sender, event) = match &notice.kind {
@@ -82,9 +91,7 @@ fn render(record: &MeetingRecord, notice: &Notice) -> Option<NewEvent> {
             } else {
                 EventType::Updated
             };
-            let resource = conversation(&v, *state);
-            let rel = resource.rel().to_owned();
-            (communication, Event::new(kind, conversation_link()).embedding(&rel, resource.into_value()))
+            (communication, embedding(kind, conversation_link(), conversation(&v, *state)))
         }
         NoticeKind::ConversationDeleted => {
             let mut event = Event::new(EventType::Deleted, conversation_link());
@@ -92,19 +99,17 @@ fn render(record: &MeetingRecord, notice: &Notice) -> Option<NewEvent> {
             (communication, event)
         }
         NoticeKind::LocalParticipantAdded => {
-            (conversation_sender, participant_event(EventType::Added, v.id, "localParticipant"))
+            (conversation_sender, participant_event(EventType::Added, v.id, RelName::LocalParticipant))
         }
         NoticeKind::LocalParticipantUpdated => {
-            (conversation_sender, participant_event(EventType::Updated, v.id, "localParticipant"))
+            (conversation_sender, participant_event(EventType::Updated, v.id, RelName::LocalParticipant))
         }
         NoticeKind::OnlineMeetingAdded => {
-            let resource = online_meeting(&v);
-            let rel = resource.rel().to_owned();
-            let link = RelLink::new(rel.clone(), child(&v.conversation_href(), "onlineMeeting"));
-            (conversation_sender, Event::new(EventType::Added, link).embedding(&rel, resource.into_value()))
+            let link = rel_link(ns, RelName::OnlineMeeting, child(&v.conversation_href(), "onlineMeeting"));
+            (conversation_sender, embedding(EventType::Added, link, online_meeting(&v)))
         }
         NoticeKind::ParticipantAdded { subject, in_view } => {
-            let mut event = participant_event(EventType::Added, subject, "participant");
+            let mut event = participant_event(EventType::Added, subject, RelName::Participant);
             // A two-party conversation has no roster views to be `in`.
             event.in_ = in_view
                 .filter(|_| record.meeting.kind() == MeetingKind::Conference)
@@ -112,10 +117,10 @@ fn render(record: &MeetingRecord, notice: &Notice) -> Option<NewEvent> {
             (conversation_sender, event)
         }
         NoticeKind::ParticipantUpdated { subject } => {
-            (conversation_sender, participant_event(EventType::Updated, subject, "participant"))
+            (conversation_sender, participant_event(EventType::Updated, subject, RelName::Participant))
         }
         NoticeKind::ParticipantDeleted { subject, in_view, reason } => {
-            let mut event = participant_event(EventType::Deleted, subject, "participant");
+            let mut event = participant_event(EventType::Deleted, subject, RelName::Participant);
             event.in_ = in_view.map(|view| in_link(&v, Some(view)));
             event.reason = reason.as_ref().map(reason_body);
             (conversation_sender, event)
@@ -123,9 +128,12 @@ fn render(record: &MeetingRecord, notice: &Notice) -> Option<NewEvent> {
         NoticeKind::ParticipantInvitationStarted { id } | NoticeKind::ParticipantInvitationCompleted { id } => {
             let pinv = v.session.participant_invitations.iter().find(|p| &p.id == id)?;
             let event = if matches!(notice.kind, NoticeKind::ParticipantInvitationStarted { .. }) {
-                operation_event(EventType::Started, participant_invitation(&v, pinv, InvitationState::Connecting))
+                operation_event(
+                    EventType::Started,
+                    participant_invitation(&v, pinv, InvitationState::Connecting).into(),
+                )
             } else {
-                let event = operation_event(EventType::Completed, participant_invitation(&v, pinv, pinv.state));
+                let event = operation_event(EventType::Completed, participant_invitation(&v, pinv, pinv.state).into());
                 completion(event, pinv.state, pinv.reason.as_ref())
             };
             (communication, event)
@@ -133,28 +141,24 @@ fn render(record: &MeetingRecord, notice: &Notice) -> Option<NewEvent> {
         NoticeKind::MessagingInvitationStarted | NoticeKind::MessagingInvitationCompleted => {
             let op = v.session.messaging_operation.as_ref()?;
             let event = if notice.kind == NoticeKind::MessagingInvitationStarted {
-                operation_event(EventType::Started, messaging_operation(&v, op, InvitationState::Connecting))
+                operation_event(EventType::Started, messaging_operation(&v, op, InvitationState::Connecting).into())
             } else {
-                let event = operation_event(EventType::Completed, messaging_operation(&v, op, op.state));
+                let event = operation_event(EventType::Completed, messaging_operation(&v, op, op.state).into());
                 completion(event, op.state, None)
             };
             (communication, event)
         }
         NoticeKind::MessagingUpdated { state } => {
-            let resource = messaging(&v, *state);
-            let rel = resource.rel().to_owned();
-            let link = RelLink::new(rel.clone(), v.urls.messaging(v.id));
-            (conversation_sender, Event::new(EventType::Updated, link).embedding(&rel, resource.into_value()))
+            let link = rel_link(ns, RelName::Messaging, v.urls.messaging(v.id));
+            (conversation_sender, embedding(EventType::Updated, link, messaging(&v, *state)))
         }
         NoticeKind::ParticipantMessagingAdded { subject } | NoticeKind::ParticipantMessagingDeleted { subject } => {
-            let resource = participant_messaging(&v, subject);
-            let rel = resource.rel().to_owned();
-            let in_rel = if subject == v.id { "localParticipant" } else { "participant" };
-            let mut in_ = RelLink::new(ns.rel(in_rel), v.participant_href(subject));
+            let in_rel = if subject == v.id { RelName::LocalParticipant } else { RelName::Participant };
+            let mut in_ = rel_link(ns, in_rel, v.participant_href(subject));
             in_.title = record.meeting.session(subject).map(|s| s.identity.display_name.clone());
-            let link = RelLink::new(rel.clone(), child(&v.participant_href(subject), "messaging"));
+            let link = rel_link(ns, RelName::ParticipantMessaging, child(&v.participant_href(subject), "messaging"));
             let mut event = if matches!(notice.kind, NoticeKind::ParticipantMessagingAdded { .. }) {
-                Event::new(EventType::Added, link).embedding(&rel, resource.into_value())
+                embedding(EventType::Added, link, participant_messaging(&v, subject))
             } else {
                 Event::new(EventType::Deleted, link)
             };
@@ -162,12 +166,12 @@ fn render(record: &MeetingRecord, notice: &Notice) -> Option<NewEvent> {
             (conversation_sender, event)
         }
         NoticeKind::MessageStarted { message: m } => {
-            (conversation_sender, operation_event(EventType::Started, message(&v, m)))
+            (conversation_sender, operation_event(EventType::Started, message(&v, m).into()))
         }
         NoticeKind::MessageCompleted { message: m } | NoticeKind::MessageReceived { message: m } => {
             // A received message is one `completed` event (as recorded): clients act once
             // per Incoming message event.
-            let mut event = operation_event(EventType::Completed, message(&v, m));
+            let mut event = operation_event(EventType::Completed, message(&v, m).into());
             event.status = Some(Status::Success);
             (conversation_sender, event)
         }
@@ -179,26 +183,27 @@ fn render(record: &MeetingRecord, notice: &Notice) -> Option<NewEvent> {
             } else {
                 EventType::Deleted
             };
-            let mut link = RelLink::new(ns.rel("participant"), v.participant_href(subject));
+            let mut link = rel_link(ns, RelName::Participant, v.participant_href(subject));
             link.title = record.meeting.session(subject).map(|s| s.identity.display_name.clone());
             let mut event = Event::new(kind, link);
-            event.in_ = Some(RelLink::new(ns.rel("typingParticipants"), v.urls.typing_participants(v.id)));
+            event.in_ = Some(rel_link(ns, RelName::TypingParticipants, v.urls.typing_participants(v.id)));
             (conversation_sender, event)
         }
     };
     Some(NewEvent {
         app_id: v.session.app_id.clone(),
         priority: Priority::High,
-        sender_rel: sender.rel,
+        sender_rel: sender.rel.to_string(),
         sender_href: sender.href,
-        body: event.to_value(),
+        body: super::json(&event),
         // Only service applications' conversations can have a callback route; for everyone
         // else the store need not look one up.
         conversation: matches!(v.session.identity.surface, Surface::Service { .. }).then(|| notice.to.clone()),
     })
 }
 
-fn in_link(v: &Viewer<'_>, view: Option<ucwa_core::meeting::View>) -> RelLink {
-    let rel = view_rel(view);
-    RelLink::new(v.ns.rel(rel), child(&v.conversation_href(), rel))
+fn in_link(v: &Viewer<'_>, view: Option<ucwa_core::meeting::View>) -> EventLink {
+    let name = view_rel(view);
+    let href = child(&v.conversation_href(), name.as_str());
+    rel_link(v.ns, name, href)
 }

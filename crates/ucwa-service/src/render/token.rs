@@ -1,19 +1,21 @@
 //! The OAuth answer of the token endpoint.
 
-use serde_json::{Value, json};
+use serde_json::Value;
+use ucwa_proto::model::{OAuthError, TokenResponse};
 
 use crate::tokens::Grant;
 
 pub fn grant(grant: &Grant) -> Value {
-    json!({
-        "access_token": grant.access_token,
-        "expires_in": grant.expires_in.as_secs(),
-        "ms_rtc_identityscope": "local",
-        "token_type": "Bearer",
-    })
+    let body = TokenResponse {
+        access_token: grant.access_token.clone(),
+        expires_in: grant.expires_in.as_secs(),
+        ms_rtc_identityscope: Some("local".to_owned()),
+        token_type: "Bearer".to_owned(),
+    };
+    super::json(&body)
 }
 
 /// An OAuth error answer (`invalid_grant`, ...).
 pub fn error(code: &str) -> Value {
-    json!({ "error": code })
+    super::json(&OAuthError { error: code.to_owned() })
 }
