@@ -138,6 +138,25 @@ pub trait Store: Send + Sync + 'static {
     /// Conversations with undelivered callbacks whose next attempt is due at `now_ms`, oldest
     /// first, leaving out `busy` (being delivered now).
     async fn due_callbacks(&self, now_ms: i64, busy: &[String], limit: u32) -> StoreResult<Vec<String>>;
+    /// Claims for `node`, until `lease_until_ms`, up to `limit` conversations whose callbacks
+    /// are due at `now_ms` and whose delivery lease is free (never taken, released, or
+    /// expired), oldest undelivered event first. Only the holder of a conversation's lease
+    /// delivers it, so with several nodes on one database each conversation has one
+    /// deliverer at a time, and a dead node's conversations are taken over once its leases
+    /// expire.
+    async fn claim_callbacks(
+        &self,
+        node: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<String>>;
+    /// Extends `node`'s lease on a conversation to `lease_until_ms`. `false`: `node` does not
+    /// hold it any more (released, or expired and claimed by another node); stop delivering.
+    async fn renew_callback_lease(&self, session_id: &str, node: &str, lease_until_ms: i64) -> StoreResult<bool>;
+    /// Frees `node`'s lease on a conversation (its delivery turn is over), so any node may
+    /// claim it when it is next due.
+    async fn release_callback_lease(&self, session_id: &str, node: &str) -> StoreResult<()>;
     /// The route of a conversation and up to `limit` of its undelivered events, in order.
     async fn callback_batch(
         &self,

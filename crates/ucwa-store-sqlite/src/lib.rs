@@ -51,6 +51,10 @@ pub struct SqliteStore {
     /// row after the writer had already dropped it.
     app_writes: AtomicU64,
     maintenance: tokio::task::JoinHandle<()>,
+    /// Callback delivery leases: session id -> (node, until). One process uses a SQLite
+    /// database, so the leases live in its memory; they only keep this node's own worker
+    /// from delivering a conversation twice at once. A `std` mutex, never held across `.await`.
+    leases: Mutex<HashMap<String, (String, i64)>>,
 }
 
 /// Background upkeep, every second: deletes acknowledged events (kept off the delivery
@@ -144,6 +148,7 @@ impl SqliteStore {
             apps: Mutex::new(HashMap::new()),
             app_writes: AtomicU64::new(0),
             maintenance,
+            leases: Mutex::new(HashMap::new()),
         })
     }
 
@@ -386,6 +391,47 @@ impl Store for SqliteStore {
 
     async fn due_callbacks(&self, now_ms: i64, busy: &[String], limit: u32) -> StoreResult<Vec<String>> {
         service::due(&self.readers, now_ms, busy, limit).await
+    }
+
+    async fn claim_callbacks(
+        &self,
+        node: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<String>> {
+        let held: Vec<String> = {
+            let leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+            leases.iter().filter(|(_, (_, until))| *until > now_ms).map(|(s, _)| s.clone()).collect()
+        };
+        let due = service::due(&self.readers, now_ms, &held, limit).await?;
+        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        // Another claim may have run while the query did.
+        let claimed: Vec<String> =
+            due.into_iter().filter(|s| leases.get(s).is_none_or(|(_, until)| *until <= now_ms)).collect();
+        for session in &claimed {
+            leases.insert(session.clone(), (node.to_owned(), lease_until_ms));
+        }
+        Ok(claimed)
+    }
+
+    async fn renew_callback_lease(&self, session_id: &str, node: &str, lease_until_ms: i64) -> StoreResult<bool> {
+        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        match leases.get_mut(session_id) {
+            Some((owner, until)) if owner == node => {
+                *until = lease_until_ms;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn release_callback_lease(&self, session_id: &str, node: &str) -> StoreResult<()> {
+        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        if leases.get(session_id).is_some_and(|(owner, _)| owner == node) {
+            leases.remove(session_id);
+        }
+        Ok(())
     }
 
     async fn callback_batch(

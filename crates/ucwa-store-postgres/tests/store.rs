@@ -1,0 +1,312 @@
+//! The PostgreSQL store against a real server (`UCWA_TEST_POSTGRES_URL`; each test in a
+//! database of its own), including what only several nodes on one database can show: two
+//! `PostgresStore`s opened on the same database are two nodes.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use ucwa_core::Store;
+use ucwa_core::channel::{ChannelLimits, Priority};
+use ucwa_core::meeting::{Meeting, MeetingSettings};
+use ucwa_core::model::{DeliveredBatch, MeetingRecord, NewApplication, NewEvent};
+use ucwa_core::service::CallbackRoute;
+use ucwa_store_postgres::PostgresStore;
+use ucwa_store_postgres::scratch::ScratchDatabase;
+
+/// A fresh database and a store on it, or `None` (skipped) without a test server.
+async fn node(test: &str) -> Option<(ScratchDatabase, PostgresStore)> {
+    let db = ScratchDatabase::create(test).await.expect("a test database")?;
+    let store = PostgresStore::open(db.url()).await.expect("open the store");
+    Some((db, store))
+}
+
+async fn app(store: &PostgresStore, id: &str) {
+    let new = NewApplication {
+        id: id.into(),
+        owner_uri: "sip:a@example.com".into(),
+        anonymous: false,
+        display_name: "A".into(),
+        endpoint_id: id.into(),
+        user_agent: "t".into(),
+        culture: "en".into(),
+        instance_id: None,
+        kind: Default::default(),
+    };
+    store.create_application(&new, ChannelLimits::default().defaults(), 0).await.unwrap();
+}
+
+fn event(app: &str, tag: u32) -> NewEvent {
+    NewEvent {
+        app_id: app.into(),
+        priority: Priority::High,
+        sender_rel: "communication".into(),
+        sender_href: "/c".into(),
+        body: json!({ "tag": tag }),
+        conversation: None,
+    }
+}
+
+#[tokio::test]
+async fn events_are_numbered_per_application_and_removed_once_acknowledged() {
+    let Some((_db, store)) = node("events_are_numbered_per_application_and_removed_once_acknowledged").await else {
+        return;
+    };
+    app(&store, "a").await;
+    app(&store, "b").await;
+    // Interleaved across two applications in one append: each gets 1, 2, 3 in order.
+    let batch: Vec<NewEvent> = (0..6).map(|i| event(if i % 2 == 0 { "a" } else { "b" }, i)).collect();
+    store.append_events(batch, 1).await.unwrap();
+    let a = store.events_after("a", 0, 100).await.unwrap();
+    assert_eq!(a.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(a.iter().map(|e| e.body["tag"].as_u64().unwrap()).collect::<Vec<_>>(), [0, 2, 4]);
+    let b = store.events_after("b", 0, 100).await.unwrap();
+    assert_eq!(b.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
+
+    // Batch 1 delivers a's events: not yet acknowledged, so nothing may go.
+    let one = DeliveredBatch { no: 1, body: "one".into(), max_seq: 3 };
+    assert!(store.save_batch("a", &one, 0, 2).await.unwrap());
+    assert!(!store.save_batch("a", &one, 0, 2).await.unwrap(), "compare-and-swap on the previous batch");
+    assert_eq!(store.delete_acknowledged_events().await.unwrap(), 0);
+    assert_eq!(store.application("a").await.unwrap().unwrap().delivered, one);
+    // Asking for batch 2 acknowledges batch 1: its three events go, b's stay.
+    let two = DeliveredBatch { no: 2, body: "two".into(), max_seq: 3 };
+    assert!(store.save_batch("a", &two, 1, 3).await.unwrap());
+    assert_eq!(store.delete_acknowledged_events().await.unwrap(), 3);
+    assert_eq!(store.events_after("b", 0, 100).await.unwrap().len(), 3);
+    // Later events keep counting from where a left off.
+    store.append_events(vec![event("a", 9)], 4).await.unwrap();
+    assert_eq!(store.events_after("a", 3, 100).await.unwrap()[0].seq, 4);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn events_for_missing_or_expired_applications_are_dropped() {
+    let Some((_db, store)) = node("events_for_missing_or_expired_applications_are_dropped").await else { return };
+    app(&store, "a").await;
+    app(&store, "old").await;
+    assert_eq!(store.expire_idle_applications(1, &["a".to_owned()]).await.unwrap(), ["old"]);
+    store.append_events(vec![event("gone", 1), event("a", 2), event("old", 3)], 1).await.unwrap();
+    assert_eq!(store.events_after("a", 0, 10).await.unwrap().len(), 1);
+    assert!(store.events_after("gone", 0, 10).await.unwrap().is_empty());
+    assert!(store.events_after("old", 0, 10).await.unwrap().is_empty());
+    store.close().await;
+}
+
+/// Two nodes append to the same applications at once, in opposite orders (the case that
+/// deadlocks without the id-ordered locking): every number is used once, none is skipped,
+/// and a reader never sees a number before all smaller ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_on_two_nodes_are_gap_free_and_never_deadlock() {
+    let Some((db, a)) = node("concurrent_appends_on_two_nodes_are_gap_free_and_never_deadlock").await else {
+        return;
+    };
+    let b = PostgresStore::open(db.url()).await.unwrap();
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    for id in ["x", "y", "z"] {
+        app(&a, id).await;
+    }
+    const ROUNDS: u32 = 60;
+    let writer = |store: Arc<PostgresStore>, order: [&'static str; 3]| {
+        tokio::spawn(async move {
+            for i in 0..ROUNDS {
+                let events = order.iter().map(|app| event(app, i)).collect();
+                store.append_events(events, 1).await.unwrap();
+            }
+        })
+    };
+    // A reader checks, while the writers run, that what it sees is always a prefix.
+    let reader = {
+        let a = a.clone();
+        tokio::spawn(async move {
+            for _ in 0..200 {
+                let seqs: Vec<i64> = a.events_after("x", 0, 1000).await.unwrap().iter().map(|e| e.seq).collect();
+                assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "a gap was visible");
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let w1 = writer(a.clone(), ["x", "y", "z"]);
+    let w2 = writer(b.clone(), ["z", "y", "x"]);
+    let w3 = writer(a.clone(), ["y", "z", "x"]);
+    w1.await.unwrap();
+    w2.await.unwrap();
+    w3.await.unwrap();
+    reader.await.unwrap();
+    for id in ["x", "y", "z"] {
+        let seqs: Vec<i64> = a.events_after(id, 0, 1000).await.unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=i64::from(3 * ROUNDS)).collect::<Vec<_>>());
+    }
+    a.close().await;
+    b.close().await;
+}
+
+/// A commit on one node rings the parked readers of another through LISTEN/NOTIFY; when the
+/// listening connection is killed, the node rings every parked reader once it listens again.
+#[tokio::test]
+async fn a_commit_on_one_node_rings_the_other_and_a_lost_listener_rings_everyone() {
+    let Some((db, a)) = node("a_commit_on_one_node_rings_the_other_and_a_lost_listener_rings_everyone").await else {
+        return;
+    };
+    let b = PostgresStore::open(db.url()).await.unwrap();
+    app(&a, "target").await;
+    app(&a, "other").await;
+
+    let bell = b.doorbell().subscribe("target");
+    let rung = bell.notified();
+    tokio::pin!(rung);
+    rung.as_mut().enable();
+    a.append_events(vec![event("target", 1)], 1).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), rung).await.expect("node b was rung for node a's commit");
+
+    // Kill b's listening connection from the outside. No event is committed meanwhile, yet
+    // every reader parked on b must re-read.
+    let bell = b.doorbell().subscribe("other");
+    let rung = bell.notified();
+    tokio::pin!(rung);
+    rung.as_mut().enable();
+    let killed: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&sqlx::PgPool::connect(db.url()).await.unwrap())
+    .await
+    .unwrap();
+    assert_eq!(killed.len(), 2, "one listening connection per node");
+    tokio::time::timeout(Duration::from_secs(15), rung).await.expect("a reconnected listener rings everyone");
+
+    // And b hears a's commits again.
+    let bell = b.doorbell().subscribe("target");
+    let rung = bell.notified();
+    tokio::pin!(rung);
+    rung.as_mut().enable();
+    a.append_events(vec![event("target", 2)], 1).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), rung).await.expect("rung after the reconnect");
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn one_of_two_nodes_saving_the_same_meeting_version_wins() {
+    let Some((db, a)) = node("one_of_two_nodes_saving_the_same_meeting_version_wins").await else { return };
+    let b = PostgresStore::open(db.url()).await.unwrap();
+    let record = MeetingRecord {
+        meeting: Meeting::new("M1", MeetingSettings::new("sip:org@example.com", i64::MAX / 2)),
+        join_url: "https://example.com/meet/M1".into(),
+        created_ms: 1,
+        settings_revision: 0,
+    };
+    a.insert_meeting(&record).await.unwrap();
+    let before = b.meeting("M1").await.unwrap().unwrap();
+    assert_eq!(before, record);
+    let change = |subject: &str| {
+        let mut after = before.clone();
+        let mut settings = after.meeting.settings().clone();
+        settings.subject = subject.into();
+        after.meeting.update_settings(settings).unwrap();
+        after.settings_revision += 1;
+        after
+    };
+    let (on_a, on_b) = (change("from a"), change("from b"));
+    let (saved_a, saved_b) = tokio::join!(
+        a.save_meeting(&on_a, &before.meeting, Vec::new(), 2),
+        b.save_meeting(&on_b, &before.meeting, Vec::new(), 2)
+    );
+    assert_ne!(saved_a.unwrap(), saved_b.unwrap(), "exactly one save wins");
+    let stored = a.meeting("M1").await.unwrap().unwrap();
+    assert_eq!(stored.meeting.version(), before.meeting.version() + 1);
+    assert!(["from a", "from b"].contains(&stored.meeting.settings().subject.as_str()));
+    assert_eq!(a.meeting_version("M1").await.unwrap(), Some(stored.meeting.version()));
+    assert!(!a.delete_meeting("M1", before.meeting.version(), Vec::new(), 3).await.unwrap(), "stale version");
+    assert!(b.delete_meeting("M1", stored.meeting.version(), Vec::new(), 3).await.unwrap());
+    assert!(a.meeting("M1").await.unwrap().is_none());
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn two_nodes_creating_one_endpoints_application_get_the_same_one() {
+    let Some((db, a)) = node("two_nodes_creating_one_endpoints_application_get_the_same_one").await else { return };
+    let b = PostgresStore::open(db.url()).await.unwrap();
+    let new = |id: &str| NewApplication {
+        id: id.into(),
+        owner_uri: "sip:a@example.com".into(),
+        anonymous: false,
+        display_name: "A".into(),
+        endpoint_id: "laptop".into(),
+        user_agent: "t".into(),
+        culture: "en".into(),
+        instance_id: None,
+        kind: Default::default(),
+    };
+    let params = ChannelLimits::default().defaults();
+    let (on_a, on_b) = (new("from-a"), new("from-b"));
+    let (x, y) = tokio::join!(a.create_application(&on_a, params, 1), b.create_application(&on_b, params, 1));
+    let ((x, x_new), (y, y_new)) = (x.unwrap(), y.unwrap());
+    assert_eq!(x.id, y.id);
+    assert!(x_new ^ y_new, "exactly one created it");
+    assert!(a.delete_application(&x.id).await.unwrap());
+    assert!(b.application(&x.id).await.unwrap().is_none());
+    assert!(!b.delete_application(&x.id).await.unwrap());
+    a.close().await;
+    b.close().await;
+}
+
+/// One deliverer per conversation: a lease one node holds keeps the other out until it is
+/// released or expires; a node that lost its lease cannot renew it.
+#[tokio::test]
+async fn callback_leases_give_each_conversation_one_deliverer_and_expire() {
+    let Some((db, a)) = node("callback_leases_give_each_conversation_one_deliverer_and_expire").await else {
+        return;
+    };
+    let b = PostgresStore::open(db.url()).await.unwrap();
+    app(&a, "svc").await;
+    for session in ["s1", "s2"] {
+        let route = CallbackRoute {
+            session_id: session.into(),
+            app_id: "svc".into(),
+            url: Some("https://bot.example.com/cb".into()),
+            context: None,
+            base_uri: "https://ucwa.example.com".into(),
+            attempts: 0,
+            next_attempt_ms: 0,
+            delivered: 0,
+            created_ms: 0,
+        };
+        a.insert_callback_route(&route).await.unwrap();
+        let mut ev = event("svc", 1);
+        ev.conversation = Some(session.into());
+        a.append_events(vec![ev], 1).await.unwrap();
+    }
+    assert!(a.events_after("svc", 0, 10).await.unwrap().is_empty(), "routed to the outbox, not the log");
+
+    let (on_a, on_b) = tokio::join!(a.claim_callbacks("A", 100, 1_000, 10), b.claim_callbacks("B", 100, 1_000, 10));
+    let (on_a, on_b) = (on_a.unwrap(), on_b.unwrap());
+    let all: BTreeSet<&String> = on_a.iter().chain(&on_b).collect();
+    assert_eq!(all.len(), on_a.len() + on_b.len(), "no conversation claimed twice");
+    assert_eq!(all.len(), 2);
+    let (held_by_a, holder) = match on_a.first() {
+        Some(s) => (s.clone(), "A"),
+        None => (on_b[0].clone(), "B"),
+    };
+    let other = if holder == "A" { "B" } else { "A" };
+    assert!(b.claim_callbacks("C", 500, 2_000, 10).await.unwrap().is_empty(), "held until 1000");
+    assert!(a.renew_callback_lease(&held_by_a, holder, 1_500).await.unwrap());
+    assert!(!a.renew_callback_lease(&held_by_a, other, 9_000).await.unwrap());
+    // The holder dies: after the lease runs out, another node takes the conversation over.
+    let taken = b.claim_callbacks("C", 1_600, 3_000, 10).await.unwrap();
+    assert!(taken.contains(&held_by_a));
+    assert!(!a.renew_callback_lease(&held_by_a, holder, 9_000).await.unwrap(), "the old holder lost it");
+    // Released: free at once, and the batch is there for whoever claims it.
+    b.release_callback_lease(&held_by_a, "C").await.unwrap();
+    assert_eq!(a.claim_callbacks("A", 1_700, 4_000, 10).await.unwrap(), std::slice::from_ref(&held_by_a));
+    let (route, items) = a.callback_batch(&held_by_a, 10).await.unwrap().unwrap();
+    assert_eq!(route.session_id, held_by_a);
+    assert_eq!(items.len(), 1);
+    a.callback_delivered(&held_by_a, items[0].id, Some("ctx")).await.unwrap();
+    a.release_callback_lease(&held_by_a, "A").await.unwrap();
+    assert!(a.claim_callbacks("A", 1_800, 5_000, 10).await.unwrap().iter().all(|s| *s != held_by_a), "delivered");
+    a.close().await;
+    b.close().await;
+}
