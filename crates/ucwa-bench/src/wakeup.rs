@@ -24,7 +24,6 @@ use hyper::StatusCode;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use ucwa_core::Store;
 use ucwa_core::channel::Priority;
 use ucwa_core::model::NewEvent;
 use ucwa_proto::event::{Event, EventType, RelLink};

@@ -121,3 +121,34 @@ pub async fn ensure_demo_users(store: &dyn Store) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A database URL fit for messages: the password of `scheme://user:password@host/...` is
+/// replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) if credentials.contains(':') => {
+            let user = credentials.split_once(':').map_or(credentials, |(u, _)| u);
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_left_out_of_database_urls() {
+        assert_eq!(redact_url("postgres://ucwa:s3cret@db:5432/ucwa"), "postgres://ucwa:***@db:5432/ucwa");
+        assert_eq!(
+            redact_url("postgresql://ucwa:p@ss@db/ucwa?sslmode=require"),
+            "postgresql://ucwa:***@db/ucwa?sslmode=require"
+        );
+        assert_eq!(redact_url("postgres://ucwa@db/ucwa"), "postgres://ucwa@db/ucwa");
+        assert_eq!(redact_url("sqlite://ucwa-data/ucwa.db"), "sqlite://ucwa-data/ucwa.db");
+    }
+}

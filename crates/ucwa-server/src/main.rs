@@ -10,11 +10,20 @@ use tracing_subscriber::EnvFilter;
 use ucwa_core::DynStore;
 use ucwa_server::config::{Cli, Command, ServeArgs, ServiceAppCommand, UserCommand};
 use ucwa_server::{ServerOptions, cli, serve};
+use ucwa_store_postgres::PostgresStore;
 use ucwa_store_sqlite::SqliteStore;
 
 async fn open_store(url: &str) -> anyhow::Result<DynStore> {
+    if ucwa_store_postgres::is_postgres_url(url) {
+        // The URL may carry a password: name only where it points.
+        let store = PostgresStore::open(url).await.with_context(|| format!("opening {}", cli::redact_url(url)))?;
+        return Ok(Arc::new(store));
+    }
     if !url.starts_with("sqlite:") {
-        anyhow::bail!("unsupported --database-url {url:?}: only sqlite://PATH is available");
+        anyhow::bail!(
+            "unsupported --database-url {:?}: use sqlite://PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE",
+            cli::redact_url(url)
+        );
     }
     let store = SqliteStore::open(url).await.with_context(|| format!("opening {url}"))?;
     Ok(Arc::new(store))

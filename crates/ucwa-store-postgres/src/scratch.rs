@@ -7,6 +7,8 @@
 //! test was skipped, except under `CI=true`, where a PostgreSQL test that cannot run is an
 //! error: CI must not pass by skipping them.
 
+use std::time::Duration;
+
 use sqlx::{Connection, PgConnection};
 use ucwa_core::credentials::new_id;
 
@@ -51,22 +53,34 @@ impl ScratchDatabase {
     }
 }
 
+/// How long dropping a database may hold up the end of a test. See [`ScratchDatabase`]'s
+/// `Drop` for why it may take longer and why giving up on the answer is safe.
+const DROP_WAIT: Duration = Duration::from_secs(1);
+
 impl Drop for ScratchDatabase {
     fn drop(&mut self) {
-        // Drop may run inside a runtime (or while unwinding from a panic in one), which must
-        // not block: a thread with a runtime of its own does the work. FORCE ends the
-        // connections a test left open.
+        // Drop usually runs on the test's runtime thread, blocked here meanwhile: a thread
+        // with a runtime of its own does the work. FORCE ends the connections the test left
+        // open, except one the blocked runtime was still authenticating: PostgreSQL cannot
+        // end a backend during authentication and waits for its `authentication_timeout`
+        // (60 s by default). So the DROP is sent and waited for at most DROP_WAIT; PostgreSQL
+        // completes it on its own once that backend times out, whether or not anyone is
+        // still connected to hear the answer.
         let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
         let dropped = std::thread::spawn(move || {
             let runtime =
                 tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
             runtime.block_on(async {
                 let mut admin = PgConnection::connect(&admin_url).await.map_err(|e| e.to_string())?;
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
-                    .execute(&mut admin)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let _ = admin.close().await;
+                let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                let drop = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin);
+                match tokio::time::timeout(DROP_WAIT, drop).await {
+                    Ok(done) => {
+                        done.map_err(|e| e.to_string())?;
+                        let _ = admin.close().await;
+                    }
+                    Err(_) => eprintln!("test database {name} is being dropped in the background"),
+                }
                 Ok::<_, String>(())
             })
         })

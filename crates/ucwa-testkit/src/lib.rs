@@ -1,6 +1,10 @@
-//! Starts the real OpenUCWA server on `127.0.0.1:0` with a temporary SQLite database, for
-//! API tests and benchmarks. Everything goes through HTTP; the only shortcut is creating
-//! users directly in the store (what `ucwa-server user add` does).
+//! Starts the real OpenUCWA server on `127.0.0.1:0` with a temporary database, for API tests
+//! and benchmarks. Everything goes through HTTP; the only shortcut is creating users directly
+//! in the store (what `ucwa-server user add` does).
+//!
+//! The database is a temporary SQLite file, or, with `UCWA_TEST_STORE=postgres`, a database
+//! of its own on the PostgreSQL server `UCWA_TEST_POSTGRES_URL` names (`.ci/run` runs the API
+//! suite both ways); [`TestOptions::store`] chooses per server.
 //!
 //! Time limits are shortened (one-second event timeouts and holds) so tests of the event
 //! channel finish quickly; each test can tighten or relax them through [`TestOptions`].
@@ -20,14 +24,72 @@ use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use ucwa_core::DynStore;
 use ucwa_server::config::Limits;
 use ucwa_server::{ServerOptions, serve};
+use ucwa_store_postgres::PostgresStore;
+use ucwa_store_postgres::scratch::ScratchDatabase;
 use ucwa_store_sqlite::SqliteStore;
+
+/// The environment variable that chooses the default [`StoreKind`]: `postgres` or `sqlite`.
+pub const STORE_ENV: &str = "UCWA_TEST_STORE";
+
+/// Which store a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// A temporary SQLite file.
+    Sqlite,
+    /// A fresh database on the server of `UCWA_TEST_POSTGRES_URL`.
+    Postgres,
+}
+
+impl StoreKind {
+    /// From `UCWA_TEST_STORE`; SQLite when unset.
+    pub fn from_env() -> Self {
+        match std::env::var(STORE_ENV).as_deref() {
+            Ok("postgres") => StoreKind::Postgres,
+            _ => StoreKind::Sqlite,
+        }
+    }
+}
 
 /// Knobs a test may change.
 #[derive(Debug, Clone)]
 pub struct TestOptions {
     pub limits: Limits,
+    pub store: StoreKind,
+}
+
+/// The database of a test server, kept for restarts and removed with the last holder.
+#[derive(Debug, Clone)]
+enum Database {
+    Sqlite(Arc<TempDir>),
+    Postgres(Arc<ScratchDatabase>),
+}
+
+impl Database {
+    async fn create(kind: StoreKind) -> Self {
+        match kind {
+            StoreKind::Sqlite => Database::Sqlite(Arc::new(tempfile::tempdir().expect("temporary directory"))),
+            StoreKind::Postgres => {
+                let db = ScratchDatabase::create("a test server on PostgreSQL")
+                    .await
+                    .expect("a PostgreSQL test database")
+                    .unwrap_or_else(|| panic!("{STORE_ENV}=postgres needs {}", ucwa_store_postgres::scratch::ENV));
+                Database::Postgres(Arc::new(db))
+            }
+        }
+    }
+
+    async fn open(&self) -> DynStore {
+        match self {
+            Database::Sqlite(dir) => {
+                let url = format!("sqlite://{}", dir.path().join("ucwa.db").display());
+                Arc::new(SqliteStore::open(&url).await.expect("open the test database"))
+            }
+            Database::Postgres(db) => Arc::new(PostgresStore::open(db.url()).await.expect("open the test database")),
+        }
+    }
 }
 
 impl Default for TestOptions {
@@ -39,7 +101,7 @@ impl Default for TestOptions {
             signin_attempts_per_minute: 1000,
             ..Limits::default()
         };
-        Self { limits }
+        Self { limits, store: StoreKind::from_env() }
     }
 }
 
@@ -48,11 +110,11 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub url: String,
     pub client: Client,
-    pub store: Arc<SqliteStore>,
+    pub store: DynStore,
     options: TestOptions,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
-    dir: Arc<TempDir>,
+    database: Database,
 }
 
 /// A signed-in user's application, as a client would hold it.
@@ -72,13 +134,12 @@ impl TestServer {
     }
 
     pub async fn start_with(options: TestOptions) -> Self {
-        let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
-        Self::start_in(dir, options, "127.0.0.1:0".parse().expect("loopback address")).await
+        let database = Database::create(options.store).await;
+        Self::start_in(database, options, "127.0.0.1:0".parse().expect("loopback address")).await
     }
 
-    async fn start_in(dir: Arc<TempDir>, options: TestOptions, addr: SocketAddr) -> Self {
-        let db_url = format!("sqlite://{}", dir.path().join("ucwa.db").display());
-        let store = Arc::new(SqliteStore::open(&db_url).await.expect("open the test database"));
+    async fn start_in(database: Database, options: TestOptions, addr: SocketAddr) -> Self {
+        let store = database.open().await;
         let listener = TcpListener::bind(addr).await.expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
         let shutdown = CancellationToken::new();
@@ -91,15 +152,20 @@ impl TestServer {
         let task = tokio::spawn(serve(listener, server_options, shutdown.clone()));
         ucwa_server::callbacks::install_crypto_provider();
         let client = Client::builder().timeout(Duration::from_secs(60)).build().expect("HTTP client");
-        Self { addr, url: format!("http://{addr}"), client, store, options, shutdown, task, dir }
+        Self { addr, url: format!("http://{addr}"), client, store, options, shutdown, task, database }
     }
 
     /// Stops the server and starts a new one on the same database and port (a restart), so
     /// the URLs clients hold stay valid.
     pub async fn restart(self) -> Self {
-        let (dir, options, addr) = (self.dir.clone(), self.options.clone(), self.addr);
+        let (database, options, addr) = (self.database.clone(), self.options.clone(), self.addr);
         self.stop().await;
-        Self::start_in(dir, options, addr).await
+        Self::start_in(database, options, addr).await
+    }
+
+    /// Which store this server runs on.
+    pub fn store_kind(&self) -> StoreKind {
+        self.options.store
     }
 
     /// Stops the server the way SIGTERM does and waits for it to finish.
@@ -111,9 +177,38 @@ impl TestServer {
         }
     }
 
-    /// The SQLite database file of this server.
-    pub fn db_path(&self) -> std::path::PathBuf {
-        self.dir.path().join("ucwa.db")
+    /// Everything the database holds, as bytes to search: the SQLite file and its
+    /// write-ahead log, or every row of every table in PostgreSQL's text form.
+    pub async fn database_contents(&self) -> Vec<u8> {
+        match &self.database {
+            Database::Sqlite(dir) => {
+                let path = dir.path().join("ucwa.db");
+                let mut bytes = std::fs::read(&path).expect("read the database file");
+                bytes.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
+                bytes
+            }
+            Database::Postgres(db) => {
+                let pool = sqlx::PgPool::connect(db.url()).await.expect("connect to the test database");
+                let tables: Vec<(String,)> = sqlx::query_as(
+                    "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+                )
+                .fetch_all(&pool)
+                .await
+                .expect("list tables");
+                let mut bytes = Vec::new();
+                for (table,) in tables {
+                    let sql = format!("SELECT t::text FROM \"{table}\" t");
+                    let rows: Vec<(String,)> =
+                        sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&pool).await.expect("read a table");
+                    for (row,) in rows {
+                        bytes.extend(row.into_bytes());
+                        bytes.push(b'\n');
+                    }
+                }
+                pool.close().await;
+                bytes
+            }
+        }
     }
 
     pub fn at(&self, path_or_url: &str) -> String {

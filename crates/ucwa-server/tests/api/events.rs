@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use ucwa_core::Store;
 use ucwa_core::channel::Priority;
 use ucwa_core::model::NewEvent;
 use ucwa_testkit::{TestApp, TestServer, event_summary, next_link};

@@ -445,7 +445,7 @@ fn quick_retries(base_ms: u64) -> Limits {
 
 #[tokio::test]
 async fn callbacks_are_retried_in_order_after_errors_and_a_stopped_receiver() {
-    let server = TestServer::start_with(TestOptions { limits: quick_retries(50) }).await;
+    let server = TestServer::start_with(TestOptions { limits: quick_retries(50), ..TestOptions::default() }).await;
     let mut receiver = CallbackReceiver::start().await;
     let (_bot, meeting) = bot_leading(&server, &receiver).await;
 
@@ -473,7 +473,7 @@ async fn callbacks_are_retried_in_order_after_errors_and_a_stopped_receiver() {
 
 #[tokio::test]
 async fn undelivered_callbacks_survive_a_server_restart() {
-    let server = TestServer::start_with(TestOptions { limits: quick_retries(50) }).await;
+    let server = TestServer::start_with(TestOptions { limits: quick_retries(50), ..TestOptions::default() }).await;
     let mut receiver = CallbackReceiver::start().await;
     let (_bot, meeting) = bot_leading(&server, &receiver).await;
     receiver.stop().await;
@@ -489,7 +489,7 @@ async fn undelivered_callbacks_survive_a_server_restart() {
 #[tokio::test]
 async fn giving_up_terminates_the_conversation_and_records_the_failure() {
     let limits = Limits { callback_max_attempts: 3, ..quick_retries(20) };
-    let server = TestServer::start_with(TestOptions { limits }).await;
+    let server = TestServer::start_with(TestOptions { limits, ..TestOptions::default() }).await;
     let receiver = CallbackReceiver::start().await;
     let (bot, meeting) = bot_leading(&server, &receiver).await;
     let conversation = link_in(&callback_events(&receiver.accepted()), "ms:rtc:saas:conversation").unwrap();
