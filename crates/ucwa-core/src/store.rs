@@ -103,6 +103,9 @@ pub trait Store: Send + Sync + 'static {
     async fn meeting_version(&self, id: &str) -> StoreResult<Option<u64>>;
     /// Meetings organized by `uri`, oldest first (not two-party conversations).
     async fn meetings_organized_by(&self, uri: &str) -> StoreResult<Vec<MeetingRecord>>;
+    /// Up to `limit` meetings of every kind with an id above `after_id`, in id order: one
+    /// page of a walk through all of them (`ucwa-server store copy`).
+    async fn meetings_after(&self, after_id: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>>;
     /// Saves `after` if the stored meeting is still `before` (compare-and-swap on the
     /// version), writing only the sessions that changed, and appends `events` in the same
     /// transaction. `false`: someone else changed the meeting first; reload and retry.

@@ -1,11 +1,13 @@
-//! The administrative subcommands (`user add`, `user list`, `service-app add|list|failures`)
-//! and `--demo` users.
+//! The administrative subcommands (`user add`, `user list`, `service-app add|list|failures`,
+//! `store copy`) and `--demo` users.
 
+use std::collections::BTreeMap;
 use std::io::BufRead;
 
 use anyhow::{Context, bail};
 use ucwa_core::Store;
-use ucwa_core::model::User;
+use ucwa_core::meeting::{Meeting, MeetingKind};
+use ucwa_core::model::{MeetingRecord, User};
 use ucwa_core::service::{ServiceApp, mint_signing_key};
 
 use crate::auth::{hash_password, normalize_sip_uri};
@@ -120,6 +122,74 @@ pub async fn ensure_demo_users(store: &dyn Store) -> anyhow::Result<()> {
         println!("demo user {uri} password {password}");
     }
     Ok(())
+}
+
+/// What [`copy_store`] copied.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Copied {
+    pub users: usize,
+    pub service_apps: usize,
+    pub meetings: usize,
+    /// Meetings the target had already (`--into-non-empty`), left as they were.
+    pub meetings_kept: usize,
+}
+
+/// Meetings read per page while copying.
+const COPY_PAGE: u32 = 500;
+
+/// `ucwa-server store copy --from URL --to URL [--into-non-empty]`: moves an install to
+/// another database (typically from the embedded SQLite file to PostgreSQL). Copies what
+/// outlives a sign-in: users with their password hashes, service applications with their
+/// secret hashes, signing keys and callback URLs, and meetings (conferences: scheduled and
+/// ad hoc) with their settings, join URLs, ETags and versions. Not copied: tokens and
+/// applications (clients sign in again), their event logs and callback outboxes, two-party
+/// conversations, and who is in a meeting right now (copy with the server stopped; a meeting
+/// arrives empty, as after everyone left).
+///
+/// Refuses a target that holds any user, service application or meeting unless
+/// `into_non_empty`: then the source's users and service applications replace those of the
+/// same URI, and meetings the target has already are kept as they are.
+pub async fn copy_store(from: &dyn Store, to: &dyn Store, into_non_empty: bool) -> anyhow::Result<Copied> {
+    if !into_non_empty
+        && (!to.list_users().await?.is_empty()
+            || !to.list_service_apps().await?.is_empty()
+            || !to.meetings_after("", 1).await?.is_empty())
+    {
+        bail!(
+            "the target database is not empty; pass --into-non-empty to merge into it (users and service \
+             applications from the source replace those of the same URI, meetings already there are kept)"
+        );
+    }
+    let mut copied = Copied::default();
+    for user in from.list_users().await? {
+        to.upsert_user(&user).await?;
+        copied.users += 1;
+    }
+    for app in from.list_service_apps().await? {
+        to.upsert_service_app(&app).await?;
+        copied.service_apps += 1;
+    }
+    let mut after = String::new();
+    loop {
+        let page = from.meetings_after(&after, COPY_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.meeting.id().to_owned();
+        for record in page {
+            let m = &record.meeting;
+            if m.kind() != MeetingKind::Conference {
+                continue;
+            }
+            if into_non_empty && to.meeting_version(m.id()).await?.is_some() {
+                copied.meetings_kept += 1;
+                continue;
+            }
+            let empty = Meeting::restore(m.id(), m.settings().clone(), BTreeMap::new(), m.is_ended(), m.version())
+                .with_kind(m.kind());
+            to.insert_meeting(&MeetingRecord { meeting: empty, ..record }).await?;
+            copied.meetings += 1;
+        }
+    }
+    Ok(copied)
 }
 
 /// A database URL fit for messages: the password of `scheme://user:password@host/...` is

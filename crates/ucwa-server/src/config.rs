@@ -29,6 +29,29 @@ pub enum Command {
         #[command(subcommand)]
         command: ServiceAppCommand,
     },
+    /// Work on whole databases.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy users, service applications (with their signing keys) and meetings from one
+    /// database to another, e.g. from SQLite to PostgreSQL. Stop the server first.
+    Copy {
+        /// The database to copy from (it must exist).
+        #[arg(long)]
+        from: String,
+        /// The database to copy into (created tables, empty unless --into-non-empty).
+        #[arg(long)]
+        to: String,
+        /// Copy into a database that already holds data: users and service applications of the
+        /// same URI are replaced, meetings already there are kept.
+        #[arg(long)]
+        into_non_empty: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

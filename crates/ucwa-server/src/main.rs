@@ -8,10 +8,40 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 use ucwa_core::DynStore;
-use ucwa_server::config::{Cli, Command, ServeArgs, ServiceAppCommand, UserCommand};
+use ucwa_server::config::{Cli, Command, ServeArgs, ServiceAppCommand, StoreCommand, UserCommand};
 use ucwa_server::{ServerOptions, cli, serve};
 use ucwa_store_postgres::PostgresStore;
 use ucwa_store_sqlite::SqliteStore;
+
+/// Opens `url` for `store copy --from`: a SQLite file must exist already.
+async fn open_source(url: &str) -> anyhow::Result<DynStore> {
+    if url.starts_with("sqlite:") {
+        let store = SqliteStore::open_existing(url).await.with_context(|| format!("opening {url}"))?;
+        return Ok(Arc::new(store));
+    }
+    open_store(url).await
+}
+
+async fn copy_store(from: &str, to: &str, into_non_empty: bool) -> anyhow::Result<()> {
+    let source = open_source(from).await?;
+    let target = open_store(to).await?;
+    let result = cli::copy_store(source.as_ref(), target.as_ref(), into_non_empty).await;
+    source.close().await;
+    target.close().await;
+    let copied = result?;
+    println!(
+        "copied {} users, {} service applications, {} meetings from {} to {}",
+        copied.users,
+        copied.service_apps,
+        copied.meetings,
+        cli::redact_url(from),
+        cli::redact_url(to)
+    );
+    if copied.meetings_kept > 0 {
+        println!("kept {} meetings the target had already", copied.meetings_kept);
+    }
+    Ok(())
+}
 
 async fn open_store(url: &str) -> anyhow::Result<DynStore> {
     if ucwa_store_postgres::is_postgres_url(url) {
@@ -119,5 +149,8 @@ async fn main() -> anyhow::Result<()> {
             result
         }
         Some(Command::ServiceApp { command }) => service_app(command).await,
+        Some(Command::Store { command: StoreCommand::Copy { from, to, into_non_empty } }) => {
+            copy_store(&from, &to, into_non_empty).await
+        }
     }
 }

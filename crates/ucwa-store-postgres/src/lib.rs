@@ -240,6 +240,10 @@ impl Store for PostgresStore {
         meetings::organized_by(&self.pool, uri).await
     }
 
+    async fn meetings_after(&self, after_id: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
+        meetings::after(&self.pool, after_id, limit).await
+    }
+
     async fn save_meeting(
         &self,
         after: &MeetingRecord,

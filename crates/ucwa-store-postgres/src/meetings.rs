@@ -132,6 +132,17 @@ pub async fn organized_by(pool: &PgPool, uri: &str) -> StoreResult<Vec<MeetingRe
     assemble(pool, rows).await
 }
 
+pub async fn after(pool: &PgPool, after_id: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
+    let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE id > $1 ORDER BY id LIMIT $2");
+    let rows: Vec<MeetingRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(unavailable)?;
+    assemble(pool, rows).await
+}
+
 /// Returns the applications to ring, or `None` when the version check failed.
 pub async fn save(
     pool: &PgPool,

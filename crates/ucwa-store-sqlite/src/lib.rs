@@ -109,9 +109,18 @@ impl SqliteStore {
     /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db`) and
     /// applies pending migrations. Parent directories are created too.
     pub async fn open(url: &str) -> StoreResult<Self> {
+        Self::open_with(url, true).await
+    }
+
+    /// Opens the database at `url` only if it exists (the source of `store copy`).
+    pub async fn open_existing(url: &str) -> StoreResult<Self> {
+        Self::open_with(url, false).await
+    }
+
+    async fn open_with(url: &str, create: bool) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(unavailable)?
-            .create_if_missing(true)
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             // NORMAL is durable across application crashes in WAL mode; only an OS crash or
             // power loss can lose the last transactions.
@@ -122,6 +131,9 @@ impl SqliteStore {
             // pages and syncing the database file, which is where the latency tail came from.
             .pragma("wal_autocheckpoint", "0")
             .foreign_keys(true);
+        if !create && !options.get_filename().exists() {
+            return Err(StoreError::Unavailable(format!("{} does not exist", options.get_filename().display())));
+        }
         if let Some(parent) = options.get_filename().parent()
             && !parent.as_os_str().is_empty()
         {
@@ -339,6 +351,10 @@ impl Store for SqliteStore {
 
     async fn meetings_organized_by(&self, uri: &str) -> StoreResult<Vec<MeetingRecord>> {
         meetings::organized_by(&self.readers, uri).await
+    }
+
+    async fn meetings_after(&self, after_id: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
+        meetings::after(&self.readers, after_id, limit).await
     }
 
     async fn save_meeting(

@@ -134,6 +134,21 @@ pub async fn organized_by(pool: &SqlitePool, uri: &str) -> StoreResult<Vec<Meeti
     Ok(out)
 }
 
+pub async fn after(pool: &SqlitePool, after_id: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
+    let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE id > ? ORDER BY id LIMIT ?");
+    let rows: Vec<MeetingRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(unavailable)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(assemble(pool, row).await?);
+    }
+    Ok(out)
+}
+
 /// Returns the applications to ring, or `None` when the version check failed.
 pub async fn save(
     pool: &SqlitePool,
