@@ -168,6 +168,15 @@ impl TestServer {
         self.options.store
     }
 
+    /// Another server (node) on this server's database, as a second process behind a load
+    /// balancer would be: its own store connections, caches, parked requests and background
+    /// workers. PostgreSQL only (a SQLite file has one node).
+    pub async fn another_node(&self) -> Self {
+        assert_eq!(self.options.store, StoreKind::Postgres, "several nodes need PostgreSQL");
+        Self::start_in(self.database.clone(), self.options.clone(), "127.0.0.1:0".parse().expect("loopback address"))
+            .await
+    }
+
     /// Stops the server the way SIGTERM does and waits for it to finish.
     pub async fn stop(self) {
         self.shutdown.cancel();
