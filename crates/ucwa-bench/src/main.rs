@@ -15,11 +15,14 @@
 //! - `memory`: server RSS per parked `GET events` with 10,000 parked.
 //! - `join`: the meeting join flow through a lobby: admit -> `completed` latency with 1, 100
 //!   and 1,000 waiting, and full join cycles per second (see [`join`]).
+//! - `housekeeping`: how long one acknowledgement-cleanup chunk and one retention step hold
+//!   the SQLite writer with a million events, next to a one-row write (see [`housekeeping`]).
 //!
 //! Everything targets loopback only, and every loop is bounded in count and time.
 
 mod client;
 mod floor;
+mod housekeeping;
 mod join;
 mod memory;
 mod process;
@@ -48,6 +51,8 @@ enum Scenario {
     Memory(memory::Args),
     /// (d) Meeting join flow: admit -> completed latency with W waiting, join cycles per second.
     Join(join::Args),
+    /// (e) What acknowledgement cleanup and retention cost the SQLite writer vs a one-row write.
+    Housekeeping(housekeeping::Args),
     /// All four scenarios with their default settings, one after another.
     All,
     /// Serve the floor handler (used by the scenarios; runs as a child process).
@@ -67,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Wakeup(args) => wakeup::run(&args).await,
         Scenario::Memory(args) => memory::run(&args).await,
         Scenario::Join(args) => join::run(&args).await,
+        Scenario::Housekeeping(args) => housekeeping::run(&args).await,
         Scenario::All => {
             throughput::run(&throughput::Args { connections: 64, warmup: 2, duration: 10 }).await?;
             println!();

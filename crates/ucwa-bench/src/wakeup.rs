@@ -27,7 +27,7 @@ use tokio::task::JoinSet;
 use ucwa_core::channel::Priority;
 use ucwa_core::model::NewEvent;
 use ucwa_proto::event::{Event, EventType, RelLink};
-use ucwa_testkit::{StoreKind as TestStore, TestOptions, TestServer};
+use ucwa_testkit::{StoreKind as TestStore, TestClock, TestOptions, TestServer};
 
 use crate::client::{self, AppLinks, Conn};
 use crate::floor;
@@ -86,7 +86,8 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         StoreKind::Sqlite => TestStore::Sqlite,
         StoreKind::Postgres => TestStore::Postgres,
     };
-    let server = TestServer::start_with(TestOptions { store, ..TestOptions::default() }).await;
+    let server =
+        TestServer::start_with(TestOptions { store, clock: TestClock::System, ..TestOptions::default() }).await;
     // Requests park on `parking`; events are committed on `server`.
     let other = if args.cross_node { Some(server.another_node().await) } else { None };
     let parking = other.as_ref().unwrap_or(&server);

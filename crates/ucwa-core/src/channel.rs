@@ -1,4 +1,5 @@
-//! The rules of the UCWA event channel (`ucwa-spec.md` §11.1, §11.5), free of I/O:
+//! The rules of the UCWA event channel (docs/protocol.md, events;
+//! <https://learn.microsoft.com/en-us/skype-sdk/ucwa/eventchanneldetails>), free of I/O:
 //! parameter clamping, what an `ack` asks for, and when a parked request is released.
 
 use serde::{Deserialize, Serialize};
@@ -114,7 +115,7 @@ pub struct Pending {
     pub created_ms: i64,
 }
 
-/// When a parked request with these undelivered events must be released (§11.5): at once
+/// When a parked request with these undelivered events must be released (docs/protocol.md, events): at once
 /// for a high-priority event, when the oldest medium event is `medium` seconds old, when the
 /// oldest low one is `low` seconds old. `None`: nothing forces a release before the timeout.
 /// Whatever releases the request, every undelivered event goes out in order: holding low

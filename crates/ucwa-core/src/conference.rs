@@ -1,4 +1,4 @@
-//! Conference identifiers (`ucwa-spec.md` §10.1): the focus URI
+//! Conference identifiers (docs/protocol.md, onlineMeeting): the focus URI
 //! `sip:<organizer>;gruu;opaque=app:conf:focus:id:<ID>` and the https join URL
 //! `<base>/meet/<organizer alias>/<ID>`.
 

@@ -40,7 +40,7 @@ pub fn hash_token(secret: &str) -> Vec<u8> {
 /// cannot be guessed keep one user's resources out of another's reach even before the
 /// ownership check.
 pub fn new_id() -> String {
-    random_bytes::<10>().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(random_bytes::<10>())
 }
 
 #[cfg(test)]

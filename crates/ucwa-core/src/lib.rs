@@ -2,8 +2,9 @@
 //! event channel, credentials, and the [`Store`] port that the storage backends implement.
 //!
 //! Nothing here performs I/O or reads the clock: time arrives as `now_ms` arguments, so the
-//! rules are unit- and property-tested at full speed. The one exception is the
-//! [`doorbell`], an in-process wake-up primitive built on `tokio::sync` that carries no data.
+//! rules are unit- and property-tested at full speed. The exceptions are the [`doorbell`],
+//! an in-process wake-up primitive built on `tokio::sync` that carries no data, and the
+//! [`clock`] port with its system and manual implementations.
 //!
 //! # Layout
 //! - [`model`]: users, tokens, applications, stored events.
@@ -14,8 +15,10 @@
 //! - [`service`]: Trusted Application API service applications and their callbacks.
 //! - [`store`]: the storage port and its error type.
 //! - [`doorbell`]: wakes parked event-channel readers after a commit.
+//! - [`clock`]: the time port ([`Clock`]): the system clock, and a manual one for tests.
 
 pub mod channel;
+pub mod clock;
 pub mod conference;
 pub mod credentials;
 pub mod doorbell;
@@ -24,5 +27,6 @@ pub mod model;
 pub mod service;
 pub mod store;
 
+pub use clock::{Clock, DynClock, ManualClock, SystemClock};
 pub use doorbell::Doorbell;
 pub use store::{DynStore, Store, StoreError};

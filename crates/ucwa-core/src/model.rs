@@ -63,7 +63,7 @@ impl Principal {
     }
 }
 
-/// Which surface an application belongs to (`ucwa-spec.md` §0.3).
+/// Which surface an application belongs to (docs/protocol.md, Rel namespace).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AppKind {
     /// Created by `POST applications` under `/ucwa/oauth/v1` or `/ucwa/anonymous/v1`.

@@ -1,4 +1,4 @@
-//! Trusted Application API service applications (`ucwa-spec.md` §2.2, §11.7): their
+//! Trusted Application API service applications (docs/protocol.md, ms:rtc:saas:applications and callbacks): their
 //! registration, the callback routes of their conversations, the outbox of undelivered
 //! callbacks, and the pure rules around them (signatures, retry backoff, guest identities).
 //!
@@ -99,8 +99,7 @@ pub fn signature_header(signing_key: &str, unix_seconds: i64, body: &[u8]) -> St
     let mut message = format!("{unix_seconds}.").into_bytes();
     message.extend_from_slice(body);
     let mac = hmac_sha256(signing_key.as_bytes(), &message);
-    let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
-    format!("t={unix_seconds},v1={hex}")
+    format!("t={unix_seconds},v1={}", hex::encode(mac))
 }
 
 /// How long to wait after the `attempts`-th consecutive failure: `base * 2^(attempts-1)`,
@@ -111,10 +110,10 @@ pub fn backoff_ms(attempts: u32, base_ms: u64, max_ms: u64) -> u64 {
 }
 
 /// The anonymous identity of a guest session of a service application: the same
-/// `applicationSessionId` always gives the same guest (rejoin after a drop, §2.4).
+/// `applicationSessionId` always gives the same guest (rejoin after a drop; docs/protocol.md, anonApplicationTokens).
 pub fn guest_uri(endpoint_uri: &str, application_session_id: &str) -> String {
     let digest = Sha256::digest(format!("{endpoint_uri}\n{application_session_id}").as_bytes());
-    let id: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();
+    let id = hex::encode(&digest[..10]);
     format!("sip:{id}@anonymous.invalid")
 }
 
@@ -122,20 +121,16 @@ pub fn guest_uri(endpoint_uri: &str, application_session_id: &str) -> String {
 mod tests {
     use super::*;
 
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
     #[test]
     fn hmac_matches_rfc_4231() {
         // Test case 2.
         assert_eq!(
-            hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            hex::encode(hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
         // Test case 6: a key longer than the block.
         assert_eq!(
-            hex(&hmac_sha256(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First")),
+            hex::encode(hmac_sha256(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First")),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
         );
     }

@@ -95,8 +95,15 @@ pub trait Store: Send + Sync + 'static {
         previous_no: u64,
         now_ms: i64,
     ) -> StoreResult<bool>;
+    /// Deletes acknowledged events, at most `limit` in one short transaction, by key (an
+    /// application and a range of its sequence numbers), never by scanning the log. Returns
+    /// how many it deleted; call again while that is not 0. Backends also run this on their
+    /// own, off the delivery path; calling it is never needed for correctness, since
+    /// acknowledged events are never read again.
+    async fn delete_acknowledged_events(&self, limit: u32) -> StoreResult<u64>;
 
-    /// Stores a new meeting (no sessions yet).
+    /// Stores a new meeting (no sessions yet), finished from [`Meeting::finished_at`] at
+    /// its `created_ms` (a two-party conversation nobody joins is purged like an ended one).
     async fn insert_meeting(&self, record: &MeetingRecord) -> StoreResult<()>;
     async fn meeting(&self, id: &str) -> StoreResult<Option<MeetingRecord>>;
     /// The stored version of a meeting: lets a node reuse its cached copy when unchanged.
@@ -107,8 +114,9 @@ pub trait Store: Send + Sync + 'static {
     /// page of a walk through all of them (`ucwa-server store copy`).
     async fn meetings_after(&self, after_id: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>>;
     /// Saves `after` if the stored meeting is still `before` (compare-and-swap on the
-    /// version), writing only the sessions that changed, and appends `events` in the same
-    /// transaction. `false`: someone else changed the meeting first; reload and retry.
+    /// version), writing only the sessions that changed ([`Meeting::session_changes`]) and
+    /// when it finished ([`Meeting::finished_at`] at `now_ms`), and appends `events` in the
+    /// same transaction. `false`: someone else changed the meeting first; reload and retry.
     async fn save_meeting(
         &self,
         after: &MeetingRecord,
@@ -180,11 +188,38 @@ pub trait Store: Send + Sync + 'static {
     /// before `before_ms`.
     async fn purge_callback_routes(&self, before_ms: i64) -> StoreResult<u64>;
 
+    /// One bounded step of retention: deletes up to `limit` meetings finished (see
+    /// [`Meeting::finished_at`]) before `before_ms` with their sessions, up to `limit`
+    /// expired applications not polled since before `before_ms` and without live sessions
+    /// with their events, and up to `limit` callback failures recorded before `before_ms`,
+    /// each kind in its own short transaction. Reports the applications that ended but still
+    /// have live sessions, for the caller to end through the meeting engine.
+    async fn purge_finished(&self, before_ms: i64, limit: u32) -> StoreResult<Purged>;
+
     /// Closes the database (flushes the write-ahead log on SQLite).
     async fn close(&self);
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// What one [`Store::purge_finished`] step did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Finished meetings deleted, with their sessions.
+    pub meetings: u64,
+    /// Expired applications deleted, with their events.
+    pub applications: u64,
+    /// Recorded callback give-ups deleted.
+    pub callback_failures: u64,
+    /// Applications that ended (expired before the cutoff, or deleted) while some of their
+    /// sessions are still live: a crash or a lost race between the end of an application
+    /// and the end of its conversations. The caller ends those conversations the usual way
+    /// (`sessions_of_application`, then `Command::Leave`), so that the other participants
+    /// see them leave and the meetings can finish. At most `limit`.
+    pub stranded_applications: Vec<String>,
+    /// Some kind reached `limit`: there may be more to purge right away.
+    pub more: bool,
+}
 
 /// Where a session lives.
 #[derive(Debug, Clone, PartialEq, Eq)]

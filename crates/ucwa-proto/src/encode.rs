@@ -1,4 +1,5 @@
-//! Scalar encodings of the wire format (`ucwa-spec.md` §1.2–1.3).
+//! Scalar encodings of the wire format (docs/protocol.md, Wire format;
+//! <https://learn.microsoft.com/en-us/skype-sdk/ucwa/payloadformat>).
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 

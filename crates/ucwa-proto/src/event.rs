@@ -1,31 +1,16 @@
-//! Event batches (`ucwa-spec.md` §11.2): what a parked `GET events?ack=N` returns and
-//! what a Trusted Application API callback carries.
+//! The event builder the server renders with until it switches to the typed model
+//! ([`crate::model::Event`], [`crate::model::EventBatch`]): events embed resources already
+//! rendered as JSON. Batches are assembled by the typed model.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::ErrorBody;
-use crate::resource::link_value;
+use crate::model::events::{EventBatch, SenderGroup as TypedSenderGroup};
+pub use crate::model::events::{EventType, Status};
+use crate::rel::{Rel, RelName};
 
-/// `added`/`updated`/`deleted` for resources; `started`/`updated`/`completed` for operations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EventType {
-    Added,
-    Updated,
-    Deleted,
-    Started,
-    Completed,
-}
-
-/// `status` on `completed` events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Status {
-    Success,
-    Failure,
-}
-
-/// A rel + href pair (event `link`, `in` and `sender`).
+/// A rel + href pair (event `link`, `in` and `sender`), the rel spelled out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RelLink {
     pub rel: String,
@@ -40,7 +25,7 @@ impl RelLink {
     }
 }
 
-/// One event inside a sender group.
+/// One event inside a sender group, its resource embedded as rendered JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub link: RelLink,
@@ -75,26 +60,12 @@ impl Event {
     }
 }
 
-/// Events from one sender, in order. Consecutive events from the same sender share a group.
-/// Events are kept as rendered JSON: the log stores them that way.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SenderGroup {
-    pub rel: String,
-    pub href: String,
-    pub events: Vec<Value>,
-}
+/// Events of one sender, kept as rendered JSON: the log stores them that way.
+pub type SenderGroup = TypedSenderGroup<Value>;
 
-/// Builds the `sender` array from (sender, event) pairs, merging neighbours with the same
-/// sender and never reordering: the channel promises in-order delivery.
+/// Builds the `sender` array from (sender, event) pairs ([`TypedSenderGroup::group`]).
 pub fn group_by_sender(items: impl IntoIterator<Item = (RelLink, Value)>) -> Vec<SenderGroup> {
-    let mut groups: Vec<SenderGroup> = Vec::new();
-    for (sender, event) in items {
-        match groups.last_mut() {
-            Some(g) if g.rel == sender.rel && g.href == sender.href => g.events.push(event),
-            _ => groups.push(SenderGroup { rel: sender.rel, href: sender.href, events: vec![event] }),
-        }
-    }
-    groups
+    TypedSenderGroup::group(items.into_iter().map(|(sender, event)| (Rel::parse(&sender.rel), sender.href, event)))
 }
 
 /// Which link continues the channel after this batch.
@@ -108,31 +79,28 @@ pub enum Continuation {
 
 /// A full batch body: `{"_links":{"self","next"|"resume"},"sender":[...]}`.
 pub fn batch_body(self_href: &str, cont_rel: Continuation, cont_href: &str, senders: &[SenderGroup]) -> Value {
-    let mut links = Map::new();
-    links.insert("self".into(), link_value(self_href.to_owned(), None));
-    let rel = match cont_rel {
-        Continuation::Next => "next",
-        Continuation::Resume => "resume",
+    let next = match cont_rel {
+        Continuation::Next => RelName::Next,
+        Continuation::Resume => RelName::Resume,
     };
-    links.insert(rel.into(), link_value(cont_href.to_owned(), None));
-    let mut body = Map::new();
-    body.insert("_links".into(), Value::Object(links));
-    body.insert("sender".into(), serde_json::to_value(senders).unwrap_or(Value::Array(vec![])));
-    Value::Object(body)
+    // Borrows the rendered events: a batch can hold hundreds.
+    let senders = senders
+        .iter()
+        .map(|g| TypedSenderGroup { rel: g.rel.clone(), href: g.href.clone(), events: g.events.iter().collect() })
+        .collect();
+    let batch: EventBatch<&Value> = EventBatch::new(self_href, next, cont_href, senders);
+    serde_json::to_value(batch).unwrap_or(Value::Null)
 }
 
-/// The answer to an out-of-range `ack`: only a `resync` link (`ucwa-spec.md` §11.5).
+/// The answer to an out-of-range `ack`: only a `resync` link (docs/protocol.md, events).
 pub fn resync_body(resync_href: &str) -> Value {
-    let mut links = Map::new();
-    links.insert("resync".into(), link_value(resync_href.to_owned(), None));
-    let mut body = Map::new();
-    body.insert("_links".into(), Value::Object(links));
-    Value::Object(body)
+    serde_json::to_value(EventBatch::<Value>::resync(resync_href)).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn ev(rel: &str) -> Value {
         Event::new(EventType::Updated, RelLink::new(rel, "/x")).to_value()
@@ -143,7 +111,21 @@ mod tests {
         let a = RelLink::new("communication", "/c");
         let b = RelLink::new("conversation", "/c/1");
         let groups = group_by_sender(vec![(a.clone(), ev("1")), (a.clone(), ev("2")), (b, ev("3")), (a, ev("4"))]);
-        let shape: Vec<(String, usize)> = groups.iter().map(|g| (g.rel.clone(), g.events.len())).collect();
+        let shape: Vec<(String, usize)> = groups.iter().map(|g| (g.rel.to_string(), g.events.len())).collect();
         assert_eq!(shape, vec![("communication".into(), 2), ("conversation".into(), 1), ("communication".into(), 1)]);
+    }
+
+    #[test]
+    fn batches_and_resyncs_have_the_documented_shape() {
+        let groups = group_by_sender(vec![(RelLink::new("ms:rtc:saas:communication", "/c"), ev("x"))]);
+        assert_eq!(
+            serde_json::to_string(&batch_body("/e?ack=2", Continuation::Next, "/e?ack=3", &groups)).unwrap(),
+            serde_json::to_string(&json!({
+                "_links": {"self": {"href": "/e?ack=2"}, "next": {"href": "/e?ack=3"}},
+                "sender": [{"rel": "ms:rtc:saas:communication", "href": "/c", "events": [ev("x")]}]
+            }))
+            .unwrap()
+        );
+        assert_eq!(resync_body("/e?ack=1"), json!({"_links": {"resync": {"href": "/e?ack=1"}}}));
     }
 }

@@ -1,6 +1,6 @@
 //! Request input. UCWA clients send property names in any letter case (`UserAgent` and
 //! `userAgent` both occur in recorded traffic), and any body field may also come as a query
-//! parameter (`ucwa-spec.md` §1.4). [`PropertyBag`] normalises both into one lookup by
+//! parameter (docs/protocol.md, Wire format). [`PropertyBag`] normalises both into one lookup by
 //! lowercased name; typed readers then report every bad field by its documented name.
 
 use std::collections::BTreeMap;

@@ -1,32 +1,13 @@
-//! HAL-like resources: `{ <props>, "_links": {...}, "_embedded": {...}, "rel": "..." }`.
+//! The resource builder the server renders with until it switches to the typed model
+//! ([`crate::model::Hal`]): `{ <props>, "_links": {...}, "_embedded": {...}, "rel": "..." }`
+//! assembled as JSON, rels given as text and spelled by [`Namespace::rel`].
 //!
 //! Property order follows the recorded payloads: properties first, then `_links`,
 //! `_embedded`, and `rel` last (see `fixtures/lync2013-trace/7-response.txt`).
 
 use serde_json::{Map, Value};
 
-/// The rel namespace of a surface. `self` is never prefixed, nor are the few rels the
-/// recorded Trusted Application API payloads show bare (see [`Namespace::rel`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Namespace {
-    /// UCWA 2.0 and anonymous guests: bare rels.
-    Ucwa,
-    /// Trusted Application API: `ms:rtc:saas:` rels.
-    Saas,
-}
-
-/// Rels that Trusted Application API payloads carry without prefix.
-const SAAS_BARE_RELS: &[&str] = &["self", "myOnlineMeetings", "applications", "customContent", "myApplications"];
-
-impl Namespace {
-    /// Spells `rel` in this namespace.
-    pub fn rel(self, rel: &str) -> String {
-        match self {
-            Namespace::Saas if !SAAS_BARE_RELS.contains(&rel) => format!("ms:rtc:saas:{rel}"),
-            _ => rel.to_owned(),
-        }
-    }
-}
+pub use crate::rel::Namespace;
 
 /// A resource under construction. Build with [`Resource::new`], add properties, links and
 /// embedded resources, then turn it into JSON with [`Resource::into_value`].
@@ -150,26 +131,14 @@ impl Resource {
 
 /// `{"href": ...}` or `{"href": ..., "title": ...}`.
 pub fn link_value(href: String, title: Option<&str>) -> Value {
-    let mut m = Map::new();
-    m.insert("href".into(), Value::String(href));
-    if let Some(t) = title {
-        m.insert("title".into(), Value::String(t.to_owned()));
-    }
-    Value::Object(m)
+    let link = crate::model::Link { href, title: title.map(str::to_owned), revision: None };
+    serde_json::to_value(link).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn saas_prefixes_all_but_bare_rels() {
-        assert_eq!(Namespace::Saas.rel("communication"), "ms:rtc:saas:communication");
-        assert_eq!(Namespace::Saas.rel("self"), "self");
-        assert_eq!(Namespace::Saas.rel("myOnlineMeetings"), "myOnlineMeetings");
-        assert_eq!(Namespace::Ucwa.rel("communication"), "communication");
-    }
 
     #[test]
     fn builds_hal_shape_in_recorded_order() {

@@ -1,75 +1,52 @@
-//! Trusted Application API callbacks (`ucwa-spec.md` §11.7): the events of a service
-//! application's conversations, POSTed to the conversation's callback URL as signed event
-//! batches.
-//!
-//! # Delivery
-//! Events reach the outbox in the same store transaction as the state change that produced
-//! them (see `Store::insert_callback_route`), so nothing is lost across a restart. This
-//! worker drains the outbox: per conversation it sends the oldest undelivered events as one
-//! batch, and only after a 2xx the next one, so each conversation's callbacks arrive in order.
-//! A failure (transport error, timeout or non-2xx) is retried after an exponential backoff
-//! (`--callback-retry-base-ms`, doubling, capped by `--callback-retry-max`); after
-//! `--callback-max-attempts` consecutive failures the worker gives up: the undelivered events
-//! are dropped, the failure is recorded (`callback_failures`, `ucwa-server service-app
-//! failures`, a warning in the log) and the conversation is terminated, so the meeting does
-//! not keep a participant whose owner hears nothing.
-//!
-//! Delivery is at least once: a batch whose 2xx is lost (or that was in flight at shutdown)
-//! is sent again. Receivers can recognise a repeat by the event hrefs and the batch `ack`.
-//!
-//! # Concurrency
-//! One worker task per server, started by `serve` and cancelled on shutdown (deliveries in
-//! flight are aborted and redelivered after the restart). Conversations are independent: up
-//! to [`MAX_IN_FLIGHT`] of them are delivered concurrently in a `JoinSet`, each at most once at
-//! a time (a conversation being delivered is excluded from the next due query), so a slow or
-//! dead receiver only delays its own conversations. The worker looks for due work every
-//! [`POLL`]; the outbox query is indexed and cheap when idle. With several server nodes on one
-//! database each node would run a worker and could deliver a batch twice; a lease column is
-//! the planned fix (see README "Limits").
+//! How callbacks travel: the HTTP side of `ucwa_service::callbacks` (which decides what is
+//! sent, when, and what a failure means). POSTs go over http or https with rustls and the
+//! ring provider, never follow redirects (a receiver must answer itself) and time out after
+//! `--callback-timeout`.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use async_trait::async_trait;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
-use serde_json::{Map, Value};
-use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 use ucwa_core::credentials::new_id;
-use ucwa_core::meeting::Command;
-use ucwa_core::service::{CallbackRoute, OutboxItem, backoff_ms, signature_header};
-use ucwa_proto::event::{Continuation, RelLink, batch_body, group_by_sender};
+use ucwa_service::CallbackTransport;
+use ucwa_service::callbacks::{CALLBACK_CONTENT_TYPE, SIGNATURE_HEADER};
 
-use crate::state::{AppState, now_ms};
-use crate::urls::AppUrls;
+/// Sends callbacks with one shared `reqwest::Client`.
+pub struct HttpTransport {
+    client: reqwest::Client,
+}
 
-/// The content type of callback requests (`ucwa-spec.md` §11.7).
-pub const CALLBACK_CONTENT_TYPE: &str =
-    r#"application/json; type="application/vnd.microsoft.com.ucwa+json"; charset=utf-8"#;
-/// The signature header (scheme in `ucwa_core::service` and README "Verifying callbacks").
-pub const SIGNATURE_HEADER: &str = "x-openucwa-signature";
+impl HttpTransport {
+    pub fn new(timeout: Duration) -> Self {
+        install_crypto_provider();
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Self { client }
+    }
+}
 
-/// Conversations delivered at the same time.
-pub const MAX_IN_FLIGHT: usize = 32;
-/// How often the worker looks for due callbacks.
-pub const POLL: Duration = Duration::from_millis(100);
-/// Events per callback batch.
-const MAX_BATCH_EVENTS: u32 = 64;
-/// Batches one delivery task sends in a row before yielding to other conversations.
-const BATCHES_PER_TURN: usize = 16;
-/// Longest callback URL and context (`ucwa-spec.md` §5.3 for the URL; the context has no
-/// documented limit).
-pub const MAX_CALLBACK_URL: usize = 1024;
-pub const MAX_CALLBACK_CONTEXT: usize = 1024;
-
-/// The HTTP client callbacks are sent with: no redirects (a receiver must answer itself).
-pub fn client(timeout: Duration) -> reqwest::Client {
-    install_crypto_provider();
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+#[async_trait]
+impl CallbackTransport for HttpTransport {
+    async fn post(&self, url: &url::Url, signature: &str, body: Vec<u8>) -> Result<Vec<u8>, String> {
+        let resp = self
+            .client
+            .post(url.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static(CALLBACK_CONTENT_TYPE))
+            .header("x-ms-correlation-id", new_id())
+            .header(SIGNATURE_HEADER, signature)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| format!("callback request failed: {e}"))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(format!("callback receiver answered {status}"));
+        }
+        Ok(resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default())
+    }
 }
 
 /// https uses rustls with the ring provider (built without aws-lc or OpenSSL), and reqwest
@@ -77,271 +54,4 @@ pub fn client(timeout: Duration) -> reqwest::Client {
 /// Call this before building a `reqwest::Client`; a second call changes nothing.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-/// An absolute http(s) URL with a host, at most [`MAX_CALLBACK_URL`] characters.
-pub fn valid_callback_url(url: &str) -> bool {
-    url.len() <= MAX_CALLBACK_URL
-        && reqwest::Url::parse(url)
-            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()))
-}
-
-/// Splits a `callbackContext` the client put into its callback URL off the URL (the SDK does
-/// either, `ucwa-spec.md` §5.3), so later contexts replace it instead of adding a second one.
-pub fn split_context(url: &str) -> (String, Option<String>) {
-    let Ok(mut parsed) = reqwest::Url::parse(url) else { return (url.to_owned(), None) };
-    let pairs: Vec<(String, String)> = parsed.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    let context = pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case("callbackContext")).map(|(_, v)| v.clone());
-    if context.is_some() {
-        set_query(&mut parsed, &pairs, None);
-    }
-    (parsed.to_string(), context)
-}
-
-/// Rewrites the query of `url` to `pairs` minus any `callbackContext`, plus `context`.
-fn set_query(url: &mut reqwest::Url, pairs: &[(String, String)], context: Option<&str>) {
-    let kept: Vec<&(String, String)> =
-        pairs.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("callbackContext")).collect();
-    if kept.is_empty() && context.is_none() {
-        url.set_query(None);
-        return;
-    }
-    let mut q = url.query_pairs_mut();
-    q.clear();
-    for (k, v) in kept {
-        q.append_pair(k, v);
-    }
-    if let Some(c) = context {
-        q.append_pair("callbackContext", c);
-    }
-}
-
-/// The URL a callback is POSTed to: the route's URL with `?callbackContext=` when it has one.
-pub fn target_url(url: &str, context: Option<&str>) -> Option<reqwest::Url> {
-    let mut parsed = reqwest::Url::parse(url).ok()?;
-    let pairs: Vec<(String, String)> = parsed.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    set_query(&mut parsed, &pairs, context);
-    Some(parsed)
-}
-
-/// POSTs a signed body; `Ok` carries the receiver's new `CallbackContext`, if it sent one.
-async fn post(state: &AppState, url: reqwest::Url, signing_key: &str, body: &Value) -> Result<Option<String>, String> {
-    let bytes = serde_json::to_vec(body).map_err(|e| e.to_string())?;
-    let signature = signature_header(signing_key, now_ms() / 1000, &bytes);
-    let resp = state
-        .callback_client
-        .post(url)
-        .header(CONTENT_TYPE, HeaderValue::from_static(CALLBACK_CONTENT_TYPE))
-        .header("x-ms-correlation-id", new_id())
-        .header(SIGNATURE_HEADER, signature)
-        .body(bytes)
-        .send()
-        .await
-        .map_err(|e| format!("callback request failed: {e}"))?;
-    let status = resp.status();
-    if !status.is_success() {
-        return Err(format!("callback receiver answered {status}"));
-    }
-    // `{"CallbackContext": "..."}` replaces the context; any other answer keeps it.
-    let answer: Option<Value> = resp.json().await.ok();
-    let context = answer
-        .as_ref()
-        .and_then(Value::as_object)
-        .and_then(|m| m.iter().find(|(k, _)| k.eq_ignore_ascii_case("callbackContext")))
-        .and_then(|(_, v)| v.as_str())
-        .filter(|c| c.len() <= MAX_CALLBACK_CONTEXT)
-        .map(str::to_owned);
-    Ok(context)
-}
-
-/// The reachability check when an operation starts: an empty heartbeat batch
-/// (`fixtures/tap-recorded/events/Event_Empty.json`) that must be answered with a 2xx.
-pub async fn probe(
-    state: &AppState,
-    url: &str,
-    context: Option<&str>,
-    base_uri: &str,
-    signing_key: &str,
-) -> Result<(), String> {
-    let target = target_url(url, context).ok_or_else(|| "not a URL".to_owned())?;
-    let mut body = Map::new();
-    body.insert("_links".into(), serde_json::json!({"self": {"href": "/eventsservice"}}));
-    body.insert("sender".into(), Value::Array(Vec::new()));
-    body.insert("baseuri".into(), Value::String(base_uri.to_owned()));
-    post(state, target, signing_key, &Value::Object(body)).await.map(|_| ())
-}
-
-/// The callback batch for `items`: an event batch (`ucwa-spec.md` §11.2) whose `ack` links are
-/// per conversation (`key=<app>~<endpoint>~<conversation>`, informational), plus `baseuri`.
-pub fn callback_body(urls: &AppUrls, endpoint_id: &str, route: &CallbackRoute, items: &[OutboxItem]) -> Value {
-    let key = format!("{}~{}~{}", route.app_id, endpoint_id, route.session_id);
-    let key = utf8_percent_encode(&key, NON_ALPHANUMERIC).to_string();
-    let ack = route.delivered + 1;
-    let href = |n: u64| urls.at(&format!("events?ack={n}&key={key}"));
-    let groups = group_by_sender(
-        items.iter().map(|i| (RelLink::new(i.sender_rel.clone(), i.sender_href.clone()), i.body.clone())),
-    );
-    let mut body = batch_body(&href(ack), Continuation::Next, &href(ack + 1), &groups);
-    if let Some(obj) = body.as_object_mut() {
-        obj.insert("baseuri".into(), Value::String(route.base_uri.clone()));
-    }
-    body
-}
-
-/// What one delivery turn ended with.
-enum Turn {
-    /// Nothing (more) to send, or sent successfully.
-    Done,
-    /// The receiver failed; retry later or give up.
-    Failed(CallbackRoute, String),
-}
-
-/// Delivers the due batches of one conversation, in order.
-async fn deliver(state: &AppState, session_id: &str) -> Result<Turn, ucwa_core::StoreError> {
-    for _ in 0..BATCHES_PER_TURN {
-        let Some((route, items)) = state.store.callback_batch(session_id, MAX_BATCH_EVENTS).await? else {
-            return Ok(Turn::Done);
-        };
-        let (Some(url), Some(last)) = (route.url.clone(), items.last()) else { return Ok(Turn::Done) };
-        let through = last.id;
-        let Some(app) = state.store.application(&route.app_id).await? else {
-            // The application is gone: nobody is left to tell.
-            state.store.delete_callback_route(session_id).await?;
-            return Ok(Turn::Done);
-        };
-        let Some(service) = state.store.find_service_app(&app.owner_uri).await? else {
-            return Ok(Turn::Failed(route, "the endpoint is no longer registered".into()));
-        };
-        let body = callback_body(&AppUrls::of(&app), &app.endpoint_id, &route, &items);
-        let Some(target) = target_url(&url, route.context.as_deref()) else {
-            return Ok(Turn::Failed(route, "the callback URL is not a URL".into()));
-        };
-        match post(state, target, &service.signing_key, &body).await {
-            Ok(context) => state.store.callback_delivered(session_id, through, context.as_deref()).await?,
-            Err(e) => return Ok(Turn::Failed(route, e)),
-        }
-    }
-    Ok(Turn::Done)
-}
-
-/// One conversation's turn, with the retry and give-up rules applied.
-async fn turn(state: AppState, session_id: String) {
-    let (route, error) = match deliver(&state, &session_id).await {
-        Ok(Turn::Done) => return,
-        Ok(Turn::Failed(route, error)) => (route, error),
-        Err(e) => {
-            return tracing::warn!(session = %session_id, error = %e, "callback delivery could not read the outbox");
-        }
-    };
-    let limits = &state.limits;
-    let attempts = route.attempts.saturating_add(1);
-    let delay =
-        backoff_ms(attempts, limits.callback_retry_base_ms, limits.callback_retry_max_secs.saturating_mul(1000));
-    let next = now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
-    tracing::debug!(session = %session_id, attempts, %error, "callback failed");
-    let result = async {
-        let attempts = state.store.callback_attempt_failed(&session_id, next).await?;
-        if attempts >= limits.callback_max_attempts {
-            give_up(&state, &route, attempts, &error).await?;
-        }
-        Ok::<_, ucwa_core::StoreError>(())
-    }
-    .await;
-    if let Err(e) = result {
-        tracing::warn!(session = %session_id, error = %e, "recording a callback failure failed");
-    }
-}
-
-/// Records the failure and terminates the conversation.
-async fn give_up(
-    state: &AppState,
-    route: &CallbackRoute,
-    attempts: u32,
-    error: &str,
-) -> Result<(), ucwa_core::StoreError> {
-    tracing::warn!(
-        app = %route.app_id,
-        session = %route.session_id,
-        url = route.url.as_deref().unwrap_or_default(),
-        attempts,
-        %error,
-        "giving up on callbacks: terminating the conversation"
-    );
-    state.store.callback_give_up(&route.session_id, error, now_ms()).await?;
-    if let Some(location) = state.store.session_location(&route.session_id).await? {
-        let cmd = Command::Leave { session: route.session_id.clone() };
-        if let Err(e) = state.meetings.command(state, &location.meeting_id, cmd).await {
-            tracing::debug!(session = %route.session_id, error = ?e, "terminating after callback failure");
-        }
-    }
-    Ok(())
-}
-
-/// The delivery worker: runs until `shutdown`.
-pub async fn run(state: AppState, shutdown: CancellationToken) {
-    let mut in_flight: JoinSet<()> = JoinSet::new();
-    let mut busy: HashMap<tokio::task::Id, String> = HashMap::new();
-    let mut ticker = tokio::time::interval(POLL);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_purge = now_ms();
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            Some(done) = in_flight.join_next_with_id(), if !in_flight.is_empty() => {
-                let id = match done {
-                    Ok((id, ())) => id,
-                    Err(e) => e.id(),
-                };
-                busy.remove(&id);
-                continue;
-            }
-            _ = ticker.tick() => {}
-        }
-        let room = MAX_IN_FLIGHT.saturating_sub(in_flight.len());
-        if room > 0 {
-            let taken: Vec<String> = busy.values().cloned().collect();
-            match state.store.due_callbacks(now_ms(), &taken, u32::try_from(room).unwrap_or(1)).await {
-                Ok(due) => {
-                    for session in due {
-                        let handle = in_flight.spawn(turn(state.clone(), session.clone()));
-                        busy.insert(handle.id(), session);
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "looking for due callbacks failed"),
-            }
-        }
-        // Routes of ended conversations with nothing left to deliver, now and then.
-        let now = now_ms();
-        if now - last_purge > 10_000 {
-            last_purge = now;
-            if let Err(e) = state.store.purge_callback_routes(now - 60_000).await {
-                tracing::warn!(error = %e, "purging callback routes failed");
-            }
-        }
-    }
-    in_flight.shutdown().await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn callback_urls() {
-        assert!(valid_callback_url("https://sa.example/callback"));
-        assert!(valid_callback_url("http://127.0.0.1:9000/cb?x=1"));
-        assert!(!valid_callback_url("/relative"));
-        assert!(!valid_callback_url("ftp://sa.example/"));
-        assert!(!valid_callback_url(&format!("https://sa.example/{}", "a".repeat(1024))));
-    }
-
-    #[test]
-    fn context_moves_out_of_the_url_and_back() {
-        let (url, ctx) = split_context("https://sa.example/cb?a=1&callbackContext=x%20y");
-        assert_eq!(url, "https://sa.example/cb?a=1");
-        assert_eq!(ctx.as_deref(), Some("x y"));
-        let target = target_url(&url, Some("n&2")).unwrap();
-        assert_eq!(target.as_str(), "https://sa.example/cb?a=1&callbackContext=n%262");
-        assert_eq!(target_url("https://sa.example/cb", None).unwrap().as_str(), "https://sa.example/cb");
-    }
 }

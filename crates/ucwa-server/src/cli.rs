@@ -1,33 +1,16 @@
 //! The administrative subcommands (`user add`, `user list`, `service-app add|list|failures`,
-//! `store copy`) and `--demo` users.
+//! `store copy`) and `--demo` users: read standard input, call [`ucwa_service::admin`], print.
 
-use std::collections::BTreeMap;
 use std::io::BufRead;
 
-use anyhow::{Context, bail};
 use ucwa_core::Store;
-use ucwa_core::meeting::{Meeting, MeetingKind};
-use ucwa_core::model::{MeetingRecord, User};
-use ucwa_core::service::{ServiceApp, mint_signing_key};
-
-use crate::auth::{hash_password, normalize_sip_uri};
+use ucwa_core::clock::{Clock, SystemClock};
+use ucwa_service::admin;
 
 /// `ucwa-server user add SIP_URI --name NAME --password-stdin`.
 pub async fn add_user(store: &dyn Store, sip_uri: &str, name: &str, input: impl BufRead) -> anyhow::Result<()> {
-    let uri = normalize_sip_uri(sip_uri)
-        .with_context(|| format!("{sip_uri:?} is not a SIP URI like sip:alice@example.com"))?;
     let password = input.lines().next().transpose()?.unwrap_or_default();
-    if password.is_empty() {
-        bail!("no password on standard input");
-    }
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 250 || name.chars().any(char::is_control) {
-        bail!("the name must be 1 to 250 printable characters");
-    }
-    let hash =
-        tokio::task::spawn_blocking(move || hash_password(&password)).await?.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let created =
-        store.upsert_user(&User { uri: uri.clone(), display_name: name.to_owned(), password_hash: hash }).await?;
+    let (uri, created) = admin::add_user(store, sip_uri, name, password).await?;
     println!("{} {uri}", if created { "added" } else { "updated" });
     Ok(())
 }
@@ -50,36 +33,11 @@ pub async fn add_service_app(
     callback_url: Option<&str>,
     input: impl BufRead,
 ) -> anyhow::Result<String> {
-    let uri = normalize_sip_uri(sip_uri)
-        .with_context(|| format!("{sip_uri:?} is not a SIP URI like sip:helpdesk@example.com"))?;
     let secret = input.lines().next().transpose()?.unwrap_or_default();
-    if secret.len() < 16 {
-        bail!("the secret on standard input must be at least 16 characters");
-    }
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 250 || name.chars().any(char::is_control) {
-        bail!("the name must be 1 to 250 printable characters");
-    }
-    if let Some(url) = callback_url
-        && !crate::callbacks::valid_callback_url(url)
-    {
-        bail!("--callback-url must be an absolute http(s) URL of at most 1024 characters");
-    }
-    let hash =
-        tokio::task::spawn_blocking(move || hash_password(&secret)).await?.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let signing_key = mint_signing_key();
-    let app = ServiceApp {
-        uri: uri.clone(),
-        display_name: name.to_owned(),
-        secret_hash: hash,
-        signing_key: signing_key.clone(),
-        callback_url: callback_url.map(str::to_owned),
-        created_ms: crate::state::now_ms(),
-    };
-    let created = store.upsert_service_app(&app).await?;
-    println!("{} {uri}", if created { "added" } else { "updated" });
-    println!("callback signing key (shown once): {signing_key}");
-    Ok(signing_key)
+    let added = admin::add_service_app(store, sip_uri, name, callback_url, secret, SystemClock.now_ms()).await?;
+    println!("{} {}", if added.created { "added" } else { "updated" }, added.uri);
+    println!("callback signing key (shown once): {}", added.signing_key);
+    Ok(added.signing_key)
 }
 
 /// `ucwa-server service-app list`.
@@ -111,85 +69,34 @@ const DEMO_USERS: &[(&str, &str, &str)] = &[
 pub async fn ensure_demo_users(store: &dyn Store) -> anyhow::Result<()> {
     for (uri, name, password) in DEMO_USERS {
         if store.find_user(uri).await?.is_none() {
-            let password = password.to_string();
-            let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-                .await?
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            store
-                .upsert_user(&User { uri: (*uri).to_owned(), display_name: (*name).to_owned(), password_hash: hash })
-                .await?;
+            admin::add_user(store, uri, name, (*password).to_owned()).await?;
         }
         println!("demo user {uri} password {password}");
     }
     Ok(())
 }
 
-/// What [`copy_store`] copied.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Copied {
-    pub users: usize,
-    pub service_apps: usize,
-    pub meetings: usize,
-    /// Meetings the target had already (`--into-non-empty`), left as they were.
-    pub meetings_kept: usize,
-}
-
-/// Meetings read per page while copying.
-const COPY_PAGE: u32 = 500;
-
-/// `ucwa-server store copy --from URL --to URL [--into-non-empty]`: moves an install to
-/// another database (typically from the embedded SQLite file to PostgreSQL). Copies what
-/// outlives a sign-in: users with their password hashes, service applications with their
-/// secret hashes, signing keys and callback URLs, and meetings (conferences: scheduled and
-/// ad hoc) with their settings, join URLs, ETags and versions. Not copied: tokens and
-/// applications (clients sign in again), their event logs and callback outboxes, two-party
-/// conversations, and who is in a meeting right now (copy with the server stopped; a meeting
-/// arrives empty, as after everyone left).
-///
-/// Refuses a target that holds any user, service application or meeting unless
-/// `into_non_empty`: then the source's users and service applications replace those of the
-/// same URI, and meetings the target has already are kept as they are.
-pub async fn copy_store(from: &dyn Store, to: &dyn Store, into_non_empty: bool) -> anyhow::Result<Copied> {
-    if !into_non_empty
-        && (!to.list_users().await?.is_empty()
-            || !to.list_service_apps().await?.is_empty()
-            || !to.meetings_after("", 1).await?.is_empty())
-    {
-        bail!(
-            "the target database is not empty; pass --into-non-empty to merge into it (users and service \
-             applications from the source replace those of the same URI, meetings already there are kept)"
-        );
+/// `ucwa-server store copy --from URL --to URL [--into-non-empty]` (see
+/// [`admin::copy_store`]); prints what it copied.
+pub async fn copy_store(
+    from: &dyn Store,
+    to: &dyn Store,
+    into_non_empty: bool,
+    names: (&str, &str),
+) -> anyhow::Result<()> {
+    let copied = admin::copy_store(from, to, into_non_empty).await?;
+    println!(
+        "copied {} users, {} service applications, {} meetings from {} to {}",
+        copied.users,
+        copied.service_apps,
+        copied.meetings,
+        redact_url(names.0),
+        redact_url(names.1)
+    );
+    if copied.meetings_kept > 0 {
+        println!("kept {} meetings the target had already", copied.meetings_kept);
     }
-    let mut copied = Copied::default();
-    for user in from.list_users().await? {
-        to.upsert_user(&user).await?;
-        copied.users += 1;
-    }
-    for app in from.list_service_apps().await? {
-        to.upsert_service_app(&app).await?;
-        copied.service_apps += 1;
-    }
-    let mut after = String::new();
-    loop {
-        let page = from.meetings_after(&after, COPY_PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = last.meeting.id().to_owned();
-        for record in page {
-            let m = &record.meeting;
-            if m.kind() != MeetingKind::Conference {
-                continue;
-            }
-            if into_non_empty && to.meeting_version(m.id()).await?.is_some() {
-                copied.meetings_kept += 1;
-                continue;
-            }
-            let empty = Meeting::restore(m.id(), m.settings().clone(), BTreeMap::new(), m.is_ended(), m.version())
-                .with_kind(m.kind());
-            to.insert_meeting(&MeetingRecord { meeting: empty, ..record }).await?;
-            copied.meetings += 1;
-        }
-    }
-    Ok(copied)
+    Ok(())
 }
 
 /// A database URL fit for messages: the password of `scheme://user:password@host/...` is

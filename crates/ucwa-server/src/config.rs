@@ -1,9 +1,8 @@
 //! Command line and environment: every flag also reads an `UCWA_*` variable.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
 use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+pub use ucwa_service::Limits;
 
 #[derive(Debug, Parser)]
 #[command(name = "ucwa-server", version, about = "A self-hostable UCWA 2.0 / Trusted Application API server")]
@@ -134,76 +133,4 @@ pub struct ServeArgs {
     pub server_fqdn: Option<String>,
     #[command(flatten)]
     pub limits: Limits,
-}
-
-/// Time limits and sizes. Defaults follow the documented behaviour of a real server.
-#[derive(Debug, Clone, Args)]
-pub struct Limits {
-    /// Lifetime of access tokens, seconds.
-    #[arg(long, env = "UCWA_TOKEN_TTL", default_value_t = 8 * 3600)]
-    pub token_ttl_secs: u64,
-    /// An application not polled for this long expires (410 InactiveApplicationExpired), seconds.
-    #[arg(long, env = "UCWA_APPLICATION_IDLE", default_value_t = 15 * 60)]
-    pub application_idle_secs: u64,
-    /// Smallest event-channel `timeout` a client may ask for, seconds (documented: 180).
-    #[arg(long, env = "UCWA_EVENTS_MIN_TIMEOUT", default_value_t = 180)]
-    pub events_min_timeout_secs: u32,
-    /// Smallest `low`/`medium` hold a client may ask for, seconds (documented: 5).
-    #[arg(long, env = "UCWA_EVENTS_MIN_HOLD", default_value_t = 5)]
-    pub events_min_hold_secs: u32,
-    /// A joiner waiting in a lobby this long fails with a Timeout reason, seconds.
-    #[arg(long, env = "UCWA_LOBBY_TIMEOUT", default_value_t = 15 * 60)]
-    pub lobby_timeout_secs: u64,
-    /// An incoming invitation (addParticipant, startMessaging) nobody answers fails after
-    /// this long, on both sides, seconds (documented: about 30).
-    #[arg(long, env = "UCWA_INVITATION_TIMEOUT", default_value_t = 30)]
-    pub invitation_timeout_secs: u64,
-    /// Largest request body, bytes.
-    #[arg(long, env = "UCWA_MAX_BODY", default_value_t = 64 * 1024)]
-    pub max_body_bytes: usize,
-    /// Failed sign-ins allowed per user name per minute before 429.
-    #[arg(long, env = "UCWA_SIGNIN_RATE", default_value_t = 10)]
-    pub signin_attempts_per_minute: u32,
-    /// Failed deliveries of a service application's callback before the conversation is
-    /// terminated and the failure recorded.
-    #[arg(long, env = "UCWA_CALLBACK_MAX_ATTEMPTS", default_value_t = 10)]
-    pub callback_max_attempts: u32,
-    /// First retry delay of a failed callback, milliseconds; doubles with each failure.
-    #[arg(long, env = "UCWA_CALLBACK_RETRY_BASE_MS", default_value_t = 1000)]
-    pub callback_retry_base_ms: u64,
-    /// Longest retry delay of a failed callback, seconds.
-    #[arg(long, env = "UCWA_CALLBACK_RETRY_MAX", default_value_t = 300)]
-    pub callback_retry_max_secs: u64,
-    /// How long a callback receiver may take to answer, seconds.
-    #[arg(long, env = "UCWA_CALLBACK_TIMEOUT", default_value_t = 10)]
-    pub callback_timeout_secs: u64,
-}
-
-impl Limits {
-    pub fn token_ttl(&self) -> Duration {
-        Duration::from_secs(self.token_ttl_secs)
-    }
-
-    pub fn application_idle(&self) -> Duration {
-        Duration::from_secs(self.application_idle_secs)
-    }
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            token_ttl_secs: 8 * 3600,
-            application_idle_secs: 15 * 60,
-            events_min_timeout_secs: 180,
-            events_min_hold_secs: 5,
-            lobby_timeout_secs: 15 * 60,
-            invitation_timeout_secs: 30,
-            max_body_bytes: 64 * 1024,
-            signin_attempts_per_minute: 10,
-            callback_max_attempts: 10,
-            callback_retry_base_ms: 1000,
-            callback_retry_max_secs: 300,
-            callback_timeout_secs: 10,
-        }
-    }
 }

@@ -1,125 +1,102 @@
-//! The one place where failures become HTTP responses.
+//! The one place where failures become HTTP responses: the use cases' [`ServiceError`]s and
+//! the few failures only HTTP has (an unreadable body, an unknown route).
 //!
-//! Every error answers with the UCWA error body (`ucwa-spec.md` §13.1) whose `code` matches
-//! the status. 5xx bodies never echo internals: the cause is logged, the client gets a
-//! generic message.
+//! Every error answers with the UCWA error body
+//! (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/errorsandinformationalmessages>) whose `code` matches the
+//! status, except the token endpoint's refusals, which are OAuth-style `400 {"error": ...}`
+//! with `Cache-Control: no-store`. 5xx bodies never echo internals: the cause is logged, the
+//! client gets a generic message.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
-use ucwa_core::StoreError;
 use ucwa_proto::error::{ErrorBody, code_for_status};
-use ucwa_proto::input::ParamError;
+use ucwa_service::ServiceError;
+use ucwa_service::render::token;
 
 use crate::middleware::FailureCause;
+use crate::response::no_store;
 
 #[derive(Debug)]
 pub enum ApiError {
-    /// 400 with subcode `ParameterValidationFailure`, naming each bad parameter.
-    InvalidParameters(Vec<ParamError>),
+    /// A use case refused or failed.
+    Service(ServiceError),
     /// 400 for a body that is not what the resource reads (malformed JSON, not an object).
     BadRequest {
-        subcode: Option<&'static str>,
-        message: String,
-    },
-    /// 401: answered by the auth layer with the `WWW-Authenticate` challenge instead.
-    Unauthorized,
-    Forbidden {
-        subcode: Option<&'static str>,
-        message: String,
-    },
-    NotFound {
         subcode: Option<&'static str>,
         message: String,
     },
     MethodNotAllowed,
     /// 406: the client accepts only a format this server does not produce (XML).
     NotAcceptable,
-    Conflict {
-        subcode: Option<&'static str>,
-        message: String,
-    },
-    Gone {
-        subcode: &'static str,
-        message: String,
-    },
-    PreconditionFailed,
-    PreconditionRequired,
     EntityTooLarge,
-    UnsupportedMediaType,
-    TooManyRequests,
-    /// 500 `ServiceFailure` with a documented subcode the client acts on, e.g.
-    /// `CallbackChannelError` (the callback URL cannot be reached).
-    ServiceFailure {
-        subcode: &'static str,
-        message: String,
-    },
-    /// 500; the cause is logged and never sent.
-    Internal(String),
 }
 
 impl ApiError {
     pub fn not_found() -> Self {
-        ApiError::NotFound { subcode: None, message: "The resource does not exist.".into() }
-    }
-
-    pub fn application_not_found() -> Self {
-        ApiError::NotFound { subcode: Some("ApplicationNotFound"), message: "The application does not exist.".into() }
-    }
-
-    pub fn conflict(message: impl Into<String>) -> Self {
-        ApiError::Conflict { subcode: None, message: message.into() }
+        ApiError::Service(ServiceError::not_found())
     }
 
     fn parts(&self) -> (StatusCode, Option<&str>, String) {
+        let generic = |status: StatusCode, message: &str| (status, None, message.to_owned());
         match self {
-            ApiError::InvalidParameters(_) => (
-                StatusCode::BAD_REQUEST,
-                Some("ParameterValidationFailure"),
-                "Wrong parameters were provided for the request.".into(),
-            ),
             ApiError::BadRequest { subcode, message } => (StatusCode::BAD_REQUEST, *subcode, message.clone()),
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, None, "Authentication is required.".into()),
-            ApiError::Forbidden { subcode, message } => (StatusCode::FORBIDDEN, *subcode, message.clone()),
-            ApiError::NotFound { subcode, message } => (StatusCode::NOT_FOUND, *subcode, message.clone()),
             ApiError::MethodNotAllowed => {
-                (StatusCode::METHOD_NOT_ALLOWED, None, "The method is not supported on this resource.".into())
+                generic(StatusCode::METHOD_NOT_ALLOWED, "The method is not supported on this resource.")
             }
             ApiError::NotAcceptable => {
-                (StatusCode::NOT_ACCEPTABLE, None, "This server answers in JSON only; accept application/json.".into())
+                generic(StatusCode::NOT_ACCEPTABLE, "This server answers in JSON only; accept application/json.")
             }
-            ApiError::Conflict { subcode, message } => (StatusCode::CONFLICT, *subcode, message.clone()),
-            ApiError::Gone { subcode, message } => (StatusCode::GONE, Some(subcode), message.clone()),
-            ApiError::PreconditionFailed => {
-                (StatusCode::PRECONDITION_FAILED, None, "The resource has changed; fetch it again.".into())
-            }
-            ApiError::PreconditionRequired => {
-                (StatusCode::PRECONDITION_REQUIRED, None, "This request needs an If-Match header.".into())
-            }
-            ApiError::EntityTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, None, "The request body is too large.".into()),
-            ApiError::UnsupportedMediaType => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, None, "The content type is not supported; send JSON.".into())
-            }
-            ApiError::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, None, "Too many requests; slow down.".into()),
-            ApiError::ServiceFailure { subcode, message } => {
-                (StatusCode::INTERNAL_SERVER_ERROR, Some(subcode), message.clone())
-            }
-            ApiError::Internal(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, None, "The server could not complete the request.".into())
-            }
+            ApiError::EntityTooLarge => generic(StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large."),
+            ApiError::Service(e) => match e {
+                ServiceError::InvalidParameters(_) => (
+                    StatusCode::BAD_REQUEST,
+                    Some("ParameterValidationFailure"),
+                    "Wrong parameters were provided for the request.".into(),
+                ),
+                ServiceError::Forbidden { subcode, message } => (StatusCode::FORBIDDEN, *subcode, message.clone()),
+                ServiceError::NotFound { subcode, message } => (StatusCode::NOT_FOUND, *subcode, message.clone()),
+                ServiceError::Conflict { subcode, message } => (StatusCode::CONFLICT, *subcode, message.clone()),
+                ServiceError::Gone { subcode, message } => (StatusCode::GONE, Some(subcode), message.clone()),
+                ServiceError::PreconditionFailed => {
+                    generic(StatusCode::PRECONDITION_FAILED, "The resource has changed; fetch it again.")
+                }
+                ServiceError::PreconditionRequired => {
+                    generic(StatusCode::PRECONDITION_REQUIRED, "This request needs an If-Match header.")
+                }
+                ServiceError::UnsupportedMediaType => {
+                    generic(StatusCode::UNSUPPORTED_MEDIA_TYPE, "The content type is not supported; send JSON.")
+                }
+                ServiceError::TooManyRequests => {
+                    generic(StatusCode::TOO_MANY_REQUESTS, "Too many requests; slow down.")
+                }
+                ServiceError::ServiceFailure { subcode, message } => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, Some(subcode), message.clone())
+                }
+                ServiceError::OAuth(code) => (StatusCode::BAD_REQUEST, None, (*code).to_owned()),
+                ServiceError::Internal(_) => {
+                    generic(StatusCode::INTERNAL_SERVER_ERROR, "The server could not complete the request.")
+                }
+            },
         }
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        ApiError::Internal(e.to_string())
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        ApiError::Service(e)
     }
 }
 
-impl From<Vec<ParamError>> for ApiError {
-    fn from(errors: Vec<ParamError>) -> Self {
-        ApiError::InvalidParameters(errors)
+impl From<Vec<ucwa_proto::input::ParamError>> for ApiError {
+    fn from(errors: Vec<ucwa_proto::input::ParamError>) -> Self {
+        ApiError::Service(errors.into())
+    }
+}
+
+impl From<ucwa_core::StoreError> for ApiError {
+    fn from(e: ucwa_core::StoreError) -> Self {
+        ApiError::Service(e.into())
     }
 }
 
@@ -132,13 +109,16 @@ pub fn error_response(status: StatusCode, body: &ErrorBody) -> Response {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let ApiError::Service(ServiceError::OAuth(code)) = &self {
+            return no_store((StatusCode::BAD_REQUEST, axum::Json(token::error(code))).into_response());
+        }
         let cause = match &self {
-            ApiError::Internal(cause) => Some(cause.clone()),
+            ApiError::Service(ServiceError::Internal(cause)) => Some(cause.clone()),
             _ => None,
         };
         let (status, subcode, message) = self.parts();
         let mut body = ErrorBody::new(code_for_status(status.as_u16()), subcode, message);
-        if let ApiError::InvalidParameters(errors) = &self {
+        if let ApiError::Service(ServiceError::InvalidParameters(errors)) = &self {
             let params: Map<String, Value> =
                 errors.iter().map(|e| (e.name.to_owned(), Value::String(e.problem.clone()))).collect();
             body.parameters = Some(params);

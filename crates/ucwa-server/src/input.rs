@@ -4,15 +4,31 @@
 //! 415 for another content type, 400 for malformed JSON, 413 past the size limit.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::header;
+use axum::http::request::Parts;
+use axum::response::IntoResponse;
 use serde_json::Value;
 use ucwa_proto::input::PropertyBag;
+use ucwa_service::ServiceError;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
 pub struct Input(pub PropertyBag);
+
+/// The last parameter of the route's path (the part, participant, message or meeting a
+/// route names below an application or a conversation).
+pub struct Tail(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Tail {
+    type Rejection = axum::response::Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        Ok(Tail(params.iter().last().map(|(_, value)| value.to_owned()).unwrap_or_default()))
+    }
+}
 
 /// Whether a content type is JSON (`application/json`, `application/*+json`).
 fn is_json(content_type: &str) -> bool {
@@ -27,13 +43,13 @@ impl FromRequest<AppState> for Input {
         let query: Vec<(String, String)> =
             req.uri().query().map(|q| serde_urlencoded::from_str(q).unwrap_or_default()).unwrap_or_default();
         let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let body = read_body(req, state.limits.max_body_bytes).await?;
+        let body = read_body(req, state.services.limits.max_body_bytes).await?;
         let object = if body.iter().all(u8::is_ascii_whitespace) {
             serde_json::Map::new()
         } else {
             match content_type.as_deref() {
                 Some(ct) if is_json(ct) => {}
-                _ => return Err(ApiError::UnsupportedMediaType),
+                _ => return Err(ServiceError::UnsupportedMediaType.into()),
             }
             match serde_json::from_slice::<Value>(&body) {
                 Ok(Value::Object(map)) => map,

@@ -1,31 +1,34 @@
-//! OpenUCWA's HTTP server: routes, authentication, the event channel and housekeeping.
+//! OpenUCWA's HTTP server: routes, extraction, answers and the event channel's HTTP side.
+//! The use cases live in `ucwa-service`; a handler here parses the request, calls one
+//! service and renders what it returns, and [`error`] maps every failure to its UCWA error
+//! body.
 //!
-//! [`serve`] takes an already-bound listener, a store and a shutdown token, so tests and
-//! benchmarks run the real server on `127.0.0.1:0` (the mini-redis `run(listener,
-//! shutdown)` shape). The binary in `main.rs` only parses flags and calls it.
+//! [`Server`] takes a store, a clock and the limits; [`Server::serve`] runs it on an
+//! already-bound listener until a shutdown token is cancelled, so tests and benchmarks run
+//! the real server on `127.0.0.1:0` (the mini-redis `run(listener, shutdown)` shape). The
+//! binary in `main.rs` only parses flags and calls it.
 //!
 //! # Layout
-//! - [`routes`]: one module per resource; thin handlers.
-//! - [`channel`]: the long-poll event channel engine.
+//! - [`routes`]: one module per resource; thin handlers. The router is built here.
 //! - [`auth`], [`input`], [`response`], [`error`]: extraction and answers.
-//! - [`middleware`], [`sweeper`], [`callbacks`]: cross-cutting behaviour and background work
-//!   (the callback worker delivers service applications' events).
+//! - [`middleware`]: correlation headers, JSON-only, UCWA bodies for 404/405/panics.
+//! - [`callbacks`]: the HTTP transport of service applications' callbacks.
+//! - [`config`], [`cli`]: the command line and the administrative subcommands.
+//! - [`web`]: mounts the `ucwa-web` pages (the join page at each meeting's `joinUrl`, the
+//!   organizer console).
 
 pub mod auth;
 pub mod callbacks;
-pub mod channel;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod input;
-pub mod meetings;
 pub mod middleware;
-pub mod render;
 pub mod response;
 pub mod routes;
 pub mod state;
-pub mod sweeper;
 pub mod urls;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -37,18 +40,19 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use ucwa_core::DynStore;
-use ucwa_core::channel::ChannelLimits;
+use ucwa_core::clock::DynClock;
+use ucwa_service::supervise::{Restart, supervise};
+use ucwa_service::{ServiceOptions, Services, callbacks as callback_worker, housekeeping};
 
-use crate::auth::{SigninLimiter, TokenCache};
-use crate::channel::EventChannels;
+use crate::callbacks::HttpTransport;
 use crate::config::Limits;
-use crate::meetings::MeetingEngine;
-use crate::routes::applications::RenderedApplications;
 use crate::state::{AppState, Shared};
 
-/// Everything [`serve`] needs besides the listener.
+/// Everything a [`Server`] needs besides the listener.
 pub struct ServerOptions {
     pub store: DynStore,
+    /// Where time comes from: `SystemClock` in production, a `ManualClock` in tests.
+    pub clock: DynClock,
     pub limits: Limits,
     pub public_url: Option<String>,
     pub server_fqdn: String,
@@ -100,6 +104,35 @@ fn application_routes() -> Router<AppState> {
         .route("/applications/{app}/{*rest}", get(applications::dashboard))
 }
 
+/// The routes under `/platformservice/v1`: the Trusted Application API's own resources, and
+/// the UCWA handlers for conversations, invitations and roster actions (a service
+/// application's sessions render themselves in the `ms:rtc:saas:` namespace).
+fn platform_routes() -> Router<AppState> {
+    use routes::{conversations, events, invitations, platform, service_join};
+    let app = "/applications/{app}";
+    let conversation = "/applications/{app}/communication/conversations/{conv}";
+    let invitation = "/applications/{app}/communication/onlineMeetingInvitations/{inv}";
+    Router::new()
+        .route("/applications", get(platform::applications))
+        .route(app, get(platform::application))
+        .route(&format!("{app}/communication"), get(platform::communication))
+        .route(&format!("{app}/communication/onlineMeetingInvitations"), post(service_join::join))
+        .route(invitation, get(invitations::get))
+        .route(&format!("{invitation}/cancel"), post(invitations::cancel))
+        .route(&format!("{app}/communication/messagingInvitations"), post(platform::not_offered))
+        .route(&format!("{app}/communication/userMeetingInvitations"), post(platform::not_offered))
+        .route(&format!("{app}/communication/conversations"), get(conversations::list))
+        .route(conversation, get(conversations::get).delete(conversations::delete))
+        .route(&format!("{conversation}/{{part}}"), get(conversations::part))
+        .route(&format!("{conversation}/participants/{{subject}}"), get(conversations::participant_get))
+        .route(&format!("{conversation}/participants/{{subject}}/{{action}}"), post(conversations::participant_action))
+        .route(&format!("{app}/events"), get(events::get))
+        .route(&format!("{app}/adhocMeetings"), get(platform::adhoc_meetings).post(platform::create_adhoc_meeting))
+        .route(&format!("{app}/adhocMeetings/{{meeting}}"), get(platform::adhoc_meeting))
+        .route(&format!("{app}/anonApplicationTokens"), post(platform::anon_application_token))
+        .route(&format!("{app}/myOnlineMeetings"), get(platform::my_online_meetings))
+}
+
 pub fn router(state: AppState) -> Router {
     use routes::{discovery, token};
     let mut router = Router::new().route("/", get(discovery::root));
@@ -121,7 +154,8 @@ pub fn router(state: AppState) -> Router {
         .nest(urls::USER_PREFIX, application_routes())
         .nest(urls::ANONYMOUS_PREFIX, application_routes())
         .nest(urls::PSANON_PREFIX, application_routes())
-        .nest(urls::PLATFORM_PREFIX, routes::platform::routes())
+        .nest(urls::PLATFORM_PREFIX, platform_routes())
+        .merge(web::routes())
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::json_only))
@@ -132,39 +166,65 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` is cancelled: parked event requests are released, in-flight
-/// requests finish, then the store is closed.
+/// A server ready to serve: its use cases are built, nothing runs yet.
+pub struct Server {
+    state: AppState,
+    store: DynStore,
+    shutdown: CancellationToken,
+}
+
+impl Server {
+    /// Builds the use cases; `shutdown` stops [`Server::serve`] and releases parked requests.
+    pub fn new(options: ServerOptions, shutdown: CancellationToken) -> Self {
+        let transport =
+            Arc::new(HttpTransport::new(std::time::Duration::from_secs(options.limits.callback_timeout_secs)));
+        let services = Services::new(ServiceOptions {
+            store: options.store.clone(),
+            clock: options.clock,
+            limits: options.limits,
+            transport,
+            shutdown: shutdown.clone(),
+        });
+        let state =
+            AppState(Arc::new(Shared { services, public_url: options.public_url, server_fqdn: options.server_fqdn }));
+        Self { state, store: options.store, shutdown }
+    }
+
+    /// The use cases this server runs (tests watch their progress).
+    pub fn services(&self) -> &Services {
+        &self.state.services
+    }
+
+    /// Serves until the shutdown token is cancelled: parked event requests are released,
+    /// in-flight requests finish, the background tasks stop, then the store is closed.
+    /// Housekeeping and callback delivery run supervised: a panic is logged and the task
+    /// starts again.
+    pub async fn serve(self, listener: TcpListener) -> anyhow::Result<()> {
+        let Server { state, store, shutdown } = self;
+        let services = state.services.clone();
+        let mut background = tokio::task::JoinSet::new();
+        let (s, stop) = (services.clone(), shutdown.clone());
+        background.spawn(supervise("housekeeping", shutdown.clone(), Restart::default(), move || {
+            housekeeping::run(s.clone(), stop.clone())
+        }));
+        let (s, stop) = (services, shutdown.clone());
+        background.spawn(supervise("callback delivery", shutdown.clone(), Restart::default(), move || {
+            callback_worker::run(s.clone(), stop.clone())
+        }));
+        // Routes are resolved into services once, here; serving the router itself would redo
+        // that for every connection (axum turns a `Router` into its routes per accepted
+        // connection), costing tens of KiB per parked event request. Cloning the prepared
+        // router per connection is one reference count.
+        let app = router(state).with_state(()).into_make_service();
+        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
+        shutdown.cancel();
+        background.join_all().await;
+        store.close().await;
+        Ok(served?)
+    }
+}
+
+/// Serves on `listener` until `shutdown` is cancelled (see [`Server::serve`]).
 pub async fn serve(listener: TcpListener, options: ServerOptions, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let channel_limits = ChannelLimits {
-        timeout_min_s: options.limits.events_min_timeout_secs,
-        hold_min_s: options.limits.events_min_hold_secs,
-        ..ChannelLimits::default()
-    };
-    let callback_timeout = std::time::Duration::from_secs(options.limits.callback_timeout_secs);
-    let state = AppState(Arc::new(Shared {
-        store: options.store.clone(),
-        limits: options.limits,
-        channel_limits,
-        public_url: options.public_url,
-        server_fqdn: options.server_fqdn,
-        channels: EventChannels::new(shutdown.clone()),
-        signin: SigninLimiter::default(),
-        tokens: TokenCache::default(),
-        rendered_apps: RenderedApplications::default(),
-        meetings: MeetingEngine::default(),
-        callback_client: callbacks::client(callback_timeout),
-    }));
-    let sweeper = tokio::spawn(sweeper::run(state.clone(), shutdown.clone()));
-    let callback_worker = tokio::spawn(callbacks::run(state.clone(), shutdown.clone()));
-    // Routes are resolved into services once, here; serving the router itself would redo
-    // that for every connection (axum turns a `Router` into its routes per accepted
-    // connection), costing tens of KiB per parked event request. Cloning the prepared router
-    // per connection is one reference count.
-    let app = router(state).with_state(()).into_make_service();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await?;
-    shutdown.cancel();
-    let _ = sweeper.await;
-    let _ = callback_worker.await;
-    options.store.close().await;
-    Ok(())
+    Server::new(options, shutdown).serve(listener).await
 }

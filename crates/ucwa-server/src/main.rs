@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 use ucwa_core::DynStore;
+use ucwa_core::clock::SystemClock;
 use ucwa_server::config::{Cli, Command, ServeArgs, ServiceAppCommand, StoreCommand, UserCommand};
 use ucwa_server::{ServerOptions, cli, serve};
 use ucwa_store_postgres::PostgresStore;
@@ -25,22 +26,10 @@ async fn open_source(url: &str) -> anyhow::Result<DynStore> {
 async fn copy_store(from: &str, to: &str, into_non_empty: bool) -> anyhow::Result<()> {
     let source = open_source(from).await?;
     let target = open_store(to).await?;
-    let result = cli::copy_store(source.as_ref(), target.as_ref(), into_non_empty).await;
+    let result = cli::copy_store(source.as_ref(), target.as_ref(), into_non_empty, (from, to)).await;
     source.close().await;
     target.close().await;
-    let copied = result?;
-    println!(
-        "copied {} users, {} service applications, {} meetings from {} to {}",
-        copied.users,
-        copied.service_apps,
-        copied.meetings,
-        cli::redact_url(from),
-        cli::redact_url(to)
-    );
-    if copied.meetings_kept > 0 {
-        println!("kept {} meetings the target had already", copied.meetings_kept);
-    }
-    Ok(())
+    result
 }
 
 async fn open_store(url: &str) -> anyhow::Result<DynStore> {
@@ -75,9 +64,14 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    println!("listening on http://{}", listener.local_addr()?);
+    let local = listener.local_addr()?;
+    println!("listening on http://{local}");
+    if args.demo {
+        println!("organizer console: http://{local}/console (sign in as a demo user)");
+    }
     let options = ServerOptions {
         store,
+        clock: Arc::new(SystemClock),
         limits: args.limits,
         public_url: args.public_url,
         server_fqdn: args.server_fqdn.unwrap_or_else(host_name),

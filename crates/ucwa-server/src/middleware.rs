@@ -66,7 +66,7 @@ pub async fn correlation(State(state): State<AppState>, req: Request, next: Next
 
 /// UCWA also speaks XML (`application/vnd.microsoft.com.ucwa+xml`); this server answers in
 /// JSON only. A client that accepts XML and nothing JSON-compatible gets 406 rather than a
-/// body it cannot read (`ucwa-spec.md` §1.1).
+/// body it cannot read (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/payloadformat>).
 pub async fn json_only(req: Request, next: Next) -> Response {
     let accept = req.headers().get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
     if accepts_only_xml(accept) {

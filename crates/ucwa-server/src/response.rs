@@ -28,3 +28,9 @@ pub fn created_at(location: &str) -> Response {
     }
     resp
 }
+
+/// Marks a token endpoint answer as not to be cached.
+pub fn no_store(mut resp: Response) -> Response {
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}

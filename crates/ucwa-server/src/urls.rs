@@ -1,57 +1,13 @@
-//! Where resources live. Hrefs are opaque to clients; these shapes follow what real servers
-//! sent (`ucwa-spec.md` §16), and every href of an application is relative to the host.
+//! The absolute base URL of this server as a client reached it. Every other href is built
+//! by [`ucwa_service::urls`], re-exported here.
 
+use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::HOST;
-use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
-use ucwa_core::meeting::{Session, Surface};
-use ucwa_core::model::{AppKind, Application};
+use axum::http::request::Parts;
+pub use ucwa_service::urls::*;
 
 use crate::state::AppState;
-
-/// Path prefix of signed-in users' applications.
-pub const USER_PREFIX: &str = "/ucwa/oauth/v1";
-/// Path prefix of anonymous meeting guests' applications.
-pub const ANONYMOUS_PREFIX: &str = "/ucwa/anonymous/v1";
-/// Path prefix of anonymous guests admitted by a service application's `psat` token.
-pub const PSANON_PREFIX: &str = "/ucwa/psanon/v1";
-/// Path prefix of the Trusted Application API.
-pub const PLATFORM_PREFIX: &str = "/platformservice/v1";
-
-/// Characters escaped in query values we put in hrefs. SIP URIs stay readable
-/// (`endpointId=sip:bot@contoso.com`, `confUrl=sip:...;gruu;opaque=...`) as in the recorded
-/// payloads; only what would break the query apart is escaped.
-const QUERY_VALUE: &AsciiSet = &CONTROLS.add(b' ').add(b'#').add(b'&').add(b'+').add(b'%').add(b'=').add(b'"');
-
-/// A query value for an href.
-pub fn query_value(v: &str) -> String {
-    utf8_percent_encode(v, QUERY_VALUE).to_string()
-}
-
-/// Appends `pair` (`name=value`, already escaped) to `href`'s query string.
-pub fn with_query(href: &str, pair: &str) -> String {
-    if pair.is_empty() {
-        href.to_owned()
-    } else if href.contains('?') {
-        format!("{href}&{pair}")
-    } else {
-        format!("{href}?{pair}")
-    }
-}
-
-/// The href of `tail` below `href`, keeping `href`'s query after the new path
-/// (`.../conversations/1?endpointId=x` + `participants` = `.../conversations/1/participants?endpointId=x`).
-pub fn child(href: &str, tail: &str) -> String {
-    let (path, tail_query) = tail.split_once('?').map_or((tail, None), |(p, q)| (p, Some(q)));
-    let mut out = match href.split_once('?') {
-        Some((base, query)) => format!("{base}/{path}?{query}"),
-        None => format!("{href}/{path}"),
-    };
-    if let Some(q) = tail_query {
-        out = with_query(&out, q);
-    }
-    out
-}
 
 /// The absolute base URL (`http://host:port`), from `--public-url` or the request's Host.
 pub fn public_base(state: &AppState, headers: &HeaderMap) -> String {
@@ -62,128 +18,22 @@ pub fn public_base(state: &AppState, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
+/// The request's [`public_base`], for handlers that hand out absolute URLs.
+pub struct PublicBase(pub String);
+
+impl FromRequestParts<AppState> for PublicBase {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(PublicBase(public_base(state, &parts.headers)))
+    }
+}
+
 /// Host headers go into URLs we hand out: refuse anything but a host name and port.
 fn is_plausible_host(host: &str) -> bool {
     !host.is_empty()
         && host.len() <= 255
         && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-}
-
-/// The hrefs of one application. A service application's hrefs all carry its
-/// `endpointId` (`ucwa-spec.md` §3.3), merged into whatever query an href already has.
-#[derive(Debug, Clone)]
-pub struct AppUrls {
-    /// The application's path, without query.
-    pub base: String,
-    /// `endpointId=...` for service applications, else empty.
-    pub query: String,
-}
-
-impl AppUrls {
-    pub fn new(anonymous: bool, app_id: &str) -> Self {
-        let prefix = if anonymous { ANONYMOUS_PREFIX } else { USER_PREFIX };
-        Self { base: format!("{prefix}/applications/{app_id}"), query: String::new() }
-    }
-
-    /// A service application's hrefs under `/platformservice/v1`, each with `endpointId`.
-    pub fn service(app_id: &str, endpoint_id: &str) -> Self {
-        Self {
-            base: format!("{PLATFORM_PREFIX}/applications/{app_id}"),
-            query: format!("endpointId={}", query_value(endpoint_id)),
-        }
-    }
-
-    /// A `psat` guest's hrefs under `/ucwa/psanon/v1`.
-    pub fn psanon(app_id: &str) -> Self {
-        Self { base: format!("{PSANON_PREFIX}/applications/{app_id}"), query: String::new() }
-    }
-
-    /// The hrefs of `app`, by its surface.
-    pub fn of(app: &Application) -> Self {
-        match app.kind {
-            AppKind::Ucwa => Self::new(app.anonymous, &app.id),
-            AppKind::Service => Self::service(&app.id, &app.endpoint_id),
-            AppKind::PsAnon => Self::psanon(&app.id),
-        }
-    }
-
-    /// The hrefs of the application behind a meeting session.
-    pub fn of_session(session: &Session) -> Self {
-        match &session.identity.surface {
-            Surface::Ucwa => Self::new(session.identity.anonymous, &session.app_id),
-            Surface::Service { endpoint_id } => Self::service(&session.app_id, endpoint_id),
-            Surface::PsAnon => Self::psanon(&session.app_id),
-        }
-    }
-
-    /// The application resource itself.
-    pub fn app(&self) -> String {
-        with_query(&self.base, &self.query)
-    }
-
-    /// `tail` (which may have its own query) below the application.
-    pub fn at(&self, tail: &str) -> String {
-        with_query(&format!("{}/{tail}", self.base), &self.query)
-    }
-
-    pub fn events(&self, ack: u64) -> String {
-        self.at(&format!("events?ack={ack}"))
-    }
-
-    pub fn me(&self) -> String {
-        self.at("me")
-    }
-
-    pub fn communication(&self) -> String {
-        self.at("communication")
-    }
-
-    pub fn invitation(&self, session: &str) -> String {
-        self.at(&format!("communication/onlineMeetingInvitations/{session}"))
-    }
-
-    pub fn conversation(&self, session: &str) -> String {
-        self.at(&format!("communication/conversations/{session}"))
-    }
-
-    /// A participant as seen from `session`'s conversation.
-    pub fn participant(&self, session: &str, subject: &str) -> String {
-        child(&self.conversation(session), &format!("participants/{subject}"))
-    }
-
-    /// A `participantInvitation` (ids are `<inviter session>.<n>`).
-    pub fn participant_invitation(&self, id: &str) -> String {
-        self.at(&format!("communication/participantInvitations/{id}"))
-    }
-
-    /// `addParticipant` of a conversation.
-    pub fn add_participant(&self, session: &str) -> String {
-        self.at(&format!("communication/participantInvitations?conversation={session}"))
-    }
-
-    /// The `messagingInvitation` of a session: its two-party call, or its `addMessaging`.
-    pub fn messaging_invitation(&self, session: &str) -> String {
-        self.at(&format!("communication/messagingInvitations/{session}"))
-    }
-
-    /// `addMessaging` of a conversation.
-    pub fn add_messaging(&self, session: &str) -> String {
-        self.at(&format!("communication/messagingInvitations?conversation={session}"))
-    }
-
-    /// The messaging modality; `sendMessage` is `<this>/messages`, as on Lync (clients
-    /// build it by appending).
-    pub fn messaging(&self, session: &str) -> String {
-        child(&self.conversation(session), "messaging")
-    }
-
-    pub fn message(&self, session: &str, message: &str) -> String {
-        child(&self.messaging(session), &format!("messages/{message}"))
-    }
-
-    pub fn my_meeting(&self, meeting_id: &str) -> String {
-        self.at(&format!("onlineMeetings/myOnlineMeetings/{meeting_id}"))
-    }
 }
 
 #[cfg(test)]
@@ -196,24 +46,5 @@ mod tests {
         assert!(is_plausible_host("[::1]:80"));
         assert!(!is_plausible_host("evil.com/\"><script>"));
         assert!(!is_plausible_host(""));
-    }
-
-    #[test]
-    fn service_hrefs_carry_the_endpoint_in_every_query() {
-        let urls = AppUrls::service("a1", "sip:bot@contoso.com");
-        assert_eq!(urls.app(), "/platformservice/v1/applications/a1?endpointId=sip:bot@contoso.com");
-        assert_eq!(urls.events(3), "/platformservice/v1/applications/a1/events?ack=3&endpointId=sip:bot@contoso.com");
-        assert_eq!(
-            urls.participant("c", "p"),
-            "/platformservice/v1/applications/a1/communication/conversations/c/participants/p?endpointId=sip:bot@contoso.com"
-        );
-        let conv = urls.conversation("c");
-        assert_eq!(
-            child(&conv, "participants?filter=Lobby"),
-            "/platformservice/v1/applications/a1/communication/conversations/c/participants?endpointId=sip:bot@contoso.com&filter=Lobby"
-        );
-        assert_eq!(AppUrls::new(false, "u").at("x?y=1"), "/ucwa/oauth/v1/applications/u/x?y=1");
-        assert_eq!(child("/a/b", "c"), "/a/b/c");
-        assert_eq!(query_value("a&b=c d"), "a%26b%3Dc%20d");
     }
 }

@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use ucwa_testkit::TestServer;
+use ucwa_testkit::{TestClock, TestOptions, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pypi_ucwa_bot_accepts_an_invitation_and_answers() {
@@ -22,7 +22,7 @@ async fn pypi_ucwa_bot_accepts_an_invitation_and_answers() {
         );
         return;
     };
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(TestOptions { clock: TestClock::System, ..TestOptions::default() }).await;
     server.add_user("sip:alice@example.com", "Alice", "alice-password").await;
     server.add_user("sip:bob@example.com", "Bob", "bob-password").await;
     let harness = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../compat/ucwa-py/harness.py");

@@ -1,4 +1,4 @@
--- OpenUCWA on PostgreSQL: the same data as the SQLite store (its migrations 0001-0005 folded
+-- OpenUCWA on PostgreSQL: the same data as the SQLite store (its migrations 0001-0007 folded
 -- into one), plus what several nodes on one database need (the callback delivery lease).
 -- Times are milliseconds since the Unix epoch (BIGINT), as in the SQLite store. Event bodies,
 -- meeting settings and sessions are JSON kept as TEXT, not JSONB: JSONB reorders object keys,
@@ -48,12 +48,15 @@ CREATE TABLE applications (
     batch_body    TEXT NOT NULL DEFAULT '',
     batch_max_seq BIGINT NOT NULL DEFAULT 0,
     -- the highest sequence number the client has acknowledged; events up to it are deleted
-    -- in the background
-    acked_max_seq BIGINT NOT NULL DEFAULT 0
+    -- in the background, by key: events up to purged_seq are gone already
+    acked_max_seq BIGINT NOT NULL DEFAULT 0,
+    purged_seq    BIGINT NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX applications_active_endpoint ON applications (kind, owner_uri, endpoint_id) WHERE status = 'active';
 CREATE INDEX applications_idle ON applications (status, last_seen_ms);
 CREATE INDEX applications_online ON applications (owner_uri) WHERE available AND status = 'active';
+-- The applications with acknowledged events still stored: only those acknowledged lately.
+CREATE INDEX applications_unpurged ON applications (id) WHERE acked_max_seq > purged_seq;
 
 -- The mailbox: undelivered and delivered-but-unacknowledged events per application.
 CREATE TABLE events (
@@ -79,10 +82,12 @@ CREATE TABLE meetings (
     settings_revision BIGINT NOT NULL,
     join_url          TEXT NOT NULL,
     created_ms        BIGINT NOT NULL,
-    next_deadline_ms  BIGINT                 -- earliest lobby or invitation deadline, for the sweep
+    next_deadline_ms  BIGINT,                -- earliest lobby or invitation deadline, for the sweep
+    finished_ms       BIGINT                 -- Meeting::finished_at: NULL while someone is in it
 );
 CREATE INDEX meetings_organizer ON meetings (organizer_uri, created_ms);
 CREATE INDEX meetings_deadline ON meetings (next_deadline_ms) WHERE next_deadline_ms IS NOT NULL;
+CREATE INDEX meetings_finished ON meetings (finished_ms) WHERE finished_ms IS NOT NULL;
 
 CREATE TABLE meeting_sessions (
     session_id TEXT PRIMARY KEY,            -- conversation and invitation id

@@ -268,12 +268,65 @@ pub async fn save_batch(
     Ok(saved == 1)
 }
 
-/// Deletes events their client has acknowledged. Returns how many.
-pub async fn delete_acknowledged(pool: &PgPool) -> StoreResult<u64> {
-    let done =
-        sqlx::query("DELETE FROM events e USING applications a WHERE a.id = e.app_id AND e.seq <= a.acked_max_seq")
-            .execute(pool)
-            .await
-            .map_err(unavailable)?;
-    Ok(done.rows_affected())
+/// The share of a cleanup budget an application costs at least: its range costs about what
+/// that many neighbouring events do, so a chunk over a thousand applications with one event
+/// each stays as short as one over a long backlog (the SQLite store's rule).
+const APPLICATION_COST: i64 = 10;
+
+/// Deletes acknowledged events by key, at most `limit` in one short transaction: for each
+/// application with some left (the partial index `applications_unpurged`), the range
+/// `(purged_seq, acked_max_seq]` through the events primary key, cut short when the budget
+/// runs out, and `purged_seq` moved to where it stopped. Every node runs this. The
+/// applications are locked in id order in one statement, like appenders lock them, so a
+/// cleanup waits briefly for an appender or another node's cleanup but never deadlocks with
+/// them; it does not skip locked rows, since 0 must mean that nothing is left (a cleanup
+/// that waited re-checks the condition on the committed row). Returns how many events it
+/// deleted.
+pub async fn delete_acknowledged(pool: &PgPool, limit: u32) -> StoreResult<u64> {
+    let mut budget = i64::from(limit);
+    let mut tx = pool.begin().await.map_err(unavailable)?;
+    let pending: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT id, purged_seq, acked_max_seq FROM applications WHERE acked_max_seq > purged_seq
+         ORDER BY id LIMIT $1 FOR UPDATE",
+    )
+    .bind(budget / APPLICATION_COST + 1)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(unavailable)?;
+    let (mut apps, mut from, mut upto) = (Vec::new(), Vec::new(), Vec::new());
+    for (app, purged, acked) in pending {
+        if budget <= 0 {
+            break;
+        }
+        let end = acked.min(purged.saturating_add(budget));
+        budget -= (end - purged).max(APPLICATION_COST);
+        apps.push(app);
+        from.push(purged);
+        upto.push(end);
+    }
+    if apps.is_empty() {
+        return Ok(0);
+    }
+    let deleted = sqlx::query(
+        "DELETE FROM events e USING unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(app, lo, hi)
+         WHERE e.app_id = r.app AND e.seq > r.lo AND e.seq <= r.hi",
+    )
+    .bind(&apps)
+    .bind(&from)
+    .bind(&upto)
+    .execute(&mut *tx)
+    .await
+    .map_err(unavailable)?
+    .rows_affected();
+    sqlx::query(
+        "UPDATE applications a SET purged_seq = r.hi FROM unnest($1::text[], $2::bigint[]) AS r(app, hi)
+         WHERE a.id = r.app",
+    )
+    .bind(&apps)
+    .bind(&upto)
+    .execute(&mut *tx)
+    .await
+    .map_err(unavailable)?;
+    tx.commit().await.map_err(unavailable)?;
+    Ok(deleted)
 }

@@ -8,6 +8,7 @@
 //! - `tenant.rs`: users, tokens, applications.
 //! - `meetings.rs`: meetings and their sessions, compare-and-swap on the version.
 //! - `service.rs`: service applications, callback routes, the outbox and its delivery lease.
+//! - `retention.rs`: the bounded purge of finished meetings and ended applications.
 //! - `notify.rs`: the doorbell across nodes (`LISTEN`/`NOTIFY`).
 //! - [`scratch`]: a throwaway database per test (`UCWA_TEST_POSTGRES_URL`).
 //!
@@ -30,6 +31,7 @@
 mod events;
 mod meetings;
 mod notify;
+mod retention;
 pub mod scratch;
 mod service;
 mod tenant;
@@ -48,7 +50,7 @@ use ucwa_core::model::{
     Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, StoredEvent, TokenRecord, User,
 };
 use ucwa_core::service::{CallbackFailure, CallbackRoute, OutboxItem, ServiceApp};
-use ucwa_core::store::{SessionLocation, Store, StoreError, StoreResult};
+use ucwa_core::store::{Purged, SessionLocation, Store, StoreError, StoreResult};
 
 /// Connections per node. Each request holds one for a query or a short transaction (never
 /// while parked); the listener has its own.
@@ -77,8 +79,14 @@ fn to_i64(v: u64) -> StoreResult<i64> {
     i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("counter {v} out of range")))
 }
 
+/// Acknowledged events deleted per transaction by the background upkeep, and chunks per
+/// tick at most: the SQLite store's sizes (docs/BENCHMARKS.md, scenario (e)).
+const ACK_CLEANUP_CHUNK: u32 = 1000;
+const ACK_CLEANUP_CHUNKS_PER_TICK: usize = 100;
+
 /// Background upkeep, every second: deletes acknowledged events (kept off the delivery path,
-/// see `events::save_batch`). Every node runs it; the delete is idempotent.
+/// see `events::save_batch`), chunk by chunk until none are left. Every node runs it; nodes
+/// split the work (`events::delete_acknowledged`).
 async fn maintenance(pool: PgPool) {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -87,8 +95,15 @@ async fn maintenance(pool: PgPool) {
         if pool.is_closed() {
             return;
         }
-        if let Err(e) = events::delete_acknowledged(&pool).await {
-            tracing::warn!(error = %e, "deleting acknowledged events failed");
+        for _ in 0..ACK_CLEANUP_CHUNKS_PER_TICK {
+            match events::delete_acknowledged(&pool, ACK_CLEANUP_CHUNK).await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "deleting acknowledged events failed");
+                    break;
+                }
+            }
         }
     }
 }
@@ -114,11 +129,6 @@ impl PostgresStore {
         let mut background = notify::Listener::start(&pool, options, node.clone(), doorbell.clone()).await?;
         background.push(tokio::spawn(maintenance(pool.clone())));
         Ok(Self { pool, doorbell, node, background })
-    }
-
-    /// Deletes acknowledged events now (the background upkeep does this every second).
-    pub async fn delete_acknowledged_events(&self) -> StoreResult<u64> {
-        events::delete_acknowledged(&self.pool).await
     }
 
     /// This node's id in notifications and callback leases.
@@ -222,6 +232,10 @@ impl Store for PostgresStore {
         now_ms: i64,
     ) -> StoreResult<bool> {
         events::save_batch(&self.pool, app_id, batch, previous_no, now_ms).await
+    }
+
+    async fn delete_acknowledged_events(&self, limit: u32) -> StoreResult<u64> {
+        events::delete_acknowledged(&self.pool, limit).await
     }
 
     async fn insert_meeting(&self, record: &MeetingRecord) -> StoreResult<()> {
@@ -340,6 +354,10 @@ impl Store for PostgresStore {
 
     async fn purge_callback_routes(&self, before_ms: i64) -> StoreResult<u64> {
         service::purge_routes(&self.pool, before_ms).await
+    }
+
+    async fn purge_finished(&self, before_ms: i64, limit: u32) -> StoreResult<Purged> {
+        retention::purge_finished(&self.pool, before_ms, limit).await
     }
 
     async fn close(&self) {

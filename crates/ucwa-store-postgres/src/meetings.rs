@@ -5,10 +5,9 @@
 //! reloads and retries.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use sqlx::{FromRow, PgPool};
-use ucwa_core::meeting::{ConversationState, Meeting, MeetingKind, Session};
+use ucwa_core::meeting::{Meeting, MeetingKind, Session};
 use ucwa_core::model::{MeetingRecord, NewEvent};
 use ucwa_core::store::{SessionLocation, StoreError, StoreResult};
 
@@ -88,8 +87,8 @@ pub async fn insert(pool: &PgPool, record: &MeetingRecord) -> StoreResult<()> {
     let m = &record.meeting;
     sqlx::query(
         "INSERT INTO meetings (id, organizer_uri, settings, ended, version, settings_revision, join_url, created_ms,
-             next_deadline_ms, kind)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             next_deadline_ms, kind, finished_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(m.id())
     .bind(&m.settings().organizer_uri)
@@ -101,6 +100,7 @@ pub async fn insert(pool: &PgPool, record: &MeetingRecord) -> StoreResult<()> {
     .bind(record.created_ms)
     .bind(m.next_deadline())
     .bind(kind_name(m.kind()))
+    .bind(m.finished_at(record.created_ms))
     .execute(pool)
     .await
     .map_err(unavailable)?;
@@ -156,7 +156,7 @@ pub async fn save(
     let mut tx = pool.begin().await.map_err(unavailable)?;
     let updated = sqlx::query(
         "UPDATE meetings SET settings = $1, ended = $2, version = $3, settings_revision = $4, next_deadline_ms = $5,
-             kind = $6
+             kind = $6, finished_ms = $9
          WHERE id = $7 AND version = $8",
     )
     .bind(json(m.settings())?)
@@ -167,6 +167,7 @@ pub async fn save(
     .bind(kind_name(m.kind()))
     .bind(m.id())
     .bind(to_i64(before.version())?)
+    .bind(m.finished_at(now_ms))
     .execute(&mut *tx)
     .await
     .map_err(unavailable)?
@@ -174,16 +175,12 @@ pub async fn save(
     if updated != 1 {
         return Ok(None);
     }
+    let changes = m.session_changes(before);
     let (mut ids, mut apps, mut live, mut states) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (id, session) in m.sessions() {
-        // Sessions a command did not touch still share their allocation with `before`.
-        let unchanged = before.sessions().get(id).is_some_and(|old| Arc::ptr_eq(old, session) || old == session);
-        if unchanged {
-            continue;
-        }
+    for (id, session) in changes.written {
         ids.push(id.as_str());
         apps.push(session.app_id.as_str());
-        live.push(session.state != ConversationState::Disconnected);
+        live.push(session.is_live());
         states.push(json(session)?);
     }
     if !ids.is_empty() {
@@ -201,8 +198,7 @@ pub async fn save(
         .await
         .map_err(unavailable)?;
     }
-    let forgotten: Vec<&str> =
-        before.sessions().keys().filter(|id| m.session(id).is_none()).map(String::as_str).collect();
+    let forgotten: Vec<&str> = changes.removed.into_iter().map(String::as_str).collect();
     if !forgotten.is_empty() {
         sqlx::query("DELETE FROM meeting_sessions WHERE session_id = ANY($1)")
             .bind(&forgotten)

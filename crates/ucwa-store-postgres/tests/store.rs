@@ -1,6 +1,7 @@
-//! The PostgreSQL store against a real server (`UCWA_TEST_POSTGRES_URL`; each test in a
-//! database of its own), including what only several nodes on one database can show: two
-//! `PostgresStore`s opened on the same database are two nodes.
+//! What only several nodes on one PostgreSQL database can show (the conformance suite,
+//! `conformance.rs`, covers what every store must do): two `PostgresStore`s opened on the
+//! same database are two nodes. Each test gets a database of its own on the server of
+//! `UCWA_TEST_POSTGRES_URL`.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use serde_json::json;
 use ucwa_core::Store;
 use ucwa_core::channel::{ChannelLimits, Priority};
 use ucwa_core::meeting::{Meeting, MeetingSettings};
-use ucwa_core::model::{DeliveredBatch, MeetingRecord, NewApplication, NewEvent};
+use ucwa_core::model::{MeetingRecord, NewApplication, NewEvent};
 use ucwa_core::service::CallbackRoute;
 use ucwa_store_postgres::PostgresStore;
 use ucwa_store_postgres::scratch::ScratchDatabase;
@@ -48,55 +49,6 @@ fn event(app: &str, tag: u32) -> NewEvent {
     }
 }
 
-#[tokio::test]
-async fn events_are_numbered_per_application_and_removed_once_acknowledged() {
-    let Some((_db, store)) = node("events_are_numbered_per_application_and_removed_once_acknowledged").await else {
-        return;
-    };
-    app(&store, "a").await;
-    app(&store, "b").await;
-    // Interleaved across two applications in one append: each gets 1, 2, 3 in order.
-    let batch: Vec<NewEvent> = (0..6).map(|i| event(if i % 2 == 0 { "a" } else { "b" }, i)).collect();
-    store.append_events(batch, 1).await.unwrap();
-    let a = store.events_after("a", 0, 100).await.unwrap();
-    assert_eq!(a.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
-    assert_eq!(a.iter().map(|e| e.body["tag"].as_u64().unwrap()).collect::<Vec<_>>(), [0, 2, 4]);
-    let b = store.events_after("b", 0, 100).await.unwrap();
-    assert_eq!(b.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
-
-    // Batch 1 delivers a's events: not yet acknowledged, so nothing may go.
-    let one = DeliveredBatch { no: 1, body: "one".into(), max_seq: 3 };
-    assert!(store.save_batch("a", &one, 0, 2).await.unwrap());
-    assert!(!store.save_batch("a", &one, 0, 2).await.unwrap(), "compare-and-swap on the previous batch");
-    assert_eq!(store.delete_acknowledged_events().await.unwrap(), 0);
-    assert_eq!(store.application("a").await.unwrap().unwrap().delivered, one);
-    // Asking for batch 2 acknowledges batch 1: its three events go, b's stay.
-    let two = DeliveredBatch { no: 2, body: "two".into(), max_seq: 3 };
-    assert!(store.save_batch("a", &two, 1, 3).await.unwrap());
-    assert_eq!(store.delete_acknowledged_events().await.unwrap(), 3);
-    assert_eq!(store.events_after("b", 0, 100).await.unwrap().len(), 3);
-    // Later events keep counting from where a left off.
-    store.append_events(vec![event("a", 9)], 4).await.unwrap();
-    assert_eq!(store.events_after("a", 3, 100).await.unwrap()[0].seq, 4);
-    store.close().await;
-}
-
-#[tokio::test]
-async fn events_for_missing_or_expired_applications_are_dropped() {
-    let Some((_db, store)) = node("events_for_missing_or_expired_applications_are_dropped").await else { return };
-    app(&store, "a").await;
-    app(&store, "old").await;
-    assert_eq!(store.expire_idle_applications(1, &["a".to_owned()]).await.unwrap(), ["old"]);
-    store.append_events(vec![event("gone", 1), event("a", 2), event("old", 3)], 1).await.unwrap();
-    assert_eq!(store.events_after("a", 0, 10).await.unwrap().len(), 1);
-    assert!(store.events_after("gone", 0, 10).await.unwrap().is_empty());
-    assert!(store.events_after("old", 0, 10).await.unwrap().is_empty());
-    store.close().await;
-}
-
-/// Two nodes append to the same applications at once, in opposite orders (the case that
-/// deadlocks without the id-ordered locking): every number is used once, none is skipped,
-/// and a reader never sees a number before all smaller ones.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_appends_on_two_nodes_are_gap_free_and_never_deadlock() {
     let Some((db, a)) = node("concurrent_appends_on_two_nodes_are_gap_free_and_never_deadlock").await else {

@@ -148,24 +148,60 @@ pub async fn save_batch(
     Ok(saved == 1)
 }
 
-/// Whether any acknowledged event is still stored.
+/// Whether any application has acknowledged events left to delete (a read of the small
+/// `applications_unpurged` index).
 pub async fn any_acknowledged(pool: &SqlitePool) -> StoreResult<bool> {
-    let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT 1 FROM events e JOIN applications a ON a.id = e.app_id WHERE e.seq <= a.acked_max_seq LIMIT 1",
-    )
-    .fetch_optional(pool)
-    .await
-    .map_err(unavailable)?;
+    let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM applications WHERE acked_max_seq > purged_seq LIMIT 1")
+        .fetch_optional(pool)
+        .await
+        .map_err(unavailable)?;
     Ok(row.is_some())
 }
 
-/// Deletes events every client has acknowledged. Returns how many.
-pub async fn delete_acknowledged(pool: &SqlitePool) -> StoreResult<u64> {
-    let done = sqlx::query(
-        "DELETE FROM events WHERE seq <= (SELECT acked_max_seq FROM applications a WHERE a.id = events.app_id)",
+/// The share of a cleanup budget an application costs at least (see [`delete_acknowledged`]).
+const APPLICATION_COST: i64 = 10;
+
+/// Deletes acknowledged events by key, at most `limit` in one write transaction: for each
+/// application with some left (the partial index `applications_unpurged`), the range
+/// `(purged_seq, acked_max_seq]` through the events primary key, cut short when the budget
+/// of `limit` is used up, and `purged_seq` moved to where it stopped. Sequence numbers of
+/// one application are unique, so a range of `n` numbers deletes at most `n` events. An
+/// application costs at least [`APPLICATION_COST`] of the budget: its two statements and the
+/// pages its few events sit on cost about what that many neighbouring events do, so the
+/// transaction stays short whether one application has a million acknowledged events or a
+/// thousand have one each. Returns how many events it deleted.
+pub async fn delete_acknowledged(pool: &SqlitePool, limit: u32) -> StoreResult<u64> {
+    let mut budget = i64::from(limit);
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
+    let pending: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT id, purged_seq, acked_max_seq FROM applications WHERE acked_max_seq > purged_seq LIMIT ?",
     )
-    .execute(pool)
+    .bind(budget / APPLICATION_COST + 1)
+    .fetch_all(&mut *tx)
     .await
     .map_err(unavailable)?;
-    Ok(done.rows_affected())
+    let mut deleted = 0;
+    for (app, purged, acked) in pending {
+        if budget <= 0 {
+            break;
+        }
+        let upto = acked.min(purged.saturating_add(budget));
+        deleted += sqlx::query("DELETE FROM events WHERE app_id = ? AND seq > ? AND seq <= ?")
+            .bind(&app)
+            .bind(purged)
+            .bind(upto)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?
+            .rows_affected();
+        sqlx::query("UPDATE applications SET purged_seq = ? WHERE id = ?")
+            .bind(upto)
+            .bind(&app)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        budget -= (upto - purged).max(APPLICATION_COST);
+    }
+    tx.commit().await.map_err(unavailable)?;
+    Ok(deleted)
 }

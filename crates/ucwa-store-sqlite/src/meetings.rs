@@ -2,10 +2,9 @@
 //! meeting's version.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use sqlx::{FromRow, SqlitePool};
-use ucwa_core::meeting::{ConversationState, Meeting, MeetingKind, Session};
+use ucwa_core::meeting::{Meeting, MeetingKind, Session};
 use ucwa_core::model::{MeetingRecord, NewEvent};
 use ucwa_core::store::{SessionLocation, StoreError, StoreResult};
 
@@ -83,8 +82,8 @@ async fn assemble(pool: &SqlitePool, row: MeetingRow) -> StoreResult<MeetingReco
 pub async fn insert(pool: &SqlitePool, record: &MeetingRecord) -> StoreResult<()> {
     let m = &record.meeting;
     sqlx::query(
-        "INSERT INTO meetings (id, organizer_uri, settings, ended, version, settings_revision, join_url, created_ms, next_deadline_ms, kind)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO meetings (id, organizer_uri, settings, ended, version, settings_revision, join_url, created_ms, next_deadline_ms, kind, finished_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(m.id())
     .bind(&m.settings().organizer_uri)
@@ -96,6 +95,7 @@ pub async fn insert(pool: &SqlitePool, record: &MeetingRecord) -> StoreResult<()
     .bind(record.created_ms)
     .bind(m.next_deadline())
     .bind(kind_name(m.kind()))
+    .bind(m.finished_at(record.created_ms))
     .execute(pool)
     .await
     .map_err(unavailable)?;
@@ -160,7 +160,8 @@ pub async fn save(
     let m = &after.meeting;
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
     let updated = sqlx::query(
-        "UPDATE meetings SET settings = ?, ended = ?, version = ?, settings_revision = ?, next_deadline_ms = ?, kind = ?
+        "UPDATE meetings SET settings = ?, ended = ?, version = ?, settings_revision = ?, next_deadline_ms = ?, kind = ?,
+             finished_ms = ?
          WHERE id = ? AND version = ?",
     )
     .bind(json(m.settings())?)
@@ -169,6 +170,7 @@ pub async fn save(
     .bind(to_i64(after.settings_revision)?)
     .bind(m.next_deadline())
     .bind(kind_name(m.kind()))
+    .bind(m.finished_at(now_ms))
     .bind(m.id())
     .bind(to_i64(before.version())?)
     .execute(&mut *tx)
@@ -178,12 +180,8 @@ pub async fn save(
     if updated != 1 {
         return Ok(None);
     }
-    for (id, session) in m.sessions() {
-        // Sessions a command did not touch still share their allocation with `before`.
-        let unchanged = before.sessions().get(id).is_some_and(|old| Arc::ptr_eq(old, session) || old == session);
-        if unchanged {
-            continue;
-        }
+    let changes = m.session_changes(before);
+    for (id, session) in changes.written {
         sqlx::query(
             "INSERT INTO meeting_sessions (session_id, meeting_id, app_id, live, state) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (session_id) DO UPDATE SET live = excluded.live, state = excluded.state",
@@ -191,13 +189,13 @@ pub async fn save(
         .bind(id)
         .bind(m.id())
         .bind(&session.app_id)
-        .bind(session.state != ConversationState::Disconnected)
+        .bind(session.is_live())
         .bind(json(session)?)
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;
     }
-    for id in before.sessions().keys().filter(|id| m.session(id).is_none()) {
+    for id in changes.removed {
         sqlx::query("DELETE FROM meeting_sessions WHERE session_id = ?")
             .bind(id)
             .execute(&mut *tx)

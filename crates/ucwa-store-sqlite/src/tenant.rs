@@ -332,7 +332,7 @@ pub async fn expire_idle_applications(
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
     let candidates: Vec<(String,)> =
         // Service applications are logical per-endpoint entries without a P-GET: they never
-        // expire by inactivity (spec §3.4).
+        // expire by inactivity (docs/protocol.md, ms:rtc:saas:applications).
         sqlx::query_as("SELECT id FROM applications WHERE status = 'active' AND kind != 'service' AND last_seen_ms < ?")
             .bind(idle_before_ms)
             .fetch_all(&mut *tx)
@@ -340,11 +340,14 @@ pub async fn expire_idle_applications(
             .map_err(unavailable)?;
     let mut expired = Vec::new();
     for (id,) in candidates.into_iter().filter(|(id,)| !busy.contains(id)) {
-        sqlx::query("UPDATE applications SET status = 'expired', batch_body = '' WHERE id = ?")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
+        // Its whole log goes, so nothing acknowledged is left for the cleanup either.
+        sqlx::query(
+            "UPDATE applications SET status = 'expired', batch_body = '', purged_seq = acked_max_seq WHERE id = ?",
+        )
+        .bind(&id)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
         sqlx::query("DELETE FROM events WHERE app_id = ?").bind(&id).execute(&mut *tx).await.map_err(unavailable)?;
         expired.push(id);
     }

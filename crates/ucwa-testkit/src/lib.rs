@@ -1,19 +1,25 @@
-//! Starts the real OpenUCWA server on `127.0.0.1:0` with a temporary database, for API tests
-//! and benchmarks. Everything goes through HTTP; the only shortcut is creating users directly
-//! in the store (what `ucwa-server user add` does).
+//! Starts the real OpenUCWA server on `127.0.0.1:0` with a temporary SQLite database (or
+//! any store, [`TestServer::start_on`]), for API tests and benchmarks. Everything goes
+//! through HTTP; the only shortcut is creating users directly in the store (what
+//! `ucwa-server user add` does).
 //!
-//! The database is a temporary SQLite file, or, with `UCWA_TEST_STORE=postgres`, a database
+//! With `UCWA_TEST_STORE=postgres` ([`TestOptions::store`]) every test server gets a database
 //! of its own on the PostgreSQL server `UCWA_TEST_POSTGRES_URL` names (`.ci/run` runs the API
-//! suite both ways); [`TestOptions::store`] chooses per server.
+//! suite both ways), and [`TestServer::another_node`] starts more nodes on that database.
 //!
-//! Time limits are shortened (one-second event timeouts and holds) so tests of the event
-//! channel finish quickly; each test can tighten or relax them through [`TestOptions`].
+//! Time limits are shortened (one-second event timeouts and holds) and, by default, the
+//! server runs on a manual clock: nothing times out until the test moves time with
+//! [`TestServer::advance`], and [`EventStream`] moves it by one event-channel timeout
+//! whenever its request waits with nothing to deliver, so a quiet poll costs no wall time.
+//! Each test can change the limits or ask for the machine's clock through [`TestOptions`].
 
 mod receiver;
 
 pub use receiver::{CallbackReceiver, Recorded};
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,11 +31,22 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use ucwa_core::DynStore;
+use ucwa_core::clock::{DynClock, ManualClock, SystemClock};
 use ucwa_server::config::Limits;
-use ucwa_server::{ServerOptions, serve};
+use ucwa_server::{Server, ServerOptions};
+use ucwa_service::Services;
 use ucwa_store_postgres::PostgresStore;
 use ucwa_store_postgres::scratch::ScratchDatabase;
 use ucwa_store_sqlite::SqliteStore;
+
+/// Knobs a test may change.
+#[derive(Debug, Clone)]
+pub struct TestOptions {
+    pub limits: Limits,
+    pub clock: TestClock,
+    /// Which store [`TestServer::start_with`] opens (default: from `UCWA_TEST_STORE`).
+    pub store: StoreKind,
+}
 
 /// The environment variable that chooses the default [`StoreKind`]: `postgres` or `sqlite`.
 pub const STORE_ENV: &str = "UCWA_TEST_STORE";
@@ -53,43 +70,14 @@ impl StoreKind {
     }
 }
 
-/// Knobs a test may change.
-#[derive(Debug, Clone)]
-pub struct TestOptions {
-    pub limits: Limits,
-    pub store: StoreKind,
-}
-
-/// The database of a test server, kept for restarts and removed with the last holder.
-#[derive(Debug, Clone)]
-enum Database {
-    Sqlite(Arc<TempDir>),
-    Postgres(Arc<ScratchDatabase>),
-}
-
-impl Database {
-    async fn create(kind: StoreKind) -> Self {
-        match kind {
-            StoreKind::Sqlite => Database::Sqlite(Arc::new(tempfile::tempdir().expect("temporary directory"))),
-            StoreKind::Postgres => {
-                let db = ScratchDatabase::create("a test server on PostgreSQL")
-                    .await
-                    .expect("a PostgreSQL test database")
-                    .unwrap_or_else(|| panic!("{STORE_ENV}=postgres needs {}", ucwa_store_postgres::scratch::ENV));
-                Database::Postgres(Arc::new(db))
-            }
-        }
-    }
-
-    async fn open(&self) -> DynStore {
-        match self {
-            Database::Sqlite(dir) => {
-                let url = format!("sqlite://{}", dir.path().join("ucwa.db").display());
-                Arc::new(SqliteStore::open(&url).await.expect("open the test database"))
-            }
-            Database::Postgres(db) => Arc::new(PostgresStore::open(db.url()).await.expect("open the test database")),
-        }
-    }
+/// Which clock the server runs on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TestClock {
+    /// A [`ManualClock`] starting at the machine's time; only [`TestServer::advance`] moves it.
+    #[default]
+    Manual,
+    /// The machine's clock (benchmarks, and clients outside the test's control).
+    System,
 }
 
 impl Default for TestOptions {
@@ -101,9 +89,38 @@ impl Default for TestOptions {
             signin_attempts_per_minute: 1000,
             ..Limits::default()
         };
-        Self { limits, store: StoreKind::from_env() }
+        Self { limits, clock: TestClock::default(), store: StoreKind::from_env() }
     }
 }
+
+/// Opens the store a test server runs on. [`TestServer::restart`] calls it again after the
+/// stopped server closed the store, so it must open the same database each time.
+pub type StoreFactory = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = DynStore> + Send>> + Send + Sync>;
+
+/// The default store: a SQLite file in `dir`.
+pub fn sqlite_store(dir: Arc<TempDir>) -> StoreFactory {
+    Arc::new(move || {
+        let url = format!("sqlite://{}", dir.path().join("ucwa.db").display());
+        Box::pin(async move {
+            let store = SqliteStore::open(&url).await.expect("open the test database");
+            Arc::new(store) as DynStore
+        })
+    })
+}
+
+/// A store on the scratch PostgreSQL database `db` (kept as long as the factory is).
+pub fn postgres_store(db: Arc<ScratchDatabase>) -> StoreFactory {
+    Arc::new(move || {
+        let db = db.clone();
+        Box::pin(async move {
+            let store = PostgresStore::open(db.url()).await.expect("open the test database");
+            Arc::new(store) as DynStore
+        })
+    })
+}
+
+/// How long a test waits for something the server does at once before it calls it a hang.
+const HANG: Duration = Duration::from_secs(30);
 
 /// A running server and a client for it.
 pub struct TestServer {
@@ -111,10 +128,17 @@ pub struct TestServer {
     pub url: String,
     pub client: Client,
     pub store: DynStore,
+    open_store: StoreFactory,
+    /// The server's use cases (their progress is what tests wait on).
+    pub services: Services,
+    /// The manual clock, unless the test asked for the machine's.
+    clock: Option<Arc<ManualClock>>,
     options: TestOptions,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
-    database: Database,
+    dir: Arc<TempDir>,
+    /// The PostgreSQL database, when [`TestOptions::store`] chose one.
+    postgres: Option<Arc<ScratchDatabase>>,
 }
 
 /// A signed-in user's application, as a client would hold it.
@@ -134,33 +158,128 @@ impl TestServer {
     }
 
     pub async fn start_with(options: TestOptions) -> Self {
-        let database = Database::create(options.store).await;
-        Self::start_in(database, options, "127.0.0.1:0".parse().expect("loopback address")).await
+        let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
+        let addr = "127.0.0.1:0".parse().expect("loopback address");
+        match options.store {
+            StoreKind::Sqlite => Self::start_in(dir.clone(), sqlite_store(dir), options, addr).await,
+            StoreKind::Postgres => {
+                let db = ScratchDatabase::create("a test server on PostgreSQL")
+                    .await
+                    .expect("a PostgreSQL test database")
+                    .unwrap_or_else(|| panic!("{STORE_ENV}=postgres needs {}", ucwa_store_postgres::scratch::ENV));
+                let db = Arc::new(db);
+                let mut server = Self::start_in(dir, postgres_store(db.clone()), options, addr).await;
+                server.postgres = Some(db);
+                server
+            }
+        }
     }
 
-    async fn start_in(database: Database, options: TestOptions, addr: SocketAddr) -> Self {
-        let store = database.open().await;
+    /// Starts on the store `open_store` opens: any backend.
+    pub async fn start_on(open_store: StoreFactory, options: TestOptions) -> Self {
+        let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
+        Self::start_in(dir, open_store, options, "127.0.0.1:0".parse().expect("loopback address")).await
+    }
+
+    async fn start_in(dir: Arc<TempDir>, open_store: StoreFactory, options: TestOptions, addr: SocketAddr) -> Self {
+        let clock = (options.clock == TestClock::Manual).then(|| Arc::new(ManualClock::starting_now()));
+        Self::start_with_clock(dir, open_store, options, addr, clock).await
+    }
+
+    async fn start_with_clock(
+        dir: Arc<TempDir>,
+        open_store: StoreFactory,
+        options: TestOptions,
+        addr: SocketAddr,
+        clock: Option<Arc<ManualClock>>,
+    ) -> Self {
+        let store = open_store().await;
         let listener = TcpListener::bind(addr).await.expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
         let shutdown = CancellationToken::new();
+        let server_clock: DynClock = match &clock {
+            Some(manual) => manual.clone(),
+            None => Arc::new(SystemClock),
+        };
         let server_options = ServerOptions {
             store: store.clone(),
+            clock: server_clock,
             limits: options.limits.clone(),
             public_url: None,
             server_fqdn: "test.openucwa.local".into(),
         };
-        let task = tokio::spawn(serve(listener, server_options, shutdown.clone()));
+        let server = Server::new(server_options, shutdown.clone());
+        let services = server.services().clone();
+        let task = tokio::spawn(server.serve(listener));
         ucwa_server::callbacks::install_crypto_provider();
         let client = Client::builder().timeout(Duration::from_secs(60)).build().expect("HTTP client");
-        Self { addr, url: format!("http://{addr}"), client, store, options, shutdown, task, database }
+        Self {
+            addr,
+            url: format!("http://{addr}"),
+            client,
+            store,
+            open_store,
+            services,
+            clock,
+            options,
+            shutdown,
+            task,
+            dir,
+            postgres: None,
+        }
+    }
+
+    /// The server's current time.
+    pub fn now_ms(&self) -> i64 {
+        self.services.now_ms()
+    }
+
+    /// Moves the manual clock forward by `by` and waits for the housekeeping this makes due
+    /// (lobby and invitation deadlines, idle expiry, token purge). Parked event requests and
+    /// callback retries whose deadline passed wake too.
+    pub async fn advance(&self, by: Duration) {
+        let clock = self.clock.as_ref().expect("advance needs the manual clock (TestClock::Manual)");
+        let now = clock.advance(by);
+        tokio::time::timeout(HANG, self.services.sweeps.settled(now)).await.expect("housekeeping ran");
+    }
+
+    /// Waits until callback delivery has caught up: the worker looked at the outbox after
+    /// this call and found nothing due or in flight (failed deliveries wait for their retry
+    /// time on the clock).
+    pub async fn callbacks_settled(&self) {
+        tokio::time::timeout(HANG, self.services.deliveries.settled()).await.expect("callback delivery settled");
+    }
+
+    /// Waits until a request of `app` on its event channel is parked, waiting for an event
+    /// or a deadline.
+    pub async fn parked(&self, app: &TestApp) {
+        self.parked_id(app.url.rsplit('/').next().unwrap_or_default()).await;
+    }
+
+    /// [`TestServer::parked`] for the application with id `id`.
+    pub async fn parked_id(&self, id: &str) {
+        let mut waiting = self.services.channels.waiting();
+        tokio::time::timeout(HANG, waiting.wait_for(|w| w.contains_key(id)))
+            .await
+            .expect("the event request parked")
+            .expect("the server is running");
+    }
+
+    /// Whether the server runs on the manual clock.
+    pub fn manual_clock(&self) -> bool {
+        self.clock.is_some()
     }
 
     /// Stops the server and starts a new one on the same database and port (a restart), so
     /// the URLs clients hold stay valid.
     pub async fn restart(self) -> Self {
-        let (database, options, addr) = (self.database.clone(), self.options.clone(), self.addr);
+        let (dir, open_store, options, addr, clock) =
+            (self.dir.clone(), self.open_store.clone(), self.options.clone(), self.addr, self.clock.clone());
+        let postgres = self.postgres.clone();
         self.stop().await;
-        Self::start_in(database, options, addr).await
+        let mut server = Self::start_with_clock(dir, open_store, options, addr, clock).await;
+        server.postgres = postgres;
+        server
     }
 
     /// Which store this server runs on.
@@ -168,13 +287,16 @@ impl TestServer {
         self.options.store
     }
 
-    /// Another server (node) on this server's database, as a second process behind a load
-    /// balancer would be: its own store connections, caches, parked requests and background
-    /// workers. PostgreSQL only (a SQLite file has one node).
+    /// Another server (node) on this server's PostgreSQL database, as a second process behind
+    /// a load balancer would be: its own store connections, caches, parked requests and
+    /// background workers, on the same clock.
     pub async fn another_node(&self) -> Self {
-        assert_eq!(self.options.store, StoreKind::Postgres, "several nodes need PostgreSQL");
-        Self::start_in(self.database.clone(), self.options.clone(), "127.0.0.1:0".parse().expect("loopback address"))
-            .await
+        assert!(self.postgres.is_some(), "several nodes need PostgreSQL ({STORE_ENV}=postgres)");
+        let addr = "127.0.0.1:0".parse().expect("loopback address");
+        let (dir, open_store, options) = (self.dir.clone(), self.open_store.clone(), self.options.clone());
+        let mut node = Self::start_with_clock(dir, open_store, options, addr, self.clock.clone()).await;
+        node.postgres = self.postgres.clone();
+        node
     }
 
     /// Stops the server the way SIGTERM does and waits for it to finish.
@@ -186,38 +308,38 @@ impl TestServer {
         }
     }
 
+    /// The SQLite database file of this server (the default store; [`TestServer::start_on`]
+    /// stores keep their data elsewhere).
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("ucwa.db")
+    }
+
     /// Everything the database holds, as bytes to search: the SQLite file and its
     /// write-ahead log, or every row of every table in PostgreSQL's text form.
     pub async fn database_contents(&self) -> Vec<u8> {
-        match &self.database {
-            Database::Sqlite(dir) => {
-                let path = dir.path().join("ucwa.db");
-                let mut bytes = std::fs::read(&path).expect("read the database file");
-                bytes.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
-                bytes
-            }
-            Database::Postgres(db) => {
-                let pool = sqlx::PgPool::connect(db.url()).await.expect("connect to the test database");
-                let tables: Vec<(String,)> = sqlx::query_as(
-                    "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
-                )
+        let Some(db) = &self.postgres else {
+            let mut bytes = std::fs::read(self.db_path()).expect("read the database file");
+            bytes.extend(std::fs::read(self.db_path().with_extension("db-wal")).unwrap_or_default());
+            return bytes;
+        };
+        let pool = sqlx::PgPool::connect(db.url()).await.expect("connect to the test database");
+        let tables: Vec<(String,)> =
+            sqlx::query_as("SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'")
                 .fetch_all(&pool)
                 .await
                 .expect("list tables");
-                let mut bytes = Vec::new();
-                for (table,) in tables {
-                    let sql = format!("SELECT t::text FROM \"{table}\" t");
-                    let rows: Vec<(String,)> =
-                        sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&pool).await.expect("read a table");
-                    for (row,) in rows {
-                        bytes.extend(row.into_bytes());
-                        bytes.push(b'\n');
-                    }
-                }
-                pool.close().await;
-                bytes
+        let mut bytes = Vec::new();
+        for (table,) in tables {
+            let sql = format!("SELECT t::text FROM \"{table}\" t");
+            let rows: Vec<(String,)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&pool).await.expect("read a table");
+            for (row,) in rows {
+                bytes.extend(row.into_bytes());
+                bytes.push(b'\n');
             }
         }
+        pool.close().await;
+        bytes
     }
 
     pub fn at(&self, path_or_url: &str) -> String {
@@ -297,12 +419,28 @@ impl TestServer {
         let body = resp.json().await.unwrap_or(Value::Null);
         (status, body)
     }
+
+    /// GETs an event batch the way [`TestServer::events`] does, but on the manual clock moves
+    /// time by `timeout` once the request waits, so a quiet channel answers at once.
+    pub async fn events_within(&self, app: &TestApp, url: &str, timeout: Duration) -> (StatusCode, Value) {
+        if self.clock.is_none() {
+            return self.events(app, url).await;
+        }
+        let request = self.events(app, url);
+        tokio::pin!(request);
+        tokio::select! {
+            answer = &mut request => return answer,
+            _ = self.parked(app) => {}
+        }
+        self.advance(timeout).await;
+        request.await
+    }
 }
 
-/// Reads a file of the recorded Microsoft traffic in `shared/fixtures/` (beside the
-/// repository, where the team and CI keep it).
+/// Reads a file of the recorded Microsoft traffic in this crate's `fixtures/` folder (its
+/// README says where each set was recorded).
 pub fn fixture(relative: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures").join(relative);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }
 
@@ -335,18 +473,22 @@ pub struct EventStream {
     pub seen: Vec<Value>,
 }
 
+/// The `timeout` an [`EventStream`] asks for.
+const POLL_TIMEOUT: Duration = Duration::from_secs(1);
+
 impl EventStream {
     pub fn new(app: &TestApp) -> Self {
-        Self { app: app.clone(), url: format!("{}&timeout=1", app.events_url), seen: Vec::new() }
+        let url = format!("{}&timeout={}", app.events_url, POLL_TIMEOUT.as_secs());
+        Self { app: app.clone(), url, seen: Vec::new() }
     }
 
-    /// Fetches batches until one more event satisfies `pred` or `within` passes; returns the
-    /// events received meanwhile (including the matching one).
+    /// Fetches batches until one more event satisfies `pred` or `within` (wall time) passes;
+    /// returns the events received meanwhile (including the matching one).
     pub async fn until(&mut self, server: &TestServer, within: Duration, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + within;
         let mut got = Vec::new();
         loop {
-            let (status, batch) = server.events(&self.app, &self.url).await;
+            let (status, batch) = server.events_within(&self.app, &self.url, POLL_TIMEOUT).await;
             assert_eq!(status, StatusCode::OK, "event channel answered {status}: {batch}");
             self.url = next_link(server, &batch).expect("a next link");
             let events = events_of(&batch);
@@ -360,11 +502,12 @@ impl EventStream {
         }
     }
 
-    /// Everything that arrives until the channel stays quiet for one poll.
+    /// Everything that arrives until the channel stays quiet for one poll (on the manual
+    /// clock: until a poll finds nothing to deliver).
     pub async fn drain(&mut self, server: &TestServer) -> Vec<Value> {
         let mut got = Vec::new();
         loop {
-            let (status, batch) = server.events(&self.app, &self.url).await;
+            let (status, batch) = server.events_within(&self.app, &self.url, POLL_TIMEOUT).await;
             assert_eq!(status, StatusCode::OK);
             self.url = next_link(server, &batch).expect("a next link");
             let events = events_of(&batch);

@@ -45,6 +45,8 @@ impl Recorded {
 #[derive(Default)]
 struct Shared {
     requests: Mutex<Vec<Recorded>>,
+    /// How many requests were recorded: waiters watch it instead of polling.
+    count: tokio::sync::watch::Sender<usize>,
     /// (status, body) answered to the next requests.
     answer: Mutex<(u16, Option<Value>)>,
 }
@@ -62,7 +64,12 @@ async fn record(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap,
     let headers =
         headers.iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned())).collect();
     let recorded = Recorded { uri: uri.to_string(), headers, body: body.to_vec(), answered: status };
-    shared.requests.lock().unwrap_or_else(|p| p.into_inner()).push(recorded);
+    let count = {
+        let mut requests = shared.requests.lock().unwrap_or_else(|p| p.into_inner());
+        requests.push(recorded);
+        requests.len()
+    };
+    shared.count.send_replace(count);
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match answer {
         Some(body) => (status, axum::Json(body)).into_response(),
@@ -123,18 +130,31 @@ impl CallbackReceiver {
 
     /// Waits until `pred` holds for the accepted batches, or panics after `within`.
     pub async fn wait_for(&self, within: Duration, pred: impl Fn(&[Recorded]) -> bool) -> Vec<Recorded> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let accepted = self.accepted();
-            if pred(&accepted) {
-                return accepted;
+        self.wait_for_requests(within, |_| pred(&self.accepted())).await;
+        self.accepted()
+    }
+
+    /// Waits until `pred` holds for every request received so far (heartbeats and refused
+    /// ones included), or panics after `within`.
+    pub async fn wait_for_requests(&self, within: Duration, pred: impl Fn(&[Recorded]) -> bool) -> Vec<Recorded> {
+        let mut count = self.shared.count.subscribe();
+        let arrived = tokio::time::timeout(within, async {
+            loop {
+                let requests = self.requests();
+                if pred(&requests) {
+                    return requests;
+                }
+                if count.changed().await.is_err() {
+                    return requests;
+                }
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
+        });
+        match arrived.await {
+            Ok(requests) => requests,
+            Err(_) => panic!(
                 "callbacks did not arrive within {within:?}; got {:#?}",
-                accepted.iter().map(Recorded::json).collect::<Vec<_>>()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+                self.requests().iter().map(Recorded::json).collect::<Vec<_>>()
+            ),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Invitations of others: `addParticipant` in a meeting (spec §7, §12.7), two-party calls
-//! (`startMessaging`, §12.0), and the answers to them. An outgoing invitation rings one
+//! Invitations of others: `addParticipant` in a meeting (docs/protocol.md,
+//! participantInvitation), two-party calls (`startMessaging`, messagingInvitation), and the answers to them. An outgoing invitation rings one
 //! `Incoming` session per application of the invited user (see the module docs of
 //! [`super`]); this file keeps exactly one completion per invitation on both sides.
 
@@ -17,7 +17,7 @@ use super::{Meeting, MeetingKind};
 
 impl Meeting {
     /// `addParticipant`: the actor must be in the roster. A two-party conversation is first
-    /// escalated into an ad hoc conference (spec §7.1).
+    /// escalated into an ad hoc conference (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/addparticipant_ref>).
     pub(super) fn invite(&mut self, invite: Invite, now_ms: i64, out: &mut Notices) -> Result<(), MeetingError> {
         let Invite { actor, invitation: request, invitees, answer_timeout_ms } = invite;
         let inviter = self.sessions.get(&actor).ok_or(MeetingError::NotFound)?;
@@ -229,7 +229,8 @@ impl Meeting {
         }
     }
 
-    /// Connects a two-party call, in the order of the documented trace (spec §12.0): the
+    /// Connects a two-party call, in the order of the documented trace
+    /// (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/sendanim>): the
     /// remote participant appears before either invitation completes.
     fn connect_call(&mut self, caller: &str, callee: &str, out: &mut Notices) {
         for (id, answered) in [(callee, true), (caller, false)] {

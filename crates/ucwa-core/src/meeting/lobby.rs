@@ -1,4 +1,5 @@
-//! Entering the meeting: join, lobby, admit, and the ways a join fails (spec §12.1-12.3).
+//! Entering the meeting: join, lobby, admit, and the ways a join fails (docs/protocol.md,
+//! onlineMeetingInvitation and lobby).
 
 use std::sync::Arc;
 

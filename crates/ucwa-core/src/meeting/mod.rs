@@ -14,7 +14,7 @@
 //! result.
 //!
 //! # Policy choices
-//! - Admission and roles follow spec §10.2 (`policy`); trusted joins are hidden Leaders.
+//! - Admission and roles follow docs/protocol.md, lobby (`policy`); trusted joins are hidden Leaders.
 //! - A lobby participant waits until admitted, rejected, cancelled, timed out or the meeting
 //!   ends. Leaders leaving (even the organizer or the last leader) do not release or fail the
 //!   lobby: waiters keep their deadline, and a leader who joins later sees and can admit them.
@@ -26,7 +26,7 @@
 //! [`MeetingKind::TwoParty`]: the caller's session and one session per application of the
 //! callee, of which the one that answers stays. This reuses the sessions, notices,
 //! projection, storage and per-meeting locking of meetings unchanged, and makes the
-//! escalation of `addParticipant` (spec §7.1) a change of kind in place: the conversation
+//! escalation of `addParticipant` (docs/protocol.md, participantInvitation) a change of kind in place: the conversation
 //! hrefs both parties hold stay valid as it becomes an ad hoc conference.
 //!
 //! An invitation (a meeting's `addParticipant`, or a call) creates one `Incoming` session
@@ -45,6 +45,7 @@
 //! - `lobby` and `roster`: the transitions.
 //! - `invite`: addParticipant, calls, accept, decline and rings.
 //! - `messaging`: the messaging modality and messages.
+//! - `storage`: what stores derive on save (changed sessions, when a meeting finished).
 //! - `tests` (trace and policy unit tests) and `proptests` (invariants over random runs).
 
 mod command;
@@ -56,6 +57,7 @@ mod policy;
 mod roster;
 mod session;
 mod settings;
+mod storage;
 
 #[cfg(test)]
 mod fixtures;
@@ -77,6 +79,7 @@ pub use session::{
     Ring, Role, SENT_MESSAGES_KEPT, SentMessage, Session, SessionId, Surface,
 };
 pub use settings::{AccessLevel, AutomaticLeaderAssignment, MeetingSettings, Toggle, same_uri, sip_domain};
+pub use storage::SessionChanges;
 
 use notice::Notices;
 

@@ -27,7 +27,7 @@ pub struct Notice {
 }
 
 /// One UCWA event. Invitation and conversation events have sender `communication`, the
-/// others sender `conversation` (spec §11.2).
+/// others sender `conversation` (docs/protocol.md, events).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NoticeKind {
     /// onlineMeetingInvitation `started`; the invitation is `Connecting`.

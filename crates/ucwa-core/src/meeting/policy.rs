@@ -1,4 +1,4 @@
-//! Lobby admission and the role a joiner gets (spec §10.2).
+//! Lobby admission and the role a joiner gets (docs/protocol.md, lobby).
 
 use super::session::{Identity, InvitationRequest, Role};
 use super::settings::{AccessLevel, AutomaticLeaderAssignment, MeetingSettings, Toggle, is_tel_uri};
@@ -36,7 +36,8 @@ fn bypasses_as_phone_user(settings: &MeetingSettings, who: &Identity, invitation
         && is_phone_user(who, invitation)
 }
 
-/// A `tel:` identity, or a join as `GatewayParticipant` (spec §15.3).
+/// A `tel:` identity, or a join as `GatewayParticipant` (docs/protocol.md,
+/// ms:rtc:saas:application).
 fn is_phone_user(who: &Identity, invitation: &InvitationRequest) -> bool {
     is_tel_uri(&who.uri)
         || invitation

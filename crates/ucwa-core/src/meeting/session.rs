@@ -23,7 +23,7 @@ pub struct Identity {
     pub surface: Surface,
 }
 
-/// The API surface an application speaks (`ucwa-spec.md` §0.3).
+/// The API surface an application speaks (docs/protocol.md, Rel namespace).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Surface {
     /// UCWA 2.0: bare rels, under the user or anonymous prefix (by `Identity::anonymous`).
@@ -64,7 +64,8 @@ pub enum Direction {
     Incoming,
 }
 
-/// Only the states the TAP SDK understands on completion (spec §6.4): why a join failed is
+/// Only the states the TAP SDK understands on completion (docs/protocol.md,
+/// onlineMeetingInvitation): why a join failed is
 /// told by `Invitation::reason`, never by `Declined` / `Cancelled` states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InvitationState {
@@ -131,7 +132,8 @@ pub enum Importance {
     NonUrgent,
 }
 
-/// An asynchronous reason (spec §11.3, mapping of §13.4).
+/// An asynchronous reason (docs/protocol.md, errors: the table of
+/// asynchronous reasons).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reason {
     pub code: String,
@@ -165,7 +167,7 @@ impl Reason {
     }
 
     /// A leader removed the participant. Not a join failure but an informational reason on
-    /// the deletion (spec §11.3).
+    /// the deletion (docs/protocol.md, errors).
     pub fn ejected() -> Self {
         Self::new("Informational", "Ejected", "The participant was removed from the conference.")
     }
@@ -225,7 +227,7 @@ pub struct InvitationRequest {
     pub local_participant_uri: Option<String>,
     pub local_participant_display_name: Option<String>,
     /// `GatewayParticipant` marks a phone joiner for `lobby_bypass_for_phone_users`
-    /// (spec §15.3). The caller maps `TrustedParticipant` to `Identity::trusted`.
+    /// (docs/protocol.md, ms:rtc:saas:application). The caller maps `TrustedParticipant` to `Identity::trusted`.
     pub local_participant_type: Option<String>,
     pub kind: InvitationKind,
     /// The invitation's target URI (two-party calls).
@@ -331,7 +333,8 @@ pub struct ParticipantInvitationRequest {
     pub custom_content: Option<Content>,
 }
 
-/// The inviter's `participantInvitation` operation resource (spec §7.2).
+/// The inviter's `participantInvitation` operation resource (docs/protocol.md,
+/// participantInvitation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParticipantInvitation {
     pub id: String,

@@ -1,4 +1,5 @@
-//! Meeting policy settings (`onlineMeeting` properties, spec §10.2) and the SIP URI
+//! Meeting policy settings (`onlineMeeting` properties, docs/protocol.md,
+//! lobby) and the SIP URI
 //! comparisons the lobby rules need.
 
 use serde::{Deserialize, Serialize};

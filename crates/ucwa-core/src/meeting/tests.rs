@@ -1,4 +1,5 @@
-//! Policy rows (spec §10.2), notice traces (spec §12.1-12.3) and refusals.
+//! Policy rows (docs/protocol.md, lobby), notice traces (onlineMeetingInvitation) and
+//! refusals.
 
 use super::fixtures::*;
 use super::*;
@@ -24,7 +25,7 @@ fn p_updated(subject: &str) -> NoticeKind {
 const COMPLETED_OK: NoticeKind = K::InvitationCompleted { state: InvitationState::Connected };
 const COMPLETED_FAILED: NoticeKind = K::InvitationCompleted { state: InvitationState::Failed };
 
-/// What a joiner is told before it is placed (spec §12.1 step 2).
+/// What a joiner is told before it is placed (docs/protocol.md, onlineMeetingInvitation).
 fn joining_prefix() -> Vec<NoticeKind> {
     vec![K::InvitationStarted, K::ConversationAdded { state: Cs::Connecting }, K::LocalParticipantAdded]
 }
@@ -34,7 +35,7 @@ fn conferencing() -> Vec<NoticeKind> {
     vec![updated(Cs::Conferencing), updated(Cs::Conferenced), K::OnlineMeetingAdded, K::LocalParticipantAdded]
 }
 
-/// What a session whose join fails is told (spec §12.2 steps 6-7).
+/// What a session whose join fails is told (docs/protocol.md, onlineMeetingInvitation).
 fn failed_join() -> Vec<NoticeKind> {
     vec![COMPLETED_FAILED, updated(Cs::Disconnected), K::ConversationDeleted]
 }
@@ -73,7 +74,7 @@ fn meeting_with_waiter() -> Meeting {
     meeting
 }
 
-// ---- lobby policy (spec §10.2) ----
+// ---- lobby policy (docs/protocol.md, lobby) ----
 
 #[test]
 fn everyone_admits_all_including_anonymous() {
@@ -195,7 +196,7 @@ fn ad_hoc_joiner_is_the_organizer_and_leads() {
     assert_eq!((session.state, session.role), (Cs::Conferenced, Role::Leader));
 }
 
-// ---- traces (spec §12) ----
+// ---- traces (docs/protocol.md, onlineMeetingInvitation) ----
 
 #[test]
 fn direct_join_trace() {
@@ -611,7 +612,7 @@ fn a_trusted_service_session_leads_hidden_and_admits() {
     );
 }
 
-// ---- addParticipant, incoming invitations and messaging (spec §7, §12.0, §12.7) ----
+// ---- addParticipant, incoming invitations and messaging (docs/protocol.md) ----
 
 fn p_started(id: &str) -> NoticeKind {
     K::ParticipantInvitationStarted { id: id.to_owned() }

@@ -1,21 +1,23 @@
-//! `POST .../batch`: several requests in one (`ucwa-spec.md` §14). The body is
-//! `multipart/batching`; each part is `application/http; msgtype=request` holding a full
-//! HTTP request. Each inner request runs through the same router with the caller's
+//! `POST .../batch`: several requests in one
+//! (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/batchingrequests>). The body is
+//! `multipart/batching` (split by `multer`); each part is `application/http; msgtype=request`
+//! holding a full HTTP request (parsed by `httparse`). Each inner request runs through the same router with the caller's
 //! credentials, and the answer holds one `msgtype=response` part per request, in order.
 //!
 //! Inner requests must stay inside the caller's application; nested batches and the event
 //! channel (which parks) are refused per part with 400.
 
-use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower::ServiceExt;
 
-use crate::auth::Caller;
+use ucwa_service::ServiceError;
+
+use crate::auth::OwnApp;
 use crate::error::{ApiError, ApiResult};
 use crate::input::read_body;
-use crate::routes::applications::load_owned;
 use crate::state::AppState;
 use crate::urls::AppUrls;
 
@@ -31,19 +33,13 @@ struct InnerRequest {
     body: Vec<u8>,
 }
 
-pub async fn post(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(app_id): Path<String>,
-    req: Request,
-) -> ApiResult<Response> {
-    let app = load_owned(&state, &caller, &app_id).await?;
+pub async fn post(State(state): State<AppState>, own: OwnApp, req: Request) -> ApiResult<Response> {
     let authorization = req.headers().get(header::AUTHORIZATION).cloned();
     // A `psat` guest's token is checked against the browser origin of each inner request.
     let origin = req.headers().get(header::ORIGIN).cloned();
-    let boundary = boundary(req.headers()).ok_or(ApiError::UnsupportedMediaType)?;
-    let body = read_body(req, state.limits.max_body_bytes).await?;
-    let parts = split_parts(&body, &boundary).ok_or_else(|| ApiError::BadRequest {
+    let boundary = boundary(req.headers()).ok_or(ServiceError::UnsupportedMediaType)?;
+    let body = read_body(req, state.services.limits.max_body_bytes).await?;
+    let parts = split_parts(body, &boundary).await.ok_or_else(|| ApiError::BadRequest {
         subcode: Some("DeserializationFailure"),
         message: "The body is not a multipart/batching document with that boundary.".into(),
     })?;
@@ -53,12 +49,12 @@ pub async fn post(
             message: format!("At most {MAX_PARTS} requests per batch."),
         });
     }
-    let own_base = AppUrls::of(&app).base;
+    let own_base = AppUrls::of(&own.app).base;
     let router = crate::router(state.clone());
     let out_boundary = format!("batch_{}", ucwa_core::credentials::new_id());
     let mut out = Vec::new();
-    for part in parts {
-        let response = match parse_inner(part) {
+    for (part_headers, part) in parts {
+        let response = match parse_inner(&part_headers, &part) {
             Some(inner) if allowed(&inner, &own_base) => {
                 let mut builder = axum::http::Request::builder().method(inner.method).uri(&inner.target);
                 for (name, value) in &inner.headers {
@@ -83,7 +79,7 @@ pub async fn post(
     let mut resp = (StatusCode::OK, out).into_response();
     let ct = format!("multipart/batching; boundary={out_boundary}");
     resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_str(&ct).map_err(|e| ApiError::Internal(e.to_string()))?);
+        .insert(header::CONTENT_TYPE, HeaderValue::from_str(&ct).map_err(|e| ServiceError::Internal(e.to_string()))?);
     Ok(resp)
 }
 
@@ -114,68 +110,41 @@ fn boundary(headers: &HeaderMap) -> Option<String> {
         .filter(|b| !b.is_empty() && b.len() <= 200)
 }
 
-/// The parts between `--boundary` delimiters, without their own headers' trailing CRLF.
-fn split_parts<'a>(body: &'a [u8], boundary: &str) -> Option<Vec<&'a [u8]>> {
-    let delimiter = format!("--{boundary}");
-    let delimiter = delimiter.as_bytes();
-    let mut positions = Vec::new();
-    let mut i = 0;
-    while let Some(offset) = find(&body[i..], delimiter) {
-        positions.push(i + offset);
-        i += offset + delimiter.len();
-    }
-    if positions.is_empty() {
-        return None;
-    }
+/// The parts of a multipart document, each with its own headers; `None` for a document
+/// that is not multipart with this boundary (or is not closed by it).
+async fn split_parts(body: Bytes, boundary: &str) -> Option<Vec<(HeaderMap, Bytes)>> {
+    let stream = futures_util::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(body) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
     let mut parts = Vec::new();
-    for pair in positions.windows(2) {
-        let part = &body[pair[0] + delimiter.len()..pair[1]];
-        parts.push(trim_crlf(part));
+    while let Some(field) = multipart.next_field().await.ok()? {
+        let headers = field.headers().clone();
+        parts.push((headers, field.bytes().await.ok()?));
     }
-    // The last delimiter must close the document.
-    let last = positions[positions.len() - 1] + delimiter.len();
-    body.get(last..last + 2).filter(|end| *end == b"--")?;
     Some(parts)
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-fn trim_crlf(mut s: &[u8]) -> &[u8] {
-    while let [b'\r' | b'\n', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b'\r' | b'\n'] = s {
-        s = rest;
-    }
-    s
-}
-
-/// Splits `head\r\n\r\nrest` (also accepting bare `\n` line ends).
-fn split_head(s: &[u8]) -> (&[u8], &[u8]) {
-    if let Some(i) = find(s, b"\r\n\r\n") {
-        (&s[..i], &s[i + 4..])
-    } else if let Some(i) = find(s, b"\n\n") {
-        (&s[..i], &s[i + 2..])
-    } else {
-        (s, &[])
-    }
-}
-
-fn parse_inner(part: &[u8]) -> Option<InnerRequest> {
-    // Part headers (Content-Type: application/http; msgtype=request), then the HTTP request.
-    let (part_headers, http) = split_head(part);
-    let part_headers = std::str::from_utf8(part_headers).ok()?.to_ascii_lowercase();
-    if !part_headers.contains("application/http") {
+/// One part as a request: its part headers say `application/http`, and it holds a whole
+/// HTTP request (the blank line after the head may be left out when there is no body).
+fn parse_inner(part_headers: &HeaderMap, http: &[u8]) -> Option<InnerRequest> {
+    let content_type = part_headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    if !content_type.to_ascii_lowercase().contains("application/http") {
         return None;
     }
-    let (head, body) = split_head(http);
-    let head = std::str::from_utf8(head).ok()?;
-    let mut lines = head.lines();
-    let mut request_line = lines.next()?.split_whitespace();
-    let method = Method::from_bytes(request_line.next()?.as_bytes()).ok()?;
-    let target = request_line.next()?;
+    for end in [&b""[..], b"\r\n", b"\r\n\r\n"] {
+        let text = [http, end].concat();
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut request = httparse::Request::new(&mut headers);
+        match request.parse(&text).ok()? {
+            httparse::Status::Partial => continue,
+            httparse::Status::Complete(head) => return inner_request(&request, &text[head..]),
+        }
+    }
+    None
+}
+
+fn inner_request(request: &httparse::Request<'_, '_>, body: &[u8]) -> Option<InnerRequest> {
+    let method = Method::from_bytes(request.method?.as_bytes()).ok()?;
+    let target = request.path?;
     // An absolute target keeps only its path and query.
     let target = match target.find("://") {
         Some(i) => target[i + 3..].find('/').map(|j| &target[i + 3 + j..])?,
@@ -184,11 +153,12 @@ fn parse_inner(part: &[u8]) -> Option<InnerRequest> {
     if !target.starts_with('/') {
         return None;
     }
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .filter(|(k, _)| !k.eq_ignore_ascii_case("host") && !k.eq_ignore_ascii_case("authorization"))
-        .collect();
+    let headers = request
+        .headers
+        .iter()
+        .filter(|h| !h.name.eq_ignore_ascii_case("host") && !h.name.eq_ignore_ascii_case("authorization"))
+        .map(|h| Some((h.name.to_owned(), std::str::from_utf8(h.value).ok()?.trim().to_owned())))
+        .collect::<Option<Vec<_>>>()?;
     Some(InnerRequest { method, target: target.to_owned(), headers, body: body.to_vec() })
 }
 
@@ -215,23 +185,24 @@ async fn write_part(out: &mut Vec<u8>, boundary: &str, response: Response) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn parses_a_documented_batch() {
+    #[tokio::test]
+    async fn parses_a_documented_batch() {
         let body = b"--77f2569d\r\nContent-Type: application/http; msgtype=request\r\n\r\nGET /ucwa/oauth/v1/applications/1/me HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n\r\n--77f2569d\r\nContent-Type: application/http; msgtype=request\r\n\r\nPOST /ucwa/oauth/v1/applications/1/me/makeMeAvailable HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{\"signInAs\":\"Online\"}\r\n--77f2569d--\r\n";
-        let parts = split_parts(body, "77f2569d").unwrap();
+        let parts = split_parts(Bytes::from_static(body), "77f2569d").await.unwrap();
         assert_eq!(parts.len(), 2);
-        let first = parse_inner(parts[0]).unwrap();
+        let first = parse_inner(&parts[0].0, &parts[0].1).unwrap();
         assert_eq!(first.method, Method::GET);
         assert_eq!(first.target, "/ucwa/oauth/v1/applications/1/me");
-        let second = parse_inner(parts[1]).unwrap();
+        assert_eq!(first.headers, [("Accept".to_owned(), "application/json".to_owned())]);
+        let second = parse_inner(&parts[1].0, &parts[1].1).unwrap();
         assert_eq!(second.body, b"{\"signInAs\":\"Online\"}");
         assert!(allowed(&second, "/ucwa/oauth/v1/applications/1"));
         assert!(!allowed(&second, "/ucwa/oauth/v1/applications/2"));
     }
 
-    #[test]
-    fn refuses_unterminated_documents() {
-        assert!(split_parts(b"--b\r\nx\r\n--b\r\n", "b").is_none());
-        assert!(split_parts(b"no delimiters", "b").is_none());
+    #[tokio::test]
+    async fn refuses_unterminated_documents() {
+        assert!(split_parts(Bytes::from_static(b"--b\r\nx: y\r\n\r\nz\r\n--b\r\n"), "b").await.is_none());
+        assert!(split_parts(Bytes::from_static(b"no delimiters"), "b").await.is_none());
     }
 }

@@ -1,41 +1,19 @@
-//! Autodiscovery: `GET /` and `GET /autodiscover/autodiscoverservice.svc/root` answer the
-//! root; its `user` link answers 401 until a token is shown, then links to the
-//! applications collection (`ucwa-spec.md` §2.1, `fixtures/lync2013-trace` steps 3–6).
+//! Autodiscovery (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/rooturl>): `GET /` and
+//! `GET /autodiscover/autodiscoverservice.svc/root` answer the root; its `user` link answers
+//! 401 until a token is shown, then links to the applications collection.
 
-use axum::extract::State;
-use axum::http::HeaderMap;
-use ucwa_proto::{Namespace, Resource};
+use ucwa_service::render::discovery;
 
 use crate::auth::Caller;
 use crate::response::Json;
-use crate::state::AppState;
-use crate::urls::{ANONYMOUS_PREFIX, USER_PREFIX, public_base};
+use crate::urls::PublicBase;
 
-const ROOT: &str = "/autodiscover/autodiscoverservice.svc/root";
-
-pub async fn root(State(state): State<AppState>, headers: HeaderMap) -> Json {
-    let base = public_base(&state, &headers);
-    // The recorded root has no `rel`; only links.
-    let body = serde_json::json!({"_links": {
-        "self": {"href": format!("{base}{ROOT}")},
-        "user": {"href": format!("{base}{ROOT}/oauth/user")},
-        "xframe": {"href": format!("{base}/autodiscover/xframe/xframe.html")},
-    }});
-    Json(body)
+pub async fn root(PublicBase(base): PublicBase) -> Json {
+    Json(discovery::root(&base))
 }
 
-pub async fn user(State(state): State<AppState>, headers: HeaderMap, Caller(principal): Caller) -> Json {
-    let base = public_base(&state, &headers);
-    let prefix = if principal.is_anonymous() { ANONYMOUS_PREFIX } else { USER_PREFIX };
-    let mut body = Resource::new(Namespace::Ucwa, "user", format!("{base}{ROOT}/user"))
-        .link("applications", format!("{base}{prefix}/applications"))
-        .link("xframe", format!("{base}/autodiscover/xframe/xframe.html"))
-        .into_value();
-    // Like the recorded user resource: links only.
-    if let Some(obj) = body.as_object_mut() {
-        obj.remove("rel");
-    }
-    Json(body)
+pub async fn user(PublicBase(base): PublicBase, Caller(principal): Caller) -> Json {
+    Json(discovery::user(&base, principal.is_anonymous()))
 }
 
 /// The cross-domain helper page the root advertises. Browser clients load it in an iframe;

@@ -1,32 +1,24 @@
-//! `GET .../events?ack=N[&timeout&low&medium&priority]`: the event channel. The engine is
-//! in [`crate::channel`]; this handler parses the query and answers.
+//! `GET .../events?ack=N[&timeout&low&medium&priority]`: the event channel
+//! (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/events_ref>). The engine is
+//! `ucwa_service::events`; this handler parses the query and answers.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::RawQuery;
 use axum::http::StatusCode;
 use axum::response::Response;
 use ucwa_core::channel::ChannelRequest;
 use ucwa_proto::input::{ParamError, Validator};
 
-use crate::auth::Caller;
-use crate::channel::poll;
+use crate::auth::OwnApp;
 use crate::error::ApiResult;
 use crate::response::json_response;
-use crate::routes::applications::load_owned;
-use crate::state::AppState;
 
-pub async fn get(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(app_id): Path<String>,
-    RawQuery(query): RawQuery,
-) -> ApiResult<Response> {
-    let app = load_owned(&state, &caller, &app_id).await?;
+pub async fn get(own: OwnApp, RawQuery(query): RawQuery) -> ApiResult<Response> {
     let pairs: Vec<(String, String)> =
         query.as_deref().map(|q| serde_urlencoded::from_str(q).unwrap_or_default()).unwrap_or_default();
     let mut v = Validator::new();
     let mut number = |name: &'static str| -> Option<u64> {
         let raw = pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())?;
-        // Negative and absurdly large values clamp rather than fail (§11.1); non-numbers fail.
+        // Negative and absurdly large values clamp rather than fail; non-numbers fail.
         match raw.parse::<i128>() {
             Ok(n) => Some(u64::try_from(n.max(0)).unwrap_or(u64::MAX)),
             Err(_) => {
@@ -43,6 +35,6 @@ pub async fn get(
         priority: number("priority"),
     };
     v.finish()?;
-    let batch = poll(&state, app, ack, req).await?;
+    let batch = own.services.poll(own.app, ack, req).await?;
     Ok(json_response(StatusCode::OK, batch.0))
 }

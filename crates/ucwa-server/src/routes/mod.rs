@@ -1,5 +1,6 @@
-//! HTTP handlers, one module per resource. Handlers are thin: extract, call the store or
-//! the core, render.
+//! HTTP handlers, one module per resource. Each parses the request (extractors in
+//! [`crate::auth`] and [`crate::input`]), calls one `ucwa-service` use case and renders what
+//! it returns; route modules do not call each other.
 
 pub mod applications;
 pub mod batch;
@@ -11,6 +12,5 @@ pub mod messaging;
 pub mod my_meetings;
 pub mod participant_invitations;
 pub mod platform;
-pub mod psanon;
 pub mod service_join;
 pub mod token;

@@ -1,4 +1,4 @@
-//! Anonymous meeting guests (`ucwa-spec.md` §2.1, §12.6): a token for one meeting, an
+//! Anonymous meeting guests (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/authenticationinucwa>): a token for one meeting, an
 //! anonymous application, and a join that must carry `anonymousDisplayName`.
 
 use std::time::Duration;

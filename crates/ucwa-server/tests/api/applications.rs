@@ -1,4 +1,4 @@
-//! `applications`, `application`, `me` and `makeMeAvailable` (`ucwa-spec.md` §3, §4).
+//! `applications`, `application`, `me` and `makeMeAvailable` (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/applications_ref>).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -127,7 +127,8 @@ async fn make_me_available_emits_events_and_swaps_links() {
     let activity = me["_links"]["reportMyActivity"]["href"].as_str().unwrap().to_owned();
     assert_eq!(server.call(Method::POST, &activity, &app.token, None).await.status(), StatusCode::NO_CONTENT);
     // Medium-priority events are held up to `medium` seconds; ask for the shortest hold.
-    let (status, batch) = server.events(&app, &format!("{}&medium=1", app.events_url)).await;
+    let (status, batch) =
+        server.events_within(&app, &format!("{}&medium=1", app.events_url), Duration::from_secs(1)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         event_summary(&batch),
@@ -198,13 +199,16 @@ async fn idle_applications_expire_with_410() {
         let token = busy.token.clone();
         tokio::spawn(async move { client.get(url).bearer_auth(token).send().await.unwrap().status() })
     };
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    server.parked(&busy).await;
+    server.advance(Duration::from_millis(2500)).await;
     let resp = server.call(Method::GET, &app.url, &app.token, None).await;
     assert_eq!(resp.status(), StatusCode::GONE);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["code"], "Gone");
     assert_eq!(body["subcode"], "InactiveApplicationExpired");
     assert_eq!(server.call(Method::GET, &busy.url, &busy.token, None).await.status(), StatusCode::OK);
+    // Its request answers when its own timeout passes.
+    server.advance(Duration::from_secs(2)).await;
     assert_eq!(parked.await.unwrap(), StatusCode::OK);
     // The same endpoint then gets a fresh application.
     let fresh = server.create_app(&app.token, "endpoint-Alice").await;

@@ -1,4 +1,4 @@
-//! Discovery and tokens (`ucwa-spec.md` §2.1, `fixtures/lync2013-trace` steps 3–6).
+//! Discovery and tokens (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/rooturl>, `fixtures/lync2013-trace` steps 3–6).
 
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -128,7 +128,7 @@ async fn garbage_missing_and_expired_tokens_get_the_same_challenge() {
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
         assert_eq!(resp.headers().get_all("www-authenticate").iter().count(), 2);
     }
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    server.advance(std::time::Duration::from_millis(1100)).await;
     let resp = server
         .client
         .get(server.at("/autodiscover/autodiscoverservice.svc/root/oauth/user"))

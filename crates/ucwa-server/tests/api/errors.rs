@@ -1,4 +1,4 @@
-//! Errors and HTTP hygiene (`ucwa-spec.md` §1.4–1.5, §13): every malformed request gets the
+//! Errors and HTTP hygiene (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/errorsandinformationalmessages>): every malformed request gets the
 //! documented status and body; none gets a 500.
 
 use std::io::Read;

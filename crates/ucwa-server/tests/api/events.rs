@@ -1,5 +1,7 @@
-//! The event channel (`ucwa-spec.md` §11.1–11.6): batches, replay, resync, replacement,
-//! priorities, timeouts, restarts.
+//! The event channel (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/events_ref>):
+//! batches, replay, resync, replacement, priorities, timeouts, restarts. Timeouts and holds
+//! run on the test server's manual clock: a test waits until its request is parked, then
+//! moves time.
 
 use std::time::{Duration, Instant};
 
@@ -23,11 +25,16 @@ async fn commit(server: &TestServer, app: &TestApp, priority: Priority, tag: &st
         body: json!({"link": {"rel": "conversation", "href": format!("/c/{tag}")}, "type": "updated"}),
         conversation: None,
     };
-    server.store.append_events(vec![event], now_ms()).await.unwrap();
+    server.store.append_events(vec![event], server.now_ms()).await.unwrap();
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+/// A parked `GET` of `url` on `app`'s channel, answered with status and body.
+fn spawn_get(server: &TestServer, app: &TestApp, url: String) -> tokio::task::JoinHandle<(StatusCode, Value)> {
+    let (client, token) = (server.client.clone(), app.token.clone());
+    tokio::spawn(async move {
+        let resp = client.get(url).bearer_auth(token).send().await.unwrap();
+        (resp.status(), resp.json::<Value>().await.unwrap())
+    })
 }
 
 /// The tags of the events of a batch (the last path segment of each link).
@@ -45,10 +52,12 @@ fn tags(batch: &Value) -> Vec<String> {
 async fn empty_batch_after_timeout_has_self_and_next() {
     let server = TestServer::start().await;
     let app = server.signed_in_app("sip:alice@example.com", "Alice").await;
-    let started = Instant::now();
-    let (status, batch) = server.events(&app, &format!("{}&timeout=1", app.events_url)).await;
+    let parked = spawn_get(&server, &app, format!("{}&timeout=1", app.events_url));
+    server.parked(&app).await;
+    assert!(!parked.is_finished(), "nothing to deliver: the request waits for its timeout");
+    server.advance(Duration::from_secs(1)).await;
+    let (status, batch) = parked.await.unwrap();
     assert_eq!(status, StatusCode::OK);
-    assert!(started.elapsed() >= Duration::from_millis(900));
     assert_eq!(batch["sender"], json!([]));
     assert!(batch["_links"]["self"]["href"].as_str().unwrap().ends_with("events?ack=1"));
     assert!(batch["_links"]["next"]["href"].as_str().unwrap().ends_with("events?ack=2"));
@@ -58,17 +67,12 @@ async fn empty_batch_after_timeout_has_self_and_next() {
 async fn high_priority_event_releases_a_parked_request_at_once() {
     let server = TestServer::start().await;
     let app = server.signed_in_app("sip:alice@example.com", "Alice").await;
-    let parked = {
-        let (client, url, token) = (server.client.clone(), format!("{}&timeout=30", app.events_url), app.token.clone());
-        tokio::spawn(
-            async move { client.get(url).bearer_auth(token).send().await.unwrap().json::<Value>().await.unwrap() },
-        )
-    };
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let committed = Instant::now();
+    let parked = spawn_get(&server, &app, format!("{}&timeout=30", app.events_url));
+    server.parked(&app).await;
+    // No time passes: the commit alone releases it.
     commit(&server, &app, Priority::High, "h1").await;
-    let batch = parked.await.unwrap();
-    assert!(committed.elapsed() < Duration::from_secs(2), "released after {:?}", committed.elapsed());
+    let (status, batch) = parked.await.unwrap();
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(tags(&batch), ["h1"]);
 }
 
@@ -78,28 +82,26 @@ async fn low_and_medium_events_are_held_then_sent_in_order_with_later_high_ones(
     let app = server.signed_in_app("sip:alice@example.com", "Alice").await;
     commit(&server, &app, Priority::Low, "l1").await;
     commit(&server, &app, Priority::Medium, "m1").await;
-    // Held: nothing forces a release within `medium`=3 s.
-    let started = Instant::now();
-    let (client, url, token) =
-        (server.client.clone(), format!("{}&timeout=20&medium=3&low=10", app.events_url), app.token.clone());
-    let parked =
-        tokio::spawn(
-            async move { client.get(url).bearer_auth(token).send().await.unwrap().json::<Value>().await.unwrap() },
-        );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let parked = spawn_get(&server, &app, format!("{}&timeout=20&medium=3&low=10", app.events_url));
+    server.parked(&app).await;
+    // Held: two seconds are less than `medium`=3 s.
+    server.advance(Duration::from_secs(2)).await;
+    server.parked(&app).await;
     assert!(!parked.is_finished(), "low/medium events must be held");
     commit(&server, &app, Priority::High, "h1").await;
-    let batch = parked.await.unwrap();
-    assert!(started.elapsed() < Duration::from_secs(3));
+    let (_, batch) = parked.await.unwrap();
     assert_eq!(tags(&batch), ["l1", "m1", "h1"], "never reordered by priority");
     // Medium alone is released after `medium` seconds even though `timeout` is long.
     commit(&server, &app, Priority::Medium, "m2").await;
-    let started = Instant::now();
-    let (status, batch) = server.events(&app, &next_link(&server, &batch).unwrap()).await;
+    let held = spawn_get(&server, &app, next_link(&server, &batch).unwrap());
+    server.parked(&app).await;
+    server.advance(Duration::from_millis(2900)).await;
+    server.parked(&app).await;
+    assert!(!held.is_finished(), "held until `medium` has passed");
+    server.advance(Duration::from_millis(100)).await;
+    let (status, batch) = held.await.unwrap();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(tags(&batch), ["m2"]);
-    let held = started.elapsed();
-    assert!(held >= Duration::from_millis(2000) && held < Duration::from_secs(10), "held {held:?}");
 }
 
 #[tokio::test]
@@ -144,20 +146,14 @@ async fn out_of_range_acks_get_only_a_resync_link() {
 async fn a_newer_request_replaces_the_parked_one_with_409() {
     let server = TestServer::start().await;
     let app = server.signed_in_app("sip:alice@example.com", "Alice").await;
-    let spawn_get = |url: String| {
-        let (client, token) = (server.client.clone(), app.token.clone());
-        tokio::spawn(async move {
-            let resp = client.get(url).bearer_auth(token).send().await.unwrap();
-            (resp.status(), resp.json::<Value>().await.unwrap())
-        })
-    };
-    let older = spawn_get(format!("{}&timeout=20", app.events_url));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let newer = spawn_get(format!("{}&timeout=20", app.events_url));
+    let older = spawn_get(&server, &app, format!("{}&timeout=20", app.events_url));
+    server.parked(&app).await;
+    let newer = spawn_get(&server, &app, format!("{}&timeout=20", app.events_url));
     let (status, body) = older.await.unwrap();
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["code"], "Conflict");
     assert_eq!(body["subcode"], "PGetReplaced");
+    server.parked(&app).await;
     commit(&server, &app, Priority::High, "x").await;
     let (status, batch) = newer.await.unwrap();
     assert_eq!(status, StatusCode::OK);
@@ -168,33 +164,31 @@ async fn a_newer_request_replaces_the_parked_one_with_409() {
 async fn a_lower_priority_request_does_not_replace_a_higher_one() {
     let server = TestServer::start().await;
     let app = server.signed_in_app("sip:alice@example.com", "Alice").await;
-    let (client, url, token) =
-        (server.client.clone(), format!("{}&timeout=20&priority=5", app.events_url), app.token.clone());
-    let high =
-        tokio::spawn(
-            async move { client.get(url).bearer_auth(token).send().await.unwrap().json::<Value>().await.unwrap() },
-        );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let high = spawn_get(&server, &app, format!("{}&timeout=20&priority=5", app.events_url));
+    server.parked(&app).await;
     let (status, body) = server.events(&app, &format!("{}&priority=1", app.events_url)).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["subcode"], "PGetReplaced");
     commit(&server, &app, Priority::High, "kept").await;
-    assert_eq!(tags(&high.await.unwrap()), ["kept"]);
+    assert_eq!(tags(&high.await.unwrap().1), ["kept"]);
 }
 
 #[tokio::test]
 async fn timeout_is_clamped_and_sticky() {
     let server = TestServer::start().await;
     let app = server.signed_in_app("sip:alice@example.com", "Alice").await;
-    // `timeout=0` clamps up to the floor (one second on the test server).
-    let started = Instant::now();
-    let (_, batch) = server.events(&app, &format!("{}&timeout=0", app.events_url)).await;
-    assert!(started.elapsed() < Duration::from_secs(3));
-    // The next request carries no timeout: the value sticks (the default would be 180 s).
-    let started = Instant::now();
-    let (status, _) = server.events(&app, &next_link(&server, &batch).unwrap()).await;
+    // `timeout=0` clamps up to the floor (one second on the test server): the request waits,
+    // and one second releases it.
+    let first = spawn_get(&server, &app, format!("{}&timeout=0", app.events_url));
+    server.parked(&app).await;
+    server.advance(Duration::from_secs(1)).await;
+    let (status, batch) = first.await.unwrap();
     assert_eq!(status, StatusCode::OK);
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    // The next request carries no timeout: the value sticks (the default would be 180 s).
+    let second = spawn_get(&server, &app, next_link(&server, &batch).unwrap());
+    server.parked(&app).await;
+    server.advance(Duration::from_secs(1)).await;
+    assert_eq!(second.await.unwrap().0, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -207,6 +201,7 @@ async fn every_event_arrives_exactly_once_in_order_across_batches() {
         let store = server.store.clone();
         let app_id = app_id(&app);
         let sender = format!("{}/communication", app.url);
+        let now = server.now_ms();
         tokio::spawn(async move {
             for chunk in expected.chunks(7) {
                 let events = chunk
@@ -220,7 +215,7 @@ async fn every_event_arrives_exactly_once_in_order_across_batches() {
                         conversation: None,
                     })
                     .collect();
-                store.append_events(events, now_ms()).await.unwrap();
+                store.append_events(events, now).await.unwrap();
                 tokio::task::yield_now().await;
             }
         })
@@ -262,12 +257,11 @@ async fn undelivered_and_unacknowledged_events_survive_a_restart() {
 async fn shutdown_releases_parked_requests() {
     let server = TestServer::start().await;
     let app = server.signed_in_app("sip:alice@example.com", "Alice").await;
-    let (client, url, token) = (server.client.clone(), format!("{}&timeout=60", app.events_url), app.token.clone());
-    let parked = tokio::spawn(async move { client.get(url).bearer_auth(token).send().await.map(|r| r.status()) });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let parked = spawn_get(&server, &app, format!("{}&timeout=60", app.events_url));
+    server.parked(&app).await;
     let started = Instant::now();
     server.stop().await;
-    assert_eq!(parked.await.unwrap().unwrap(), StatusCode::OK);
+    assert_eq!(parked.await.unwrap().0, StatusCode::OK);
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 

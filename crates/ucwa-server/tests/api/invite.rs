@@ -1,5 +1,5 @@
-//! addParticipant and the invitee's incoming onlineMeetingInvitation (`ucwa-spec.md` §6.6,
-//! §7, §12.7): an inviter, an invitee with two applications and a third participant.
+//! addParticipant and the invitee's incoming onlineMeetingInvitation (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/addparticipant_ref>,
+//! <https://learn.microsoft.com/en-us/skype-sdk/ucwa/onlinemeetinginvitation_ref>): an inviter, an invitee with two applications and a third participant.
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
-//! The join flow (`ucwa-spec.md` §5–6, §9, §12.1–12.4): joinOnlineMeeting ->
+//! The join flow (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/joinonlinemeeting_ref>,
+//! <https://learn.microsoft.com/en-us/skype-sdk/ucwa/lobby_ref>): joinOnlineMeeting ->
 //! onlineMeetingInvitation through lobby, admit, reject, cancel, timeout and roster.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! `myOnlineMeetings` / `myOnlineMeeting` (`ucwa-spec.md` §10.3).
+//! `myOnlineMeetings` / `myOnlineMeeting` (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/myonlinemeetings_ref>).
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

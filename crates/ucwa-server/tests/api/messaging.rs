@@ -1,5 +1,5 @@
 //! Messaging: in a meeting (`addMessaging`, `sendMessage`, `stopMessaging`) and person to
-//! person (`startMessaging`, `ucwa-spec.md` §12.0), with text and HTML round-tripping
+//! person (`startMessaging`, <https://learn.microsoft.com/en-us/skype-sdk/ucwa/sendanim>), with text and HTML round-tripping
 //! through data URIs and the recorded payload shapes.
 
 use reqwest::{Method, StatusCode};

@@ -1,4 +1,4 @@
-//! Lobby policy through HTTP (`ucwa-spec.md` §10.2): who waits, who leads, and meetings
+//! Lobby policy through HTTP (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/accesslevel_ref>): who waits, who leads, and meetings
 //! past their expiration time. The full policy table is unit-tested in `ucwa-core`.
 
 use std::time::Duration;
@@ -74,9 +74,9 @@ async fn same_enterprise_admits_the_tenant_and_lobbies_other_domains() {
 async fn expired_meetings_cannot_be_joined() {
     let server = TestServer::start().await;
     let alice = server.signed_in_app("sip:alice@example.com", "Alice").await;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now = server.now_ms();
     let meeting = create_meeting(&server, &alice, json!({"expirationTime": format!("/Date({})/", now + 1500)})).await;
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    server.advance(Duration::from_millis(2000)).await;
     let resp = server
         .call(
             Method::POST,

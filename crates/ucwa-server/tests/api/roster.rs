@@ -1,4 +1,4 @@
-//! Roles and the roster (`ucwa-spec.md` §9): promote, demote, eject, leaders leaving while
+//! Roles and the roster (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/participant_ref>): promote, demote, eject, leaders leaving while
 //! people wait, and our payload shapes against the recorded ones.
 
 use std::collections::BTreeSet;
@@ -194,7 +194,7 @@ async fn payloads_have_the_recorded_shapes() {
     ] {
         let (rec_props, rec_links) = shape(&recorded(file, "conversation"));
         let (our_props, mut our_links) = shape(&conversation_in(state));
-        // UCWA conversations link their local participant once in the roster (§8.2); the
+        // UCWA conversations link their local participant once in the roster (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/conversation_ref>); the
         // recorded service payloads do not.
         our_links.remove("localParticipant");
         assert_eq!(our_links, without_unoffered(rec_links), "{file} links");

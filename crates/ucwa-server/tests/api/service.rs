@@ -1,4 +1,7 @@
-//! The Trusted Application API (`ucwa-spec.md` §2.2–2.4, §3.3, §5.3, §10.4, §11.7, §12.5–12.6):
+//! The Trusted Application API
+//! (<https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/newconcepts>,
+//! <https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/webhooks>,
+//! <https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/anonymousmeetingjoin>):
 //! service applications discover, create ad hoc meetings, join them trusted or impersonating,
 //! hand anonymous guests `psat` tokens, admit them, and receive every event as a signed,
 //! ordered, retried callback on a real HTTP receiver.
@@ -119,7 +122,7 @@ fn verify_signature(key: &str, r: &Recorded) -> bool {
     let (Some(t), Some(v1)) = (t, v1) else { return false };
     let mut message = format!("{t}.").into_bytes();
     message.extend_from_slice(&r.body);
-    let expected: String = hmac_sha256(key.as_bytes(), &message).iter().map(|b| format!("{b:02x}")).collect();
+    let expected = hex::encode(hmac_sha256(key.as_bytes(), &message));
     let fresh = t.parse::<i64>().is_ok_and(|t| (now_secs() - t).abs() < 300);
     expected == v1 && fresh
 }
@@ -448,20 +451,24 @@ async fn callbacks_are_retried_in_order_after_errors_and_a_stopped_receiver() {
     let server = TestServer::start_with(TestOptions { limits: quick_retries(50), ..TestOptions::default() }).await;
     let mut receiver = CallbackReceiver::start().await;
     let (_bot, meeting) = bot_leading(&server, &receiver).await;
+    let refused = |r: &[Recorded]| r.iter().filter(|r| r.answered == 500).count();
 
     receiver.answer(500, None);
     lobby_joins(&server, &meeting, &["u1", "u2"]).await;
-    // Wait until at least two refused attempts happened, then accept.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while receiver.requests().iter().filter(|r| r.answered == 500).count() < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "no retries");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    receiver.wait_for_requests(WAIT, |r| refused(r) >= 1).await;
+    // The retry waits for its backoff on the clock; moving past it sends it again.
+    server.callbacks_settled().await;
+    assert_eq!(refused(&receiver.requests()), 1, "no retry before the backoff has passed");
+    server.advance(Duration::from_secs(1)).await;
+    receiver.wait_for_requests(WAIT, |r| refused(r) >= 2).await;
     receiver.stop().await;
     lobby_joins(&server, &meeting, &["u3"]).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A delivery to the stopped receiver fails too.
+    server.advance(Duration::from_secs(1)).await;
+    server.callbacks_settled().await;
     receiver.answer(200, None);
     receiver.resume().await;
+    server.advance(Duration::from_secs(1)).await;
     let batches = receiver.wait_for(WAIT, |b| lobby_titles(b).len() >= 3).await;
     assert_eq!(lobby_titles(&batches), ["u1", "u2", "u3"], "in order, each once");
     // The refused batch was sent again with the same events first.
@@ -478,9 +485,10 @@ async fn undelivered_callbacks_survive_a_server_restart() {
     let (_bot, meeting) = bot_leading(&server, &receiver).await;
     receiver.stop().await;
     lobby_joins(&server, &meeting, &["r1", "r2"]).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    server.callbacks_settled().await;
     let server = server.restart().await;
     receiver.resume().await;
+    server.advance(Duration::from_secs(1)).await;
     let batches = receiver.wait_for(WAIT, |b| lobby_titles(b).len() >= 2).await;
     assert_eq!(lobby_titles(&batches), ["r1", "r2"]);
     drop(server);
@@ -495,25 +503,23 @@ async fn giving_up_terminates_the_conversation_and_records_the_failure() {
     let conversation = link_in(&callback_events(&receiver.accepted()), "ms:rtc:saas:conversation").unwrap();
     receiver.answer(503, None);
     lobby_joins(&server, &meeting, &["g1"]).await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let failures = loop {
-        let failures = ucwa_core::Store::callback_failures(server.store.as_ref()).await.unwrap();
+    // Each second of clock time makes the next retry due.
+    let mut failures = Vec::new();
+    for _ in 0..5 {
+        server.callbacks_settled().await;
+        failures = ucwa_core::Store::callback_failures(server.store.as_ref()).await.unwrap();
         if !failures.is_empty() {
-            break failures;
+            break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "never gave up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+        server.advance(Duration::from_secs(1)).await;
+    }
+    assert_eq!(failures.len(), 1, "gave up once");
     assert_eq!(failures[0].attempts, 3);
     assert!(failures[0].last_error.contains("503"));
     assert!(failures[0].dropped >= 1);
     assert_eq!(receiver.requests().iter().filter(|r| r.answered == 503).count(), 3);
     // The conversation was terminated.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while server.call(Method::GET, &conversation, &bot.token, None).await.status() != StatusCode::NOT_FOUND {
-        assert!(tokio::time::Instant::now() < deadline, "conversation still there");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    assert_eq!(server.call(Method::GET, &conversation, &bot.token, None).await.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -1,0 +1,175 @@
+//! The meeting engine: runs one command at a time per meeting, renders its notices into
+//! events and saves state and events in one store transaction.
+//!
+//! Concurrency: each meeting has a `tokio::sync::Mutex` (held across the store round trip,
+//! hence tokio's rather than std's). Commands on one meeting queue up instead of racing
+//! into compare-and-swap retries, which keeps latency flat when a thousand people wait in
+//! one lobby. The lock also guards this node's cached copy of the meeting, which is reused
+//! only while the stored version still matches, so another node's writes are always seen.
+//! The store's version check remains the real arbiter; a lost race reloads and retries.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use ucwa_core::DynStore;
+use ucwa_core::clock::DynClock;
+use ucwa_core::meeting::{Command, ConversationState, Notice};
+use ucwa_core::model::{MeetingRecord, NewEvent};
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::render::projection::project;
+
+/// One meeting's lock and this node's cached copy of it.
+#[derive(Default)]
+struct Slot {
+    record: tokio::sync::Mutex<Option<MeetingRecord>>,
+    last_used_ms: AtomicI64,
+}
+
+/// Cached meetings unused for this long are dropped by [`MeetingEngine::prune`].
+const IDLE_CACHE_MS: i64 = 60_000;
+
+pub struct MeetingEngine {
+    store: DynStore,
+    clock: DynClock,
+    slots: Mutex<HashMap<String, Arc<Slot>>>,
+}
+
+/// How many times a command is retried after losing a race with another node.
+const ATTEMPTS: usize = 5;
+
+fn meeting_not_found() -> ServiceError {
+    ServiceError::destination_not_found("The meeting cannot be found.")
+}
+
+fn kept_changing(meeting_id: &str) -> ServiceError {
+    ServiceError::Internal(format!("meeting {meeting_id} kept changing under this node"))
+}
+
+impl MeetingEngine {
+    pub fn new(store: DynStore, clock: DynClock) -> Self {
+        Self { store, clock, slots: Mutex::default() }
+    }
+
+    fn slot(&self, meeting_id: &str) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = slots.entry(meeting_id.to_owned()).or_default().clone();
+        slot.last_used_ms.store(self.clock.now_ms(), Ordering::Relaxed);
+        slot
+    }
+
+    /// Forgets cached meetings nobody has used for a minute. They are only a cache, so
+    /// dropping one costs a reload; without this the map would keep every meeting this node
+    /// ever saw. A slot only this map holds has no task inside or waiting on it, and a new
+    /// user must take the map lock to get it, so the check cannot race.
+    pub fn prune(&self) {
+        let now = self.clock.now_ms();
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.retain(|_, slot| {
+            Arc::strong_count(slot) > 1 || now - slot.last_used_ms.load(Ordering::Relaxed) < IDLE_CACHE_MS
+        });
+    }
+
+    fn drop_slot(&self, meeting_id: &str) {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).remove(meeting_id);
+    }
+
+    /// The current meeting, from this node's cache when the store still has that version
+    /// (or, when this process makes every write, whenever there is a cached copy: every save
+    /// goes through this engine under the meeting's lock and refreshes it).
+    async fn current(&self, cached: Option<MeetingRecord>, meeting_id: &str) -> ServiceResult<MeetingRecord> {
+        if let Some(record) = cached
+            && (self.store.sees_every_write()
+                || self.store.meeting_version(meeting_id).await? == Some(record.meeting.version()))
+        {
+            return Ok(record);
+        }
+        self.store.meeting(meeting_id).await?.ok_or_else(meeting_not_found)
+    }
+
+    /// A snapshot of the meeting for rendering a GET.
+    pub async fn read(&self, meeting_id: &str) -> ServiceResult<MeetingRecord> {
+        let slot = self.slot(meeting_id);
+        let mut guard = slot.record.lock().await;
+        let record = self.current(guard.take(), meeting_id).await?;
+        *guard = Some(record.clone());
+        Ok(record)
+    }
+
+    /// Applies `change` to the meeting, which returns a result and the notices to deliver;
+    /// renders and saves them atomically. Sessions that ended are forgotten in the same
+    /// save, after their last events were rendered.
+    pub async fn run<T>(
+        &self,
+        meeting_id: &str,
+        mut change: impl FnMut(&mut MeetingRecord, i64) -> ServiceResult<(T, Vec<Notice>)>,
+    ) -> ServiceResult<T> {
+        let slot = self.slot(meeting_id);
+        let mut guard = slot.record.lock().await;
+        for _ in 0..ATTEMPTS {
+            let before = self.current(guard.take(), meeting_id).await?;
+            let mut after = before.clone();
+            let now = self.clock.now_ms();
+            let (out, notices) = match change(&mut after, now) {
+                Ok(done) => done,
+                Err(e) => {
+                    *guard = Some(before);
+                    return Err(e);
+                }
+            };
+            let events = project(&after, &notices);
+            forget_ended(&mut after, now);
+            if self.store.save_meeting(&after, &before.meeting, events, now).await? {
+                *guard = Some(after);
+                return Ok(out);
+            }
+        }
+        Err(kept_changing(meeting_id))
+    }
+
+    /// Runs one meeting command.
+    pub async fn command(&self, meeting_id: &str, cmd: Command) -> ServiceResult<()> {
+        self.run(meeting_id, |record, now| Ok(((), record.meeting.handle(cmd.clone(), now)?))).await
+    }
+
+    pub async fn create(&self, record: &MeetingRecord) -> ServiceResult<()> {
+        self.store.insert_meeting(record).await?;
+        Ok(())
+    }
+
+    /// Ends the meeting (everyone in it is disconnected with reason `Ended`) and deletes it.
+    pub async fn delete(&self, meeting_id: &str) -> ServiceResult<()> {
+        let slot = self.slot(meeting_id);
+        let mut guard = slot.record.lock().await;
+        for _ in 0..ATTEMPTS {
+            let mut record = self.current(guard.take(), meeting_id).await?;
+            let version = record.meeting.version();
+            let now = self.clock.now_ms();
+            let notices = record.meeting.handle(Command::End, now).unwrap_or_default();
+            let events: Vec<NewEvent> = project(&record, &notices);
+            if self.store.delete_meeting(meeting_id, version, events, now).await? {
+                drop(guard);
+                self.drop_slot(meeting_id);
+                return Ok(());
+            }
+        }
+        Err(kept_changing(meeting_id))
+    }
+}
+
+/// Drops sessions whose conversation was deleted: their last events are rendered, and
+/// their resources answer 404 from now on.
+fn forget_ended(record: &mut MeetingRecord, now: i64) {
+    let ended: Vec<String> = record
+        .meeting
+        .sessions()
+        .iter()
+        .filter(|(_, s)| s.state == ConversationState::Disconnected)
+        .map(|(id, _)| id.clone())
+        .collect();
+    for session in ended {
+        // Forget only fails for sessions that are not disconnected, which these are.
+        let _ = record.meeting.handle(Command::Forget { session }, now);
+    }
+}

@@ -1,0 +1,219 @@
+//! The event channel: parked `GET events?ack=N` requests
+//! (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/events_ref>).
+//!
+//! Mailbox and doorbell: events are rows in the store; the store's doorbell only wakes
+//! readers, who always re-read. A reader enables its wake-up future *before* it queries, so
+//! an event committed between the query and the wait still wakes it.
+//!
+//! One parked request per application: a newer request releases the older one with
+//! `409 PGetReplaced` (unless the older one asked for a higher `priority`). The slot table
+//! is a `std::sync::Mutex` held only for map updates, never across `.await`.
+//!
+//! Deadlines (the `timeout`, the `low`/`medium` holds) are waited for on the injected clock.
+//! Which applications have a request waiting right now is published in a `watch` channel
+//! ([`EventChannels::waiting`]), so a test can move a manual clock exactly when a request
+//! waits instead of sleeping until it probably does.
+//!
+//! Multi-node note: slots are per node. Two requests for one application reaching two nodes
+//! would both park; the batch save is compare-and-swap on the batch number, so they cannot
+//! both deliver different batches under the same number, but the replacement rule needs a
+//! cross-node signal once PostgreSQL lands.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use ucwa_core::channel::{AckDecision, ChannelRequest, Pending, decide_ack, release_at};
+use ucwa_core::model::{Application, DeliveredBatch, StoredEvent};
+use ucwa_proto::event::{Continuation, RelLink, batch_body, group_by_sender, resync_body};
+
+use crate::Services;
+use crate::error::{ServiceError, ServiceResult};
+use crate::urls::AppUrls;
+
+/// How stale the recorded last activity of an application may get before a poll writes it:
+/// far below any sensible idle limit.
+const ACTIVITY_RESOLUTION_MS: i64 = 10_000;
+
+/// Most events one batch carries; the rest follow in the next batch, in order.
+const MAX_BATCH_EVENTS: u32 = 256;
+
+struct Slot {
+    ticket: u64,
+    priority: u32,
+    replaced: CancellationToken,
+}
+
+/// The parked requests of this node.
+pub struct EventChannels {
+    slots: Mutex<HashMap<String, Slot>>,
+    tickets: AtomicU64,
+    shutdown: CancellationToken,
+    waiting: watch::Sender<BTreeMap<String, usize>>,
+}
+
+/// Marks an application's request as waiting for a wake-up while it lives.
+struct Waiting<'a> {
+    channels: &'a EventChannels,
+    app_id: &'a str,
+}
+
+impl<'a> Waiting<'a> {
+    fn new(channels: &'a EventChannels, app_id: &'a str) -> Self {
+        channels.waiting.send_modify(|w| *w.entry(app_id.to_owned()).or_default() += 1);
+        Self { channels, app_id }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.channels.waiting.send_modify(|w| {
+            if let Some(count) = w.get_mut(self.app_id) {
+                *count -= 1;
+                if *count == 0 {
+                    w.remove(self.app_id);
+                }
+            }
+        });
+    }
+}
+
+/// Holds an application's slot while its request is parked; frees it on drop.
+struct SlotGuard<'a> {
+    channels: &'a EventChannels,
+    app_id: String,
+    ticket: u64,
+    replaced: CancellationToken,
+}
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        let mut slots = self.channels.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if slots.get(&self.app_id).is_some_and(|s| s.ticket == self.ticket) {
+            slots.remove(&self.app_id);
+        }
+    }
+}
+
+fn replaced_error() -> ServiceError {
+    ServiceError::Conflict {
+        subcode: Some("PGetReplaced"),
+        message: "A newer event channel request replaced this one.".into(),
+    }
+}
+
+/// A body ready to send. Replays must be byte-identical, so bodies stay strings.
+pub struct BatchResponse(pub String);
+
+impl EventChannels {
+    pub fn new(shutdown: CancellationToken) -> Self {
+        Self {
+            slots: Mutex::new(HashMap::new()),
+            tickets: AtomicU64::new(1),
+            shutdown,
+            waiting: watch::Sender::new(BTreeMap::new()),
+        }
+    }
+
+    /// The applications with a request waiting for an event or a deadline right now, and how
+    /// many (a replaced request may not have left yet when its successor waits).
+    pub fn waiting(&self) -> watch::Receiver<BTreeMap<String, usize>> {
+        self.waiting.subscribe()
+    }
+
+    /// Applications with a parked request right now (they are not idle).
+    pub fn busy(&self) -> Vec<String> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+    }
+
+    /// How many requests are parked.
+    pub fn parked(&self) -> usize {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Takes the application's slot, releasing the request that held it, or refuses when
+    /// the holder asked for a higher priority.
+    fn claim(&self, app_id: &str, priority: u32) -> Option<SlotGuard<'_>> {
+        let ticket = self.tickets.fetch_add(1, Ordering::Relaxed);
+        let replaced = CancellationToken::new();
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(existing) = slots.get(app_id) {
+            if existing.priority > priority {
+                return None;
+            }
+            existing.replaced.cancel();
+        }
+        slots.insert(app_id.to_owned(), Slot { ticket, priority, replaced: replaced.clone() });
+        Some(SlotGuard { channels: self, app_id: app_id.to_owned(), ticket, replaced })
+    }
+}
+
+impl Services {
+    /// Serves one `GET events` request for `app` (already authorised).
+    pub async fn poll(&self, app: Application, ack: Option<u64>, req: ChannelRequest) -> ServiceResult<BatchResponse> {
+        let params = self.channel_limits.apply(app.channel, &req);
+        // Record activity and sticky parameters, but skip the write when nothing would change
+        // much: delivering a batch records activity too, and a write per poll costs latency.
+        let now = self.now_ms();
+        if params != app.channel || now - app.last_seen_ms > ACTIVITY_RESOLUTION_MS {
+            self.store.touch_channel(&app.id, params, now).await?;
+        }
+        let urls = AppUrls::of(&app);
+        let last = app.delivered.no;
+        match decide_ack(last, ack) {
+            AckDecision::Replay => return Ok(BatchResponse(app.delivered.body)),
+            AckDecision::Resync(to) => return Ok(BatchResponse(resync_body(&urls.events(to)).to_string())),
+            AckDecision::Build => {}
+        }
+        let no = last + 1;
+        let channels = &self.channels;
+        let guard = channels.claim(&app.id, params.priority).ok_or_else(replaced_error)?;
+        let bell = self.store.doorbell().subscribe(&app.id);
+        let parked_at = self.now_ms();
+        let timeout_at = parked_at + i64::from(params.timeout_s) * 1000;
+        let events = loop {
+            let notified = bell.notified();
+            tokio::pin!(notified);
+            // Register before reading: a commit after the read still wakes us.
+            notified.as_mut().enable();
+            let events = self.store.events_after(&app.id, app.delivered.max_seq, MAX_BATCH_EVENTS).await?;
+            let pending: Vec<Pending> =
+                events.iter().map(|e| Pending { priority: e.priority, created_ms: e.created_ms }).collect();
+            let now = self.now_ms();
+            let wake_at = release_at(&pending, &params).map_or(timeout_at, |r| r.min(timeout_at));
+            if now >= wake_at || events.len() >= MAX_BATCH_EVENTS as usize || channels.shutdown.is_cancelled() {
+                break events;
+            }
+            let _waiting = Waiting::new(channels, &app.id);
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = self.clock.sleep_until(wake_at) => {}
+                _ = guard.replaced.cancelled() => return Err(replaced_error()),
+                // Shutdown releases parked requests with what they have (usually nothing).
+                _ = channels.shutdown.cancelled() => {}
+            }
+        };
+        let body = build_batch(&urls, no, &events);
+        let max_seq = events.last().map_or(app.delivered.max_seq, |e| e.seq);
+        let batch = DeliveredBatch { no, body, max_seq };
+        let saved = self.store.save_batch(&app.id, &batch, last, self.now_ms()).await?;
+        drop(guard);
+        if saved {
+            return Ok(BatchResponse(batch.body));
+        }
+        // Another request delivered batch `no` first: hand out exactly that one.
+        match self.store.application(&app.id).await? {
+            Some(current) if current.delivered.no == no => Ok(BatchResponse(current.delivered.body)),
+            _ => Err(replaced_error()),
+        }
+    }
+}
+
+fn build_batch(urls: &AppUrls, no: u64, events: &[StoredEvent]) -> String {
+    let groups = group_by_sender(
+        events.iter().map(|e| (RelLink::new(e.sender_rel.clone(), e.sender_href.clone()), e.body.clone())),
+    );
+    batch_body(&urls.events(no), Continuation::Next, &urls.events(no + 1), &groups).to_string()
+}

@@ -1,0 +1,155 @@
+//! Messaging (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/sendanim>; the
+//! recorded `Event_Messaging*` / `Event_Message*` payloads): `startMessaging` (a two-party
+//! conversation), `addMessaging` (messaging in a meeting conversation), `sendMessage`, the
+//! `message` operation and `stopMessaging`.
+//!
+//! `POST communication/messagingInvitations` is `startMessaging` without a `conversation`
+//! parameter and `addMessaging` with one (the shape real servers advertise). A message is
+//! the raw request body, `text/plain` or `text/html` (UTF-8, also when no charset is given).
+
+use serde_json::Value;
+use ucwa_core::credentials::new_id;
+use ucwa_core::meeting::{Call, Command, Content, InvitationKind, InvitationRequest, Meeting, MessageRequest};
+use ucwa_core::model::Application;
+use ucwa_proto::input::{PropertyBag, Validator};
+
+use crate::Services;
+use crate::error::{ServiceError, ServiceResult};
+use crate::invitations::{ensure_signed_in, invitees};
+use crate::join::identity_of;
+use crate::render::messaging::sent_message;
+use crate::validate::{IMPORTANCE, content, importance, sip_target};
+
+/// The text of a `sendMessage` body of media type `content_type`: `text/plain` or
+/// `text/html`, UTF-8.
+fn message_body(content_type: Option<&str>, body: &[u8]) -> ServiceResult<Content> {
+    let mut params = content_type.unwrap_or("").split(';').map(str::trim);
+    let mime = params.next().unwrap_or("").to_ascii_lowercase();
+    if mime != "text/plain" && mime != "text/html" {
+        return Err(ServiceError::UnsupportedMediaType);
+    }
+    let charset_ok = params
+        .filter_map(|p| p.split_once('='))
+        .filter(|(k, _)| k.trim().eq_ignore_ascii_case("charset"))
+        .all(|(_, cs)| {
+            ["utf-8", "utf8", "us-ascii"].contains(&cs.trim().trim_matches('"').to_ascii_lowercase().as_str())
+        });
+    if !charset_ok {
+        return Err(ServiceError::UnsupportedMediaType);
+    }
+    let mut v = Validator::new();
+    let text = match std::str::from_utf8(body) {
+        Ok("") => {
+            v.fail("message", "must not be empty");
+            String::new()
+        }
+        Ok(text) => text.to_owned(),
+        Err(_) => {
+            v.fail("message", "must be UTF-8 text");
+            String::new()
+        }
+    };
+    v.finish()?;
+    Ok(Content::new(mime, text))
+}
+
+impl Services {
+    /// `POST communication/messagingInvitations[?conversation=<id>]`: returns the session
+    /// whose `messagingInvitation` tracks it.
+    pub async fn start_messaging(&self, app: &Application, base: &str, input: &PropertyBag) -> ServiceResult<String> {
+        if input.contains("conversation") {
+            return self.add_messaging(app, input).await;
+        }
+        let mut v = Validator::new();
+        let to = sip_target(&mut v, input);
+        let operation_id = v.check(input.string("operationId", 50));
+        let subject = v.check(input.string("subject", 250));
+        let importance_value = v.check(input.enumeration("importance", IMPORTANCE));
+        let thread_id = v.check(input.string("threadId", 250));
+        let message = content(&mut v, input, "message", true);
+        v.finish()?;
+        let to = to.unwrap_or_default();
+        ensure_signed_in(app)?;
+        let user = self.invited_user(&to).await?;
+        // The caller's own other applications ring too when calling oneself, but not this one.
+        let apps: Vec<_> =
+            self.store.online_applications(&user.uri).await?.into_iter().filter(|a| a.id != app.id).collect();
+        // The conversation is a two-party meeting aggregate; the settings apply if it is ever
+        // escalated (the caller then organizes the ad hoc meeting).
+        let mut settings = self.new_meeting_settings(&app.owner_uri);
+        settings.subject = subject.clone().unwrap_or_default();
+        let record = self.create_meeting(base, settings, Meeting::two_party).await?;
+        let session_id = new_id();
+        let call = Call {
+            session_id: session_id.clone(),
+            app_id: app.id.clone(),
+            identity: identity_of(app),
+            invitation: InvitationRequest {
+                operation_id,
+                subject,
+                importance: importance(importance_value),
+                thread_id: Some(thread_id.unwrap_or_else(new_id)),
+                kind: InvitationKind::Messaging,
+                to: Some(user.uri.clone()),
+                message,
+                ..InvitationRequest::outgoing(session_id.clone())
+            },
+            invitees: invitees(&user, &apps, None),
+            answer_timeout_ms: self.limits.invitation_timeout_ms(),
+        };
+        self.meetings.command(record.meeting.id(), Command::Call(Box::new(call))).await?;
+        Ok(session_id)
+    }
+
+    /// `addMessaging` of a meeting conversation.
+    async fn add_messaging(&self, app: &Application, input: &PropertyBag) -> ServiceResult<String> {
+        let mut v = Validator::new();
+        let conversation = v.check(input.required_string("conversation", 100));
+        let operation_id = v.check(input.string("operationId", 50));
+        v.finish()?;
+        let meeting_id = self.locate(app, &conversation).await?;
+        self.meetings
+            .command(&meeting_id, Command::AddMessaging { session: conversation.clone(), operation_id })
+            .await?;
+        Ok(conversation)
+    }
+
+    /// `POST <messaging>/messages` (`sendMessage`): returns the new message's id. Refused with
+    /// 409 unless this conversation's messaging is connected.
+    pub async fn send_message(
+        &self,
+        app: &Application,
+        session_id: &str,
+        operation_id: Option<String>,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> ServiceResult<String> {
+        let mut v = Validator::new();
+        if operation_id.as_ref().is_some_and(|o| o.chars().count() > 50) {
+            v.fail("operationId", "longer than 50 characters");
+        }
+        v.finish()?;
+        let content = message_body(content_type, body)?;
+        let meeting_id = self.locate(app, session_id).await?;
+        let id = new_id();
+        let message = MessageRequest { id: id.clone(), operation_id, content };
+        self.meetings.command(&meeting_id, Command::SendMessage { session: session_id.to_owned(), message }).await?;
+        Ok(id)
+    }
+
+    /// `GET <messaging>/messages/{id}`: one of the session's recently sent messages.
+    pub async fn sent_message(&self, app: &Application, session_id: &str, message_id: &str) -> ServiceResult<Value> {
+        self.view(app, session_id, |v| {
+            let sent =
+                v.session.sent_messages.iter().find(|m| m.id == message_id).ok_or_else(ServiceError::not_found)?;
+            Ok(sent_message(v, &sent.id, sent.operation_id.as_deref(), sent.at_ms).into_value())
+        })
+        .await
+    }
+
+    /// `POST <messaging>/terminate` (`stopMessaging`).
+    pub async fn stop_messaging(&self, app: &Application, session_id: &str) -> ServiceResult<()> {
+        let meeting_id = self.locate(app, session_id).await?;
+        self.meetings.command(&meeting_id, Command::StopMessaging { session: session_id.to_owned() }).await
+    }
+}

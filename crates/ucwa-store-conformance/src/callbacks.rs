@@ -1,0 +1,161 @@
+//! The callback outbox of service applications' conversations: filled in the transaction
+//! that produced the events, drained per conversation in order, with retry state, give-ups
+//! and the purge of routes of ended conversations.
+
+use ucwa_core::DynStore;
+use ucwa_core::model::AppKind;
+use ucwa_core::service::CallbackFailure;
+
+use crate::support::*;
+
+async fn service_application(store: &DynStore, id: &str) {
+    application_of_kind(&**store, id, AppKind::Service, T0).await;
+}
+
+/// The tags of a conversation's undelivered callbacks, in delivery order.
+async fn outbox(store: &DynStore, session: &str) -> Vec<u64> {
+    let (_, items) = store.callback_batch(session, 1_000).await.unwrap().expect("a route");
+    assert!(items.windows(2).all(|p| p[0].id < p[1].id), "ids increase");
+    items.iter().map(|i| i.body["tag"].as_u64().unwrap()).collect()
+}
+
+pub async fn events_of_a_routed_conversation_go_to_the_outbox_in_order(store: DynStore) {
+    service_application(&store, "svc").await;
+    application(&*store, "u").await;
+    store.insert_callback_route(&route("conv1", "svc", Some(CALLBACK_URL), T0)).await.unwrap();
+    // A conversation without a callback URL is long-polled.
+    store.insert_callback_route(&route("conv2", "svc", None, T0)).await.unwrap();
+    let events = vec![
+        conversation_event("svc", "conv1", 1),
+        conversation_event("svc", "conv2", 2),
+        event("svc", 3),
+        conversation_event("svc", "conv1", 4),
+        // Another application's event about the same conversation id is its own.
+        conversation_event("u", "conv1", 5),
+    ];
+    store.append_events(events, T0).await.unwrap();
+    assert_eq!(outbox(&store, "conv1").await, [1, 4]);
+    assert_eq!(tags(&log(&*store, "svc").await), [2, 3]);
+    assert_eq!(tags(&log(&*store, "u").await), [5]);
+    let (route, first) = store.callback_batch("conv1", 1).await.unwrap().unwrap();
+    assert_eq!(route, crate::support::route("conv1", "svc", Some(CALLBACK_URL), T0));
+    assert_eq!(first.len(), 1, "the limit holds");
+    assert_eq!(first[0].sender_rel, "communication");
+    assert_eq!(outbox(&store, "conv2").await, Vec::<u64>::new());
+    assert_eq!(store.callback_batch("nope", 10).await.unwrap(), None);
+}
+
+pub async fn a_meeting_save_fills_the_outbox_in_the_same_transaction(store: DynStore) {
+    service_application(&store, "svc").await;
+    store.insert_callback_route(&route("bot", "svc", Some(CALLBACK_URL), T0)).await.unwrap();
+    let mut current = conference("m1", T0 + DAY, T0);
+    store.insert_meeting(&current).await.unwrap();
+    let stale = current.clone();
+    let joined = vec![conversation_event("svc", "bot", 1), conversation_event("svc", "bot", 2)];
+    assert!(change(&*store, &mut current, join("bot", "svc", "sip:svc@example.com"), joined, T0).await);
+    assert_eq!(outbox(&store, "bot").await, [1, 2]);
+    // A save that loses its compare-and-swap leaves no callback behind.
+    let mut late = stale;
+    let lost = vec![conversation_event("svc", "bot", 3)];
+    assert!(!change(&*store, &mut late, join("x", "app-x", "sip:x@example.com"), lost, T0).await);
+    assert_eq!(outbox(&store, "bot").await, [1, 2]);
+    assert!(log(&*store, "svc").await.is_empty());
+}
+
+pub async fn due_conversations_come_oldest_first_without_busy_ones(store: DynStore) {
+    service_application(&store, "svc").await;
+    for session in ["c1", "c2", "c3", "quiet"] {
+        store.insert_callback_route(&route(session, "svc", Some(CALLBACK_URL), T0)).await.unwrap();
+    }
+    store.insert_callback_route(&route("polled", "svc", None, T0)).await.unwrap();
+    for (tag, session) in [(1, "c2"), (2, "c1"), (3, "c2"), (4, "c3"), (5, "polled")] {
+        store.append_events(vec![conversation_event("svc", session, tag)], T0 + tag as i64).await.unwrap();
+    }
+    let due = |busy: Vec<String>, limit| {
+        let store = store.clone();
+        async move { store.due_callbacks(T0 + 10, &busy, limit).await.unwrap() }
+    };
+    assert_eq!(due(vec![], 10).await, ["c2", "c1", "c3"], "oldest undelivered event first; none without events");
+    assert_eq!(due(vec!["c1".into()], 10).await, ["c2", "c3"], "busy ones are left out");
+    assert_eq!(due(vec!["c2".into()], 1).await, ["c1"], "the limit counts what is returned");
+}
+
+pub async fn a_delivered_batch_leaves_the_outbox_and_resets_retries(store: DynStore) {
+    service_application(&store, "svc").await;
+    store.insert_callback_route(&route("c1", "svc", Some(CALLBACK_URL), T0)).await.unwrap();
+    let events = (1..=3).map(|tag| conversation_event("svc", "c1", tag)).collect();
+    store.append_events(events, T0).await.unwrap();
+    let (_, items) = store.callback_batch("c1", 10).await.unwrap().unwrap();
+
+    assert_eq!(store.callback_attempt_failed("c1", T0 + 1_000).await.unwrap(), 1);
+    assert_eq!(store.callback_attempt_failed("c1", T0 + 2_000).await.unwrap(), 2);
+    assert!(store.due_callbacks(T0 + 1_999, &[], 10).await.unwrap().is_empty(), "backing off");
+    assert_eq!(store.due_callbacks(T0 + 2_000, &[], 10).await.unwrap(), ["c1"]);
+    let (route, _) = store.callback_batch("c1", 10).await.unwrap().unwrap();
+    assert_eq!((route.attempts, route.next_attempt_ms), (2, T0 + 2_000));
+
+    store.callback_delivered("c1", items[1].id, Some("ctx-new")).await.unwrap();
+    let (route, left) = store.callback_batch("c1", 10).await.unwrap().unwrap();
+    assert_eq!(left, items[2..], "delivered through the second");
+    assert_eq!((route.attempts, route.next_attempt_ms, route.delivered), (0, 0, 1));
+    assert_eq!(route.context.as_deref(), Some("ctx-new"), "a new context replaces the old");
+    assert_eq!(store.due_callbacks(T0, &[], 10).await.unwrap(), ["c1"], "due again at once");
+
+    store.callback_delivered("c1", items[2].id, None).await.unwrap();
+    let (route, left) = store.callback_batch("c1", 10).await.unwrap().unwrap();
+    assert!(left.is_empty());
+    assert_eq!((route.delivered, route.context.as_deref()), (2, Some("ctx-new")), "no new context keeps the old");
+    assert!(store.due_callbacks(T0 + DAY, &[], 10).await.unwrap().is_empty());
+    assert_eq!(store.callback_attempt_failed("nope", T0).await.unwrap(), 0, "no route, no count");
+}
+
+pub async fn giving_up_drops_the_outbox_and_records_the_failure(store: DynStore) {
+    service_application(&store, "svc").await;
+    store.insert_callback_route(&route("c1", "svc", Some(CALLBACK_URL), T0)).await.unwrap();
+    store
+        .append_events(vec![conversation_event("svc", "c1", 1), conversation_event("svc", "c1", 2)], T0)
+        .await
+        .unwrap();
+    for attempt in 1..=3 {
+        assert_eq!(store.callback_attempt_failed("c1", T0 + attempt).await.unwrap(), attempt as u32);
+    }
+    store.callback_give_up("c1", "connection refused", T0 + 5).await.unwrap();
+    assert_eq!(outbox(&store, "c1").await, Vec::<u64>::new(), "undelivered callbacks dropped");
+    let failure = CallbackFailure {
+        app_id: "svc".into(),
+        session_id: "c1".into(),
+        url: CALLBACK_URL.into(),
+        attempts: 3,
+        last_error: "connection refused".into(),
+        dropped: 2,
+        failed_ms: T0 + 5,
+    };
+    assert_eq!(store.callback_failures().await.unwrap(), [failure]);
+    // The route takes no more callbacks: later events of the conversation go to the log.
+    store.append_events(vec![conversation_event("svc", "c1", 9)], T0 + 6).await.unwrap();
+    assert_eq!(outbox(&store, "c1").await, Vec::<u64>::new());
+    assert_eq!(tags(&log(&*store, "svc").await), [9]);
+    assert!(store.due_callbacks(T0 + DAY, &[], 10).await.unwrap().is_empty());
+}
+
+pub async fn routes_of_ended_conversations_are_purged(store: DynStore) {
+    service_application(&store, "svc").await;
+    let mut current = conference("m1", T0 + DAY, T0);
+    store.insert_meeting(&current).await.unwrap();
+    apply(&*store, &mut current, join("live", "svc", "sip:svc@example.com"), T0).await;
+    for (session, created) in [("live", T0), ("pending", T0), ("ended", T0), ("young", T0 + 10)] {
+        store.insert_callback_route(&route(session, "svc", Some(CALLBACK_URL), created)).await.unwrap();
+    }
+    store.append_events(vec![conversation_event("svc", "pending", 1)], T0).await.unwrap();
+    assert_eq!(store.purge_callback_routes(T0 + 5).await.unwrap(), 1);
+    assert_eq!(store.callback_batch("ended", 10).await.unwrap(), None);
+    for kept in ["live", "pending", "young"] {
+        assert!(store.callback_batch(kept, 10).await.unwrap().is_some(), "{kept} is kept");
+    }
+    // Deleting a route drops its undelivered callbacks; later events go to the log.
+    store.delete_callback_route("pending").await.unwrap();
+    assert_eq!(store.callback_batch("pending", 10).await.unwrap(), None);
+    assert!(store.due_callbacks(T0 + DAY, &[], 10).await.unwrap().is_empty());
+    store.append_events(vec![conversation_event("svc", "pending", 2)], T0 + 1).await.unwrap();
+    assert_eq!(tags(&log(&*store, "svc").await), [2]);
+}

@@ -1,0 +1,230 @@
+//! The event log: per-application sequence numbers (gap-free, in commit order), paging,
+//! the delivered batch with its compare-and-swap, acknowledgement and its cleanup.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use ucwa_core::DynStore;
+use ucwa_core::channel::Priority;
+use ucwa_core::model::{AppKind, DeliveredBatch, NewEvent};
+
+use crate::support::*;
+
+pub async fn sequence_numbers_are_per_application_and_gap_free(store: DynStore) {
+    application(&*store, "a").await;
+    application(&*store, "b").await;
+    // Interleaved across two applications in one append: each gets 1, 2, 3 in order.
+    let batch: Vec<NewEvent> = (0..6).map(|i| event(if i % 2 == 0 { "a" } else { "b" }, i)).collect();
+    store.append_events(batch, T0).await.unwrap();
+    let a = log(&*store, "a").await;
+    assert_eq!(seqs(&a), [1, 2, 3]);
+    assert_eq!(tags(&a), [0, 2, 4]);
+    let b = log(&*store, "b").await;
+    assert_eq!(seqs(&b), [1, 2, 3]);
+    assert_eq!(tags(&b), [1, 3, 5]);
+    // A later append keeps counting where a left off, and the event reads back as written.
+    let mut low = event("a", 9);
+    low.priority = Priority::Low;
+    store.append_events(vec![low.clone()], T0 + 1).await.unwrap();
+    let more = store.events_after("a", 3, 100).await.unwrap();
+    assert_eq!(more.len(), 1);
+    let e = &more[0];
+    assert_eq!((e.seq, e.priority, e.created_ms), (4, Priority::Low, T0 + 1));
+    assert_eq!((&e.sender_rel, &e.sender_href, &e.body), (&low.sender_rel, &low.sender_href, &low.body));
+}
+
+/// Several tasks append at once while a reader watches: every read is a gap-free prefix
+/// 1..=n (a reader never sees number n+1 before n is committed), and each writer's events
+/// are numbered in the order it appended them.
+pub async fn concurrent_appends_are_gap_free_and_in_commit_order(store: DynStore) {
+    const WRITERS: u64 = 4;
+    const APPENDS: u64 = 40;
+    application(&*store, "a").await;
+    application(&*store, "b").await;
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (store, done) = (store.clone(), done.clone());
+        tokio::spawn(async move {
+            let (mut reads, mut last) = (0u32, 0usize);
+            while !done.load(Ordering::Acquire) {
+                let seen = seqs(&log(&*store, "a").await);
+                let expected: Vec<i64> = (1..=seen.len() as i64).collect();
+                assert_eq!(seen, expected, "a reader saw a gap");
+                assert!(seen.len() >= last, "committed events disappeared");
+                last = seen.len();
+                reads += 1;
+                tokio::task::yield_now().await;
+            }
+            reads
+        })
+    };
+    let mut writers = JoinSet::new();
+    for w in 0..WRITERS {
+        let store = store.clone();
+        writers.spawn(async move {
+            for i in 0..APPENDS {
+                let tag = w * 1000 + i;
+                // Two events for a, one for b, in one transaction.
+                let events = vec![event("a", tag), event("b", tag), event("a", tag)];
+                store.append_events(events, T0 + i as i64).await.unwrap();
+            }
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done.unwrap();
+    }
+    done.store(true, Ordering::Release);
+    assert!(reader.await.unwrap() > 0, "the reader ran");
+    for (app, per_append) in [("a", 2), ("b", 1)] {
+        let events = log(&*store, app).await;
+        let total = (WRITERS * APPENDS * per_append) as i64;
+        assert_eq!(seqs(&events), (1..=total).collect::<Vec<_>>(), "{app}: gap-free");
+        for w in 0..WRITERS {
+            let mine: Vec<u64> = tags(&events).into_iter().filter(|t| t / 1000 == w).collect();
+            assert!(mine.windows(2).all(|p| p[0] <= p[1]), "{app}: writer {w}'s events out of order: {mine:?}");
+            assert_eq!(mine.len() as u64, APPENDS * per_append);
+        }
+    }
+}
+
+pub async fn events_after_pages_in_order(store: DynStore) {
+    application(&*store, "a").await;
+    store.append_events((0..10).map(|i| event("a", i)).collect(), T0).await.unwrap();
+    let page = |after: i64| {
+        let store = store.clone();
+        async move { seqs(&store.events_after("a", after, 4).await.unwrap()) }
+    };
+    assert_eq!(page(0).await, [1, 2, 3, 4]);
+    assert_eq!(page(4).await, [5, 6, 7, 8]);
+    assert_eq!(page(8).await, [9, 10]);
+    assert!(page(10).await.is_empty());
+    assert!(store.events_after("nobody", 0, 4).await.unwrap().is_empty());
+}
+
+pub async fn events_for_missing_or_expired_applications_are_dropped(store: DynStore) {
+    application(&*store, "a").await;
+    application(&*store, "old").await;
+    store.touch_channel("a", ucwa_core::channel::ChannelLimits::default().defaults(), T0 + DAY).await.unwrap();
+    assert_eq!(store.expire_idle_applications(T0 + HOUR, &[]).await.unwrap(), ["old"]);
+    store.append_events(vec![event("gone", 1), event("old", 2), event("a", 3)], T0 + DAY).await.unwrap();
+    assert_eq!(tags(&log(&*store, "a").await), [3]);
+    assert!(log(&*store, "gone").await.is_empty());
+    assert!(log(&*store, "old").await.is_empty());
+}
+
+pub async fn appending_rings_the_doorbell_after_commit(store: DynStore) {
+    application(&*store, "a").await;
+    let bell = store.doorbell().subscribe("a");
+    let rung = bell.notified();
+    tokio::pin!(rung);
+    rung.as_mut().enable();
+    store.append_events(vec![event("a", 1)], T0).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), rung).await.expect("the append rang a's bell");
+    // The event is readable by the time the bell rings.
+    assert_eq!(tags(&log(&*store, "a").await), [1]);
+}
+
+/// A client asking for batch N+1 acknowledges batch N: until then batch N is kept for
+/// replay and its events stay; afterwards they are never read again and the cleanup
+/// deletes exactly those.
+pub async fn a_saved_batch_is_replayed_until_the_next_acknowledges_it(store: DynStore) {
+    application(&*store, "a").await;
+    application(&*store, "b").await;
+    store.append_events(vec![event("a", 1), event("a", 2), event("a", 3), event("b", 4)], T0).await.unwrap();
+
+    let one = DeliveredBatch { no: 1, body: "batch one".into(), max_seq: 3 };
+    assert!(store.save_batch("a", &one, 0, T0 + 2).await.unwrap());
+    assert!(!store.save_batch("a", &one, 0, T0 + 2).await.unwrap(), "compare-and-swap on the previous batch");
+    let app = store.application("a").await.unwrap().unwrap();
+    assert_eq!(app.delivered, one, "kept for replay");
+    assert_eq!(app.last_seen_ms, T0 + 2, "channel activity recorded");
+    delete_all_acknowledged(&*store).await;
+    assert_eq!(seqs(&log(&*store, "a").await), [1, 2, 3], "delivered is not acknowledged");
+
+    // Batch two acknowledges batch one: its events go, b's stay.
+    let two = DeliveredBatch { no: 2, body: "batch two".into(), max_seq: 3 };
+    assert!(store.save_batch("a", &two, 1, T0 + 3).await.unwrap());
+    assert_eq!(store.application("a").await.unwrap().unwrap().delivered, two);
+    delete_all_acknowledged(&*store).await;
+    assert!(log(&*store, "a").await.is_empty());
+    assert_eq!(tags(&log(&*store, "b").await), [4]);
+
+    // Numbering continues; batch three delivers event 4, which only batch four acknowledges.
+    store.append_events(vec![event("a", 5)], T0 + 4).await.unwrap();
+    assert_eq!(seqs(&store.events_after("a", 3, 10).await.unwrap()), [4]);
+    let three = DeliveredBatch { no: 3, body: "batch three".into(), max_seq: 4 };
+    assert!(store.save_batch("a", &three, 2, T0 + 5).await.unwrap());
+    delete_all_acknowledged(&*store).await;
+    assert_eq!(seqs(&log(&*store, "a").await), [4]);
+    let four = DeliveredBatch { no: 4, body: "batch four".into(), max_seq: 4 };
+    assert!(store.save_batch("a", &four, 3, T0 + 6).await.unwrap());
+    delete_all_acknowledged(&*store).await;
+    assert!(log(&*store, "a").await.is_empty());
+    // Batches of unknown applications are not saved.
+    assert!(!store.save_batch("nobody", &one, 0, T0).await.unwrap());
+}
+
+/// Two requests for the same next batch: exactly one is saved, and it is the one kept.
+pub async fn only_one_of_racing_batches_is_saved(store: DynStore) {
+    application(&*store, "a").await;
+    let mut racers = JoinSet::new();
+    for k in 0..8 {
+        let store = store.clone();
+        racers.spawn(async move {
+            let batch = DeliveredBatch { no: 1, body: format!("racer {k}"), max_seq: 0 };
+            (store.save_batch("a", &batch, 0, T0).await.unwrap(), batch)
+        });
+    }
+    let mut winners = Vec::new();
+    while let Some(raced) = racers.join_next().await {
+        let (saved, batch) = raced.unwrap();
+        if saved {
+            winners.push(batch);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one winner");
+    assert_eq!(store.application("a").await.unwrap().unwrap().delivered, winners[0]);
+}
+
+/// A large backlog goes in chunks that each respect the limit, deleting every acknowledged
+/// event and nothing else.
+pub async fn acknowledged_events_are_deleted_in_bounded_chunks(store: DynStore) {
+    const EVENTS: u64 = 4_000;
+    for app in ["a", "b", "c"] {
+        application(&*store, app).await;
+        for chunk in 0..EVENTS / 500 {
+            let events = (0..500).map(|i| event(app, chunk * 500 + i)).collect();
+            store.append_events(events, T0).await.unwrap();
+        }
+    }
+    // a acknowledges 2,500 events, b all of them, c none (its first batch is only delivered).
+    let batch = |no, max_seq| DeliveredBatch { no, body: String::new(), max_seq };
+    for (app, acked) in [("a", 2_500), ("b", EVENTS as i64)] {
+        assert!(store.save_batch(app, &batch(1, acked), 0, T0).await.unwrap());
+        assert!(store.save_batch(app, &batch(2, EVENTS as i64), 1, T0).await.unwrap());
+    }
+    assert!(store.save_batch("c", &batch(1, EVENTS as i64), 0, T0).await.unwrap());
+    let mut deleted = 0;
+    for _ in 0..100 {
+        let chunk = store.delete_acknowledged_events(700).await.unwrap();
+        assert!(chunk <= 700, "one call deleted {chunk} events, more than its limit");
+        if chunk == 0 {
+            break;
+        }
+        deleted += chunk;
+    }
+    // The backend's own cleanup may have taken part of the work meanwhile.
+    assert!(deleted <= 2_500 + EVENTS);
+    assert_eq!(seqs(&log(&*store, "a").await), (2_501..=EVENTS as i64).collect::<Vec<_>>());
+    assert!(log(&*store, "b").await.is_empty());
+    assert_eq!(log(&*store, "c").await.len() as u64, EVENTS);
+    // A service application's log works the same way.
+    application_of_kind(&*store, "svc", AppKind::Service, T0).await;
+    store.append_events(vec![event("svc", 1)], T0).await.unwrap();
+    assert!(store.save_batch("svc", &batch(1, 1), 0, T0).await.unwrap());
+    assert!(store.save_batch("svc", &batch(2, 1), 1, T0).await.unwrap());
+    delete_all_acknowledged(&*store).await;
+    assert!(log(&*store, "svc").await.is_empty());
+}

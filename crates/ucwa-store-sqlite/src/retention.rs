@@ -1,0 +1,154 @@
+//! Retention: deletes finished meetings, ended applications and old callback failures in
+//! bounded chunks (`Store::purge_finished`).
+//!
+//! Each kind is one short write transaction of at most `limit` rows of its table, found
+//! through an index (`meetings_finished`, `applications_idle`, the failures' id order), and
+//! opened only after a read has seen that there is something to delete: SQLite has one
+//! writer, and an empty write transaction would still queue in front of real ones.
+
+use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use ucwa_core::store::{Purged, StoreResult};
+
+use crate::unavailable;
+
+/// What [`purge_finished`] deleted, plus the ids of the applications deleted (the caller
+/// drops them from its cache).
+pub struct Purge {
+    pub purged: Purged,
+    pub deleted_applications: Vec<String>,
+}
+
+pub async fn purge_finished(
+    readers: &SqlitePool,
+    writer: &SqlitePool,
+    before_ms: i64,
+    limit: u32,
+) -> StoreResult<Purge> {
+    let meetings = purge_meetings(readers, writer, before_ms, limit).await?;
+    let deleted_applications = purge_applications(readers, writer, before_ms, limit).await?;
+    let callback_failures = purge_callback_failures(readers, writer, before_ms, limit).await?;
+    let stranded_applications = stranded_applications(readers, before_ms, limit).await?;
+    let applications = deleted_applications.len() as u64;
+    let full = u64::from(limit);
+    let more = meetings >= full
+        || applications >= full
+        || callback_failures >= full
+        || stranded_applications.len() as u64 >= full;
+    Ok(Purge {
+        purged: Purged { meetings, applications, callback_failures, stranded_applications, more },
+        deleted_applications,
+    })
+}
+
+/// Whether `probe` (a `SELECT 1 ... LIMIT 1` bound to `before_ms`) finds anything.
+async fn any(readers: &SqlitePool, probe: &'static str, before_ms: i64) -> StoreResult<bool> {
+    let row: Option<(i64,)> =
+        sqlx::query_as(probe).bind(before_ms).fetch_optional(readers).await.map_err(unavailable)?;
+    Ok(row.is_some())
+}
+
+/// The ids `select` (one column, a `?` for `before_ms`, then `LIMIT ?`) finds.
+async fn ids<'c>(
+    executor: impl sqlx::Executor<'c, Database = Sqlite>,
+    select: &'static str,
+    before_ms: i64,
+    limit: u32,
+) -> StoreResult<Vec<String>> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as(select).bind(before_ms).bind(i64::from(limit)).fetch_all(executor).await.map_err(unavailable)?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Runs `DELETE FROM <table> WHERE <column> IN (ids)` inside `tx`.
+async fn delete_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    table_and_column: &'static str,
+    ids: &[String],
+) -> StoreResult<u64> {
+    let mut delete = QueryBuilder::<Sqlite>::new("DELETE FROM ");
+    delete.push(table_and_column).push(" IN (");
+    let mut list = delete.separated(", ");
+    for id in ids {
+        list.push_bind(id);
+    }
+    delete.push(")");
+    Ok(delete.build().execute(&mut **tx).await.map_err(unavailable)?.rows_affected())
+}
+
+async fn purge_meetings(readers: &SqlitePool, writer: &SqlitePool, before_ms: i64, limit: u32) -> StoreResult<u64> {
+    if !any(readers, "SELECT 1 FROM meetings WHERE finished_ms < ? LIMIT 1", before_ms).await? {
+        return Ok(0);
+    }
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
+    let select = "SELECT id FROM meetings WHERE finished_ms < ? ORDER BY finished_ms LIMIT ?";
+    let ids = ids(&mut *tx, select, before_ms, limit).await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    // Finished meetings have no live sessions; disconnected ones not yet forgotten go too.
+    delete_in(&mut tx, "meeting_sessions WHERE meeting_id", &ids).await?;
+    let deleted = delete_in(&mut tx, "meetings WHERE id", &ids).await?;
+    tx.commit().await.map_err(unavailable)?;
+    Ok(deleted)
+}
+
+/// Expired applications not polled since before `before_ms`, without live sessions (those
+/// are reported as stranded instead, so the meetings they are in learn that they left).
+const ENDED_APPLICATIONS: &str = "SELECT id FROM applications a WHERE status = 'expired' AND last_seen_ms < ?
+       AND NOT EXISTS (SELECT 1 FROM meeting_sessions s WHERE s.app_id = a.id AND s.live = 1) LIMIT ?";
+
+async fn purge_applications(
+    readers: &SqlitePool,
+    writer: &SqlitePool,
+    before_ms: i64,
+    limit: u32,
+) -> StoreResult<Vec<String>> {
+    let probe = "SELECT 1 FROM applications WHERE status = 'expired' AND last_seen_ms < ? LIMIT 1";
+    if !any(readers, probe, before_ms).await? {
+        return Ok(Vec::new());
+    }
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
+    let ids = ids(&mut *tx, ENDED_APPLICATIONS, before_ms, limit).await?;
+    if ids.is_empty() {
+        return Ok(ids);
+    }
+    // Expiry already dropped their logs; this catches anything appended in between. By
+    // key: the events primary key starts with the application id. (Expired applications
+    // are never service applications, so they have no callback routes or outbox rows.)
+    delete_in(&mut tx, "events WHERE app_id", &ids).await?;
+    delete_in(&mut tx, "applications WHERE id", &ids).await?;
+    tx.commit().await.map_err(unavailable)?;
+    Ok(ids)
+}
+
+async fn purge_callback_failures(
+    readers: &SqlitePool,
+    writer: &SqlitePool,
+    before_ms: i64,
+    limit: u32,
+) -> StoreResult<u64> {
+    if !any(readers, "SELECT 1 FROM callback_failures WHERE failed_ms < ? LIMIT 1", before_ms).await? {
+        return Ok(0);
+    }
+    // Ids grow with `failed_ms` (both are assigned at the give-up), so the oldest come first.
+    let done = sqlx::query(
+        "DELETE FROM callback_failures WHERE id IN
+             (SELECT id FROM callback_failures WHERE failed_ms < ? ORDER BY id LIMIT ?)",
+    )
+    .bind(before_ms)
+    .bind(i64::from(limit))
+    .execute(writer)
+    .await
+    .map_err(unavailable)?;
+    Ok(done.rows_affected())
+}
+
+/// Applications with live sessions that expired before `before_ms` or no longer exist.
+/// Reads the live sessions through their partial index (`meeting_sessions_app`): as many
+/// rows as conversations in progress, on a reader connection.
+async fn stranded_applications(readers: &SqlitePool, before_ms: i64, limit: u32) -> StoreResult<Vec<String>> {
+    let select = "SELECT DISTINCT s.app_id FROM meeting_sessions s LEFT JOIN applications a ON a.id = s.app_id
+         WHERE s.live = 1 AND (a.id IS NULL OR (a.status = 'expired' AND a.last_seen_ms < ?))
+         LIMIT ?";
+    ids(readers, select, before_ms, limit).await
+}
