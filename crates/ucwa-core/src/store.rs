@@ -146,9 +146,6 @@ pub trait Store: Send + Sync + 'static {
     /// (in the same transaction) instead of the event log.
     async fn insert_callback_route(&self, route: &CallbackRoute) -> StoreResult<()>;
     async fn delete_callback_route(&self, session_id: &str) -> StoreResult<()>;
-    /// Conversations with undelivered callbacks whose next attempt is due at `now_ms`, oldest
-    /// first, leaving out `busy` (being delivered now).
-    async fn due_callbacks(&self, now_ms: i64, busy: &[String], limit: u32) -> StoreResult<Vec<String>>;
     /// Claims for `node`, until `lease_until_ms`, up to `limit` conversations whose callbacks
     /// are due at `now_ms` and whose delivery lease is free (never taken, released, or
     /// expired), oldest undelivered event first. Only the holder of a conversation's lease
@@ -168,14 +165,20 @@ pub trait Store: Send + Sync + 'static {
     /// Frees `node`'s lease on a conversation (its delivery turn is over), so any node may
     /// claim it when it is next due.
     async fn release_callback_lease(&self, session_id: &str, node: &str) -> StoreResult<()>;
-    /// The route of a conversation and up to `limit` of its undelivered events, in order.
+    /// The route of a conversation and up to `limit` of its undelivered events, in order,
+    /// ending at the route's pinned batch end ([`CallbackRoute::batch_through`]) if it has one.
     async fn callback_batch(
         &self,
         session_id: &str,
         limit: u32,
     ) -> StoreResult<Option<(CallbackRoute, Vec<OutboxItem>)>>;
-    /// The events up to `through_id` were delivered: drops them, resets the retry state,
-    /// counts the batch, and replaces the context when the receiver answered a new one.
+    /// Pins the end of the batch about to be sent (unless one is pinned already): until it
+    /// is delivered, every attempt, on any node, sends exactly the events up to `through_id`
+    /// under the same `ack`, so a receiver can drop a repeat by its delivery id.
+    async fn pin_callback_batch(&self, session_id: &str, through_id: i64) -> StoreResult<()>;
+    /// The events up to `through_id` were delivered: drops them, unpins the batch, resets the
+    /// retry state, counts the batch, and replaces the context when the receiver answered a
+    /// new one.
     async fn callback_delivered(&self, session_id: &str, through_id: i64, context: Option<&str>) -> StoreResult<()>;
     /// Records a failed attempt and when to try again; returns the failures so far.
     async fn callback_attempt_failed(&self, session_id: &str, next_attempt_ms: i64) -> StoreResult<u32>;

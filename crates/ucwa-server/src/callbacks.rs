@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use ucwa_core::credentials::new_id;
 use ucwa_service::CallbackTransport;
-use ucwa_service::callbacks::{CALLBACK_CONTENT_TYPE, SIGNATURE_HEADER};
+use ucwa_service::callbacks::{CALLBACK_CONTENT_TYPE, DELIVERY_HEADER, SIGNATURE_HEADER};
 
 /// Sends callbacks with one shared `reqwest::Client`.
 pub struct HttpTransport {
@@ -30,17 +30,23 @@ impl HttpTransport {
 
 #[async_trait]
 impl CallbackTransport for HttpTransport {
-    async fn post(&self, url: &url::Url, signature: &str, body: Vec<u8>) -> Result<Vec<u8>, String> {
-        let resp = self
+    async fn post(
+        &self,
+        url: &url::Url,
+        signature: &str,
+        delivery: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
+        let mut request = self
             .client
             .post(url.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static(CALLBACK_CONTENT_TYPE))
             .header("x-ms-correlation-id", new_id())
-            .header(SIGNATURE_HEADER, signature)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| format!("callback request failed: {e}"))?;
+            .header(SIGNATURE_HEADER, signature);
+        if let Some(delivery) = delivery {
+            request = request.header(DELIVERY_HEADER, delivery);
+        }
+        let resp = request.body(body).send().await.map_err(|e| format!("callback request failed: {e}"))?;
         let status = resp.status();
         if !status.is_success() {
             return Err(format!("callback receiver answered {status}"));

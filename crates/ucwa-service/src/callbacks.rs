@@ -16,20 +16,34 @@
 //! failures`, a warning in the log) and the conversation is terminated, so the meeting does
 //! not keep a participant whose owner hears nothing.
 //!
-//! Delivery is at least once: a batch whose 2xx is lost (or that was in flight at shutdown)
-//! is sent again. Receivers can recognise a repeat by the event hrefs and the batch `ack`.
+//! Delivery is at least once: a batch whose 2xx is lost (or that was in flight when its node
+//! stopped or died) is sent again. Its end is pinned in the store at the first attempt
+//! (`Store::pin_callback_batch`), so every attempt, on any node, carries the same events
+//! under the same `ack` and the same [`DELIVERY_HEADER`] (`<conversation>.<ack>`), which a
+//! receiver can deduplicate on.
+//!
+//! # One deliverer per conversation, on any number of nodes
+//! Every node runs a worker. A worker delivers a conversation only while it holds the
+//! conversation's lease in the store: it claims due conversations
+//! (`Store::claim_callbacks`, taken by one node at a time), renews the lease before each
+//! batch and stops if it lost it, and releases it when its turn ends (also on shutdown, so
+//! another node resumes at once). When a node dies its leases expire after
+//! [`lease_ms`] and another node takes its conversations over, resuming at the first
+//! undelivered (pinned) batch, so order is kept. The lease outlasts a callback's timeout
+//! several times over, so a holder that renewed before a POST still holds the lease when the
+//! POST ends; only a node that stalls for longer than the lease can overlap with its
+//! successor (and then the receiver sees a repeat it can drop).
 //!
 //! # Concurrency
 //! One worker task per server, started (and restarted after a panic, see
 //! [`crate::supervise`]) by the server and cancelled on shutdown (deliveries in flight are
-//! aborted and redelivered after the restart). Conversations are independent: up
-//! to [`MAX_IN_FLIGHT`] of them are delivered concurrently in a `JoinSet`, each at most once at
-//! a time (a conversation being delivered is excluded from the next due query), so a slow or
-//! dead receiver only delays its own conversations. The worker looks for new work every
-//! [`POLL`] of real time (the outbox query is indexed and cheap when idle); retry times are
-//! read from the injected clock, so a test's manual clock decides when a retry is due. With several server nodes on one
-//! database each node would run a worker and could deliver a batch twice; a lease column is
-//! the planned fix (see README "Limits").
+//! aborted, their leases released, and redelivered by whichever node claims them next).
+//! Conversations are independent: up to [`MAX_IN_FLIGHT`] of them are delivered
+//! concurrently in a `JoinSet`, each by one task (the lease keeps a conversation being
+//! delivered out of the next claim), so a slow or dead receiver only delays its own
+//! conversations. The worker looks for new work every [`POLL`] of real time (the outbox
+//! query is indexed and cheap when idle); retry times and leases are read from the injected
+//! clock, so a test's manual clock decides when a retry is due or a lease expires.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -47,22 +61,25 @@ use ucwa_core::service::{CallbackRoute, OutboxItem, backoff_ms, signature_header
 use ucwa_proto::event::{Continuation, RelLink, batch_body, group_by_sender};
 use url::Url;
 
-use crate::Services;
 use crate::urls::AppUrls;
+use crate::{Limits, Services};
 
 /// The content type of callback requests.
 pub const CALLBACK_CONTENT_TYPE: &str =
     r#"application/json; type="application/vnd.microsoft.com.ucwa+json"; charset=utf-8"#;
 /// The signature header (scheme in `ucwa_core::service` and README "Verifying callbacks").
 pub const SIGNATURE_HEADER: &str = "x-openucwa-signature";
+/// The delivery id header: `<conversation id>.<ack>`, the same on every attempt of a batch.
+pub const DELIVERY_HEADER: &str = "x-openucwa-delivery";
 
 /// How a callback reaches its receiver.
 #[async_trait]
 pub trait CallbackTransport: Send + Sync + 'static {
-    /// POSTs `body` to `url` with the [`SIGNATURE_HEADER`] `signature` and the
+    /// POSTs `body` to `url` with the [`SIGNATURE_HEADER`] `signature`, the
+    /// [`DELIVERY_HEADER`] `delivery` (none on a reachability probe) and the
     /// [`CALLBACK_CONTENT_TYPE`]; `Ok` carries the receiver's answer body after a 2xx, `Err`
     /// says why the delivery failed (transport error, timeout, another status).
-    async fn post(&self, url: &Url, signature: &str, body: Vec<u8>) -> Result<Vec<u8>, String>;
+    async fn post(&self, url: &Url, signature: &str, delivery: Option<&str>, body: Vec<u8>) -> Result<Vec<u8>, String>;
 }
 
 pub type DynTransport = Arc<dyn CallbackTransport>;
@@ -149,10 +166,16 @@ pub fn target_url(url: &str, context: Option<&str>) -> Option<Url> {
 }
 
 /// POSTs a signed body; `Ok` carries the receiver's new `CallbackContext`, if it sent one.
-async fn post(services: &Services, url: Url, signing_key: &str, body: &Value) -> Result<Option<String>, String> {
+async fn post(
+    services: &Services,
+    url: Url,
+    signing_key: &str,
+    delivery: Option<&str>,
+    body: &Value,
+) -> Result<Option<String>, String> {
     let bytes = serde_json::to_vec(body).map_err(|e| e.to_string())?;
     let signature = signature_header(signing_key, services.now_ms() / 1000, &bytes);
-    let answer = services.transport.post(&url, &signature, bytes).await?;
+    let answer = services.transport.post(&url, &signature, delivery, bytes).await?;
     // `{"CallbackContext": "..."}` replaces the context; any other answer keeps it.
     let answer: Option<Value> = serde_json::from_slice(&answer).ok();
     let context = answer
@@ -179,7 +202,7 @@ pub async fn probe(
     body.insert("_links".into(), serde_json::json!({"self": {"href": "/eventsservice"}}));
     body.insert("sender".into(), Value::Array(Vec::new()));
     body.insert("baseuri".into(), Value::String(base_uri.to_owned()));
-    post(services, target, signing_key, &Value::Object(body)).await.map(|_| ())
+    post(services, target, signing_key, None, &Value::Object(body)).await.map(|_| ())
 }
 
 /// The callback batch for `items`: an event batch whose `ack` links are
@@ -199,22 +222,42 @@ pub fn callback_body(urls: &AppUrls, endpoint_id: &str, route: &CallbackRoute, i
     body
 }
 
+/// How long a callback delivery lease lasts: several callback timeouts, so a holder that
+/// renewed before a POST still holds it when the POST ends, and at least 30 s.
+pub fn lease_ms(limits: &Limits) -> i64 {
+    let timeout_ms = i64::try_from(limits.callback_timeout_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    timeout_ms.saturating_mul(3).max(30_000)
+}
+
+/// The delivery id of the batch `route` is about to deliver.
+pub fn delivery_id(route: &CallbackRoute) -> String {
+    format!("{}.{}", route.session_id, route.delivered + 1)
+}
+
 /// What one delivery turn ended with.
 enum Turn {
-    /// Nothing (more) to send, or sent successfully.
+    /// Nothing (more) to send, or sent successfully, or the lease went to another node.
     Done,
     /// The receiver failed; retry later or give up.
     Failed(CallbackRoute, String),
 }
 
-/// Delivers the due batches of one conversation, in order.
+/// Delivers the due batches of one conversation, in order, while this node holds its lease.
 async fn deliver(services: &Services, session_id: &str) -> Result<Turn, ucwa_core::StoreError> {
-    for _ in 0..BATCHES_PER_TURN {
+    let lease = lease_ms(&services.limits);
+    for n in 0..BATCHES_PER_TURN {
+        // The claim just took the lease; later batches renew it first.
+        if n > 0 && !services.store.renew_callback_lease(session_id, &services.node, services.now_ms() + lease).await? {
+            return Ok(Turn::Done);
+        }
         let Some((route, items)) = services.store.callback_batch(session_id, MAX_BATCH_EVENTS).await? else {
             return Ok(Turn::Done);
         };
         let (Some(url), Some(last)) = (route.url.clone(), items.last()) else { return Ok(Turn::Done) };
         let through = last.id;
+        if route.batch_through.is_none() {
+            services.store.pin_callback_batch(session_id, through).await?;
+        }
         let Some(app) = services.store.application(&route.app_id).await? else {
             // The application is gone: nobody is left to tell.
             services.store.delete_callback_route(session_id).await?;
@@ -227,7 +270,7 @@ async fn deliver(services: &Services, session_id: &str) -> Result<Turn, ucwa_cor
         let Some(target) = target_url(&url, route.context.as_deref()) else {
             return Ok(Turn::Failed(route, "the callback URL is not a URL".into()));
         };
-        match post(services, target, &service.signing_key, &body).await {
+        match post(services, target, &service.signing_key, Some(&delivery_id(&route)), &body).await {
             Ok(context) => services.store.callback_delivered(session_id, through, context.as_deref()).await?,
             Err(e) => return Ok(Turn::Failed(route, e)),
         }
@@ -235,9 +278,17 @@ async fn deliver(services: &Services, session_id: &str) -> Result<Turn, ucwa_cor
     Ok(Turn::Done)
 }
 
-/// One conversation's turn, with the retry and give-up rules applied.
+/// One conversation's turn, with the retry and give-up rules applied; the lease is released
+/// when it ends.
 async fn turn(services: Services, session_id: String) {
-    let (route, error) = match deliver(&services, &session_id).await {
+    attempt(&services, &session_id).await;
+    if let Err(e) = services.store.release_callback_lease(&session_id, &services.node).await {
+        tracing::warn!(session = %session_id, error = %e, "releasing a callback lease failed");
+    }
+}
+
+async fn attempt(services: &Services, session_id: &str) {
+    let (route, error) = match deliver(services, session_id).await {
         Ok(Turn::Done) => return,
         Ok(Turn::Failed(route, error)) => (route, error),
         Err(e) => {
@@ -251,9 +302,9 @@ async fn turn(services: Services, session_id: String) {
     let next = services.now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
     tracing::debug!(session = %session_id, attempts, %error, "callback failed");
     let result = async {
-        let attempts = services.store.callback_attempt_failed(&session_id, next).await?;
+        let attempts = services.store.callback_attempt_failed(session_id, next).await?;
         if attempts >= limits.callback_max_attempts {
-            give_up(&services, &route, attempts, &error).await?;
+            give_up(services, &route, attempts, &error).await?;
         }
         Ok::<_, ucwa_core::StoreError>(())
     }
@@ -311,8 +362,10 @@ pub async fn run(services: Services, shutdown: CancellationToken) {
         let room = MAX_IN_FLIGHT.saturating_sub(in_flight.len());
         let mut found = false;
         if room > 0 {
-            let taken: Vec<String> = busy.values().cloned().collect();
-            match services.store.due_callbacks(services.now_ms(), &taken, u32::try_from(room).unwrap_or(1)).await {
+            let now = services.now_ms();
+            let (node, until, room) =
+                (&services.node, now + lease_ms(&services.limits), u32::try_from(room).unwrap_or(1));
+            match services.store.claim_callbacks(node, now, until, room).await {
                 Ok(due) => {
                     found = !due.is_empty();
                     for session in due {
@@ -335,6 +388,12 @@ pub async fn run(services: Services, shutdown: CancellationToken) {
         }
     }
     in_flight.shutdown().await;
+    // Deliveries cut short: another node may resume them at once.
+    for session in busy.into_values() {
+        if let Err(e) = services.store.release_callback_lease(&session, &services.node).await {
+            tracing::debug!(session = %session, error = %e, "releasing a callback lease at shutdown failed");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -102,6 +102,9 @@ pub struct Shared {
     pub sweeps: SweepProgress,
     /// How far callback delivery has got (likewise).
     pub deliveries: DeliveryProgress,
+    /// This process's name among the nodes sharing the database: it holds callback delivery
+    /// leases and event-channel claims under it.
+    pub node: String,
 }
 
 impl std::ops::Deref for Services {
@@ -133,6 +136,7 @@ impl Services {
             transport: options.transport,
             sweeps: SweepProgress::default(),
             deliveries: DeliveryProgress::default(),
+            node: ucwa_core::credentials::new_id(),
         }))
     }
 

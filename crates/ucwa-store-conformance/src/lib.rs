@@ -105,7 +105,9 @@ macro_rules! store_conformance {
             callbacks: [
                 events_of_a_routed_conversation_go_to_the_outbox_in_order,
                 a_meeting_save_fills_the_outbox_in_the_same_transaction,
-                due_conversations_come_oldest_first_without_busy_ones,
+                due_conversations_are_claimed_oldest_first_by_one_node_at_a_time,
+                a_lease_is_renewed_by_its_holder_and_taken_over_once_expired,
+                a_pinned_batch_is_sent_again_unchanged_until_delivered,
                 a_delivered_batch_leaves_the_outbox_and_resets_retries,
                 giving_up_drops_the_outbox_and_records_the_failure,
                 routes_of_ended_conversations_are_purged,

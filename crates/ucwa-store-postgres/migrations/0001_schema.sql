@@ -1,4 +1,4 @@
--- OpenUCWA on PostgreSQL: the same data as the SQLite store (its migrations 0001-0007 folded
+-- OpenUCWA on PostgreSQL: the same data as the SQLite store (its migrations 0001-0008 folded
 -- into one), plus what several nodes on one database need (the callback delivery lease).
 -- Times are milliseconds since the Unix epoch (BIGINT), as in the SQLite store. Event bodies,
 -- meeting settings and sessions are JSON kept as TEXT, not JSONB: JSONB reorders object keys,
@@ -126,7 +126,10 @@ CREATE TABLE callback_routes (
     delivered       BIGINT NOT NULL DEFAULT 0,
     created_ms      BIGINT NOT NULL,
     lease_owner     TEXT,
-    lease_until_ms  BIGINT NOT NULL DEFAULT 0
+    lease_until_ms  BIGINT NOT NULL DEFAULT 0,
+    -- the end of the batch being delivered, pinned at its first attempt (NULL: none), so a
+    -- retry or a takeover sends the same events under the same ack
+    batch_through   BIGINT
 );
 CREATE INDEX callback_routes_due ON callback_routes (next_attempt_ms) WHERE NOT failed AND url IS NOT NULL;
 

@@ -91,6 +91,7 @@ struct RouteRow {
     next_attempt_ms: i64,
     delivered: i64,
     created_ms: i64,
+    batch_through: Option<i64>,
 }
 
 impl From<RouteRow> for CallbackRoute {
@@ -105,6 +106,7 @@ impl From<RouteRow> for CallbackRoute {
             next_attempt_ms: r.next_attempt_ms,
             delivered: u64::try_from(r.delivered).unwrap_or(0),
             created_ms: r.created_ms,
+            batch_through: r.batch_through,
         }
     }
 }
@@ -136,24 +138,6 @@ pub async fn delete_route(pool: &PgPool, session_id: &str) -> StoreResult<()> {
     }
     tx.commit().await.map_err(unavailable)?;
     Ok(())
-}
-
-pub async fn due(pool: &PgPool, now_ms: i64, busy: &[String], limit: u32) -> StoreResult<Vec<String>> {
-    // Oldest undelivered event first, so a busy conversation does not starve the others.
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT r.session_id FROM callback_routes r
-         WHERE NOT r.failed AND r.url IS NOT NULL AND r.next_attempt_ms <= $1 AND NOT (r.session_id = ANY($2))
-           AND EXISTS (SELECT 1 FROM callback_outbox o WHERE o.session_id = r.session_id)
-         ORDER BY (SELECT MIN(id) FROM callback_outbox o WHERE o.session_id = r.session_id)
-         LIMIT $3",
-    )
-    .bind(now_ms)
-    .bind(busy)
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await
-    .map_err(unavailable)?;
-    Ok(rows.into_iter().map(|(s,)| s).collect())
 }
 
 pub async fn claim(
@@ -212,7 +196,7 @@ pub async fn release_lease(pool: &PgPool, session_id: &str, node: &str) -> Store
 }
 
 const ROUTE_COLUMNS: &str =
-    "session_id, app_id, url, context, base_uri, attempts, next_attempt_ms, delivered, created_ms";
+    "session_id, app_id, url, context, base_uri, attempts, next_attempt_ms, delivered, created_ms, batch_through";
 
 async fn route(pool: &PgPool, session_id: &str) -> StoreResult<Option<CallbackRoute>> {
     let sql = format!("SELECT {ROUTE_COLUMNS} FROM callback_routes WHERE session_id = $1");
@@ -228,10 +212,12 @@ pub async fn batch(
 ) -> StoreResult<Option<(CallbackRoute, Vec<OutboxItem>)>> {
     let Some(route) = route(pool, session_id).await? else { return Ok(None) };
     let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
-        "SELECT id, sender_rel, sender_href, body FROM callback_outbox WHERE session_id = $1 ORDER BY id LIMIT $2",
+        "SELECT id, sender_rel, sender_href, body FROM callback_outbox WHERE session_id = $1 AND id <= $3
+         ORDER BY id LIMIT $2",
     )
     .bind(session_id)
     .bind(i64::from(limit))
+    .bind(route.batch_through.unwrap_or(i64::MAX))
     .fetch_all(pool)
     .await
     .map_err(unavailable)?;
@@ -255,7 +241,7 @@ pub async fn delivered(pool: &PgPool, session_id: &str, through_id: i64, context
         .map_err(unavailable)?;
     sqlx::query(
         "UPDATE callback_routes SET attempts = 0, next_attempt_ms = 0, delivered = delivered + 1,
-             context = COALESCE($1, context)
+             batch_through = NULL, context = COALESCE($1, context)
          WHERE session_id = $2",
     )
     .bind(context)
@@ -264,6 +250,16 @@ pub async fn delivered(pool: &PgPool, session_id: &str, through_id: i64, context
     .await
     .map_err(unavailable)?;
     tx.commit().await.map_err(unavailable)?;
+    Ok(())
+}
+
+pub async fn pin_batch(pool: &PgPool, session_id: &str, through_id: i64) -> StoreResult<()> {
+    sqlx::query("UPDATE callback_routes SET batch_through = COALESCE(batch_through, $2) WHERE session_id = $1")
+        .bind(session_id)
+        .bind(through_id)
+        .execute(pool)
+        .await
+        .map_err(unavailable)?;
     Ok(())
 }
 

@@ -205,18 +205,17 @@ async fn two_nodes_creating_one_endpoints_application_get_the_same_one() {
     b.close().await;
 }
 
-/// One deliverer per conversation: a lease one node holds keeps the other out until it is
-/// released or expires; a node that lost its lease cannot renew it.
-#[tokio::test]
-async fn callback_leases_give_each_conversation_one_deliverer_and_expire() {
-    let Some((db, a)) = node("callback_leases_give_each_conversation_one_deliverer_and_expire").await else {
-        return;
-    };
+/// Two nodes claiming due conversations at the same moment split them: `FOR UPDATE SKIP
+/// LOCKED` gives each conversation to exactly one of them, and neither waits for the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_claiming_at_once_never_take_the_same_conversation() {
+    let Some((db, a)) = node("two_nodes_claiming_at_once_never_take_the_same_conversation").await else { return };
     let b = PostgresStore::open(db.url()).await.unwrap();
     app(&a, "svc").await;
-    for session in ["s1", "s2"] {
+    let sessions: Vec<String> = (0..40).map(|i| format!("s{i:02}")).collect();
+    for session in &sessions {
         let route = CallbackRoute {
-            session_id: session.into(),
+            session_id: session.clone(),
             app_id: "svc".into(),
             url: Some("https://bot.example.com/cb".into()),
             context: None,
@@ -225,40 +224,25 @@ async fn callback_leases_give_each_conversation_one_deliverer_and_expire() {
             next_attempt_ms: 0,
             delivered: 0,
             created_ms: 0,
+            batch_through: None,
         };
         a.insert_callback_route(&route).await.unwrap();
         let mut ev = event("svc", 1);
-        ev.conversation = Some(session.into());
+        ev.conversation = Some(session.clone());
         a.append_events(vec![ev], 1).await.unwrap();
     }
-    assert!(a.events_after("svc", 0, 10).await.unwrap().is_empty(), "routed to the outbox, not the log");
-
-    let (on_a, on_b) = tokio::join!(a.claim_callbacks("A", 100, 1_000, 10), b.claim_callbacks("B", 100, 1_000, 10));
-    let (on_a, on_b) = (on_a.unwrap(), on_b.unwrap());
-    let all: BTreeSet<&String> = on_a.iter().chain(&on_b).collect();
-    assert_eq!(all.len(), on_a.len() + on_b.len(), "no conversation claimed twice");
-    assert_eq!(all.len(), 2);
-    let (held_by_a, holder) = match on_a.first() {
-        Some(s) => (s.clone(), "A"),
-        None => (on_b[0].clone(), "B"),
-    };
-    let other = if holder == "A" { "B" } else { "A" };
-    assert!(b.claim_callbacks("C", 500, 2_000, 10).await.unwrap().is_empty(), "held until 1000");
-    assert!(a.renew_callback_lease(&held_by_a, holder, 1_500).await.unwrap());
-    assert!(!a.renew_callback_lease(&held_by_a, other, 9_000).await.unwrap());
-    // The holder dies: after the lease runs out, another node takes the conversation over.
-    let taken = b.claim_callbacks("C", 1_600, 3_000, 10).await.unwrap();
-    assert!(taken.contains(&held_by_a));
-    assert!(!a.renew_callback_lease(&held_by_a, holder, 9_000).await.unwrap(), "the old holder lost it");
-    // Released: free at once, and the batch is there for whoever claims it.
-    b.release_callback_lease(&held_by_a, "C").await.unwrap();
-    assert_eq!(a.claim_callbacks("A", 1_700, 4_000, 10).await.unwrap(), std::slice::from_ref(&held_by_a));
-    let (route, items) = a.callback_batch(&held_by_a, 10).await.unwrap().unwrap();
-    assert_eq!(route.session_id, held_by_a);
-    assert_eq!(items.len(), 1);
-    a.callback_delivered(&held_by_a, items[0].id, Some("ctx")).await.unwrap();
-    a.release_callback_lease(&held_by_a, "A").await.unwrap();
-    assert!(a.claim_callbacks("A", 1_800, 5_000, 10).await.unwrap().iter().all(|s| *s != held_by_a), "delivered");
+    let (mut on_a, mut on_b) = (Vec::new(), Vec::new());
+    for _ in 0..4 {
+        let (x, y) = tokio::join!(a.claim_callbacks("A", 100, 1_000, 7), b.claim_callbacks("B", 100, 1_000, 7));
+        on_a.extend(x.unwrap());
+        on_b.extend(y.unwrap());
+    }
+    let a_set: BTreeSet<&String> = on_a.iter().collect();
+    let b_set: BTreeSet<&String> = on_b.iter().collect();
+    assert!(a_set.is_disjoint(&b_set), "a conversation was claimed by both nodes");
+    assert_eq!(a_set.len() + b_set.len(), on_a.len() + on_b.len(), "claimed twice by one node");
+    let rest = a.claim_callbacks("C", 100, 1_000, 100).await.unwrap();
+    assert_eq!(on_a.len() + on_b.len() + rest.len(), sessions.len(), "every conversation claimed once");
     a.close().await;
     b.close().await;
 }

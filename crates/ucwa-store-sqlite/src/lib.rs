@@ -433,10 +433,6 @@ impl Store for SqliteStore {
         service::delete_route(&self.writer, session_id).await
     }
 
-    async fn due_callbacks(&self, now_ms: i64, busy: &[String], limit: u32) -> StoreResult<Vec<String>> {
-        service::due(&self.readers, now_ms, busy, limit).await
-    }
-
     async fn claim_callbacks(
         &self,
         node: &str,
@@ -484,6 +480,10 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<Option<(CallbackRoute, Vec<OutboxItem>)>> {
         service::batch(&self.readers, session_id, limit).await
+    }
+
+    async fn pin_callback_batch(&self, session_id: &str, through_id: i64) -> StoreResult<()> {
+        service::pin_batch(&self.writer, session_id, through_id).await
     }
 
     async fn callback_delivered(&self, session_id: &str, through_id: i64, context: Option<&str>) -> StoreResult<()> {
