@@ -52,8 +52,15 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
     /// A token by the hash of its secret, if it has not expired at `now_ms`.
     async fn find_token(&self, hash: &[u8], now_ms: i64) -> StoreResult<Option<TokenRecord>>;
-    /// Deletes expired tokens; returns how many.
+    /// Deletes expired tokens (and sign-in failure windows closed by `now_ms`); returns how
+    /// many tokens.
     async fn purge_expired_tokens(&self, now_ms: i64) -> StoreResult<u64>;
+    /// Failed sign-ins recorded for `name` in its window open at `now_ms` (0 when none is).
+    /// Kept in the store, so the limit holds across every node.
+    async fn signin_failures(&self, name: &str, now_ms: i64) -> StoreResult<u32>;
+    /// Records a failed sign-in for `name` at `now_ms`: counts it in the open window, or
+    /// opens a new one of `window_ms`.
+    async fn record_signin_failure(&self, name: &str, now_ms: i64, window_ms: i64) -> StoreResult<()>;
 
     /// Creates the application, or returns the active one the same owner already has for
     /// the same endpoint id (`false`: not created).
@@ -82,6 +89,21 @@ pub trait Store: Send + Sync + 'static {
     /// Appends events to their applications' logs in one transaction (dropping those
     /// addressed to applications that are gone) and rings the doorbell after commit.
     async fn append_events(&self, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<()>;
+    /// Takes application `app_id`'s event channel for a request of `priority` parked (on
+    /// this node) until `until_ms`, unless a request of higher priority holds it and has not
+    /// reached its own end at `now_ms` (then `None`: the newer request is refused). Returns
+    /// the new holder's ticket. A request holding it on another node is told through its
+    /// node's doorbell ([`Doorbell::ring_claims`]) and finds with [`Store::poll_holder`] that
+    /// it was replaced. Until the holder's end the application counts as active for idle
+    /// expiry on every node. A store written by one process only keeps nothing here (`Some(0)`):
+    /// the node's own table of parked requests is the whole truth.
+    async fn claim_poll(&self, app_id: &str, priority: u32, now_ms: i64, until_ms: i64) -> StoreResult<Option<u64>>;
+    /// The ticket of the request holding the application's channel (see
+    /// [`Store::claim_poll`]).
+    async fn poll_holder(&self, app_id: &str) -> StoreResult<Option<u64>>;
+    /// The request with `ticket` has returned at `now_ms`: frees the channel, unless a newer
+    /// request took it meanwhile.
+    async fn release_poll(&self, app_id: &str, ticket: u64, now_ms: i64) -> StoreResult<()>;
     /// Up to `limit` undelivered events with a sequence number above `after_seq`, in order.
     async fn events_after(&self, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>>;
     /// Saves `batch` as the last delivered batch if `previous_no` still is, marks the events

@@ -70,7 +70,7 @@ use crate::callbacks::DeliveryProgress;
 use crate::engine::MeetingEngine;
 use crate::events::EventChannels;
 use crate::housekeeping::SweepProgress;
-use crate::tokens::{SigninLimiter, TokenCache};
+use crate::tokens::TokenCache;
 
 /// What [`Services::new`] needs.
 pub struct ServiceOptions {
@@ -95,7 +95,6 @@ pub struct Shared {
     pub meetings: MeetingEngine,
     pub channels: EventChannels,
     pub tokens: TokenCache,
-    pub signin: SigninLimiter,
     pub rendered_apps: RenderedApplications,
     pub transport: DynTransport,
     /// How far housekeeping has got (tests wait on it after moving a manual clock).
@@ -131,7 +130,6 @@ impl Services {
             limits,
             channel_limits,
             tokens: TokenCache::default(),
-            signin: SigninLimiter::default(),
             rendered_apps: RenderedApplications::default(),
             transport: options.transport,
             sweeps: SweepProgress::default(),

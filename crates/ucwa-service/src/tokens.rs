@@ -4,8 +4,6 @@
 //! (<https://learn.microsoft.com/en-us/skype-sdk/trusted-application-api/docs/authenticationandauthorization>),
 //! token lookup with its cache, the sign-in rate limit and password hashing.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use argon2::Argon2;
@@ -59,13 +57,19 @@ impl Services {
         }
     }
 
-    /// Refuses with 429 while `name` is over its failed sign-in budget.
-    fn check_signin_rate(&self, name: &str, now: i64) -> ServiceResult<()> {
-        if self.signin.allows(name, self.limits.signin_attempts_per_minute, now) {
+    /// Refuses with 429 while `name` is over its failed sign-in budget. The failures are
+    /// counted in the store, so the budget is one for every node together.
+    async fn check_signin_rate(&self, name: &str, now: i64) -> ServiceResult<()> {
+        if self.store.signin_failures(name, now).await? < self.limits.signin_attempts_per_minute {
             Ok(())
         } else {
             Err(ServiceError::TooManyRequests)
         }
+    }
+
+    /// Counts a failed sign-in of `name` in its one-minute window.
+    async fn record_signin_failure(&self, name: &str, now: i64) -> ServiceResult<()> {
+        Ok(self.store.record_signin_failure(name, now, SIGNIN_WINDOW_MS).await?)
     }
 
     async fn password_grant(&self, request: TokenRequest) -> ServiceResult<Grant> {
@@ -102,9 +106,9 @@ impl Services {
         let (Some(name), Some(secret)) = (name, secret) else { return Err(INVALID_REQUEST) };
         let Some(uri) = normalize_sip_uri(&name) else { return Err(refused) };
         let now = self.now_ms();
-        self.check_signin_rate(&uri, now)?;
+        self.check_signin_rate(&uri, now).await?;
         if !verify_password(stored(&uri).await?, secret).await {
-            self.signin.record_failure(&uri, now);
+            self.record_signin_failure(&uri, now).await?;
             tracing::info!(name = %uri, "sign-in refused");
             return Err(refused);
         }
@@ -120,7 +124,7 @@ impl Services {
         };
         let (organizer, id) = parse_conference_uri(&uri).ok_or(INVALID_GRANT)?;
         let now = self.now_ms();
-        self.check_signin_rate(&uri, now)?;
+        self.check_signin_rate(&uri, now).await?;
         let meeting = self.store.meeting(&id).await?;
         let valid = meeting.is_some_and(|m| {
             m.meeting.settings().organizer_uri == organizer
@@ -128,7 +132,7 @@ impl Services {
                 && is_joinable(&m, now)
         });
         if !valid {
-            self.signin.record_failure(&uri, now);
+            self.record_signin_failure(&uri, now).await?;
             return Err(INVALID_GRANT);
         }
         let meeting_uri = conference_uri(&organizer, &id);
@@ -157,11 +161,16 @@ impl Services {
     pub async fn authenticate(&self, token: &str, origin: Option<&str>) -> ServiceResult<Option<Principal>> {
         let hash = hash_token(token);
         let now = self.now_ms();
-        let principal = match self.tokens.get(&hash, now) {
+        // Several nodes: a token removed through another node must stop working here at
+        // once, so it is read from the store every time (one indexed read).
+        let cache = self.store.sees_every_write();
+        let principal = match self.tokens.get(&hash, now).filter(|_| cache) {
             Some(principal) => principal,
             None => match self.store.find_token(&hash, now).await? {
                 Some(record) => {
-                    self.tokens.insert(record.clone());
+                    if cache {
+                        self.tokens.insert(record.clone());
+                    }
                     record.principal
                 }
                 None => return Ok(None),
@@ -190,9 +199,10 @@ fn check_origin(origin: Option<&str>, principal: &Principal) -> ServiceResult<()
     })
 }
 
-/// Tokens this node has already looked up. A token never changes once issued and is only
-/// ever removed by expiry, so a cached record stays true until its `expires_ms` (checked
-/// against the injected clock on every read), and every node may cache independently.
+/// Tokens this node has already looked up, when this process makes every write to the store
+/// (SQLite): a token never changes once issued and is removed only through this process, so
+/// a cached record stays true until its `expires_ms` (checked against the injected clock on
+/// every read). With several nodes the cache is not used (see `authenticate`).
 /// Bounded: past [`TokenCache::CAPACITY`] the cache evicts the entries least likely to be
 /// used again (a miss costs one store read).
 pub struct TokenCache {
@@ -247,47 +257,5 @@ pub async fn verify_password(stored: Option<String>, password: String) -> bool {
     .unwrap_or(false)
 }
 
-/// Counts failed sign-ins per user name in one-minute windows. In memory and per node:
-/// enough to make online password guessing slow; a shared limit would need the store.
-#[derive(Default)]
-pub struct SigninLimiter {
-    failures: Mutex<HashMap<String, (i64, u32)>>,
-}
-
-impl SigninLimiter {
-    const WINDOW_MS: i64 = 60_000;
-
-    /// Whether another attempt for `name` is allowed now.
-    pub fn allows(&self, name: &str, per_minute: u32, now: i64) -> bool {
-        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(name).is_none_or(|(start, count)| now - start >= Self::WINDOW_MS || *count < per_minute)
-    }
-
-    pub fn record_failure(&self, name: &str, now: i64) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 100_000 {
-            map.retain(|_, (start, _)| now - *start < Self::WINDOW_MS);
-        }
-        let entry = map.entry(name.to_owned()).or_insert((now, 0));
-        if now - entry.0 >= Self::WINDOW_MS {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn limiter_opens_after_the_window() {
-        let l = SigninLimiter::default();
-        for _ in 0..3 {
-            l.record_failure("a", 0);
-        }
-        assert!(!l.allows("a", 3, 1000));
-        assert!(l.allows("b", 3, 1000));
-        assert!(l.allows("a", 3, 61_000));
-    }
-}
+/// The window in which `--signin-attempts-per-minute` failures are allowed.
+const SIGNIN_WINDOW_MS: i64 = 60_000;

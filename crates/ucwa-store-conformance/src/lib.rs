@@ -119,6 +119,7 @@ macro_rules! store_conformance {
                 an_endpoint_has_one_active_application_per_kind,
                 availability_channel_activity_and_deletion,
                 idle_applications_expire_except_busy_and_service_ones,
+                failed_sign_ins_are_counted_per_name_in_windows,
             ],
             retention: [
                 finished_two_party_conversations_are_purged_after_retention,

@@ -161,3 +161,21 @@ pub async fn idle_applications_expire_except_busy_and_service_ones(store: DynSto
         .unwrap();
     assert!(created);
 }
+
+pub async fn failed_sign_ins_are_counted_per_name_in_windows(store: DynStore) {
+    const WINDOW: i64 = 60_000;
+    for _ in 0..3 {
+        store.record_signin_failure("sip:a@example.com", T0, WINDOW).await.unwrap();
+    }
+    store.record_signin_failure("sip:a@example.com", T0 + WINDOW - 1, WINDOW).await.unwrap();
+    assert_eq!(store.signin_failures("sip:a@example.com", T0 + 1_000).await.unwrap(), 4);
+    assert_eq!(store.signin_failures("sip:b@example.com", T0 + 1_000).await.unwrap(), 0, "per name");
+    // The window closes a minute after its first failure; the next failure opens a new one.
+    assert_eq!(store.signin_failures("sip:a@example.com", T0 + WINDOW).await.unwrap(), 0);
+    store.record_signin_failure("sip:a@example.com", T0 + WINDOW, WINDOW).await.unwrap();
+    assert_eq!(store.signin_failures("sip:a@example.com", T0 + WINDOW + 1).await.unwrap(), 1);
+    // Closed windows go with the expired tokens.
+    store.record_signin_failure("sip:c@example.com", T0, WINDOW).await.unwrap();
+    store.purge_expired_tokens(T0 + WINDOW + 1).await.unwrap();
+    assert_eq!(store.signin_failures("sip:a@example.com", T0 + WINDOW + 1).await.unwrap(), 1, "still open");
+}

@@ -1,4 +1,4 @@
--- OpenUCWA on PostgreSQL: the same data as the SQLite store (its migrations 0001-0008 folded
+-- OpenUCWA on PostgreSQL: the same data as the SQLite store (its migrations 0001-0009 folded
 -- into one), plus what several nodes on one database need (the callback delivery lease).
 -- Times are milliseconds since the Unix epoch (BIGINT), as in the SQLite store. Event bodies,
 -- meeting settings and sessions are JSON kept as TEXT, not JSONB: JSONB reorders object keys,
@@ -21,6 +21,15 @@ CREATE TABLE tokens (
     expires_ms  BIGINT NOT NULL
 );
 CREATE INDEX tokens_expiry ON tokens (expires_ms);
+
+-- Failed sign-ins per user name in fixed windows (the sign-in rate limit, shared by every
+-- node): the window ends at until_ms; a failure after that opens a new one. Closed windows
+-- are purged with expired tokens.
+CREATE TABLE signin_failures (
+    name     TEXT PRIMARY KEY,
+    until_ms BIGINT NOT NULL,
+    failures BIGINT NOT NULL
+);
 
 CREATE TABLE applications (
     id            TEXT PRIMARY KEY,
@@ -50,7 +59,13 @@ CREATE TABLE applications (
     -- the highest sequence number the client has acknowledged; events up to it are deleted
     -- in the background, by key: events up to purged_seq are gone already
     acked_max_seq BIGINT NOT NULL DEFAULT 0,
-    purged_seq    BIGINT NOT NULL DEFAULT 0
+    purged_seq    BIGINT NOT NULL DEFAULT 0,
+    -- the event request holding the channel, on whichever node (Store::claim_poll): its
+    -- ticket, its priority (NULL once it returned) and when it ends (or ended); until then
+    -- the application counts as active for idle expiry
+    poll_ticket   BIGINT NOT NULL DEFAULT 0,
+    poll_priority BIGINT,
+    poll_until_ms BIGINT NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX applications_active_endpoint ON applications (kind, owner_uri, endpoint_id) WHERE status = 'active';
 CREATE INDEX applications_idle ON applications (status, last_seen_ms);

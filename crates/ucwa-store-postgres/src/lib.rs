@@ -178,6 +178,14 @@ impl Store for PostgresStore {
         tenant::purge_expired_tokens(&self.pool, now_ms).await
     }
 
+    async fn signin_failures(&self, name: &str, now_ms: i64) -> StoreResult<u32> {
+        tenant::signin_failures(&self.pool, name, now_ms).await
+    }
+
+    async fn record_signin_failure(&self, name: &str, now_ms: i64, window_ms: i64) -> StoreResult<()> {
+        tenant::record_signin_failure(&self.pool, name, now_ms, window_ms).await
+    }
+
     async fn create_application(
         &self,
         new: &NewApplication,
@@ -218,6 +226,18 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(unavailable)?;
         self.doorbell.ring(rung.iter().map(String::as_str));
         Ok(())
+    }
+
+    async fn claim_poll(&self, app_id: &str, priority: u32, now_ms: i64, until_ms: i64) -> StoreResult<Option<u64>> {
+        tenant::claim_poll(&self.pool, &self.node, app_id, priority, now_ms, until_ms).await
+    }
+
+    async fn poll_holder(&self, app_id: &str) -> StoreResult<Option<u64>> {
+        tenant::poll_holder(&self.pool, app_id).await
+    }
+
+    async fn release_poll(&self, app_id: &str, ticket: u64, now_ms: i64) -> StoreResult<()> {
+        tenant::release_poll(&self.pool, app_id, ticket, now_ms).await
     }
 
     async fn events_after(&self, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {

@@ -5,7 +5,10 @@
 //! node's [`Listener`] task receives every notification and rings its local [`Doorbell`] for
 //! those applications; parked requests then re-read the event table. The payload is
 //! `<node>|<app id>,<app id>,...`: a node skips its own notifications, because it rang right
-//! after its own commit (no round trip through the server).
+//! after its own commit (no round trip through the server). An id written `!<app id>` is a
+//! claim of the application's event channel by a newer request (`Store::claim_poll`): the
+//! node rings it as a claim ([`Doorbell::ring_claims`]), and its parked request checks
+//! whether it was replaced.
 //!
 //! Payloads are limited to 8000 bytes, so a commit that reaches many applications sends
 //! several notifications. A notification carries no data, so one that is lost costs latency
@@ -61,10 +64,26 @@ fn payloads(node: &str, apps: &BTreeSet<String>) -> Vec<String> {
     out
 }
 
-/// The applications a payload announces, unless it came from `own_node`.
-fn announced<'p>(payload: &'p str, own_node: &str) -> Option<impl Iterator<Item = &'p str>> {
-    let (node, apps) = payload.split_once('|')?;
-    (node != own_node).then(|| apps.split(',').filter(|a| !a.is_empty()))
+/// The payload announcing that a request on `node` claimed `app_id`'s event channel.
+pub fn claim_payload(node: &str, app_id: &str) -> String {
+    format!("{node}|!{app_id}")
+}
+
+/// What a payload announces, unless it came from `own_node`: applications whose log grew
+/// and applications whose channel was claimed.
+fn announced<'p>(payload: &'p str, own_node: &str) -> Option<(Vec<&'p str>, Vec<&'p str>)> {
+    let (node, ids) = payload.split_once('|')?;
+    if node == own_node {
+        return None;
+    }
+    let (mut grew, mut claimed) = (Vec::new(), Vec::new());
+    for id in ids.split(',').filter(|a| !a.is_empty()) {
+        match id.strip_prefix('!') {
+            Some(app) => claimed.push(app),
+            None => grew.push(id),
+        }
+    }
+    Some((grew, claimed))
 }
 
 /// Queues the notification for `apps` in `tx`; PostgreSQL sends it at commit.
@@ -135,8 +154,9 @@ impl Listener {
         loop {
             match tokio::time::timeout(STALE, listener.try_recv()).await {
                 Ok(Ok(Some(notification))) => {
-                    if let Some(apps) = announced(notification.payload(), &self.node) {
-                        self.doorbell.ring(apps);
+                    if let Some((grew, claimed)) = announced(notification.payload(), &self.node) {
+                        self.doorbell.ring(grew);
+                        self.doorbell.ring_claims(claimed);
                     }
                     continue;
                 }
@@ -187,10 +207,12 @@ mod tests {
         assert!(out.len() > 1);
         assert!(out.iter().all(|p| p.len() < 8000));
         let back: BTreeSet<String> =
-            out.iter().flat_map(|p| announced(p, "node2").unwrap().map(str::to_owned)).collect();
+            out.iter().flat_map(|p| announced(p, "node2").unwrap().0).map(str::to_owned).collect();
         assert_eq!(back, apps);
         assert!(announced(&out[0], "node1").is_none(), "a node skips its own notifications");
         assert!(payloads("node1", &BTreeSet::new()).is_empty());
-        assert_eq!(announced("node1|", "node2").unwrap().count(), 0, "a heartbeat rings nothing");
+        assert_eq!(announced("node1|", "node2").unwrap(), (vec![], vec![]), "a heartbeat rings nothing");
+        let claim = claim_payload("node1", "app7");
+        assert_eq!(announced(&claim, "node2").unwrap(), (vec![], vec!["app7"]));
     }
 }

@@ -24,18 +24,26 @@ pub struct ScratchDatabase {
     url: String,
 }
 
+/// The test server's URL, if one is configured. `Ok(None)` when `UCWA_TEST_POSTGRES_URL` is
+/// unset outside CI (the caller skips; this prints the notice naming `test`); `Err` when it
+/// is unset under `CI=true`.
+pub fn server_url(test: &str) -> Result<Option<String>, String> {
+    if let Some(url) = std::env::var(ENV).ok().filter(|u| !u.is_empty()) {
+        return Ok(Some(url));
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        return Err(format!("{ENV} is not set under CI=true: {test} must run on PostgreSQL"));
+    }
+    eprintln!("skipped {test}: set {ENV} to run it on PostgreSQL (.ci/postgres-up starts one)");
+    Ok(None)
+}
+
 impl ScratchDatabase {
     /// A new, empty database on the server of `UCWA_TEST_POSTGRES_URL`. `Ok(None)` when the
     /// variable is unset outside CI (the test should return; this prints the notice);
     /// `Err` when it is unset under `CI=true`, or the server refuses.
     pub async fn create(test: &str) -> Result<Option<Self>, String> {
-        let Some(admin_url) = std::env::var(ENV).ok().filter(|u| !u.is_empty()) else {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                return Err(format!("{ENV} is not set under CI=true: {test} must run on PostgreSQL"));
-            }
-            eprintln!("skipped {test}: set {ENV} to run it on PostgreSQL (.ci/postgres-up starts one)");
-            return Ok(None);
-        };
+        let Some(admin_url) = server_url(test)? else { return Ok(None) };
         let name = format!("ucwa_test_{}", new_id());
         let url = with_database(&admin_url, &name).ok_or_else(|| format!("{ENV} is not a postgres:// URL"))?;
         let mut admin = PgConnection::connect(&admin_url).await.map_err(|e| format!("connecting to {ENV}: {e}"))?;

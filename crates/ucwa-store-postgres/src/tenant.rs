@@ -7,7 +7,7 @@ use ucwa_core::model::{
 };
 use ucwa_core::store::{StoreError, StoreResult};
 
-use crate::{events, unavailable};
+use crate::{events, notify, unavailable};
 
 #[derive(FromRow)]
 struct UserRow {
@@ -127,7 +127,40 @@ pub async fn purge_expired_tokens(pool: &PgPool, now_ms: i64) -> StoreResult<u64
         .execute(pool)
         .await
         .map_err(unavailable)?;
+    sqlx::query("DELETE FROM signin_failures WHERE until_ms <= $1")
+        .bind(now_ms)
+        .execute(pool)
+        .await
+        .map_err(unavailable)?;
     Ok(done.rows_affected())
+}
+
+pub async fn signin_failures(pool: &PgPool, name: &str, now_ms: i64) -> StoreResult<u32> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT failures FROM signin_failures WHERE name = $1 AND until_ms > $2")
+        .bind(name)
+        .bind(now_ms)
+        .fetch_optional(pool)
+        .await
+        .map_err(unavailable)?;
+    Ok(row.map_or(0, |(n,)| u32::try_from(n).unwrap_or(u32::MAX)))
+}
+
+/// Counts the failure in the open window or opens a new one, in one statement: two nodes
+/// counting at once both count (the row lock orders them).
+pub async fn record_signin_failure(pool: &PgPool, name: &str, now_ms: i64, window_ms: i64) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO signin_failures (name, until_ms, failures) VALUES ($1, $2 + $3, 1)
+         ON CONFLICT (name) DO UPDATE SET
+             failures = CASE WHEN signin_failures.until_ms <= $2 THEN 1 ELSE signin_failures.failures + 1 END,
+             until_ms = CASE WHEN signin_failures.until_ms <= $2 THEN $2 + $3 ELSE signin_failures.until_ms END",
+    )
+    .bind(name)
+    .bind(now_ms)
+    .bind(window_ms)
+    .execute(pool)
+    .await
+    .map_err(unavailable)?;
+    Ok(())
 }
 
 #[derive(FromRow)]
@@ -339,13 +372,16 @@ pub async fn touch_channel(pool: &PgPool, id: &str, params: ChannelParams, now_m
 pub async fn expire_idle_applications(pool: &PgPool, idle_before_ms: i64, busy: &[String]) -> StoreResult<Vec<String>> {
     let mut tx = pool.begin().await.map_err(unavailable)?;
     // Service applications are logical per-endpoint entries without a P-GET: they never
-    // expire by inactivity. Rows another transaction holds are skipped (they are in use, and
+    // expire by inactivity. A request parked on any node keeps its application active until
+    // its end (`poll_until_ms`, see `claim_poll`); `busy` are this node's. Rows another
+    // transaction holds are skipped (they are in use, and
     // waiting could deadlock with an appender); the next sweep gets them if still idle. The
     // idle condition is re-checked on the locked row.
     let expired: Vec<(String,)> = sqlx::query_as(
         "UPDATE applications SET status = 'expired', batch_body = ''
          WHERE id IN (SELECT id FROM applications
-                      WHERE status = 'active' AND kind <> 'service' AND last_seen_ms < $1 AND NOT (id = ANY($2))
+                      WHERE status = 'active' AND kind <> 'service' AND GREATEST(last_seen_ms, poll_until_ms) < $1
+                        AND NOT (id = ANY($2))
                       ORDER BY id FOR UPDATE SKIP LOCKED)
          RETURNING id",
     )
@@ -364,4 +400,59 @@ pub async fn expire_idle_applications(pool: &PgPool, idle_before_ms: i64, busy: 
     }
     tx.commit().await.map_err(unavailable)?;
     Ok(expired)
+}
+
+/// Takes the application's channel (see `Store::claim_poll`) and, in the same statement,
+/// tells the other nodes, whose parked request for it must check whether it still holds it.
+pub async fn claim_poll(
+    pool: &PgPool,
+    node: &str,
+    app_id: &str,
+    priority: u32,
+    now_ms: i64,
+    until_ms: i64,
+) -> StoreResult<Option<u64>> {
+    let claimed: Option<(i64,)> = sqlx::query_as(
+        "WITH claimed AS (
+             UPDATE applications SET poll_ticket = poll_ticket + 1, poll_priority = $2, poll_until_ms = $4
+             WHERE id = $1 AND status = 'active'
+               AND (poll_priority IS NULL OR poll_priority <= $2 OR poll_until_ms <= $3)
+             RETURNING poll_ticket),
+         -- Evaluated once per claimed row: no claim, no notification.
+         told AS (SELECT pg_notify($5, $6) FROM claimed)
+         SELECT poll_ticket FROM claimed, told",
+    )
+    .bind(app_id)
+    .bind(i64::from(priority))
+    .bind(now_ms)
+    .bind(until_ms)
+    .bind(notify::CHANNEL)
+    .bind(notify::claim_payload(node, app_id))
+    .fetch_optional(pool)
+    .await
+    .map_err(unavailable)?;
+    Ok(claimed.map(|(ticket,)| u64::try_from(ticket).unwrap_or(0)))
+}
+
+pub async fn poll_holder(pool: &PgPool, app_id: &str) -> StoreResult<Option<u64>> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT poll_ticket FROM applications WHERE id = $1")
+        .bind(app_id)
+        .fetch_optional(pool)
+        .await
+        .map_err(unavailable)?;
+    Ok(row.map(|(ticket,)| u64::try_from(ticket).unwrap_or(0)))
+}
+
+pub async fn release_poll(pool: &PgPool, app_id: &str, ticket: u64, now_ms: i64) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE applications SET poll_priority = NULL, poll_until_ms = $3
+         WHERE id = $1 AND poll_ticket = $2",
+    )
+    .bind(app_id)
+    .bind(i64::try_from(ticket).unwrap_or(i64::MAX))
+    .bind(now_ms)
+    .execute(pool)
+    .await
+    .map_err(unavailable)?;
+    Ok(())
 }

@@ -276,6 +276,14 @@ impl Store for SqliteStore {
         tenant::purge_expired_tokens(&self.writer, now_ms).await
     }
 
+    async fn signin_failures(&self, name: &str, now_ms: i64) -> StoreResult<u32> {
+        tenant::signin_failures(&self.readers, name, now_ms).await
+    }
+
+    async fn record_signin_failure(&self, name: &str, now_ms: i64, window_ms: i64) -> StoreResult<()> {
+        tenant::record_signin_failure(&self.writer, name, now_ms, window_ms).await
+    }
+
     async fn create_application(
         &self,
         new: &NewApplication,
@@ -334,6 +342,25 @@ impl Store for SqliteStore {
         let rung = events::append(&mut tx, &events, now_ms).await?;
         tx.commit().await.map_err(unavailable)?;
         self.doorbell.ring(rung.iter().map(String::as_str));
+        Ok(())
+    }
+
+    /// One process writes this database: its own table of parked requests decides.
+    async fn claim_poll(
+        &self,
+        _app_id: &str,
+        _priority: u32,
+        _now_ms: i64,
+        _until_ms: i64,
+    ) -> StoreResult<Option<u64>> {
+        Ok(Some(0))
+    }
+
+    async fn poll_holder(&self, _app_id: &str) -> StoreResult<Option<u64>> {
+        Ok(Some(0))
+    }
+
+    async fn release_poll(&self, _app_id: &str, _ticket: u64, _now_ms: i64) -> StoreResult<()> {
         Ok(())
     }
 

@@ -120,8 +120,34 @@ pub async fn purge_expired_tokens(pool: &SqlitePool, now_ms: i64) -> StoreResult
         .execute(pool)
         .await
         .map_err(unavailable)?;
+    sqlx::query("DELETE FROM signin_failures WHERE until_ms <= ?")
+        .bind(now_ms)
+        .execute(pool)
+        .await
+        .map_err(unavailable)?;
     Ok(done.rows_affected())
 }
+
+pub async fn signin_failures(pool: &SqlitePool, name: &str, now_ms: i64) -> StoreResult<u32> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT failures FROM signin_failures WHERE name = ? AND until_ms > ?")
+        .bind(name)
+        .bind(now_ms)
+        .fetch_optional(pool)
+        .await
+        .map_err(unavailable)?;
+    Ok(row.map_or(0, |(n,)| u32::try_from(n).unwrap_or(u32::MAX)))
+}
+
+pub async fn record_signin_failure(pool: &SqlitePool, name: &str, now_ms: i64, window_ms: i64) -> StoreResult<()> {
+    sqlx::query(SIGNIN_FAILURE).bind(name).bind(now_ms).bind(window_ms).execute(pool).await.map_err(unavailable)?;
+    Ok(())
+}
+
+/// Counts a failure in the open window, or opens a new one (?1 name, ?2 now, ?3 window).
+const SIGNIN_FAILURE: &str = "INSERT INTO signin_failures (name, until_ms, failures) VALUES (?1, ?2 + ?3, 1)
+     ON CONFLICT (name) DO UPDATE SET
+         failures = CASE WHEN signin_failures.until_ms <= ?2 THEN 1 ELSE signin_failures.failures + 1 END,
+         until_ms = CASE WHEN signin_failures.until_ms <= ?2 THEN ?2 + ?3 ELSE signin_failures.until_ms END";
 
 #[derive(FromRow)]
 struct AppRow {
