@@ -152,8 +152,9 @@ async fn an_application_parked_on_one_node_is_not_expired_by_the_other() {
     assert_eq!(a.call(Method::GET, &idle.url, &idle.token, None).await.status(), StatusCode::GONE);
     assert_eq!(a.call(Method::GET, &busy.url, &busy.token, None).await.status(), StatusCode::OK);
     assert!(!parked.is_finished());
-    // Once the request has returned, the application idles like any other.
-    a.advance(Duration::from_secs(600)).await;
+    // Once the request has returned (at its timeout, 600 s after it parked), the application
+    // idles like any other.
+    a.advance(Duration::from_secs(510)).await;
     assert_eq!(parked.await.unwrap().0, StatusCode::OK);
     a.advance(Duration::from_secs(90)).await;
     b.housekeeping_settled().await;

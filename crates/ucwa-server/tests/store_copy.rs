@@ -2,8 +2,11 @@
 //! service applications (and their signing keys) and meetings, and a server started on the
 //! copy signs them in. Into SQLite always; into PostgreSQL with `UCWA_TEST_POSTGRES_URL`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::Command;
+
+use support::{BIN, Running};
 
 use ucwa_core::Store;
 use ucwa_core::meeting::{Identity, InvitationRequest, Join, Meeting, MeetingSettings, Surface};
@@ -12,7 +15,6 @@ use ucwa_store_postgres::PostgresStore;
 use ucwa_store_postgres::scratch::ScratchDatabase;
 use ucwa_store_sqlite::SqliteStore;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ucwa-server");
 const SECRET: &str = "a-long-client-secret-0123";
 
 fn sqlite_url(dir: &tempfile::TempDir, name: &str) -> String {
@@ -74,35 +76,6 @@ fn copy(from: &str, to: &str, extra: &[&str]) -> std::process::Output {
     Command::new(BIN).args(["store", "copy", "--from", from, "--to", to]).args(extra).output().unwrap()
 }
 
-/// A server process, killed when dropped (also when an assertion fails).
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts a server on `url`; returns it and its address.
-fn serve(url: &str) -> (Running, String) {
-    let mut child = Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0", "--database-url", url])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let child = Running(child);
-    let addr = loop {
-        let line = lines.next().expect("the server printed its address").unwrap();
-        if let Some(addr) = line.strip_prefix("listening on http://") {
-            break addr.to_owned();
-        }
-    };
-    (child, addr)
-}
-
 async fn copies_everything_that_outlives_a_sign_in(target: &str, open_target: impl AsyncFnOnce() -> Box<dyn Store>) {
     let dir = tempfile::tempdir().unwrap();
     let source = sqlite_url(&dir, "source.db");
@@ -144,12 +117,12 @@ async fn copies_everything_that_outlives_a_sign_in(target: &str, open_target: im
     assert!(String::from_utf8_lossy(&merged.stdout).contains("kept 1 meetings the target had already"));
 
     // A server on the copy signs both in with their old credentials.
-    let (server, addr) = serve(target);
+    let server = Running::start(target, &[]).await;
     ucwa_server::callbacks::install_crypto_provider();
     let client = reqwest::Client::new();
     let token = |form: Vec<(&'static str, &'static str)>| {
         let client = client.clone();
-        let url = format!("http://{addr}/WebTicket/oauthtoken");
+        let url = format!("{}/WebTicket/oauthtoken", server.url);
         async move { client.post(url).form(&form).send().await.unwrap().status() }
     };
     let user =
@@ -161,7 +134,7 @@ async fn copies_everything_that_outlives_a_sign_in(target: &str, open_target: im
         ("client_secret", SECRET),
     ]);
     assert_eq!(bot.await, reqwest::StatusCode::OK);
-    drop(server);
+    server.kill().await;
 }
 
 #[tokio::test]

@@ -222,11 +222,11 @@ pub fn callback_body(urls: &AppUrls, endpoint_id: &str, route: &CallbackRoute, i
     body
 }
 
-/// How long a callback delivery lease lasts: several callback timeouts, so a holder that
-/// renewed before a POST still holds it when the POST ends, and at least 30 s.
+/// How long a callback delivery lease lasts: three callback timeouts (30 s by default), so a
+/// holder that renewed before a POST still holds it when the POST ends.
 pub fn lease_ms(limits: &Limits) -> i64 {
     let timeout_ms = i64::try_from(limits.callback_timeout_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-    timeout_ms.saturating_mul(3).max(30_000)
+    timeout_ms.saturating_mul(3).max(1)
 }
 
 /// The delivery id of the batch `route` is about to deliver.
