@@ -19,7 +19,8 @@
 //! - [`values`]: property enumerations (one spelling each, unknown values kept) and dates.
 //! - [`paths`]: every route template and the href builder [`paths::AppHrefs`].
 //! - [`error`]: the error body `{code, subcode, message, parameters}` and its codes.
-//! - [`input`]: request bodies, whose property names clients send in any letter case.
+//! - [`input`]: request bodies as a server reads them (property names in any letter case).
+//! - [`request`]: request bodies as a client writes them, one type per operation.
 //! - [`encode`]: scalar encodings (ASP.NET dates, data URIs).
 //! - [`string_enum`]: how enumerations are spelled; [`strict`] parsing for conformance tests.
 //! - [`resource`] and [`event`]: the JSON builders the server renders with until it switches
@@ -33,6 +34,7 @@ pub mod input;
 pub mod model;
 pub mod paths;
 pub mod rel;
+pub mod request;
 pub mod resource;
 pub mod string_enum;
 pub mod values;
