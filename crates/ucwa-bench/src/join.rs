@@ -177,7 +177,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         bail!("--setups names none");
     }
     let biggest = args.waiting.iter().copied().max().unwrap_or(1);
-    if let Some(limit) = process::open_files_limit()
+    if let Some(limit) = ucwa_server::connections::open_file_limit()
         && limit < biggest as u64 + 200
     {
         bail!("the open-files limit is {limit}; {biggest} waiting needs at least {}", biggest + 200);

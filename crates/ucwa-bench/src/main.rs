@@ -18,6 +18,9 @@
 //! - `housekeeping`: how long one acknowledgement-cleanup chunk and one retention step hold
 //!   the SQLite writer with a million events, next to a one-row write (see [`housekeeping`]).
 //!
+//! - `probe-signin`, `probe-slowloris`: abuse probes of issue 11, numbers in
+//!   `docs/SECURITY.md` (see [`probes`]).
+//!
 //! Everything targets loopback only, and every loop is bounded in count and time.
 
 mod client;
@@ -25,6 +28,7 @@ mod floor;
 mod housekeeping;
 mod join;
 mod memory;
+mod probes;
 mod process;
 mod stats;
 mod throughput;
@@ -53,6 +57,12 @@ enum Scenario {
     Join(join::Args),
     /// (e) What acknowledgement cleanup and retention cost the SQLite writer vs a one-row write.
     Housekeeping(housekeeping::Args),
+    /// Abuse probe: server memory under 200 parallel bad sign-ins, with and without the
+    /// hashing cap (docs/SECURITY.md).
+    ProbeSignin(probes::SigninArgs),
+    /// Abuse probe: /healthz latency while 1,000 connections hold half a request head, and
+    /// when the server closes them (docs/SECURITY.md).
+    ProbeSlowloris(probes::SlowlorisArgs),
     /// All four scenarios with their default settings, one after another.
     All,
     /// Serve the floor handler (used by the scenarios; runs as a child process).
@@ -73,6 +83,8 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Memory(args) => memory::run(&args).await,
         Scenario::Join(args) => join::run(&args).await,
         Scenario::Housekeeping(args) => housekeeping::run(&args).await,
+        Scenario::ProbeSignin(args) => probes::signin(&args).await,
+        Scenario::ProbeSlowloris(args) => probes::slowloris(&args).await,
         Scenario::All => {
             throughput::run(&throughput::Args { connections: 64, warmup: 2, duration: 10 }).await?;
             println!();

@@ -62,7 +62,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     if args.parked == 0 {
         bail!("--parked must be positive");
     }
-    if let Some(limit) = process::open_files_limit()
+    if let Some(limit) = ucwa_server::connections::open_file_limit()
         && limit < args.parked as u64 + SPARE_FILES
     {
         bail!(

@@ -189,12 +189,21 @@ pub struct UcwaOptions<'a> {
     pub lobby_timeout_s: u32,
     /// Users created besides [`BENCH_USER`]: [`attendee_user`]`(0..attendee_users)`.
     pub attendee_users: usize,
+    /// More `serve` flags (the probes set limits with them).
+    pub extra_args: Vec<String>,
 }
 
 impl<'a> UcwaOptions<'a> {
     /// One-second event timeouts and holds, an hour of lobby wait, no extra users.
     pub fn new(binary: &'a Path) -> Self {
-        Self { binary, events_min_timeout_s: 1, events_min_hold_s: 1, lobby_timeout_s: 3600, attendee_users: 0 }
+        Self {
+            binary,
+            events_min_timeout_s: 1,
+            events_min_hold_s: 1,
+            lobby_timeout_s: 3600,
+            attendee_users: 0,
+            extra_args: Vec::new(),
+        }
     }
 }
 
@@ -229,6 +238,9 @@ impl Server {
             // Application creation is not what is measured; a long idle limit keeps the
             // sweeper from expiring anything mid-run.
             .args(["--application-idle-secs", "3600"])
+            // One bench user holds thousands of applications (and meetings): no quotas.
+            .args(["--max-applications-per-user", "100000000", "--max-meetings-per-user", "100000000"])
+            .args(&options.extra_args)
             // Request logging would measure the terminal; warnings still get through.
             .env("RUST_LOG", "warn");
         Self::spawn(cmd, "ucwa-server").await
@@ -390,11 +402,4 @@ fn cpu_times(pid: &str) -> anyhow::Result<CpuTimes> {
     let children = (ticks(13)? + ticks(14)?) as f64 / TICKS_PER_SECOND;
     let parent = fields.get(1).context("malformed /proc stat")?.to_string();
     Ok(CpuTimes { own, with_children: own + children, parent })
-}
-
-/// The soft limit on open files of this process, if `/proc` says.
-pub fn open_files_limit() -> Option<u64> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
 }

@@ -79,9 +79,13 @@ impl User {
             .chain(args.iter().copied())
             .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
             .collect();
+        // `script` runs the command through `$SHELL -c`; `exec` makes `ucwa` the process the
+        // terminal's Ctrl-C reaches (dash, the default `/bin/sh` on Debian, would otherwise stay
+        // in between, die of the SIGINT and report 130).
+        let command = format!("exec {}", quoted.join(" "));
         let mut script = Command::new("script");
         script
-            .args(["-qefc", &quoted.join(" "), "/dev/null"])
+            .args(["-qefc", &command, "/dev/null"])
             .env("UCWA_CONFIG_DIR", self.config.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -131,8 +131,33 @@ pub fn release_at(pending: &[Pending], params: &ChannelParams) -> Option<i64> {
         .min()
 }
 
+/// How many events, of the given body sizes in delivery order, one batch carries within
+/// `max_bytes`: as many as fit, and always the first (an event larger than the cap goes
+/// alone), so the rest follow in the next batch, in order, and nothing is ever stuck.
+pub fn batch_len(sizes: impl IntoIterator<Item = usize>, max_bytes: usize) -> usize {
+    let mut total = 0usize;
+    let mut count = 0;
+    for size in sizes {
+        total = total.saturating_add(size);
+        if count > 0 && total > max_bytes {
+            break;
+        }
+        count += 1;
+    }
+    count
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn batches_are_cut_by_bytes_keeping_at_least_one_event() {
+        assert_eq!(batch_len([], 10), 0);
+        assert_eq!(batch_len([4, 4, 4], 10), 2);
+        assert_eq!(batch_len([4, 6, 1], 10), 2);
+        assert_eq!(batch_len([50, 1], 10), 1, "a larger event goes alone");
+        assert_eq!(batch_len([1, 2, 3], 100), 3);
+    }
+
     use super::*;
     use proptest::prelude::*;
 

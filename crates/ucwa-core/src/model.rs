@@ -182,6 +182,47 @@ pub struct StoredEvent {
     pub body: Value,
 }
 
+/// What a user published about itself: the availability it chose, its personal note and its
+/// location (`me/presence`, `me/note`, `me/location`). `None`: never set, or reset.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Publication {
+    /// The PreferredAvailability spelling (`Online`, `Busy`, ..., `Offwork`).
+    pub availability: Option<String>,
+    pub note: Option<String>,
+    pub location: Option<String>,
+}
+
+/// One change to a [`Publication`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicationChange {
+    Availability(Option<String>),
+    Note(Option<String>),
+    Location(Option<String>),
+}
+
+impl Publication {
+    /// This publication with `change` applied.
+    pub fn with(mut self, change: &PublicationChange) -> Self {
+        match change {
+            PublicationChange::Availability(v) => self.availability = v.clone(),
+            PublicationChange::Note(v) => self.note = v.clone(),
+            PublicationChange::Location(v) => self.location = v.clone(),
+        }
+        self
+    }
+}
+
+/// A presence subscription: an application watching some people's presence, note and
+/// location until it expires (`people/presenceSubscriptions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceSubscription {
+    pub id: String,
+    pub app_id: String,
+    /// The SIP URIs watched, in the order given.
+    pub uris: Vec<String>,
+    pub expires_ms: i64,
+}
+
 /// A meeting with what the store keeps beside the aggregate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MeetingRecord {

@@ -36,6 +36,24 @@ pub struct ServiceApp {
     /// Default callback URL for conversations that do not name one.
     pub callback_url: Option<String>,
     pub created_ms: i64,
+    /// SIP domains besides its own whose meetings the endpoint may join trusted, join
+    /// impersonating someone, mint guest tokens for and rule over (`service-app add
+    /// --domain`), lower case.
+    pub domains: Vec<String>,
+}
+
+impl ServiceApp {
+    /// Whether the endpoint may act with privileges on meetings and people of `uri`'s
+    /// domain: its own domain, or one the operator listed.
+    pub fn may_act_in(&self, uri: &str) -> bool {
+        let domain = domain_of(uri);
+        !domain.is_empty() && (domain == domain_of(&self.uri) || self.domains.contains(&domain))
+    }
+}
+
+/// The domain of a SIP URI, lower case (`""` if it has none).
+pub fn domain_of(uri: &str) -> String {
+    uri.rsplit_once('@').map(|(_, domain)| domain.to_ascii_lowercase()).unwrap_or_default()
 }
 
 /// Where a service application's conversation delivers its events, created when the
@@ -60,6 +78,13 @@ pub struct CallbackRoute {
     /// The last outbox id of the batch being delivered, pinned at its first attempt and
     /// cleared once it is delivered (see `Store::pin_callback_batch`).
     pub batch_through: Option<i64>,
+}
+
+/// A conversation with callbacks due, and the application (the endpoint) it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueCallback {
+    pub session_id: String,
+    pub app_id: String,
 }
 
 /// One undelivered callback event.

@@ -15,9 +15,10 @@ use crate::channel::ChannelParams;
 use crate::doorbell::Doorbell;
 use crate::meeting::Meeting;
 use crate::model::{
-    Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, StoredEvent, TokenRecord, User,
+    Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, PresenceSubscription, Principal, Publication,
+    PublicationChange, StoredEvent, TokenRecord, User,
 };
-use crate::service::{CallbackFailure, CallbackRoute, OutboxItem, ServiceApp};
+use crate::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
 
 /// Backend-neutral storage failure: no driver types leak past the port.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +49,46 @@ pub trait Store: Send + Sync + 'static {
     async fn upsert_user(&self, user: &User) -> StoreResult<bool>;
     async fn find_user(&self, uri: &str) -> StoreResult<Option<User>>;
     async fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// Up to `limit` users whose display name or URI contains `query` in any letter case
+    /// (every user for an empty query), by display name, then URI.
+    async fn search_users(&self, query: &str, limit: u32) -> StoreResult<Vec<User>>;
+
+    /// What `uri` published (nothing set if it never did).
+    async fn publication(&self, uri: &str) -> StoreResult<Publication>;
+    /// Applies `change` to `uri`'s publication and appends `events` in the same transaction.
+    async fn publish(
+        &self,
+        uri: &str,
+        change: &PublicationChange,
+        events: Vec<NewEvent>,
+        now_ms: i64,
+    ) -> StoreResult<()>;
+    /// Stores a new presence subscription, unless its application already has `max_live`
+    /// unexpired ones at `now_ms` (`false`, nothing stored).
+    async fn insert_presence_subscription(
+        &self,
+        subscription: &PresenceSubscription,
+        max_live: u32,
+        now_ms: i64,
+    ) -> StoreResult<bool>;
+    /// The application's presence subscriptions unexpired at `now_ms`, oldest first.
+    async fn presence_subscriptions(&self, app_id: &str, now_ms: i64) -> StoreResult<Vec<PresenceSubscription>>;
+    /// Moves an unexpired subscription of `app_id` to expire at `expires_ms` (when given) and
+    /// adds `uris` it does not have yet; `false` if there is no such subscription.
+    async fn update_presence_subscription(
+        &self,
+        app_id: &str,
+        id: &str,
+        expires_ms: Option<i64>,
+        uris: &[String],
+        now_ms: i64,
+    ) -> StoreResult<bool>;
+    /// Deletes a subscription of `app_id`; `false` if there was none.
+    async fn delete_presence_subscription(&self, app_id: &str, id: &str) -> StoreResult<bool>;
+    /// The active applications with a subscription to `uri` unexpired at `now_ms`.
+    async fn presence_watchers(&self, uri: &str, now_ms: i64) -> StoreResult<Vec<String>>;
+    /// Deletes subscriptions expired at `now_ms`; returns how many.
+    async fn purge_expired_presence_subscriptions(&self, now_ms: i64) -> StoreResult<u64>;
 
     async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
     /// A token by the hash of its secret, if it has not expired at `now_ms`.
@@ -55,12 +96,16 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes expired tokens (and sign-in failure windows closed by `now_ms`); returns how
     /// many tokens.
     async fn purge_expired_tokens(&self, now_ms: i64) -> StoreResult<u64>;
-    /// Failed sign-ins recorded for `name` in its window open at `now_ms` (0 when none is).
-    /// Kept in the store, so the limit holds across every node.
-    async fn signin_failures(&self, name: &str, now_ms: i64) -> StoreResult<u32>;
-    /// Records a failed sign-in for `name` at `now_ms`: counts it in the open window, or
+    /// Failed sign-ins counted under `key` (a client address, or a name and address) in its
+    /// window open at `now_ms` (`None` when no window is open). Kept in the store, so a limit
+    /// holds across every node.
+    async fn signin_failures(&self, key: &str, now_ms: i64) -> StoreResult<Option<SigninWindow>>;
+    /// Records a failed sign-in under `key` at `now_ms`: counts it in the open window, or
     /// opens a new one of `window_ms`.
-    async fn record_signin_failure(&self, name: &str, now_ms: i64, window_ms: i64) -> StoreResult<()>;
+    async fn record_signin_failure(&self, key: &str, now_ms: i64, window_ms: i64) -> StoreResult<()>;
+    /// Deletes every token of `principal` (a user or a service application, matched by kind
+    /// and URI): after a password change, or `user revoke`. Returns how many.
+    async fn revoke_tokens(&self, principal: &Principal) -> StoreResult<u64>;
 
     /// Creates the application, or returns the active one the same owner already has for
     /// the same endpoint id (`false`: not created).
@@ -74,6 +119,10 @@ pub trait Store: Send + Sync + 'static {
     /// The active, available (`makeMeAvailable`) applications of a signed-in user: where
     /// incoming invitations ring, oldest first.
     async fn online_applications(&self, uri: &str) -> StoreResult<Vec<Application>>;
+    /// What `uri` holds now, for the per-user quotas: its active applications and the
+    /// meetings (of any kind) it organizes that have not finished at `now_ms` (see
+    /// [`Meeting::finished_at`]).
+    async fn quota_usage(&self, uri: &str, now_ms: i64) -> StoreResult<QuotaUsage>;
     /// Deletes the application with its event log; `false` if there was none.
     async fn delete_application(&self, id: &str) -> StoreResult<bool>;
     /// Marks the application available and appends `events` in the same transaction;
@@ -130,8 +179,9 @@ pub trait Store: Send + Sync + 'static {
     async fn meeting(&self, id: &str) -> StoreResult<Option<MeetingRecord>>;
     /// The stored version of a meeting: lets a node reuse its cached copy when unchanged.
     async fn meeting_version(&self, id: &str) -> StoreResult<Option<u64>>;
-    /// Meetings organized by `uri`, oldest first (not two-party conversations).
-    async fn meetings_organized_by(&self, uri: &str) -> StoreResult<Vec<MeetingRecord>>;
+    /// The `limit` most recently created meetings organized by `uri`, oldest first (not
+    /// two-party conversations).
+    async fn meetings_organized_by(&self, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>>;
     /// Up to `limit` meetings of every kind with an id above `after_id`, in id order: one
     /// page of a walk through all of them (`ucwa-server store copy`).
     async fn meetings_after(&self, after_id: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>>;
@@ -151,6 +201,11 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_meeting(&self, id: &str, version: u64, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<bool>;
     /// The meeting and application of a session (conversation / invitation id).
     async fn session_location(&self, session_id: &str) -> StoreResult<Option<SessionLocation>>;
+    /// The session that application `app_id` started with the operation `operation_id` (its
+    /// join or `startMessaging`, [`crate::meeting::Session::own_operation_id`]), while the
+    /// session is stored: a retried request returns that operation instead of starting
+    /// another.
+    async fn find_operation(&self, app_id: &str, operation_id: &str) -> StoreResult<Option<SessionLocation>>;
     /// Live sessions of an application, to end them when the application goes away.
     async fn sessions_of_application(&self, app_id: &str) -> StoreResult<Vec<SessionLocation>>;
     /// Meetings with a lobby deadline at or before `now_ms`.
@@ -170,17 +225,20 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_callback_route(&self, session_id: &str) -> StoreResult<()>;
     /// Claims for `node`, until `lease_until_ms`, up to `limit` conversations whose callbacks
     /// are due at `now_ms` and whose delivery lease is free (never taken, released, or
-    /// expired), oldest undelivered event first. Only the holder of a conversation's lease
-    /// delivers it, so with several nodes on one database each conversation has one
-    /// deliverer at a time, and a dead node's conversations are taken over once its leases
-    /// expire.
+    /// expired), oldest undelivered event first, taking at most `per_app` leases of one
+    /// application (endpoint) in all: the leases it holds already, on any node, count.
+    /// Only the holder of a conversation's lease delivers it, so with several nodes on one
+    /// database each conversation has one deliverer at a time, a dead node's conversations
+    /// are taken over once its leases expire, and one endpoint's many slow conversations
+    /// cannot take every delivery slot of every node (callback fairness).
     async fn claim_callbacks(
         &self,
         node: &str,
         now_ms: i64,
         lease_until_ms: i64,
+        per_app: u32,
         limit: u32,
-    ) -> StoreResult<Vec<String>>;
+    ) -> StoreResult<Vec<DueCallback>>;
     /// Extends `node`'s lease on a conversation to `lease_until_ms`. `false`: `node` does not
     /// hold it any more (released, or expired and claimed by another node); stop delivering.
     async fn renew_callback_lease(&self, session_id: &str, node: &str, lease_until_ms: i64) -> StoreResult<bool>;
@@ -226,6 +284,21 @@ pub trait Store: Send + Sync + 'static {
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// What a user holds, for the per-user quotas ([`Store::quota_usage`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QuotaUsage {
+    pub applications: u64,
+    pub meetings: u64,
+}
+
+/// An open window of failed sign-ins ([`Store::signin_failures`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SigninWindow {
+    pub failures: u32,
+    /// When the window closes (and its count starts again from nothing).
+    pub until_ms: i64,
+}
 
 /// What one [`Store::purge_finished`] step did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

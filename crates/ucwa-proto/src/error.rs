@@ -95,6 +95,8 @@ string_enum! {
         TooManyParticipants = "TooManyParticipants",
         TooManyLobbyParticipants = "TooManyLobbyParticipants",
         AnonymousNotAllowed = "AnonymousNotAllowed",
+        MakeMeAvailableRequired = "MakeMeAvailableRequired",
+        LimitExceeded = "LimitExceeded",
         InviteesOnly = "InviteesOnly",
         PromptsStopped = "PromptsStopped",
     }

@@ -90,6 +90,18 @@ impl PropertyBag {
         }
     }
 
+    /// An optional whole number in `min..=max` (a JSON number, or digits from a query string).
+    pub fn integer(&self, name: &'static str, min: i64, max: i64) -> Result<Option<i64>, ParamError> {
+        let out_of_range = || ParamError { name, problem: format!("must be a whole number from {min} to {max}") };
+        let value = match self.raw(name) {
+            None => return Ok(None),
+            Some(Value::Number(n)) => n.as_i64(),
+            Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
+            Some(_) => None,
+        };
+        value.filter(|v| (min..=max).contains(v)).map(Some).ok_or_else(out_of_range)
+    }
+
     /// An optional list of strings, each at most `max` characters.
     pub fn string_list(&self, name: &'static str, max: usize) -> Result<Option<Vec<String>>, ParamError> {
         match self.raw(name) {
@@ -168,6 +180,19 @@ mod tests {
 
     fn bag(v: Value) -> PropertyBag {
         PropertyBag::from_json(v.as_object().cloned().unwrap())
+    }
+
+    #[test]
+    fn integers_are_numbers_or_digits_in_range() {
+        let b = bag(json!({"duration": 15, "Limit": "7", "big": 31, "text": "x", "float": 1.5}))
+            .with_query([("q".to_owned(), "12".to_owned())]);
+        assert_eq!(b.integer("duration", 10, 30).unwrap(), Some(15));
+        assert_eq!(b.integer("limit", 1, 100).unwrap(), Some(7));
+        assert_eq!(b.integer("q", 1, 100).unwrap(), Some(12));
+        assert_eq!(b.integer("absent", 1, 2).unwrap(), None);
+        for name in ["big", "text", "float"] {
+            assert_eq!(b.integer(name, 10, 30).unwrap_err().name, name);
+        }
     }
 
     #[test]

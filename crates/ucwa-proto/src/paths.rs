@@ -60,7 +60,8 @@ impl Prefix {
 }
 
 // Application routes, relative to a prefix. `{app}` is an `AppId`, `{conv}`, `{inv}` and
-// `{subject}` are `SessionId`s.
+// `{subject}` is a participant key (a person's address, `bob@example.com`; or, in hrefs of
+// earlier versions, a `SessionId`).
 
 /// `POST` (UCWA: create) / `GET` (platform: the endpoint's application link).
 pub const APPLICATIONS: &str = "/applications";
@@ -68,6 +69,9 @@ pub const APPLICATION: &str = "/applications/{app}";
 pub const ME: &str = "/applications/{app}/me";
 pub const MAKE_ME_AVAILABLE: &str = "/applications/{app}/me/makeMeAvailable";
 pub const REPORT_MY_ACTIVITY: &str = "/applications/{app}/me/reportMyActivity";
+/// `reportMyActivity` below the application: the href of the reference page's sample, which
+/// UCWA 1.0 clients keep-alive with (docs/compatibility.md, application).
+pub const APPLICATION_REPORT_MY_ACTIVITY: &str = "/applications/{app}/reportMyActivity";
 pub const COMMUNICATION: &str = "/applications/{app}/communication";
 pub const EVENTS: &str = "/applications/{app}/events";
 pub const BATCH: &str = "/applications/{app}/batch";
@@ -108,6 +112,28 @@ pub const MESSAGES: &str = "/applications/{app}/communication/conversations/{con
 pub const MESSAGE: &str = "/applications/{app}/communication/conversations/{conv}/messaging/messages/{msg}";
 /// `stopMessaging`.
 pub const STOP_MESSAGING: &str = "/applications/{app}/communication/conversations/{conv}/messaging/terminate";
+/// `setIsTyping`.
+pub const SET_IS_TYPING: &str = "/applications/{app}/communication/conversations/{conv}/messaging/typing";
+pub const TYPING_PARTICIPANTS: &str =
+    "/applications/{app}/communication/conversations/{conv}/messaging/typingParticipants";
+/// The user's `presence`, `note` and `location` (`{part}`, spelled as its rel).
+pub const ME_PART: &str = "/applications/{app}/me/{part}";
+pub const ME_PHONES: &str = "/applications/{app}/me/phones";
+/// A photo: the user's own (`me`'s `photo`) or a contact's (`contactPhoto`); `{key}` is the
+/// person's address (`alice@example.com`), as recorded.
+pub const PHOTO: &str = "/applications/{app}/photos/{key}";
+/// `myContacts`.
+pub const CONTACTS: &str = "/applications/{app}/people/contacts";
+pub const SEARCH: &str = "/applications/{app}/people/search";
+pub const PRESENCE_SUBSCRIPTIONS: &str = "/applications/{app}/people/presenceSubscriptions";
+pub const PRESENCE_SUBSCRIPTION: &str = "/applications/{app}/people/presenceSubscriptions/{subscription}";
+pub const ADD_TO_PRESENCE_SUBSCRIPTION: &str =
+    "/applications/{app}/people/presenceSubscriptions/{subscription}/addToPresenceSubscription";
+/// A `contact`; `{key}` is its address (`bob@example.com`), as recorded.
+pub const CONTACT: &str = "/applications/{app}/people/{key}";
+/// A contact's `presence`, `note` or `location` (`contactPresence`, `contactNote`,
+/// `contactLocation`), as recorded.
+pub const CONTACT_PART: &str = "/applications/{app}/people/{key}/{part}";
 pub const MY_ONLINE_MEETINGS: &str = "/applications/{app}/onlineMeetings/myOnlineMeetings";
 pub const MY_ONLINE_MEETING: &str = "/applications/{app}/onlineMeetings/myOnlineMeetings/{meeting}";
 pub const ONLINE_MEETING_DEFAULT_VALUES: &str = "/applications/{app}/onlineMeetings/defaultValues";
@@ -135,20 +161,18 @@ pub const CONVERSATION_PARTS: [RelName; 9] = [
 ];
 
 /// The dashboards below an application ([`DASHBOARD`]'s `{*rest}`) and their rels: `people`,
-/// `onlineMeetings`, `policies` and the sub-resources the recorded Lync application links.
-pub const DASHBOARDS: [(&str, RelName); 15] = [
+/// `onlineMeetings`, `policies` and the sub-resources the recorded Lync application links that
+/// hold nothing here (contacts, search and presence subscriptions have routes of their own).
+pub const DASHBOARDS: [(&str, RelName); 12] = [
     ("people", RelName::People),
     ("onlineMeetings", RelName::OnlineMeetings),
     ("policies", RelName::Policies),
-    ("people/presenceSubscriptions", RelName::PresenceSubscriptions),
     ("people/subscribedContacts", RelName::SubscribedContacts),
     ("people/presenceSubscriptionMemberships", RelName::PresenceSubscriptionMemberships),
     ("people/groups", RelName::MyGroups),
     ("people/groupMemberships", RelName::MyGroupMemberships),
-    ("people/contacts", RelName::MyContacts),
     ("people/privacyRelationships", RelName::MyPrivacyRelationships),
     ("people/contactsAndGroupsSubscription", RelName::MyContactsAndGroupsSubscription),
-    ("people/search", RelName::Search),
     ("onlineMeetings/customInvitation", RelName::OnlineMeetingInvitationCustomization),
     ("onlineMeetings/policies", RelName::OnlineMeetingPolicies),
     ("onlineMeetings/phoneDialInInformation", RelName::PhoneDialInInformation),
@@ -196,6 +220,7 @@ pub const ROUTES: &[Route] = &[
     route(ME, &["GET"], Surfaces::Ucwa),
     route(MAKE_ME_AVAILABLE, &["POST"], Surfaces::Ucwa),
     route(REPORT_MY_ACTIVITY, &["POST"], Surfaces::Ucwa),
+    route(APPLICATION_REPORT_MY_ACTIVITY, &["POST"], Surfaces::Ucwa),
     route(COMMUNICATION, &["GET"], Surfaces::Both),
     route(EVENTS, &["GET"], Surfaces::Both),
     route(BATCH, &["POST"], Surfaces::Ucwa),
@@ -211,8 +236,20 @@ pub const ROUTES: &[Route] = &[
     route(MESSAGING_INVITATION_ACTION, &["POST"], Surfaces::Ucwa),
     route(USER_MEETING_INVITATIONS, &["POST"], Surfaces::Platform),
     route(MESSAGES, &["POST"], Surfaces::Ucwa),
-    route(MESSAGE, &["GET"], Surfaces::Ucwa),
+    route(MESSAGE, &["GET", "POST"], Surfaces::Ucwa),
     route(STOP_MESSAGING, &["POST"], Surfaces::Ucwa),
+    route(SET_IS_TYPING, &["POST"], Surfaces::Ucwa),
+    route(TYPING_PARTICIPANTS, &["GET"], Surfaces::Ucwa),
+    route(ME_PART, &["GET", "POST"], Surfaces::Ucwa),
+    route(ME_PHONES, &["GET"], Surfaces::Ucwa),
+    route(PHOTO, &["GET"], Surfaces::Ucwa),
+    route(CONTACTS, &["GET"], Surfaces::Ucwa),
+    route(SEARCH, &["GET"], Surfaces::Ucwa),
+    route(PRESENCE_SUBSCRIPTIONS, &["GET", "POST"], Surfaces::Ucwa),
+    route(PRESENCE_SUBSCRIPTION, &["GET", "POST", "DELETE"], Surfaces::Ucwa),
+    route(ADD_TO_PRESENCE_SUBSCRIPTION, &["POST"], Surfaces::Ucwa),
+    route(CONTACT, &["GET"], Surfaces::Ucwa),
+    route(CONTACT_PART, &["GET"], Surfaces::Ucwa),
     route(CONVERSATIONS, &["GET"], Surfaces::Both),
     route(CONVERSATION, &["GET", "DELETE"], Surfaces::Both),
     route(CONVERSATION_PART, &["GET"], Surfaces::Both),
@@ -229,9 +266,11 @@ pub const ROUTES: &[Route] = &[
     route(PLATFORM_MY_ONLINE_MEETINGS, &["GET"], Surfaces::Platform),
 ];
 
-/// Characters escaped in a path segment we fill in.
-const SEGMENT: &AsciiSet =
-    &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'@').remove(b':');
+/// Characters escaped in a path segment we fill in: all but the unreserved ones and what a
+/// person's address needs to stay readable (`bob@example.com`, `tel:+14254996692`, as
+/// recorded).
+pub const SEGMENT: &AsciiSet =
+    &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'@').remove(b':').remove(b'+');
 
 /// Characters escaped in query values we put in hrefs. SIP URIs stay readable
 /// (`endpointId=sip:bot@contoso.com`, `confUrl=sip:...;gruu;opaque=...`) as in the recorded
@@ -427,18 +466,19 @@ impl AppHrefs {
         self.href(CONVERSATION_PART, &[conv.as_str(), part.as_str()], None)
     }
 
-    /// `subject` as seen from the conversation `conv`.
-    pub fn participant(&self, conv: &SessionId, subject: &SessionId) -> String {
-        self.href(PARTICIPANT, &[conv.as_str(), subject.as_str()], None)
+    /// The participant with key `subject` (`bob@example.com`) as seen from the conversation
+    /// `conv`.
+    pub fn participant(&self, conv: &SessionId, subject: &str) -> String {
+        self.href(PARTICIPANT, &[conv.as_str(), subject], None)
     }
 
     /// `admit`, `reject`, `promote`, `demote` or `eject` of a participant.
-    pub fn participant_action(&self, conv: &SessionId, subject: &SessionId, action: RelName) -> String {
-        self.href(PARTICIPANT_ACTION, &[conv.as_str(), subject.as_str(), action.as_str()], None)
+    pub fn participant_action(&self, conv: &SessionId, subject: &str, action: RelName) -> String {
+        self.href(PARTICIPANT_ACTION, &[conv.as_str(), subject, action.as_str()], None)
     }
 
     /// A participant's `participantMessaging` (an href events name; not served).
-    pub fn participant_messaging(&self, conv: &SessionId, subject: &SessionId) -> String {
+    pub fn participant_messaging(&self, conv: &SessionId, subject: &str) -> String {
         self.participant_action(conv, subject, RelName::Messaging)
     }
 
@@ -551,8 +591,8 @@ mod tests {
         assert_eq!(ucwa.events(1), "/ucwa/oauth/v1/applications/a1/events?ack=1");
         assert_eq!(ucwa.conversations(), "/ucwa/oauth/v1/applications/a1/communication/conversations?filter=active");
         assert_eq!(
-            ucwa.participant_action(&s("c"), &s("p"), RelName::Admit),
-            "/ucwa/oauth/v1/applications/a1/communication/conversations/c/participants/p/admit"
+            ucwa.participant_action(&s("c"), "bob@example.com", RelName::Admit),
+            "/ucwa/oauth/v1/applications/a1/communication/conversations/c/participants/bob@example.com/admit"
         );
         assert_eq!(
             ucwa.online_meeting_invitation_action(&s("i"), RelName::Cancel),
@@ -572,8 +612,8 @@ mod tests {
         assert_eq!(tap.application(), "/platformservice/v1/applications/a1?endpointId=sip:bot@contoso.com");
         assert_eq!(tap.events(3), "/platformservice/v1/applications/a1/events?ack=3&endpointId=sip:bot@contoso.com");
         assert_eq!(
-            tap.participant(&s("c"), &s("p")),
-            "/platformservice/v1/applications/a1/communication/conversations/c/participants/p?endpointId=sip:bot@contoso.com"
+            tap.participant(&s("c"), "tel:+14254996692"),
+            "/platformservice/v1/applications/a1/communication/conversations/c/participants/tel:+14254996692?endpointId=sip:bot@contoso.com"
         );
         let meeting = SipUri::parse("sip:bot@contoso.com;gruu;opaque=app:conf:focus:id:ABC").unwrap();
         assert_eq!(

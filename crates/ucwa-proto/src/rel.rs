@@ -138,6 +138,19 @@ string_enum! {
         AdhocMeeting = "adhocMeeting",
         JoinAdhocMeeting = "joinAdhocMeeting",
         StartAdhocMeeting = "startAdhocMeeting",
+        Presence = "presence",
+        Note = "note",
+        Location = "location",
+        Phones = "phones",
+        Phone = "phone",
+        To = "to",
+        Contact = "contact",
+        ContactPresence = "contactPresence",
+        ContactNote = "contactNote",
+        ContactLocation = "contactLocation",
+        ContactPhoto = "contactPhoto",
+        PresenceSubscription = "presenceSubscription",
+        AddToPresenceSubscription = "addToPresenceSubscription",
     }
 }
 

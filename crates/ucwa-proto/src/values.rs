@@ -77,6 +77,52 @@ string_enum! {
 }
 
 string_enum! {
+    /// `availability` of a user or contact
+    /// ([Availability](https://learn.microsoft.com/en-us/skype-sdk/ucwa/availability_ref)).
+    pub enum Availability {
+        Online = "Online",
+        Busy = "Busy",
+        DoNotDisturb = "DoNotDisturb",
+        BeRightBack = "BeRightBack",
+        Away = "Away",
+        IdleOnline = "IdleOnline",
+        IdleBusy = "IdleBusy",
+        Offline = "Offline",
+    }
+}
+
+string_enum! {
+    /// The availability a user sets (`me/presence`, `makeMeAvailable`'s `signInAs`)
+    /// ([PreferredAvailability](https://learn.microsoft.com/en-us/skype-sdk/ucwa/preferredavailability_ref)).
+    pub enum PreferredAvailability {
+        Online = "Online",
+        Busy = "Busy",
+        DoNotDisturb = "DoNotDisturb",
+        BeRightBack = "BeRightBack",
+        Away = "Away",
+        Offwork = "Offwork",
+    }
+}
+
+string_enum! {
+    /// `type` of a note ([NoteType](https://learn.microsoft.com/en-us/skype-sdk/ucwa/notetype_ref)).
+    pub enum NoteType {
+        Personal = "Personal",
+        OutOfOffice = "OutOfOffice",
+    }
+}
+
+string_enum! {
+    /// `type` of a contact ([ContactType](https://learn.microsoft.com/en-us/skype-sdk/ucwa/contacttype_ref)).
+    pub enum ContactType {
+        User = "User",
+        Phone = "Phone",
+        Bot = "Bot",
+        Unknown = "Unknown",
+    }
+}
+
+string_enum! {
     /// `accessLevel` of a meeting: who enters without waiting in the lobby
     /// (docs/protocol.md, lobby).
     pub enum AccessLevel {

@@ -1,5 +1,6 @@
-//! The administrative subcommands (`user add`, `user list`, `service-app add|list|failures`,
-//! `store copy`) and `--demo` users: read standard input, call [`ucwa_service::admin`], print.
+//! The administrative subcommands (`user add|passwd|revoke|list`, `service-app
+//! add|list|failures`, `store copy`) and `--demo` users: read standard input, call
+//! [`ucwa_service::admin`], print.
 
 use std::io::BufRead;
 
@@ -15,6 +16,21 @@ pub async fn add_user(store: &dyn Store, sip_uri: &str, name: &str, input: impl 
     Ok(())
 }
 
+/// `ucwa-server user passwd SIP_URI --password-stdin`.
+pub async fn set_password(store: &dyn Store, sip_uri: &str, input: impl BufRead) -> anyhow::Result<()> {
+    let password = input.lines().next().transpose()?.unwrap_or_default();
+    let revoked = admin::set_password(store, sip_uri, password).await?;
+    println!("password changed; {revoked} token(s) revoked");
+    Ok(())
+}
+
+/// `ucwa-server user revoke SIP_URI`.
+pub async fn revoke_user(store: &dyn Store, sip_uri: &str) -> anyhow::Result<()> {
+    let revoked = admin::revoke_user(store, sip_uri).await?;
+    println!("{revoked} token(s) revoked");
+    Ok(())
+}
+
 /// `ucwa-server user list`.
 pub async fn list_users(store: &dyn Store) -> anyhow::Result<()> {
     for user in store.list_users().await? {
@@ -23,7 +39,8 @@ pub async fn list_users(store: &dyn Store) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `ucwa-server service-app add SIP_URI --name NAME --secret-stdin [--callback-url URL]`.
+/// `ucwa-server service-app add SIP_URI --name NAME --secret-stdin [--callback-url URL]
+/// [--domain DOMAIN]...`.
 /// Prints the endpoint's new callback signing key: it is shown only here (re-adding the
 /// endpoint rotates it).
 pub async fn add_service_app(
@@ -31,10 +48,12 @@ pub async fn add_service_app(
     sip_uri: &str,
     name: &str,
     callback_url: Option<&str>,
+    domains: &[String],
     input: impl BufRead,
 ) -> anyhow::Result<String> {
     let secret = input.lines().next().transpose()?.unwrap_or_default();
-    let added = admin::add_service_app(store, sip_uri, name, callback_url, secret, SystemClock.now_ms()).await?;
+    let now = SystemClock.now_ms();
+    let added = admin::add_service_app(store, sip_uri, name, callback_url, domains, secret, now).await?;
     println!("{} {}", if added.created { "added" } else { "updated" }, added.uri);
     println!("callback signing key (shown once): {}", added.signing_key);
     Ok(added.signing_key)
@@ -43,7 +62,8 @@ pub async fn add_service_app(
 /// `ucwa-server service-app list`.
 pub async fn list_service_apps(store: &dyn Store) -> anyhow::Result<()> {
     for app in store.list_service_apps().await? {
-        println!("{}\t{}\t{}", app.uri, app.display_name, app.callback_url.as_deref().unwrap_or("-"));
+        let domains = if app.domains.is_empty() { "-".to_owned() } else { app.domains.join(",") };
+        println!("{}\t{}\t{}\t{domains}", app.uri, app.display_name, app.callback_url.as_deref().unwrap_or("-"));
     }
     Ok(())
 }

@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage users who sign in with a password.
     User {
         #[command(subcommand)]
@@ -69,6 +69,10 @@ pub enum ServiceAppCommand {
         /// Default callback URL for the endpoint's conversations (http or https).
         #[arg(long)]
         callback_url: Option<String>,
+        /// A SIP domain besides the endpoint's own whose meetings it may join trusted or
+        /// impersonating, mint guest tokens for and admit, reject or eject in (repeatable).
+        #[arg(long = "domain")]
+        domains: Vec<String>,
         #[command(flatten)]
         db: DatabaseArgs,
     },
@@ -86,7 +90,7 @@ pub enum ServiceAppCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Add a user, or update its name and password.
+    /// Add a user, or update its name and password (revoking its tokens).
     Add {
         /// SIP URI, e.g. sip:alice@example.com (the `sip:` prefix may be left out).
         sip_uri: String,
@@ -96,6 +100,21 @@ pub enum UserCommand {
         /// Read the password from standard input (one line).
         #[arg(long, required = true)]
         password_stdin: bool,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Change a user's password; its tokens are revoked (they stop working within 5 s).
+    Passwd {
+        sip_uri: String,
+        /// Read the password from standard input (one line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Revoke every token of a user (they stop working within 5 s).
+    Revoke {
+        sip_uri: String,
         #[command(flatten)]
         db: DatabaseArgs,
     },
@@ -133,4 +152,11 @@ pub struct ServeArgs {
     pub server_fqdn: Option<String>,
     #[command(flatten)]
     pub limits: Limits,
+    #[command(flatten)]
+    pub connections: crate::connections::ConnectionLimits,
+    /// Networks callbacks may reach although they are internal (loopback, private,
+    /// link-local, unspecified...), comma-separated CIDRs such as 10.1.0.0/16,fd00::/8.
+    /// `--demo` adds 127.0.0.0/8.
+    #[arg(long, env = "UCWA_CALLBACK_ALLOW_NETWORKS", value_delimiter = ',')]
+    pub callback_allow_networks: Vec<ipnet::IpNet>,
 }

@@ -30,6 +30,8 @@ pub enum ApiError {
     /// 406: the client accepts only a format this server does not produce (XML).
     NotAcceptable,
     EntityTooLarge,
+    /// 408: the body did not arrive in time (`--body-read-timeout-ms`).
+    BodyTimeout,
 }
 
 impl ApiError {
@@ -48,6 +50,7 @@ impl ApiError {
                 generic(StatusCode::NOT_ACCEPTABLE, "This server answers in JSON only; accept application/json.")
             }
             ApiError::EntityTooLarge => generic(StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large."),
+            ApiError::BodyTimeout => generic(StatusCode::REQUEST_TIMEOUT, "The request body did not arrive in time."),
             ApiError::Service(e) => match e {
                 ServiceError::InvalidParameters(_) => (
                     StatusCode::BAD_REQUEST,
@@ -67,8 +70,11 @@ impl ApiError {
                 ServiceError::UnsupportedMediaType => {
                     generic(StatusCode::UNSUPPORTED_MEDIA_TYPE, "The content type is not supported; send JSON.")
                 }
-                ServiceError::TooManyRequests => {
-                    generic(StatusCode::TOO_MANY_REQUESTS, "Too many requests; slow down.")
+                ServiceError::TooManyRequests { .. } => {
+                    generic(StatusCode::TOO_MANY_REQUESTS, "Too many failed attempts; retry after the time given.")
+                }
+                ServiceError::Unavailable { .. } => {
+                    generic(StatusCode::SERVICE_UNAVAILABLE, "The server is busy; retry after the time given.")
                 }
                 ServiceError::ServiceFailure { subcode, message } => {
                     (StatusCode::INTERNAL_SERVER_ERROR, Some(subcode), message.clone())
@@ -116,6 +122,10 @@ impl IntoResponse for ApiError {
             ApiError::Service(ServiceError::Internal(cause)) => Some(cause.clone()),
             _ => None,
         };
+        let retry_after = match &self {
+            ApiError::Service(e) => e.retry_after_secs(),
+            _ => None,
+        };
         let (status, subcode, message) = self.parts();
         let mut body = ErrorBody::new(code_for_status(status.as_u16()), subcode, message);
         if let ApiError::Service(ServiceError::InvalidParameters(errors)) = &self {
@@ -124,6 +134,9 @@ impl IntoResponse for ApiError {
             body.parameters = Some(params);
         }
         let mut resp = error_response(status, &body);
+        if let Some(secs) = retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if let Some(cause) = cause {
             resp.extensions_mut().insert(FailureCause(cause));
         }

@@ -72,14 +72,19 @@ impl FromRequest<AppState> for Input {
     }
 }
 
-/// Reads the whole body, refusing more than `limit` bytes with 413.
+/// Reads the whole body, refusing more than `limit` bytes with 413, and a body still
+/// incomplete at the connection's body deadline (`--body-read-timeout-ms`) with 408.
 pub async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {
-        // `to_bytes` reports the limit as a `LengthLimitError` somewhere in the chain.
+        // `to_bytes` reports the limit as a `LengthLimitError` somewhere in the chain, and
+        // the deadline as a `TimeoutError`.
         let mut source: Option<&dyn std::error::Error> = Some(&e);
         while let Some(s) = source {
             if s.is::<http_body_util::LengthLimitError>() {
                 return ApiError::EntityTooLarge;
+            }
+            if s.is::<tower_http::timeout::TimeoutError>() {
+                return ApiError::BodyTimeout;
             }
             source = s.source();
         }

@@ -12,6 +12,8 @@
 //! - [`routes`]: one module per resource; thin handlers. The router is built here.
 //! - [`auth`], [`input`], [`response`], [`error`]: extraction and answers.
 //! - [`middleware`]: correlation headers, JSON-only, UCWA bodies for 404/405/panics.
+//! - [`connections`]: the accept loop, the connection cap and the header, body and idle
+//!   timeouts (slow clients).
 //! - [`callbacks`]: the HTTP transport of service applications' callbacks.
 //! - [`config`], [`cli`]: the command line and the administrative subcommands.
 //! - [`web`]: mounts the `ucwa-web` pages (the join page at each meeting's `joinUrl`, the
@@ -21,6 +23,7 @@ pub mod auth;
 pub mod callbacks;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod input;
 pub mod middleware;
@@ -44,8 +47,9 @@ use ucwa_core::clock::DynClock;
 use ucwa_service::supervise::{Restart, supervise};
 use ucwa_service::{ServiceOptions, Services, callbacks as callback_worker, housekeeping};
 
-use crate::callbacks::HttpTransport;
+use crate::callbacks::{CallbackPolicy, HttpTransport};
 use crate::config::Limits;
+pub use crate::connections::ConnectionLimits;
 use crate::state::{AppState, Shared};
 
 /// Everything a [`Server`] needs besides the listener.
@@ -56,23 +60,45 @@ pub struct ServerOptions {
     pub limits: Limits,
     pub public_url: Option<String>,
     pub server_fqdn: String,
+    /// Timeouts and the cap of client connections.
+    pub connections: ConnectionLimits,
+    /// Internal networks callbacks may reach all the same (`--callback-allow-networks`).
+    pub callback_allow_networks: Vec<ipnet::IpNet>,
 }
 
 /// The routes of one application, the same under every applications prefix.
 fn application_routes() -> Router<AppState> {
     use routes::participant_invitations as pinv;
-    use routes::{applications, batch, conversations, events, invitations, messaging, my_meetings};
+    use routes::{applications, batch, conversations, events, invitations, messaging, my_meetings, people};
     let conversation = "/applications/{app}/communication/conversations/{conv}";
     let invitation = "/applications/{app}/communication/onlineMeetingInvitations/{inv}";
     let participant_invitations = "/applications/{app}/communication/participantInvitations";
     let messaging_invitations = "/applications/{app}/communication/messagingInvitations";
     let my_meeting = "/applications/{app}/onlineMeetings/myOnlineMeetings";
+    let subscriptions = "/applications/{app}/people/presenceSubscriptions";
     Router::new()
         .route("/applications", post(applications::create))
         .route("/applications/{app}", get(applications::get).delete(applications::delete))
         .route("/applications/{app}/me", get(applications::me))
         .route("/applications/{app}/me/makeMeAvailable", post(applications::make_me_available))
         .route("/applications/{app}/me/reportMyActivity", post(applications::report_my_activity))
+        .route("/applications/{app}/reportMyActivity", post(applications::report_my_activity))
+        .route("/applications/{app}/me/phones", get(people::phones))
+        .route("/applications/{app}/me/{part}", get(people::my_part).post(people::publish))
+        .route("/applications/{app}/photos/{key}", get(people::photo))
+        .route("/applications/{app}/people/contacts", get(people::contacts))
+        .route("/applications/{app}/people/search", get(people::search))
+        .route(subscriptions, get(people::subscriptions).post(people::subscribe))
+        .route(
+            &format!("{subscriptions}/{{subscription}}"),
+            get(people::subscription).post(people::extend).delete(people::unsubscribe),
+        )
+        .route(
+            &format!("{subscriptions}/{{subscription}}/addToPresenceSubscription"),
+            post(people::add_to_subscription),
+        )
+        .route("/applications/{app}/people/{key}", get(people::contact))
+        .route("/applications/{app}/people/{key}/{part}", get(people::contact_part))
         .route("/applications/{app}/communication", get(applications::communication))
         .route("/applications/{app}/events", get(events::get))
         .route("/applications/{app}/batch", post(batch::post))
@@ -87,8 +113,13 @@ fn application_routes() -> Router<AppState> {
         .route(&format!("{messaging_invitations}/{{inv}}"), get(messaging::get_invitation))
         .route(&format!("{messaging_invitations}/{{inv}}/{{action}}"), post(messaging::invitation_action))
         .route(&format!("{conversation}/messaging/messages"), post(messaging::send))
-        .route(&format!("{conversation}/messaging/messages/{{msg}}"), get(messaging::get_message))
+        .route(
+            &format!("{conversation}/messaging/messages/{{msg}}"),
+            get(messaging::get_message).post(messaging::reply),
+        )
         .route(&format!("{conversation}/messaging/terminate"), post(messaging::stop))
+        .route(&format!("{conversation}/messaging/typing"), post(messaging::set_typing))
+        .route(&format!("{conversation}/messaging/typingParticipants"), get(messaging::typing_participants))
         .route("/applications/{app}/communication/conversations", get(conversations::list))
         .route(conversation, get(conversations::get).delete(conversations::delete))
         .route(&format!("{conversation}/{{part}}"), get(conversations::part))
@@ -147,7 +178,7 @@ pub fn router(state: AppState) -> Router {
     for discover in ["/platformservice/discover", "/platformService/discover"] {
         router = router.route(discover, get(routes::platform::discover));
     }
-    router
+    let router = router
         .route("/autodiscover/xframe/xframe.html", get(discovery::xframe))
         .route("/WebTicket/oauthtoken", post(token::issue))
         .route("/healthz", get(|| async { "ok" }))
@@ -155,29 +186,51 @@ pub fn router(state: AppState) -> Router {
         .nest(urls::ANONYMOUS_PREFIX, application_routes())
         .nest(urls::PSANON_PREFIX, application_routes())
         .nest(urls::PLATFORM_PREFIX, platform_routes())
-        .merge(web::routes())
+        .merge(web::routes());
+    with_middleware(router, state)
+}
+
+/// The middleware every route runs in, innermost first: JSON-only, the panic catcher (inside
+/// the correlation middleware, so a panic's 500 carries `X-MS-Correlation-Id` too), the
+/// correlation headers, compression, and hiding `Authorization` from traces.
+pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
+    routes
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::json_only))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::correlation))
         .layer(CompressionLayer::new().gzip(true).no_br().no_deflate().no_zstd())
-        .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
         .with_state(state)
 }
+
+/// The router behind [`middleware::collapse_request_slashes`]: what a connection (and each
+/// part of a batch) is served by.
+pub fn app(state: AppState) -> App {
+    tower::Layer::layer(
+        &tower::util::MapRequestLayer::new(middleware::collapse_request_slashes as fn(_) -> _),
+        router(state),
+    )
+}
+
+/// The service [`app`] builds.
+pub type App = tower::util::MapRequest<Router, fn(axum::extract::Request) -> axum::extract::Request>;
 
 /// A server ready to serve: its use cases are built, nothing runs yet.
 pub struct Server {
     state: AppState,
     store: DynStore,
+    connections: ConnectionLimits,
     shutdown: CancellationToken,
 }
 
 impl Server {
     /// Builds the use cases; `shutdown` stops [`Server::serve`] and releases parked requests.
     pub fn new(options: ServerOptions, shutdown: CancellationToken) -> Self {
-        let transport =
-            Arc::new(HttpTransport::new(std::time::Duration::from_secs(options.limits.callback_timeout_secs)));
+        let policy = CallbackPolicy { allowed: options.callback_allow_networks };
+        let timeout = std::time::Duration::from_secs(options.limits.callback_timeout_secs);
+        let transport = Arc::new(HttpTransport::new(timeout, policy));
         let services = Services::new(ServiceOptions {
             store: options.store.clone(),
             clock: options.clock,
@@ -187,7 +240,7 @@ impl Server {
         });
         let state =
             AppState(Arc::new(Shared { services, public_url: options.public_url, server_fqdn: options.server_fqdn }));
-        Self { state, store: options.store, shutdown }
+        Self { state, store: options.store, connections: options.connections, shutdown }
     }
 
     /// The use cases this server runs (tests watch their progress).
@@ -200,7 +253,7 @@ impl Server {
     /// Housekeeping and callback delivery run supervised: a panic is logged and the task
     /// starts again.
     pub async fn serve(self, listener: TcpListener) -> anyhow::Result<()> {
-        let Server { state, store, shutdown } = self;
+        let Server { state, store, connections, shutdown } = self;
         let services = state.services.clone();
         let mut background = tokio::task::JoinSet::new();
         let (s, stop) = (services.clone(), shutdown.clone());
@@ -211,16 +264,16 @@ impl Server {
         background.spawn(supervise("callback delivery", shutdown.clone(), Restart::default(), move || {
             callback_worker::run(s.clone(), stop.clone())
         }));
-        // Routes are resolved into services once, here; serving the router itself would redo
-        // that for every connection (axum turns a `Router` into its routes per accepted
-        // connection), costing tens of KiB per parked event request. Cloning the prepared
-        // router per connection is one reference count.
-        let app = router(state).with_state(()).into_make_service();
-        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
+        // Routes are resolved into services once, here; serving an unprepared router would
+        // redo that for every connection (axum turns a `Router` into its routes per
+        // accepted connection), costing tens of KiB per parked event request. Cloning the
+        // prepared router per request is one reference count.
+        let app = app(state);
+        connections::serve(listener, app, connections, shutdown.clone()).await;
         shutdown.cancel();
         background.join_all().await;
         store.close().await;
-        Ok(served?)
+        Ok(())
     }
 }
 

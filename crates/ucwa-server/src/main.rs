@@ -61,6 +61,10 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     if args.demo {
         cli::ensure_demo_users(store.as_ref()).await?;
     }
+    match ucwa_server::connections::raise_open_file_limit() {
+        Ok(files) => tracing::debug!(files, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+    }
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
@@ -75,8 +79,18 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         limits: args.limits,
         public_url: args.public_url,
         server_fqdn: args.server_fqdn.unwrap_or_else(host_name),
+        connections: args.connections,
+        callback_allow_networks: callback_networks(args.demo, args.callback_allow_networks),
     };
     serve(listener, options, shutdown).await
+}
+
+/// The demo's callback receivers run on this machine: `--demo` allows loopback callbacks.
+fn callback_networks(demo: bool, mut allowed: Vec<ipnet::IpNet>) -> Vec<ipnet::IpNet> {
+    if demo && let Ok(loopback) = "127.0.0.0/8".parse() {
+        allowed.push(loopback);
+    }
+    allowed
 }
 
 async fn cancel_on_signal(shutdown: CancellationToken) {
@@ -110,9 +124,10 @@ async fn service_app(command: ServiceAppCommand) -> anyhow::Result<()> {
     };
     let store = open_store(&db).await?;
     let result = match command {
-        ServiceAppCommand::Add { sip_uri, name, secret_stdin: _, callback_url, db: _ } => {
+        ServiceAppCommand::Add { sip_uri, name, secret_stdin: _, callback_url, domains, db: _ } => {
             let stdin = std::io::stdin().lock();
-            cli::add_service_app(store.as_ref(), &sip_uri, &name, callback_url.as_deref(), stdin).await.map(|_| ())
+            let callback_url = callback_url.as_deref();
+            cli::add_service_app(store.as_ref(), &sip_uri, &name, callback_url, &domains, stdin).await.map(|_| ())
         }
         ServiceAppCommand::List { .. } => cli::list_service_apps(store.as_ref()).await,
         ServiceAppCommand::Failures { .. } => cli::list_callback_failures(store.as_ref()).await,
@@ -123,16 +138,29 @@ async fn service_app(command: ServiceAppCommand) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    ucwa_server::middleware::install_panic_hook();
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let cli = Cli::parse();
     match cli.command {
         None => run_server(cli.serve).await,
-        Some(Command::Serve(args)) => run_server(args).await,
+        Some(Command::Serve(args)) => run_server(*args).await,
         Some(Command::User { command: UserCommand::Add { sip_uri, name, password_stdin: _, db } }) => {
             let store = open_store(&db.database_url).await?;
             let result = cli::add_user(store.as_ref(), &sip_uri, &name, std::io::stdin().lock()).await;
+            store.close().await;
+            result
+        }
+        Some(Command::User { command: UserCommand::Passwd { sip_uri, password_stdin: _, db } }) => {
+            let store = open_store(&db.database_url).await?;
+            let result = cli::set_password(store.as_ref(), &sip_uri, std::io::stdin().lock()).await;
+            store.close().await;
+            result
+        }
+        Some(Command::User { command: UserCommand::Revoke { sip_uri, db } }) => {
+            let store = open_store(&db.database_url).await?;
+            let result = cli::revoke_user(store.as_ref(), &sip_uri).await;
             store.close().await;
             result
         }

@@ -1,11 +1,12 @@
-//! Cross-cutting HTTP behaviour: correlation headers, and UCWA error bodies for the
-//! requests no route takes (404, 405) and for panics.
+//! Cross-cutting HTTP behaviour: repeated slashes collapsed before routing, correlation
+//! headers, and UCWA error bodies for the requests no route takes (404, 405) and for panics.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
 use ucwa_core::credentials::new_id;
@@ -31,6 +32,44 @@ static CORRELATION_IDS: LazyLock<CorrelationIds> =
 fn next_correlation_id() -> String {
     let n = CORRELATION_IDS.counter.fetch_add(1, Ordering::Relaxed);
     format!("{}{n:012x}", CORRELATION_IDS.prefix)
+}
+
+/// `path_and_query` with every run of `/` in its path made one `/` (the query is left as it
+/// is). IIS in front of Microsoft's servers did this before UCWA routed, and published bots
+/// rely on it: they build URLs as `root + "/" + href`, which doubles the slash
+/// (docs/compatibility.md, Conventions).
+pub fn collapse_slashes(path_and_query: &str) -> Cow<'_, str> {
+    let (path, query) = match path_and_query.find('?') {
+        Some(i) => path_and_query.split_at(i),
+        None => (path_and_query, ""),
+    };
+    if !path.contains("//") {
+        return Cow::Borrowed(path_and_query);
+    }
+    let mut out = String::with_capacity(path_and_query.len());
+    for c in path.chars() {
+        if !(c == '/' && out.ends_with('/')) {
+            out.push(c);
+        }
+    }
+    out.push_str(query);
+    Cow::Owned(out)
+}
+
+/// Rewrites the request's URI with [`collapse_slashes`]. It runs before routing, so it wraps
+/// the whole router (axum's `Router::layer` runs after a route matched).
+pub fn collapse_request_slashes(mut req: Request) -> Request {
+    let collapsed = req.uri().path_and_query().map(|pq| collapse_slashes(pq.as_str()));
+    if let Some(Cow::Owned(pq)) = collapsed {
+        let mut parts = req.uri().clone().into_parts();
+        if let Ok(pq) = pq.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
+    }
+    req
 }
 
 /// A failure's cause, put in the response's extensions by [`ApiError`] so that it is logged
@@ -94,14 +133,47 @@ pub async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
-/// Turns a panic into a plain 500 with a UCWA body; the panic message is logged, not sent.
-pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let detail = err
+/// The text of a panic payload (`panic!` carries a `&str` or a `String`).
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
         .downcast_ref::<String>()
         .map(String::as_str)
-        .or_else(|| err.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown panic");
-    tracing::error!(panic = detail, "handler panicked");
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic")
+}
+
+/// `text` made safe for one log line: control characters (a newline would forge a line),
+/// quotes and backslashes escaped the way Rust string literals are.
+pub fn escape_for_log(text: &str) -> String {
+    text.escape_debug().to_string()
+}
+
+/// Replaces the default panic hook, which prints the payload as it is: a panic message
+/// that quotes request input (a user name with a newline) would forge log lines. This one
+/// prints the same facts (thread, location, message, and a backtrace when `RUST_BACKTRACE`
+/// asks for one) with the message escaped.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let location = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+        eprintln!(
+            "thread '{}' panicked at {}: {}",
+            escape_for_log(thread.name().unwrap_or("<unnamed>")),
+            location.unwrap_or_default(),
+            escape_for_log(panic_text(info.payload()))
+        );
+        let backtrace = std::backtrace::Backtrace::capture();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            eprintln!("{backtrace}");
+        }
+    }));
+}
+
+/// Turns a panic into a plain 500 with a UCWA body; the panic message is logged (escaped),
+/// not sent. The catch layer sits inside [`correlation`], so this answer carries the
+/// correlation id like any other.
+pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!(panic = %escape_for_log(panic_text(err.as_ref())), "handler panicked");
     error_response(
         StatusCode::INTERNAL_SERVER_ERROR,
         &ErrorBody::new("ServiceFailure", None, "The server could not complete the request."),
@@ -110,7 +182,22 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
 
 #[cfg(test)]
 mod tests {
-    use super::accepts_only_xml;
+    use super::{accepts_only_xml, collapse_slashes, escape_for_log};
+
+    #[test]
+    fn repeated_slashes_in_the_path_collapse() {
+        assert_eq!(collapse_slashes("//ucwa//oauth/v1/applications/1"), "/ucwa/oauth/v1/applications/1");
+        assert_eq!(collapse_slashes("/a///b/?x=//y"), "/a/b/?x=//y");
+        assert!(matches!(collapse_slashes("/a/b?x=//y"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(collapse_slashes("/a%2F%2Fb"), "/a%2F%2Fb");
+    }
+
+    #[test]
+    fn log_text_is_escaped() {
+        assert_eq!(escape_for_log("a\nINFO forged line"), "a\\nINFO forged line");
+        assert_eq!(escape_for_log("tab\there\u{1b}[31m"), "tab\\there\\u{1b}[31m");
+        assert_eq!(escape_for_log("plain é"), "plain é");
+    }
 
     #[test]
     fn only_xml_only_accept_headers_are_refused() {

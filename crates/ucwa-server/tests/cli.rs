@@ -45,6 +45,32 @@ fn user_add_and_list() {
 }
 
 #[test]
+fn user_passwd_and_revoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = db_url(&dir);
+    assert!(add_user(&url, "sip:dave@example.com", "Dave", "s3cret").status.success());
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .args(["--database-url", &url])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run(&["user", "passwd", "sip:dave@example.com", "--password-stdin"], "n3w\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "password changed; 0 token(s) revoked");
+    let out = run(&["user", "passwd", "sip:nobody@example.com", "--password-stdin"], "x\n");
+    assert!(!out.status.success(), "no such user");
+    let out = run(&["user", "revoke", "sip:dave@example.com"], "");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0 token(s) revoked");
+}
+
+#[test]
 fn serve_announces_serves_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let url = db_url(&dir);

@@ -389,7 +389,9 @@ async fn callbacks_resume_on_another_node_when_the_delivering_one_is_killed() {
     let store = PostgresStore::open(cluster.db.url()).await.unwrap();
     let bot_uri = "sip:bot@contoso.com";
     let secret = "bot-client-secret-0123456789";
-    ucwa_server::cli::add_service_app(&store, bot_uri, "Bot", None, format!("{secret}\n").as_bytes()).await.unwrap();
+    ucwa_server::cli::add_service_app(&store, bot_uri, "Bot", None, &[], format!("{secret}\n").as_bytes())
+        .await
+        .unwrap();
     ucwa_core::Store::close(&store).await;
     let bot =
         cluster.token(&[("grant_type", "client_credentials"), ("client_id", bot_uri), ("client_secret", secret)]).await;

@@ -26,8 +26,10 @@ fn sqlite_url(dir: &tempfile::TempDir, name: &str) -> String {
 async fn fill_source(url: &str) -> String {
     let store = SqliteStore::open(url).await.unwrap();
     ucwa_server::cli::add_user(&store, "sip:alice@example.com", "Alice", "alice-password\n".as_bytes()).await.unwrap();
+    let domains = ["partner.example".to_owned()];
+    let secret = format!("{SECRET}\n");
     let key =
-        ucwa_server::cli::add_service_app(&store, "sip:bot@example.com", "Bot", None, format!("{SECRET}\n").as_bytes())
+        ucwa_server::cli::add_service_app(&store, "sip:bot@example.com", "Bot", None, &domains, secret.as_bytes())
             .await
             .unwrap();
     let settings =
@@ -97,6 +99,7 @@ async fn copies_everything_that_outlives_a_sign_in(target: &str, open_target: im
     let apps = dst.list_service_apps().await.unwrap();
     assert_eq!(apps, src.list_service_apps().await.unwrap());
     assert_eq!(apps[0].signing_key, signing_key);
+    assert_eq!(apps[0].domains, ["partner.example"], "with the domains it may act in");
     let meetings = dst.meetings_after("", 10).await.unwrap();
     assert_eq!(meetings.len(), 1, "the two-party conversation stays behind");
     let (copied, original) = (&meetings[0], src.meeting("MEET1").await.unwrap().unwrap());

@@ -1,12 +1,12 @@
-//! What the administrative command line does (`ucwa-server user add`, `service-app add`,
-//! `store copy`): validation, hashing and storing, with errors worded for a person at a
-//! terminal.
+//! What the administrative command line does (`ucwa-server user add|passwd|revoke`,
+//! `service-app add`, `store copy`): validation, hashing and storing, with errors worded for a
+//! person at a terminal. Changing a user's password or an endpoint's secret revokes its tokens.
 
 use std::collections::BTreeMap;
 
 use ucwa_core::meeting::{Meeting, MeetingKind};
-use ucwa_core::model::{MeetingRecord, User};
-use ucwa_core::service::{ServiceApp, mint_signing_key};
+use ucwa_core::model::{MeetingRecord, Principal, User};
+use ucwa_core::service::{ServiceApp, domain_of, mint_signing_key};
 use ucwa_core::store::{Store, StoreError};
 
 use crate::callbacks::valid_callback_url;
@@ -52,17 +52,20 @@ async fn hashed(secret: String) -> Result<String, AdminError> {
         .map_err(|e| AdminError(e.to_string()))
 }
 
+fn user_uri(sip_uri: &str) -> Result<String, AdminError> {
+    normalize_sip_uri(sip_uri)
+        .ok_or_else(|| AdminError(format!("{sip_uri:?} is not a SIP URI like sip:alice@example.com")))
+}
+
 /// Adds a user or updates its name and password; returns the stored URI and whether it is
-/// new.
+/// new. Updating an existing user revokes its tokens (the password may have changed).
 pub async fn add_user(
     store: &dyn Store,
     sip_uri: &str,
     name: &str,
     password: String,
 ) -> Result<(String, bool), AdminError> {
-    let Some(uri) = normalize_sip_uri(sip_uri) else {
-        return refuse(format!("{sip_uri:?} is not a SIP URI like sip:alice@example.com"));
-    };
+    let uri = user_uri(sip_uri)?;
     if password.is_empty() {
         return refuse("no password on standard input");
     }
@@ -70,7 +73,35 @@ pub async fn add_user(
     let password_hash = hashed(password).await?;
     let user = User { uri: uri.clone(), display_name: name.to_owned(), password_hash };
     let created = store.upsert_user(&user).await?;
+    if !created {
+        store.revoke_tokens(&Principal::User { uri: uri.clone() }).await?;
+    }
     Ok((uri, created))
+}
+
+/// `user passwd`: replaces an existing user's password and revokes its tokens; returns how
+/// many were revoked.
+pub async fn set_password(store: &dyn Store, sip_uri: &str, password: String) -> Result<u64, AdminError> {
+    let uri = user_uri(sip_uri)?;
+    if password.is_empty() {
+        return refuse("no password on standard input");
+    }
+    let Some(user) = store.find_user(&uri).await? else {
+        return refuse(format!("no user {uri}: add it with `user add`"));
+    };
+    let password_hash = hashed(password).await?;
+    store.upsert_user(&User { password_hash, ..user }).await?;
+    Ok(store.revoke_tokens(&Principal::User { uri }).await?)
+}
+
+/// `user revoke`: ends every session of a user (its tokens stop working within the token
+/// cache's freshness period); returns how many tokens were revoked.
+pub async fn revoke_user(store: &dyn Store, sip_uri: &str) -> Result<u64, AdminError> {
+    let uri = user_uri(sip_uri)?;
+    if store.find_user(&uri).await?.is_none() {
+        return refuse(format!("no user {uri}"));
+    }
+    Ok(store.revoke_tokens(&Principal::User { uri }).await?)
 }
 
 /// What `service-app add` stored.
@@ -81,13 +112,14 @@ pub struct AddedServiceApp {
     pub signing_key: String,
 }
 
-/// Registers a service application endpoint (or replaces its name, secret, callback URL and
-/// signing key).
+/// Registers a service application endpoint (or replaces its name, secret, callback URL,
+/// signing key and the domains besides its own it may act in).
 pub async fn add_service_app(
     store: &dyn Store,
     sip_uri: &str,
     name: &str,
     callback_url: Option<&str>,
+    domains: &[String],
     secret: String,
     now_ms: i64,
 ) -> Result<AddedServiceApp, AdminError> {
@@ -101,6 +133,13 @@ pub async fn add_service_app(
     if callback_url.is_some_and(|url| !valid_callback_url(url)) {
         return refuse("--callback-url must be an absolute http(s) URL of at most 1024 characters");
     }
+    let mut checked_domains = Vec::new();
+    for domain in domains {
+        let Some(uri) = normalize_sip_uri(&format!("x@{domain}")) else {
+            return refuse(format!("--domain {domain:?} is not a SIP domain like example.com"));
+        };
+        checked_domains.push(domain_of(&uri));
+    }
     let signing_key = mint_signing_key();
     let app = ServiceApp {
         uri: uri.clone(),
@@ -109,8 +148,13 @@ pub async fn add_service_app(
         signing_key: signing_key.clone(),
         callback_url: callback_url.map(str::to_owned),
         created_ms: now_ms,
+        domains: checked_domains,
     };
     let created = store.upsert_service_app(&app).await?;
+    if !created {
+        // The secret may have changed: the tokens signed in with the old one end.
+        store.revoke_tokens(&Principal::Service { uri: uri.clone() }).await?;
+    }
     Ok(AddedServiceApp { uri, created, signing_key })
 }
 

@@ -95,7 +95,7 @@ impl Services {
     /// `applicationSessionId`, `allowedOrigins` (longer than 500, or an origin that is not
     /// `https://host[:port]`) or `meetingUrl` (missing: peer-to-peer tokens are not offered;
     /// a SIP URI instead of the join URL; longer than 1024); 404 `DestinationNotFound` for a
-    /// join URL of no live meeting here.
+    /// join URL of no live meeting here; 403 for a meeting outside the endpoint's domains.
     pub async fn anon_application_token(&self, app: &Application, input: &PropertyBag) -> ServiceResult<GuestToken> {
         let mut v = Validator::new();
         let session_id = v.check(input.string("applicationSessionId", 100));
@@ -123,6 +123,7 @@ impl Services {
         let record = self.meeting_of_join_url(meeting_url.as_deref().unwrap_or_default().trim()).await?;
         let record = record.ok_or_else(|| ServiceError::destination_not_found("No meeting has this join URL."))?;
         let m = &record.meeting;
+        self.ensure_domain(app, &m.settings().organizer_uri, "mint guest tokens for meetings").await?;
         let session_id = session_id.filter(|s| !s.trim().is_empty()).unwrap_or_else(new_id);
         let secret = format!("psat={}", mint_token().secret.trim_start_matches("ucwa_"));
         let expires_ms = self.now_ms() + PSAT_TTL_MS;

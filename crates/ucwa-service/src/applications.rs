@@ -10,13 +10,15 @@ use bytes::Bytes;
 use ucwa_core::channel::Priority;
 use ucwa_core::credentials::new_id;
 use ucwa_core::meeting::Command;
-use ucwa_core::model::{AppKind, AppStatus, Application, NewApplication, NewEvent, Principal};
+use ucwa_core::model::{AppKind, AppStatus, Application, NewApplication, NewEvent, Principal, PublicationChange};
 use ucwa_proto::event::{Event, EventType, RelLink};
 use ucwa_proto::input::{PropertyBag, Validator};
 
 use crate::Services;
 use crate::error::{ServiceError, ServiceResult};
+use crate::people::{PREFERRED_AVAILABILITY, Part};
 use crate::render::application as render;
+use crate::render::people;
 use crate::urls::AppUrls;
 
 /// An application and whether this request created it (`201`) or found it (`200`).
@@ -86,8 +88,20 @@ impl Services {
     }
 
     /// Stores a new application (or finds the owner's active one for the same endpoint).
+    /// Creates the application (or finds the one of the same endpoint), within the owner's
+    /// quota: a new one past `--max-applications-per-user` is taken back and refused with
+    /// 410 Gone / TooManyApplications (the documented per-user limit).
     pub(crate) async fn insert_application(&self, new: &NewApplication) -> ServiceResult<CreatedApplication> {
-        let (app, created) = self.store.create_application(new, self.channel_limits.defaults(), self.now_ms()).await?;
+        let now = self.now_ms();
+        let before = self.store.quota_usage(&new.owner_uri, now).await?.applications;
+        let (app, created) = self.store.create_application(new, self.channel_limits.defaults(), now).await?;
+        if created && before >= self.limits.max_applications_per_user {
+            self.store.delete_application(&app.id).await?;
+            return Err(ServiceError::Gone {
+                subcode: "TooManyApplications",
+                message: "This user has too many applications; delete one first.".into(),
+            });
+        }
         Ok(CreatedApplication { app, created })
     }
 
@@ -105,6 +119,7 @@ impl Services {
         }
         self.leave_all(app_id).await;
         self.store.delete_application(app_id).await?;
+        self.after_going_away(&app).await;
         Ok(())
     }
 
@@ -113,7 +128,7 @@ impl Services {
     /// `reportMyActivity`.
     pub async fn make_me_available(&self, app: &Application, input: &PropertyBag) -> ServiceResult<()> {
         let mut v = Validator::new();
-        v.check(input.enumeration("signInAs", &["Online", "Busy", "DoNotDisturb", "BeRightBack", "Away", "Offwork"]));
+        let sign_in_as = v.check(input.enumeration("signInAs", PREFERRED_AVAILABILITY));
         v.check(input.string_list("supportedModalities", 50));
         v.check(input.string_list("supportedMessageFormats", 50));
         v.finish()?;
@@ -130,20 +145,57 @@ impl Services {
             body: Event::new(EventType::Updated, RelLink::new(rel, href)).embedding(rel, body).to_value(),
             conversation: None,
         };
-        let events = vec![event("me", urls.me(), me), event("communication", urls.communication(), communication)];
+        // As recorded (`receiveanim` step 7): `me` updated, then the user's presence, note and
+        // location added (a signed-in user's only), then `communication` updated.
+        let mut events = vec![event("me", urls.me(), me)];
+        if !app.anonymous {
+            let added = |part| people::me_event(app, part, EventType::Added);
+            events.extend([added("presence"), added("note"), added("location")]);
+        }
+        events.push(event("communication", urls.communication(), communication));
         if !self.store.make_available(&app.id, events, self.now_ms()).await? {
-            return Err(ServiceError::conflict("The application is already available."));
+            return Err(ServiceError::Conflict {
+                subcode: Some("AlreadyExists"),
+                message: "The application is already available.".into(),
+            });
+        }
+        if app.anonymous {
+            return Ok(());
+        }
+        // The user may just have come online; `signInAs` sets the availability it shows.
+        match sign_in_as {
+            Some(availability) => {
+                let change = PublicationChange::Availability(Some(availability.to_owned()));
+                self.publish_change(&app.owner_uri, Part::Presence, &change, Some(&app.id)).await?;
+            }
+            None => self.presence_may_have_changed(&app.owner_uri).await,
         }
         Ok(())
     }
 
-    /// `POST me/reportMyActivity`: keeps an available application from counting as idle.
+    /// `POST me/reportMyActivity` (and `POST reportMyActivity` below the application, the
+    /// href of the reference page's sample that UCWA 1.0 clients keep-alive with): keeps an
+    /// available application from counting as idle
+    /// (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/reportmyactivity_ref>).
     pub async fn report_my_activity(&self, app: &Application) -> ServiceResult<()> {
         if !app.available {
-            return Err(ServiceError::conflict("Call makeMeAvailable first."));
+            return Err(make_me_available_required());
         }
         self.store.touch_channel(&app.id, app.channel, self.now_ms()).await?;
         Ok(())
+    }
+
+    /// Tells the watchers of `app`'s owner when its last available application went away
+    /// (deleted or expired): it now shows `Offline`.
+    pub(crate) async fn after_going_away(&self, app: &Application) {
+        if !app.available || app.anonymous {
+            return;
+        }
+        match self.store.online_applications(&app.owner_uri).await {
+            Ok(left) if left.is_empty() => self.presence_may_have_changed(&app.owner_uri).await,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "listing the user's applications failed"),
+        }
     }
 
     /// Ends every conversation of an application that is going away (deleted or expired).
@@ -159,6 +211,12 @@ impl Services {
             }
         }
     }
+}
+
+/// `409 Conflict / MakeMeAvailableRequired`: what presence, note, location and
+/// `reportMyActivity` answer before `makeMeAvailable`.
+pub fn make_me_available_required() -> ServiceError {
+    ServiceError::Conflict { subcode: Some("MakeMeAvailableRequired"), message: "Call makeMeAvailable first.".into() }
 }
 
 /// Rendered application bodies, reused while the application is unchanged. Clients poll

@@ -40,10 +40,13 @@
 //! aborted, their leases released, and redelivered by whichever node claims them next).
 //! Conversations are independent: up to [`MAX_IN_FLIGHT`] of them are delivered
 //! concurrently in a `JoinSet`, each by one task (the lease keeps a conversation being
-//! delivered out of the next claim), so a slow or dead receiver only delays its own
-//! conversations. The worker looks for new work every [`POLL`] of real time (the outbox
-//! query is indexed and cheap when idle); retry times and leases are read from the injected
-//! clock, so a test's manual clock decides when a retry is due or a lease expires.
+//! delivered out of the next claim), and at most `--callback-endpoint-concurrency`
+//! (default 4) of one application (endpoint) at a time on all nodes together: the claim
+//! counts the endpoint's live leases, so a slow or dead receiver with many conversations
+//! delays only its own, never another endpoint's first callback (finding 7 of issue 11).
+//! The worker looks for new work every [`POLL`] of real time (the outbox query is indexed
+//! and cheap when idle); retry times and leases are read from the injected clock, so a
+//! test's manual clock decides when a retry is due or a lease expires.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -56,6 +59,7 @@ use serde_json::{Map, Value};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use ucwa_core::channel::batch_len;
 use ucwa_core::meeting::Command;
 use ucwa_core::service::{CallbackRoute, OutboxItem, backoff_ms, signature_header};
 use ucwa_proto::event::{Continuation, RelLink, batch_body, group_by_sender};
@@ -75,6 +79,10 @@ pub const DELIVERY_HEADER: &str = "x-openucwa-delivery";
 /// How a callback reaches its receiver.
 #[async_trait]
 pub trait CallbackTransport: Send + Sync + 'static {
+    /// Whether callbacks may go to `url` at all (the operator's rules on addresses, see the
+    /// server's transport); `Err` says why not, worded to follow "callbackUrl ...".
+    async fn check(&self, url: &Url) -> Result<(), String>;
+
     /// POSTs `body` to `url` with the [`SIGNATURE_HEADER`] `signature`, the
     /// [`DELIVERY_HEADER`] `delivery` (none on a reachability probe) and the
     /// [`CALLBACK_CONTENT_TYPE`]; `Ok` carries the receiver's answer body after a 2xx, `Err`
@@ -250,9 +258,12 @@ async fn deliver(services: &Services, session_id: &str) -> Result<Turn, ucwa_cor
         if n > 0 && !services.store.renew_callback_lease(session_id, &services.node, services.now_ms() + lease).await? {
             return Ok(Turn::Done);
         }
-        let Some((route, items)) = services.store.callback_batch(session_id, MAX_BATCH_EVENTS).await? else {
+        let Some((route, mut items)) = services.store.callback_batch(session_id, MAX_BATCH_EVENTS).await? else {
             return Ok(Turn::Done);
         };
+        // At most --max-batch-bytes; the rest in the next batch.
+        let sizes = items.iter().map(|i| serde_json::to_vec(&i.body).map_or(0, |b| b.len()));
+        items.truncate(batch_len(sizes, services.limits.max_batch_bytes));
         let (Some(url), Some(last)) = (route.url.clone(), items.last()) else { return Ok(Turn::Done) };
         let through = last.id;
         if route.batch_through.is_none() {
@@ -339,6 +350,39 @@ async fn give_up(
     Ok(())
 }
 
+/// Claims due conversations while there is room (at most [`MAX_IN_FLIGHT`] in flight) and
+/// starts their deliveries; the store takes at most `--callback-endpoint-concurrency` leases
+/// per application (endpoint), counting those held on other nodes. Returns whether anything
+/// was due.
+async fn start_due(
+    services: &Services,
+    in_flight: &mut JoinSet<()>,
+    busy: &mut HashMap<tokio::task::Id, String>,
+) -> bool {
+    let room = MAX_IN_FLIGHT.saturating_sub(in_flight.len());
+    if room == 0 {
+        return false;
+    }
+    let now = services.now_ms();
+    let until = now + lease_ms(&services.limits);
+    let per_app = u32::try_from(services.limits.callback_endpoint_concurrency.max(1)).unwrap_or(u32::MAX);
+    let room = u32::try_from(room).unwrap_or(1);
+    match services.store.claim_callbacks(&services.node, now, until, per_app, room).await {
+        Ok(due) => {
+            let found = !due.is_empty();
+            for due in due {
+                let handle = in_flight.spawn(turn(services.clone(), due.session_id.clone()));
+                busy.insert(handle.id(), due.session_id);
+            }
+            found
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "looking for due callbacks failed");
+            false
+        }
+    }
+}
+
 /// The delivery worker: runs until `shutdown`.
 pub async fn run(services: Services, shutdown: CancellationToken) {
     let mut in_flight: JoinSet<()> = JoinSet::new();
@@ -359,23 +403,7 @@ pub async fn run(services: Services, shutdown: CancellationToken) {
             }
             _ = ticker.tick() => {}
         }
-        let room = MAX_IN_FLIGHT.saturating_sub(in_flight.len());
-        let mut found = false;
-        if room > 0 {
-            let now = services.now_ms();
-            let (node, until, room) =
-                (&services.node, now + lease_ms(&services.limits), u32::try_from(room).unwrap_or(1));
-            match services.store.claim_callbacks(node, now, until, room).await {
-                Ok(due) => {
-                    found = !due.is_empty();
-                    for session in due {
-                        let handle = in_flight.spawn(turn(services.clone(), session.clone()));
-                        busy.insert(handle.id(), session);
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "looking for due callbacks failed"),
-            }
-        }
+        let found = start_due(&services, &mut in_flight, &mut busy).await;
         let busy_now = found || !in_flight.is_empty();
         services.deliveries.0.send_modify(|o| *o = Outbox { looks: o.looks + 1, busy: busy_now });
         // Routes of ended conversations with nothing left to deliver, now and then.

@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 use ucwa_core::meeting::{Command, View};
-use ucwa_core::model::Application;
+use ucwa_core::model::{AppKind, Application};
 use ucwa_core::store::SessionLocation;
 
 use crate::Services;
@@ -30,6 +30,21 @@ fn visible(v: &Viewer<'_>, subject_id: &str) -> bool {
     v.session.in_roster()
         && !subject.identity.trusted
         && (subject.in_roster() || (subject.is_waiting() && v.session.leads()))
+}
+
+/// The actions a participant link offers (each spelled as its rel).
+const PARTICIPANT_ACTIONS: [&str; 5] = ["admit", "reject", "promote", "demote", "eject"];
+
+/// The meeting command of a participant action by `actor` on `target`.
+fn participant_command(action: &str, actor: String, target: String) -> Option<Command> {
+    match action {
+        "admit" => Some(Command::Admit { actor, target }),
+        "reject" => Some(Command::Reject { actor, target }),
+        "promote" => Some(Command::Promote { actor, target }),
+        "demote" => Some(Command::Demote { actor, target }),
+        "eject" => Some(Command::Eject { actor, target }),
+        _ => None,
+    }
 }
 
 impl Services {
@@ -98,9 +113,12 @@ impl Services {
         .await
     }
 
-    /// `GET participants/{subject}` as session `session_id` sees it.
+    /// `GET participants/{subject}` as session `session_id` sees it; `subject` is the
+    /// participant's key (`bob@example.com`) or, in hrefs handed out before keys existed,
+    /// its session id.
     pub async fn participant(&self, app: &Application, session_id: &str, subject: &str) -> ServiceResult<Value> {
         self.view(app, session_id, |v| {
+            let subject = v.meeting().participant_session(subject).ok_or_else(ServiceError::not_found)?;
             if !visible(v, subject) {
                 return Err(ServiceError::not_found());
             }
@@ -124,16 +142,24 @@ impl Services {
         subject: &str,
         action: &str,
     ) -> ServiceResult<()> {
+        if !PARTICIPANT_ACTIONS.contains(&action) {
+            return Err(ServiceError::not_found());
+        }
         let meeting_id = self.locate(app, session_id).await?;
-        let (actor, target) = (session_id.to_owned(), subject.to_owned());
-        let cmd = match action {
-            "admit" => Command::Admit { actor, target },
-            "reject" => Command::Reject { actor, target },
-            "promote" => Command::Promote { actor, target },
-            "demote" => Command::Demote { actor, target },
-            "eject" => Command::Eject { actor, target },
-            _ => return Err(ServiceError::not_found()),
-        };
-        self.meetings.command(&meeting_id, cmd).await
+        if app.kind == AppKind::Service {
+            // A service application rules only over meetings of its domains.
+            let record = self.store.meeting(&meeting_id).await?.ok_or_else(ServiceError::not_found)?;
+            let organizer = &record.meeting.settings().organizer_uri;
+            self.ensure_domain(app, organizer, "admit, reject, promote, demote or eject participants").await?;
+        }
+        self.meetings
+            .run(&meeting_id, |record, now| {
+                // The subject is named by its participant key (or, in older hrefs, its id).
+                let target = record.meeting.participant_session(subject).cloned().unwrap_or_else(|| subject.to_owned());
+                let cmd =
+                    participant_command(action, session_id.to_owned(), target).ok_or_else(ServiceError::not_found)?;
+                Ok(((), record.meeting.handle(cmd, now)?))
+            })
+            .await
     }
 }

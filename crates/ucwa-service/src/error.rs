@@ -25,8 +25,11 @@ pub enum ServiceError {
     PreconditionRequired,
     /// A body in a media type the use case does not read.
     UnsupportedMediaType,
-    /// Too many attempts (sign-in rate limit).
-    TooManyRequests,
+    /// Too many attempts (sign-in limits): 429 with `Retry-After`.
+    TooManyRequests { retry_after_secs: u64 },
+    /// The server is too busy to do this now (every hashing slot taken): 503 with
+    /// `Retry-After`.
+    Unavailable { retry_after_secs: u64 },
     /// The operation failed for a documented reason the client acts on (`CallbackChannelError`).
     ServiceFailure { subcode: &'static str, message: String },
     /// A token request was refused: the OAuth `error` code (`invalid_grant`, ...).
@@ -56,6 +59,16 @@ impl ServiceError {
 
     pub fn forbidden(message: &str) -> Self {
         ServiceError::Forbidden { subcode: None, message: message.into() }
+    }
+
+    /// How long a client should wait before trying again, for the errors that say so.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            ServiceError::TooManyRequests { retry_after_secs } | ServiceError::Unavailable { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
+            _ => None,
+        }
     }
 
     pub fn conflict(message: impl Into<String>) -> Self {
@@ -101,7 +114,8 @@ impl std::fmt::Display for ServiceError {
             ServiceError::PreconditionFailed => f.write_str("precondition failed"),
             ServiceError::PreconditionRequired => f.write_str("precondition required"),
             ServiceError::UnsupportedMediaType => f.write_str("unsupported media type"),
-            ServiceError::TooManyRequests => f.write_str("too many requests"),
+            ServiceError::TooManyRequests { .. } => f.write_str("too many requests"),
+            ServiceError::Unavailable { .. } => f.write_str("busy"),
             ServiceError::OAuth(code) => f.write_str(code),
             ServiceError::Internal(cause) => f.write_str(cause),
         }

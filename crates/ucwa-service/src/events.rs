@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use ucwa_core::channel::{AckDecision, ChannelParams, ChannelRequest, Pending, decide_ack, release_at};
+use ucwa_core::channel::{AckDecision, ChannelParams, ChannelRequest, Pending, batch_len, decide_ack, release_at};
 use ucwa_core::model::{Application, DeliveredBatch, StoredEvent};
 use ucwa_proto::event::{Continuation, RelLink, batch_body, group_by_sender, resync_body};
 
@@ -41,7 +41,8 @@ use crate::urls::AppUrls;
 /// far below any sensible idle limit.
 const ACTIVITY_RESOLUTION_MS: i64 = 10_000;
 
-/// Most events one batch carries; the rest follow in the next batch, in order.
+/// Most events one batch carries (and at most `--max-batch-bytes` of them); the rest follow
+/// in the next batch, in order.
 const MAX_BATCH_EVENTS: u32 = 256;
 
 struct Slot {
@@ -221,7 +222,11 @@ impl Services {
                 events.iter().map(|e| Pending { priority: e.priority, created_ms: e.created_ms }).collect();
             let now = self.now_ms();
             let wake_at = release_at(&pending, &params).map_or(timeout_at, |r| r.min(timeout_at));
-            if now >= wake_at || events.len() >= MAX_BATCH_EVENTS as usize || channels.shutdown.is_cancelled() {
+            let fits = batch_len(events.iter().map(body_size), self.limits.max_batch_bytes);
+            let full = events.len() >= MAX_BATCH_EVENTS as usize || fits < events.len();
+            if now >= wake_at || full || channels.shutdown.is_cancelled() {
+                let mut events = events;
+                events.truncate(fits);
                 break events;
             }
             let _waiting = Waiting::new(channels, &app.id);
@@ -247,6 +252,11 @@ impl Services {
             _ => Err(replaced_error()),
         }
     }
+}
+
+/// The bytes an event's body adds to a batch.
+fn body_size(event: &StoredEvent) -> usize {
+    serde_json::to_vec(&event.body).map_or(0, |b| b.len())
 }
 
 fn build_batch(urls: &AppUrls, no: u64, events: &[StoredEvent]) -> String {

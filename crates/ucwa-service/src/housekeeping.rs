@@ -1,6 +1,6 @@
 //! Background housekeeping on the injected clock: fails lobby waits and unanswered
 //! invitations past their deadline, expires idle applications (their conversations end),
-//! purges expired tokens, drops meetings this node has not used for a while from its
+//! purges expired tokens and presence subscriptions, drops meetings this node has not used for a while from its
 //! cache, and once a minute deletes what finished before the retention period
 //! ([`crate::retention`]). Each pass is idempotent, so several nodes may run it at once, and the supervisor
 //! may restart it after a panic.
@@ -70,10 +70,14 @@ pub async fn run(services: Services, shutdown: CancellationToken) {
         if idle_sweep.due(now) {
             services.expire_idle_applications(now - millis(idle)).await;
         }
-        if token_sweep.due(now)
-            && let Err(e) = services.store.purge_expired_tokens(now).await
-        {
-            tracing::warn!(error = %e, "token purge failed");
+        if token_sweep.due(now) {
+            if let Err(e) = services.store.purge_expired_tokens(now).await {
+                tracing::warn!(error = %e, "token purge failed");
+            }
+            // Expired presence subscriptions no longer deliver; this only frees their rows.
+            if let Err(e) = services.store.purge_expired_presence_subscriptions(now).await {
+                tracing::warn!(error = %e, "presence subscription purge failed");
+            }
         }
         if retention_sweep.due(now) {
             services.purge_finished(now).await;
@@ -132,6 +136,9 @@ impl Services {
                 }
                 for app in expired {
                     self.leave_all(&app).await;
+                    if let Ok(Some(app)) = self.store.application(&app).await {
+                        self.after_going_away(&app).await;
+                    }
                 }
             }
             Err(e) => tracing::warn!(error = %e, "application expiry failed"),

@@ -16,7 +16,8 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 use ucwa_core::credentials::new_id;
 use ucwa_core::meeting::{
-    Command, ConversationState, Identity, InvitationKind, Invite, Invitee, ParticipantInvitationRequest,
+    Command, ConversationState, Identity, InvitationKind, InvitationState, Invite, Invitee,
+    ParticipantInvitationRequest,
 };
 use ucwa_core::model::{Application, MeetingRecord, User};
 use ucwa_proto::input::{PropertyBag, Validator};
@@ -25,7 +26,7 @@ use crate::Services;
 use crate::error::{ServiceError, ServiceResult};
 use crate::join::surface_of;
 use crate::render::invitation::{invitation, messaging_operation, participant_invitation};
-use crate::validate::{IMPORTANCE, content, importance, sip_target};
+use crate::validate::{IMPORTANCE, MAX_CONTENT_CHARS, content, importance, sip_target};
 
 /// CallDeclineReason
 /// (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/calldeclinereason_ref>). `Local`
@@ -103,8 +104,8 @@ impl Services {
         let operation_id = v.check(input.string("operationId", 50));
         let subject = v.check(input.string("subject", 250));
         let importance_value = v.check(input.enumeration("importance", IMPORTANCE));
-        let message = content(&mut v, input, "message", true);
-        let custom_content = content(&mut v, input, "customContent", false);
+        let message = content(&mut v, input, "message", true, self.limits.max_invitation_message_chars);
+        let custom_content = content(&mut v, input, "customContent", false, MAX_CONTENT_CHARS);
         v.finish()?;
         let to = to.unwrap_or_default();
         let meeting_id = self.locate(app, &conversation).await?;
@@ -112,9 +113,25 @@ impl Services {
         let user = self.invited_user(&to).await?;
         let apps = self.store.online_applications(&user.uri).await?;
         let answer_timeout_ms = self.limits.invitation_timeout_ms();
+        let max_pending = self.limits.max_pending_invitations;
         self.meetings
             .run(&meeting_id, |record, now| {
                 let session = record.meeting.session(&conversation).ok_or_else(ServiceError::not_found)?;
+                // A retry: the invitation this operationId started (nothing changes).
+                if let Some(op) = &operation_id
+                    && let Some(started) =
+                        session.participant_invitations.iter().find(|p| p.operation_id.as_ref() == Some(op))
+                {
+                    return Ok((started.id.clone(), Vec::new()));
+                }
+                // Every invitation stays in the conversation's record: bound both.
+                let pending = session.participant_invitations.iter().filter(|p| p.state == InvitationState::Connecting);
+                if pending.count() >= max_pending || session.participant_invitations.len() >= 10 * max_pending {
+                    return Err(ServiceError::Conflict {
+                        subcode: Some("TooManyParticipants"),
+                        message: "This conversation has too many invitations; wait for them to be answered.".into(),
+                    });
+                }
                 let id = format!("{conversation}.{}", session.participant_invitations.len() + 1);
                 let invite = Invite {
                     actor: conversation.clone(),

@@ -9,7 +9,7 @@
 
 use ucwa_core::conference::parse_conference_uri;
 use ucwa_core::credentials::new_id;
-use ucwa_core::meeting::{Command, Identity, InvitationRequest, Join, Meeting, MeetingError, Surface};
+use ucwa_core::meeting::{Command, Identity, InvitationKind, InvitationRequest, Join, Meeting, MeetingError, Surface};
 use ucwa_core::model::{AppKind, Application, Principal};
 use ucwa_proto::input::{PropertyBag, Validator};
 
@@ -105,6 +105,13 @@ impl Services {
     ) -> ServiceResult<String> {
         let session_id = new_id();
         let join = validate_join(input, app, &session_id)?;
+        let operation_id = join.invitation.operation_id.clone();
+        let _retry_guard = self.operation_lock(app, operation_id.as_deref()).await;
+        if let Some(started) =
+            self.started_operation(app, operation_id.as_deref(), InvitationKind::OnlineMeeting).await?
+        {
+            return Ok(started);
+        }
         let meeting_id = match join.meeting {
             Some((organizer, id)) => self.resolve_meeting(principal, &organizer, &id).await?,
             None if app.anonymous => return Err(ServiceError::forbidden("Anonymous users cannot start meetings.")),

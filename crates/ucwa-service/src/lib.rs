@@ -18,9 +18,11 @@
 //! - [`meetings`]: `myOnlineMeetings` (schedule, list, update, delete) and the one
 //!   [`is_joinable`](meetings::is_joinable) rule.
 //! - [`join`]: `joinOnlineMeeting` / `startOnlineMeeting`.
+//! - [`operations`]: idempotent retries of operations by their `operationId`.
 //! - [`conversations`]: a conversation and its roster, lobby and participant actions.
 //! - [`invitations`]: `addParticipant`, accepting, declining and cancelling invitations.
 //! - [`messaging`]: `startMessaging`, `addMessaging`, messages, `stopMessaging`.
+//! - [`people`]: presence, note and location; contacts, search, presence subscriptions.
 //! - [`service_apps`]: the Trusted Application API (`adhocMeetings`, service joins).
 //! - [`anonymous`]: `anonApplicationTokens` and the applications of `psat` guests.
 //! - [`admin`]: what the command line does (`user add`, `service-app add`).
@@ -46,6 +48,8 @@ pub mod join;
 pub mod limits;
 pub mod meetings;
 pub mod messaging;
+pub mod operations;
+pub mod people;
 pub mod render;
 pub mod retention;
 pub mod service_apps;
@@ -70,7 +74,8 @@ use crate::callbacks::DeliveryProgress;
 use crate::engine::MeetingEngine;
 use crate::events::EventChannels;
 use crate::housekeeping::SweepProgress;
-use crate::tokens::TokenCache;
+use crate::operations::OperationLocks;
+use crate::tokens::{Hashing, TokenCache};
 
 /// What [`Services::new`] needs.
 pub struct ServiceOptions {
@@ -95,6 +100,10 @@ pub struct Shared {
     pub meetings: MeetingEngine,
     pub channels: EventChannels,
     pub tokens: TokenCache,
+    /// Serialises the start of operations with an `operationId`, per application.
+    pub operation_locks: OperationLocks,
+    /// The cap on concurrent password and client-secret checks.
+    pub hashing: Hashing,
     pub rendered_apps: RenderedApplications,
     pub transport: DynTransport,
     /// How far housekeeping has got (tests wait on it after moving a manual clock).
@@ -122,6 +131,7 @@ impl Services {
             hold_min_s: limits.events_min_hold_secs,
             ..ChannelLimits::default()
         };
+        let hashing = Hashing::new(limits.hash_concurrency);
         Services(Arc::new(Shared {
             meetings: MeetingEngine::new(options.store.clone(), options.clock.clone()),
             channels: EventChannels::new(options.shutdown),
@@ -130,6 +140,8 @@ impl Services {
             limits,
             channel_limits,
             tokens: TokenCache::default(),
+            hashing,
+            operation_locks: OperationLocks::default(),
             rendered_apps: RenderedApplications::default(),
             transport: options.transport,
             sweeps: SweepProgress::default(),

@@ -30,9 +30,48 @@ pub struct Limits {
     /// Largest request body, bytes.
     #[cfg_attr(feature = "clap", arg(long, env = "UCWA_MAX_BODY", default_value_t = 64 * 1024))]
     pub max_body_bytes: usize,
-    /// Failed sign-ins allowed per user name per minute before 429.
+    /// Longest instant message (`sendMessage`), characters: every receiver gets a copy
+    /// (observed limit of Lync/Skype for Business servers: 8,000).
+    #[cfg_attr(feature = "clap", arg(long, env = "UCWA_MAX_MESSAGE_CHARS", default_value_t = 8000))]
+    pub max_message_chars: usize,
+    /// Longest first message of an invitation (`startMessaging`, `addParticipant`),
+    /// characters (observed limit of Lync/Skype for Business servers: 800).
+    #[cfg_attr(feature = "clap", arg(long, env = "UCWA_MAX_INVITATION_MESSAGE_CHARS", default_value_t = 800))]
+    pub max_invitation_message_chars: usize,
+    /// Largest event batch, bytes of event bodies: the rest goes in the next batch, in order
+    /// (a single larger event goes alone). Callback batches too.
+    #[cfg_attr(feature = "clap", arg(long, env = "UCWA_MAX_BATCH_BYTES", default_value_t = 1024 * 1024))]
+    pub max_batch_bytes: usize,
+    /// Active applications one user (or endpoint) may have; past it creating one answers
+    /// 410 Gone / TooManyApplications.
+    #[cfg_attr(feature = "clap", arg(long, env = "UCWA_MAX_APPLICATIONS_PER_USER", default_value_t = 64))]
+    pub max_applications_per_user: u64,
+    /// Unfinished meetings (scheduled, ad hoc, two-party conversations) one user may
+    /// organize; past it creating one answers 409 Conflict / TooManyOnlineMeetings.
+    #[cfg_attr(feature = "clap", arg(long, env = "UCWA_MAX_MEETINGS_PER_USER", default_value_t = 200))]
+    pub max_meetings_per_user: u64,
+    /// Unanswered `addParticipant` invitations one conversation may have at once (and 10
+    /// times that in all); past it 409 Conflict / TooManyParticipants.
+    #[cfg_attr(feature = "clap", arg(long, env = "UCWA_MAX_PENDING_INVITATIONS", default_value_t = 20))]
+    pub max_pending_invitations: usize,
+    /// Failed sign-ins allowed per user name (or meeting, for guests) and client address per
+    /// minute before 429.
     #[cfg_attr(feature = "clap", arg(long, env = "UCWA_SIGNIN_RATE", default_value_t = 10))]
     pub signin_attempts_per_minute: u32,
+    /// Failed sign-ins allowed per client address (any name; IPv6 by /64) per minute
+    /// before 429.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long = "signin-address-rate", env = "UCWA_SIGNIN_ADDRESS_RATE", default_value_t = 100)
+    )]
+    pub signin_address_attempts_per_minute: u32,
+    /// Password and client-secret checks (argon2, about 19 MiB each) running at once; 0: one
+    /// per core.
+    #[cfg_attr(feature = "clap", arg(long, env = "UCWA_HASH_CONCURRENCY", default_value_t = 0))]
+    pub hash_concurrency: usize,
+    /// How long a sign-in waits for a free check before 503 with `Retry-After`, milliseconds.
+    #[cfg_attr(feature = "clap", arg(long, env = "UCWA_HASH_QUEUE_WAIT_MS", default_value_t = 1000))]
+    pub hash_queue_wait_ms: u64,
     /// Failed deliveries of a service application's callback before the conversation is
     /// terminated and the failure recorded.
     #[cfg_attr(feature = "clap", arg(long, env = "UCWA_CALLBACK_MAX_ATTEMPTS", default_value_t = 10))]
@@ -43,6 +82,10 @@ pub struct Limits {
     /// Longest retry delay of a failed callback, seconds.
     #[cfg_attr(feature = "clap", arg(long, env = "UCWA_CALLBACK_RETRY_MAX", default_value_t = 300))]
     pub callback_retry_max_secs: u64,
+    /// Conversations of one service application endpoint delivered at the same time (of 32
+    /// in all), so that one slow receiver cannot hold up the others.
+    #[cfg_attr(feature = "clap", arg(long, env = "UCWA_CALLBACK_ENDPOINT_CONCURRENCY", default_value_t = 4))]
+    pub callback_endpoint_concurrency: usize,
     /// How long a callback receiver may take to answer, seconds.
     #[cfg_attr(feature = "clap", arg(long, env = "UCWA_CALLBACK_TIMEOUT", default_value_t = 10))]
     pub callback_timeout_secs: u64,
@@ -87,11 +130,21 @@ impl Default for Limits {
             lobby_timeout_secs: 15 * 60,
             invitation_timeout_secs: 30,
             max_body_bytes: 64 * 1024,
+            max_message_chars: 8000,
+            max_invitation_message_chars: 800,
+            max_batch_bytes: 1024 * 1024,
+            max_applications_per_user: 64,
+            max_meetings_per_user: 200,
+            max_pending_invitations: 20,
             signin_attempts_per_minute: 10,
+            signin_address_attempts_per_minute: 100,
+            hash_concurrency: 0,
+            hash_queue_wait_ms: 1000,
             callback_max_attempts: 10,
             callback_retry_base_ms: 1000,
             callback_retry_max_secs: 300,
             callback_timeout_secs: 10,
+            callback_endpoint_concurrency: 4,
             retention_hours: 24,
         }
     }

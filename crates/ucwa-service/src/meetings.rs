@@ -19,6 +19,10 @@ use crate::validate::normalize_sip_uri;
 /// Default lifetime of a meeting without an explicit `expirationTime`.
 pub const DEFAULT_MEETING_LIFETIME_MS: i64 = 8 * 3600 * 1000;
 
+/// How many meetings `myOnlineMeetings` lists (each embedded in full): the newest ones, so a
+/// listing stays bounded however many meetings an organizer keeps.
+pub const MY_MEETINGS_LISTED: u32 = 500;
+
 const YEAR_MS: i64 = 365 * 24 * 3600 * 1000;
 pub const ACCESS_LEVELS: &[&str] = &["Everyone", "Invited", "SameEnterprise", "Locked"];
 pub const LEADER_ASSIGNMENTS: &[&str] = &["Disabled", "SameEnterprise", "Everyone"];
@@ -112,6 +116,13 @@ impl Services {
         settings: MeetingSettings,
         build: impl FnOnce(String, MeetingSettings) -> Meeting,
     ) -> ServiceResult<MeetingRecord> {
+        let usage = self.store.quota_usage(&settings.organizer_uri, self.now_ms()).await?;
+        if usage.meetings >= self.limits.max_meetings_per_user {
+            return Err(ServiceError::Conflict {
+                subcode: Some("TooManyOnlineMeetings"),
+                message: "This user organizes too many meetings; delete or end one first.".into(),
+            });
+        }
         let id = new_conference_id(random_bytes());
         let record = MeetingRecord {
             join_url: join_url(base, &settings.organizer_uri, &id),
@@ -123,12 +134,13 @@ impl Services {
         Ok(record)
     }
 
-    /// The meetings `app`'s owner organizes (none for anonymous guests).
+    /// The meetings `app`'s owner organizes, the newest [`MY_MEETINGS_LISTED`] (none for
+    /// anonymous guests).
     pub async fn my_meetings(&self, app: &Application) -> ServiceResult<Vec<MeetingRecord>> {
         if app.anonymous {
             return Ok(Vec::new());
         }
-        Ok(self.store.meetings_organized_by(&app.owner_uri).await?)
+        Ok(self.store.meetings_organized_by(&app.owner_uri, MY_MEETINGS_LISTED).await?)
     }
 
     /// `POST myOnlineMeetings`: schedules a meeting organized by `app`'s owner.

@@ -21,8 +21,8 @@ use crate::render::messaging::sent_message;
 use crate::validate::{IMPORTANCE, content, importance, sip_target};
 
 /// The text of a `sendMessage` body of media type `content_type`: `text/plain` or
-/// `text/html`, UTF-8.
-fn message_body(content_type: Option<&str>, body: &[u8]) -> ServiceResult<Content> {
+/// `text/html`, UTF-8, at most `max_chars` characters (every receiver gets a copy).
+fn message_body(content_type: Option<&str>, body: &[u8], max_chars: usize) -> ServiceResult<Content> {
     let mut params = content_type.unwrap_or("").split(';').map(str::trim);
     let mime = params.next().unwrap_or("").to_ascii_lowercase();
     if mime != "text/plain" && mime != "text/html" {
@@ -41,6 +41,10 @@ fn message_body(content_type: Option<&str>, body: &[u8]) -> ServiceResult<Conten
     let text = match std::str::from_utf8(body) {
         Ok("") => {
             v.fail("message", "must not be empty");
+            String::new()
+        }
+        Ok(text) if text.chars().count() > max_chars => {
+            v.fail("message", format!("longer than {max_chars} characters"));
             String::new()
         }
         Ok(text) => text.to_owned(),
@@ -66,10 +70,14 @@ impl Services {
         let subject = v.check(input.string("subject", 250));
         let importance_value = v.check(input.enumeration("importance", IMPORTANCE));
         let thread_id = v.check(input.string("threadId", 250));
-        let message = content(&mut v, input, "message", true);
+        let message = content(&mut v, input, "message", true, self.limits.max_invitation_message_chars);
         v.finish()?;
         let to = to.unwrap_or_default();
         ensure_signed_in(app)?;
+        let _retry_guard = self.operation_lock(app, operation_id.as_deref()).await;
+        if let Some(started) = self.started_operation(app, operation_id.as_deref(), InvitationKind::Messaging).await? {
+            return Ok(started);
+        }
         let user = self.invited_user(&to).await?;
         // The caller's own other applications ring too when calling oneself, but not this one.
         let apps: Vec<_> =
@@ -129,7 +137,7 @@ impl Services {
             v.fail("operationId", "longer than 50 characters");
         }
         v.finish()?;
-        let content = message_body(content_type, body)?;
+        let content = message_body(content_type, body, self.limits.max_message_chars)?;
         let meeting_id = self.locate(app, session_id).await?;
         let id = new_id();
         let message = MessageRequest { id: id.clone(), operation_id, content };
@@ -145,6 +153,19 @@ impl Services {
             Ok(sent_message(v, &sent.id, sent.operation_id.as_deref(), sent.at_ms).into_value())
         })
         .await
+    }
+
+    /// `POST <messaging>/typing` (`setIsTyping`): the session shows as typing to the others
+    /// for a few seconds (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/setistyping_ref>);
+    /// 409 unless its messaging is connected.
+    pub async fn set_typing(&self, app: &Application, session_id: &str) -> ServiceResult<()> {
+        let meeting_id = self.locate(app, session_id).await?;
+        self.meetings.command(&meeting_id, Command::SetTyping { session: session_id.to_owned() }).await
+    }
+
+    /// `GET <messaging>/typingParticipants`.
+    pub async fn typing_participants(&self, app: &Application, session_id: &str) -> ServiceResult<Value> {
+        self.view(app, session_id, |v| Ok(crate::render::messaging::typing_participants(v).into_value())).await
     }
 
     /// `POST <messaging>/terminate` (`stopMessaging`).

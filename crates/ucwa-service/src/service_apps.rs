@@ -23,31 +23,47 @@
 //! application appears in the roster as that URI and display name and passes the lobby as
 //! that identity would.
 //!
-//! When the conversation has a callback URL it must answer an empty heartbeat batch with a
+//! Trusted joins and impersonation are allowed only in meetings of the endpoint's own SIP
+//! domain or of domains its operator listed (`service-app add --domain`), and an
+//! impersonated user of this server must be of one of them too (an outside customer may be
+//! anyone); otherwise 403 (docs/SECURITY.md, finding 8).
+//! The same rule holds for `anonApplicationTokens` and for admitting, rejecting, promoting,
+//! demoting and ejecting participants.
+//!
+//! A callback URL (the join's or the endpoint's) that points at an internal address the
+//! operator did not allow is refused with 400 naming `callbackUrl` (docs/SECURITY.md,
+//! finding 5). When the conversation has a callback URL it must answer an empty heartbeat batch with a
 //! 2xx before anything is created; otherwise the join fails with `ServiceFailure` /
 //! `CallbackChannelError`. Without any callback URL the events go to the event log.
 
 use serde_json::Value;
 use ucwa_core::conference::parse_conference_uri;
 use ucwa_core::credentials::new_id;
-use ucwa_core::meeting::{AccessLevel, Identity, InvitationRequest, Meeting, MeetingSettings};
+use ucwa_core::meeting::{AccessLevel, Identity, InvitationKind, InvitationRequest, Meeting, MeetingSettings};
 use ucwa_core::model::{AppKind, Application, MeetingRecord, NewApplication, Principal};
-use ucwa_core::service::CallbackRoute;
+use ucwa_core::service::{CallbackRoute, ServiceApp};
 use ucwa_proto::input::{ParamError, PropertyBag, Validator};
 
 use crate::Services;
-use crate::callbacks::{MAX_CALLBACK_CONTEXT, probe, split_context, valid_callback_url};
+use crate::callbacks::{MAX_CALLBACK_CONTEXT, probe, split_context, target_url, valid_callback_url};
 use crate::error::{ServiceError, ServiceResult};
 use crate::join::identity_of;
 use crate::meetings::settings_from;
 use crate::render::service as render;
-use crate::validate::{IMPORTANCE, content, display_name, importance, normalize_sip_uri};
+use crate::validate::{IMPORTANCE, MAX_CONTENT_CHARS, content, display_name, importance, normalize_sip_uri};
 
 fn application_not_found() -> ServiceError {
     ServiceError::Forbidden {
         subcode: Some("ApplicationNotFound"),
         message: "The endpoint is not registered for this application.".into(),
     }
+}
+
+/// 403 for a privileged act outside the endpoint's domains (finding 8 of issue 11).
+fn outside_domains(what: &str) -> ServiceError {
+    ServiceError::forbidden(&format!(
+        "This endpoint may {what} only in its own SIP domain or in the domains its operator listed (service-app add --domain)."
+    ))
 }
 
 fn not_a_service() -> ServiceError {
@@ -116,7 +132,7 @@ fn validate(input: &PropertyBag, session_id: &str) -> ServiceResult<ServiceJoin>
     });
     let participant_type = v.check(input.enumeration("localParticipantType", PARTICIPANT_TYPES));
     // A data URI, or plain text (carried as text/plain).
-    let custom_content = content(&mut v, input, "customContent", true).filter(|c| {
+    let custom_content = content(&mut v, input, "customContent", true, MAX_CONTENT_CHARS).filter(|c| {
         let fits = c.text.chars().count() <= MAX_CUSTOM_CONTENT;
         if !fits {
             v.fail("customContent", format!("longer than {MAX_CUSTOM_CONTENT} characters"));
@@ -161,6 +177,17 @@ fn validate(input: &PropertyBag, session_id: &str) -> ServiceResult<ServiceJoin>
 }
 
 impl Services {
+    /// The registration of the service application endpoint that owns `app`.
+    async fn registration(&self, app: &Application) -> ServiceResult<ServiceApp> {
+        self.store.find_service_app(&app.owner_uri).await?.ok_or_else(ServiceError::application_not_found)
+    }
+
+    /// Refuses with 403 unless the endpoint owning `app` may act with privileges in the
+    /// domain of `uri` (its own, or one listed with `service-app add --domain`).
+    pub(crate) async fn ensure_domain(&self, app: &Application, uri: &str, what: &str) -> ServiceResult<()> {
+        if self.registration(app).await?.may_act_in(uri) { Ok(()) } else { Err(outside_domains(what)) }
+    }
+
     /// A service application of `principal`; an `endpoint` (the `endpointId` query) must be
     /// its endpoint (403 `ApplicationNotFound`).
     pub async fn load_service(
@@ -259,6 +286,12 @@ impl Services {
             }
             None => (None, join.callback_context.clone()),
         };
+        if let Some(target) = url.as_deref().and_then(|u| target_url(u, None))
+            && let Err(problem) = self.transport.check(&target).await
+        {
+            tracing::info!(endpoint = %app.owner_uri, url = %target, %problem, "callback URL refused");
+            return Err(ServiceError::InvalidParameters(vec![ParamError { name: "callbackUrl", problem }]));
+        }
         if let Some(url) = &url
             && let Err(e) = probe(self, url, context.as_deref(), base_uri, &service.signing_key).await
         {
@@ -294,8 +327,27 @@ impl Services {
     ) -> ServiceResult<String> {
         let session_id = new_id();
         let join = validate(input, &session_id)?;
+        let operation_id = join.invitation.operation_id.clone();
+        let _retry_guard = self.operation_lock(app, operation_id.as_deref()).await;
+        if let Some(started) =
+            self.started_operation(app, operation_id.as_deref(), InvitationKind::OnlineMeeting).await?
+        {
+            return Ok(started);
+        }
         let (organizer, conference_id) = &join.meeting;
         let meeting_id = self.resolve_meeting(principal, organizer, conference_id).await?;
+        // Hidden leaders and impersonators only in meetings (and as people) of the
+        // endpoint's domains.
+        if join.trusted {
+            self.ensure_domain(app, organizer, "join meetings as a trusted participant").await?;
+        }
+        if let Some(impersonated) = &join.participant_uri {
+            self.ensure_domain(app, organizer, "join meetings on someone's behalf").await?;
+            // An outside customer may be anyone; a user of this server only one of its domains.
+            if self.store.find_user(impersonated).await?.is_some() {
+                self.ensure_domain(app, impersonated, "appear as a user").await?;
+            }
+        }
         self.open_route(app, &session_id, &join, base).await?;
         let own = identity_of(app);
         let identity = Identity {

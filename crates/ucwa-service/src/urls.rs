@@ -126,9 +126,10 @@ impl AppUrls {
         self.at(&format!("communication/conversations/{session}"))
     }
 
-    /// A participant as seen from `session`'s conversation.
-    pub fn participant(&self, session: &str, subject: &str) -> String {
-        child(&self.conversation(session), &format!("participants/{subject}"))
+    /// The participant with key `key` as seen from `session`'s conversation.
+    pub fn participant(&self, session: &str, key: &str) -> String {
+        let key = utf8_percent_encode(key, ucwa_proto::paths::SEGMENT);
+        child(&self.conversation(session), &format!("participants/{key}"))
     }
 
     /// A `participantInvitation` (ids are `<inviter session>.<n>`).
@@ -157,8 +158,47 @@ impl AppUrls {
         child(&self.conversation(session), "messaging")
     }
 
+    /// `setIsTyping` of a conversation's messaging, as recorded: `<messaging>/typing`.
+    pub fn set_is_typing(&self, session: &str) -> String {
+        child(&self.messaging(session), "typing")
+    }
+
+    /// `typingParticipants` of a conversation's messaging, as recorded.
+    pub fn typing_participants(&self, session: &str) -> String {
+        child(&self.messaging(session), "typingParticipants")
+    }
+
     pub fn message(&self, session: &str, message: &str) -> String {
         child(&self.messaging(session), &format!("messages/{message}"))
+    }
+
+    /// The user's own `presence`, `note` or `location`.
+    pub fn me_part(&self, part: &str) -> String {
+        self.at(&format!("me/{part}"))
+    }
+
+    /// The photo of the person with address key `key` (`alice@example.com`), as recorded:
+    /// `{application}/photos/alice@example.com`.
+    pub fn photo(&self, key: &str) -> String {
+        self.at(&format!("photos/{}", utf8_percent_encode(key, ucwa_proto::paths::SEGMENT)))
+    }
+
+    pub fn people(&self) -> String {
+        self.at("people")
+    }
+
+    /// The `contact` with address key `key`: `{application}/people/bob@example.com`.
+    pub fn contact(&self, key: &str) -> String {
+        self.at(&format!("people/{}", utf8_percent_encode(key, ucwa_proto::paths::SEGMENT)))
+    }
+
+    /// A contact's `presence`, `note` or `location` (`contactPresence`, ...), as recorded.
+    pub fn contact_part(&self, key: &str, part: &str) -> String {
+        child(&self.contact(key), part)
+    }
+
+    pub fn presence_subscription(&self, id: &str) -> String {
+        self.at(&format!("people/presenceSubscriptions/{id}"))
     }
 
     pub fn my_meeting(&self, meeting_id: &str) -> String {

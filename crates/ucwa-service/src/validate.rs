@@ -25,7 +25,12 @@ pub fn importance(value: Option<&str>) -> Importance {
 /// into the stored SIP URI.
 pub fn normalize_sip_uri(name: &str) -> Option<String> {
     let name = name.trim();
-    let bare = if name.len() >= 4 && name[..4].eq_ignore_ascii_case("sip:") { &name[4..] } else { name };
+    // `get` and `strip_prefix`-style slicing: a multi-byte character in the first four bytes
+    // is simply not the `sip:` prefix (byte slicing there panicked).
+    let bare = match name.get(..4) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("sip:") => &name[4..],
+        _ => name,
+    };
     let (user, domain) = bare.split_once('@')?;
     let valid = |s: &str| {
         !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-+'".contains(c))
@@ -66,8 +71,15 @@ pub fn sip_target(v: &mut Validator, input: &PropertyBag) -> Option<String> {
 
 /// A first message or custom content: a data URI (`data:text/plain;charset=utf-8,Hi`) or,
 /// when `plain_allowed`, plain text.
-pub fn content(v: &mut Validator, input: &PropertyBag, name: &'static str, plain_allowed: bool) -> Option<Content> {
-    let raw = v.check(input.string(name, 4 * MAX_CONTENT_CHARS))?;
+pub fn content(
+    v: &mut Validator,
+    input: &PropertyBag,
+    name: &'static str,
+    plain_allowed: bool,
+    max_chars: usize,
+) -> Option<Content> {
+    // Percent-encoding triples a character at most (UTF-8: four bytes, twelve characters).
+    let raw = v.check(input.string(name, 12 * max_chars + 100))?;
     let content = if raw.starts_with("data:") {
         match decode_data_uri(&raw) {
             Some((mime, text)) => Content::new(mime.to_ascii_lowercase(), text),
@@ -82,8 +94,8 @@ pub fn content(v: &mut Validator, input: &PropertyBag, name: &'static str, plain
         v.fail(name, "must be a data URI (RFC 2397)");
         return None;
     };
-    if content.text.chars().count() > MAX_CONTENT_CHARS {
-        v.fail(name, format!("longer than {MAX_CONTENT_CHARS} characters"));
+    if content.text.chars().count() > max_chars {
+        v.fail(name, format!("longer than {max_chars} characters"));
         return None;
     }
     if content.mime.is_empty() || !content.mime.contains('/') || content.mime.len() > 100 {
@@ -104,5 +116,9 @@ mod tests {
         assert_eq!(normalize_sip_uri("alice"), None);
         assert_eq!(normalize_sip_uri("a@b@c"), None);
         assert_eq!(normalize_sip_uri("sip:@x"), None);
+        // Multi-byte characters where the prefix would be: no URI, no panic.
+        for name in ["é€x@y", "sipé@x", "s\u{1F600}@x", "€", "sé", "ééé@é"] {
+            assert_eq!(normalize_sip_uri(name), None, "{name}");
+        }
     }
 }

@@ -5,7 +5,7 @@
 
 use ucwa_core::DynStore;
 use ucwa_core::model::AppKind;
-use ucwa_core::service::CallbackFailure;
+use ucwa_core::service::{CallbackFailure, DueCallback};
 
 use crate::support::*;
 
@@ -65,7 +65,13 @@ pub async fn a_meeting_save_fills_the_outbox_in_the_same_transaction(store: DynS
 
 /// Claims for `node` at `now` with a lease of an hour, taking what is due (up to ten).
 async fn claim(store: &DynStore, node: &str, now: i64) -> Vec<String> {
-    store.claim_callbacks(node, now, now + HOUR, 10).await.unwrap()
+    claim_for(store, node, now, now + HOUR, 10).await
+}
+
+/// Claims for `node` at `now` until `until`, up to `limit`, ten per application.
+async fn claim_for(store: &DynStore, node: &str, now: i64, until: i64, limit: u32) -> Vec<String> {
+    let due = store.claim_callbacks(node, now, until, 10, limit).await.unwrap();
+    due.into_iter().map(|d| d.session_id).collect()
 }
 
 pub async fn due_conversations_are_claimed_oldest_first_by_one_node_at_a_time(store: DynStore) {
@@ -78,7 +84,7 @@ pub async fn due_conversations_are_claimed_oldest_first_by_one_node_at_a_time(st
         store.append_events(vec![conversation_event("svc", session, tag)], T0 + tag as i64).await.unwrap();
     }
     let now = T0 + 10;
-    assert_eq!(store.claim_callbacks("a", now, now + HOUR, 1).await.unwrap(), ["c2"], "oldest first; the limit");
+    assert_eq!(claim_for(&store, "a", now, now + HOUR, 1).await, ["c2"], "oldest first; the limit");
     assert_eq!(claim(&store, "b", now).await, ["c1", "c3"], "none without events, none already held");
     assert!(claim(&store, "a", now).await.is_empty(), "a node's own lease keeps it out too");
     // Releasing makes a conversation claimable at once; only the holder can release.
@@ -92,13 +98,13 @@ pub async fn a_lease_is_renewed_by_its_holder_and_taken_over_once_expired(store:
     service_application(&store, "svc").await;
     store.insert_callback_route(&route("c1", "svc", Some(CALLBACK_URL), T0)).await.unwrap();
     store.append_events(vec![conversation_event("svc", "c1", 1)], T0).await.unwrap();
-    assert_eq!(store.claim_callbacks("a", T0, T0 + 1_000, 10).await.unwrap(), ["c1"]);
-    assert!(store.claim_callbacks("b", T0 + 999, T0 + 5_000, 10).await.unwrap().is_empty(), "held until T0+1000");
+    assert_eq!(claim_for(&store, "a", T0, T0 + 1_000, 10).await, ["c1"]);
+    assert!(claim_for(&store, "b", T0 + 999, T0 + 5_000, 10).await.is_empty(), "held until T0+1000");
     assert!(store.renew_callback_lease("c1", "a", T0 + 2_000).await.unwrap());
     assert!(!store.renew_callback_lease("c1", "b", T0 + 9_000).await.unwrap(), "only the holder renews");
-    assert!(store.claim_callbacks("b", T0 + 1_500, T0 + 5_000, 10).await.unwrap().is_empty(), "renewed");
+    assert!(claim_for(&store, "b", T0 + 1_500, T0 + 5_000, 10).await.is_empty(), "renewed");
     // The holder stops renewing (it died): another node takes over when the lease runs out.
-    assert_eq!(store.claim_callbacks("b", T0 + 2_000, T0 + 5_000, 10).await.unwrap(), ["c1"]);
+    assert_eq!(claim_for(&store, "b", T0 + 2_000, T0 + 5_000, 10).await, ["c1"]);
     assert!(!store.renew_callback_lease("c1", "a", T0 + 9_000).await.unwrap(), "the old holder lost it");
     assert!(store.renew_callback_lease("c1", "b", T0 + 6_000).await.unwrap());
 }
@@ -123,6 +129,32 @@ pub async fn a_pinned_batch_is_sent_again_unchanged_until_delivered(store: DynSt
     let (route, rest) = store.callback_batch("c1", 10).await.unwrap().unwrap();
     assert_eq!((route.batch_through, route.delivered), (None, 1));
     assert_eq!(rest.iter().map(|i| i.body["tag"].as_u64().unwrap()).collect::<Vec<_>>(), [3]);
+}
+
+/// An application holding its `per_app` leases (on any node) gets no more, so its many due
+/// conversations cannot crowd out another application's one; within one claim too.
+pub async fn conversations_of_full_applications_are_left_out(store: DynStore) {
+    service_application(&store, "slow").await;
+    service_application(&store, "quick").await;
+    for i in 0..20 {
+        let session = format!("s{i:02}");
+        store.insert_callback_route(&route(&session, "slow", Some(CALLBACK_URL), T0)).await.unwrap();
+        store.append_events(vec![conversation_event("slow", &session, i)], T0 + i as i64).await.unwrap();
+    }
+    store.insert_callback_route(&route("q", "quick", Some(CALLBACK_URL), T0)).await.unwrap();
+    store.append_events(vec![conversation_event("quick", "q", 99)], T0 + 99).await.unwrap();
+    let now = T0 + 1_000;
+    let sessions = |due: Vec<DueCallback>| due.into_iter().map(|d| d.session_id).collect::<Vec<_>>();
+    let a = store.claim_callbacks("a", now, now + HOUR, 2, 5).await.unwrap();
+    assert_eq!(a[0], DueCallback { session_id: "s00".into(), app_id: "slow".into() }, "with its application");
+    assert_eq!(sessions(a), ["s00", "s01", "q"], "two of slow, then quick's one");
+    let b = store.claim_callbacks("b", now, now + HOUR, 2, 5).await.unwrap();
+    assert!(b.is_empty(), "slow's two leases on node a count on node b: {b:?}");
+    store.release_callback_lease("s00", "a").await.unwrap();
+    assert_eq!(sessions(store.claim_callbacks("b", now, now + HOUR, 2, 5).await.unwrap()), ["s02"]);
+    // Expired leases stop counting.
+    let later = now + HOUR;
+    assert_eq!(sessions(store.claim_callbacks("b", later, later + HOUR, 2, 5).await.unwrap()), ["s00", "s01", "q"]);
 }
 
 pub async fn a_delivered_batch_leaves_the_outbox_and_resets_retries(store: DynStore) {

@@ -30,6 +30,7 @@
 //! - [`meetings`]: meeting records, compare-and-swap saves, sessions and deadlines.
 //! - [`callbacks`]: service applications' callback routes and outbox.
 //! - [`tenant`]: users, tokens, service applications, applications and idle expiry.
+//! - [`presence`]: what users publish, presence subscriptions and their watchers, user search.
 //! - [`retention`]: what `purge_finished` deletes and what it keeps.
 
 // This crate is a test suite: a failed expectation is a failed test.
@@ -38,6 +39,7 @@
 pub mod callbacks;
 pub mod events;
 pub mod meetings;
+pub mod presence;
 pub mod retention;
 pub mod support;
 pub mod tenant;
@@ -100,6 +102,7 @@ macro_rules! store_conformance {
                 forgotten_sessions_are_deleted,
                 a_meeting_is_deleted_only_at_its_version,
                 sessions_are_located_and_listed_per_application,
+                operations_are_found_by_application_and_operation_id,
                 meetings_are_due_when_a_deadline_passes,
             ],
             callbacks: [
@@ -108,6 +111,7 @@ macro_rules! store_conformance {
                 due_conversations_are_claimed_oldest_first_by_one_node_at_a_time,
                 a_lease_is_renewed_by_its_holder_and_taken_over_once_expired,
                 a_pinned_batch_is_sent_again_unchanged_until_delivered,
+                conversations_of_full_applications_are_left_out,
                 a_delivered_batch_leaves_the_outbox_and_resets_retries,
                 giving_up_drops_the_outbox_and_records_the_failure,
                 routes_of_ended_conversations_are_purged,
@@ -116,10 +120,18 @@ macro_rules! store_conformance {
                 users_are_added_then_replaced,
                 service_applications_are_added_then_replaced,
                 tokens_are_found_until_they_expire_then_purged,
+                tokens_of_a_principal_are_revoked,
+                quota_usage_counts_active_applications_and_unfinished_meetings,
                 an_endpoint_has_one_active_application_per_kind,
                 availability_channel_activity_and_deletion,
                 idle_applications_expire_except_busy_and_service_ones,
-                failed_sign_ins_are_counted_per_name_in_windows,
+                failed_sign_ins_are_counted_per_key_in_windows,
+            ],
+            presence: [
+                users_are_found_by_name_or_address,
+                publications_are_changed_one_part_at_a_time_with_their_events,
+                subscriptions_are_capped_listed_extended_and_deleted,
+                watchers_are_active_applications_with_a_live_subscription,
             ],
             retention: [
                 finished_two_party_conversations_are_purged_after_retention,

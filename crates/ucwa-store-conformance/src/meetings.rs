@@ -25,8 +25,10 @@ pub async fn a_new_meeting_reads_back_as_stored(store: DynStore) {
     assert_eq!(store.meeting_version("m1").await.unwrap(), Some(0));
     assert_eq!(store.meeting("nope").await.unwrap(), None);
     assert_eq!(store.meeting_version("nope").await.unwrap(), None);
-    let mine = store.meetings_organized_by(ORGANIZER).await.unwrap();
-    assert_eq!(mine, [first, second], "the organizer's conferences, oldest first; no two-party conversations");
+    let mine = store.meetings_organized_by(ORGANIZER, 10).await.unwrap();
+    assert_eq!(mine, [first, second.clone()], "the organizer's conferences, oldest first; no two-party conversations");
+    let newest = store.meetings_organized_by(ORGANIZER, 1).await.unwrap();
+    assert_eq!(newest, [second], "the limit keeps the newest");
 }
 
 /// A node that saves against a version someone else already replaced loses, and neither
@@ -124,6 +126,29 @@ pub async fn sessions_are_located_and_listed_per_application(store: DynStore) {
     assert_eq!(current.meeting.session("s3").map(|s| s.state), Some(ConversationState::Disconnected));
     assert_eq!(store.session_location("s3").await.unwrap(), Some(location("s3", "a1")));
     assert_eq!(store.sessions_of_application("a1").await.unwrap(), [location("s1", "a1")]);
+}
+
+/// A session started with an `operationId` is found by its application and that id while
+/// it is stored (idempotent retries), and only then.
+pub async fn operations_are_found_by_application_and_operation_id(store: DynStore) {
+    let mut current = conference("m1", T0 + DAY, T0);
+    store.insert_meeting(&current).await.unwrap();
+    let with_operation = |session: &str, app: &str, operation: &str| -> Command {
+        let Command::Join(mut join) = join(session, app, ORGANIZER) else { unreachable!("join builds a join") };
+        join.invitation.operation_id = Some(operation.into());
+        Command::Join(join)
+    };
+    apply(&*store, &mut current, with_operation("s1", "a1", "op-1"), T0).await;
+    apply(&*store, &mut current, with_operation("s2", "a2", "op-1"), T0).await;
+    apply(&*store, &mut current, join("s3", "a1", ORGANIZER), T0).await;
+    let location =
+        |s: &str, app: &str| SessionLocation { session_id: s.into(), meeting_id: "m1".into(), app_id: app.into() };
+    assert_eq!(store.find_operation("a1", "op-1").await.unwrap(), Some(location("s1", "a1")));
+    assert_eq!(store.find_operation("a2", "op-1").await.unwrap(), Some(location("s2", "a2")), "per application");
+    assert_eq!(store.find_operation("a1", "op-2").await.unwrap(), None);
+    // Once the session is forgotten, so is its operation.
+    apply(&*store, &mut current, leave("s1"), T0 + 1).await;
+    assert_eq!(store.find_operation("a1", "op-1").await.unwrap(), None);
 }
 
 pub async fn meetings_are_due_when_a_deadline_passes(store: DynStore) {

@@ -4,6 +4,7 @@ use ucwa_core::DynStore;
 use ucwa_core::channel::ChannelParams;
 use ucwa_core::model::{AppKind, AppStatus, DeliveredBatch, Principal, TokenRecord, User};
 use ucwa_core::service::ServiceApp;
+use ucwa_core::store::QuotaUsage;
 
 use crate::support::*;
 
@@ -30,6 +31,7 @@ fn endpoint(uri: &str, key: &str, callback_url: Option<&str>) -> ServiceApp {
         signing_key: key.into(),
         callback_url: callback_url.map(str::to_owned),
         created_ms: T0,
+        domains: vec!["fabrikam.com".into(), "contoso.com".into()],
     }
 }
 
@@ -37,7 +39,8 @@ pub async fn service_applications_are_added_then_replaced(store: DynStore) {
     let helpdesk = endpoint("sip:helpdesk@example.com", "whsec_one", Some(CALLBACK_URL));
     assert!(store.upsert_service_app(&helpdesk).await.unwrap());
     assert!(store.upsert_service_app(&endpoint("sip:agent@example.com", "whsec_a", None)).await.unwrap());
-    let rotated = ServiceApp { created_ms: T0 + 1, ..endpoint("sip:helpdesk@example.com", "whsec_two", None) };
+    let rotated =
+        ServiceApp { created_ms: T0 + 1, domains: vec![], ..endpoint("sip:helpdesk@example.com", "whsec_two", None) };
     assert!(!store.upsert_service_app(&rotated).await.unwrap());
     let found = store.find_service_app("sip:helpdesk@example.com").await.unwrap().unwrap();
     assert_eq!((found.signing_key.as_str(), found.callback_url), ("whsec_two", None), "key and URL replaced");
@@ -80,6 +83,40 @@ pub async fn tokens_are_found_until_they_expire_then_purged(store: DynStore) {
     assert_eq!(store.purge_expired_tokens(T0 + 10).await.unwrap(), 1);
     assert_eq!(store.purge_expired_tokens(T0 + 1_000).await.unwrap(), 4);
     assert_eq!(store.purge_expired_tokens(T0 + DAY).await.unwrap(), 0);
+}
+
+/// Quota usage counts a user's active applications and unfinished meetings only.
+pub async fn quota_usage_counts_active_applications_and_unfinished_meetings(store: DynStore) {
+    let a = application(&*store, "a").await;
+    let owner = a.owner_uri.clone();
+    assert_eq!(store.quota_usage(&owner, T0).await.unwrap(), QuotaUsage { applications: 1, meetings: 0 });
+    store.delete_application("a").await.unwrap();
+    assert_eq!(store.quota_usage(&owner, T0).await.unwrap().applications, 0);
+    // Two conferences of ORGANIZER, one expiring (finishing, nobody in it) at T0 + 10.
+    store.insert_meeting(&conference("m1", T0 + DAY, T0)).await.unwrap();
+    store.insert_meeting(&conference("m2", T0 + 10, T0)).await.unwrap();
+    assert_eq!(store.quota_usage(ORGANIZER, T0).await.unwrap().meetings, 2);
+    assert_eq!(store.quota_usage(ORGANIZER, T0 + 10).await.unwrap().meetings, 1, "finished ones do not count");
+    assert_eq!(store.quota_usage("sip:other@example.com", T0).await.unwrap(), QuotaUsage::default());
+}
+
+/// Revoking deletes every token of exactly that principal (kind and URI), nothing else.
+pub async fn tokens_of_a_principal_are_revoked(store: DynStore) {
+    let alice = Principal::User { uri: "sip:alice@example.com".into() };
+    let bot_named_alice = Principal::Service { uri: "sip:alice@example.com".into() };
+    let bob = Principal::User { uri: "sip:bob@example.com".into() };
+    let owners = [&alice, &alice, &bot_named_alice, &bob];
+    for (i, principal) in owners.iter().enumerate() {
+        let token = TokenRecord { hash: vec![i as u8; 32], principal: (*principal).clone(), expires_ms: T0 + 1_000 };
+        store.insert_token(&token).await.unwrap();
+    }
+    assert_eq!(store.revoke_tokens(&alice).await.unwrap(), 2);
+    assert_eq!(store.find_token(&[0; 32], T0).await.unwrap(), None);
+    assert_eq!(store.find_token(&[1; 32], T0).await.unwrap(), None);
+    assert!(store.find_token(&[2; 32], T0).await.unwrap().is_some(), "a service principal with the same URI");
+    assert!(store.find_token(&[3; 32], T0).await.unwrap().is_some(), "another user");
+    assert_eq!(store.revoke_tokens(&alice).await.unwrap(), 0);
+    assert_eq!(store.revoke_tokens(&bot_named_alice).await.unwrap(), 1);
 }
 
 pub async fn an_endpoint_has_one_active_application_per_kind(store: DynStore) {
@@ -162,20 +199,24 @@ pub async fn idle_applications_expire_except_busy_and_service_ones(store: DynSto
     assert!(created);
 }
 
-pub async fn failed_sign_ins_are_counted_per_name_in_windows(store: DynStore) {
+pub async fn failed_sign_ins_are_counted_per_key_in_windows(store: DynStore) {
     const WINDOW: i64 = 60_000;
+    let count = |key: &'static str, at: i64| {
+        let store = store.clone();
+        async move { store.signin_failures(key, at).await.unwrap().map(|w| (w.failures, w.until_ms)) }
+    };
     for _ in 0..3 {
-        store.record_signin_failure("sip:a@example.com", T0, WINDOW).await.unwrap();
+        store.record_signin_failure("name 10.0.0.1 sip:a@example.com", T0, WINDOW).await.unwrap();
     }
-    store.record_signin_failure("sip:a@example.com", T0 + WINDOW - 1, WINDOW).await.unwrap();
-    assert_eq!(store.signin_failures("sip:a@example.com", T0 + 1_000).await.unwrap(), 4);
-    assert_eq!(store.signin_failures("sip:b@example.com", T0 + 1_000).await.unwrap(), 0, "per name");
+    store.record_signin_failure("name 10.0.0.1 sip:a@example.com", T0 + WINDOW - 1, WINDOW).await.unwrap();
+    assert_eq!(count("name 10.0.0.1 sip:a@example.com", T0 + 1_000).await, Some((4, T0 + WINDOW)));
+    assert_eq!(count("name 10.0.0.1 sip:b@example.com", T0 + 1_000).await, None, "per key");
     // The window closes a minute after its first failure; the next failure opens a new one.
-    assert_eq!(store.signin_failures("sip:a@example.com", T0 + WINDOW).await.unwrap(), 0);
-    store.record_signin_failure("sip:a@example.com", T0 + WINDOW, WINDOW).await.unwrap();
-    assert_eq!(store.signin_failures("sip:a@example.com", T0 + WINDOW + 1).await.unwrap(), 1);
+    assert_eq!(count("name 10.0.0.1 sip:a@example.com", T0 + WINDOW).await, None);
+    store.record_signin_failure("name 10.0.0.1 sip:a@example.com", T0 + WINDOW, WINDOW).await.unwrap();
+    assert_eq!(count("name 10.0.0.1 sip:a@example.com", T0 + WINDOW + 1).await, Some((1, T0 + 2 * WINDOW)));
     // Closed windows go with the expired tokens.
-    store.record_signin_failure("sip:c@example.com", T0, WINDOW).await.unwrap();
+    store.record_signin_failure("address 10.0.0.2", T0, WINDOW).await.unwrap();
     store.purge_expired_tokens(T0 + WINDOW + 1).await.unwrap();
-    assert_eq!(store.signin_failures("sip:a@example.com", T0 + WINDOW + 1).await.unwrap(), 1, "still open");
+    assert_eq!(count("name 10.0.0.1 sip:a@example.com", T0 + WINDOW + 1).await.map(|w| w.0), Some(1), "still open");
 }

@@ -5,7 +5,9 @@
 //! - `lib.rs`: [`PostgresStore`], opening (migrations run at start, under sqlx's advisory
 //!   lock, so nodes starting together do not race) and the [`Store`] implementation.
 //! - `events.rs`: the event log; sequence numbers and the lock order that keeps them right.
-//! - `tenant.rs`: users, tokens, applications.
+//! - `tenant.rs`: users, tokens, applications, sign-in failure windows, quotas.
+//! - `presence.rs`: publications (presence, note, location), presence subscriptions, user
+//!   search.
 //! - `meetings.rs`: meetings and their sessions, compare-and-swap on the version.
 //! - `service.rs`: service applications, callback routes, the outbox and its delivery lease.
 //! - `retention.rs`: the bounded purge of finished meetings and ended applications.
@@ -31,6 +33,7 @@
 mod events;
 mod meetings;
 mod notify;
+mod presence;
 mod retention;
 pub mod scratch;
 mod service;
@@ -47,10 +50,11 @@ use ucwa_core::channel::ChannelParams;
 use ucwa_core::credentials::new_id;
 use ucwa_core::meeting::Meeting;
 use ucwa_core::model::{
-    Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, StoredEvent, TokenRecord, User,
+    Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, PresenceSubscription, Principal, Publication,
+    PublicationChange, StoredEvent, TokenRecord, User,
 };
-use ucwa_core::service::{CallbackFailure, CallbackRoute, OutboxItem, ServiceApp};
-use ucwa_core::store::{Purged, SessionLocation, Store, StoreError, StoreResult};
+use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
+use ucwa_core::store::{Purged, QuotaUsage, SessionLocation, SigninWindow, Store, StoreError, StoreResult};
 
 /// Connections per node. Each request holds one for a query or a short transaction (never
 /// while parked); the listener has its own.
@@ -166,6 +170,62 @@ impl Store for PostgresStore {
         tenant::list_users(&self.pool).await
     }
 
+    async fn search_users(&self, query: &str, limit: u32) -> StoreResult<Vec<User>> {
+        presence::search_users(&self.pool, query, limit).await
+    }
+
+    async fn publication(&self, uri: &str) -> StoreResult<Publication> {
+        presence::publication(&self.pool, uri).await
+    }
+
+    async fn publish(
+        &self,
+        uri: &str,
+        change: &PublicationChange,
+        events: Vec<NewEvent>,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let rung = presence::publish(&self.pool, &self.node, uri, change, &events, now_ms).await?;
+        self.doorbell.ring(rung.iter().map(String::as_str));
+        Ok(())
+    }
+
+    async fn insert_presence_subscription(
+        &self,
+        subscription: &PresenceSubscription,
+        max_live: u32,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        presence::insert_subscription(&self.pool, subscription, max_live, now_ms).await
+    }
+
+    async fn presence_subscriptions(&self, app_id: &str, now_ms: i64) -> StoreResult<Vec<PresenceSubscription>> {
+        presence::subscriptions(&self.pool, app_id, now_ms).await
+    }
+
+    async fn update_presence_subscription(
+        &self,
+        app_id: &str,
+        id: &str,
+        expires_ms: Option<i64>,
+        uris: &[String],
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        presence::update_subscription(&self.pool, app_id, id, expires_ms, uris, now_ms).await
+    }
+
+    async fn delete_presence_subscription(&self, app_id: &str, id: &str) -> StoreResult<bool> {
+        presence::delete_subscription(&self.pool, app_id, id).await
+    }
+
+    async fn presence_watchers(&self, uri: &str, now_ms: i64) -> StoreResult<Vec<String>> {
+        presence::watchers(&self.pool, uri, now_ms).await
+    }
+
+    async fn purge_expired_presence_subscriptions(&self, now_ms: i64) -> StoreResult<u64> {
+        presence::purge_expired(&self.pool, now_ms).await
+    }
+
     async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()> {
         tenant::insert_token(&self.pool, token).await
     }
@@ -178,12 +238,16 @@ impl Store for PostgresStore {
         tenant::purge_expired_tokens(&self.pool, now_ms).await
     }
 
-    async fn signin_failures(&self, name: &str, now_ms: i64) -> StoreResult<u32> {
-        tenant::signin_failures(&self.pool, name, now_ms).await
+    async fn signin_failures(&self, key: &str, now_ms: i64) -> StoreResult<Option<SigninWindow>> {
+        tenant::signin_failures(&self.pool, key, now_ms).await
     }
 
-    async fn record_signin_failure(&self, name: &str, now_ms: i64, window_ms: i64) -> StoreResult<()> {
-        tenant::record_signin_failure(&self.pool, name, now_ms, window_ms).await
+    async fn record_signin_failure(&self, key: &str, now_ms: i64, window_ms: i64) -> StoreResult<()> {
+        tenant::record_signin_failure(&self.pool, key, now_ms, window_ms).await
+    }
+
+    async fn revoke_tokens(&self, principal: &Principal) -> StoreResult<u64> {
+        tenant::revoke_tokens(&self.pool, principal).await
     }
 
     async fn create_application(
@@ -201,6 +265,10 @@ impl Store for PostgresStore {
 
     async fn online_applications(&self, uri: &str) -> StoreResult<Vec<Application>> {
         tenant::online_applications(&self.pool, uri).await
+    }
+
+    async fn quota_usage(&self, uri: &str, now_ms: i64) -> StoreResult<QuotaUsage> {
+        tenant::quota_usage(&self.pool, uri, now_ms).await
     }
 
     async fn delete_application(&self, id: &str) -> StoreResult<bool> {
@@ -270,8 +338,8 @@ impl Store for PostgresStore {
         meetings::version(&self.pool, id).await
     }
 
-    async fn meetings_organized_by(&self, uri: &str) -> StoreResult<Vec<MeetingRecord>> {
-        meetings::organized_by(&self.pool, uri).await
+    async fn meetings_organized_by(&self, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
+        meetings::organized_by(&self.pool, uri, limit).await
     }
 
     async fn meetings_after(&self, after_id: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
@@ -296,6 +364,10 @@ impl Store for PostgresStore {
 
     async fn session_location(&self, session_id: &str) -> StoreResult<Option<SessionLocation>> {
         meetings::location(&self.pool, session_id).await
+    }
+
+    async fn find_operation(&self, app_id: &str, operation_id: &str) -> StoreResult<Option<SessionLocation>> {
+        meetings::of_operation(&self.pool, app_id, operation_id).await
     }
 
     async fn sessions_of_application(&self, app_id: &str) -> StoreResult<Vec<SessionLocation>> {
@@ -331,9 +403,10 @@ impl Store for PostgresStore {
         node: &str,
         now_ms: i64,
         lease_until_ms: i64,
+        per_app: u32,
         limit: u32,
-    ) -> StoreResult<Vec<String>> {
-        service::claim(&self.pool, node, now_ms, lease_until_ms, limit).await
+    ) -> StoreResult<Vec<DueCallback>> {
+        service::claim(&self.pool, node, now_ms, lease_until_ms, per_app, limit).await
     }
 
     async fn renew_callback_lease(&self, session_id: &str, node: &str, lease_until_ms: i64) -> StoreResult<bool> {

@@ -123,12 +123,19 @@ pub async fn version(pool: &PgPool, id: &str) -> StoreResult<Option<u64>> {
     Ok(row.and_then(|(v,)| u64::try_from(v).ok()))
 }
 
-pub async fn organized_by(pool: &PgPool, uri: &str) -> StoreResult<Vec<MeetingRecord>> {
+pub async fn organized_by(pool: &PgPool, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
+    // Newest first in the query (so the limit keeps the newest), oldest first out.
     let sql = format!(
-        "SELECT {MEETING_COLUMNS} FROM meetings WHERE organizer_uri = $1 AND kind = 'Conference' ORDER BY created_ms, id"
+        "SELECT * FROM (SELECT {MEETING_COLUMNS} FROM meetings WHERE organizer_uri = $1 AND kind = 'Conference'
+                        ORDER BY created_ms DESC, id DESC LIMIT $2) newest
+         ORDER BY created_ms, id"
     );
-    let rows: Vec<MeetingRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).fetch_all(pool).await.map_err(unavailable)?;
+    let rows: Vec<MeetingRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(uri)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(unavailable)?;
     assemble(pool, rows).await
 }
 
@@ -176,17 +183,20 @@ pub async fn save(
         return Ok(None);
     }
     let changes = m.session_changes(before);
-    let (mut ids, mut apps, mut live, mut states) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut ids, mut apps, mut live, mut states, mut operations) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (id, session) in changes.written {
         ids.push(id.as_str());
         apps.push(session.app_id.as_str());
         live.push(session.is_live());
         states.push(json(session)?);
+        operations.push(session.own_operation_id());
     }
     if !ids.is_empty() {
         sqlx::query(
-            "INSERT INTO meeting_sessions (session_id, meeting_id, app_id, live, state)
-             SELECT s, $2, a, l, st FROM unnest($1::text[], $3::text[], $4::bool[], $5::text[]) AS t(s, a, l, st)
+            "INSERT INTO meeting_sessions (session_id, meeting_id, app_id, live, state, operation_id)
+             SELECT s, $2, a, l, st, op
+             FROM unnest($1::text[], $3::text[], $4::bool[], $5::text[], $6::text[]) AS t(s, a, l, st, op)
              ON CONFLICT (session_id) DO UPDATE SET live = excluded.live, state = excluded.state",
         )
         .bind(&ids)
@@ -194,6 +204,7 @@ pub async fn save(
         .bind(&apps)
         .bind(&live)
         .bind(&states)
+        .bind(&operations)
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;
@@ -256,6 +267,18 @@ pub async fn location(pool: &PgPool, session_id: &str) -> StoreResult<Option<Ses
             .fetch_optional(pool)
             .await
             .map_err(unavailable)?;
+    Ok(row.map(SessionLocation::from))
+}
+
+pub async fn of_operation(pool: &PgPool, app_id: &str, operation_id: &str) -> StoreResult<Option<SessionLocation>> {
+    let row: Option<LocationRow> = sqlx::query_as(
+        "SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE app_id = $1 AND operation_id = $2 LIMIT 1",
+    )
+    .bind(app_id)
+    .bind(operation_id)
+    .fetch_optional(pool)
+    .await
+    .map_err(unavailable)?;
     Ok(row.map(SessionLocation::from))
 }
 

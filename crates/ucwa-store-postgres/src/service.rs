@@ -8,14 +8,14 @@
 //! # One deliverer per conversation
 //! Every node runs a delivery worker. A worker delivers a conversation only while it holds
 //! the conversation's lease (`lease_owner`, `lease_until_ms` on the route): [`claim`] takes
-//! due conversations whose lease has run out, with `FOR UPDATE SKIP LOCKED` so two nodes
-//! claiming at once never wait for or take the same row; the holder renews before each batch
-//! and releases when its turn ends. A node that dies stops renewing, and its conversations
+//! due conversations whose lease has run out, at most `--callback-endpoint-concurrency` per
+//! endpoint counting the leases other nodes hold, one claim at a time across nodes (an
+//! advisory lock); the holder renews before each batch and releases when its turn ends. A node that dies stops renewing, and its conversations
 //! become claimable when the lease expires: another node resumes from the head of the outbox,
 //! in order (at least once: a batch in flight when the node died is sent again).
 
 use sqlx::{FromRow, PgPool};
-use ucwa_core::service::{CallbackFailure, CallbackRoute, OutboxItem, ServiceApp};
+use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
 use ucwa_core::store::{StoreError, StoreResult};
 
 use crate::unavailable;
@@ -28,6 +28,7 @@ struct ServiceAppRow {
     signing_key: String,
     callback_url: Option<String>,
     created_ms: i64,
+    domains: String,
 }
 
 impl From<ServiceAppRow> for ServiceApp {
@@ -39,19 +40,20 @@ impl From<ServiceAppRow> for ServiceApp {
             signing_key: r.signing_key,
             callback_url: r.callback_url,
             created_ms: r.created_ms,
+            domains: r.domains.split(';').filter(|d| !d.is_empty()).map(str::to_owned).collect(),
         }
     }
 }
 
-const SERVICE_APP_COLUMNS: &str = "uri, display_name, secret_hash, signing_key, callback_url, created_ms";
+const SERVICE_APP_COLUMNS: &str = "uri, display_name, secret_hash, signing_key, callback_url, created_ms, domains";
 
 pub async fn upsert_service_app(pool: &PgPool, app: &ServiceApp) -> StoreResult<bool> {
     // `xmax = 0` holds for a row this statement inserted, not for one it updated.
     let (created,): (bool,) = sqlx::query_as(
-        "INSERT INTO service_apps (uri, display_name, secret_hash, signing_key, callback_url, created_ms)
-         VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO service_apps (uri, display_name, secret_hash, signing_key, callback_url, created_ms, domains)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (uri) DO UPDATE SET display_name = excluded.display_name, secret_hash = excluded.secret_hash,
-             signing_key = excluded.signing_key, callback_url = excluded.callback_url
+             signing_key = excluded.signing_key, callback_url = excluded.callback_url, domains = excluded.domains
          RETURNING xmax = 0",
     )
     .bind(&app.uri)
@@ -60,6 +62,7 @@ pub async fn upsert_service_app(pool: &PgPool, app: &ServiceApp) -> StoreResult<
     .bind(&app.signing_key)
     .bind(&app.callback_url)
     .bind(app.created_ms)
+    .bind(app.domains.join(";"))
     .fetch_one(pool)
     .await
     .map_err(unavailable)?;
@@ -140,34 +143,56 @@ pub async fn delete_route(pool: &PgPool, session_id: &str) -> StoreResult<()> {
     Ok(())
 }
 
+/// The advisory lock claims run under (any fixed number; "ucwa" in ASCII).
+const CLAIM_LOCK: i64 = 0x7563_7761;
+
 pub async fn claim(
     pool: &PgPool,
     node: &str,
     now_ms: i64,
     lease_until_ms: i64,
+    per_app: u32,
     limit: u32,
-) -> StoreResult<Vec<String>> {
-    // Rows locked by another node's claim right now are skipped, not waited for; the lease
-    // condition is re-checked on the locked row.
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "UPDATE callback_routes SET lease_owner = $1, lease_until_ms = $2
-         WHERE session_id IN (
-             SELECT r.session_id FROM callback_routes r
+) -> StoreResult<Vec<DueCallback>> {
+    // Claims of all nodes run one at a time (a transaction-scoped advisory lock, held for one
+    // statement), so each sees the leases the previous one took and the per-endpoint count
+    // is exact. A claim is one indexed statement every POLL per node: serialising them costs
+    // nothing measurable, and renewing, releasing and delivering never take this lock.
+    let mut tx = pool.begin().await.map_err(unavailable)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK).execute(&mut *tx).await.map_err(unavailable)?;
+    let mut rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "WITH held AS (
+             SELECT app_id, COUNT(*) AS n FROM callback_routes
+             WHERE lease_owner IS NOT NULL AND lease_until_ms > $3 GROUP BY app_id
+         ), due AS (
+             SELECT r.session_id, r.app_id,
+                    (SELECT MIN(id) FROM callback_outbox o WHERE o.session_id = r.session_id) AS head
+             FROM callback_routes r
              WHERE NOT r.failed AND r.url IS NOT NULL AND r.next_attempt_ms <= $3 AND r.lease_until_ms <= $3
-               AND EXISTS (SELECT 1 FROM callback_outbox o WHERE o.session_id = r.session_id)
-             ORDER BY (SELECT MIN(id) FROM callback_outbox o WHERE o.session_id = r.session_id)
-             LIMIT $4
-             FOR UPDATE SKIP LOCKED)
-         RETURNING session_id",
+         ), ranked AS (
+             SELECT d.session_id, d.app_id, d.head,
+                    ROW_NUMBER() OVER (PARTITION BY d.app_id ORDER BY d.head) + COALESCE(h.n, 0) AS nth
+             FROM due d LEFT JOIN held h ON h.app_id = d.app_id
+             WHERE d.head IS NOT NULL
+         ), picked AS (
+             SELECT session_id, app_id, head FROM ranked WHERE nth <= $4 ORDER BY head LIMIT $5
+         )
+         UPDATE callback_routes r SET lease_owner = $1, lease_until_ms = $2
+         FROM picked p WHERE r.session_id = p.session_id AND r.lease_until_ms <= $3
+         RETURNING r.session_id, r.app_id, p.head",
     )
     .bind(node)
     .bind(lease_until_ms)
     .bind(now_ms)
+    .bind(i64::from(per_app))
     .bind(i64::from(limit))
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await
     .map_err(unavailable)?;
-    Ok(rows.into_iter().map(|(s,)| s).collect())
+    tx.commit().await.map_err(unavailable)?;
+    // Oldest undelivered event first (RETURNING keeps no order).
+    rows.sort_by_key(|(_, _, head)| *head);
+    Ok(rows.into_iter().map(|(session_id, app_id, _)| DueCallback { session_id, app_id }).collect())
 }
 
 pub async fn renew_lease(pool: &PgPool, session_id: &str, node: &str, lease_until_ms: i64) -> StoreResult<bool> {

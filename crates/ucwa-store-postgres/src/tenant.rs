@@ -5,7 +5,7 @@ use ucwa_core::channel::ChannelParams;
 use ucwa_core::model::{
     AppKind, AppStatus, Application, DeliveredBatch, NewApplication, NewEvent, Principal, TokenRecord, User,
 };
-use ucwa_core::store::{StoreError, StoreResult};
+use ucwa_core::store::{QuotaUsage, SigninWindow, StoreError, StoreResult};
 
 use crate::{events, notify, unavailable};
 
@@ -65,14 +65,46 @@ struct TokenRow {
     expires_ms: i64,
 }
 
+pub async fn quota_usage(pool: &PgPool, uri: &str, now_ms: i64) -> StoreResult<QuotaUsage> {
+    let (applications, meetings): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM applications WHERE owner_uri = $1 AND status = 'active'),
+                (SELECT COUNT(*) FROM meetings WHERE organizer_uri = $1 AND (finished_ms IS NULL OR finished_ms > $2))",
+    )
+    .bind(uri)
+    .bind(now_ms)
+    .fetch_one(pool)
+    .await
+    .map_err(unavailable)?;
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    Ok(QuotaUsage { applications: count(applications), meetings: count(meetings) })
+}
+
+/// The `kind` column of a principal's tokens.
+fn token_kind(principal: &Principal) -> &'static str {
+    match principal {
+        Principal::User { .. } => "user",
+        Principal::Anonymous { .. } => "anonymous",
+        Principal::Service { .. } => "service",
+        Principal::PsGuest { .. } => "psguest",
+    }
+}
+
+pub async fn revoke_tokens(pool: &PgPool, principal: &Principal) -> StoreResult<u64> {
+    let done = sqlx::query("DELETE FROM tokens WHERE uri = $1 AND kind = $2")
+        .bind(principal.uri())
+        .bind(token_kind(principal))
+        .execute(pool)
+        .await
+        .map_err(unavailable)?;
+    Ok(done.rows_affected())
+}
+
 pub async fn insert_token(pool: &PgPool, token: &TokenRecord) -> StoreResult<()> {
-    let (kind, meeting_uri, origins) = match &token.principal {
-        Principal::User { .. } => ("user", None, None),
-        Principal::Anonymous { meeting_uri, .. } => ("anonymous", Some(meeting_uri.as_str()), None),
-        Principal::Service { .. } => ("service", None, None),
-        Principal::PsGuest { meeting_uri, origins, .. } => {
-            ("psguest", Some(meeting_uri.as_str()), Some(origins.join(";")))
-        }
+    let kind = token_kind(&token.principal);
+    let (meeting_uri, origins) = match &token.principal {
+        Principal::User { .. } | Principal::Service { .. } => (None, None),
+        Principal::Anonymous { meeting_uri, .. } => (Some(meeting_uri.as_str()), None),
+        Principal::PsGuest { meeting_uri, origins, .. } => (Some(meeting_uri.as_str()), Some(origins.join(";"))),
     };
     sqlx::query(
         "INSERT INTO tokens (hash, kind, uri, meeting_uri, origins, expires_ms) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -135,26 +167,27 @@ pub async fn purge_expired_tokens(pool: &PgPool, now_ms: i64) -> StoreResult<u64
     Ok(done.rows_affected())
 }
 
-pub async fn signin_failures(pool: &PgPool, name: &str, now_ms: i64) -> StoreResult<u32> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT failures FROM signin_failures WHERE name = $1 AND until_ms > $2")
-        .bind(name)
-        .bind(now_ms)
-        .fetch_optional(pool)
-        .await
-        .map_err(unavailable)?;
-    Ok(row.map_or(0, |(n,)| u32::try_from(n).unwrap_or(u32::MAX)))
+pub async fn signin_failures(pool: &PgPool, key: &str, now_ms: i64) -> StoreResult<Option<SigninWindow>> {
+    let row: Option<(i64, i64)> =
+        sqlx::query_as("SELECT failures, until_ms FROM signin_failures WHERE name = $1 AND until_ms > $2")
+            .bind(key)
+            .bind(now_ms)
+            .fetch_optional(pool)
+            .await
+            .map_err(unavailable)?;
+    Ok(row.map(|(n, until_ms)| SigninWindow { failures: u32::try_from(n).unwrap_or(u32::MAX), until_ms }))
 }
 
 /// Counts the failure in the open window or opens a new one, in one statement: two nodes
 /// counting at once both count (the row lock orders them).
-pub async fn record_signin_failure(pool: &PgPool, name: &str, now_ms: i64, window_ms: i64) -> StoreResult<()> {
+pub async fn record_signin_failure(pool: &PgPool, key: &str, now_ms: i64, window_ms: i64) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO signin_failures (name, until_ms, failures) VALUES ($1, $2 + $3, 1)
          ON CONFLICT (name) DO UPDATE SET
              failures = CASE WHEN signin_failures.until_ms <= $2 THEN 1 ELSE signin_failures.failures + 1 END,
              until_ms = CASE WHEN signin_failures.until_ms <= $2 THEN $2 + $3 ELSE signin_failures.until_ms END",
     )
-    .bind(name)
+    .bind(key)
     .bind(now_ms)
     .bind(window_ms)
     .execute(pool)

@@ -233,16 +233,26 @@ async fn two_nodes_claiming_at_once_never_take_the_same_conversation() {
     }
     let (mut on_a, mut on_b) = (Vec::new(), Vec::new());
     for _ in 0..4 {
-        let (x, y) = tokio::join!(a.claim_callbacks("A", 100, 1_000, 7), b.claim_callbacks("B", 100, 1_000, 7));
-        on_a.extend(x.unwrap());
-        on_b.extend(y.unwrap());
+        let (x, y) =
+            tokio::join!(a.claim_callbacks("A", 100, 1_000, 100, 7), b.claim_callbacks("B", 100, 1_000, 100, 7));
+        on_a.extend(x.unwrap().into_iter().map(|d| d.session_id));
+        on_b.extend(y.unwrap().into_iter().map(|d| d.session_id));
     }
     let a_set: BTreeSet<&String> = on_a.iter().collect();
     let b_set: BTreeSet<&String> = on_b.iter().collect();
     assert!(a_set.is_disjoint(&b_set), "a conversation was claimed by both nodes");
     assert_eq!(a_set.len() + b_set.len(), on_a.len() + on_b.len(), "claimed twice by one node");
-    let rest = a.claim_callbacks("C", 100, 1_000, 100).await.unwrap();
+    let rest = a.claim_callbacks("C", 100, 1_000, 100, 100).await.unwrap();
     assert_eq!(on_a.len() + on_b.len() + rest.len(), sessions.len(), "every conversation claimed once");
+    // Once the leases run out, two nodes claiming at once stay within the endpoint's cap
+    // together.
+    let mut together = 0;
+    for _ in 0..4 {
+        let (x, y) =
+            tokio::join!(a.claim_callbacks("A", 1_000, 9_000, 3, 7), b.claim_callbacks("B", 1_000, 9_000, 3, 7));
+        together += x.unwrap().len() + y.unwrap().len();
+    }
+    assert_eq!(together, 3, "the cap counts the leases of both nodes");
     a.close().await;
     b.close().await;
 }

@@ -21,6 +21,8 @@
 //! - `tenant`: users, tokens, applications and their idle expiry.
 //! - `events`: the event log, the delivered batch, acknowledgement cleanup by key.
 //! - `meetings`: meeting headers and session rows, compare-and-swap saves.
+//! - `presence`: what users publish (presence, note, location), presence subscriptions,
+//!   user search.
 //! - `service`: service application endpoints, callback routes and the outbox.
 //! - `retention`: deleting what finished long ago, in bounded steps.
 //! - this file: opening the database, the upkeep task, the application cache, the `Store`
@@ -28,6 +30,7 @@
 
 mod events;
 mod meetings;
+mod presence;
 mod retention;
 mod service;
 mod tenant;
@@ -44,10 +47,11 @@ use ucwa_core::Doorbell;
 use ucwa_core::channel::ChannelParams;
 use ucwa_core::meeting::Meeting;
 use ucwa_core::model::{
-    Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, StoredEvent, TokenRecord, User,
+    Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, PresenceSubscription, Principal, Publication,
+    PublicationChange, StoredEvent, TokenRecord, User,
 };
-use ucwa_core::service::{CallbackFailure, CallbackRoute, OutboxItem, ServiceApp};
-use ucwa_core::store::{Purged, SessionLocation, Store, StoreError, StoreResult};
+use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
+use ucwa_core::store::{Purged, QuotaUsage, SessionLocation, SigninWindow, Store, StoreError, StoreResult};
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
@@ -64,10 +68,18 @@ pub struct SqliteStore {
     /// row after the writer had already dropped it.
     app_writes: AtomicU64,
     maintenance: tokio::task::JoinHandle<()>,
-    /// Callback delivery leases: session id -> (node, until). One process uses a SQLite
-    /// database, so the leases live in its memory; they only keep this node's own worker
-    /// from delivering a conversation twice at once. A `std` mutex, never held across `.await`.
-    leases: Mutex<HashMap<String, (String, i64)>>,
+    /// Callback delivery leases by session id. One process uses a SQLite database, so the
+    /// leases live in its memory; they keep this node's own worker from delivering a
+    /// conversation twice at once and count an endpoint's conversations in flight. A `std`
+    /// mutex, never held across `.await`.
+    leases: Mutex<HashMap<String, Lease>>,
+}
+
+/// Who delivers a conversation's callbacks, until when, and for which application.
+struct Lease {
+    node: String,
+    until_ms: i64,
+    app_id: String,
 }
 
 /// Background upkeep, every second: deletes acknowledged events (kept off the delivery
@@ -264,6 +276,62 @@ impl Store for SqliteStore {
         tenant::list_users(&self.readers).await
     }
 
+    async fn search_users(&self, query: &str, limit: u32) -> StoreResult<Vec<User>> {
+        presence::search_users(&self.readers, query, limit).await
+    }
+
+    async fn publication(&self, uri: &str) -> StoreResult<Publication> {
+        presence::publication(&self.readers, uri).await
+    }
+
+    async fn publish(
+        &self,
+        uri: &str,
+        change: &PublicationChange,
+        events: Vec<NewEvent>,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let rung = presence::publish(&self.writer, uri, change, &events, now_ms).await?;
+        self.doorbell.ring(rung.iter().map(String::as_str));
+        Ok(())
+    }
+
+    async fn insert_presence_subscription(
+        &self,
+        subscription: &PresenceSubscription,
+        max_live: u32,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        presence::insert_subscription(&self.writer, subscription, max_live, now_ms).await
+    }
+
+    async fn presence_subscriptions(&self, app_id: &str, now_ms: i64) -> StoreResult<Vec<PresenceSubscription>> {
+        presence::subscriptions(&self.readers, app_id, now_ms).await
+    }
+
+    async fn update_presence_subscription(
+        &self,
+        app_id: &str,
+        id: &str,
+        expires_ms: Option<i64>,
+        uris: &[String],
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        presence::update_subscription(&self.writer, app_id, id, expires_ms, uris, now_ms).await
+    }
+
+    async fn delete_presence_subscription(&self, app_id: &str, id: &str) -> StoreResult<bool> {
+        presence::delete_subscription(&self.writer, app_id, id).await
+    }
+
+    async fn presence_watchers(&self, uri: &str, now_ms: i64) -> StoreResult<Vec<String>> {
+        presence::watchers(&self.readers, uri, now_ms).await
+    }
+
+    async fn purge_expired_presence_subscriptions(&self, now_ms: i64) -> StoreResult<u64> {
+        presence::purge_expired(&self.writer, now_ms).await
+    }
+
     async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()> {
         tenant::insert_token(&self.writer, token).await
     }
@@ -276,12 +344,20 @@ impl Store for SqliteStore {
         tenant::purge_expired_tokens(&self.writer, now_ms).await
     }
 
-    async fn signin_failures(&self, name: &str, now_ms: i64) -> StoreResult<u32> {
-        tenant::signin_failures(&self.readers, name, now_ms).await
+    async fn signin_failures(&self, key: &str, now_ms: i64) -> StoreResult<Option<SigninWindow>> {
+        tenant::signin_failures(&self.readers, key, now_ms).await
     }
 
-    async fn record_signin_failure(&self, name: &str, now_ms: i64, window_ms: i64) -> StoreResult<()> {
-        tenant::record_signin_failure(&self.writer, name, now_ms, window_ms).await
+    async fn record_signin_failure(&self, key: &str, now_ms: i64, window_ms: i64) -> StoreResult<()> {
+        tenant::record_signin_failure(&self.writer, key, now_ms, window_ms).await
+    }
+
+    async fn quota_usage(&self, uri: &str, now_ms: i64) -> StoreResult<QuotaUsage> {
+        tenant::quota_usage(&self.readers, uri, now_ms).await
+    }
+
+    async fn revoke_tokens(&self, principal: &Principal) -> StoreResult<u64> {
+        tenant::revoke_tokens(&self.writer, principal).await
     }
 
     async fn create_application(
@@ -404,8 +480,8 @@ impl Store for SqliteStore {
         meetings::version(&self.readers, id).await
     }
 
-    async fn meetings_organized_by(&self, uri: &str) -> StoreResult<Vec<MeetingRecord>> {
-        meetings::organized_by(&self.readers, uri).await
+    async fn meetings_organized_by(&self, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
+        meetings::organized_by(&self.readers, uri, limit).await
     }
 
     async fn meetings_after(&self, after_id: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
@@ -430,6 +506,10 @@ impl Store for SqliteStore {
 
     async fn session_location(&self, session_id: &str) -> StoreResult<Option<SessionLocation>> {
         meetings::location(&self.readers, session_id).await
+    }
+
+    async fn find_operation(&self, app_id: &str, operation_id: &str) -> StoreResult<Option<SessionLocation>> {
+        meetings::of_operation(&self.readers, app_id, operation_id).await
     }
 
     async fn sessions_of_application(&self, app_id: &str) -> StoreResult<Vec<SessionLocation>> {
@@ -465,19 +545,45 @@ impl Store for SqliteStore {
         node: &str,
         now_ms: i64,
         lease_until_ms: i64,
+        per_app: u32,
         limit: u32,
-    ) -> StoreResult<Vec<String>> {
-        let held: Vec<String> = {
-            let leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
-            leases.iter().filter(|(_, (_, until))| *until > now_ms).map(|(s, _)| s.clone()).collect()
-        };
-        let due = service::due(&self.readers, now_ms, &held, limit).await?;
-        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
-        // Another claim may have run while the query did.
-        let claimed: Vec<String> =
-            due.into_iter().filter(|s| leases.get(s).is_none_or(|(_, until)| *until <= now_ms)).collect();
-        for session in &claimed {
-            leases.insert(session.clone(), (node.to_owned(), lease_until_ms));
+    ) -> StoreResult<Vec<DueCallback>> {
+        let (mut busy, mut held) = (Vec::new(), HashMap::<String, u32>::new());
+        for (session, lease) in self.leases.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            if lease.until_ms > now_ms {
+                busy.push(session.clone());
+                *held.entry(lease.app_id.clone()).or_default() += 1;
+            }
+        }
+        let mut claimed = Vec::new();
+        // Another round when an application filled up within the answer and left room (the
+        // query cannot count per application as it goes).
+        for _ in 0..4 {
+            let room = limit.saturating_sub(u32::try_from(claimed.len()).unwrap_or(u32::MAX));
+            if room == 0 {
+                break;
+            }
+            let full: Vec<String> = held.iter().filter(|(_, n)| **n >= per_app).map(|(a, _)| a.clone()).collect();
+            let due = service::due(&self.readers, now_ms, &busy, &full, room).await?;
+            let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+            let mut skipped = false;
+            for due in due {
+                let app_held = held.entry(due.app_id.clone()).or_default();
+                // Another claim may have taken it while the query ran.
+                let free = leases.get(&due.session_id).is_none_or(|l| l.until_ms <= now_ms);
+                if *app_held >= per_app || !free {
+                    skipped = true;
+                    continue;
+                }
+                *app_held += 1;
+                busy.push(due.session_id.clone());
+                let lease = Lease { node: node.to_owned(), until_ms: lease_until_ms, app_id: due.app_id.clone() };
+                leases.insert(due.session_id.clone(), lease);
+                claimed.push(due);
+            }
+            if !skipped {
+                break;
+            }
         }
         Ok(claimed)
     }
@@ -485,8 +591,8 @@ impl Store for SqliteStore {
     async fn renew_callback_lease(&self, session_id: &str, node: &str, lease_until_ms: i64) -> StoreResult<bool> {
         let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
         match leases.get_mut(session_id) {
-            Some((owner, until)) if owner == node => {
-                *until = lease_until_ms;
+            Some(lease) if lease.node == node => {
+                lease.until_ms = lease_until_ms;
                 Ok(true)
             }
             _ => Ok(false),
@@ -495,7 +601,7 @@ impl Store for SqliteStore {
 
     async fn release_callback_lease(&self, session_id: &str, node: &str) -> StoreResult<()> {
         let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
-        if leases.get(session_id).is_some_and(|(owner, _)| owner == node) {
+        if leases.get(session_id).is_some_and(|l| l.node == node) {
             leases.remove(session_id);
         }
         Ok(())

@@ -121,14 +121,16 @@ pub async fn version(pool: &SqlitePool, id: &str) -> StoreResult<Option<u64>> {
     Ok(row.and_then(|(v,)| u64::try_from(v).ok()))
 }
 
-pub async fn organized_by(pool: &SqlitePool, uri: &str) -> StoreResult<Vec<MeetingRecord>> {
+pub async fn organized_by(pool: &SqlitePool, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
     let sql = format!(
-        "SELECT {MEETING_COLUMNS} FROM meetings WHERE organizer_uri = ? AND kind = 'Conference' ORDER BY created_ms, id"
+        "SELECT {MEETING_COLUMNS} FROM meetings WHERE organizer_uri = ? AND kind = 'Conference'
+         ORDER BY created_ms DESC, id DESC LIMIT ?"
     );
     let rows: Vec<MeetingRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).fetch_all(pool).await.map_err(unavailable)?;
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).bind(limit).fetch_all(pool).await.map_err(unavailable)?;
     let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
+    // Newest first from the query (so the limit keeps the newest), oldest first out.
+    for row in rows.into_iter().rev() {
         out.push(assemble(pool, row).await?);
     }
     Ok(out)
@@ -183,7 +185,8 @@ pub async fn save(
     let changes = m.session_changes(before);
     for (id, session) in changes.written {
         sqlx::query(
-            "INSERT INTO meeting_sessions (session_id, meeting_id, app_id, live, state) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO meeting_sessions (session_id, meeting_id, app_id, live, state, operation_id)
+             VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (session_id) DO UPDATE SET live = excluded.live, state = excluded.state",
         )
         .bind(id)
@@ -191,6 +194,7 @@ pub async fn save(
         .bind(&session.app_id)
         .bind(session.is_live())
         .bind(json(session)?)
+        .bind(session.own_operation_id())
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;
@@ -257,6 +261,18 @@ pub async fn location(pool: &SqlitePool, session_id: &str) -> StoreResult<Option
             .fetch_optional(pool)
             .await
             .map_err(unavailable)?;
+    Ok(row.map(SessionLocation::from))
+}
+
+pub async fn of_operation(pool: &SqlitePool, app_id: &str, operation_id: &str) -> StoreResult<Option<SessionLocation>> {
+    let row: Option<LocationRow> = sqlx::query_as(
+        "SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE app_id = ? AND operation_id = ? LIMIT 1",
+    )
+    .bind(app_id)
+    .bind(operation_id)
+    .fetch_optional(pool)
+    .await
+    .map_err(unavailable)?;
     Ok(row.map(SessionLocation::from))
 }
 

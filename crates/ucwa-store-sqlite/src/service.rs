@@ -7,7 +7,7 @@
 
 use sqlx::{FromRow, Sqlite, SqlitePool, Transaction};
 use ucwa_core::model::NewEvent;
-use ucwa_core::service::{CallbackFailure, CallbackRoute, OutboxItem, ServiceApp};
+use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
 use ucwa_core::store::{StoreError, StoreResult};
 
 use crate::{unavailable, upsert_created};
@@ -20,6 +20,7 @@ struct ServiceAppRow {
     signing_key: String,
     callback_url: Option<String>,
     created_ms: i64,
+    domains: String,
 }
 
 impl From<ServiceAppRow> for ServiceApp {
@@ -31,25 +32,27 @@ impl From<ServiceAppRow> for ServiceApp {
             signing_key: r.signing_key,
             callback_url: r.callback_url,
             created_ms: r.created_ms,
+            domains: r.domains.split(';').filter(|d| !d.is_empty()).map(str::to_owned).collect(),
         }
     }
 }
 
-const SERVICE_APP_COLUMNS: &str = "uri, display_name, secret_hash, signing_key, callback_url, created_ms";
+const SERVICE_APP_COLUMNS: &str = "uri, display_name, secret_hash, signing_key, callback_url, created_ms, domains";
 
 pub async fn upsert_service_app(pool: &SqlitePool, app: &ServiceApp) -> StoreResult<bool> {
     let upsert = sqlx::query(
-        "INSERT INTO service_apps (uri, display_name, secret_hash, signing_key, callback_url, created_ms)
-         VALUES (?, ?, ?, ?, ?, ?)
+        "INSERT INTO service_apps (uri, display_name, secret_hash, signing_key, callback_url, created_ms, domains)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (uri) DO UPDATE SET display_name = excluded.display_name, secret_hash = excluded.secret_hash,
-             signing_key = excluded.signing_key, callback_url = excluded.callback_url",
+             signing_key = excluded.signing_key, callback_url = excluded.callback_url, domains = excluded.domains",
     )
     .bind(&app.uri)
     .bind(&app.display_name)
     .bind(&app.secret_hash)
     .bind(&app.signing_key)
     .bind(&app.callback_url)
-    .bind(app.created_ms);
+    .bind(app.created_ms)
+    .bind(app.domains.join(";"));
     upsert_created(pool, "SELECT 1 FROM service_apps WHERE uri = ?", &app.uri, upsert).await
 }
 
@@ -162,21 +165,34 @@ pub async fn delete_route(pool: &SqlitePool, session_id: &str) -> StoreResult<()
     Ok(())
 }
 
-pub async fn due(pool: &SqlitePool, now_ms: i64, busy: &[String], limit: u32) -> StoreResult<Vec<String>> {
-    // Oldest undelivered event first, so a busy conversation does not starve the others.
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT r.session_id FROM callback_routes r
+pub async fn due(
+    pool: &SqlitePool,
+    now_ms: i64,
+    busy: &[String],
+    full_apps: &[String],
+    limit: u32,
+) -> StoreResult<Vec<DueCallback>> {
+    // Oldest undelivered event first, so a busy conversation does not starve the others;
+    // the exclusions are JSON arrays, so that an endpoint with a thousand due conversations
+    // cannot fill the answer with ones the caller would skip.
+    let json = |ids: &[String]| serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()));
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT r.session_id, r.app_id FROM callback_routes r
          WHERE r.failed = 0 AND r.url IS NOT NULL AND r.next_attempt_ms <= ?
            AND EXISTS (SELECT 1 FROM callback_outbox o WHERE o.session_id = r.session_id)
+           AND r.session_id NOT IN (SELECT value FROM json_each(?))
+           AND r.app_id NOT IN (SELECT value FROM json_each(?))
          ORDER BY (SELECT MIN(id) FROM callback_outbox o WHERE o.session_id = r.session_id)
          LIMIT ?",
     )
     .bind(now_ms)
-    .bind(i64::from(limit) + i64::try_from(busy.len()).unwrap_or(i64::MAX / 2))
+    .bind(json(busy)?)
+    .bind(json(full_apps)?)
+    .bind(i64::from(limit))
     .fetch_all(pool)
     .await
     .map_err(unavailable)?;
-    Ok(rows.into_iter().map(|(s,)| s).filter(|s| !busy.contains(s)).take(limit as usize).collect())
+    Ok(rows.into_iter().map(|(session_id, app_id)| DueCallback { session_id, app_id }).collect())
 }
 
 const ROUTE_COLUMNS: &str =

@@ -36,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 use ucwa_core::DynStore;
 use ucwa_core::clock::{DynClock, ManualClock, SystemClock};
 use ucwa_server::config::Limits;
-use ucwa_server::{Server, ServerOptions};
+use ucwa_server::{ConnectionLimits, Server, ServerOptions};
 use ucwa_service::Services;
 use ucwa_store_postgres::PostgresStore;
 use ucwa_store_postgres::scratch::ScratchDatabase;
@@ -52,6 +52,10 @@ pub struct TestOptions {
     /// How many nodes serve the test's requests (default: `UCWA_TEST_NODES`, or 1); more
     /// than one needs PostgreSQL.
     pub nodes: usize,
+    /// Connection timeouts and cap (real time: they protect sockets).
+    pub connections: ConnectionLimits,
+    /// Internal networks callbacks may reach: 127.0.0.0/8 by default (the tests' receivers).
+    pub callback_allow_networks: Vec<String>,
 }
 
 /// The environment variable that sets the default [`TestOptions::nodes`].
@@ -96,10 +100,18 @@ impl Default for TestOptions {
             events_min_hold_secs: 1,
             application_idle_secs: 3600,
             signin_attempts_per_minute: 1000,
+            signin_address_attempts_per_minute: 10_000,
             ..Limits::default()
         };
         let nodes = std::env::var(NODES_ENV).ok().and_then(|n| n.parse().ok()).unwrap_or(1);
-        Self { limits, clock: TestClock::default(), store: StoreKind::from_env(), nodes }
+        Self {
+            limits,
+            clock: TestClock::default(),
+            connections: ConnectionLimits::default(),
+            callback_allow_networks: vec!["127.0.0.0/8".into()],
+            store: StoreKind::from_env(),
+            nodes,
+        }
     }
 }
 
@@ -236,6 +248,12 @@ impl TestServer {
             limits: options.limits.clone(),
             public_url,
             server_fqdn: "test.openucwa.local".into(),
+            connections: options.connections.clone(),
+            callback_allow_networks: options
+                .callback_allow_networks
+                .iter()
+                .map(|n| n.parse().expect("a CIDR network"))
+                .collect(),
         };
         let server = Server::new(server_options, shutdown.clone());
         let services = server.services().clone();
@@ -459,7 +477,21 @@ impl TestServer {
     /// Registers a service application endpoint (as `ucwa-server service-app add` does);
     /// returns its callback signing key.
     pub async fn add_service_app(&self, uri: &str, name: &str, secret: &str, callback_url: Option<&str>) -> String {
-        ucwa_server::cli::add_service_app(self.store.as_ref(), uri, name, callback_url, secret.as_bytes())
+        self.add_service_app_in(uri, name, secret, callback_url, &[]).await
+    }
+
+    /// [`TestServer::add_service_app`] allowed to act in `domains` besides its own
+    /// (`service-app add --domain`).
+    pub async fn add_service_app_in(
+        &self,
+        uri: &str,
+        name: &str,
+        secret: &str,
+        callback_url: Option<&str>,
+        domains: &[&str],
+    ) -> String {
+        let domains: Vec<String> = domains.iter().map(|d| (*d).to_owned()).collect();
+        ucwa_server::cli::add_service_app(self.store.as_ref(), uri, name, callback_url, &domains, secret.as_bytes())
             .await
             .expect("add service application")
     }
@@ -585,6 +617,11 @@ impl EventStream {
     pub fn new(app: &TestApp) -> Self {
         let url = format!("{}&timeout={}", app.events_url, POLL_TIMEOUT.as_secs());
         Self { app: app.clone(), url, seen: Vec::new() }
+    }
+
+    /// The URL of the next batch this stream would ask for.
+    pub fn next_url(&self) -> &str {
+        &self.url
     }
 
     /// Fetches batches until one more event satisfies `pred` or `within` (wall time) passes;

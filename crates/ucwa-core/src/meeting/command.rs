@@ -42,7 +42,7 @@ pub enum Command {
         target: SessionId,
     },
     /// Fails every lobby wait, and every incoming invitation nobody answered, whose deadline
-    /// is at or before `now_ms`.
+    /// is at or before `now_ms`; ends typing that was not renewed in time.
     ExpireLobbies,
     /// `addParticipant`: a roster member invites a user, ringing each of its applications.
     /// On a two-party conversation the conversation first becomes an ad hoc meeting.
@@ -78,6 +78,10 @@ pub enum Command {
     SendMessage {
         session: SessionId,
         message: MessageRequest,
+    },
+    /// `setIsTyping`: the session shows as typing to the others for a short while.
+    SetTyping {
+        session: SessionId,
     },
     /// The meeting was deleted or expired: every live session is disconnected.
     End,

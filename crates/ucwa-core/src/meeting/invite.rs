@@ -299,7 +299,9 @@ impl Meeting {
         invitation: Invitation,
         state: ConversationState,
     ) -> Session {
+        let offer = invitation.ring.as_ref().map(|r| r.offer.as_str());
         Session {
+            participant_key: self.free_participant_key(&identity.uri, offer),
             app_id,
             role: policy::initial_role(&self.settings, &identity),
             identity,
@@ -311,6 +313,7 @@ impl Meeting {
             messaging_operation: None,
             participant_invitations: Vec::new(),
             sent_messages: Vec::new(),
+            typing: None,
         }
     }
 

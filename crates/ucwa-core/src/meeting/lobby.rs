@@ -24,8 +24,10 @@ impl Meeting {
         }
         let Join { session_id: id, app_id, identity, invitation, lobby_timeout_ms } = join;
         let admission = policy::admission(&self.settings, &identity, &invitation);
+        let participant_key = self.free_participant_key(&identity.uri, None);
         let session = Session {
             app_id,
+            participant_key,
             role: policy::initial_role(&self.settings, &identity),
             identity,
             state: ConversationState::Connecting,
@@ -36,6 +38,7 @@ impl Meeting {
             messaging_operation: None,
             participant_invitations: Vec::new(),
             sent_messages: Vec::new(),
+            typing: None,
         };
         self.sessions.insert(id.clone(), Arc::new(session));
 

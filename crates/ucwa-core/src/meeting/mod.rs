@@ -76,7 +76,7 @@ pub use notice::{Message, Notice, NoticeKind, View};
 pub use session::{
     Content, ConversationState, Direction, Identity, Importance, Invitation, InvitationKind, InvitationRequest,
     InvitationState, ModalityOperation, ModalityState, ParticipantInvitation, ParticipantInvitationRequest, Reason,
-    Ring, Role, SENT_MESSAGES_KEPT, SentMessage, Session, SessionId, Surface,
+    Ring, Role, SENT_MESSAGES_KEPT, SentMessage, Session, SessionId, Surface, Typing, address_key,
 };
 pub use settings::{AccessLevel, AutomaticLeaderAssignment, MeetingSettings, Toggle, same_uri, sip_domain};
 pub use storage::SessionChanges;
@@ -190,12 +190,52 @@ impl Meeting {
         self.version
     }
 
-    /// The earliest lobby or ringing deadline, for the store's timer index; the store then
-    /// sends [`Command::ExpireLobbies`] at that instant.
+    /// The key that names session `id`'s participant in hrefs: its [`Session::participant_key`],
+    /// or the id itself (a session stored before keys existed, or one already gone).
+    pub fn participant_key<'a>(&'a self, id: &'a str) -> &'a str {
+        match self.sessions.get(id) {
+            Some(s) if !s.participant_key.is_empty() => &s.participant_key,
+            _ => id,
+        }
+    }
+
+    /// The session a participant href names: by its key (a live session before one that
+    /// ended in the same command), or (hrefs handed out before keys existed) by its id.
+    pub fn participant_session<'a>(&'a self, key: &str) -> Option<&'a SessionId> {
+        let mut holders = self.sessions.iter().filter(|(_, s)| s.participant_key == key);
+        let by_key =
+            holders.clone().find(|(_, s)| s.state != ConversationState::Disconnected).or_else(|| holders.next());
+        by_key.map(|(id, _)| id).or_else(|| self.sessions.get_key_value(key).map(|(id, _)| id))
+    }
+
+    /// A key for a new participant with address `uri` that no other session holds: the plain
+    /// [`address_key`], else with `~2`, `~3`... Sessions ringing for the same `offer` (one
+    /// invitee's several applications) may share it: at most one of them survives, and the
+    /// one that answers must not end up as `~2`.
+    fn free_participant_key(&self, uri: &str, offer: Option<&str>) -> String {
+        let sibling = |s: &Session| {
+            offer.is_some_and(|o| s.is_ringing() && s.invitation.ring.as_ref().is_some_and(|r| r.offer == o))
+        };
+        let taken = |key: &str| {
+            self.sessions
+                .values()
+                .any(|s| s.participant_key == key && s.state != ConversationState::Disconnected && !sibling(s))
+        };
+        let plain = address_key(uri);
+        if !taken(&plain) {
+            return plain;
+        }
+        // Fewer sessions than numbers tried: one of these is free.
+        (2..=self.sessions.len() + 2).map(|n| format!("{plain}~{n}")).find(|k| !taken(k)).unwrap_or(plain)
+    }
+
+    /// The earliest lobby, ringing or typing deadline, for the store's timer index; the store
+    /// then sends [`Command::ExpireLobbies`] at that instant.
     pub fn next_deadline(&self) -> Option<i64> {
         let lobby = self.sessions.values().filter(|s| s.is_waiting()).filter_map(|s| s.lobby_deadline_ms);
         let rings = self.sessions.values().filter(|s| s.is_ringing()).filter_map(|s| s.invitation.ring.as_ref());
-        lobby.chain(rings.map(|r| r.deadline_ms)).min()
+        let typing = self.sessions.values().filter_map(|s| s.typing.as_ref().map(|t| t.until_ms));
+        lobby.chain(rings.map(|r| r.deadline_ms)).chain(typing).min()
     }
 
     /// Applies `cmd` at `now_ms`. On `Err` the meeting is unchanged; on `Ok` the version has
@@ -216,6 +256,7 @@ impl Meeting {
             Command::ExpireLobbies => {
                 self.expire_lobbies(now_ms, &mut out);
                 self.expire_rings(now_ms, &mut out);
+                self.expire_typing(now_ms, &mut out);
             }
             Command::Invite(invite) => self.invite(*invite, now_ms, &mut out)?,
             Command::Call(call) => self.call(*call, now_ms, &mut out)?,
@@ -227,6 +268,7 @@ impl Meeting {
             Command::AddMessaging { session, operation_id } => self.add_messaging(&session, operation_id, &mut out)?,
             Command::StopMessaging { session } => self.stop_messaging(&session, &mut out)?,
             Command::SendMessage { session, message } => self.send_message(&session, message, now_ms, &mut out)?,
+            Command::SetTyping { session } => self.set_typing(&session, now_ms, &mut out)?,
             Command::End => self.end(&mut out),
         }
         // Saturating: 2^64 commands are out of reach, and overflow must not panic.

@@ -102,6 +102,15 @@ pub enum NoticeKind {
     MessageReceived {
         message: Message,
     },
+    /// `subject` started typing: participant `added` `in` typingParticipants.
+    TypingStarted {
+        subject: SessionId,
+    },
+    /// `subject` stopped typing (it sent its message, stopped messaging, left, or did not
+    /// renew `setIsTyping` in time): participant `deleted` `in` typingParticipants.
+    TypingStopped {
+        subject: SessionId,
+    },
 }
 
 /// A message as every copy of it is rendered; carried in the notice because messages are

@@ -40,6 +40,7 @@ enum Op {
     AddMessaging { session: Pick },
     StopMessaging { session: Pick },
     SendMessage { session: Pick },
+    SetTyping { session: Pick },
 }
 
 fn access_level() -> impl Strategy<Value = AccessLevel> {
@@ -104,6 +105,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => pick().prop_map(|session| Op::AddMessaging { session }),
         2 => pick().prop_map(|session| Op::StopMessaging { session }),
         4 => pick().prop_map(|session| Op::SendMessage { session }),
+        4 => pick().prop_map(|session| Op::SetTyping { session }),
     ]
 }
 
@@ -216,6 +218,7 @@ fn command(op: &Op, meeting: &Meeting, n: usize, joins: &mut usize) -> Command {
         Op::StopMessaging { session } => {
             Command::StopMessaging { session: choose(session, Session::receives_messages) }
         }
+        Op::SetTyping { session } => Command::SetTyping { session: choose(session, Session::receives_messages) },
         Op::SendMessage { session } => {
             *joins += 1;
             Command::SendMessage {
@@ -259,6 +262,8 @@ struct Observer {
     /// Participant invitations started, and how often each completed.
     pinv_started: BTreeSet<String>,
     pinv_completions: BTreeMap<String, usize>,
+    /// (viewer, typist) pairs announced and not yet stopped.
+    typing: BTreeSet<(String, String)>,
 }
 
 impl Observer {
@@ -301,6 +306,26 @@ impl Observer {
                     let accepted = pinv.accepted_by.as_deref().and_then(|a| meeting.session(a));
                     prop_assert!(accepted.is_some_and(Session::in_roster), "success before the invitee is listed");
                 }
+            }
+            NoticeKind::TypingStarted { subject } => {
+                let to = meeting.session(&notice.to);
+                prop_assert!(to.is_some_and(Session::receives_messages), "typing told to {}: {:?}", notice.to, to);
+                let typing = meeting.session(subject).and_then(|s| s.typing.as_ref());
+                prop_assert!(typing.is_some_and(|t| t.told.contains(&notice.to)), "{} typing untracked", subject);
+                prop_assert!(
+                    self.typing.insert((notice.to.clone(), subject.clone())),
+                    "typing started twice: {notice:?}"
+                );
+            }
+            NoticeKind::TypingStopped { subject } => {
+                prop_assert!(
+                    self.typing.remove(&(notice.to.clone(), subject.clone())),
+                    "stopped unannounced: {notice:?}"
+                );
+            }
+            // A viewer that no longer receives messages is not told of typing any more.
+            NoticeKind::MessagingUpdated { state: ModalityState::Disconnected } | NoticeKind::ConversationDeleted => {
+                self.typing.retain(|(viewer, _)| viewer != &notice.to);
             }
             NoticeKind::MessageReceived { message } => {
                 let to = meeting.session(&notice.to);
@@ -402,6 +427,18 @@ impl Observer {
                 transient => prop_assert!(false, "{} at rest in {:?}", id, transient),
             }
             prop_assert!(!(meeting.is_ended() && session.state != ConversationState::Disconnected));
+            // A participant href names one session: keys are unique among the sessions
+            // others can see (only ringing copies of one invitation share theirs).
+            if !matches!(session.state, ConversationState::Disconnected | ConversationState::Incoming) {
+                let holders = meeting
+                    .sessions()
+                    .values()
+                    .filter(|s| s.participant_key == session.participant_key)
+                    .filter(|s| !matches!(s.state, ConversationState::Disconnected | ConversationState::Incoming))
+                    .count();
+                prop_assert_eq!(holders, 1, "{} shares its participant key", id);
+                prop_assert_eq!(meeting.participant_session(&session.participant_key), Some(id));
+            }
             for pinv in &session.participant_invitations {
                 let completions = self.pinv_completions.get(&pinv.id).copied().unwrap_or_default();
                 prop_assert_eq!(completions, usize::from(pinv.state != InvitationState::Connecting), "{}", pinv.id);
@@ -411,6 +448,13 @@ impl Observer {
             }
             if session.messaging != ModalityState::Disconnected {
                 prop_assert!(session.in_roster() || session.state == ConversationState::Connecting);
+            }
+            // Only who can send a message types, and it is told to those it was announced to.
+            if let Some(typing) = &session.typing {
+                prop_assert!(session.receives_messages(), "{} types without messaging", id);
+                for viewer in &typing.told {
+                    prop_assert!(self.typing.contains(&(viewer.clone(), id.clone())), "{} not told {}", viewer, id);
+                }
             }
             let told = self.views.get(&inv.id).map(|v| (&v.lobby, &v.roster));
             let expected = expected_views(meeting, id);
@@ -424,7 +468,8 @@ impl Observer {
         }
         let lobby = meeting.sessions().values().filter(|s| s.is_waiting()).filter_map(|s| s.lobby_deadline_ms);
         let rings = meeting.sessions().values().filter(|s| s.is_ringing()).filter_map(|s| s.invitation.ring.as_ref());
-        let deadline = lobby.chain(rings.map(|r| r.deadline_ms)).min();
+        let typing = meeting.sessions().values().filter_map(|s| s.typing.as_ref().map(|t| t.until_ms));
+        let deadline = lobby.chain(rings.map(|r| r.deadline_ms)).chain(typing).min();
         prop_assert_eq!(meeting.next_deadline(), deadline);
         Ok(())
     }

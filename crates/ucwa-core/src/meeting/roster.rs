@@ -141,6 +141,11 @@ impl Meeting {
     /// disconnects, then the conversation goes `Disconnected` and is deleted; whoever saw it
     /// is told it left.
     pub(super) fn disconnect(&mut self, id: &str, departure: Departure, out: &mut Notices) {
+        if self.sessions.get(id).is_some_and(|s| s.state != ConversationState::Disconnected) {
+            // Whoever saw it typing sees that end before it leaves.
+            self.stop_typing(id, out);
+            self.forget_typing_viewer(id);
+        }
         let Some(session) = self.sessions.get_mut(id).map(Arc::make_mut) else {
             return;
         };

@@ -365,6 +365,23 @@ pub struct SentMessage {
     pub at_ms: i64,
 }
 
+/// The participant key of an address: a SIP URI without its `sip:` scheme
+/// (`sip:alice@example.com` → `alice@example.com`); any other URI (`tel:+14255550100`) whole.
+pub fn address_key(uri: &str) -> String {
+    match uri.get(..4) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("sip:") => uri[4..].to_owned(),
+        _ => uri.to_owned(),
+    }
+}
+
+/// A session shown as typing (`setIsTyping`): until when, and whom it was announced to
+/// (they, and only they, are told when it stops).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Typing {
+    pub until_ms: i64,
+    pub told: Vec<SessionId>,
+}
+
 /// How many sent messages a session keeps for GET; older ones answer 404.
 pub const SENT_MESSAGES_KEPT: usize = 20;
 
@@ -373,6 +390,13 @@ pub const SENT_MESSAGES_KEPT: usize = 20;
 pub struct Session {
     pub app_id: String,
     pub identity: Identity,
+    /// How hrefs name this session's participant (`participants/{key}`): its address
+    /// (`alice@example.com`, `tel:+14255550100`, a guest's `<id>@anonymous.invalid`), as
+    /// Microsoft's servers named participants, made unique in the meeting with `~2`, `~3`...
+    /// Assigned once, when the session is created. Empty in meetings stored before keys
+    /// existed: those participants keep their session id in hrefs.
+    #[serde(default)]
+    pub participant_key: String,
     pub role: Role,
     pub state: ConversationState,
     /// Set exactly while `InLobby`.
@@ -393,9 +417,23 @@ pub struct Session {
     /// The most recent messages sent, oldest first (at most [`SENT_MESSAGES_KEPT`]).
     #[serde(default)]
     pub sent_messages: Vec<SentMessage>,
+    /// Set while the session shows as typing.
+    #[serde(default)]
+    pub typing: Option<Typing>,
 }
 
 impl Session {
+    /// The `operationId` of the operation this session's application started with it (a
+    /// join or `startMessaging`); incoming invitations have none of their own. Stores index
+    /// it so that a retried request finds the operation it started
+    /// ([`crate::Store::find_operation`]).
+    pub fn own_operation_id(&self) -> Option<&str> {
+        match self.invitation.direction {
+            Direction::Outgoing => self.invitation.operation_id.as_deref(),
+            Direction::Incoming => None,
+        }
+    }
+
     pub fn is_waiting(&self) -> bool {
         self.state == ConversationState::InLobby
     }

@@ -898,3 +898,40 @@ fn add_participant_escalates_a_two_party_conversation() {
     assert_eq!(seen_by(&notices, "c0").last(), Some(&p_completed("p9")));
     assert_eq!(state_of(&meeting, "l0"), Cs::Conferenced);
 }
+
+#[test]
+fn participants_are_keyed_by_address_and_unique_in_the_meeting() {
+    let mut meeting = meeting(AccessLevel::Everyone);
+    ok(&mut meeting, join_cmd("o", user(ORGANIZER)));
+    ok(&mut meeting, join_cmd("o2", user(ORGANIZER)));
+    ok(&mut meeting, join_cmd("g", anonymous(7)));
+    ok(&mut meeting, join_cmd("t", Identity { uri: "tel:+14255550100".to_owned(), ..user(LEADER) }));
+    let key = |m: &Meeting, id: &str| m.participant_key(id).to_owned();
+    assert_eq!(key(&meeting, "o"), "org@contoso.com");
+    assert_eq!(key(&meeting, "o2"), "org@contoso.com~2", "the same person twice stays tellable apart");
+    assert_eq!(key(&meeting, "g"), "7@anonymous.invalid");
+    assert_eq!(key(&meeting, "t"), "tel:+14255550100");
+    assert_eq!(meeting.participant_session("org@contoso.com~2").map(String::as_str), Some("o2"));
+    // Hrefs handed out before keys existed name the session id.
+    assert_eq!(meeting.participant_session("g").map(String::as_str), Some("g"));
+    assert_eq!(meeting.participant_key("gone"), "gone");
+    // Once the first leaves, a newcomer takes the plain key; the second keeps its own.
+    ok(&mut meeting, Command::Leave { session: "o".to_owned() });
+    ok(&mut meeting, Command::Forget { session: "o".to_owned() });
+    ok(&mut meeting, join_cmd("o3", user(ORGANIZER)));
+    assert_eq!(key(&meeting, "o2"), "org@contoso.com~2");
+    assert_eq!(key(&meeting, "o3"), "org@contoso.com");
+}
+
+#[test]
+fn an_invitees_ringing_applications_share_the_plain_key() {
+    let mut meeting = calling();
+    assert_eq!(meeting.participant_key("s0"), "org@contoso.com");
+    assert_eq!(
+        (meeting.participant_key("c0"), meeting.participant_key("c1")),
+        ("colleague@contoso.com", "colleague@contoso.com")
+    );
+    // Whichever answers keeps it, and it names that one.
+    ok(&mut meeting, Command::Accept { session: "c1".to_owned() });
+    assert_eq!(meeting.participant_session("colleague@contoso.com").map(String::as_str), Some("c1"));
+}

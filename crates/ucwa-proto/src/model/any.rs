@@ -19,6 +19,7 @@ use super::meeting::{
 };
 use super::messaging::{Message, Messaging};
 use super::participant::Participant;
+use super::people::{Contact, Location, Note, Presence, PresenceSubscription, Search};
 use super::platform::{AnonApplicationToken, Discover};
 use crate::rel::{Rel, RelName};
 use crate::string_enum::is_strict;
@@ -143,10 +144,19 @@ any_resource! {
     Dashboard(Dashboard) = [
         People, OnlineMeetings, PresenceSubscriptions, SubscribedContacts, PresenceSubscriptionMemberships,
         MyGroups, MyGroupMemberships, MyContacts, MyPrivacyRelationships, MyContactsAndGroupsSubscription,
-        Search, OnlineMeetingInvitationCustomization, OnlineMeetingPolicies, PhoneDialInInformation,
+        OnlineMeetingInvitationCustomization, OnlineMeetingPolicies, PhoneDialInInformation,
         MyOnlineMeetings, AdhocMeetings, Applications, Conversations, Participants, Leaders, Attendees, Lobby,
-        ParticipantMessaging
+        ParticipantMessaging, Phones, TypingParticipants
     ],
+    /// `presence` (one's own) and `contactPresence`.
+    Presence(Presence) = [Presence, ContactPresence],
+    /// `note` and `contactNote`.
+    Note(Note) = [Note, ContactNote],
+    /// `location` and `contactLocation`.
+    Location(Location) = [Location, ContactLocation],
+    Contact(Contact) = [Contact],
+    Search(Search) = [Search],
+    PresenceSubscription(PresenceSubscription) = [PresenceSubscription],
     OnlineMeetingInvitation(OnlineMeetingInvitation) = [OnlineMeetingInvitation],
     MessagingInvitation(MessagingInvitation) = [MessagingInvitation],
     ParticipantInvitation(ParticipantInvitation) = [ParticipantInvitation],

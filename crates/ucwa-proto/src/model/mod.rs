@@ -51,8 +51,8 @@
 //! - [`any`]: `AnyResource` and the `Kind` trait.
 //! - One module per resource family: [`application`] (application, me, dashboards),
 //!   [`communication`], [`invitation`], [`conversation`], [`participant`], [`messaging`],
-//!   [`meeting`], [`platform`] (Trusted Application API entry resources), [`auth`] (token
-//!   answers).
+//!   [`meeting`], [`people`] (presence, notes, contacts, search, subscriptions), [`platform`]
+//!   (Trusted Application API entry resources), [`auth`] (token answers).
 //! - [`events`]: event batches.
 
 pub mod any;
@@ -66,6 +66,7 @@ pub mod invitation;
 pub mod meeting;
 pub mod messaging;
 pub mod participant;
+pub mod people;
 pub mod platform;
 
 pub use any::{AnyResource, Kind};
@@ -82,4 +83,5 @@ pub use meeting::{
 };
 pub use messaging::{Message, Messaging};
 pub use participant::Participant;
+pub use people::{Contact, Location, Note, Presence, PresenceSubscription, Search};
 pub use platform::{AnonApplicationToken, Discover};

@@ -50,7 +50,7 @@ pub async fn post(State(state): State<AppState>, own: OwnApp, req: Request) -> A
         });
     }
     let own_base = AppUrls::of(&own.app).base;
-    let router = crate::router(state.clone());
+    let router = crate::app(state.clone());
     let out_boundary = format!("batch_{}", ucwa_core::credentials::new_id());
     let mut out = Vec::new();
     for (part_headers, part) in parts {
@@ -159,7 +159,9 @@ fn inner_request(request: &httparse::Request<'_, '_>, body: &[u8]) -> Option<Inn
         .filter(|h| !h.name.eq_ignore_ascii_case("host") && !h.name.eq_ignore_ascii_case("authorization"))
         .map(|h| Some((h.name.to_owned(), std::str::from_utf8(h.value).ok()?.trim().to_owned())))
         .collect::<Option<Vec<_>>>()?;
-    Some(InnerRequest { method, target: target.to_owned(), headers, body: body.to_vec() })
+    // Collapsed before the "inside the caller's application" check sees it.
+    let target = crate::middleware::collapse_slashes(target).into_owned();
+    Some(InnerRequest { method, target, headers, body: body.to_vec() })
 }
 
 async fn write_part(out: &mut Vec<u8>, boundary: &str, response: Response) {

@@ -32,7 +32,12 @@ pub async fn part(OwnSession { own, id }: OwnSession, Tail(part): Tail) -> ApiRe
     Ok(Json(own.services.conversation_part(&own.app, &id, &part).await?))
 }
 
-pub async fn participant_get(OwnSession { own, id }: OwnSession, Tail(subject): Tail) -> ApiResult<Json> {
+/// `GET participants/{subject}`: the subject (a participant key such as `bob@example.com`)
+/// percent-decoded.
+pub async fn participant_get(
+    OwnSession { own, id }: OwnSession,
+    Path((_, _, subject)): Path<(String, String, String)>,
+) -> ApiResult<Json> {
     Ok(Json(own.services.participant(&own.app, &id, &subject).await?))
 }
 

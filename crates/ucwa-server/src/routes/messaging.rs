@@ -44,11 +44,28 @@ pub struct SendQuery {
 }
 
 /// `POST <messaging>/messages` (`sendMessage`): 201 with the `message` operation's Location.
-pub async fn send(
-    OwnSession { own, id }: OwnSession,
+pub async fn send(own: OwnSession, Query(query): Query<SendQuery>, req: Request) -> ApiResult<Response> {
+    send_in(own, query, req).await
+}
+
+/// `POST <messaging>/messages/{id}`: text POSTed to a message (a bot answering what it
+/// received) is a new message in the same conversation, exactly as `sendMessage`. The
+/// reference documents only GET on a message and no page shows a server refusing this, so
+/// it is taken as the reply it is (docs/compatibility.md, message). The message named is
+/// not looked up: received messages are not kept, and a reply does not depend on them.
+pub async fn reply(
+    own: OwnSession,
+    Tail(message): Tail,
     Query(query): Query<SendQuery>,
     req: Request,
 ) -> ApiResult<Response> {
+    if message.len() > 100 {
+        return Err(ucwa_service::ServiceError::not_found().into());
+    }
+    send_in(own, query, req).await
+}
+
+async fn send_in(OwnSession { own, id }: OwnSession, query: SendQuery, req: Request) -> ApiResult<Response> {
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     // The same size limit as every other body (413 past it).
     let body = read_body(req, own.services.limits.max_body_bytes).await?;
@@ -60,6 +77,17 @@ pub async fn send(
 /// `GET <messaging>/messages/{id}`: one of the session's recently sent messages.
 pub async fn get_message(OwnSession { own, id }: OwnSession, Tail(message): Tail) -> ApiResult<Json> {
     Ok(Json(own.services.sent_message(&own.app, &id, &message).await?))
+}
+
+/// `POST <messaging>/typing` (`setIsTyping`, 204).
+pub async fn set_typing(OwnSession { own, id }: OwnSession) -> ApiResult<StatusCode> {
+    own.services.set_typing(&own.app, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET <messaging>/typingParticipants`.
+pub async fn typing_participants(OwnSession { own, id }: OwnSession) -> ApiResult<Json> {
+    Ok(Json(own.services.typing_participants(&own.app, &id).await?))
 }
 
 /// `POST <messaging>/terminate` (`stopMessaging`).

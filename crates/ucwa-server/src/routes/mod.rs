@@ -11,6 +11,7 @@ pub mod invitations;
 pub mod messaging;
 pub mod my_meetings;
 pub mod participant_invitations;
+pub mod people;
 pub mod platform;
 pub mod service_join;
 pub mod token;

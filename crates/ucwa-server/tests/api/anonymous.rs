@@ -22,7 +22,7 @@ pub async fn anonmeeting_grant(server: &TestServer, fields: &[(&str, &str)]) -> 
     server.client.post(server.at("/WebTicket/oauthtoken")).form(&form).send().await.unwrap()
 }
 
-async fn guest_app(server: &TestServer, meeting: &Meeting) -> TestApp {
+pub async fn guest_app(server: &TestServer, meeting: &Meeting) -> TestApp {
     let resp = guest_token(server, meeting.body["onlineMeetingId"].as_str().unwrap(), &meeting.uri).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let body: Value = resp.json().await.unwrap();

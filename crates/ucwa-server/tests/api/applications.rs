@@ -134,6 +134,9 @@ async fn make_me_available_emits_events_and_swaps_links() {
         event_summary(&batch),
         vec![
             ("me".into(), "me".into(), "updated".into()),
+            ("me".into(), "presence".into(), "added".into()),
+            ("me".into(), "note".into(), "added".into()),
+            ("me".into(), "location".into(), "added".into()),
             ("communication".into(), "communication".into(), "updated".into())
         ]
     );
@@ -222,11 +225,16 @@ async fn dashboards_answer_every_advertised_link() {
     let mut hrefs = Vec::new();
     for rel in ["people", "onlineMeetings"] {
         for (key, link) in app.body["_embedded"][rel]["_links"].as_object().unwrap() {
-            if key != "myOnlineMeetings" {
+            if key != "myOnlineMeetings" && key != "search" {
                 hrefs.push(link["href"].as_str().unwrap().to_owned());
             }
         }
     }
+    // A search needs its query (`search_ref`).
+    let search = app.body["_embedded"]["people"]["_links"]["search"]["href"].as_str().unwrap();
+    let resp = server.call(Method::GET, search, &app.token, None).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.json::<Value>().await.unwrap()["parameters"]["query"].is_string());
     hrefs.push(app.body["_links"]["policies"]["href"].as_str().unwrap().to_owned());
     for href in hrefs {
         let resp = server.call(Method::GET, &href, &app.token, None).await;

@@ -3,6 +3,7 @@
 
 mod anonymous;
 mod applications;
+mod compat;
 mod discovery;
 mod errors;
 mod events;

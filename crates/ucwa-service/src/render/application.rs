@@ -9,7 +9,9 @@ use ucwa_proto::{Namespace, Resource};
 use super::online_meeting::PUT_GUARD;
 use crate::urls::AppUrls;
 
-/// Sub-resources advertised in the recorded application that hold nothing on this server.
+/// Sub-resources the recorded application links below `people` and `onlineMeetings`, in the
+/// recorded order. Those [`ucwa_proto::paths::DASHBOARDS`] lists hold nothing here; the
+/// others (contacts, search, presence subscriptions) have routes of their own.
 pub const EMPTY_COLLECTIONS: &[(&str, &str)] = &[
     ("people/presenceSubscriptions", "presenceSubscriptions"),
     ("people/subscribedContacts", "subscribedContacts"),
@@ -44,13 +46,23 @@ pub fn application(app: &Application) -> serde_json::Value {
         .into_value()
 }
 
+/// `me`, with the links of the recorded Lync traffic: `makeMeAvailable` and `photo` before
+/// `makeMeAvailable`; then `note`, `presence`, `location`, `reportMyActivity`, `phones` and
+/// `photo` (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/receiveanim>). Anonymous
+/// guests have no presence, phones or photo (the recorded guest `me` has only `self`).
 pub fn me(app: &Application) -> Resource {
     let urls = AppUrls::of(app);
-    Resource::new(Namespace::Ucwa, "me", urls.me())
+    let person = !app.anonymous;
+    let mut r = Resource::new(Namespace::Ucwa, "me", urls.me())
         .prop("name", app.display_name.as_str())
         .prop("uri", app.owner_uri.as_str())
-        .link_if(!app.available, "makeMeAvailable", || urls.at("me/makeMeAvailable"))
-        .link_if(app.available, "reportMyActivity", || urls.at("me/reportMyActivity"))
+        .link_if(!app.available, "makeMeAvailable", || urls.at("me/makeMeAvailable"));
+    if person && app.available {
+        r = super::people::me_links(r, &urls);
+    }
+    r.link_if(app.available, "reportMyActivity", || urls.at("me/reportMyActivity"))
+        .link_if(person && app.available, "phones", || urls.me_part("phones"))
+        .link_if(person, "photo", || urls.photo(&ucwa_core::meeting::address_key(&app.owner_uri)))
 }
 
 /// A dashboard whose links are the sub-resources under `prefix`.
@@ -102,6 +114,7 @@ pub fn dashboard(app: &Application, path: &str) -> Option<serde_json::Value> {
             .prop("exchangeUnifiedMessaging", false)
             .into_value(),
         other => {
+            ucwa_proto::paths::DASHBOARDS.iter().find(|(path, _)| *path == other)?;
             let (path, rel) = EMPTY_COLLECTIONS.iter().find(|(path, _)| *path == other)?;
             Resource::new(Namespace::Ucwa, rel, urls.at(path)).into_value()
         }

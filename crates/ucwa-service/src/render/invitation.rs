@@ -6,11 +6,12 @@ use serde_json::json;
 use ucwa_core::conference::conference_uri;
 use ucwa_core::meeting::{
     Content, Direction, Identity, InvitationKind, InvitationState, ModalityOperation, ParticipantInvitation,
+    address_key,
 };
-use ucwa_proto::Resource;
 use ucwa_proto::encode::{data_uri, form_data_uri};
+use ucwa_proto::{Namespace, Resource};
 
-use super::participant::participant;
+use super::participant::{participant, source_network_of, with_person_links};
 use super::{Viewer, wire};
 use crate::urls::child;
 
@@ -42,11 +43,23 @@ fn content_link(r: Resource, rel: &str, content: Option<&Content>) -> Resource {
 /// The inviter of an incoming invitation, as the invitee sees it (`from`): rendered from
 /// what the invitation recorded, so it stays complete after the inviter left.
 fn inviter(v: &Viewer<'_>, inviter_session: &str, who: &Identity) -> Resource {
-    Resource::new(v.ns, "participant", v.participant_href(inviter_session))
+    let r = Resource::new(v.ns, "participant", v.participant_href_of(inviter_session, &who.uri))
+        .prop("sourceNetwork", source_network_of(v, who))
         .prop("anonymous", who.anonymous)
         .prop("name", who.display_name.as_str())
         .prop("uri", who.uri.as_str())
-        .link("conversation", v.conversation_href())
+        .link("conversation", v.conversation_href());
+    with_person_links(v, r, false, who)
+}
+
+/// The `to` link of an invitation to a person (the invitee, or the callee), as recorded: the
+/// person's contact (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/receiveanim>, step 8).
+/// Only where the viewer has `people`; a join's target is a conference, not a person.
+fn to_link(v: &Viewer<'_>, r: Resource, to: Option<&str>) -> Resource {
+    match to.filter(|uri| v.has_people() && uri.get(..4).is_some_and(|s| s.eq_ignore_ascii_case("sip:"))) {
+        Some(uri) => r.link("to", v.urls.contact(&address_key(uri))),
+        None => r,
+    }
 }
 
 /// The invitation in `state`: `started` and `updated` events describe it while it is still
@@ -62,10 +75,13 @@ pub fn invitation_in(v: &Viewer<'_>, state: InvitationState) -> Resource {
     let rel = if meeting_invitation { "onlineMeetingInvitation" } else { "messagingInvitation" };
     let to =
         if meeting_invitation { Some(inv.to.clone().unwrap_or_else(|| meeting_uri.clone())) } else { inv.to.clone() };
+    // Recorded UCWA invitations that arrive carry no operationId (the invitee's client did
+    // not start them); recorded Trusted Application API ones do.
+    let operation_id = inv.operation_id.as_deref().filter(|_| outgoing || v.ns == Namespace::Saas);
     let mut r = Resource::new(v.ns, rel, href.clone())
         .prop("direction", wire(inv.direction))
         .prop("importance", wire(inv.importance))
-        .opt_prop("operationId", inv.operation_id.as_deref())
+        .opt_prop("operationId", operation_id)
         .opt_prop("onlineMeetingUri", meeting_invitation.then_some(meeting_uri.as_str()))
         .opt_prop("to", to)
         .prop("state", wire(state))
@@ -78,7 +94,7 @@ pub fn invitation_in(v: &Viewer<'_>, state: InvitationState) -> Resource {
     if meeting_invitation {
         r = r.prop("availableModalities", json!(AVAILABLE_MODALITIES));
     }
-    r = r.link("conversation", v.conversation_href());
+    r = to_link(v, r, inv.to.as_deref()).link("conversation", v.conversation_href());
     if !meeting_invitation {
         r = r.link("messaging", v.urls.messaging(v.id));
     }
@@ -90,10 +106,10 @@ pub fn invitation_in(v: &Viewer<'_>, state: InvitationState) -> Resource {
     r = content_link(r, "customContent", inv.custom_content.as_ref());
     match &inv.ring {
         Some(ring) => r
-            .titled_link("from", v.participant_href(&ring.inviter), &ring.from.display_name)
+            .titled_link("from", v.participant_href_of(&ring.inviter, &ring.from.uri), &ring.from.display_name)
             .embed_as("from", inviter(v, &ring.inviter, &ring.from)),
         None => {
-            let from = participant(v, v.id, "from");
+            let from = participant(v, v.id, "participant");
             r = r
                 .titled_link("from", v.participant_href(v.id), &v.session.identity.display_name)
                 .embed_as("from", from);
@@ -109,14 +125,15 @@ pub fn invitation_in(v: &Viewer<'_>, state: InvitationState) -> Resource {
 pub fn participant_invitation(v: &Viewer<'_>, pinv: &ParticipantInvitation, state: InvitationState) -> Resource {
     let href = v.urls.participant_invitation(&pinv.id);
     let connecting = state == InvitationState::Connecting;
-    let mut r = Resource::new(v.ns, "participantInvitation", href.clone())
+    let r = Resource::new(v.ns, "participantInvitation", href.clone())
         .prop("direction", "Outgoing")
         .prop("importance", wire(pinv.importance))
         .opt_prop("operationId", pinv.operation_id.as_deref())
         .prop("state", wire(state))
         .opt_prop("subject", pinv.subject.as_deref())
         .opt_prop("threadId", v.session.invitation.thread_id.as_deref())
-        .prop("to", pinv.to.as_str())
+        .prop("to", pinv.to.as_str());
+    let mut r = to_link(v, r, Some(&pinv.to))
         .link("conversation", v.conversation_href())
         .titled_link("from", v.participant_href(v.id), &v.session.identity.display_name)
         .link_if(connecting, "cancel", || child(&href, "cancel"));

@@ -19,7 +19,9 @@ pub fn messaging(v: &Viewer<'_>, state: ModalityState) -> Resource {
         r = r
             .prop("negotiatedMessageFormats", serde_json::json!(["Plain", "Html"]))
             .link("stopMessaging", child(&href, "terminate"))
-            .link("sendMessage", child(&href, "messages"));
+            .link("sendMessage", child(&href, "messages"))
+            .link("setIsTyping", v.urls.set_is_typing(v.id))
+            .link("typingParticipants", v.urls.typing_participants(v.id));
     }
     // A two-party conversation's messaging is started by its call, never added.
     let can_add =
@@ -28,22 +30,27 @@ pub fn messaging(v: &Viewer<'_>, state: ModalityState) -> Resource {
 }
 
 /// One copy of a message: the sender's (Outgoing, no content) or a receiver's (Incoming,
-/// with the sender's participant and the text).
+/// with the sender's `contact`, participant and the text, in the order of the recorded
+/// message: <https://learn.microsoft.com/en-us/skype-sdk/ucwa/receiveanim>, step 16).
 pub fn message(v: &Viewer<'_>, m: &Message) -> Resource {
     let direction = if m.sender == v.id { Direction::Outgoing } else { Direction::Incoming };
-    let mut r = Resource::new(v.ns, "message", v.urls.message(v.id, &m.id))
+    let r = Resource::new(v.ns, "message", v.urls.message(v.id, &m.id))
         .prop("direction", wire(direction))
         .opt_prop("operationId", m.operation_id.as_deref().filter(|_| direction == Direction::Outgoing))
-        .prop("timeStamp", aspnet_date(m.at_ms))
-        .link("messaging", v.urls.messaging(v.id));
-    if direction == Direction::Incoming {
-        let title = v.meeting().session(&m.sender).map(|s| s.identity.display_name.clone()).unwrap_or_default();
-        let rel = if m.content.is_html() { "htmlMessage" } else { "plainMessage" };
-        r = r
-            .titled_link("participant", v.participant_href(&m.sender), &title)
-            .link(rel, form_data_uri(&m.content.mime, &m.content.text));
+        .prop("timeStamp", aspnet_date(m.at_ms));
+    if direction == Direction::Outgoing {
+        return r.link("messaging", v.urls.messaging(v.id));
     }
-    r
+    let sender = v.meeting().session(&m.sender);
+    let title = sender.map(|s| s.identity.display_name.clone()).unwrap_or_default();
+    let r = match sender.and_then(|s| v.contact_key(&s.identity)) {
+        Some(key) => r.link("contact", v.urls.contact(&key)),
+        None => r,
+    };
+    let rel = if m.content.is_html() { "htmlMessage" } else { "plainMessage" };
+    r.titled_link("participant", v.participant_href(&m.sender), &title)
+        .link("messaging", v.urls.messaging(v.id))
+        .link(rel, form_data_uri(&m.content.mime, &m.content.text))
 }
 
 /// The sender's kept record of a message it sent (GET of the `message` operation).
@@ -65,4 +72,17 @@ pub fn participant_messaging(v: &Viewer<'_>, subject: &str) -> Resource {
         participant,
         &title,
     )
+}
+
+/// `typingParticipants`: the others now typing, as `v` sees them. The reference page lists
+/// no properties or links; the embedded list mirrors the roster views.
+pub fn typing_participants(v: &Viewer<'_>) -> Resource {
+    let typing = v
+        .meeting()
+        .sessions()
+        .iter()
+        .filter(|(id, s)| id.as_str() != v.id && s.typing.is_some() && !s.identity.trusted)
+        .map(|(id, _)| super::participant::participant(v, id, "participant"))
+        .collect();
+    Resource::new(v.ns, "typingParticipants", v.urls.typing_participants(v.id)).embed_array("participant", typing)
 }

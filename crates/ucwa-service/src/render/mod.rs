@@ -13,11 +13,12 @@ pub mod invitation;
 pub mod messaging;
 pub mod online_meeting;
 pub mod participant;
+pub mod people;
 pub mod projection;
 pub mod service;
 pub mod token;
 
-use ucwa_core::meeting::{Meeting, Session, Surface};
+use ucwa_core::meeting::{Identity, Meeting, Session, Surface, address_key};
 use ucwa_core::model::MeetingRecord;
 use ucwa_proto::Namespace;
 
@@ -49,8 +50,34 @@ impl<'a> Viewer<'a> {
         self.urls.conversation(self.id)
     }
 
+    /// The address key of `who`'s `contact` (`bob@example.com`), when there is one for this
+    /// viewer: the viewer's application has `people` (a signed-in UCWA user's) and `who` is a
+    /// signed-in user too. Guests, service endpoints and the Trusted Application API surface
+    /// have no contacts (the recorded TAP participants and messages link none).
+    pub fn contact_key(&self, who: &Identity) -> Option<String> {
+        let is_person = who.surface == Surface::Ucwa && !who.anonymous;
+        (self.has_people() && is_person).then(|| address_key(&who.uri))
+    }
+
+    /// Whether the viewer's application has `people` (contacts): a signed-in UCWA user's.
+    pub fn has_people(&self) -> bool {
+        let viewer = &self.session.identity;
+        viewer.surface == Surface::Ucwa && !viewer.anonymous
+    }
+
+    /// Session `subject`'s participant as this viewer sees it, named by its participant key
+    /// (`participants/bob@example.com`).
     pub fn participant_href(&self, subject: &str) -> String {
-        self.urls.participant(self.id, subject)
+        self.urls.participant(self.id, self.meeting().participant_key(subject))
+    }
+
+    /// The participant of someone who may have left the meeting already (an inviter): by
+    /// its session while it is there, else by the key of the address it had.
+    pub fn participant_href_of(&self, subject: &str, uri: &str) -> String {
+        match self.meeting().session(subject) {
+            Some(_) => self.participant_href(subject),
+            None => self.urls.participant(self.id, &ucwa_core::meeting::address_key(uri)),
+        }
     }
 }
 

@@ -56,12 +56,17 @@ pub fn my_online_meeting(urls: &AppUrls, record: &MeetingRecord) -> Resource {
     with_meeting_properties(r, record).prop("etag", record.settings_revision.to_string())
 }
 
-/// `myOnlineMeetings`: links to the meetings the owner organizes, titled by subject.
+/// `myOnlineMeetings`: the meetings the owner organizes, linked (titled by subject) and
+/// embedded in full, as the reference page's sample has them
+/// (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/myonlinemeetings_ref>; clients read
+/// `_embedded.myOnlineMeeting`). Both are arrays, empty when there is no meeting.
 pub fn my_online_meetings(app: &Application, meetings: &[MeetingRecord]) -> Resource {
     let urls = AppUrls::of(app);
     let links = meetings.iter().map(|m| (urls.my_meeting(m.meeting.id()), Some(m.meeting.settings().subject.clone())));
+    let embedded = meetings.iter().map(|m| my_online_meeting(&urls, m)).collect();
     Resource::new(Namespace::Ucwa, "myOnlineMeetings", urls.at("onlineMeetings/myOnlineMeetings"))
         .link_array("myOnlineMeeting", links)
+        .embed_array("myOnlineMeeting", embedded)
 }
 
 /// `onlineMeetings/defaultValues`: what a meeting gets when its creator leaves a value out.

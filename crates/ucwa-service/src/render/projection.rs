@@ -171,6 +171,20 @@ fn render(record: &MeetingRecord, notice: &Notice) -> Option<NewEvent> {
             event.status = Some(Status::Success);
             (conversation_sender, event)
         }
+        NoticeKind::TypingStarted { subject } | NoticeKind::TypingStopped { subject } => {
+            // `participant` `added` / `deleted` `in` typingParticipants, no body
+            // (https://learn.microsoft.com/en-us/skype-sdk/ucwa/typingparticipants_ref).
+            let kind = if matches!(notice.kind, NoticeKind::TypingStarted { .. }) {
+                EventType::Added
+            } else {
+                EventType::Deleted
+            };
+            let mut link = RelLink::new(ns.rel("participant"), v.participant_href(subject));
+            link.title = record.meeting.session(subject).map(|s| s.identity.display_name.clone());
+            let mut event = Event::new(kind, link);
+            event.in_ = Some(RelLink::new(ns.rel("typingParticipants"), v.urls.typing_participants(v.id)));
+            (conversation_sender, event)
+        }
     };
     Some(NewEvent {
         app_id: v.session.app_id.clone(),
