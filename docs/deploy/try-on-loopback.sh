@@ -5,7 +5,11 @@
 #   - parks a `GET events` through the balancer, then makes a change through it; with
 #     least-connections balancing the change lands on the other node, whose commit wakes the
 #     parked request across nodes;
-#   - sends SIGTERM to node 1; the next requests are served by node 2.
+#   - sends SIGTERM to node 1; the next requests are served by node 2;
+#   - failover: starts node 1 again, then, while a client GETs its application every 20 ms
+#     and keeps a `GET events` parked, kills node 2 with SIGKILL; prints how many requests
+#     failed, the slowest answer, and whether the event request re-sent with the same `ack`
+#     returned the batch it was owed.
 #
 # Usage: DATABASE_URL=postgres://user:pass@host:port/emptydb docs/deploy/try-on-loopback.sh haproxy|nginx [ucwa-server]
 # Needs curl, python3, and haproxy or nginx; ports 8080-8082 of 127.0.0.1 must be free.
@@ -61,3 +65,52 @@ kill -TERM "$node1"
 sleep 3
 curl -s -o /dev/null -w 'after SIGTERM of node 1, GET application: %{http_code}\n' \
   -H "Authorization: Bearer $token" "$b$self"
+
+"$bin" --database-url "$DATABASE_URL" --listen 127.0.0.1:8081 --events-min-timeout-secs 5 \
+  --events-min-hold-secs 1 >/tmp/ucwa-node1b.log 2>&1 &
+pids+=($!)
+sleep 5 # HAProxy's checks see node 1 up again (rise 2, every 2 s)
+node2=$(pgrep -f -- "--listen 127.0.0.1:8082" | head -n 1)
+B="$b" TOKEN="$token" SELF="$self" NODE2="$node2" python3 - <<'PY'
+import json, os, signal, threading, time, urllib.error, urllib.request
+b, token, app, node2 = os.environ["B"], os.environ["TOKEN"], os.environ["SELF"], int(os.environ["NODE2"])
+def get(path, timeout=10, base=b):
+    req = urllib.request.Request(base + path, headers={"Authorization": "Bearer " + token})
+    start = time.monotonic()
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read(), time.monotonic() - start
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), time.monotonic() - start
+    except Exception as e:
+        return repr(e), b"", time.monotonic() - start
+# Acknowledge the batches the first part took.
+get(app + "/events?ack=3&timeout=5&medium=1")
+results, stop = [], threading.Event()
+def poll():
+    while not stop.is_set():
+        status, _, took = get(app)
+        results.append((time.monotonic(), status, took))
+        time.sleep(0.02)
+threading.Thread(target=poll, daemon=True).start()
+parked = {}
+def park():
+    # Parked on node 2 itself, so it is the one cut off.
+    parked["first"] = get(app + "/events?ack=4&timeout=30&low=1&medium=1", base="http://127.0.0.1:8082")
+t = threading.Thread(target=park); t.start()
+time.sleep(2)
+killed = time.monotonic()
+os.kill(node2, signal.SIGKILL)
+t.join()
+again = get(app + "/events?ack=4&timeout=5&low=1&medium=1")
+time.sleep(6)
+stop.set(); time.sleep(0.1)
+after = [r for r in results if r[0] >= killed]
+failed = [r for r in after if r[1] != 200]
+print(f"failover: {len(after)} GETs in the {after[-1][0] - killed:.1f} s after SIGKILL of node 2: "
+      f"{len(failed)} failed ({sorted(set(str(r[1]) for r in failed))}), "
+      f"slowest {max(r[2] for r in after) * 1000:.0f} ms, before it {max(r[2] for r in results if r[0] < killed) * 1000:.0f} ms")
+first, second = parked["first"], again
+print(f"GET events parked on node 2 when it died: {first[0]} after {first[2]:.1f} s; "
+      f"the same ack again through the balancer: {second[0]} after {second[2]:.1f} s, {len(second[1])} bytes")
+PY

@@ -103,7 +103,8 @@ pub enum UserCommand {
         #[command(flatten)]
         db: DatabaseArgs,
     },
-    /// Change a user's password; its tokens are revoked (they stop working within 5 s).
+    /// Change a user's password; its tokens are revoked (they stop working within 5 s; at
+    /// once on PostgreSQL).
     Passwd {
         sip_uri: String,
         /// Read the password from standard input (one line).
@@ -112,7 +113,7 @@ pub enum UserCommand {
         #[command(flatten)]
         db: DatabaseArgs,
     },
-    /// Revoke every token of a user (they stop working within 5 s).
+    /// Revoke every token of a user (they stop working within 5 s; at once on PostgreSQL).
     Revoke {
         sip_uri: String,
         #[command(flatten)]

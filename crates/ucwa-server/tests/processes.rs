@@ -36,6 +36,9 @@ const NODE_ARGS: &[&str] = &[
     "200",
     "--callback-retry-max-secs",
     "1",
+    // The tests' callback receivers listen on loopback.
+    "--callback-allow-networks",
+    "127.0.0.0/8",
 ];
 
 /// Nodes on one database and a client for them.
