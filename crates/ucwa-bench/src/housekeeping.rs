@@ -151,7 +151,13 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     // Retention: finished two-party conversations, purged in steps.
     for m in 0..args.meetings {
         let meeting = Meeting::two_party(format!("c{m}"), MeetingSettings::new("sip:org@example.com", 0));
-        let record = MeetingRecord { meeting, join_url: String::new(), created_ms: 0, settings_revision: 0 };
+        let record = MeetingRecord {
+            meeting,
+            join_url: String::new(),
+            created_ms: 0,
+            settings_revision: 0,
+            pending: Vec::new(),
+        };
         store.insert_meeting(&record).await?;
     }
     let mut steps = Vec::new();

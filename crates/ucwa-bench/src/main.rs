@@ -17,6 +17,9 @@
 //!   and 1,000 waiting, and full join cycles per second (see [`join`]).
 //! - `housekeeping`: how long one acknowledgement-cleanup chunk and one retention step hold
 //!   the SQLite writer with a million events, next to a one-row write (see [`housekeeping`]).
+//! - `fanout` and `cycles`: server CPU per fan-out event at several roster sizes, and per
+//!   join cycle, in-process through the use cases (see [`inproc`]); what
+//!   `callgrind.sh` counts instructions of.
 //!
 //! - `probe-signin`, `probe-slowloris`: abuse probes of issue 11, numbers in
 //!   `docs/SECURITY.md` (see [`probes`]).
@@ -26,6 +29,7 @@
 mod client;
 mod floor;
 mod housekeeping;
+mod inproc;
 mod join;
 mod memory;
 mod probes;
@@ -57,6 +61,10 @@ enum Scenario {
     Join(join::Args),
     /// (e) What acknowledgement cleanup and retention cost the SQLite writer vs a one-row write.
     Housekeeping(housekeeping::Args),
+    /// (f) Server CPU per fan-out event at several roster sizes (in-process, below HTTP).
+    Fanout(inproc::FanoutArgs),
+    /// (g) Join cycles one after another, in-process below HTTP (for CPU and instruction counts).
+    Cycles(inproc::CycleArgs),
     /// Abuse probe: server memory under 200 parallel bad sign-ins, with and without the
     /// hashing cap (docs/SECURITY.md).
     ProbeSignin(probes::SigninArgs),
@@ -83,6 +91,8 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Memory(args) => memory::run(&args).await,
         Scenario::Join(args) => join::run(&args).await,
         Scenario::Housekeeping(args) => housekeeping::run(&args).await,
+        Scenario::Fanout(args) => inproc::fanout(&args).await,
+        Scenario::Cycles(args) => inproc::cycles(&args).await,
         Scenario::ProbeSignin(args) => probes::signin(&args).await,
         Scenario::ProbeSlowloris(args) => probes::slowloris(&args).await,
         Scenario::All => {

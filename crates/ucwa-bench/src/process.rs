@@ -403,3 +403,11 @@ fn cpu_times(pid: &str) -> anyhow::Result<CpuTimes> {
     let parent = fields.get(1).context("malformed /proc stat")?.to_string();
     Ok(CpuTimes { own, with_children: own + children, parent })
 }
+
+/// The 1-minute load average (`/proc/loadavg`), as printed.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}

@@ -233,4 +233,10 @@ pub struct MeetingRecord {
     /// Bumped by every settings change; the `myOnlineMeeting` ETag. Joins and lobby moves do
     /// not change it, so an organizer's PUT is not refused because someone joined.
     pub settings_revision: u64,
+    /// Notices of the last command whose events are not appended yet. A command that tells
+    /// many sessions is saved twice: first its state with the events of the sessions it
+    /// changed (the joiner learns first) and these notices, then the events of everyone
+    /// else with this emptied. Empty between commands; after a crash between the two saves,
+    /// whoever loads the meeting next renders and appends them before anything else.
+    pub pending: Vec<crate::meeting::Notice>,
 }

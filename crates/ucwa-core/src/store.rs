@@ -208,7 +208,9 @@ pub trait Store: Send + Sync + 'static {
     async fn find_operation(&self, app_id: &str, operation_id: &str) -> StoreResult<Option<SessionLocation>>;
     /// Live sessions of an application, to end them when the application goes away.
     async fn sessions_of_application(&self, app_id: &str) -> StoreResult<Vec<SessionLocation>>;
-    /// Meetings with a lobby deadline at or before `now_ms`.
+    /// Meetings with a lobby deadline at or before `now_ms`, and meetings with notices
+    /// pending (`MeetingRecord::pending`: a server stopped between the two saves of a
+    /// command), so housekeeping completes them even if nobody uses the meeting again.
     async fn meetings_due(&self, now_ms: i64) -> StoreResult<Vec<String>>;
 
     /// Registers a service application endpoint or replaces its name, secret hash, signing

@@ -39,6 +39,7 @@ async fn fill_source(url: &str) -> String {
         join_url: "https://ucwa.example.com/meet/alice/MEET1".into(),
         created_ms: 1_000,
         settings_revision: 3,
+        pending: Vec::new(),
     };
     store.insert_meeting(&record).await.unwrap();
     let mut joined = record.clone();
@@ -62,6 +63,7 @@ async fn fill_source(url: &str) -> String {
         join_url: String::new(),
         created_ms: 1_500,
         settings_revision: 0,
+        pending: Vec::new(),
     };
     store.insert_meeting(&call).await.unwrap();
     store.close().await;

@@ -219,7 +219,8 @@ pub async fn copy_store(from: &dyn Store, to: &dyn Store, into_non_empty: bool) 
             }
             let empty = Meeting::restore(m.id(), m.settings().clone(), BTreeMap::new(), m.is_ended(), m.version())
                 .with_kind(m.kind());
-            to.insert_meeting(&MeetingRecord { meeting: empty, ..record }).await?;
+            // Notices still pending were for the sessions left behind.
+            to.insert_meeting(&MeetingRecord { meeting: empty, pending: Vec::new(), ..record }).await?;
             copied.meetings += 1;
         }
     }

@@ -7,8 +7,20 @@
 //! one lobby. The lock also guards this node's cached copy of the meeting, which is reused
 //! only while the stored version still matches, so another node's writes are always seen.
 //! The store's version check remains the real arbiter; a lost race reloads and retries.
+//!
+//! The changed first: a command that tells more than [`FANOUT_SPLIT`] sessions which it did
+//! not change (an admit into a large roster tells every member) is saved twice, under the
+//! lock. The first save commits the new state with the events of the sessions the command
+//! changed (the joiner's conversation, roster and `completed`) and the other notices as
+//! `MeetingRecord::pending`, so the joiner is released before the fan-out is even rendered;
+//! the second renders the pending notices against that same state, appends their events and
+//! forgets ended sessions. Each application's events stay in order (a recipient's notices
+//! are all in one part, and the next command waits for the lock). Nothing is lost to a crash
+//! between the saves: the pending notices are stored, and whoever loads the meeting next
+//! completes them before anything else (rendering is a function of the stored state and the
+//! notices, so the events are the ones the first node would have appended).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -43,6 +55,10 @@ pub struct MeetingEngine {
 /// dozens of joins spread over three nodes. A lost round costs a reload; the next attempt
 /// reads what the winner committed.
 const ATTEMPTS: usize = 64;
+
+/// A command whose notices to sessions it did not change number more than this is saved in
+/// two steps (see the module documentation); smaller ones in one transaction.
+const FANOUT_SPLIT: usize = 64;
 
 fn meeting_not_found() -> ServiceError {
     ServiceError::destination_not_found("The meeting cannot be found.")
@@ -84,13 +100,40 @@ impl MeetingEngine {
     /// (or, when this process makes every write, whenever there is a cached copy: every save
     /// goes through this engine under the meeting's lock and refreshes it).
     async fn current(&self, cached: Option<MeetingRecord>, meeting_id: &str) -> ServiceResult<MeetingRecord> {
-        if let Some(record) = cached
-            && (self.store.sees_every_write()
-                || self.store.meeting_version(meeting_id).await? == Some(record.meeting.version()))
-        {
-            return Ok(record);
+        let mut cached = cached;
+        for _ in 0..ATTEMPTS {
+            let record = match cached.take() {
+                Some(record)
+                    if self.store.sees_every_write()
+                        || self.store.meeting_version(meeting_id).await? == Some(record.meeting.version()) =>
+                {
+                    record
+                }
+                _ => self.store.meeting(meeting_id).await?.ok_or_else(meeting_not_found)?,
+            };
+            if record.pending.is_empty() {
+                return Ok(record);
+            }
+            // A command's fan-out was left pending (a crash, or a failed second save).
+            if let Some(done) = self.append_pending(record).await? {
+                return Ok(done);
+            }
         }
-        self.store.meeting(meeting_id).await?.ok_or_else(meeting_not_found)
+        Err(kept_changing(meeting_id))
+    }
+
+    /// The second save of a split command: renders `record.pending` against `record`,
+    /// appends those events and forgets ended sessions. `None`: someone else saved the
+    /// meeting first (and so completed them); reload.
+    async fn append_pending(&self, record: MeetingRecord) -> ServiceResult<Option<MeetingRecord>> {
+        let now = self.clock.now_ms();
+        let events = project(&record, &record.pending);
+        let mut after = record.clone();
+        after.pending = Vec::new();
+        forget_ended(&mut after, now);
+        after.meeting.bump_version();
+        let saved = self.store.save_meeting(&after, &record.meeting, events, now).await?;
+        Ok(saved.then_some(after))
     }
 
     /// A snapshot of the meeting for rendering a GET.
@@ -123,6 +166,26 @@ impl MeetingEngine {
                     return Err(e);
                 }
             };
+            let (first, rest) = split_fanout(&after, &before, notices);
+            if rest.len() > FANOUT_SPLIT {
+                after.pending = rest;
+                let events = project(&after, &first);
+                if !self.store.save_meeting(&after, &before.meeting, events, now).await? {
+                    continue;
+                }
+                // Committed: the changed sessions are released. Now everyone else.
+                *guard = match self.append_pending(after).await {
+                    Ok(done) => done,
+                    Err(e) => {
+                        // The pending notices are stored; the next command completes them.
+                        tracing::warn!(meeting = meeting_id, error = ?e, "appending a command's fan-out failed");
+                        None
+                    }
+                };
+                return Ok(out);
+            }
+            let mut notices = first;
+            notices.extend(rest);
             let events = project(&after, &notices);
             forget_ended(&mut after, now);
             if self.store.save_meeting(&after, &before.meeting, events, now).await? {
@@ -161,6 +224,15 @@ impl MeetingEngine {
         }
         Err(kept_changing(meeting_id))
     }
+}
+
+/// Splits a command's notices into those to the sessions it changed (new, or different from
+/// `before`) and those to everyone else, each in emission order. Every notice of one
+/// recipient lands in the same part, so each application's events keep their order.
+fn split_fanout(after: &MeetingRecord, before: &MeetingRecord, notices: Vec<Notice>) -> (Vec<Notice>, Vec<Notice>) {
+    let changes = after.meeting.session_changes(&before.meeting);
+    let changed: HashSet<&str> = changes.written.iter().map(|(id, _)| id.as_str()).collect();
+    notices.into_iter().partition(|n| changed.contains(n.to.as_str()))
 }
 
 /// Drops sessions whose conversation was deleted: their last events are rendered, and

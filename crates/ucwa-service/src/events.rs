@@ -238,8 +238,8 @@ impl Services {
                 _ = channels.shutdown.cancelled() => {}
             }
         };
-        let body = build_batch(&urls, no, &events);
         let max_seq = events.last().map_or(app.delivered.max_seq, |e| e.seq);
+        let body = build_batch(&urls, no, events);
         let batch = DeliveredBatch { no, body, max_seq };
         let saved = self.store.save_batch(&app.id, &batch, last, self.now_ms()).await?;
         drop(guard);
@@ -259,9 +259,8 @@ fn body_size(event: &StoredEvent) -> usize {
     serde_json::to_vec(&event.body).map_or(0, |b| b.len())
 }
 
-fn build_batch(urls: &AppUrls, no: u64, events: &[StoredEvent]) -> String {
-    let groups = group_by_sender(
-        events.iter().map(|e| (RelLink::new(e.sender_rel.clone(), e.sender_href.clone()), e.body.clone())),
-    );
+/// The batch body; takes the events, so their bodies move into it instead of being copied.
+fn build_batch(urls: &AppUrls, no: u64, events: Vec<StoredEvent>) -> String {
+    let groups = group_by_sender(events.into_iter().map(|e| (RelLink::new(e.sender_rel, e.sender_href), e.body)));
     batch_body(&urls.events(no), Continuation::Next, &urls.events(no + 1), &groups).to_string()
 }

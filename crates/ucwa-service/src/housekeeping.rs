@@ -112,7 +112,8 @@ impl Every {
 }
 
 impl Services {
-    /// Fails lobby waits and unanswered invitations whose deadline passed.
+    /// Fails lobby waits and unanswered invitations whose deadline passed (and, on loading a
+    /// meeting, appends a fan-out a stopped server left pending).
     async fn expire_lobbies(&self, now: i64) {
         let due = match self.store.meetings_due(now).await {
             Ok(due) => due,

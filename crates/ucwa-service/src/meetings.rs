@@ -129,6 +129,7 @@ impl Services {
             meeting: build(id, settings),
             created_ms: self.now_ms(),
             settings_revision: 1,
+            pending: Vec::new(),
         };
         self.meetings.create(&record).await?;
         Ok(record)

@@ -97,7 +97,7 @@ pub fn user(uri: &str) -> Identity {
 /// A meeting record as the server creates it, with `settings`.
 pub fn record(meeting: Meeting, created_ms: i64) -> MeetingRecord {
     let join_url = format!("https://meet.example.com/org/{}", meeting.id());
-    MeetingRecord { meeting, join_url, created_ms, settings_revision: 0 }
+    MeetingRecord { meeting, join_url, created_ms, settings_revision: 0, pending: Vec::new() }
 }
 
 /// A conference organized by [`ORGANIZER`] that anyone may enter, expiring at `expiration_ms`.

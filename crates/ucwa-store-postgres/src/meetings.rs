@@ -31,6 +31,7 @@ struct MeetingRow {
     join_url: String,
     created_ms: i64,
     kind: String,
+    pending: Option<String>,
 }
 
 fn kind_name(kind: MeetingKind) -> &'static str {
@@ -48,7 +49,12 @@ fn parse_kind(kind: &str) -> StoreResult<MeetingKind> {
     }
 }
 
-const MEETING_COLUMNS: &str = "id, settings, ended, version, settings_revision, join_url, created_ms, kind";
+const MEETING_COLUMNS: &str = "id, settings, ended, version, settings_revision, join_url, created_ms, kind, pending";
+
+/// The `pending` column of a record: its notices as JSON, NULL when there are none.
+fn pending_column(record: &MeetingRecord) -> StoreResult<Option<String>> {
+    if record.pending.is_empty() { Ok(None) } else { json(&record.pending).map(Some) }
+}
 
 /// The meetings of `rows` with their sessions, read in one more query.
 async fn assemble(pool: &PgPool, rows: Vec<MeetingRow>) -> StoreResult<Vec<MeetingRecord>> {
@@ -73,11 +79,16 @@ async fn assemble(pool: &PgPool, rows: Vec<MeetingRow>) -> StoreResult<Vec<Meeti
             let version = u64::try_from(row.version).map_err(|_| StoreError::Corrupt("negative version".into()))?;
             let kind = parse_kind(&row.kind)?;
             let own = sessions.remove(&row.id).unwrap_or_default();
+            let pending = match row.pending {
+                Some(notices) => serde_json::from_str(&notices).map_err(|e| corrupt("pending notices", e))?,
+                None => Vec::new(),
+            };
             Ok(MeetingRecord {
                 meeting: Meeting::restore(row.id, settings, own, row.ended, version).with_kind(kind),
                 join_url: row.join_url,
                 created_ms: row.created_ms,
                 settings_revision: u64::try_from(row.settings_revision).unwrap_or(0),
+                pending,
             })
         })
         .collect()
@@ -87,8 +98,8 @@ pub async fn insert(pool: &PgPool, record: &MeetingRecord) -> StoreResult<()> {
     let m = &record.meeting;
     sqlx::query(
         "INSERT INTO meetings (id, organizer_uri, settings, ended, version, settings_revision, join_url, created_ms,
-             next_deadline_ms, kind, finished_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             next_deadline_ms, kind, finished_ms, pending)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(m.id())
     .bind(&m.settings().organizer_uri)
@@ -101,6 +112,7 @@ pub async fn insert(pool: &PgPool, record: &MeetingRecord) -> StoreResult<()> {
     .bind(m.next_deadline())
     .bind(kind_name(m.kind()))
     .bind(m.finished_at(record.created_ms))
+    .bind(pending_column(record)?)
     .execute(pool)
     .await
     .map_err(unavailable)?;
@@ -163,7 +175,7 @@ pub async fn save(
     let mut tx = pool.begin().await.map_err(unavailable)?;
     let updated = sqlx::query(
         "UPDATE meetings SET settings = $1, ended = $2, version = $3, settings_revision = $4, next_deadline_ms = $5,
-             kind = $6, finished_ms = $9
+             kind = $6, finished_ms = $9, pending = $10
          WHERE id = $7 AND version = $8",
     )
     .bind(json(m.settings())?)
@@ -175,6 +187,7 @@ pub async fn save(
     .bind(m.id())
     .bind(to_i64(before.version())?)
     .bind(m.finished_at(now_ms))
+    .bind(pending_column(after)?)
     .execute(&mut *tx)
     .await
     .map_err(unavailable)?
@@ -293,10 +306,13 @@ pub async fn of_application(pool: &PgPool, app_id: &str) -> StoreResult<Vec<Sess
 }
 
 pub async fn due(pool: &PgPool, now_ms: i64) -> StoreResult<Vec<String>> {
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM meetings WHERE next_deadline_ms <= $1 LIMIT 1000")
-        .bind(now_ms)
-        .fetch_all(pool)
-        .await
-        .map_err(unavailable)?;
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT id FROM meetings WHERE next_deadline_ms <= $1
+         UNION SELECT id FROM meetings WHERE pending IS NOT NULL LIMIT 1000",
+    )
+    .bind(now_ms)
+    .fetch_all(pool)
+    .await
+    .map_err(unavailable)?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }

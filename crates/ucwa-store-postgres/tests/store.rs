@@ -148,6 +148,7 @@ async fn one_of_two_nodes_saving_the_same_meeting_version_wins() {
         join_url: "https://example.com/meet/M1".into(),
         created_ms: 1,
         settings_revision: 0,
+        pending: Vec::new(),
     };
     a.insert_meeting(&record).await.unwrap();
     let before = b.meeting("M1").await.unwrap().unwrap();

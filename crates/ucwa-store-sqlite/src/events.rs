@@ -2,87 +2,119 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool, Transaction};
+use rusqlite::{Connection, OptionalExtension, params};
+use sqlx::SqlitePool;
 use ucwa_core::channel::Priority;
 use ucwa_core::model::{DeliveredBatch, NewEvent, StoredEvent};
 use ucwa_core::store::{StoreError, StoreResult};
 
 use crate::unavailable;
+use crate::writer::sql_error;
 
-/// Appends events inside the caller's write transaction. Each application's sequence
-/// number comes from its own row (`next_seq`), bumped in the same transaction: SQLite has
-/// a single writer, so numbers are gap-free and visible in order. Events addressed to an
-/// application that no longer exists or has expired are dropped. Events of a service
-/// application's conversation that has a callback URL go to the callback outbox instead
-/// (same transaction), never to the log. Returns the applications to ring after commit.
-pub async fn append(
-    tx: &mut Transaction<'_, Sqlite>,
-    events: &[NewEvent],
-    now_ms: i64,
-) -> StoreResult<BTreeSet<String>> {
+/// An event ready to insert: serialised by the caller, so the writer thread only binds.
+pub struct EventRow {
+    app_id: String,
+    priority: i64,
+    sender_rel: String,
+    sender_href: String,
+    body: String,
+    conversation: Option<String>,
+}
+
+impl EventRow {
+    pub fn app_id(&self) -> &str {
+        &self.app_id
+    }
+
+    pub fn sender_rel(&self) -> &str {
+        &self.sender_rel
+    }
+
+    pub fn sender_href(&self) -> &str {
+        &self.sender_href
+    }
+
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+}
+
+/// The rows of `events`, serialised here (on the caller's thread, not the writer's).
+pub fn rows(events: Vec<NewEvent>) -> Vec<EventRow> {
+    events
+        .into_iter()
+        .map(|e| EventRow {
+            priority: e.priority.as_i64(),
+            body: e.body.to_string(),
+            app_id: e.app_id,
+            sender_rel: e.sender_rel,
+            sender_href: e.sender_href,
+            conversation: e.conversation,
+        })
+        .collect()
+}
+
+/// Appends events inside the writer's transaction. Each application's sequence number
+/// comes from its own row (`next_seq`), bumped in the same transaction: SQLite has a single
+/// writer, so numbers are gap-free and visible in order. Events addressed to an application
+/// that no longer exists or has expired are dropped. Events of a service application's
+/// conversation that has a callback URL go to the callback outbox instead (same
+/// transaction), never to the log. Returns the applications to ring after commit.
+pub fn append(conn: &Connection, events: &[EventRow], now_ms: i64) -> StoreResult<BTreeSet<String>> {
     // Callback-routed events leave the log path first, in order.
-    let mut logged: Vec<&NewEvent> = Vec::with_capacity(events.len());
+    let mut logged: Vec<&EventRow> = Vec::with_capacity(events.len());
     for event in events {
         if let Some(session) = &event.conversation
-            && crate::service::enqueue_callback(tx, session, event, now_ms).await?
+            && crate::service::enqueue_callback(conn, session, event, now_ms)?
         {
             continue;
         }
         logged.push(event);
     }
     // One sequence range per application: a meeting command can address hundreds of
-    // applications with several events each, and a statement per event was most of its cost.
+    // applications with several events each.
     let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
     for event in &logged {
         *counts.entry(event.app_id.as_str()).or_default() += 1;
     }
     let mut next: BTreeMap<&str, i64> = BTreeMap::new();
-    for (app, count) in &counts {
-        let first: Option<(i64,)> = sqlx::query_as(
-            "UPDATE applications SET next_seq = next_seq + ? WHERE id = ? AND status = 'active' RETURNING next_seq - ?",
+    let mut allocate = conn
+        .prepare_cached(
+            "UPDATE applications SET next_seq = next_seq + ?1 WHERE id = ?2 AND status = 'active' RETURNING next_seq - ?1",
         )
-        .bind(count)
-        .bind(app)
-        .bind(count)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(unavailable)?;
+        .map_err(sql_error)?;
+    for (app, count) in &counts {
         // Applications that are gone or expired get nothing.
-        if let Some((first,)) = first {
+        let first: Option<i64> = allocate.query_row(params![count, app], |r| r.get(0)).optional().map_err(sql_error)?;
+        if let Some(first) = first {
             next.insert(app, first);
         }
     }
-    let rows: Vec<(&NewEvent, i64)> = logged
-        .into_iter()
-        .filter_map(|event| {
-            let seq = next.get_mut(event.app_id.as_str())?;
-            *seq += 1;
-            Some((event, *seq - 1))
-        })
-        .collect();
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO events (app_id, seq, priority, created_ms, sender_rel, sender_href, body) ",
-        );
-        insert.push_values(chunk, |mut row, (event, seq)| {
-            row.push_bind(&event.app_id)
-                .push_bind(*seq)
-                .push_bind(event.priority.as_i64())
-                .push_bind(now_ms)
-                .push_bind(&event.sender_rel)
-                .push_bind(&event.sender_href)
-                .push_bind(event.body.to_string());
-        });
-        insert.build().execute(&mut **tx).await.map_err(unavailable)?;
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO events (app_id, seq, priority, created_ms, sender_rel, sender_href, body)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .map_err(sql_error)?;
+    for event in logged {
+        let Some(seq) = next.get_mut(event.app_id.as_str()) else { continue };
+        insert
+            .execute(params![
+                event.app_id,
+                *seq,
+                event.priority,
+                now_ms,
+                event.sender_rel,
+                event.sender_href,
+                event.body
+            ])
+            .map_err(sql_error)?;
+        *seq += 1;
     }
     Ok(next.into_keys().map(str::to_owned).collect())
 }
 
-/// Rows per multi-row INSERT: 7 parameters each, well under SQLite's parameter limit.
-const INSERT_CHUNK: usize = 500;
-
-#[derive(FromRow)]
-struct EventRow {
+struct StoredRow {
     seq: i64,
     priority: i64,
     created_ms: i64,
@@ -91,17 +123,26 @@ struct EventRow {
     body: String,
 }
 
-pub async fn after(pool: &SqlitePool, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
-    let rows: Vec<EventRow> = sqlx::query_as(
-        "SELECT seq, priority, created_ms, sender_rel, sender_href, body FROM events
-         WHERE app_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-    )
-    .bind(app_id)
-    .bind(after_seq)
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await
-    .map_err(unavailable)?;
+pub fn after(conn: &Connection, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
+    let rows: Vec<StoredRow> = conn
+        .prepare_cached(
+            "SELECT seq, priority, created_ms, sender_rel, sender_href, body FROM events
+             WHERE app_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![app_id, after_seq, i64::from(limit)], |r| {
+                Ok(StoredRow {
+                    seq: r.get(0)?,
+                    priority: r.get(1)?,
+                    created_ms: r.get(2)?,
+                    sender_rel: r.get(3)?,
+                    sender_href: r.get(4)?,
+                    body: r.get(5)?,
+                })
+            })?
+            .collect()
+        })
+        .map_err(sql_error)?;
     rows.into_iter()
         .map(|r| {
             Ok(StoredEvent {
@@ -116,35 +157,39 @@ pub async fn after(pool: &SqlitePool, app_id: &str, after_seq: i64, limit: u32) 
         .collect()
 }
 
-pub async fn save_batch(
-    pool: &SqlitePool,
+/// Saves `batch` as the delivered one if `previous_no` still is (compare-and-swap on the
+/// batch number in the application row; the body goes to `delivered_batches`). Asking for this batch acknowledged the previous
+/// one, so its highest sequence number becomes the acknowledged mark (the right-hand sides
+/// of an UPDATE see the old row). The acknowledged events are never read again (`after`
+/// starts past the delivered batch) and are deleted by `delete_acknowledged` off the
+/// delivery path, which matters when one meeting change fans out to a thousand parked
+/// requests that all save a batch through the one writer.
+pub fn save_batch(
+    conn: &Connection,
     app_id: &str,
     batch: &DeliveredBatch,
     previous_no: u64,
     now_ms: i64,
 ) -> StoreResult<bool> {
     let to_i64 = |v: u64| i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("batch number {v}")));
-    // One statement, compare-and-swap on the previous batch number. Asking for this batch
-    // acknowledged the previous one, so its highest sequence number becomes the acknowledged
-    // mark (the right-hand sides of an UPDATE see the old row). The acknowledged events are
-    // never read again (`after` starts past the delivered batch) and are deleted by
-    // `delete_acknowledged` off the delivery path, which matters when one meeting change
-    // fans out to a thousand parked requests that all save a batch through the one writer.
-    let saved = sqlx::query(
-        "UPDATE applications SET acked_max_seq = batch_max_seq, batch_no = ?, batch_body = ?, batch_max_seq = ?,
-             last_seen_ms = ?
-         WHERE id = ? AND batch_no = ? AND status = 'active'",
-    )
-    .bind(to_i64(batch.no)?)
-    .bind(&batch.body)
-    .bind(batch.max_seq)
-    .bind(now_ms)
-    .bind(app_id)
-    .bind(to_i64(previous_no)?)
-    .execute(pool)
-    .await
-    .map_err(unavailable)?
-    .rows_affected();
+    let (no, previous) = (to_i64(batch.no)?, to_i64(previous_no)?);
+    let saved = conn
+        .prepare_cached(
+            "UPDATE applications SET acked_max_seq = batch_max_seq, batch_no = ?, batch_max_seq = ?, last_seen_ms = ?
+             WHERE id = ? AND batch_no = ? AND status = 'active'",
+        )
+        .and_then(|mut s| s.execute(params![no, batch.max_seq, now_ms, app_id, previous]))
+        .map_err(sql_error)?;
+    if saved == 1 {
+        // The body has a table of its own (migration 0008): the application row stays small,
+        // so the many updates of it never rewrite a batch.
+        conn.prepare_cached(
+            "INSERT INTO delivered_batches (app_id, body) VALUES (?, ?)
+             ON CONFLICT (app_id) DO UPDATE SET body = excluded.body",
+        )
+        .and_then(|mut s| s.execute(params![app_id, batch.body]))
+        .map_err(sql_error)?;
+    }
     Ok(saved == 1)
 }
 
@@ -170,38 +215,29 @@ const APPLICATION_COST: i64 = 10;
 /// pages its few events sit on cost about what that many neighbouring events do, so the
 /// transaction stays short whether one application has a million acknowledged events or a
 /// thousand have one each. Returns how many events it deleted.
-pub async fn delete_acknowledged(pool: &SqlitePool, limit: u32) -> StoreResult<u64> {
+pub fn delete_acknowledged(conn: &Connection, limit: u32) -> StoreResult<u64> {
     let mut budget = i64::from(limit);
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    let pending: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT id, purged_seq, acked_max_seq FROM applications WHERE acked_max_seq > purged_seq LIMIT ?",
-    )
-    .bind(budget / APPLICATION_COST + 1)
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(unavailable)?;
+    let pending: Vec<(String, i64, i64)> = conn
+        .prepare_cached(
+            "SELECT id, purged_seq, acked_max_seq FROM applications WHERE acked_max_seq > purged_seq LIMIT ?",
+        )
+        .and_then(|mut s| {
+            s.query_map([budget / APPLICATION_COST + 1], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect()
+        })
+        .map_err(sql_error)?;
+    let mut delete =
+        conn.prepare_cached("DELETE FROM events WHERE app_id = ? AND seq > ? AND seq <= ?").map_err(sql_error)?;
+    let mut purged_to =
+        conn.prepare_cached("UPDATE applications SET purged_seq = ? WHERE id = ?").map_err(sql_error)?;
     let mut deleted = 0;
     for (app, purged, acked) in pending {
         if budget <= 0 {
             break;
         }
         let upto = acked.min(purged.saturating_add(budget));
-        deleted += sqlx::query("DELETE FROM events WHERE app_id = ? AND seq > ? AND seq <= ?")
-            .bind(&app)
-            .bind(purged)
-            .bind(upto)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .rows_affected();
-        sqlx::query("UPDATE applications SET purged_seq = ? WHERE id = ?")
-            .bind(upto)
-            .bind(&app)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
+        deleted += delete.execute(params![app, purged, upto]).map_err(sql_error)? as u64;
+        purged_to.execute(params![upto, app]).map_err(sql_error)?;
         budget -= (upto - purged).max(APPLICATION_COST);
     }
-    tx.commit().await.map_err(unavailable)?;
     Ok(deleted)
 }

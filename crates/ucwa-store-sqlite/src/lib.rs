@@ -1,4 +1,8 @@
-//! OpenUCWA's embedded store: SQLite through sqlx, one file, no server to run.
+//! OpenUCWA's embedded store: SQLite, one file, no server to run.
+//!
+//! Three ways in: every write goes to one rusqlite connection on a thread of its own
+//! (`writer`: whole transactions per hand-off, group commit); the hot point reads run inline
+//! on rusqlite connections (`reads`); reads that scan, and the migrations, use sqlx.
 //!
 //! Write transactions start with `BEGIN IMMEDIATE`, so a transaction that reads and then
 //! writes never has to upgrade its lock (the source of `SQLITE_BUSY` deadlocks); SQLite
@@ -18,6 +22,8 @@
 //! `tests/conformance.rs` runs against a real file.
 //!
 //! # Layout
+//! - `writer`: the writing connection's thread and group commit.
+//! - `reads`: the connections of the inline point reads.
 //! - `tenant`: users, tokens, applications and their idle expiry.
 //! - `events`: the event log, the delivered batch, acknowledgement cleanup by key.
 //! - `meetings`: meeting headers and session rows, compare-and-swap saves.
@@ -31,14 +37,16 @@
 mod events;
 mod meetings;
 mod presence;
+mod reads;
 mod retention;
 mod service;
 mod tenant;
+mod writer;
 
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -53,12 +61,16 @@ use ucwa_core::model::{
 use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
 use ucwa_core::store::{Purged, QuotaUsage, SessionLocation, SigninWindow, Store, StoreError, StoreResult};
 
+use crate::writer::Writer;
+
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
-    /// Connections for reads.
+    /// Connections for reads that scan (listings, housekeeping).
     readers: SqlitePool,
-    /// The one connection that writes (see `open`).
-    writer: SqlitePool,
+    /// Connections for the hot point reads, run inline (see `reads`).
+    reads: reads::Reads,
+    /// The one connection that writes, on its own thread (see `writer`).
+    writer: Arc<Writer>,
     doorbell: Doorbell,
     /// Read-through cache of application rows; entries are dropped on every write to them.
     /// A `std` mutex: held for a map operation only, never across `.await`.
@@ -86,12 +98,12 @@ struct Lease {
 /// path, see `events::save_batch`) and copies the write-ahead log back into the database.
 /// The checkpoint is `PASSIVE`: it never waits for readers or writers, so a parked request
 /// or a commit is never held up by it.
-async fn maintenance(readers: SqlitePool, writer: SqlitePool) {
+async fn maintenance(readers: SqlitePool, writer: Arc<Writer>) {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        if readers.is_closed() || writer.is_closed() {
+        if readers.is_closed() {
             return;
         }
         // Look first (a read), write only when there is something to delete: a needless
@@ -117,9 +129,9 @@ const ACK_CLEANUP_CHUNK: u32 = 1_000;
 /// hands its connection out first come, first served).
 const ACK_CLEANUP_CHUNKS_PER_TICK: usize = 100;
 
-async fn delete_acknowledged_backlog(writer: &SqlitePool) {
+async fn delete_acknowledged_backlog(writer: &Writer) {
     for _ in 0..ACK_CLEANUP_CHUNKS_PER_TICK {
-        match events::delete_acknowledged(writer, ACK_CLEANUP_CHUNK).await {
+        match writer.run(|conn| events::delete_acknowledged(conn, ACK_CLEANUP_CHUNK)).await {
             Ok(0) => return,
             Ok(_) => {}
             Err(e) => return tracing::warn!(error = %e, "deleting acknowledged events failed"),
@@ -131,18 +143,16 @@ fn unavailable(e: sqlx::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-/// Runs `upsert` (an `INSERT ... ON CONFLICT DO UPDATE`) in one write transaction; `true`
-/// when it created the row, i.e. `exists` (`SELECT 1 ... WHERE <key> = ?`) found none for `key`.
-async fn upsert_created(
-    pool: &SqlitePool,
+/// Runs `upsert` (an `INSERT ... ON CONFLICT DO UPDATE`) on the writer; `true` when it
+/// created the row, i.e. `exists` (`SELECT 1 ... WHERE <key> = ?`) found none for `key`.
+fn upsert_created(
+    conn: &rusqlite::Connection,
     exists: &'static str,
     key: &str,
-    upsert: sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    upsert: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<usize>,
 ) -> StoreResult<bool> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    let existed = sqlx::query(exists).bind(key).fetch_optional(&mut *tx).await.map_err(unavailable)?.is_some();
-    upsert.execute(&mut *tx).await.map_err(unavailable)?;
-    tx.commit().await.map_err(unavailable)?;
+    let existed = conn.prepare_cached(exists).and_then(|mut s| s.exists([key])).map_err(writer::sql_error)?;
+    upsert(conn).map_err(writer::sql_error)?;
     Ok(!existed)
 }
 
@@ -181,21 +191,26 @@ impl SqliteStore {
             std::fs::create_dir_all(parent)
                 .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", parent.display())))?;
         }
-        // One connection writes; the others read. SQLite admits one writer at a time anyway,
-        // and letting several connections race for its lock makes the losers sleep in
-        // SQLite's busy handler (millisecond naps, the source of the latency tail under
-        // load). With one writer connection, writers queue on the pool in arrival order and
-        // start the moment the previous transaction ends. WAL lets readers run meanwhile.
-        let writer =
+        // Migrations run on a connection of their own before anything else opens the file.
+        let setup =
             SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(unavailable)?;
         sqlx::migrate!("./migrations")
-            .run(&writer)
+            .run(&setup)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
+        setup.close().await;
+        // One connection writes (`writer`: its own thread, whole transactions, group
+        // commit); the others read. SQLite admits one writer at a time anyway, and letting
+        // several connections race for its lock makes the losers sleep in SQLite's busy
+        // handler (millisecond naps, the source of the latency tail under load). WAL lets
+        // readers run meanwhile.
+        let writer = Arc::new(Writer::open(options.get_filename())?);
+        let reads = reads::Reads::new(options.get_filename().to_owned());
         let readers = SqlitePoolOptions::new().max_connections(6).connect_with(options).await.map_err(unavailable)?;
         let maintenance = tokio::spawn(maintenance(readers.clone(), writer.clone()));
         Ok(Self {
             readers,
+            reads,
             writer,
             doorbell: Doorbell::new(),
             apps: Mutex::new(HashMap::new()),
@@ -265,7 +280,8 @@ impl Store for SqliteStore {
     }
 
     async fn upsert_user(&self, user: &User) -> StoreResult<bool> {
-        tenant::upsert_user(&self.writer, user).await
+        let user = user.clone();
+        self.writer.run(move |c| tenant::upsert_user(c, &user)).await
     }
 
     async fn find_user(&self, uri: &str) -> StoreResult<Option<User>> {
@@ -291,7 +307,8 @@ impl Store for SqliteStore {
         events: Vec<NewEvent>,
         now_ms: i64,
     ) -> StoreResult<()> {
-        let rung = presence::publish(&self.writer, uri, change, &events, now_ms).await?;
+        let (uri, change, rows) = (uri.to_owned(), change.clone(), events::rows(events));
+        let rung = self.writer.run(move |c| presence::publish(c, &uri, &change, &rows, now_ms)).await?;
         self.doorbell.ring(rung.iter().map(String::as_str));
         Ok(())
     }
@@ -302,7 +319,8 @@ impl Store for SqliteStore {
         max_live: u32,
         now_ms: i64,
     ) -> StoreResult<bool> {
-        presence::insert_subscription(&self.writer, subscription, max_live, now_ms).await
+        let subscription = subscription.clone();
+        self.writer.run(move |c| presence::insert_subscription(c, &subscription, max_live, now_ms)).await
     }
 
     async fn presence_subscriptions(&self, app_id: &str, now_ms: i64) -> StoreResult<Vec<PresenceSubscription>> {
@@ -317,11 +335,13 @@ impl Store for SqliteStore {
         uris: &[String],
         now_ms: i64,
     ) -> StoreResult<bool> {
-        presence::update_subscription(&self.writer, app_id, id, expires_ms, uris, now_ms).await
+        let (app_id, id, uris) = (app_id.to_owned(), id.to_owned(), uris.to_vec());
+        self.writer.run(move |c| presence::update_subscription(c, &app_id, &id, expires_ms, &uris, now_ms)).await
     }
 
     async fn delete_presence_subscription(&self, app_id: &str, id: &str) -> StoreResult<bool> {
-        presence::delete_subscription(&self.writer, app_id, id).await
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        self.writer.run(move |c| presence::delete_subscription(c, &app_id, &id)).await
     }
 
     async fn presence_watchers(&self, uri: &str, now_ms: i64) -> StoreResult<Vec<String>> {
@@ -329,11 +349,12 @@ impl Store for SqliteStore {
     }
 
     async fn purge_expired_presence_subscriptions(&self, now_ms: i64) -> StoreResult<u64> {
-        presence::purge_expired(&self.writer, now_ms).await
+        self.writer.run(move |c| presence::purge_expired(c, now_ms)).await
     }
 
     async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()> {
-        tenant::insert_token(&self.writer, token).await
+        let token = token.clone();
+        self.writer.run(move |c| tenant::insert_token(c, &token)).await
     }
 
     async fn find_token(&self, hash: &[u8], now_ms: i64) -> StoreResult<Option<TokenRecord>> {
@@ -341,7 +362,7 @@ impl Store for SqliteStore {
     }
 
     async fn purge_expired_tokens(&self, now_ms: i64) -> StoreResult<u64> {
-        tenant::purge_expired_tokens(&self.writer, now_ms).await
+        self.writer.run(move |c| tenant::purge_expired_tokens(c, now_ms)).await
     }
 
     async fn signin_failures(&self, key: &str, now_ms: i64) -> StoreResult<Option<SigninWindow>> {
@@ -349,7 +370,8 @@ impl Store for SqliteStore {
     }
 
     async fn record_signin_failure(&self, key: &str, now_ms: i64, window_ms: i64) -> StoreResult<()> {
-        tenant::record_signin_failure(&self.writer, key, now_ms, window_ms).await
+        let key = key.to_owned();
+        self.writer.run(move |c| tenant::record_signin_failure(c, &key, now_ms, window_ms)).await
     }
 
     async fn quota_usage(&self, uri: &str, now_ms: i64) -> StoreResult<QuotaUsage> {
@@ -357,7 +379,8 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_tokens(&self, principal: &Principal) -> StoreResult<u64> {
-        tenant::revoke_tokens(&self.writer, principal).await
+        let principal = principal.clone();
+        self.writer.run(move |c| tenant::revoke_tokens(c, &principal)).await
     }
 
     async fn create_application(
@@ -366,7 +389,8 @@ impl Store for SqliteStore {
         params: ChannelParams,
         now_ms: i64,
     ) -> StoreResult<(Application, bool)> {
-        tenant::create_application(&self.writer, new, params, now_ms).await
+        let new = new.clone();
+        self.writer.run(move |c| tenant::create_application(c, &new, params, now_ms)).await
     }
 
     async fn application(&self, id: &str) -> StoreResult<Option<Application>> {
@@ -374,7 +398,7 @@ impl Store for SqliteStore {
             return Ok(Some(app));
         }
         let writes = self.app_writes.load(Ordering::Acquire);
-        let app = tenant::application(&self.readers, id).await?;
+        let app = self.reads.with(|c| tenant::application(c, id))?;
         if let Some(app) = &app {
             self.cache_app(app, writes);
         }
@@ -386,19 +410,22 @@ impl Store for SqliteStore {
     }
 
     async fn delete_application(&self, id: &str) -> StoreResult<bool> {
-        let deleted = tenant::delete_application(&self.writer, id).await;
+        let owned = id.to_owned();
+        let deleted = self.writer.run(move |c| tenant::delete_application(c, &owned)).await;
         self.forget_apps([id]);
         deleted
     }
 
     async fn make_available(&self, id: &str, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<bool> {
-        let made = tenant::make_available(&self.writer, id, &events, now_ms).await;
+        let (owned, rows) = (id.to_owned(), events::rows(events));
+        let made = self.writer.run(move |c| tenant::make_available(c, &owned, &rows, now_ms)).await;
         self.forget_apps([id]);
         Ok(self.ring_if_committed(made?))
     }
 
     async fn touch_channel(&self, id: &str, params: ChannelParams, now_ms: i64) -> StoreResult<()> {
-        let touched = tenant::touch_channel(&self.writer, id, params, now_ms).await;
+        let owned = id.to_owned();
+        let touched = self.writer.run(move |c| tenant::touch_channel(c, &owned, params, now_ms)).await;
         self.forget_apps([id]);
         touched
     }
@@ -408,15 +435,15 @@ impl Store for SqliteStore {
         if !tenant::any_idle(&self.readers, idle_before_ms).await? {
             return Ok(Vec::new());
         }
-        let expired = tenant::expire_idle_applications(&self.writer, idle_before_ms, busy).await?;
+        let busy = busy.to_vec();
+        let expired = self.writer.run(move |c| tenant::expire_idle_applications(c, idle_before_ms, &busy)).await?;
         self.forget_apps(expired.iter().map(String::as_str));
         Ok(expired)
     }
 
     async fn append_events(&self, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<()> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-        let rung = events::append(&mut tx, &events, now_ms).await?;
-        tx.commit().await.map_err(unavailable)?;
+        let rows = events::rows(events);
+        let rung = self.writer.run(move |c| events::append(c, &rows, now_ms)).await?;
         self.doorbell.ring(rung.iter().map(String::as_str));
         Ok(())
     }
@@ -441,7 +468,7 @@ impl Store for SqliteStore {
     }
 
     async fn events_after(&self, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
-        events::after(&self.readers, app_id, after_seq, limit).await
+        self.reads.with(|c| events::after(c, app_id, after_seq, limit))
     }
 
     async fn save_batch(
@@ -451,7 +478,8 @@ impl Store for SqliteStore {
         previous_no: u64,
         now_ms: i64,
     ) -> StoreResult<bool> {
-        let saved = events::save_batch(&self.writer, app_id, batch, previous_no, now_ms).await;
+        let (owned, delivered) = (app_id.to_owned(), batch.clone());
+        let saved = self.writer.run(move |c| events::save_batch(c, &owned, &delivered, previous_no, now_ms)).await;
         match saved {
             // Every poll saves a batch; keeping the cached row current (rather than dropping
             // it) spares the next poll a read.
@@ -465,19 +493,21 @@ impl Store for SqliteStore {
     }
 
     async fn delete_acknowledged_events(&self, limit: u32) -> StoreResult<u64> {
-        events::delete_acknowledged(&self.writer, limit).await
+        self.writer.run(move |c| events::delete_acknowledged(c, limit)).await
     }
 
     async fn insert_meeting(&self, record: &MeetingRecord) -> StoreResult<()> {
-        meetings::insert(&self.writer, record).await
+        let header = meetings::Header::of(record, record.created_ms)?;
+        let (join_url, created_ms) = (record.join_url.clone(), record.created_ms);
+        self.writer.run(move |c| meetings::insert(c, &header, &join_url, created_ms)).await
     }
 
     async fn meeting(&self, id: &str) -> StoreResult<Option<MeetingRecord>> {
-        meetings::get(&self.readers, id).await
+        self.reads.with(|c| meetings::get(c, id))
     }
 
     async fn meeting_version(&self, id: &str) -> StoreResult<Option<u64>> {
-        meetings::version(&self.readers, id).await
+        self.reads.with(|c| meetings::version(c, id))
     }
 
     async fn meetings_organized_by(&self, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
@@ -495,17 +525,19 @@ impl Store for SqliteStore {
         events: Vec<NewEvent>,
         now_ms: i64,
     ) -> StoreResult<bool> {
-        let rung = meetings::save(&self.writer, after, before, &events, now_ms).await?;
+        let save = meetings::Save::new(after, before, events, now_ms)?;
+        let rung = self.writer.run(move |c| meetings::save(c, &save, now_ms)).await?;
         Ok(self.ring_if_committed(rung))
     }
 
     async fn delete_meeting(&self, id: &str, version: u64, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<bool> {
-        let rung = meetings::delete(&self.writer, id, version, &events, now_ms).await?;
+        let (owned, rows) = (id.to_owned(), events::rows(events));
+        let rung = self.writer.run(move |c| meetings::delete(c, &owned, version, &rows, now_ms)).await?;
         Ok(self.ring_if_committed(rung))
     }
 
     async fn session_location(&self, session_id: &str) -> StoreResult<Option<SessionLocation>> {
-        meetings::location(&self.readers, session_id).await
+        self.reads.with(|c| meetings::location(c, session_id))
     }
 
     async fn find_operation(&self, app_id: &str, operation_id: &str) -> StoreResult<Option<SessionLocation>> {
@@ -521,7 +553,8 @@ impl Store for SqliteStore {
     }
 
     async fn upsert_service_app(&self, app: &ServiceApp) -> StoreResult<bool> {
-        service::upsert_service_app(&self.writer, app).await
+        let app = app.clone();
+        self.writer.run(move |c| service::upsert_service_app(c, &app)).await
     }
 
     async fn find_service_app(&self, uri: &str) -> StoreResult<Option<ServiceApp>> {
@@ -533,11 +566,13 @@ impl Store for SqliteStore {
     }
 
     async fn insert_callback_route(&self, route: &CallbackRoute) -> StoreResult<()> {
-        service::insert_route(&self.writer, route).await
+        let route = route.clone();
+        self.writer.run(move |c| service::insert_route(c, &route)).await
     }
 
     async fn delete_callback_route(&self, session_id: &str) -> StoreResult<()> {
-        service::delete_route(&self.writer, session_id).await
+        let owned = session_id.to_owned();
+        self.writer.run(move |c| service::delete_route(c, &owned)).await
     }
 
     async fn claim_callbacks(
@@ -616,19 +651,23 @@ impl Store for SqliteStore {
     }
 
     async fn pin_callback_batch(&self, session_id: &str, through_id: i64) -> StoreResult<()> {
-        service::pin_batch(&self.writer, session_id, through_id).await
+        let owned = session_id.to_owned();
+        self.writer.run(move |c| service::pin_batch(c, &owned, through_id)).await
     }
 
     async fn callback_delivered(&self, session_id: &str, through_id: i64, context: Option<&str>) -> StoreResult<()> {
-        service::delivered(&self.writer, session_id, through_id, context).await
+        let (owned, context) = (session_id.to_owned(), context.map(str::to_owned));
+        self.writer.run(move |c| service::delivered(c, &owned, through_id, context.as_deref())).await
     }
 
     async fn callback_attempt_failed(&self, session_id: &str, next_attempt_ms: i64) -> StoreResult<u32> {
-        service::attempt_failed(&self.writer, session_id, next_attempt_ms).await
+        let owned = session_id.to_owned();
+        self.writer.run(move |c| service::attempt_failed(c, &owned, next_attempt_ms)).await
     }
 
     async fn callback_give_up(&self, session_id: &str, last_error: &str, now_ms: i64) -> StoreResult<()> {
-        service::give_up(&self.writer, session_id, last_error, now_ms).await
+        let (owned, error) = (session_id.to_owned(), last_error.to_owned());
+        self.writer.run(move |c| service::give_up(c, &owned, &error, now_ms)).await
     }
 
     async fn callback_failures(&self) -> StoreResult<Vec<CallbackFailure>> {
@@ -636,7 +675,7 @@ impl Store for SqliteStore {
     }
 
     async fn purge_callback_routes(&self, before_ms: i64) -> StoreResult<u64> {
-        service::purge_routes(&self.writer, before_ms).await
+        self.writer.run(move |c| service::purge_routes(c, before_ms)).await
     }
 
     async fn purge_finished(&self, before_ms: i64, limit: u32) -> StoreResult<Purged> {
@@ -648,8 +687,7 @@ impl Store for SqliteStore {
     async fn close(&self) {
         self.maintenance.abort();
         // A final full checkpoint leaves a compact database file behind.
-        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await;
+        let _ = self.writer.checkpoint().await;
         self.readers.close().await;
-        self.writer.close().await;
     }
 }

@@ -3,12 +3,15 @@
 
 use std::collections::BTreeMap;
 
+use rusqlite::{Connection, OptionalExtension, params};
 use sqlx::{FromRow, SqlitePool};
 use ucwa_core::meeting::{Meeting, MeetingKind, Session};
 use ucwa_core::model::{MeetingRecord, NewEvent};
 use ucwa_core::store::{SessionLocation, StoreError, StoreResult};
 
-use crate::{events, unavailable};
+use crate::events::{self, EventRow};
+use crate::unavailable;
+use crate::writer::sql_error;
 
 fn corrupt(what: &str, e: serde_json::Error) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
@@ -32,6 +35,7 @@ struct MeetingRow {
     join_url: String,
     created_ms: i64,
     kind: String,
+    pending: Option<String>,
 }
 
 fn kind_name(kind: MeetingKind) -> &'static str {
@@ -55,15 +59,18 @@ struct SessionRow {
     state: String,
 }
 
-const MEETING_COLUMNS: &str = "id, settings, ended, version, settings_revision, join_url, created_ms, kind";
+const MEETING_COLUMNS: &str = "id, settings, ended, version, settings_revision, join_url, created_ms, kind, pending";
 
 async fn assemble(pool: &SqlitePool, row: MeetingRow) -> StoreResult<MeetingRecord> {
     let sessions: Vec<SessionRow> =
-        sqlx::query_as("SELECT session_id, state FROM meeting_sessions WHERE meeting_id = ?")
-            .bind(&row.id)
-            .fetch_all(pool)
-            .await
-            .map_err(unavailable)?;
+        sqlx::query_as(SESSIONS_OF).bind(&row.id).fetch_all(pool).await.map_err(unavailable)?;
+    build(row, sessions)
+}
+
+const SESSIONS_OF: &str = "SELECT session_id, state FROM meeting_sessions WHERE meeting_id = ?";
+
+/// A meeting from its header and session rows.
+fn build(row: MeetingRow, sessions: Vec<SessionRow>) -> StoreResult<MeetingRecord> {
     let sessions = sessions
         .into_iter()
         .map(|s| Ok((s.session_id, serde_json::from_str::<Session>(&s.state).map_err(|e| corrupt("session", e))?)))
@@ -71,54 +78,115 @@ async fn assemble(pool: &SqlitePool, row: MeetingRow) -> StoreResult<MeetingReco
     let settings = serde_json::from_str(&row.settings).map_err(|e| corrupt("meeting settings", e))?;
     let version = u64::try_from(row.version).map_err(|_| StoreError::Corrupt("negative version".into()))?;
     let kind = parse_kind(&row.kind)?;
+    let pending = match row.pending {
+        Some(notices) => serde_json::from_str(&notices).map_err(|e| corrupt("pending notices", e))?,
+        None => Vec::new(),
+    };
     Ok(MeetingRecord {
         meeting: Meeting::restore(row.id, settings, sessions, row.ended, version).with_kind(kind),
         join_url: row.join_url,
         created_ms: row.created_ms,
         settings_revision: u64::try_from(row.settings_revision).unwrap_or(0),
+        pending,
     })
 }
 
-pub async fn insert(pool: &SqlitePool, record: &MeetingRecord) -> StoreResult<()> {
-    let m = &record.meeting;
-    sqlx::query(
-        "INSERT INTO meetings (id, organizer_uri, settings, ended, version, settings_revision, join_url, created_ms, next_deadline_ms, kind, finished_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(m.id())
-    .bind(&m.settings().organizer_uri)
-    .bind(json(m.settings())?)
-    .bind(m.is_ended())
-    .bind(to_i64(m.version())?)
-    .bind(to_i64(record.settings_revision)?)
-    .bind(&record.join_url)
-    .bind(record.created_ms)
-    .bind(m.next_deadline())
-    .bind(kind_name(m.kind()))
-    .bind(m.finished_at(record.created_ms))
-    .execute(pool)
-    .await
-    .map_err(unavailable)?;
-    Ok(())
+/// A meeting header as written, serialised on the caller's thread.
+pub struct Header {
+    id: String,
+    organizer_uri: String,
+    settings: String,
+    ended: bool,
+    version: i64,
+    settings_revision: i64,
+    next_deadline_ms: Option<i64>,
+    kind: &'static str,
+    finished_ms: Option<i64>,
+    pending: Option<String>,
 }
 
-pub async fn get(pool: &SqlitePool, id: &str) -> StoreResult<Option<MeetingRecord>> {
-    let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE id = ?");
-    let row: Option<MeetingRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await.map_err(unavailable)?;
-    match row {
-        Some(row) => Ok(Some(assemble(pool, row).await?)),
-        None => Ok(None),
+impl Header {
+    /// The header of `record` as saved at `now_ms`.
+    pub fn of(record: &MeetingRecord, now_ms: i64) -> StoreResult<Self> {
+        let m = &record.meeting;
+        Ok(Header {
+            id: m.id().to_owned(),
+            organizer_uri: m.settings().organizer_uri.clone(),
+            settings: json(m.settings())?,
+            ended: m.is_ended(),
+            version: to_i64(m.version())?,
+            settings_revision: to_i64(record.settings_revision)?,
+            next_deadline_ms: m.next_deadline(),
+            kind: kind_name(m.kind()),
+            finished_ms: m.finished_at(now_ms),
+            pending: if record.pending.is_empty() { None } else { Some(json(&record.pending)?) },
+        })
     }
 }
 
-pub async fn version(pool: &SqlitePool, id: &str) -> StoreResult<Option<u64>> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT version FROM meetings WHERE id = ?")
-        .bind(id)
-        .fetch_optional(pool)
-        .await
-        .map_err(unavailable)?;
-    Ok(row.and_then(|(v,)| u64::try_from(v).ok()))
+pub fn insert(conn: &Connection, header: &Header, join_url: &str, created_ms: i64) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO meetings (id, organizer_uri, settings, ended, version, settings_revision, join_url, created_ms, next_deadline_ms, kind, finished_ms, pending)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            header.id,
+            header.organizer_uri,
+            header.settings,
+            header.ended,
+            header.version,
+            header.settings_revision,
+            join_url,
+            created_ms,
+            header.next_deadline_ms,
+            header.kind,
+            header.finished_ms,
+            header.pending
+        ])
+    })
+    .map_err(sql_error)?;
+    Ok(())
+}
+
+/// One meeting, read inline (see `reads`): the header and its sessions in one read
+/// transaction, so they are of the same version.
+pub fn get(conn: &Connection, id: &str) -> StoreResult<Option<MeetingRecord>> {
+    let tx = conn.unchecked_transaction().map_err(sql_error)?;
+    let header = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE id = ?");
+    let row = tx
+        .prepare_cached(&header)
+        .and_then(|mut s| {
+            s.query_row([id], |r| {
+                Ok(MeetingRow {
+                    id: r.get(0)?,
+                    settings: r.get(1)?,
+                    ended: r.get(2)?,
+                    version: r.get(3)?,
+                    settings_revision: r.get(4)?,
+                    join_url: r.get(5)?,
+                    created_ms: r.get(6)?,
+                    kind: r.get(7)?,
+                    pending: r.get(8)?,
+                })
+            })
+            .optional()
+        })
+        .map_err(sql_error)?;
+    let Some(row) = row else { return Ok(None) };
+    let sessions: Vec<SessionRow> = tx
+        .prepare_cached(SESSIONS_OF)
+        .and_then(|mut s| s.query_map([id], |r| Ok(SessionRow { session_id: r.get(0)?, state: r.get(1)? }))?.collect())
+        .map_err(sql_error)?;
+    build(row, sessions).map(Some)
+}
+
+pub fn version(conn: &Connection, id: &str) -> StoreResult<Option<u64>> {
+    let version: Option<i64> = conn
+        .prepare_cached("SELECT version FROM meetings WHERE id = ?")
+        .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
+        .map_err(sql_error)?;
+    Ok(version.and_then(|v| u64::try_from(v).ok()))
 }
 
 pub async fn organized_by(pool: &SqlitePool, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
@@ -151,93 +219,119 @@ pub async fn after(pool: &SqlitePool, after_id: &str, limit: u32) -> StoreResult
     Ok(out)
 }
 
+/// What saving a meeting writes, prepared on the caller's thread (serialised sessions,
+/// rendered events) so the writer thread only binds and steps.
+pub struct Save {
+    header: Header,
+    before_version: i64,
+    /// Session rows new or changed.
+    written: Vec<SessionWrite>,
+    removed: Vec<String>,
+    events: Vec<EventRow>,
+}
+
+/// One `meeting_sessions` row as written.
+struct SessionWrite {
+    id: String,
+    app_id: String,
+    live: bool,
+    /// The session as JSON.
+    state: String,
+    operation_id: Option<String>,
+}
+
+impl Save {
+    pub fn new(after: &MeetingRecord, before: &Meeting, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<Self> {
+        let changes = after.meeting.session_changes(before);
+        let written = changes
+            .written
+            .into_iter()
+            .map(|(id, s)| {
+                Ok(SessionWrite {
+                    id: id.clone(),
+                    app_id: s.app_id.clone(),
+                    live: s.is_live(),
+                    state: json(s)?,
+                    operation_id: s.own_operation_id().map(str::to_owned),
+                })
+            })
+            .collect::<StoreResult<_>>()?;
+        Ok(Save {
+            header: Header::of(after, now_ms)?,
+            before_version: to_i64(before.version())?,
+            written,
+            removed: changes.removed.into_iter().cloned().collect(),
+            events: events::rows(events),
+        })
+    }
+}
+
 /// Returns the applications to ring, or `None` when the version check failed.
-pub async fn save(
-    pool: &SqlitePool,
-    after: &MeetingRecord,
-    before: &Meeting,
-    new_events: &[NewEvent],
-    now_ms: i64,
-) -> StoreResult<Option<Vec<String>>> {
-    let m = &after.meeting;
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    let updated = sqlx::query(
-        "UPDATE meetings SET settings = ?, ended = ?, version = ?, settings_revision = ?, next_deadline_ms = ?, kind = ?,
-             finished_ms = ?
-         WHERE id = ? AND version = ?",
-    )
-    .bind(json(m.settings())?)
-    .bind(m.is_ended())
-    .bind(to_i64(m.version())?)
-    .bind(to_i64(after.settings_revision)?)
-    .bind(m.next_deadline())
-    .bind(kind_name(m.kind()))
-    .bind(m.finished_at(now_ms))
-    .bind(m.id())
-    .bind(to_i64(before.version())?)
-    .execute(&mut *tx)
-    .await
-    .map_err(unavailable)?
-    .rows_affected();
+pub fn save(conn: &Connection, save: &Save, now_ms: i64) -> StoreResult<Option<Vec<String>>> {
+    let h = &save.header;
+    let updated = conn
+        .prepare_cached(
+            "UPDATE meetings SET settings = ?, ended = ?, version = ?, settings_revision = ?, next_deadline_ms = ?, kind = ?,
+                 finished_ms = ?, pending = ?
+             WHERE id = ? AND version = ?",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                h.settings,
+                h.ended,
+                h.version,
+                h.settings_revision,
+                h.next_deadline_ms,
+                h.kind,
+                h.finished_ms,
+                h.pending,
+                h.id,
+                save.before_version
+            ])
+        })
+        .map_err(sql_error)?;
     if updated != 1 {
         return Ok(None);
     }
-    let changes = m.session_changes(before);
-    for (id, session) in changes.written {
-        sqlx::query(
+    let mut upsert = conn
+        .prepare_cached(
             "INSERT INTO meeting_sessions (session_id, meeting_id, app_id, live, state, operation_id)
              VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (session_id) DO UPDATE SET live = excluded.live, state = excluded.state",
         )
-        .bind(id)
-        .bind(m.id())
-        .bind(&session.app_id)
-        .bind(session.is_live())
-        .bind(json(session)?)
-        .bind(session.own_operation_id())
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
+        .map_err(sql_error)?;
+    for w in &save.written {
+        upsert.execute(params![w.id, h.id, w.app_id, w.live, w.state, w.operation_id]).map_err(sql_error)?;
     }
-    for id in changes.removed {
-        sqlx::query("DELETE FROM meeting_sessions WHERE session_id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
+    let mut remove = conn.prepare_cached("DELETE FROM meeting_sessions WHERE session_id = ?").map_err(sql_error)?;
+    for id in &save.removed {
+        remove.execute([id]).map_err(sql_error)?;
     }
-    let rung = events::append(&mut tx, new_events, now_ms).await?;
-    tx.commit().await.map_err(unavailable)?;
+    let rung = events::append(conn, &save.events, now_ms)?;
     Ok(Some(rung.into_iter().collect()))
 }
 
-pub async fn delete(
-    pool: &SqlitePool,
+pub fn delete(
+    conn: &Connection,
     id: &str,
     version: u64,
-    new_events: &[NewEvent],
+    new_events: &[EventRow],
     now_ms: i64,
 ) -> StoreResult<Option<Vec<String>>> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    sqlx::query("DELETE FROM meeting_sessions WHERE meeting_id = ? AND EXISTS (SELECT 1 FROM meetings WHERE id = ? AND version = ?)")
-        .bind(id)
-        .bind(id)
-        .bind(to_i64(version)?)
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
-    let gone = sqlx::query("DELETE FROM meetings WHERE id = ? AND version = ?")
-        .bind(id)
-        .bind(to_i64(version)?)
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?
-        .rows_affected();
+    let version = to_i64(version)?;
+    conn.prepare_cached(
+        "DELETE FROM meeting_sessions WHERE meeting_id = ?1 AND EXISTS (SELECT 1 FROM meetings WHERE id = ?1 AND version = ?2)",
+    )
+    .and_then(|mut s| s.execute(params![id, version]))
+    .map_err(sql_error)?;
+    let gone = conn
+        .prepare_cached("DELETE FROM meetings WHERE id = ? AND version = ?")
+        .and_then(|mut s| s.execute(params![id, version]))
+        .map_err(sql_error)?;
     if gone != 1 {
         return Ok(None);
     }
-    let rung = events::append(&mut tx, new_events, now_ms).await?;
-    tx.commit().await.map_err(unavailable)?;
+    let rung = events::append(conn, new_events, now_ms)?;
     Ok(Some(rung.into_iter().collect()))
 }
 
@@ -254,13 +348,16 @@ impl From<LocationRow> for SessionLocation {
     }
 }
 
-pub async fn location(pool: &SqlitePool, session_id: &str) -> StoreResult<Option<SessionLocation>> {
-    let row: Option<LocationRow> =
-        sqlx::query_as("SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE session_id = ?")
-            .bind(session_id)
-            .fetch_optional(pool)
-            .await
-            .map_err(unavailable)?;
+pub fn location(conn: &Connection, session_id: &str) -> StoreResult<Option<SessionLocation>> {
+    let row = conn
+        .prepare_cached("SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE session_id = ?")
+        .and_then(|mut s| {
+            s.query_row([session_id], |r| {
+                Ok(LocationRow { session_id: r.get(0)?, meeting_id: r.get(1)?, app_id: r.get(2)? })
+            })
+            .optional()
+        })
+        .map_err(sql_error)?;
     Ok(row.map(SessionLocation::from))
 }
 
@@ -287,10 +384,13 @@ pub async fn of_application(pool: &SqlitePool, app_id: &str) -> StoreResult<Vec<
 }
 
 pub async fn due(pool: &SqlitePool, now_ms: i64) -> StoreResult<Vec<String>> {
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM meetings WHERE next_deadline_ms <= ? LIMIT 1000")
-        .bind(now_ms)
-        .fetch_all(pool)
-        .await
-        .map_err(unavailable)?;
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT id FROM meetings WHERE next_deadline_ms <= ?
+         UNION SELECT id FROM meetings WHERE pending IS NOT NULL LIMIT 1000",
+    )
+    .bind(now_ms)
+    .fetch_all(pool)
+    .await
+    .map_err(unavailable)?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }

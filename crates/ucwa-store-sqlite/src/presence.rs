@@ -1,11 +1,14 @@
 //! What users publish about themselves (presence, note, location), presence subscriptions,
 //! and finding users by name or address.
 
-use sqlx::{FromRow, Sqlite, SqlitePool, Transaction};
-use ucwa_core::model::{NewEvent, PresenceSubscription, Publication, PublicationChange, User};
+use rusqlite::{Connection, params};
+use sqlx::{FromRow, SqlitePool};
+use ucwa_core::model::{PresenceSubscription, Publication, PublicationChange, User};
 use ucwa_core::store::StoreResult;
 
-use crate::{events, unavailable};
+use crate::events::{self, EventRow};
+use crate::unavailable;
+use crate::writer::sql_error;
 
 #[derive(FromRow)]
 struct UserRow {
@@ -52,13 +55,13 @@ pub async fn publication(pool: &SqlitePool, uri: &str) -> StoreResult<Publicatio
         .unwrap_or_default())
 }
 
-/// Applies `change` and appends `new_events` in one transaction; returns the applications
-/// to ring.
-pub async fn publish(
-    pool: &SqlitePool,
+/// Applies `change` and appends `new_events` in the writer's transaction; returns the
+/// applications to ring after commit.
+pub fn publish(
+    conn: &Connection,
     uri: &str,
     change: &PublicationChange,
-    new_events: &[NewEvent],
+    new_events: &[EventRow],
     now_ms: i64,
 ) -> StoreResult<Vec<String>> {
     let (column, value) = match change {
@@ -66,78 +69,56 @@ pub async fn publish(
         PublicationChange::Note(v) => ("note", v),
         PublicationChange::Location(v) => ("location", v),
     };
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
     // `column` is one of three fixed names above, never input.
     let sql = format!(
         "INSERT INTO publications (uri, {column}, updated_ms) VALUES (?, ?, ?)
          ON CONFLICT (uri) DO UPDATE SET {column} = excluded.{column}, updated_ms = excluded.updated_ms"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(uri)
-        .bind(value.as_deref())
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
-    let rung = events::append(&mut tx, new_events, now_ms).await?;
-    tx.commit().await.map_err(unavailable)?;
+    conn.prepare_cached(&sql).and_then(|mut s| s.execute(params![uri, value.as_deref(), now_ms])).map_err(sql_error)?;
+    let rung = events::append(conn, new_events, now_ms)?;
     Ok(rung.into_iter().collect())
 }
 
 /// How many of `app_id`'s subscriptions are unexpired at `now_ms`.
-async fn live_count(tx: &mut Transaction<'_, Sqlite>, app_id: &str, now_ms: i64) -> StoreResult<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM presence_subscriptions WHERE app_id = ? AND expires_ms > ?")
-        .bind(app_id)
-        .bind(now_ms)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(unavailable)
+fn live_count(conn: &Connection, app_id: &str, now_ms: i64) -> StoreResult<i64> {
+    conn.prepare_cached("SELECT COUNT(*) FROM presence_subscriptions WHERE app_id = ? AND expires_ms > ?")
+        .and_then(|mut s| s.query_row(params![app_id, now_ms], |r| r.get(0)))
+        .map_err(sql_error)
 }
 
 /// Adds `uris` to a subscription after its current members (those it has are skipped).
-async fn add_members(tx: &mut Transaction<'_, Sqlite>, id: &str, uris: &[String]) -> StoreResult<()> {
-    let next: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(MAX(position), -1) + 1 FROM presence_subscription_members WHERE subscription_id = ?",
-    )
-    .bind(id)
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(unavailable)?;
-    for (offset, uri) in (0i64..).zip(uris) {
-        sqlx::query(
+fn add_members(conn: &Connection, id: &str, uris: &[String]) -> StoreResult<()> {
+    let next: i64 = conn
+        .prepare_cached(
+            "SELECT COALESCE(MAX(position), -1) + 1 FROM presence_subscription_members WHERE subscription_id = ?",
+        )
+        .and_then(|mut s| s.query_row([id], |r| r.get(0)))
+        .map_err(sql_error)?;
+    let mut insert = conn
+        .prepare_cached(
             "INSERT INTO presence_subscription_members (subscription_id, position, uri) VALUES (?, ?, ?)
              ON CONFLICT DO NOTHING",
         )
-        .bind(id)
-        .bind(next + offset)
-        .bind(uri)
-        .execute(&mut **tx)
-        .await
-        .map_err(unavailable)?;
+        .map_err(sql_error)?;
+    for (offset, uri) in (0i64..).zip(uris) {
+        insert.execute(params![id, next + offset, uri]).map_err(sql_error)?;
     }
     Ok(())
 }
 
-pub async fn insert_subscription(
-    pool: &SqlitePool,
+pub fn insert_subscription(
+    conn: &Connection,
     subscription: &PresenceSubscription,
     max_live: u32,
     now_ms: i64,
 ) -> StoreResult<bool> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    if live_count(&mut tx, &subscription.app_id, now_ms).await? >= i64::from(max_live) {
+    if live_count(conn, &subscription.app_id, now_ms)? >= i64::from(max_live) {
         return Ok(false);
     }
-    sqlx::query("INSERT INTO presence_subscriptions (id, app_id, created_ms, expires_ms) VALUES (?, ?, ?, ?)")
-        .bind(&subscription.id)
-        .bind(&subscription.app_id)
-        .bind(now_ms)
-        .bind(subscription.expires_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
-    add_members(&mut tx, &subscription.id, &subscription.uris).await?;
-    tx.commit().await.map_err(unavailable)?;
+    conn.prepare_cached("INSERT INTO presence_subscriptions (id, app_id, created_ms, expires_ms) VALUES (?, ?, ?, ?)")
+        .and_then(|mut s| s.execute(params![subscription.id, subscription.app_id, now_ms, subscription.expires_ms]))
+        .map_err(sql_error)?;
+    add_members(conn, &subscription.id, &subscription.uris)?;
     Ok(true)
 }
 
@@ -172,47 +153,36 @@ pub async fn subscriptions(pool: &SqlitePool, app_id: &str, now_ms: i64) -> Stor
     Ok(out)
 }
 
-pub async fn update_subscription(
-    pool: &SqlitePool,
+pub fn update_subscription(
+    conn: &Connection,
     app_id: &str,
     id: &str,
     expires_ms: Option<i64>,
     uris: &[String],
     now_ms: i64,
 ) -> StoreResult<bool> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    let live: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM presence_subscriptions WHERE id = ? AND app_id = ? AND expires_ms > ?")
-            .bind(id)
-            .bind(app_id)
-            .bind(now_ms)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-    if live.is_none() {
+    let live = conn
+        .prepare_cached("SELECT 1 FROM presence_subscriptions WHERE id = ? AND app_id = ? AND expires_ms > ?")
+        .and_then(|mut s| s.exists(params![id, app_id, now_ms]))
+        .map_err(sql_error)?;
+    if !live {
         return Ok(false);
     }
     if let Some(expires_ms) = expires_ms {
-        sqlx::query("UPDATE presence_subscriptions SET expires_ms = ? WHERE id = ?")
-            .bind(expires_ms)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
+        conn.prepare_cached("UPDATE presence_subscriptions SET expires_ms = ? WHERE id = ?")
+            .and_then(|mut s| s.execute(params![expires_ms, id]))
+            .map_err(sql_error)?;
     }
-    add_members(&mut tx, id, uris).await?;
-    tx.commit().await.map_err(unavailable)?;
+    add_members(conn, id, uris)?;
     Ok(true)
 }
 
-pub async fn delete_subscription(pool: &SqlitePool, app_id: &str, id: &str) -> StoreResult<bool> {
-    let done = sqlx::query("DELETE FROM presence_subscriptions WHERE id = ? AND app_id = ?")
-        .bind(id)
-        .bind(app_id)
-        .execute(pool)
-        .await
-        .map_err(unavailable)?;
-    Ok(done.rows_affected() == 1)
+pub fn delete_subscription(conn: &Connection, app_id: &str, id: &str) -> StoreResult<bool> {
+    let deleted = conn
+        .prepare_cached("DELETE FROM presence_subscriptions WHERE id = ? AND app_id = ?")
+        .and_then(|mut s| s.execute(params![id, app_id]))
+        .map_err(sql_error)?;
+    Ok(deleted == 1)
 }
 
 pub async fn watchers(pool: &SqlitePool, uri: &str, now_ms: i64) -> StoreResult<Vec<String>> {
@@ -230,11 +200,10 @@ pub async fn watchers(pool: &SqlitePool, uri: &str, now_ms: i64) -> StoreResult<
     .map_err(unavailable)
 }
 
-pub async fn purge_expired(pool: &SqlitePool, now_ms: i64) -> StoreResult<u64> {
-    let done = sqlx::query("DELETE FROM presence_subscriptions WHERE expires_ms <= ?")
-        .bind(now_ms)
-        .execute(pool)
-        .await
-        .map_err(unavailable)?;
-    Ok(done.rows_affected())
+pub fn purge_expired(conn: &Connection, now_ms: i64) -> StoreResult<u64> {
+    let deleted = conn
+        .prepare_cached("DELETE FROM presence_subscriptions WHERE expires_ms <= ?")
+        .and_then(|mut s| s.execute([now_ms]))
+        .map_err(sql_error)?;
+    Ok(deleted as u64)
 }

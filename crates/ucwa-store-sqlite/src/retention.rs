@@ -6,10 +6,12 @@
 //! opened only after a read has seen that there is something to delete: SQLite has one
 //! writer, and an empty write transaction would still queue in front of real ones.
 
-use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use rusqlite::{Connection, params};
+use sqlx::SqlitePool;
 use ucwa_core::store::{Purged, StoreResult};
 
 use crate::unavailable;
+use crate::writer::{Writer, sql_error};
 
 /// What [`purge_finished`] deleted, plus the ids of the applications deleted (the caller
 /// drops them from its cache).
@@ -18,12 +20,7 @@ pub struct Purge {
     pub deleted_applications: Vec<String>,
 }
 
-pub async fn purge_finished(
-    readers: &SqlitePool,
-    writer: &SqlitePool,
-    before_ms: i64,
-    limit: u32,
-) -> StoreResult<Purge> {
+pub async fn purge_finished(readers: &SqlitePool, writer: &Writer, before_ms: i64, limit: u32) -> StoreResult<Purge> {
     let meetings = purge_meetings(readers, writer, before_ms, limit).await?;
     let deleted_applications = purge_applications(readers, writer, before_ms, limit).await?;
     let callback_failures = purge_callback_failures(readers, writer, before_ms, limit).await?;
@@ -47,49 +44,37 @@ async fn any(readers: &SqlitePool, probe: &'static str, before_ms: i64) -> Store
     Ok(row.is_some())
 }
 
-/// The ids `select` (one column, a `?` for `before_ms`, then `LIMIT ?`) finds.
-async fn ids<'c>(
-    executor: impl sqlx::Executor<'c, Database = Sqlite>,
-    select: &'static str,
-    before_ms: i64,
-    limit: u32,
-) -> StoreResult<Vec<String>> {
-    let rows: Vec<(String,)> =
-        sqlx::query_as(select).bind(before_ms).bind(i64::from(limit)).fetch_all(executor).await.map_err(unavailable)?;
-    Ok(rows.into_iter().map(|(id,)| id).collect())
+/// The ids `select` (one column, a `?` for `before_ms`, then `LIMIT ?`) finds, on the writer.
+fn ids(conn: &Connection, select: &str, before_ms: i64, limit: u32) -> StoreResult<Vec<String>> {
+    conn.prepare_cached(select)
+        .and_then(|mut s| s.query_map(params![before_ms, i64::from(limit)], |r| r.get(0))?.collect())
+        .map_err(sql_error)
 }
 
-/// Runs `DELETE FROM <table> WHERE <column> IN (ids)` inside `tx`.
-async fn delete_in(
-    tx: &mut Transaction<'_, Sqlite>,
-    table_and_column: &'static str,
-    ids: &[String],
-) -> StoreResult<u64> {
-    let mut delete = QueryBuilder::<Sqlite>::new("DELETE FROM ");
-    delete.push(table_and_column).push(" IN (");
-    let mut list = delete.separated(", ");
-    for id in ids {
-        list.push_bind(id);
-    }
-    delete.push(")");
-    Ok(delete.build().execute(&mut **tx).await.map_err(unavailable)?.rows_affected())
+/// Runs `DELETE FROM <table> WHERE <column> IN (ids)`.
+fn delete_in(conn: &Connection, table_and_column: &'static str, ids: &[String]) -> StoreResult<u64> {
+    let marks = vec!["?"; ids.len()].join(", ");
+    let sql = format!("DELETE FROM {table_and_column} IN ({marks})");
+    let done = conn.prepare(&sql).and_then(|mut s| s.execute(rusqlite::params_from_iter(ids))).map_err(sql_error)?;
+    Ok(done as u64)
 }
 
-async fn purge_meetings(readers: &SqlitePool, writer: &SqlitePool, before_ms: i64, limit: u32) -> StoreResult<u64> {
+async fn purge_meetings(readers: &SqlitePool, writer: &Writer, before_ms: i64, limit: u32) -> StoreResult<u64> {
     if !any(readers, "SELECT 1 FROM meetings WHERE finished_ms < ? LIMIT 1", before_ms).await? {
         return Ok(0);
     }
-    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    let select = "SELECT id FROM meetings WHERE finished_ms < ? ORDER BY finished_ms LIMIT ?";
-    let ids = ids(&mut *tx, select, before_ms, limit).await?;
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    // Finished meetings have no live sessions; disconnected ones not yet forgotten go too.
-    delete_in(&mut tx, "meeting_sessions WHERE meeting_id", &ids).await?;
-    let deleted = delete_in(&mut tx, "meetings WHERE id", &ids).await?;
-    tx.commit().await.map_err(unavailable)?;
-    Ok(deleted)
+    writer
+        .run(move |conn| {
+            let select = "SELECT id FROM meetings WHERE finished_ms < ? ORDER BY finished_ms LIMIT ?";
+            let ids = ids(conn, select, before_ms, limit)?;
+            if ids.is_empty() {
+                return Ok(0);
+            }
+            // Finished meetings have no live sessions; disconnected ones not yet forgotten go too.
+            delete_in(conn, "meeting_sessions WHERE meeting_id", &ids)?;
+            delete_in(conn, "meetings WHERE id", &ids)
+        })
+        .await
 }
 
 /// Expired applications not polled since before `before_ms`, without live sessions (those
@@ -99,7 +84,7 @@ const ENDED_APPLICATIONS: &str = "SELECT id FROM applications a WHERE status = '
 
 async fn purge_applications(
     readers: &SqlitePool,
-    writer: &SqlitePool,
+    writer: &Writer,
     before_ms: i64,
     limit: u32,
 ) -> StoreResult<Vec<String>> {
@@ -107,23 +92,26 @@ async fn purge_applications(
     if !any(readers, probe, before_ms).await? {
         return Ok(Vec::new());
     }
-    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    let ids = ids(&mut *tx, ENDED_APPLICATIONS, before_ms, limit).await?;
-    if ids.is_empty() {
-        return Ok(ids);
-    }
-    // Expiry already dropped their logs; this catches anything appended in between. By
-    // key: the events primary key starts with the application id. (Expired applications
-    // are never service applications, so they have no callback routes or outbox rows.)
-    delete_in(&mut tx, "events WHERE app_id", &ids).await?;
-    delete_in(&mut tx, "applications WHERE id", &ids).await?;
-    tx.commit().await.map_err(unavailable)?;
-    Ok(ids)
+    writer
+        .run(move |conn| {
+            let ids = ids(conn, ENDED_APPLICATIONS, before_ms, limit)?;
+            if ids.is_empty() {
+                return Ok(ids);
+            }
+            // Expiry already dropped their logs; this catches anything appended in between. By
+            // key: the events primary key starts with the application id. (Expired applications
+            // are never service applications, so they have no callback routes or outbox rows.)
+            delete_in(conn, "events WHERE app_id", &ids)?;
+            delete_in(conn, "delivered_batches WHERE app_id", &ids)?;
+            delete_in(conn, "applications WHERE id", &ids)?;
+            Ok(ids)
+        })
+        .await
 }
 
 async fn purge_callback_failures(
     readers: &SqlitePool,
-    writer: &SqlitePool,
+    writer: &Writer,
     before_ms: i64,
     limit: u32,
 ) -> StoreResult<u64> {
@@ -131,16 +119,18 @@ async fn purge_callback_failures(
         return Ok(0);
     }
     // Ids grow with `failed_ms` (both are assigned at the give-up), so the oldest come first.
-    let done = sqlx::query(
-        "DELETE FROM callback_failures WHERE id IN
-             (SELECT id FROM callback_failures WHERE failed_ms < ? ORDER BY id LIMIT ?)",
-    )
-    .bind(before_ms)
-    .bind(i64::from(limit))
-    .execute(writer)
-    .await
-    .map_err(unavailable)?;
-    Ok(done.rows_affected())
+    writer
+        .run(move |conn| {
+            let done = conn
+                .prepare_cached(
+                    "DELETE FROM callback_failures WHERE id IN
+                         (SELECT id FROM callback_failures WHERE failed_ms < ? ORDER BY id LIMIT ?)",
+                )
+                .and_then(|mut s| s.execute(params![before_ms, i64::from(limit)]))
+                .map_err(sql_error)?;
+            Ok(done as u64)
+        })
+        .await
 }
 
 /// Applications with live sessions that expired before `before_ms` or no longer exist.
@@ -150,5 +140,7 @@ async fn stranded_applications(readers: &SqlitePool, before_ms: i64, limit: u32)
     let select = "SELECT DISTINCT s.app_id FROM meeting_sessions s LEFT JOIN applications a ON a.id = s.app_id
          WHERE s.live = 1 AND (a.id IS NULL OR (a.status = 'expired' AND a.last_seen_ms < ?))
          LIMIT ?";
-    ids(readers, select, before_ms, limit).await
+    let rows: Vec<(String,)> =
+        sqlx::query_as(select).bind(before_ms).bind(i64::from(limit)).fetch_all(readers).await.map_err(unavailable)?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }

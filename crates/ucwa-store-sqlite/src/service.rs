@@ -5,11 +5,13 @@
 //! and survives restarts. Retry state is per conversation (its route row): only the head of a
 //! conversation's outbox is ever attempted, which keeps delivery ordered.
 
-use sqlx::{FromRow, Sqlite, SqlitePool, Transaction};
-use ucwa_core::model::NewEvent;
+use rusqlite::{Connection, OptionalExtension, params};
+use sqlx::{FromRow, SqlitePool};
 use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
 use ucwa_core::store::{StoreError, StoreResult};
 
+use crate::events::EventRow;
+use crate::writer::sql_error;
 use crate::{unavailable, upsert_created};
 
 #[derive(FromRow)]
@@ -39,21 +41,25 @@ impl From<ServiceAppRow> for ServiceApp {
 
 const SERVICE_APP_COLUMNS: &str = "uri, display_name, secret_hash, signing_key, callback_url, created_ms, domains";
 
-pub async fn upsert_service_app(pool: &SqlitePool, app: &ServiceApp) -> StoreResult<bool> {
-    let upsert = sqlx::query(
-        "INSERT INTO service_apps (uri, display_name, secret_hash, signing_key, callback_url, created_ms, domains)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (uri) DO UPDATE SET display_name = excluded.display_name, secret_hash = excluded.secret_hash,
-             signing_key = excluded.signing_key, callback_url = excluded.callback_url, domains = excluded.domains",
-    )
-    .bind(&app.uri)
-    .bind(&app.display_name)
-    .bind(&app.secret_hash)
-    .bind(&app.signing_key)
-    .bind(&app.callback_url)
-    .bind(app.created_ms)
-    .bind(app.domains.join(";"));
-    upsert_created(pool, "SELECT 1 FROM service_apps WHERE uri = ?", &app.uri, upsert).await
+pub fn upsert_service_app(conn: &Connection, app: &ServiceApp) -> StoreResult<bool> {
+    upsert_created(conn, "SELECT 1 FROM service_apps WHERE uri = ?", &app.uri, |c| {
+        c.prepare_cached(
+            "INSERT INTO service_apps (uri, display_name, secret_hash, signing_key, callback_url, created_ms, domains)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (uri) DO UPDATE SET display_name = excluded.display_name, secret_hash = excluded.secret_hash,
+                 signing_key = excluded.signing_key, callback_url = excluded.callback_url,
+                 domains = excluded.domains",
+        )?
+        .execute(params![
+            app.uri,
+            app.display_name,
+            app.secret_hash,
+            app.signing_key,
+            app.callback_url,
+            app.created_ms,
+            app.domains.join(";")
+        ])
+    })
 }
 
 pub async fn find_service_app(pool: &SqlitePool, uri: &str) -> StoreResult<Option<ServiceApp>> {
@@ -72,37 +78,25 @@ pub async fn list_service_apps(pool: &SqlitePool) -> StoreResult<Vec<ServiceApp>
 
 /// Puts `event` into the outbox if `session` is a live callback route of an active
 /// application; `false` means the event belongs in the log.
-pub async fn enqueue_callback(
-    tx: &mut Transaction<'_, Sqlite>,
-    session: &str,
-    event: &NewEvent,
-    now_ms: i64,
-) -> StoreResult<bool> {
-    let route: Option<(String,)> = sqlx::query_as(
-        "SELECT r.app_id FROM callback_routes r JOIN applications a ON a.id = r.app_id AND a.status = 'active'
-         WHERE r.session_id = ? AND r.app_id = ? AND r.failed = 0 AND r.url IS NOT NULL",
-    )
-    .bind(session)
-    .bind(&event.app_id)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(unavailable)?;
-    if route.is_none() {
+pub fn enqueue_callback(conn: &Connection, session: &str, event: &EventRow, now_ms: i64) -> StoreResult<bool> {
+    let routed = conn
+        .prepare_cached(
+            "SELECT 1 FROM callback_routes r JOIN applications a ON a.id = r.app_id AND a.status = 'active'
+             WHERE r.session_id = ? AND r.app_id = ? AND r.failed = 0 AND r.url IS NOT NULL",
+        )
+        .and_then(|mut s| s.exists(params![session, event.app_id()]))
+        .map_err(sql_error)?;
+    if !routed {
         return Ok(false);
     }
-    sqlx::query(
+    conn.prepare_cached(
         "INSERT INTO callback_outbox (session_id, app_id, created_ms, sender_rel, sender_href, body)
          VALUES (?, ?, ?, ?, ?, ?)",
     )
-    .bind(session)
-    .bind(&event.app_id)
-    .bind(now_ms)
-    .bind(&event.sender_rel)
-    .bind(&event.sender_href)
-    .bind(event.body.to_string())
-    .execute(&mut **tx)
-    .await
-    .map_err(unavailable)?;
+    .and_then(|mut s| {
+        s.execute(params![session, event.app_id(), now_ms, event.sender_rel(), event.sender_href(), event.body()])
+    })
+    .map_err(sql_error)?;
     Ok(true)
 }
 
@@ -137,31 +131,31 @@ impl From<RouteRow> for CallbackRoute {
     }
 }
 
-pub async fn insert_route(pool: &SqlitePool, route: &CallbackRoute) -> StoreResult<()> {
-    sqlx::query(
+pub fn insert_route(conn: &Connection, route: &CallbackRoute) -> StoreResult<()> {
+    conn.prepare_cached(
         "INSERT INTO callback_routes (session_id, app_id, url, context, base_uri, next_attempt_ms, created_ms)
          VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(&route.session_id)
-    .bind(&route.app_id)
-    .bind(&route.url)
-    .bind(&route.context)
-    .bind(&route.base_uri)
-    .bind(route.next_attempt_ms)
-    .bind(route.created_ms)
-    .execute(pool)
-    .await
-    .map_err(unavailable)?;
+    .and_then(|mut s| {
+        s.execute(params![
+            route.session_id,
+            route.app_id,
+            route.url,
+            route.context,
+            route.base_uri,
+            route.next_attempt_ms,
+            route.created_ms
+        ])
+    })
+    .map_err(sql_error)?;
     Ok(())
 }
 
-pub async fn delete_route(pool: &SqlitePool, session_id: &str) -> StoreResult<()> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
+pub fn delete_route(conn: &Connection, session_id: &str) -> StoreResult<()> {
     for sql in ["DELETE FROM callback_outbox WHERE session_id = ?", "DELETE FROM callback_routes WHERE session_id = ?"]
     {
-        sqlx::query(sql).bind(session_id).execute(&mut *tx).await.map_err(unavailable)?;
+        conn.prepare_cached(sql).and_then(|mut s| s.execute([session_id])).map_err(sql_error)?;
     }
-    tx.commit().await.map_err(unavailable)?;
     Ok(())
 }
 
@@ -231,75 +225,51 @@ pub async fn batch(
     Ok(Some((route, items)))
 }
 
-pub async fn delivered(pool: &SqlitePool, session_id: &str, through_id: i64, context: Option<&str>) -> StoreResult<()> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    sqlx::query("DELETE FROM callback_outbox WHERE session_id = ? AND id <= ?")
-        .bind(session_id)
-        .bind(through_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
-    sqlx::query(
+pub fn delivered(conn: &Connection, session_id: &str, through_id: i64, context: Option<&str>) -> StoreResult<()> {
+    conn.prepare_cached("DELETE FROM callback_outbox WHERE session_id = ? AND id <= ?")
+        .and_then(|mut s| s.execute(params![session_id, through_id]))
+        .map_err(sql_error)?;
+    conn.prepare_cached(
         "UPDATE callback_routes SET attempts = 0, next_attempt_ms = 0, delivered = delivered + 1,
              batch_through = NULL, context = COALESCE(?, context)
          WHERE session_id = ?",
     )
-    .bind(context)
-    .bind(session_id)
-    .execute(&mut *tx)
-    .await
-    .map_err(unavailable)?;
-    tx.commit().await.map_err(unavailable)?;
+    .and_then(|mut s| s.execute(params![context, session_id]))
+    .map_err(sql_error)?;
     Ok(())
 }
 
-pub async fn pin_batch(pool: &SqlitePool, session_id: &str, through_id: i64) -> StoreResult<()> {
-    sqlx::query("UPDATE callback_routes SET batch_through = COALESCE(batch_through, ?) WHERE session_id = ?")
-        .bind(through_id)
-        .bind(session_id)
-        .execute(pool)
-        .await
-        .map_err(unavailable)?;
+pub fn pin_batch(conn: &Connection, session_id: &str, through_id: i64) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE callback_routes SET batch_through = COALESCE(batch_through, ?) WHERE session_id = ?")
+        .and_then(|mut s| s.execute(params![through_id, session_id]))
+        .map_err(sql_error)?;
     Ok(())
 }
 
-pub async fn attempt_failed(pool: &SqlitePool, session_id: &str, next_attempt_ms: i64) -> StoreResult<u32> {
-    let row: Option<(i64,)> = sqlx::query_as(
-        "UPDATE callback_routes SET attempts = attempts + 1, next_attempt_ms = ? WHERE session_id = ? RETURNING attempts",
-    )
-    .bind(next_attempt_ms)
-    .bind(session_id)
-    .fetch_optional(pool)
-    .await
-    .map_err(unavailable)?;
-    Ok(row.map_or(0, |(a,)| u32::try_from(a).unwrap_or(u32::MAX)))
+pub fn attempt_failed(conn: &Connection, session_id: &str, next_attempt_ms: i64) -> StoreResult<u32> {
+    let attempts: Option<i64> = conn
+        .prepare_cached(
+            "UPDATE callback_routes SET attempts = attempts + 1, next_attempt_ms = ? WHERE session_id = ? RETURNING attempts",
+        )
+        .and_then(|mut s| s.query_row(params![next_attempt_ms, session_id], |r| r.get(0)).optional())
+        .map_err(sql_error)?;
+    Ok(attempts.map_or(0, |a| u32::try_from(a).unwrap_or(u32::MAX)))
 }
 
-pub async fn give_up(pool: &SqlitePool, session_id: &str, last_error: &str, now_ms: i64) -> StoreResult<()> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    let dropped = sqlx::query("DELETE FROM callback_outbox WHERE session_id = ?")
-        .bind(session_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?
-        .rows_affected();
-    sqlx::query(
+pub fn give_up(conn: &Connection, session_id: &str, last_error: &str, now_ms: i64) -> StoreResult<()> {
+    let dropped = conn
+        .prepare_cached("DELETE FROM callback_outbox WHERE session_id = ?")
+        .and_then(|mut s| s.execute([session_id]))
+        .map_err(sql_error)?;
+    conn.prepare_cached(
         "INSERT INTO callback_failures (app_id, session_id, url, attempts, last_error, dropped, failed_ms)
          SELECT app_id, session_id, COALESCE(url, ''), attempts, ?, ?, ? FROM callback_routes WHERE session_id = ?",
     )
-    .bind(last_error)
-    .bind(i64::try_from(dropped).unwrap_or(i64::MAX))
-    .bind(now_ms)
-    .bind(session_id)
-    .execute(&mut *tx)
-    .await
-    .map_err(unavailable)?;
-    sqlx::query("UPDATE callback_routes SET failed = 1 WHERE session_id = ?")
-        .bind(session_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
-    tx.commit().await.map_err(unavailable)?;
+    .and_then(|mut s| s.execute(params![last_error, i64::try_from(dropped).unwrap_or(i64::MAX), now_ms, session_id]))
+    .map_err(sql_error)?;
+    conn.prepare_cached("UPDATE callback_routes SET failed = 1 WHERE session_id = ?")
+        .and_then(|mut s| s.execute([session_id]))
+        .map_err(sql_error)?;
     Ok(())
 }
 
@@ -335,16 +305,15 @@ pub async fn failures(pool: &SqlitePool) -> StoreResult<Vec<CallbackFailure>> {
         .collect())
 }
 
-pub async fn purge_routes(pool: &SqlitePool, before_ms: i64) -> StoreResult<u64> {
-    let done = sqlx::query(
-        "DELETE FROM callback_routes
-         WHERE created_ms < ?
-           AND NOT EXISTS (SELECT 1 FROM callback_outbox o WHERE o.session_id = callback_routes.session_id)
-           AND NOT EXISTS (SELECT 1 FROM meeting_sessions s WHERE s.session_id = callback_routes.session_id AND s.live = 1)",
-    )
-    .bind(before_ms)
-    .execute(pool)
-    .await
-    .map_err(unavailable)?;
-    Ok(done.rows_affected())
+pub fn purge_routes(conn: &Connection, before_ms: i64) -> StoreResult<u64> {
+    let done = conn
+        .prepare_cached(
+            "DELETE FROM callback_routes
+             WHERE created_ms < ?
+               AND NOT EXISTS (SELECT 1 FROM callback_outbox o WHERE o.session_id = callback_routes.session_id)
+               AND NOT EXISTS (SELECT 1 FROM meeting_sessions s WHERE s.session_id = callback_routes.session_id AND s.live = 1)",
+        )
+        .and_then(|mut s| s.execute([before_ms]))
+        .map_err(sql_error)?;
+    Ok(done as u64)
 }

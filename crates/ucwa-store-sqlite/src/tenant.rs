@@ -1,13 +1,14 @@
 //! Users, tokens and applications.
 
+use rusqlite::{Connection, OptionalExtension, params};
 use sqlx::{FromRow, SqlitePool};
 use ucwa_core::channel::ChannelParams;
-use ucwa_core::model::{
-    AppKind, AppStatus, Application, DeliveredBatch, NewApplication, NewEvent, Principal, TokenRecord, User,
-};
+use ucwa_core::model::{AppKind, AppStatus, Application, DeliveredBatch, NewApplication, Principal, TokenRecord, User};
 use ucwa_core::store::{QuotaUsage, SigninWindow, StoreError, StoreResult};
 
-use crate::{events, unavailable, upsert_created};
+use crate::events::{self, EventRow};
+use crate::writer::sql_error;
+use crate::{unavailable, upsert_created};
 
 #[derive(FromRow)]
 struct UserRow {
@@ -22,15 +23,14 @@ impl From<UserRow> for User {
     }
 }
 
-pub async fn upsert_user(pool: &SqlitePool, user: &User) -> StoreResult<bool> {
-    let upsert = sqlx::query(
-        "INSERT INTO users (uri, display_name, password_hash) VALUES (?, ?, ?)
-         ON CONFLICT (uri) DO UPDATE SET display_name = excluded.display_name, password_hash = excluded.password_hash",
-    )
-    .bind(&user.uri)
-    .bind(&user.display_name)
-    .bind(&user.password_hash);
-    upsert_created(pool, "SELECT 1 FROM users WHERE uri = ?", &user.uri, upsert).await
+pub fn upsert_user(conn: &Connection, user: &User) -> StoreResult<bool> {
+    upsert_created(conn, "SELECT 1 FROM users WHERE uri = ?", &user.uri, |c| {
+        c.prepare_cached(
+            "INSERT INTO users (uri, display_name, password_hash) VALUES (?, ?, ?)
+             ON CONFLICT (uri) DO UPDATE SET display_name = excluded.display_name, password_hash = excluded.password_hash",
+        )?
+        .execute(params![user.uri, user.display_name, user.password_hash])
+    })
 }
 
 pub async fn find_user(pool: &SqlitePool, uri: &str) -> StoreResult<Option<User>> {
@@ -85,33 +85,28 @@ fn token_kind(principal: &Principal) -> &'static str {
     }
 }
 
-pub async fn revoke_tokens(pool: &SqlitePool, principal: &Principal) -> StoreResult<u64> {
-    let done = sqlx::query("DELETE FROM tokens WHERE uri = ? AND kind = ?")
-        .bind(principal.uri())
-        .bind(token_kind(principal))
-        .execute(pool)
-        .await
-        .map_err(unavailable)?;
-    Ok(done.rows_affected())
+pub fn revoke_tokens(conn: &Connection, principal: &Principal) -> StoreResult<u64> {
+    let deleted = conn
+        .prepare_cached("DELETE FROM tokens WHERE uri = ? AND kind = ?")
+        .and_then(|mut s| s.execute(params![principal.uri(), token_kind(principal)]))
+        .map_err(sql_error)?;
+    Ok(deleted as u64)
 }
 
-pub async fn insert_token(pool: &SqlitePool, token: &TokenRecord) -> StoreResult<()> {
+pub fn insert_token(conn: &Connection, token: &TokenRecord) -> StoreResult<()> {
     let kind = token_kind(&token.principal);
     let (meeting_uri, origins) = match &token.principal {
         Principal::User { .. } | Principal::Service { .. } => (None, None),
         Principal::Anonymous { meeting_uri, .. } => (Some(meeting_uri.as_str()), None),
         Principal::PsGuest { meeting_uri, origins, .. } => (Some(meeting_uri.as_str()), Some(origins.join(";"))),
     };
-    sqlx::query("INSERT INTO tokens (hash, kind, uri, meeting_uri, origins, expires_ms) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(&token.hash)
-        .bind(kind)
-        .bind(token.principal.uri())
-        .bind(meeting_uri)
-        .bind(origins)
-        .bind(token.expires_ms)
-        .execute(pool)
-        .await
-        .map_err(unavailable)?;
+    conn.prepare_cached(
+        "INSERT INTO tokens (hash, kind, uri, meeting_uri, origins, expires_ms) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![token.hash, kind, token.principal.uri(), meeting_uri, origins, token.expires_ms])
+    })
+    .map_err(sql_error)?;
     Ok(())
 }
 
@@ -147,18 +142,15 @@ pub async fn find_token(pool: &SqlitePool, hash: &[u8], now_ms: i64) -> StoreRes
     .transpose()
 }
 
-pub async fn purge_expired_tokens(pool: &SqlitePool, now_ms: i64) -> StoreResult<u64> {
-    let done = sqlx::query("DELETE FROM tokens WHERE expires_ms <= ?")
-        .bind(now_ms)
-        .execute(pool)
-        .await
-        .map_err(unavailable)?;
-    sqlx::query("DELETE FROM signin_failures WHERE until_ms <= ?")
-        .bind(now_ms)
-        .execute(pool)
-        .await
-        .map_err(unavailable)?;
-    Ok(done.rows_affected())
+pub fn purge_expired_tokens(conn: &Connection, now_ms: i64) -> StoreResult<u64> {
+    let done = conn
+        .prepare_cached("DELETE FROM tokens WHERE expires_ms <= ?")
+        .and_then(|mut s| s.execute([now_ms]))
+        .map_err(sql_error)?;
+    conn.prepare_cached("DELETE FROM signin_failures WHERE until_ms <= ?")
+        .and_then(|mut s| s.execute([now_ms]))
+        .map_err(sql_error)?;
+    Ok(done as u64)
 }
 
 pub async fn signin_failures(pool: &SqlitePool, key: &str, now_ms: i64) -> StoreResult<Option<SigninWindow>> {
@@ -172,12 +164,14 @@ pub async fn signin_failures(pool: &SqlitePool, key: &str, now_ms: i64) -> Store
     Ok(row.map(|(n, until_ms)| SigninWindow { failures: u32::try_from(n).unwrap_or(u32::MAX), until_ms }))
 }
 
-pub async fn record_signin_failure(pool: &SqlitePool, name: &str, now_ms: i64, window_ms: i64) -> StoreResult<()> {
-    sqlx::query(SIGNIN_FAILURE).bind(name).bind(now_ms).bind(window_ms).execute(pool).await.map_err(unavailable)?;
+pub fn record_signin_failure(conn: &Connection, key: &str, now_ms: i64, window_ms: i64) -> StoreResult<()> {
+    conn.prepare_cached(SIGNIN_FAILURE)
+        .and_then(|mut s| s.execute(params![key, now_ms, window_ms]))
+        .map_err(sql_error)?;
     Ok(())
 }
 
-/// Counts a failure in the open window, or opens a new one (?1 name, ?2 now, ?3 window).
+/// Counts a failure in the open window, or opens a new one (?1 key, ?2 now, ?3 window).
 const SIGNIN_FAILURE: &str = "INSERT INTO signin_failures (name, until_ms, failures) VALUES (?1, ?2 + ?3, 1)
      ON CONFLICT (name) DO UPDATE SET
          failures = CASE WHEN signin_failures.until_ms <= ?2 THEN 1 ELSE signin_failures.failures + 1 END,
@@ -208,7 +202,36 @@ struct AppRow {
 }
 
 const APP_COLUMNS: &str = "id, owner_uri, anonymous, display_name, endpoint_id, user_agent, culture, instance_id, kind, status, \
-     available, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority, batch_no, batch_body, batch_max_seq";
+     available, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority, batch_no, \
+     COALESCE((SELECT body FROM delivered_batches b WHERE b.app_id = applications.id), '') AS batch_body, batch_max_seq";
+
+impl AppRow {
+    /// A row of [`APP_COLUMNS`] read on the writer's connection.
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(AppRow {
+            id: r.get(0)?,
+            owner_uri: r.get(1)?,
+            anonymous: r.get(2)?,
+            display_name: r.get(3)?,
+            endpoint_id: r.get(4)?,
+            user_agent: r.get(5)?,
+            culture: r.get(6)?,
+            instance_id: r.get(7)?,
+            kind: r.get(8)?,
+            status: r.get(9)?,
+            available: r.get(10)?,
+            created_ms: r.get(11)?,
+            last_seen_ms: r.get(12)?,
+            timeout_s: r.get(13)?,
+            low_s: r.get(14)?,
+            medium_s: r.get(15)?,
+            priority: r.get(16)?,
+            batch_no: r.get(17)?,
+            batch_body: r.get(18)?,
+            batch_max_seq: r.get(19)?,
+        })
+    }
+}
 
 impl TryFrom<AppRow> for Application {
     type Error = StoreError;
@@ -251,10 +274,10 @@ impl TryFrom<AppRow> for Application {
     }
 }
 
-pub async fn application(pool: &SqlitePool, id: &str) -> StoreResult<Option<Application>> {
+pub fn application(conn: &Connection, id: &str) -> StoreResult<Option<Application>> {
     let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE id = ?");
-    let row: Option<AppRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await.map_err(unavailable)?;
+    let row =
+        conn.prepare_cached(&sql).and_then(|mut s| s.query_row([id], AppRow::read).optional()).map_err(sql_error)?;
     row.map(Application::try_from).transpose()
 }
 
@@ -269,106 +292,101 @@ pub async fn online_applications(pool: &SqlitePool, uri: &str) -> StoreResult<Ve
     rows.into_iter().map(Application::try_from).collect()
 }
 
-pub async fn create_application(
-    pool: &SqlitePool,
+pub fn create_application(
+    conn: &Connection,
     new: &NewApplication,
     params: ChannelParams,
     now_ms: i64,
 ) -> StoreResult<(Application, bool)> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    let sql = format!(
+    let by_endpoint = format!(
         "SELECT {APP_COLUMNS} FROM applications WHERE kind = ? AND owner_uri = ? AND endpoint_id = ? AND status = 'active'"
     );
-    let existing: Option<AppRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(new.kind.as_str())
-        .bind(&new.owner_uri)
-        .bind(&new.endpoint_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(unavailable)?;
+    let existing: Option<AppRow> = conn
+        .prepare_cached(&by_endpoint)
+        .and_then(|mut s| {
+            s.query_row(params![new.kind.as_str(), new.owner_uri, new.endpoint_id], AppRow::read).optional()
+        })
+        .map_err(sql_error)?;
     if let Some(row) = existing {
         return Ok((Application::try_from(row)?, false));
     }
-    sqlx::query(
+    conn.prepare_cached(
         "INSERT INTO applications (id, owner_uri, anonymous, display_name, endpoint_id, user_agent, culture, instance_id,
              kind, status, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?)",
     )
-    .bind(&new.id)
-    .bind(&new.owner_uri)
-    .bind(new.anonymous)
-    .bind(&new.display_name)
-    .bind(&new.endpoint_id)
-    .bind(&new.user_agent)
-    .bind(&new.culture)
-    .bind(&new.instance_id)
-    .bind(new.kind.as_str())
-    .bind(now_ms)
-    .bind(now_ms)
-    .bind(i64::from(params.timeout_s))
-    .bind(i64::from(params.low_s))
-    .bind(i64::from(params.medium_s))
-    .bind(i64::from(params.priority))
-    .execute(&mut *tx)
-    .await
-    .map_err(unavailable)?;
-    tx.commit().await.map_err(unavailable)?;
-    let app = application(pool, &new.id).await?.ok_or_else(|| StoreError::Corrupt("application vanished".into()))?;
-    Ok((app, true))
+    .and_then(|mut s| {
+        s.execute(params![
+            new.id,
+            new.owner_uri,
+            new.anonymous,
+            new.display_name,
+            new.endpoint_id,
+            new.user_agent,
+            new.culture,
+            new.instance_id,
+            new.kind.as_str(),
+            now_ms,
+            now_ms,
+            i64::from(params.timeout_s),
+            i64::from(params.low_s),
+            i64::from(params.medium_s),
+            i64::from(params.priority)
+        ])
+    })
+    .map_err(sql_error)?;
+    let by_id = format!("SELECT {APP_COLUMNS} FROM applications WHERE id = ?");
+    let row = conn.prepare_cached(&by_id).and_then(|mut s| s.query_row([&new.id], AppRow::read)).map_err(sql_error)?;
+    Ok((Application::try_from(row)?, true))
 }
 
-pub async fn delete_application(pool: &SqlitePool, id: &str) -> StoreResult<bool> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    sqlx::query("DELETE FROM events WHERE app_id = ?").bind(id).execute(&mut *tx).await.map_err(unavailable)?;
-    let gone = sqlx::query("DELETE FROM applications WHERE id = ?")
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?
-        .rows_affected();
-    tx.commit().await.map_err(unavailable)?;
+pub fn delete_application(conn: &Connection, id: &str) -> StoreResult<bool> {
+    for sql in ["DELETE FROM events WHERE app_id = ?", "DELETE FROM delivered_batches WHERE app_id = ?"] {
+        conn.prepare_cached(sql).and_then(|mut s| s.execute([id])).map_err(sql_error)?;
+    }
+    let gone = conn
+        .prepare_cached("DELETE FROM applications WHERE id = ?")
+        .and_then(|mut s| s.execute([id]))
+        .map_err(sql_error)?;
     Ok(gone == 1)
 }
 
 /// Marks the application available and appends `events`; `None` if it already was.
 /// Returns the applications to ring.
-pub async fn make_available(
-    pool: &SqlitePool,
+pub fn make_available(
+    conn: &Connection,
     id: &str,
-    new_events: &[NewEvent],
+    new_events: &[EventRow],
     now_ms: i64,
 ) -> StoreResult<Option<Vec<String>>> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    let changed =
-        sqlx::query("UPDATE applications SET available = 1 WHERE id = ? AND available = 0 AND status = 'active'")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .rows_affected()
-            == 1;
+    let changed = conn
+        .prepare_cached("UPDATE applications SET available = 1 WHERE id = ? AND available = 0 AND status = 'active'")
+        .and_then(|mut s| s.execute([id]))
+        .map_err(sql_error)?
+        == 1;
     if !changed {
         return Ok(None);
     }
-    let rung = events::append(&mut tx, new_events, now_ms).await?;
-    tx.commit().await.map_err(unavailable)?;
+    let rung = events::append(conn, new_events, now_ms)?;
     Ok(Some(rung.into_iter().collect()))
 }
 
-pub async fn touch_channel(pool: &SqlitePool, id: &str, params: ChannelParams, now_ms: i64) -> StoreResult<()> {
-    sqlx::query(
+pub fn touch_channel(conn: &Connection, id: &str, params: ChannelParams, now_ms: i64) -> StoreResult<()> {
+    conn.prepare_cached(
         "UPDATE applications SET last_seen_ms = ?, timeout_s = ?, low_s = ?, medium_s = ?, priority = ?
          WHERE id = ? AND status = 'active'",
     )
-    .bind(now_ms)
-    .bind(i64::from(params.timeout_s))
-    .bind(i64::from(params.low_s))
-    .bind(i64::from(params.medium_s))
-    .bind(i64::from(params.priority))
-    .bind(id)
-    .execute(pool)
-    .await
-    .map_err(unavailable)?;
+    .and_then(|mut s| {
+        s.execute(params![
+            now_ms,
+            i64::from(params.timeout_s),
+            i64::from(params.low_s),
+            i64::from(params.medium_s),
+            i64::from(params.priority),
+            id
+        ])
+    })
+    .map_err(sql_error)?;
     Ok(())
 }
 
@@ -384,33 +402,27 @@ pub async fn any_idle(pool: &SqlitePool, idle_before_ms: i64) -> StoreResult<boo
     Ok(row.is_some())
 }
 
-pub async fn expire_idle_applications(
-    pool: &SqlitePool,
-    idle_before_ms: i64,
-    busy: &[String],
-) -> StoreResult<Vec<String>> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
-    let candidates: Vec<(String,)> =
-        // Service applications are logical per-endpoint entries without a P-GET: they never
-        // expire by inactivity (docs/protocol.md, ms:rtc:saas:applications).
-        sqlx::query_as("SELECT id FROM applications WHERE status = 'active' AND kind != 'service' AND last_seen_ms < ?")
-            .bind(idle_before_ms)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-    let mut expired = Vec::new();
-    for (id,) in candidates.into_iter().filter(|(id,)| !busy.contains(id)) {
-        // Its whole log goes, so nothing acknowledged is left for the cleanup either.
-        sqlx::query(
-            "UPDATE applications SET status = 'expired', batch_body = '', purged_seq = acked_max_seq WHERE id = ?",
+pub fn expire_idle_applications(conn: &Connection, idle_before_ms: i64, busy: &[String]) -> StoreResult<Vec<String>> {
+    // Service applications are logical per-endpoint entries without a P-GET: they never
+    // expire by inactivity (docs/protocol.md, ms:rtc:saas:applications).
+    let candidates: Vec<String> = conn
+        .prepare_cached(
+            "SELECT id FROM applications WHERE status = 'active' AND kind != 'service' AND last_seen_ms < ?",
         )
-        .bind(&id)
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
-        sqlx::query("DELETE FROM events WHERE app_id = ?").bind(&id).execute(&mut *tx).await.map_err(unavailable)?;
+        .and_then(|mut s| s.query_map([idle_before_ms], |r| r.get(0))?.collect())
+        .map_err(sql_error)?;
+    let mut expire = conn
+        .prepare_cached("UPDATE applications SET status = 'expired', purged_seq = acked_max_seq WHERE id = ?")
+        .map_err(sql_error)?;
+    let mut drop_batch = conn.prepare_cached("DELETE FROM delivered_batches WHERE app_id = ?").map_err(sql_error)?;
+    let mut drop_log = conn.prepare_cached("DELETE FROM events WHERE app_id = ?").map_err(sql_error)?;
+    let mut expired = Vec::new();
+    for id in candidates.into_iter().filter(|id| !busy.contains(id)) {
+        // Its whole log goes, so nothing acknowledged is left for the cleanup either.
+        expire.execute([&id]).map_err(sql_error)?;
+        drop_batch.execute([&id]).map_err(sql_error)?;
+        drop_log.execute([&id]).map_err(sql_error)?;
         expired.push(id);
     }
-    tx.commit().await.map_err(unavailable)?;
     Ok(expired)
 }

@@ -190,6 +190,12 @@ impl Meeting {
         self.version
     }
 
+    /// Counts a change made outside [`Meeting::handle`] (the second save of a command, see
+    /// `MeetingRecord::pending`), so other nodes' cached copies are seen to be stale.
+    pub fn bump_version(&mut self) {
+        self.version = self.version.saturating_add(1);
+    }
+
     /// The key that names session `id`'s participant in hrefs: its [`Session::participant_key`],
     /// or the id itself (a session stored before keys existed, or one already gone).
     pub fn participant_key<'a>(&'a self, id: &'a str) -> &'a str {

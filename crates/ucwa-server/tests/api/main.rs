@@ -7,6 +7,7 @@ mod compat;
 mod discovery;
 mod errors;
 mod events;
+mod fanout;
 mod invite;
 mod join;
 mod meetings;
