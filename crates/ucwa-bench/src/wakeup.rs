@@ -86,8 +86,10 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         StoreKind::Sqlite => TestStore::Sqlite,
         StoreKind::Postgres => TestStore::Postgres,
     };
-    let server =
-        TestServer::start_with(TestOptions { store, clock: TestClock::System, ..TestOptions::default() }).await;
+    // One user holds every parked application: past the per-user quota (64 by default).
+    let mut options = TestOptions { store, clock: TestClock::System, ..TestOptions::default() };
+    options.limits.max_applications_per_user = options.limits.max_applications_per_user.max(args.parked as u64 + 16);
+    let server = TestServer::start_with(options).await;
     // Requests park on `parking`; events are committed on `server`.
     let other = if args.cross_node { Some(server.another_node().await) } else { None };
     let parking = other.as_ref().unwrap_or(&server);
