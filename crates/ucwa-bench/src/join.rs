@@ -38,7 +38,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::client::{self, AppLinks, Conn, EventChannel};
 use crate::floor;
-use crate::process::{self, BENCH_PASSWORD, BENCH_USER, Server, UcwaOptions};
+use crate::process::{self, BENCH_PASSWORD, BENCH_USER, Cluster, Server, StoreKind, UcwaOptions};
 use crate::stats::{Latency, ms, verdict};
 use crate::throughput::{self, Target};
 use crate::wakeup;
@@ -104,6 +104,47 @@ pub(crate) struct Args {
     /// Which part to run.
     #[arg(long, value_enum, default_value_t = Part::Both)]
     pub part: Part,
+    /// Set-ups to run, as STORE:NODES (`sqlite:1`, `postgres:1`, `postgres:2`, ...): the
+    /// throughput part runs each in turn, one row each, compared with the first; the latency
+    /// part runs on the first. PostgreSQL needs `UCWA_TEST_POSTGRES_URL` (and
+    /// `UCWA_TEST_POSTGRES_DIR` for its CPU time): `eval "$(.ci/postgres-up)"`.
+    #[arg(long, value_delimiter = ',', default_values_t = [Setup::SQLITE])]
+    pub setups: Vec<Setup>,
+}
+
+/// Where the servers of a run keep their data, and how many of them there are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Setup {
+    pub store: StoreKind,
+    pub nodes: usize,
+}
+
+impl Setup {
+    pub(crate) const SQLITE: Setup = Setup { store: StoreKind::Sqlite, nodes: 1 };
+}
+
+impl std::fmt::Display for Setup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.store.name(), self.nodes)
+    }
+}
+
+impl std::str::FromStr for Setup {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (store, nodes) = s.split_once(':').unwrap_or((s, "1"));
+        let store = match store {
+            "sqlite" => StoreKind::Sqlite,
+            "postgres" => StoreKind::Postgres,
+            other => return Err(format!("unknown store {other:?}: sqlite or postgres")),
+        };
+        let nodes: usize = nodes.parse().map_err(|_| format!("{nodes:?} is not a number of nodes"))?;
+        if nodes == 0 || (store == StoreKind::Sqlite && nodes != 1) {
+            return Err("SQLite runs exactly one node; PostgreSQL one or more".into());
+        }
+        Ok(Setup { store, nodes })
+    }
 }
 
 impl Default for Args {
@@ -120,6 +161,7 @@ impl Default for Args {
             duration: 10,
             users: 16,
             part: Part::Both,
+            setups: vec![Setup::SQLITE],
         }
     }
 }
@@ -130,6 +172,9 @@ pub(crate) async fn run(args: &Args) -> anyhow::Result<()> {
     }
     if args.workers == 0 || args.meetings == 0 || args.admitters == 0 || args.duration == 0 {
         bail!("--workers, --meetings, --admitters and --duration must be positive");
+    }
+    if args.setups.is_empty() {
+        bail!("--setups names none");
     }
     let biggest = args.waiting.iter().copied().max().unwrap_or(1);
     if let Some(limit) = ucwa_server::connections::open_file_limit()
@@ -331,9 +376,10 @@ async fn organizer_events(
 
 /// Signs in the organizer and `users` attendee users, creates one organizer application
 /// and `attendees` attendee applications (spread round-robin over the users), and starts
-/// the organizer's event loop.
-async fn people(server: &Server, users: usize, attendees: usize) -> anyhow::Result<(Organizer, Vec<Attendee>)> {
-    let addr = server.addr;
+/// the organizer's event loop. The organizer works on the first node; attendee user `u`
+/// signs in on node `u`, round-robin.
+async fn people(cluster: &Cluster, users: usize, attendees: usize) -> anyhow::Result<(Organizer, Vec<Attendee>)> {
+    let addr = cluster.addr(0);
     let token: Arc<str> = client::sign_in(addr, BENCH_USER, BENCH_PASSWORD).await?.into();
     let app = client::create_apps(addr, &token, 1, 1).await?.remove(0);
     let (joined_tx, joined) = mpsc::unbounded_channel();
@@ -345,6 +391,7 @@ async fn people(server: &Server, users: usize, attendees: usize) -> anyhow::Resu
     let users = users.min(attendees.max(1));
     let mut per_user = Vec::with_capacity(users);
     for u in 0..users {
+        let addr = cluster.addr(u);
         let token: Arc<str> = client::sign_in(addr, &process::attendee_user(u), BENCH_PASSWORD).await?.into();
         let count = (attendees + users - 1 - u) / users;
         let apps = client::create_apps(addr, &token, count, 8).await?;
@@ -385,7 +432,8 @@ struct Series {
 
 async fn latency(args: &Args, binary: &Path) -> anyhow::Result<()> {
     let floor_rtt = wakeup::floor_round_trip(100, 1000).await?;
-    let server = Server::start_ucwa(&ucwa_options(binary, args.users)).await?;
+    let setup = args.setups[0];
+    let server = Cluster::start(&ucwa_options(binary, args.users), setup.store, setup.nodes).await?;
     let biggest = args.waiting.iter().copied().max().unwrap_or(1).max(WARMUP_WAITING);
     let (mut organizer, mut attendees) = people(&server, args.users, biggest).await?;
     let gap = Duration::from_millis(args.gap_ms);
@@ -407,7 +455,8 @@ async fn latency(args: &Args, binary: &Path) -> anyhow::Result<()> {
     server.stop().await?;
 
     println!(
-        "(d) join: admit -> completed latency; W attendees wait in a Locked meeting's lobby (each with a parked GET events), admitted one at a time, {} ms apart; fresh meeting per round; admitted attendees {}",
+        "(d) join: admit -> completed latency on {}; W attendees wait in a Locked meeting's lobby (each with a parked GET events), admitted one at a time, {} ms apart; fresh meeting per round; admitted attendees {}",
+        process::setup_label(setup.store, setup.nodes),
         args.gap_ms,
         if args.leave { "leave at once (roster stays 1)" } else { "stay (roster grows 1 -> W+1)" }
     );
@@ -486,7 +535,7 @@ async fn latency(args: &Args, binary: &Path) -> anyhow::Result<()> {
 /// A fresh meeting; the first `waiting` attendees join it and wait in its lobby (each with
 /// a parked `GET events`); once the server is idle the organizer admits them one by one.
 async fn round(
-    server: &Server,
+    server: &Cluster,
     organizer: &mut Organizer,
     attendees: &mut Vec<Attendee>,
     waiting: usize,
@@ -500,7 +549,7 @@ async fn round(
     let mut tasks = JoinSet::new();
     for (i, attendee) in attendees.drain(..waiting).enumerate() {
         let (uri, joining, ready_tx, done_tx) = (uri.clone(), joining.clone(), ready_tx.clone(), done_tx.clone());
-        tasks.spawn(wait_in_lobby(i, server.addr, attendee, uri, joining, ready_tx, done_tx, leave));
+        tasks.spawn(wait_in_lobby(i, server.addr(i + 1), attendee, uri, joining, ready_tx, done_tx, leave));
     }
     drop((ready_tx, done_tx));
 
@@ -618,8 +667,101 @@ async fn cycles(args: &Args, binary: &Path) -> anyhow::Result<()> {
     let warmup = Duration::from_secs(args.warmup);
     let duration = Duration::from_secs(args.duration);
     let meetings = args.meetings.min(args.workers);
+    let mut rows = Vec::with_capacity(args.setups.len());
+    for setup in &args.setups {
+        let row = cycles_on(args, binary, *setup).await.with_context(|| format!("join cycles on {setup}"))?;
+        rows.push(row);
+    }
 
-    let server = Server::start_ucwa(&ucwa_options(binary, args.users)).await?;
+    let floor = Server::start_floor(floor::DEFAULT_BODY_BYTES).await?;
+    let targets = vec![Target { path: "/app".into(), token: None }; args.workers];
+    let bare = throughput::load(&floor, targets, warmup, duration).await.context("loading the floor server")?;
+    floor.stop().await?;
+
+    let per_meeting = args.workers.div_ceil(meetings);
+    println!(
+        "(d) join cycles: {} attendee workers over {meetings} Locked meetings (roster <= {} each), {} admitting connections, {} s warm-up + {} s measured",
+        args.workers,
+        per_meeting + 1,
+        args.admitters,
+        args.warmup,
+        args.duration
+    );
+    println!(
+        "    cycle = POST join -> lobby -> organizer's event loop sees the lobby add -> POST admit -> attendee reads completed -> DELETE conversation"
+    );
+    println!(
+        "    with N nodes, client connections go to the nodes round-robin: the organizer's on node 1, attendee i's on node i+1"
+    );
+    println!(
+        "{:<26} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9} {:>9}",
+        "target", "per s", "vs 1st", "p50 ms", "p99 ms", "max ms", "server", "postgres", "bench", "srv ms/c", "pg ms/c"
+    );
+    println!(
+        "{:<26} {:>8.0} {:>7} {:>8} {:>8} {:>8} {:>7.2}c {:>9} {:>7.2}c {:>9} {:>9}",
+        "floor: bare GET req",
+        bare.rate(),
+        "-",
+        ms(bare.latency.p50),
+        ms(bare.latency.p99),
+        ms(bare.latency.max),
+        bare.server_cores,
+        "-",
+        bare.bench_cores,
+        "-",
+        "-"
+    );
+    let first = rows.first().map_or(0.0, |r| r.rate);
+    for row in &rows {
+        let per_cycle =
+            |cores: f64| if row.rate > 0.0 { format!("{:.3}", cores * 1000.0 / row.rate) } else { "-".into() };
+        println!(
+            "{:<26} {:>8.0} {:>6.2}x {:>8} {:>8} {:>8} {:>7.2}c {:>9} {:>7.2}c {:>9} {:>9}",
+            format!("ucwa: {}", row.label),
+            row.rate,
+            if first > 0.0 { row.rate / first } else { 0.0 },
+            ms(row.latency.p50),
+            ms(row.latency.p99),
+            ms(row.latency.max),
+            row.server_cores,
+            row.postgres_cores.map_or("-".into(), |c| format!("{c:.2}c")),
+            row.bench_cores,
+            per_cycle(row.server_cores),
+            row.postgres_cores.map_or("-".into(), per_cycle),
+        );
+    }
+    println!(
+        "    (cycle latency = POST join sent -> completed read; CPU in cores over the measured window, and ms per cycle)"
+    );
+    for row in &rows {
+        println!(
+            "join cycles on {}: {:.0}/s (target >= {TARGET_RATE:.0}/s): {}",
+            row.label,
+            row.rate,
+            verdict(row.rate >= TARGET_RATE)
+        );
+    }
+    Ok(())
+}
+
+/// What the join cycles did on one set-up.
+struct CycleRow {
+    label: String,
+    rate: f64,
+    latency: Latency,
+    /// CPU of every node together, cores.
+    server_cores: f64,
+    /// CPU of the PostgreSQL server, cores (PostgreSQL set-ups with `UCWA_TEST_POSTGRES_DIR`).
+    postgres_cores: Option<f64>,
+    bench_cores: f64,
+}
+
+async fn cycles_on(args: &Args, binary: &Path, setup: Setup) -> anyhow::Result<CycleRow> {
+    let warmup = Duration::from_secs(args.warmup);
+    let duration = Duration::from_secs(args.duration);
+    let meetings = args.meetings.min(args.workers);
+
+    let server = Cluster::start(&ucwa_options(binary, args.users), setup.store, setup.nodes).await?;
     let (mut organizer, attendees) = people(&server, args.users, args.workers).await?;
     let mut uris = Vec::with_capacity(meetings);
     for _ in 0..meetings {
@@ -629,9 +771,9 @@ async fn cycles(args: &Args, binary: &Path) -> anyhow::Result<()> {
     let lobby = Arc::new(Mutex::new(organizer.lobby.take().context("the organizer's lobby reports are taken")?));
     let admitted = Arc::new(AtomicUsize::new(0));
     let mut admitters = JoinSet::new();
-    for _ in 0..args.admitters {
+    for a in 0..args.admitters {
         let (lobby, admitted, token) = (lobby.clone(), admitted.clone(), organizer.token.clone());
-        let mut conn = Conn::connect(server.addr).await?;
+        let mut conn = Conn::connect(server.addr(a)).await?;
         admitters.spawn(async move {
             loop {
                 let next = lobby.lock().await.recv().await;
@@ -643,8 +785,8 @@ async fn cycles(args: &Args, binary: &Path) -> anyhow::Result<()> {
     }
 
     let mut conns = Vec::with_capacity(attendees.len());
-    for _ in &attendees {
-        conns.push(Conn::connect(server.addr).await?);
+    for w in 0..attendees.len() {
+        conns.push(Conn::connect(server.addr(w + 1)).await?);
     }
     let start = Instant::now();
     let (from, to) = (start + warmup, start + warmup + duration);
@@ -653,9 +795,13 @@ async fn cycles(args: &Args, binary: &Path) -> anyhow::Result<()> {
         workers.spawn(cycle_worker(attendee, conn, uris[w % meetings].clone(), from, to));
     }
     tokio::time::sleep_until(from.into()).await;
-    let (server0, bench0) = (server.cpu_seconds()?, process::cpu_seconds("self")?);
+    let cpu = || -> anyhow::Result<(f64, Option<f64>, f64)> {
+        let postgres = if setup.store == StoreKind::Postgres { process::postgres_cpu_seconds()? } else { None };
+        Ok((server.cpu_seconds()?, postgres, process::cpu_seconds("self")?))
+    };
+    let (server0, postgres0, bench0) = cpu()?;
     tokio::time::sleep_until(to.into()).await;
-    let (server1, bench1) = (server.cpu_seconds()?, process::cpu_seconds("self")?);
+    let (server1, postgres1, bench1) = cpu()?;
     let mut total = 0;
     let mut samples = Vec::new();
     let waited = tokio::time::timeout(STEP * 2, async {
@@ -678,58 +824,18 @@ async fn cycles(args: &Args, binary: &Path) -> anyhow::Result<()> {
     }
     admitters.abort_all();
     drop(organizer);
+    let label = server.label();
     server.stop().await?;
 
-    let floor = Server::start_floor(floor::DEFAULT_BODY_BYTES).await?;
-    let targets = vec![Target { path: "/app".into(), token: None }; args.workers];
-    let bare = throughput::load(&floor, targets, warmup, duration).await.context("loading the floor server")?;
-    floor.stop().await?;
-
     let window = duration.as_secs_f64();
-    let rate = total as f64 / window;
-    let latency = Latency::of(&mut samples).context("no join cycle completed inside the measured window")?;
-    let per_meeting = args.workers.div_ceil(meetings);
-    println!(
-        "(d) join cycles: {} attendee workers over {meetings} Locked meetings (roster <= {} each), {} admitting connections, {} s warm-up + {} s measured",
-        args.workers,
-        per_meeting + 1,
-        args.admitters,
-        args.warmup,
-        args.duration
-    );
-    println!(
-        "    cycle = POST join -> lobby -> organizer's event loop sees the lobby add -> POST admit -> attendee reads completed -> DELETE conversation"
-    );
-    println!(
-        "{:<24} {:>10} {:>9} {:>9} {:>9} {:>11} {:>10}",
-        "target", "per s", "p50 ms", "p99 ms", "max ms", "server CPU", "bench CPU"
-    );
-    println!(
-        "{:<24} {:>10.0} {:>9} {:>9} {:>9} {:>10.2}c {:>9.2}c",
-        "floor: bare GET req",
-        bare.rate(),
-        ms(bare.latency.p50),
-        ms(bare.latency.p99),
-        ms(bare.latency.max),
-        bare.server_cores,
-        bare.bench_cores
-    );
-    println!(
-        "{:<24} {:>10.0} {:>9} {:>9} {:>9} {:>10.2}c {:>9.2}c",
-        "ucwa: join cycles",
-        rate,
-        ms(latency.p50),
-        ms(latency.p99),
-        ms(latency.max),
-        (server1 - server0) / window,
-        (bench1 - bench0) / window
-    );
-    println!(
-        "    (cycle latency = POST join sent -> completed read; admits POSTed over the whole run: {})",
-        admitted.load(Ordering::Relaxed)
-    );
-    println!("join cycles {rate:.0}/s (target >= {TARGET_RATE:.0}/s): {}", verdict(rate >= TARGET_RATE));
-    Ok(())
+    Ok(CycleRow {
+        label,
+        rate: total as f64 / window,
+        latency: Latency::of(&mut samples).context("no join cycle completed inside the measured window")?,
+        server_cores: (server1 - server0) / window,
+        postgres_cores: postgres0.zip(postgres1).map(|(a, b)| (b - a) / window),
+        bench_cores: (bench1 - bench0) / window,
+    })
 }
 
 /// Join -> wait for `completed` -> leave, back to back until `to`; counts the cycles that

@@ -98,7 +98,15 @@ async fn main() -> anyhow::Result<()> {
         Scenario::All => {
             throughput::run(&throughput::Args { connections: 64, warmup: 2, duration: 10 }).await?;
             println!();
-            wakeup::run(&wakeup::Args { parked: 1000, samples: 1000, warmup_samples: 100, gap_ms: 5 }).await?;
+            wakeup::run(&wakeup::Args {
+                parked: 1000,
+                samples: 1000,
+                warmup_samples: 100,
+                gap_ms: 5,
+                store: process::StoreKind::Sqlite,
+                cross_node: false,
+            })
+            .await?;
             println!();
             memory::run(&memory::Args { parked: 10_000, connect_concurrency: 256 }).await?;
             println!();

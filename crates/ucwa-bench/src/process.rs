@@ -15,6 +15,7 @@ use anyhow::{Context, bail};
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
+use ucwa_store_postgres::scratch::ScratchDatabase;
 
 /// The user every scenario signs in as; applications differ by endpoint id.
 pub(crate) const BENCH_USER: &str = "sip:bench@example.com";
@@ -31,6 +32,136 @@ pub(crate) struct Server {
     pub pid: u32,
     /// Holds the temporary database of a `ucwa-server` child until it has been killed.
     _dir: Option<TempDir>,
+}
+
+/// Which database the servers of a run use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum StoreKind {
+    /// A temporary SQLite file (one node).
+    Sqlite,
+    /// A scratch database on the PostgreSQL server of `UCWA_TEST_POSTGRES_URL`
+    /// (`eval "$(.ci/postgres-up)"` starts one).
+    Postgres,
+}
+
+impl StoreKind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            StoreKind::Sqlite => "sqlite",
+            StoreKind::Postgres => "postgres",
+        }
+    }
+}
+
+/// The database of a run, removed when dropped (after the servers on it are stopped).
+pub(crate) struct Database {
+    pub url: String,
+    _dir: Option<TempDir>,
+    _scratch: Option<ScratchDatabase>,
+}
+
+impl Database {
+    pub(crate) async fn create(kind: StoreKind) -> anyhow::Result<Self> {
+        match kind {
+            StoreKind::Sqlite => {
+                let dir = tempfile::tempdir().context("creating a temporary directory for the database")?;
+                let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+                Ok(Self { url, _dir: Some(dir), _scratch: None })
+            }
+            StoreKind::Postgres => {
+                let db = ScratchDatabase::create("ucwa-bench").await.map_err(anyhow::Error::msg)?.context(
+                    "the postgres store needs UCWA_TEST_POSTGRES_URL (and UCWA_TEST_POSTGRES_DIR for its CPU)",
+                )?;
+                Ok(Self { url: db.url().to_owned(), _dir: None, _scratch: Some(db) })
+            }
+        }
+    }
+}
+
+/// How results name `nodes` servers on `store`, e.g. `postgres, 2 nodes`.
+pub(crate) fn setup_label(store: StoreKind, nodes: usize) -> String {
+    format!("{}, {nodes} node{}", store.name(), if nodes == 1 { "" } else { "s" })
+}
+
+/// `ucwa-server` nodes on one database, as behind a load balancer.
+pub(crate) struct Cluster {
+    pub nodes: Vec<Server>,
+    pub store: StoreKind,
+    /// Declared last: dropped after the nodes.
+    _database: Database,
+}
+
+impl Cluster {
+    /// Starts `nodes` servers on a fresh database of `store` holding the options' users.
+    pub(crate) async fn start(options: &UcwaOptions<'_>, store: StoreKind, nodes: usize) -> anyhow::Result<Self> {
+        if store == StoreKind::Sqlite && nodes != 1 {
+            bail!("a SQLite database has exactly one node");
+        }
+        let database = Database::create(store).await?;
+        add_users(options, &database.url).await?;
+        let mut started = Vec::with_capacity(nodes);
+        for _ in 0..nodes {
+            started.push(Server::spawn_ucwa(options, &database.url).await?);
+        }
+        Ok(Self { nodes: started, store, _database: database })
+    }
+
+    /// Where node `i` listens, round-robin: spreads clients over the nodes.
+    pub(crate) fn addr(&self, i: usize) -> SocketAddr {
+        self.nodes[i % self.nodes.len()].addr
+    }
+
+    /// CPU time of every node together, seconds.
+    pub(crate) fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        self.nodes.iter().map(Server::cpu_seconds).sum()
+    }
+
+    /// Waits until every node is idle; see [`settle`].
+    pub(crate) async fn settle(&self, quiet: Duration, limit: Duration) -> anyhow::Result<bool> {
+        for node in &self.nodes {
+            if !node.settle(quiet, limit).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// What a row of results calls this set-up, e.g. `postgres, 2 nodes`.
+    pub(crate) fn label(&self) -> String {
+        setup_label(self.store, self.nodes.len())
+    }
+
+    pub(crate) async fn stop(self) -> anyhow::Result<()> {
+        for node in self.nodes {
+            node.stop().await?;
+        }
+        Ok(())
+    }
+}
+
+/// CPU time (user + system) of the PostgreSQL server of `UCWA_TEST_POSTGRES_DIR`, seconds:
+/// its postmaster and every process it started, including those that have exited since
+/// (the kernel adds a reaped child's time to its parent's `cutime`/`cstime`). `None` without
+/// the variable.
+pub(crate) fn postgres_cpu_seconds() -> anyhow::Result<Option<f64>> {
+    let Ok(dir) = std::env::var("UCWA_TEST_POSTGRES_DIR") else { return Ok(None) };
+    let pid_file = Path::new(&dir).join("data/postmaster.pid");
+    let text = std::fs::read_to_string(&pid_file).with_context(|| format!("reading {}", pid_file.display()))?;
+    let postmaster = text.lines().next().unwrap_or_default().trim().to_owned();
+    let mut total = cpu_times(&postmaster)?.with_children;
+    for entry in std::fs::read_dir("/proc").context("listing /proc")?.flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        // A process may exit between listing and reading: skip it (its time is in cutime).
+        if let Ok(times) = cpu_times(&pid)
+            && times.parent == postmaster
+        {
+            total += times.own;
+        }
+    }
+    Ok(Some(total))
 }
 
 /// A binary that sits next to this one in the target directory.
@@ -76,18 +207,31 @@ impl<'a> UcwaOptions<'a> {
     }
 }
 
+/// Adds [`BENCH_USER`] and the attendee users the options ask for.
+async fn add_users(options: &UcwaOptions<'_>, db_url: &str) -> anyhow::Result<()> {
+    add_user(options.binary, db_url, BENCH_USER, "Bench User").await?;
+    for i in 0..options.attendee_users {
+        add_user(options.binary, db_url, &attendee_user(i), &format!("Attendee {i}")).await?;
+    }
+    Ok(())
+}
+
 impl Server {
     /// Starts `ucwa-server serve` on a fresh temporary SQLite database holding [`BENCH_USER`]
     /// (and the attendee users the options ask for).
     pub(crate) async fn start_ucwa(options: &UcwaOptions<'_>) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("creating a temporary directory for the database")?;
         let db_url = format!("sqlite://{}", dir.path().join("bench.db").display());
-        add_user(options.binary, &db_url, BENCH_USER, "Bench User").await?;
-        for i in 0..options.attendee_users {
-            add_user(options.binary, &db_url, &attendee_user(i), &format!("Attendee {i}")).await?;
-        }
+        add_users(options, &db_url).await?;
+        let mut server = Self::spawn_ucwa(options, &db_url).await?;
+        server._dir = Some(dir);
+        Ok(server)
+    }
+
+    /// Starts `ucwa-server serve` on the database at `db_url`.
+    pub(crate) async fn spawn_ucwa(options: &UcwaOptions<'_>, db_url: &str) -> anyhow::Result<Self> {
         let mut cmd = Command::new(options.binary);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db_url, "--server-fqdn", "bench.local"])
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--database-url", db_url, "--server-fqdn", "bench.local"])
             .args(["--events-min-timeout-secs", &options.events_min_timeout_s.to_string()])
             .args(["--events-min-hold-secs", &options.events_min_hold_s.to_string()])
             .args(["--lobby-timeout-secs", &options.lobby_timeout_s.to_string()])
@@ -99,9 +243,7 @@ impl Server {
             .args(&options.extra_args)
             // Request logging would measure the terminal; warnings still get through.
             .env("RUST_LOG", "warn");
-        let mut server = Self::spawn(cmd, "ucwa-server").await?;
-        server._dir = Some(dir);
-        Ok(server)
+        Self::spawn(cmd, "ucwa-server").await
     }
 
     /// Starts this program's `floor-server` mode.
@@ -234,14 +376,32 @@ pub(crate) fn rss(pid: u32) -> anyhow::Result<Rss> {
 
 /// CPU time (user + system) of a process (`"self"` for this one), seconds.
 pub(crate) fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
+    Ok(cpu_times(pid)?.own)
+}
+
+/// What `/proc/<pid>/stat` says about a process's CPU time, seconds.
+struct CpuTimes {
+    /// Its own user + system time.
+    own: f64,
+    /// Plus that of its exited, reaped children.
+    with_children: f64,
+    /// Its parent's pid.
+    parent: String,
+}
+
+fn cpu_times(pid: &str) -> anyhow::Result<CpuTimes> {
     let stat =
         std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("reading /proc/{pid}/stat"))?;
-    // The command name (field 2) may contain spaces; fields after it are plain numbers.
-    // utime and stime are fields 14 and 15, i.e. the 12th and 13th after the name.
+    // The command name (field 2) may contain spaces; fields after it are plain numbers:
+    // ppid is field 4, utime, stime, cutime and cstime fields 14 to 17, i.e. the 2nd and the
+    // 12th to 15th after the name.
     let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).context("malformed /proc stat")?;
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).context("malformed /proc stat");
-    Ok((ticks(11)? + ticks(12)?) as f64 / TICKS_PER_SECOND)
+    let own = (ticks(11)? + ticks(12)?) as f64 / TICKS_PER_SECOND;
+    let children = (ticks(13)? + ticks(14)?) as f64 / TICKS_PER_SECOND;
+    let parent = fields.get(1).context("malformed /proc stat")?.to_string();
+    Ok(CpuTimes { own, with_children: own + children, parent })
 }
 
 /// The 1-minute load average (`/proc/loadavg`), as printed.

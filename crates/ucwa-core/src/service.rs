@@ -75,6 +75,9 @@ pub struct CallbackRoute {
     /// Batches delivered so far (the informational `ack` of callback batches).
     pub delivered: u64,
     pub created_ms: i64,
+    /// The last outbox id of the batch being delivered, pinned at its first attempt and
+    /// cleared once it is delivered (see `Store::pin_callback_batch`).
+    pub batch_through: Option<i64>,
 }
 
 /// A conversation with callbacks due, and the application (the endpoint) it belongs to.

@@ -93,8 +93,16 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
     /// A token by the hash of its secret, if it has not expired at `now_ms`.
     async fn find_token(&self, hash: &[u8], now_ms: i64) -> StoreResult<Option<TokenRecord>>;
-    /// Deletes expired tokens; returns how many.
+    /// Deletes expired tokens (and sign-in failure windows closed by `now_ms`); returns how
+    /// many tokens.
     async fn purge_expired_tokens(&self, now_ms: i64) -> StoreResult<u64>;
+    /// Failed sign-ins counted under `key` (a client address, or a name and address) in its
+    /// window open at `now_ms` (`None` when no window is open). Kept in the store, so a limit
+    /// holds across every node.
+    async fn signin_failures(&self, key: &str, now_ms: i64) -> StoreResult<Option<SigninWindow>>;
+    /// Records a failed sign-in under `key` at `now_ms`: counts it in the open window, or
+    /// opens a new one of `window_ms`.
+    async fn record_signin_failure(&self, key: &str, now_ms: i64, window_ms: i64) -> StoreResult<()>;
     /// Deletes every token of `principal` (a user or a service application, matched by kind
     /// and URI): after a password change, or `user revoke`. Returns how many.
     async fn revoke_tokens(&self, principal: &Principal) -> StoreResult<u64>;
@@ -130,6 +138,21 @@ pub trait Store: Send + Sync + 'static {
     /// Appends events to their applications' logs in one transaction (dropping those
     /// addressed to applications that are gone) and rings the doorbell after commit.
     async fn append_events(&self, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<()>;
+    /// Takes application `app_id`'s event channel for a request of `priority` parked (on
+    /// this node) until `until_ms`, unless a request of higher priority holds it and has not
+    /// reached its own end at `now_ms` (then `None`: the newer request is refused). Returns
+    /// the new holder's ticket. A request holding it on another node is told through its
+    /// node's doorbell ([`Doorbell::ring_claims`]) and finds with [`Store::poll_holder`] that
+    /// it was replaced. Until the holder's end the application counts as active for idle
+    /// expiry on every node. A store written by one process only keeps nothing here (`Some(0)`):
+    /// the node's own table of parked requests is the whole truth.
+    async fn claim_poll(&self, app_id: &str, priority: u32, now_ms: i64, until_ms: i64) -> StoreResult<Option<u64>>;
+    /// The ticket of the request holding the application's channel (see
+    /// [`Store::claim_poll`]).
+    async fn poll_holder(&self, app_id: &str) -> StoreResult<Option<u64>>;
+    /// The request with `ticket` has returned at `now_ms`: frees the channel, unless a newer
+    /// request took it meanwhile.
+    async fn release_poll(&self, app_id: &str, ticket: u64, now_ms: i64) -> StoreResult<()>;
     /// Up to `limit` undelivered events with a sequence number above `after_seq`, in order.
     async fn events_after(&self, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>>;
     /// Saves `batch` as the last delivered batch if `previous_no` still is, marks the events
@@ -159,6 +182,9 @@ pub trait Store: Send + Sync + 'static {
     /// The `limit` most recently created meetings organized by `uri`, oldest first (not
     /// two-party conversations).
     async fn meetings_organized_by(&self, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>>;
+    /// Up to `limit` meetings of every kind with an id above `after_id`, in id order: one
+    /// page of a walk through all of them (`ucwa-server store copy`).
+    async fn meetings_after(&self, after_id: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>>;
     /// Saves `after` if the stored meeting is still `before` (compare-and-swap on the
     /// version), writing only the sessions that changed ([`Meeting::session_changes`]) and
     /// when it finished ([`Meeting::finished_at`] at `now_ms`), and appends `events` in the
@@ -199,24 +225,42 @@ pub trait Store: Send + Sync + 'static {
     /// (in the same transaction) instead of the event log.
     async fn insert_callback_route(&self, route: &CallbackRoute) -> StoreResult<()>;
     async fn delete_callback_route(&self, session_id: &str) -> StoreResult<()>;
-    /// Conversations with undelivered callbacks whose next attempt is due at `now_ms`, oldest
-    /// first, leaving out the conversations in `busy` (being delivered now) and those of the
-    /// applications in `full_apps` (delivering as many conversations as they may at once).
-    async fn due_callbacks(
+    /// Claims for `node`, until `lease_until_ms`, up to `limit` conversations whose callbacks
+    /// are due at `now_ms` and whose delivery lease is free (never taken, released, or
+    /// expired), oldest undelivered event first, taking at most `per_app` leases of one
+    /// application (endpoint) in all: the leases it holds already, on any node, count.
+    /// Only the holder of a conversation's lease delivers it, so with several nodes on one
+    /// database each conversation has one deliverer at a time, a dead node's conversations
+    /// are taken over once its leases expire, and one endpoint's many slow conversations
+    /// cannot take every delivery slot of every node (callback fairness).
+    async fn claim_callbacks(
         &self,
+        node: &str,
         now_ms: i64,
-        busy: &[String],
-        full_apps: &[String],
+        lease_until_ms: i64,
+        per_app: u32,
         limit: u32,
     ) -> StoreResult<Vec<DueCallback>>;
-    /// The route of a conversation and up to `limit` of its undelivered events, in order.
+    /// Extends `node`'s lease on a conversation to `lease_until_ms`. `false`: `node` does not
+    /// hold it any more (released, or expired and claimed by another node); stop delivering.
+    async fn renew_callback_lease(&self, session_id: &str, node: &str, lease_until_ms: i64) -> StoreResult<bool>;
+    /// Frees `node`'s lease on a conversation (its delivery turn is over), so any node may
+    /// claim it when it is next due.
+    async fn release_callback_lease(&self, session_id: &str, node: &str) -> StoreResult<()>;
+    /// The route of a conversation and up to `limit` of its undelivered events, in order,
+    /// ending at the route's pinned batch end ([`CallbackRoute::batch_through`]) if it has one.
     async fn callback_batch(
         &self,
         session_id: &str,
         limit: u32,
     ) -> StoreResult<Option<(CallbackRoute, Vec<OutboxItem>)>>;
-    /// The events up to `through_id` were delivered: drops them, resets the retry state,
-    /// counts the batch, and replaces the context when the receiver answered a new one.
+    /// Pins the end of the batch about to be sent (unless one is pinned already): until it
+    /// is delivered, every attempt, on any node, sends exactly the events up to `through_id`
+    /// under the same `ack`, so a receiver can drop a repeat by its delivery id.
+    async fn pin_callback_batch(&self, session_id: &str, through_id: i64) -> StoreResult<()>;
+    /// The events up to `through_id` were delivered: drops them, unpins the batch, resets the
+    /// retry state, counts the batch, and replaces the context when the receiver answered a
+    /// new one.
     async fn callback_delivered(&self, session_id: &str, through_id: i64, context: Option<&str>) -> StoreResult<()>;
     /// Records a failed attempt and when to try again; returns the failures so far.
     async fn callback_attempt_failed(&self, session_id: &str, next_attempt_ms: i64) -> StoreResult<u32>;
@@ -248,6 +292,14 @@ pub type DynStore = Arc<dyn Store>;
 pub struct QuotaUsage {
     pub applications: u64,
     pub meetings: u64,
+}
+
+/// An open window of failed sign-ins ([`Store::signin_failures`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SigninWindow {
+    pub failures: u32,
+    /// When the window closes (and its count starts again from nothing).
+    pub until_ms: i64,
 }
 
 /// What one [`Store::purge_finished`] step did.

@@ -27,7 +27,7 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use ucwa_core::credentials::new_id;
 use ucwa_service::CallbackTransport;
-use ucwa_service::callbacks::{CALLBACK_CONTENT_TYPE, SIGNATURE_HEADER};
+use ucwa_service::callbacks::{CALLBACK_CONTENT_TYPE, DELIVERY_HEADER, SIGNATURE_HEADER};
 use url::{Host, Url};
 
 /// The most of a receiver's answer that is read (it matters only for a `CallbackContext`);
@@ -189,18 +189,22 @@ impl CallbackTransport for HttpTransport {
         }
     }
 
-    async fn post(&self, url: &Url, signature: &str, body: Vec<u8>) -> Result<Vec<u8>, String> {
+    async fn post(&self, url: &Url, signature: &str, delivery: Option<&str>, body: Vec<u8>) -> Result<Vec<u8>, String> {
         self.check_literal(url).map_err(|e| format!("callback URL refused: it {e}"))?;
-        let mut resp = self
+        let mut request = self
             .client
             .post(url.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static(CALLBACK_CONTENT_TYPE))
             .header("x-ms-correlation-id", new_id())
-            .header(SIGNATURE_HEADER, signature)
+            .header(SIGNATURE_HEADER, signature);
+        if let Some(delivery) = delivery {
+            request = request.header(DELIVERY_HEADER, delivery);
+        }
+        // Without the URL: a receiver's address may carry credentials in its query.
+        let mut resp = request
             .body(body)
             .send()
             .await
-            // Without the URL: a receiver's address may carry credentials in its query.
             .map_err(|e| format!("callback request failed: {}", with_causes(&e.without_url())))?;
         let status = resp.status();
         if !status.is_success() {

@@ -1,5 +1,6 @@
-//! The administrative subcommands (`user add|passwd|revoke|list`, `service-app add|list|failures`)
-//! and `--demo` users: read standard input, call [`ucwa_service::admin`], print.
+//! The administrative subcommands (`user add|passwd|revoke|list`, `service-app
+//! add|list|failures`, `store copy`) and `--demo` users: read standard input, call
+//! [`ucwa_service::admin`], print.
 
 use std::io::BufRead;
 
@@ -93,4 +94,58 @@ pub async fn ensure_demo_users(store: &dyn Store) -> anyhow::Result<()> {
         println!("demo user {uri} password {password}");
     }
     Ok(())
+}
+
+/// `ucwa-server store copy --from URL --to URL [--into-non-empty]` (see
+/// [`admin::copy_store`]); prints what it copied.
+pub async fn copy_store(
+    from: &dyn Store,
+    to: &dyn Store,
+    into_non_empty: bool,
+    names: (&str, &str),
+) -> anyhow::Result<()> {
+    let copied = admin::copy_store(from, to, into_non_empty).await?;
+    println!(
+        "copied {} users, {} service applications, {} meetings from {} to {}",
+        copied.users,
+        copied.service_apps,
+        copied.meetings,
+        redact_url(names.0),
+        redact_url(names.1)
+    );
+    if copied.meetings_kept > 0 {
+        println!("kept {} meetings the target had already", copied.meetings_kept);
+    }
+    Ok(())
+}
+
+/// A database URL fit for messages: the password of `scheme://user:password@host/...` is
+/// replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) if credentials.contains(':') => {
+            let user = credentials.split_once(':').map_or(credentials, |(u, _)| u);
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_left_out_of_database_urls() {
+        assert_eq!(redact_url("postgres://ucwa:s3cret@db:5432/ucwa"), "postgres://ucwa:***@db:5432/ucwa");
+        assert_eq!(
+            redact_url("postgresql://ucwa:p@ss@db/ucwa?sslmode=require"),
+            "postgresql://ucwa:***@db/ucwa?sslmode=require"
+        );
+        assert_eq!(redact_url("postgres://ucwa@db/ucwa"), "postgres://ucwa@db/ucwa");
+        assert_eq!(redact_url("sqlite://ucwa-data/ucwa.db"), "sqlite://ucwa-data/ucwa.db");
+    }
 }

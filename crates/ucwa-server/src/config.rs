@@ -31,6 +31,29 @@ pub enum Command {
         #[command(subcommand)]
         command: ServiceAppCommand,
     },
+    /// Work on whole databases.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy users, service applications (with their signing keys) and meetings from one
+    /// database to another, e.g. from SQLite to PostgreSQL. Stop the server first.
+    Copy {
+        /// The database to copy from (it must exist).
+        #[arg(long)]
+        from: String,
+        /// The database to copy into (created tables, empty unless --into-non-empty).
+        #[arg(long)]
+        to: String,
+        /// Copy into a database that already holds data: users and service applications of the
+        /// same URI are replaced, meetings already there are kept.
+        #[arg(long)]
+        into_non_empty: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,7 +106,8 @@ pub enum UserCommand {
         #[command(flatten)]
         db: DatabaseArgs,
     },
-    /// Change a user's password; its tokens are revoked (they stop working within 5 s).
+    /// Change a user's password; its tokens are revoked (they stop working within 5 s; at
+    /// once on PostgreSQL).
     Passwd {
         sip_uri: String,
         /// Read the password from standard input (one line).
@@ -92,7 +116,7 @@ pub enum UserCommand {
         #[command(flatten)]
         db: DatabaseArgs,
     },
-    /// Revoke every token of a user (they stop working within 5 s).
+    /// Revoke every token of a user (they stop working within 5 s; at once on PostgreSQL).
     Revoke {
         sip_uri: String,
         #[command(flatten)]
@@ -107,7 +131,9 @@ pub enum UserCommand {
 
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// Database URL: sqlite://path/to/file.db
+    /// Database URL: sqlite://path/to/file.db (one node), or
+    /// postgres://user[:password]@host[:port]/database (any number of nodes on one database;
+    /// postgresql:// too, libpq parameters such as sslmode=require in the query).
     #[arg(long, env = "UCWA_DATABASE_URL", default_value = "sqlite://ucwa-data/ucwa.db")]
     pub database_url: String,
 }

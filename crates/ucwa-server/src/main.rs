@@ -8,13 +8,40 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use ucwa_core::DynStore;
 use ucwa_core::clock::SystemClock;
-use ucwa_server::config::{Cli, Command, ServeArgs, ServiceAppCommand, UserCommand};
+use ucwa_server::config::{Cli, Command, ServeArgs, ServiceAppCommand, StoreCommand, UserCommand};
 use ucwa_server::{ServerOptions, cli, serve, telemetry};
+use ucwa_store_postgres::PostgresStore;
 use ucwa_store_sqlite::SqliteStore;
 
+/// Opens `url` for `store copy --from`: a SQLite file must exist already.
+async fn open_source(url: &str) -> anyhow::Result<DynStore> {
+    if url.starts_with("sqlite:") {
+        let store = SqliteStore::open_existing(url).await.with_context(|| format!("opening {url}"))?;
+        return Ok(Arc::new(store));
+    }
+    open_store(url).await
+}
+
+async fn copy_store(from: &str, to: &str, into_non_empty: bool) -> anyhow::Result<()> {
+    let source = open_source(from).await?;
+    let target = open_store(to).await?;
+    let result = cli::copy_store(source.as_ref(), target.as_ref(), into_non_empty, (from, to)).await;
+    source.close().await;
+    target.close().await;
+    result
+}
+
 async fn open_store(url: &str) -> anyhow::Result<DynStore> {
+    if ucwa_store_postgres::is_postgres_url(url) {
+        // The URL may carry a password: name only where it points.
+        let store = PostgresStore::open(url).await.with_context(|| format!("opening {}", cli::redact_url(url)))?;
+        return Ok(Arc::new(store));
+    }
     if !url.starts_with("sqlite:") {
-        anyhow::bail!("unsupported --database-url {url:?}: only sqlite://PATH is available");
+        anyhow::bail!(
+            "unsupported --database-url {:?}: use sqlite://PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE",
+            cli::redact_url(url)
+        );
     }
     let store = SqliteStore::open(url).await.with_context(|| format!("opening {url}"))?;
     Ok(Arc::new(store))
@@ -158,5 +185,8 @@ async fn main() -> anyhow::Result<()> {
             result
         }
         Some(Command::ServiceApp { command }) => service_app(command).await,
+        Some(Command::Store { command: StoreCommand::Copy { from, to, into_non_empty } }) => {
+            copy_store(&from, &to, into_non_empty).await
+        }
     }
 }

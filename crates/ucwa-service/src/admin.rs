@@ -1,10 +1,13 @@
-//! What the administrative command line does (`ucwa-server user add`, `service-app add`):
-//! validation, hashing and storing, with errors worded for a person at a terminal. Changing
-//! a user's password or an endpoint's secret revokes its tokens.
+//! What the administrative command line does (`ucwa-server user add|passwd|revoke`,
+//! `service-app add`, `store copy`): validation, hashing and storing, with errors worded for a
+//! person at a terminal. Changing a user's password or an endpoint's secret revokes its tokens.
 
-use ucwa_core::Store;
-use ucwa_core::model::{Principal, User};
+use std::collections::BTreeMap;
+
+use ucwa_core::meeting::{Meeting, MeetingKind};
+use ucwa_core::model::{MeetingRecord, Principal, User};
 use ucwa_core::service::{ServiceApp, domain_of, mint_signing_key};
+use ucwa_core::store::{Store, StoreError};
 
 use crate::callbacks::valid_callback_url;
 use crate::tokens::hash_password;
@@ -21,6 +24,12 @@ impl std::fmt::Display for AdminError {
 }
 
 impl std::error::Error for AdminError {}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        AdminError(e.to_string())
+    }
+}
 
 fn refuse<T>(message: impl Into<String>) -> Result<T, AdminError> {
     Err(AdminError(message.into()))
@@ -43,10 +52,6 @@ async fn hashed(secret: String) -> Result<String, AdminError> {
         .map_err(|e| AdminError(e.to_string()))
 }
 
-fn store_failed(e: ucwa_core::StoreError) -> AdminError {
-    AdminError(e.to_string())
-}
-
 fn user_uri(sip_uri: &str) -> Result<String, AdminError> {
     normalize_sip_uri(sip_uri)
         .ok_or_else(|| AdminError(format!("{sip_uri:?} is not a SIP URI like sip:alice@example.com")))
@@ -67,9 +72,9 @@ pub async fn add_user(
     let name = checked_name(name)?;
     let password_hash = hashed(password).await?;
     let user = User { uri: uri.clone(), display_name: name.to_owned(), password_hash };
-    let created = store.upsert_user(&user).await.map_err(store_failed)?;
+    let created = store.upsert_user(&user).await?;
     if !created {
-        store.revoke_tokens(&Principal::User { uri: uri.clone() }).await.map_err(store_failed)?;
+        store.revoke_tokens(&Principal::User { uri: uri.clone() }).await?;
     }
     Ok((uri, created))
 }
@@ -81,22 +86,22 @@ pub async fn set_password(store: &dyn Store, sip_uri: &str, password: String) ->
     if password.is_empty() {
         return refuse("no password on standard input");
     }
-    let Some(user) = store.find_user(&uri).await.map_err(store_failed)? else {
+    let Some(user) = store.find_user(&uri).await? else {
         return refuse(format!("no user {uri}: add it with `user add`"));
     };
     let password_hash = hashed(password).await?;
-    store.upsert_user(&User { password_hash, ..user }).await.map_err(store_failed)?;
-    store.revoke_tokens(&Principal::User { uri }).await.map_err(store_failed)
+    store.upsert_user(&User { password_hash, ..user }).await?;
+    Ok(store.revoke_tokens(&Principal::User { uri }).await?)
 }
 
 /// `user revoke`: ends every session of a user (its tokens stop working within the token
 /// cache's freshness period); returns how many tokens were revoked.
 pub async fn revoke_user(store: &dyn Store, sip_uri: &str) -> Result<u64, AdminError> {
     let uri = user_uri(sip_uri)?;
-    if store.find_user(&uri).await.map_err(store_failed)?.is_none() {
+    if store.find_user(&uri).await?.is_none() {
         return refuse(format!("no user {uri}"));
     }
-    store.revoke_tokens(&Principal::User { uri }).await.map_err(store_failed)
+    Ok(store.revoke_tokens(&Principal::User { uri }).await?)
 }
 
 /// What `service-app add` stored.
@@ -145,10 +150,79 @@ pub async fn add_service_app(
         created_ms: now_ms,
         domains: checked_domains,
     };
-    let created = store.upsert_service_app(&app).await.map_err(store_failed)?;
+    let created = store.upsert_service_app(&app).await?;
     if !created {
         // The secret may have changed: the tokens signed in with the old one end.
-        store.revoke_tokens(&Principal::Service { uri: uri.clone() }).await.map_err(store_failed)?;
+        store.revoke_tokens(&Principal::Service { uri: uri.clone() }).await?;
     }
     Ok(AddedServiceApp { uri, created, signing_key })
+}
+
+/// What [`copy_store`] copied.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Copied {
+    pub users: usize,
+    pub service_apps: usize,
+    pub meetings: usize,
+    /// Meetings the target had already (`--into-non-empty`), left as they were.
+    pub meetings_kept: usize,
+}
+
+/// Meetings read per page while copying.
+const COPY_PAGE: u32 = 500;
+
+/// `ucwa-server store copy`: moves an install to
+/// another database (typically from the embedded SQLite file to PostgreSQL). Copies what
+/// outlives a sign-in: users with their password hashes, service applications with their
+/// secret hashes, signing keys and callback URLs, and meetings (conferences: scheduled and
+/// ad hoc) with their settings, join URLs, ETags and versions. Not copied: tokens and
+/// applications (clients sign in again), their event logs and callback outboxes, two-party
+/// conversations, and who is in a meeting right now (copy with the server stopped; a meeting
+/// arrives empty, as after everyone left).
+///
+/// Refuses a target that holds any user, service application or meeting unless
+/// `into_non_empty`: then the source's users and service applications replace those of the
+/// same URI, and meetings the target has already are kept as they are.
+pub async fn copy_store(from: &dyn Store, to: &dyn Store, into_non_empty: bool) -> Result<Copied, AdminError> {
+    if !into_non_empty
+        && (!to.list_users().await?.is_empty()
+            || !to.list_service_apps().await?.is_empty()
+            || !to.meetings_after("", 1).await?.is_empty())
+    {
+        return refuse(
+            "the target database is not empty; pass --into-non-empty to merge into it (users and service \
+             applications from the source replace those of the same URI, meetings already there are kept)",
+        );
+    }
+    let mut copied = Copied::default();
+    for user in from.list_users().await? {
+        to.upsert_user(&user).await?;
+        copied.users += 1;
+    }
+    for app in from.list_service_apps().await? {
+        to.upsert_service_app(&app).await?;
+        copied.service_apps += 1;
+    }
+    let mut after = String::new();
+    loop {
+        let page = from.meetings_after(&after, COPY_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.meeting.id().to_owned();
+        for record in page {
+            let m = &record.meeting;
+            if m.kind() != MeetingKind::Conference {
+                continue;
+            }
+            if into_non_empty && to.meeting_version(m.id()).await?.is_some() {
+                copied.meetings_kept += 1;
+                continue;
+            }
+            let empty = Meeting::restore(m.id(), m.settings().clone(), BTreeMap::new(), m.is_ended(), m.version())
+                .with_kind(m.kind());
+            // Notices still pending were for the sessions left behind.
+            to.insert_meeting(&MeetingRecord { meeting: empty, pending: Vec::new(), ..record }).await?;
+            copied.meetings += 1;
+        }
+    }
+    Ok(copied)
 }

@@ -16,23 +16,37 @@
 //! failures`, a warning in the log) and the conversation is terminated, so the meeting does
 //! not keep a participant whose owner hears nothing.
 //!
-//! Delivery is at least once: a batch whose 2xx is lost (or that was in flight at shutdown)
-//! is sent again. Receivers can recognise a repeat by the event hrefs and the batch `ack`.
+//! Delivery is at least once: a batch whose 2xx is lost (or that was in flight when its node
+//! stopped or died) is sent again. Its end is pinned in the store at the first attempt
+//! (`Store::pin_callback_batch`), so every attempt, on any node, carries the same events
+//! under the same `ack` and the same [`DELIVERY_HEADER`] (`<conversation>.<ack>`), which a
+//! receiver can deduplicate on.
+//!
+//! # One deliverer per conversation, on any number of nodes
+//! Every node runs a worker. A worker delivers a conversation only while it holds the
+//! conversation's lease in the store: it claims due conversations
+//! (`Store::claim_callbacks`, taken by one node at a time), renews the lease before each
+//! batch and stops if it lost it, and releases it when its turn ends (also on shutdown, so
+//! another node resumes at once). When a node dies its leases expire after
+//! [`lease_ms`] and another node takes its conversations over, resuming at the first
+//! undelivered (pinned) batch, so order is kept. The lease outlasts a callback's timeout
+//! several times over, so a holder that renewed before a POST still holds the lease when the
+//! POST ends; only a node that stalls for longer than the lease can overlap with its
+//! successor (and then the receiver sees a repeat it can drop).
 //!
 //! # Concurrency
 //! One worker task per server, started (and restarted after a panic, see
 //! [`crate::supervise`]) by the server and cancelled on shutdown (deliveries in flight are
-//! aborted and redelivered after the restart). Conversations are independent: up
-//! to [`MAX_IN_FLIGHT`] of them are delivered concurrently in a `JoinSet`, each at most once at
-//! a time (a conversation being delivered is excluded from the next due query), and at most
-//! `--callback-endpoint-concurrency` (default 4) of one application (endpoint) at a time:
-//! the due query leaves out the conversations of applications at that limit, so a slow or
-//! dead receiver with many conversations delays only its own, never another endpoint's
-//! first callback (finding 7 of issue 11). The worker looks for new work every
-//! [`POLL`] of real time (the outbox query is indexed and cheap when idle); retry times are
-//! read from the injected clock, so a test's manual clock decides when a retry is due. With several server nodes on one
-//! database each node would run a worker and could deliver a batch twice; a lease column is
-//! the planned fix (see README "Limits").
+//! aborted, their leases released, and redelivered by whichever node claims them next).
+//! Conversations are independent: up to [`MAX_IN_FLIGHT`] of them are delivered
+//! concurrently in a `JoinSet`, each by one task (the lease keeps a conversation being
+//! delivered out of the next claim), and at most `--callback-endpoint-concurrency`
+//! (default 4) of one application (endpoint) at a time on all nodes together: the claim
+//! counts the endpoint's live leases, so a slow or dead receiver with many conversations
+//! delays only its own, never another endpoint's first callback (finding 7 of issue 11).
+//! The worker looks for new work every [`POLL`] of real time (the outbox query is indexed
+//! and cheap when idle); retry times and leases are read from the injected clock, so a
+//! test's manual clock decides when a retry is due or a lease expires.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -47,18 +61,20 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use ucwa_core::channel::batch_len;
 use ucwa_core::meeting::Command;
-use ucwa_core::service::{CallbackRoute, DueCallback, OutboxItem, backoff_ms, signature_header};
+use ucwa_core::service::{CallbackRoute, OutboxItem, backoff_ms, signature_header};
 use ucwa_proto::event::{Continuation, RelLink, batch_body, group_by_sender};
 use url::Url;
 
-use crate::Services;
 use crate::urls::AppUrls;
+use crate::{Limits, Services};
 
 /// The content type of callback requests.
 pub const CALLBACK_CONTENT_TYPE: &str =
     r#"application/json; type="application/vnd.microsoft.com.ucwa+json"; charset=utf-8"#;
 /// The signature header (scheme in `ucwa_core::service` and README "Verifying callbacks").
 pub const SIGNATURE_HEADER: &str = "x-openucwa-signature";
+/// The delivery id header: `<conversation id>.<ack>`, the same on every attempt of a batch.
+pub const DELIVERY_HEADER: &str = "x-openucwa-delivery";
 
 /// How a callback reaches its receiver.
 #[async_trait]
@@ -67,10 +83,11 @@ pub trait CallbackTransport: Send + Sync + 'static {
     /// server's transport); `Err` says why not, worded to follow "callbackUrl ...".
     async fn check(&self, url: &Url) -> Result<(), String>;
 
-    /// POSTs `body` to `url` with the [`SIGNATURE_HEADER`] `signature` and the
+    /// POSTs `body` to `url` with the [`SIGNATURE_HEADER`] `signature`, the
+    /// [`DELIVERY_HEADER`] `delivery` (none on a reachability probe) and the
     /// [`CALLBACK_CONTENT_TYPE`]; `Ok` carries the receiver's answer body after a 2xx, `Err`
     /// says why the delivery failed (transport error, timeout, another status).
-    async fn post(&self, url: &Url, signature: &str, body: Vec<u8>) -> Result<Vec<u8>, String>;
+    async fn post(&self, url: &Url, signature: &str, delivery: Option<&str>, body: Vec<u8>) -> Result<Vec<u8>, String>;
 }
 
 pub type DynTransport = Arc<dyn CallbackTransport>;
@@ -157,10 +174,16 @@ pub fn target_url(url: &str, context: Option<&str>) -> Option<Url> {
 }
 
 /// POSTs a signed body; `Ok` carries the receiver's new `CallbackContext`, if it sent one.
-async fn post(services: &Services, url: Url, signing_key: &str, body: &Value) -> Result<Option<String>, String> {
+async fn post(
+    services: &Services,
+    url: Url,
+    signing_key: &str,
+    delivery: Option<&str>,
+    body: &Value,
+) -> Result<Option<String>, String> {
     let bytes = serde_json::to_vec(body).map_err(|e| e.to_string())?;
     let signature = signature_header(signing_key, services.now_ms() / 1000, &bytes);
-    let answer = services.transport.post(&url, &signature, bytes).await?;
+    let answer = services.transport.post(&url, &signature, delivery, bytes).await?;
     // `{"CallbackContext": "..."}` replaces the context; any other answer keeps it.
     let answer: Option<Value> = serde_json::from_slice(&answer).ok();
     let context = answer
@@ -187,7 +210,7 @@ pub async fn probe(
     body.insert("_links".into(), serde_json::json!({"self": {"href": "/eventsservice"}}));
     body.insert("sender".into(), Value::Array(Vec::new()));
     body.insert("baseuri".into(), Value::String(base_uri.to_owned()));
-    post(services, target, signing_key, &Value::Object(body)).await.map(|_| ())
+    post(services, target, signing_key, None, &Value::Object(body)).await.map(|_| ())
 }
 
 /// The callback batch for `items`: an event batch whose `ack` links are
@@ -207,18 +230,35 @@ pub fn callback_body(urls: &AppUrls, endpoint_id: &str, route: &CallbackRoute, i
     body
 }
 
+/// How long a callback delivery lease lasts: three callback timeouts (30 s by default), so a
+/// holder that renewed before a POST still holds it when the POST ends.
+pub fn lease_ms(limits: &Limits) -> i64 {
+    let timeout_ms = i64::try_from(limits.callback_timeout_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    timeout_ms.saturating_mul(3).max(1)
+}
+
+/// The delivery id of the batch `route` is about to deliver.
+pub fn delivery_id(route: &CallbackRoute) -> String {
+    format!("{}.{}", route.session_id, route.delivered + 1)
+}
+
 /// What one delivery turn ended with.
 enum Turn {
-    /// Nothing (more) to send, or sent successfully.
+    /// Nothing (more) to send, or sent successfully, or the lease went to another node.
     Done,
     /// The receiver failed; retry later or give up. Carries the service application
     /// endpoint (its SIP URI) the conversation's callbacks are for.
-    Failed { route: CallbackRoute, endpoint: String, error: String },
+    Failed { route: Box<CallbackRoute>, endpoint: String, error: String },
 }
 
-/// Delivers the due batches of one conversation, in order.
+/// Delivers the due batches of one conversation, in order, while this node holds its lease.
 async fn deliver(services: &Services, session_id: &str) -> Result<Turn, ucwa_core::StoreError> {
-    for _ in 0..BATCHES_PER_TURN {
+    let lease = lease_ms(&services.limits);
+    for n in 0..BATCHES_PER_TURN {
+        // The claim just took the lease; later batches renew it first.
+        if n > 0 && !services.store.renew_callback_lease(session_id, &services.node, services.now_ms() + lease).await? {
+            return Ok(Turn::Done);
+        }
         let Some((route, mut items)) = services.store.callback_batch(session_id, MAX_BATCH_EVENTS).await? else {
             return Ok(Turn::Done);
         };
@@ -227,6 +267,9 @@ async fn deliver(services: &Services, session_id: &str) -> Result<Turn, ucwa_cor
         items.truncate(batch_len(sizes, services.limits.max_batch_bytes));
         let (Some(url), Some(last)) = (route.url.clone(), items.last()) else { return Ok(Turn::Done) };
         let through = last.id;
+        if route.batch_through.is_none() {
+            services.store.pin_callback_batch(session_id, through).await?;
+        }
         let Some(app) = services.store.application(&route.app_id).await? else {
             // The application is gone: nobody is left to tell.
             services.store.delete_callback_route(session_id).await?;
@@ -234,26 +277,42 @@ async fn deliver(services: &Services, session_id: &str) -> Result<Turn, ucwa_cor
         };
         let endpoint = app.owner_uri.clone();
         let Some(service) = services.store.find_service_app(&app.owner_uri).await? else {
-            return Ok(Turn::Failed { route, endpoint, error: "the endpoint is no longer registered".into() });
+            return Ok(Turn::Failed {
+                route: Box::new(route),
+                endpoint,
+                error: "the endpoint is no longer registered".into(),
+            });
         };
         let body = callback_body(&AppUrls::of(&app), &app.endpoint_id, &route, &items);
         let Some(target) = target_url(&url, route.context.as_deref()) else {
-            return Ok(Turn::Failed { route, endpoint, error: "the callback URL is not a URL".into() });
+            return Ok(Turn::Failed {
+                route: Box::new(route),
+                endpoint,
+                error: "the callback URL is not a URL".into(),
+            });
         };
-        match post(services, target, &service.signing_key, &body).await {
+        match post(services, target, &service.signing_key, Some(&delivery_id(&route)), &body).await {
             Ok(context) => {
                 services.store.callback_delivered(session_id, through, context.as_deref()).await?;
                 services.metrics.callback_delivered(&endpoint, items.len());
             }
-            Err(error) => return Ok(Turn::Failed { route, endpoint, error }),
+            Err(error) => return Ok(Turn::Failed { route: Box::new(route), endpoint, error }),
         }
     }
     Ok(Turn::Done)
 }
 
-/// One conversation's turn, with the retry and give-up rules applied.
+/// One conversation's turn, with the retry and give-up rules applied; the lease is released
+/// when it ends.
 async fn turn(services: Services, session_id: String) {
-    let (route, endpoint, error) = match deliver(&services, &session_id).await {
+    attempt(&services, &session_id).await;
+    if let Err(e) = services.store.release_callback_lease(&session_id, &services.node).await {
+        tracing::warn!(session = %session_id, error = %e, "releasing a callback lease failed");
+    }
+}
+
+async fn attempt(services: &Services, session_id: &str) {
+    let (route, endpoint, error) = match deliver(services, session_id).await {
         Ok(Turn::Done) => return,
         Ok(Turn::Failed { route, endpoint, error }) => (route, endpoint, error),
         Err(e) => {
@@ -268,9 +327,9 @@ async fn turn(services: Services, session_id: String) {
     tracing::debug!(session = %session_id, attempts, %error, "callback failed");
     services.metrics.callback_failed(&endpoint);
     let result = async {
-        let attempts = services.store.callback_attempt_failed(&session_id, next).await?;
+        let attempts = services.store.callback_attempt_failed(session_id, next).await?;
         if attempts >= limits.callback_max_attempts {
-            give_up(&services, &route, attempts, &error).await?;
+            give_up(services, &route, attempts, &error).await?;
             services.metrics.callback_given_up(&endpoint);
         }
         Ok::<_, ucwa_core::StoreError>(())
@@ -306,83 +365,43 @@ async fn give_up(
     Ok(())
 }
 
-/// What the worker is delivering: per task, its conversation and application; per
-/// application, how many of its conversations.
-#[derive(Default)]
-struct InFlight {
-    tasks: HashMap<tokio::task::Id, DueCallback>,
-    per_app: HashMap<String, usize>,
-}
-
-impl InFlight {
-    fn start(&mut self, id: tokio::task::Id, due: DueCallback) {
-        *self.per_app.entry(due.app_id.clone()).or_default() += 1;
-        self.tasks.insert(id, due);
+/// Claims due conversations while there is room (at most [`MAX_IN_FLIGHT`] in flight) and
+/// starts their deliveries; the store takes at most `--callback-endpoint-concurrency` leases
+/// per application (endpoint), counting those held on other nodes. Returns whether anything
+/// was due.
+async fn start_due(
+    services: &Services,
+    in_flight: &mut JoinSet<()>,
+    busy: &mut HashMap<tokio::task::Id, String>,
+) -> bool {
+    let room = MAX_IN_FLIGHT.saturating_sub(in_flight.len());
+    if room == 0 {
+        return false;
     }
-
-    fn finish(&mut self, id: tokio::task::Id) {
-        let Some(due) = self.tasks.remove(&id) else { return };
-        if let Some(count) = self.per_app.get_mut(&due.app_id) {
-            *count -= 1;
-            if *count == 0 {
-                self.per_app.remove(&due.app_id);
+    let now = services.now_ms();
+    let until = now + lease_ms(&services.limits);
+    let per_app = u32::try_from(services.limits.callback_endpoint_concurrency.max(1)).unwrap_or(u32::MAX);
+    let room = u32::try_from(room).unwrap_or(1);
+    match services.store.claim_callbacks(&services.node, now, until, per_app, room).await {
+        Ok(due) => {
+            let found = !due.is_empty();
+            for due in due {
+                let handle = in_flight.spawn(turn(services.clone(), due.session_id.clone()));
+                busy.insert(handle.id(), due.session_id);
             }
+            found
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "looking for due callbacks failed");
+            false
         }
     }
-
-    fn sessions(&self) -> Vec<String> {
-        self.tasks.values().map(|d| d.session_id.clone()).collect()
-    }
-
-    /// Applications delivering `cap` conversations already.
-    fn full_apps(&self, cap: usize) -> Vec<String> {
-        self.per_app.iter().filter(|(_, n)| **n >= cap).map(|(app, _)| app.clone()).collect()
-    }
-}
-
-/// Starts deliveries of due conversations while there is room: at most [`MAX_IN_FLIGHT`] in
-/// all and `--callback-endpoint-concurrency` per application (endpoint), whose excess the
-/// store leaves out, so one endpoint's many slow conversations cannot take every slot.
-/// Returns whether anything was due.
-async fn start_due(services: &Services, in_flight: &mut JoinSet<()>, state: &mut InFlight) -> bool {
-    let cap = services.limits.callback_endpoint_concurrency.max(1);
-    let mut found = false;
-    // A second round when the first filled some application up and left room.
-    for _ in 0..4 {
-        let room = MAX_IN_FLIGHT.saturating_sub(in_flight.len());
-        if room == 0 {
-            break;
-        }
-        let (busy, full) = (state.sessions(), state.full_apps(cap));
-        let limit = u32::try_from(room).unwrap_or(1);
-        let due = match services.store.due_callbacks(services.now_ms(), &busy, &full, limit).await {
-            Ok(due) => due,
-            Err(e) => {
-                tracing::warn!(error = %e, "looking for due callbacks failed");
-                break;
-            }
-        };
-        found |= !due.is_empty();
-        let mut skipped = false;
-        for due in due {
-            if state.per_app.get(&due.app_id).copied().unwrap_or(0) >= cap {
-                skipped = true;
-                continue;
-            }
-            let handle = in_flight.spawn(turn(services.clone(), due.session_id.clone()));
-            state.start(handle.id(), due);
-        }
-        if !skipped {
-            break;
-        }
-    }
-    found
 }
 
 /// The delivery worker: runs until `shutdown`.
 pub async fn run(services: Services, shutdown: CancellationToken) {
     let mut in_flight: JoinSet<()> = JoinSet::new();
-    let mut state = InFlight::default();
+    let mut busy: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut ticker = tokio::time::interval(POLL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_purge = services.now_ms();
@@ -394,12 +413,12 @@ pub async fn run(services: Services, shutdown: CancellationToken) {
                     Ok((id, ())) => id,
                     Err(e) => e.id(),
                 };
-                state.finish(id);
+                busy.remove(&id);
                 continue;
             }
             _ = ticker.tick() => {}
         }
-        let found = start_due(&services, &mut in_flight, &mut state).await;
+        let found = start_due(&services, &mut in_flight, &mut busy).await;
         let busy_now = found || !in_flight.is_empty();
         services.deliveries.0.send_modify(|o| *o = Outbox { looks: o.looks + 1, busy: busy_now });
         // Routes of ended conversations with nothing left to deliver, now and then.
@@ -412,6 +431,12 @@ pub async fn run(services: Services, shutdown: CancellationToken) {
         }
     }
     in_flight.shutdown().await;
+    // Deliveries cut short: another node may resume them at once.
+    for session in busy.into_values() {
+        if let Err(e) = services.store.release_callback_lease(&session, &services.node).await {
+            tracing::debug!(session = %session, error = %e, "releasing a callback lease at shutdown failed");
+        }
+    }
 }
 
 #[cfg(test)]

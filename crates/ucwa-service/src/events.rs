@@ -14,10 +14,14 @@
 //! ([`EventChannels::waiting`]), so a test can move a manual clock exactly when a request
 //! waits instead of sleeping until it probably does.
 //!
-//! Multi-node note: slots are per node. Two requests for one application reaching two nodes
-//! would both park; the batch save is compare-and-swap on the batch number, so they cannot
-//! both deliver different batches under the same number, but the replacement rule needs a
-//! cross-node signal once PostgreSQL lands.
+//! Several nodes: slots are per node, and the store arbitrates between nodes
+//! (`Store::claim_poll`): a request first takes the application's channel in the store
+//! (refused when the holder, on any node, asked for a higher priority), then its node's
+//! slot. The request it replaces on another node learns of it through its doorbell (a
+//! claim, see `ucwa_core::doorbell`), asks the store who holds the channel now and answers
+//! `409 PGetReplaced`. The batch save is compare-and-swap on the batch number, so two
+//! requests can never deliver different batches under one number. On a store one process
+//! writes (SQLite) the store keeps nothing and the slot table alone decides.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -25,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use ucwa_core::channel::{AckDecision, ChannelRequest, Pending, batch_len, decide_ack, release_at};
+use ucwa_core::channel::{AckDecision, ChannelParams, ChannelRequest, Pending, batch_len, decide_ack, release_at};
 use ucwa_core::model::{Application, DeliveredBatch, StoredEvent};
 use ucwa_proto::event::{Continuation, RelLink, batch_body, group_by_sender, resync_body};
 
@@ -168,17 +172,51 @@ impl Services {
             AckDecision::Resync(to) => return Ok(BatchResponse(resync_body(&urls.events(to)).to_string())),
             AckDecision::Build => {}
         }
-        let no = last + 1;
-        let channels = &self.channels;
-        let guard = channels.claim(&app.id, params.priority).ok_or_else(replaced_error)?;
-        let bell = self.store.doorbell().subscribe(&app.id);
         let parked_at = self.now_ms();
         let timeout_at = parked_at + i64::from(params.timeout_s) * 1000;
+        // The store first (it sees every node's requests), then this node's slot table.
+        let ticket =
+            self.store.claim_poll(&app.id, params.priority, parked_at, timeout_at).await?.ok_or_else(replaced_error)?;
+        let result = match self.channels.claim(&app.id, params.priority) {
+            Some(guard) => self.park(&app, params, guard, ticket, timeout_at).await,
+            None => Err(replaced_error()),
+        };
+        let replaced = matches!(&result, Err(ServiceError::Conflict { subcode: Some("PGetReplaced"), .. }));
+        if !replaced || self.store.poll_holder(&app.id).await? == Some(ticket) {
+            self.store.release_poll(&app.id, ticket, self.now_ms()).await?;
+        }
+        result
+    }
+
+    /// Waits on the channel of `app` (held in the store with `ticket` and in this node's
+    /// slot table with `guard`) until events are due, the request times out or is replaced,
+    /// then builds and saves the next batch.
+    async fn park(
+        &self,
+        app: &Application,
+        params: ChannelParams,
+        guard: SlotGuard<'_>,
+        ticket: u64,
+        timeout_at: i64,
+    ) -> ServiceResult<BatchResponse> {
+        let urls = AppUrls::of(app);
+        let last = app.delivered.no;
+        let no = last + 1;
+        let channels = &self.channels;
+        let bell = self.store.doorbell().subscribe(&app.id);
+        let mut claims = bell.claims();
         let events = loop {
             let notified = bell.notified();
             tokio::pin!(notified);
             // Register before reading: a commit after the read still wakes us.
             notified.as_mut().enable();
+            // Another node's request claimed the channel (or may have): is it still ours?
+            if bell.claims() != claims {
+                claims = bell.claims();
+                if self.store.poll_holder(&app.id).await? != Some(ticket) {
+                    return Err(replaced_error());
+                }
+            }
             let events = self.store.events_after(&app.id, app.delivered.max_seq, MAX_BATCH_EVENTS).await?;
             let pending: Vec<Pending> =
                 events.iter().map(|e| Pending { priority: e.priority, created_ms: e.created_ms }).collect();

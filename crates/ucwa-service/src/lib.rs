@@ -78,7 +78,7 @@ use crate::engine::MeetingEngine;
 use crate::events::EventChannels;
 use crate::housekeeping::SweepProgress;
 use crate::operations::OperationLocks;
-use crate::tokens::{Hashing, SigninLimiter, TokenCache};
+use crate::tokens::{Hashing, TokenCache};
 
 /// What [`Services::new`] needs.
 pub struct ServiceOptions {
@@ -105,7 +105,6 @@ pub struct Shared {
     pub meetings: MeetingEngine,
     pub channels: EventChannels,
     pub tokens: TokenCache,
-    pub signin: SigninLimiter,
     /// Serialises the start of operations with an `operationId`, per application.
     pub operation_locks: OperationLocks,
     /// The cap on concurrent password and client-secret checks.
@@ -117,6 +116,9 @@ pub struct Shared {
     /// How far callback delivery has got (likewise).
     pub deliveries: DeliveryProgress,
     pub metrics: Metrics,
+    /// This process's name among the nodes sharing the database: it holds callback delivery
+    /// leases and event-channel claims under it.
+    pub node: String,
 }
 
 impl std::ops::Deref for Services {
@@ -149,7 +151,6 @@ impl Services {
             limits,
             channel_limits,
             tokens: TokenCache::default(),
-            signin: SigninLimiter::default(),
             hashing,
             operation_locks: OperationLocks::default(),
             rendered_apps: RenderedApplications::default(),
@@ -157,6 +158,7 @@ impl Services {
             sweeps: SweepProgress::default(),
             deliveries: DeliveryProgress::default(),
             metrics: options.metrics,
+            node: ucwa_core::credentials::new_id(),
         }))
     }
 

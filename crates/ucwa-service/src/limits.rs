@@ -82,8 +82,9 @@ pub struct Limits {
     /// Longest retry delay of a failed callback, seconds.
     #[cfg_attr(feature = "clap", arg(long, env = "UCWA_CALLBACK_RETRY_MAX", default_value_t = 300))]
     pub callback_retry_max_secs: u64,
-    /// Conversations of one service application endpoint delivered at the same time (of 32
-    /// in all), so that one slow receiver cannot hold up the others.
+    /// Conversations of one service application endpoint delivered at the same time, on all
+    /// nodes together (each node delivers 32 at most), so that one slow receiver cannot hold
+    /// up the others.
     #[cfg_attr(feature = "clap", arg(long, env = "UCWA_CALLBACK_ENDPOINT_CONCURRENCY", default_value_t = 4))]
     pub callback_endpoint_concurrency: usize,
     /// How long a callback receiver may take to answer, seconds.

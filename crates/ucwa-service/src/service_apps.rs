@@ -312,6 +312,7 @@ impl Services {
             next_attempt_ms: 0,
             delivered: 0,
             created_ms: self.now_ms(),
+            batch_through: None,
         };
         self.store.insert_callback_route(&route).await?;
         Ok(route)

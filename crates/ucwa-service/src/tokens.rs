@@ -15,11 +15,11 @@
 //!   *and* client address, each in one-minute windows on the injected clock; 429 with
 //!   `Retry-After` past either budget. A client that has not failed is never refused because
 //!   others failed for the same name: guessing from many addresses is bounded by the hashing
-//!   cap instead.
+//!   cap instead. The windows are kept in the store (`Store::signin_failures`), so the
+//!   budgets hold for all nodes together, and closed ones are purged with expired tokens.
 //! - **Anonymous meeting grants** count their failures under the normalised meeting (its
 //!   organizer and lower-cased id, however the URI was spelled) and the client address.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -80,14 +80,25 @@ impl Services {
     }
 
     /// Refuses with 429 while the client address, or `name` from that address, is over its
-    /// failed sign-in budget.
-    fn check_signin_rate(&self, name: &str, client: Option<IpAddr>, now: i64) -> ServiceResult<()> {
-        let budgets = (self.limits.signin_address_attempts_per_minute, self.limits.signin_attempts_per_minute);
-        match self.signin.retry_after(name, client, budgets, now) {
+    /// failed sign-in budget. The failures are counted in the store, so each budget is one
+    /// for every node together.
+    async fn check_signin_rate(&self, name: &str, client: Option<IpAddr>, now: i64) -> ServiceResult<()> {
+        let budgets = [self.limits.signin_address_attempts_per_minute, self.limits.signin_attempts_per_minute];
+        let mut wait_ms = None;
+        for (key, budget) in signin_keys(name, client).iter().zip(budgets) {
+            if let Some(window) = self.store.signin_failures(key, now).await?
+                && window.failures >= budget
+            {
+                wait_ms = wait_ms.max(Some(window.until_ms - now));
+            }
+        }
+        match wait_ms {
             None => Ok(()),
-            Some(wait) => {
+            // Whole seconds, rounded up: `Retry-After` must not invite a retry that fails again.
+            Some(ms) => {
                 self.metrics.rate_limited("signin");
-                Err(ServiceError::TooManyRequests { retry_after_secs: wait.as_secs().max(1) })
+                let secs = u64::try_from(ms).unwrap_or(0).div_ceil(1000);
+                Err(ServiceError::TooManyRequests { retry_after_secs: secs.max(1) })
             }
         }
     }
@@ -130,14 +141,14 @@ impl Services {
         let (Some(name), Some(secret)) = (name, secret) else { return Err(INVALID_REQUEST) };
         let Some(uri) = normalize_sip_uri(&name) else { return Err(refused) };
         let now = self.now_ms();
-        self.check_signin_rate(&uri, client, now)?;
+        self.check_signin_rate(&uri, client, now).await?;
         let wait = Duration::from_millis(self.limits.hash_queue_wait_ms);
         let checked = self.hashing.verify(stored(&uri).await?, secret, wait).await;
         if let Err(ServiceError::Unavailable { .. }) = &checked {
             self.metrics.rate_limited("hashing");
         }
         if !checked? {
-            self.signin.record_failure(&uri, client, now);
+            self.record_signin_failure(&uri, client, now).await?;
             let grant = if matches!(refused, ServiceError::OAuth("invalid_client")) {
                 "client_credentials"
             } else {
@@ -162,7 +173,7 @@ impl Services {
         // However the URI is spelled, one meeting is one budget.
         let meeting_key = format!("meeting:{organizer}/{}", id.to_ascii_lowercase());
         let client = request.client_address;
-        self.check_signin_rate(&meeting_key, client, now)?;
+        self.check_signin_rate(&meeting_key, client, now).await?;
         let meeting = self.store.meeting(&id).await?;
         let valid = meeting.is_some_and(|m| {
             m.meeting.settings().organizer_uri == organizer
@@ -170,7 +181,7 @@ impl Services {
                 && is_joinable(&m, now)
         });
         if !valid {
-            self.signin.record_failure(&meeting_key, client, now);
+            self.record_signin_failure(&meeting_key, client, now).await?;
             self.metrics.signin_failed("anonmeeting");
             return Err(INVALID_GRANT);
         }
@@ -200,11 +211,16 @@ impl Services {
     pub async fn authenticate(&self, token: &str, origin: Option<&str>) -> ServiceResult<Option<Principal>> {
         let hash = hash_token(token);
         let now = self.now_ms();
-        let principal = match self.tokens.get(&hash, now) {
+        // Several nodes: a token removed through another node must stop working here at
+        // once, so it is read from the store every time (one indexed read).
+        let cache = self.store.sees_every_write();
+        let principal = match self.tokens.get(&hash, now).filter(|_| cache) {
             Some(principal) => principal,
             None => match self.store.find_token(&hash, now).await? {
                 Some(record) => {
-                    self.tokens.insert(record.clone(), now);
+                    if cache {
+                        self.tokens.insert(record.clone(), now);
+                    }
                     record.principal
                 }
                 None => {
@@ -236,12 +252,14 @@ fn check_origin(origin: Option<&str>, principal: &Principal) -> ServiceResult<()
     })
 }
 
-/// Tokens this node has already looked up. A token never changes once issued; it is removed
-/// by expiry (checked against the injected clock on every read) or by revocation (a
-/// password change, `user revoke`), which may happen in another process (the command line)
-/// or on another node. So a cached record is trusted for [`TokenCache::FRESH_MS`] of clock
-/// time after it was read from the store, then read again: a revoked token stops working
-/// within that time everywhere, at the cost of one store read per token and period.
+/// Tokens this node has already looked up, used when this process makes every write the
+/// server makes to the store (SQLite; with several nodes every lookup reads the store, see
+/// `authenticate`). A token never changes once issued; it is removed by expiry (checked
+/// against the injected clock on every read) or by revocation (a password change, `user
+/// revoke`), which may happen in another process (the command line). So a cached record is
+/// trusted for [`TokenCache::FRESH_MS`] of clock time after it was read from the store, then
+/// read again: a revoked token stops working within that time, at the cost of one store read
+/// per token and period.
 /// Bounded: past [`TokenCache::CAPACITY`] the cache evicts the entries least likely to be
 /// used again (a miss costs one store read).
 pub struct TokenCache {
@@ -411,16 +429,14 @@ impl Hashing {
     }
 }
 
-/// A one-minute window of failures.
-type Window = (i64, u32);
+/// The window in which the sign-in budgets are counted.
+const SIGNIN_WINDOW_MS: i64 = 60_000;
 
-/// What failures are counted under.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Counter {
-    /// Every failure from one client address.
-    Address(IpAddr),
-    /// Failures for one user name (or meeting) from one client address.
-    Name(String, IpAddr),
+/// The store keys a failed sign-in of `name` from `client` is counted under: every failure
+/// from the client address, and failures for that name from that address.
+fn signin_keys(name: &str, client: Option<IpAddr>) -> [String; 2] {
+    let address = address_key(client);
+    [format!("address {address}"), format!("name {address} {name}")]
 }
 
 /// The address failures are counted under: IPv4 as it is (IPv4-mapped IPv6 too), IPv6 by
@@ -440,53 +456,13 @@ fn address_key(client: Option<IpAddr>) -> IpAddr {
     }
 }
 
-/// Counts failed sign-ins per client address and per name and client address, in one-minute
-/// windows. In memory and per node: enough to make online guessing slow; a shared limit
-/// would need the store. Bounded: past [`SigninLimiter::MAX_COUNTERS`] expired windows are
-/// dropped. Failures are themselves bounded by the hashing cap (anonymous grants excepted,
-/// which the per-address budget stops after a few), so live windows stay few.
-#[derive(Default)]
-pub struct SigninLimiter {
-    failures: Mutex<HashMap<Counter, Window>>,
-}
-
-impl SigninLimiter {
-    const WINDOW_MS: i64 = 60_000;
-    const MAX_COUNTERS: usize = 100_000;
-
-    /// How long until another attempt for `name` from `client` is allowed, or `None` if it
-    /// is now; `budgets` are the failures allowed per minute per address and per name and
-    /// address.
-    pub fn retry_after(&self, name: &str, client: Option<IpAddr>, budgets: (u32, u32), now: i64) -> Option<Duration> {
-        let address = address_key(client);
-        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let over = |counter: Counter, budget: u32| {
-            map.get(&counter)
-                .filter(|(start, count)| now - start < Self::WINDOW_MS && *count >= budget)
-                .map(|(start, _)| start + Self::WINDOW_MS - now)
-        };
-        let wait =
-            [over(Counter::Address(address), budgets.0), over(Counter::Name(name.to_owned(), address), budgets.1)]
-                .into_iter()
-                .flatten()
-                .max()?;
-        // Whole seconds, rounded up: `Retry-After` must not invite a retry that fails again.
-        Some(Duration::from_secs(u64::try_from(wait).unwrap_or(0).div_ceil(1000)))
-    }
-
-    pub fn record_failure(&self, name: &str, client: Option<IpAddr>, now: i64) {
-        let address = address_key(client);
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > Self::MAX_COUNTERS {
-            map.retain(|_, (start, _)| now - *start < Self::WINDOW_MS);
+impl Services {
+    /// Counts a failed sign-in of `name` from `client` under both of its keys.
+    async fn record_signin_failure(&self, name: &str, client: Option<IpAddr>, now: i64) -> ServiceResult<()> {
+        for key in signin_keys(name, client) {
+            self.store.record_signin_failure(&key, now, SIGNIN_WINDOW_MS).await?;
         }
-        for counter in [Counter::Address(address), Counter::Name(name.to_owned(), address)] {
-            let entry = map.entry(counter).or_insert((now, 0));
-            if now - entry.0 >= Self::WINDOW_MS {
-                *entry = (now, 0);
-            }
-            entry.1 += 1;
-        }
+        Ok(())
     }
 }
 
@@ -495,19 +471,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn limiter_counts_per_address_and_per_name_and_address() {
-        let l = SigninLimiter::default();
+    fn a_name_is_counted_per_address_and_addresses_apart_from_names() {
         let (a, b) = (Some(IpAddr::from([10, 0, 0, 1])), Some(IpAddr::from([10, 0, 0, 2])));
-        for _ in 0..3 {
-            l.record_failure("alice", a, 0);
-        }
-        // Alice from a is over 3 a minute; alice from b, and bob from a, are not.
-        assert_eq!(l.retry_after("alice", a, (100, 3), 1000), Some(Duration::from_secs(59)));
-        assert_eq!(l.retry_after("alice", b, (100, 3), 1000), None);
-        assert_eq!(l.retry_after("bob", a, (100, 3), 1000), None);
-        // The address budget covers every name.
-        assert!(l.retry_after("bob", a, (3, 100), 1000).is_some());
-        assert_eq!(l.retry_after("alice", a, (100, 3), 61_000), None);
+        let [address_a, alice_a] = signin_keys("sip:alice@x", a);
+        assert_eq!(address_a, signin_keys("sip:bob@x", a)[0], "one address budget for every name");
+        assert_ne!(alice_a, signin_keys("sip:alice@x", b)[1], "a name counts apart per address");
+        assert_ne!(alice_a, signin_keys("sip:bob@x", a)[1]);
+        // A name cannot pose as an address key.
+        assert_ne!(signin_keys("10.0.0.1", a)[1], address_a);
     }
 
     #[test]

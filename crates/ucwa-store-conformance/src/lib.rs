@@ -108,7 +108,9 @@ macro_rules! store_conformance {
             callbacks: [
                 events_of_a_routed_conversation_go_to_the_outbox_in_order,
                 a_meeting_save_fills_the_outbox_in_the_same_transaction,
-                due_conversations_come_oldest_first_without_busy_ones,
+                due_conversations_are_claimed_oldest_first_by_one_node_at_a_time,
+                a_lease_is_renewed_by_its_holder_and_taken_over_once_expired,
+                a_pinned_batch_is_sent_again_unchanged_until_delivered,
                 conversations_of_full_applications_are_left_out,
                 a_delivered_batch_leaves_the_outbox_and_resets_retries,
                 giving_up_drops_the_outbox_and_records_the_failure,
@@ -123,6 +125,7 @@ macro_rules! store_conformance {
                 an_endpoint_has_one_active_application_per_kind,
                 availability_channel_activity_and_deletion,
                 idle_applications_expire_except_busy_and_service_ones,
+                failed_sign_ins_are_counted_per_key_in_windows,
             ],
             presence: [
                 users_are_found_by_name_or_address,

@@ -197,6 +197,7 @@ pub fn route(session: &str, app: &str, url: Option<&str>, created_ms: i64) -> Ca
         next_attempt_ms: 0,
         delivered: 0,
         created_ms,
+        batch_through: None,
     }
 }
 

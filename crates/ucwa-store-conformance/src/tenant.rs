@@ -198,3 +198,25 @@ pub async fn idle_applications_expire_except_busy_and_service_ones(store: DynSto
         .unwrap();
     assert!(created);
 }
+
+pub async fn failed_sign_ins_are_counted_per_key_in_windows(store: DynStore) {
+    const WINDOW: i64 = 60_000;
+    let count = |key: &'static str, at: i64| {
+        let store = store.clone();
+        async move { store.signin_failures(key, at).await.unwrap().map(|w| (w.failures, w.until_ms)) }
+    };
+    for _ in 0..3 {
+        store.record_signin_failure("name 10.0.0.1 sip:a@example.com", T0, WINDOW).await.unwrap();
+    }
+    store.record_signin_failure("name 10.0.0.1 sip:a@example.com", T0 + WINDOW - 1, WINDOW).await.unwrap();
+    assert_eq!(count("name 10.0.0.1 sip:a@example.com", T0 + 1_000).await, Some((4, T0 + WINDOW)));
+    assert_eq!(count("name 10.0.0.1 sip:b@example.com", T0 + 1_000).await, None, "per key");
+    // The window closes a minute after its first failure; the next failure opens a new one.
+    assert_eq!(count("name 10.0.0.1 sip:a@example.com", T0 + WINDOW).await, None);
+    store.record_signin_failure("name 10.0.0.1 sip:a@example.com", T0 + WINDOW, WINDOW).await.unwrap();
+    assert_eq!(count("name 10.0.0.1 sip:a@example.com", T0 + WINDOW + 1).await, Some((1, T0 + 2 * WINDOW)));
+    // Closed windows go with the expired tokens.
+    store.record_signin_failure("address 10.0.0.2", T0, WINDOW).await.unwrap();
+    store.purge_expired_tokens(T0 + WINDOW + 1).await.unwrap();
+    assert_eq!(count("name 10.0.0.1 sip:a@example.com", T0 + WINDOW + 1).await.map(|w| w.0), Some(1), "still open");
+}

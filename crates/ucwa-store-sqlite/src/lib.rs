@@ -59,7 +59,7 @@ use ucwa_core::model::{
     PublicationChange, StoredEvent, TokenRecord, User,
 };
 use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
-use ucwa_core::store::{Purged, QuotaUsage, SessionLocation, Store, StoreError, StoreResult};
+use ucwa_core::store::{Purged, QuotaUsage, SessionLocation, SigninWindow, Store, StoreError, StoreResult};
 
 use crate::writer::Writer;
 
@@ -80,6 +80,18 @@ pub struct SqliteStore {
     /// row after the writer had already dropped it.
     app_writes: AtomicU64,
     maintenance: tokio::task::JoinHandle<()>,
+    /// Callback delivery leases by session id. One process uses a SQLite database, so the
+    /// leases live in its memory; they keep this node's own worker from delivering a
+    /// conversation twice at once and count an endpoint's conversations in flight. A `std`
+    /// mutex, never held across `.await`.
+    leases: Mutex<HashMap<String, Lease>>,
+}
+
+/// Who delivers a conversation's callbacks, until when, and for which application.
+struct Lease {
+    node: String,
+    until_ms: i64,
+    app_id: String,
 }
 
 /// Background upkeep, every second: deletes acknowledged events (kept off the delivery
@@ -148,9 +160,18 @@ impl SqliteStore {
     /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db`) and
     /// applies pending migrations. Parent directories are created too.
     pub async fn open(url: &str) -> StoreResult<Self> {
+        Self::open_with(url, true).await
+    }
+
+    /// Opens the database at `url` only if it exists (the source of `store copy`).
+    pub async fn open_existing(url: &str) -> StoreResult<Self> {
+        Self::open_with(url, false).await
+    }
+
+    async fn open_with(url: &str, create: bool) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(unavailable)?
-            .create_if_missing(true)
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             // NORMAL is durable across application crashes in WAL mode; only an OS crash or
             // power loss can lose the last transactions.
@@ -161,6 +182,9 @@ impl SqliteStore {
             // pages and syncing the database file, which is where the latency tail came from.
             .pragma("wal_autocheckpoint", "0")
             .foreign_keys(true);
+        if !create && !options.get_filename().exists() {
+            return Err(StoreError::Unavailable(format!("{} does not exist", options.get_filename().display())));
+        }
         if let Some(parent) = options.get_filename().parent()
             && !parent.as_os_str().is_empty()
         {
@@ -192,6 +216,7 @@ impl SqliteStore {
             apps: Mutex::new(HashMap::new()),
             app_writes: AtomicU64::new(0),
             maintenance,
+            leases: Mutex::new(HashMap::new()),
         })
     }
 
@@ -340,6 +365,15 @@ impl Store for SqliteStore {
         self.writer.run(move |c| tenant::purge_expired_tokens(c, now_ms)).await
     }
 
+    async fn signin_failures(&self, key: &str, now_ms: i64) -> StoreResult<Option<SigninWindow>> {
+        tenant::signin_failures(&self.readers, key, now_ms).await
+    }
+
+    async fn record_signin_failure(&self, key: &str, now_ms: i64, window_ms: i64) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.writer.run(move |c| tenant::record_signin_failure(c, &key, now_ms, window_ms)).await
+    }
+
     async fn quota_usage(&self, uri: &str, now_ms: i64) -> StoreResult<QuotaUsage> {
         tenant::quota_usage(&self.readers, uri, now_ms).await
     }
@@ -414,6 +448,25 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    /// One process writes this database: its own table of parked requests decides.
+    async fn claim_poll(
+        &self,
+        _app_id: &str,
+        _priority: u32,
+        _now_ms: i64,
+        _until_ms: i64,
+    ) -> StoreResult<Option<u64>> {
+        Ok(Some(0))
+    }
+
+    async fn poll_holder(&self, _app_id: &str) -> StoreResult<Option<u64>> {
+        Ok(Some(0))
+    }
+
+    async fn release_poll(&self, _app_id: &str, _ticket: u64, _now_ms: i64) -> StoreResult<()> {
+        Ok(())
+    }
+
     async fn events_after(&self, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
         self.reads.with(|c| events::after(c, app_id, after_seq, limit))
     }
@@ -459,6 +512,10 @@ impl Store for SqliteStore {
 
     async fn meetings_organized_by(&self, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
         meetings::organized_by(&self.readers, uri, limit).await
+    }
+
+    async fn meetings_after(&self, after_id: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
+        meetings::after(&self.readers, after_id, limit).await
     }
 
     async fn save_meeting(
@@ -518,14 +575,71 @@ impl Store for SqliteStore {
         self.writer.run(move |c| service::delete_route(c, &owned)).await
     }
 
-    async fn due_callbacks(
+    async fn claim_callbacks(
         &self,
+        node: &str,
         now_ms: i64,
-        busy: &[String],
-        full_apps: &[String],
+        lease_until_ms: i64,
+        per_app: u32,
         limit: u32,
     ) -> StoreResult<Vec<DueCallback>> {
-        service::due(&self.readers, now_ms, busy, full_apps, limit).await
+        let (mut busy, mut held) = (Vec::new(), HashMap::<String, u32>::new());
+        for (session, lease) in self.leases.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            if lease.until_ms > now_ms {
+                busy.push(session.clone());
+                *held.entry(lease.app_id.clone()).or_default() += 1;
+            }
+        }
+        let mut claimed = Vec::new();
+        // Another round when an application filled up within the answer and left room (the
+        // query cannot count per application as it goes).
+        for _ in 0..4 {
+            let room = limit.saturating_sub(u32::try_from(claimed.len()).unwrap_or(u32::MAX));
+            if room == 0 {
+                break;
+            }
+            let full: Vec<String> = held.iter().filter(|(_, n)| **n >= per_app).map(|(a, _)| a.clone()).collect();
+            let due = service::due(&self.readers, now_ms, &busy, &full, room).await?;
+            let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+            let mut skipped = false;
+            for due in due {
+                let app_held = held.entry(due.app_id.clone()).or_default();
+                // Another claim may have taken it while the query ran.
+                let free = leases.get(&due.session_id).is_none_or(|l| l.until_ms <= now_ms);
+                if *app_held >= per_app || !free {
+                    skipped = true;
+                    continue;
+                }
+                *app_held += 1;
+                busy.push(due.session_id.clone());
+                let lease = Lease { node: node.to_owned(), until_ms: lease_until_ms, app_id: due.app_id.clone() };
+                leases.insert(due.session_id.clone(), lease);
+                claimed.push(due);
+            }
+            if !skipped {
+                break;
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn renew_callback_lease(&self, session_id: &str, node: &str, lease_until_ms: i64) -> StoreResult<bool> {
+        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        match leases.get_mut(session_id) {
+            Some(lease) if lease.node == node => {
+                lease.until_ms = lease_until_ms;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn release_callback_lease(&self, session_id: &str, node: &str) -> StoreResult<()> {
+        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        if leases.get(session_id).is_some_and(|l| l.node == node) {
+            leases.remove(session_id);
+        }
+        Ok(())
     }
 
     async fn callback_batch(
@@ -534,6 +648,11 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<Option<(CallbackRoute, Vec<OutboxItem>)>> {
         service::batch(&self.readers, session_id, limit).await
+    }
+
+    async fn pin_callback_batch(&self, session_id: &str, through_id: i64) -> StoreResult<()> {
+        let owned = session_id.to_owned();
+        self.writer.run(move |c| service::pin_batch(c, &owned, through_id)).await
     }
 
     async fn callback_delivered(&self, session_id: &str, through_id: i64, context: Option<&str>) -> StoreResult<()> {

@@ -204,6 +204,21 @@ pub(crate) async fn organized_by(pool: &SqlitePool, uri: &str, limit: u32) -> St
     Ok(out)
 }
 
+pub(crate) async fn after(pool: &SqlitePool, after_id: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
+    let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE id > ? ORDER BY id LIMIT ?");
+    let rows: Vec<MeetingRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(unavailable)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(assemble(pool, row).await?);
+    }
+    Ok(out)
+}
+
 /// What saving a meeting writes, prepared on the caller's thread (serialised sessions,
 /// rendered events) so the writer thread only binds and steps.
 pub(crate) struct Save {

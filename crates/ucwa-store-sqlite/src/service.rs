@@ -111,6 +111,7 @@ struct RouteRow {
     next_attempt_ms: i64,
     delivered: i64,
     created_ms: i64,
+    batch_through: Option<i64>,
 }
 
 impl From<RouteRow> for CallbackRoute {
@@ -125,6 +126,7 @@ impl From<RouteRow> for CallbackRoute {
             next_attempt_ms: r.next_attempt_ms,
             delivered: u64::try_from(r.delivered).unwrap_or(0),
             created_ms: r.created_ms,
+            batch_through: r.batch_through,
         }
     }
 }
@@ -188,7 +190,7 @@ pub(crate) async fn due(
 }
 
 const ROUTE_COLUMNS: &str =
-    "session_id, app_id, url, context, base_uri, attempts, next_attempt_ms, delivered, created_ms";
+    "session_id, app_id, url, context, base_uri, attempts, next_attempt_ms, delivered, created_ms, batch_through";
 
 async fn route(pool: &SqlitePool, session_id: &str) -> StoreResult<Option<CallbackRoute>> {
     let sql = format!("SELECT {ROUTE_COLUMNS} FROM callback_routes WHERE session_id = ?");
@@ -204,9 +206,11 @@ pub(crate) async fn batch(
 ) -> StoreResult<Option<(CallbackRoute, Vec<OutboxItem>)>> {
     let Some(route) = route(pool, session_id).await? else { return Ok(None) };
     let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
-        "SELECT id, sender_rel, sender_href, body FROM callback_outbox WHERE session_id = ? ORDER BY id LIMIT ?",
+        "SELECT id, sender_rel, sender_href, body FROM callback_outbox WHERE session_id = ? AND id <= ?
+         ORDER BY id LIMIT ?",
     )
     .bind(session_id)
+    .bind(route.batch_through.unwrap_or(i64::MAX))
     .bind(i64::from(limit))
     .fetch_all(pool)
     .await
@@ -232,11 +236,18 @@ pub(crate) fn delivered(
         .map_err(sql_error)?;
     conn.prepare_cached(
         "UPDATE callback_routes SET attempts = 0, next_attempt_ms = 0, delivered = delivered + 1,
-             context = COALESCE(?, context)
+             batch_through = NULL, context = COALESCE(?, context)
          WHERE session_id = ?",
     )
     .and_then(|mut s| s.execute(params![context, session_id]))
     .map_err(sql_error)?;
+    Ok(())
+}
+
+pub(crate) fn pin_batch(conn: &Connection, session_id: &str, through_id: i64) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE callback_routes SET batch_through = COALESCE(batch_through, ?) WHERE session_id = ?")
+        .and_then(|mut s| s.execute(params![through_id, session_id]))
+        .map_err(sql_error)?;
     Ok(())
 }
 

@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sqlx::{FromRow, SqlitePool};
 use ucwa_core::channel::ChannelParams;
 use ucwa_core::model::{AppKind, AppStatus, Application, DeliveredBatch, NewApplication, Principal, TokenRecord, User};
-use ucwa_core::store::{QuotaUsage, StoreError, StoreResult};
+use ucwa_core::store::{QuotaUsage, SigninWindow, StoreError, StoreResult};
 
 use crate::events::{self, EventRow};
 use crate::writer::sql_error;
@@ -147,8 +147,35 @@ pub(crate) fn purge_expired_tokens(conn: &Connection, now_ms: i64) -> StoreResul
         .prepare_cached("DELETE FROM tokens WHERE expires_ms <= ?")
         .and_then(|mut s| s.execute([now_ms]))
         .map_err(sql_error)?;
+    conn.prepare_cached("DELETE FROM signin_failures WHERE until_ms <= ?")
+        .and_then(|mut s| s.execute([now_ms]))
+        .map_err(sql_error)?;
     Ok(done as u64)
 }
+
+pub(crate) async fn signin_failures(pool: &SqlitePool, key: &str, now_ms: i64) -> StoreResult<Option<SigninWindow>> {
+    let row: Option<(i64, i64)> =
+        sqlx::query_as("SELECT failures, until_ms FROM signin_failures WHERE name = ? AND until_ms > ?")
+            .bind(key)
+            .bind(now_ms)
+            .fetch_optional(pool)
+            .await
+            .map_err(unavailable)?;
+    Ok(row.map(|(n, until_ms)| SigninWindow { failures: u32::try_from(n).unwrap_or(u32::MAX), until_ms }))
+}
+
+pub(crate) fn record_signin_failure(conn: &Connection, key: &str, now_ms: i64, window_ms: i64) -> StoreResult<()> {
+    conn.prepare_cached(SIGNIN_FAILURE)
+        .and_then(|mut s| s.execute(params![key, now_ms, window_ms]))
+        .map_err(sql_error)?;
+    Ok(())
+}
+
+/// Counts a failure in the open window, or opens a new one (?1 key, ?2 now, ?3 window).
+const SIGNIN_FAILURE: &str = "INSERT INTO signin_failures (name, until_ms, failures) VALUES (?1, ?2 + ?3, 1)
+     ON CONFLICT (name) DO UPDATE SET
+         failures = CASE WHEN signin_failures.until_ms <= ?2 THEN 1 ELSE signin_failures.failures + 1 END,
+         until_ms = CASE WHEN signin_failures.until_ms <= ?2 THEN ?2 + ?3 ELSE signin_failures.until_ms END";
 
 #[derive(FromRow)]
 struct AppRow {

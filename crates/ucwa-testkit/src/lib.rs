@@ -3,6 +3,13 @@
 //! through HTTP; the only shortcut is creating users directly in the store (what
 //! `ucwa-server user add` does).
 //!
+//! With `UCWA_TEST_STORE=postgres` ([`TestOptions::store`]) every test server gets a database
+//! of its own on the PostgreSQL server `UCWA_TEST_POSTGRES_URL` names, and with
+//! `UCWA_TEST_NODES=N` ([`TestOptions::nodes`]) it is N nodes on that database, one clock,
+//! every request sent to a node chosen at random, as behind a load balancer: `.ci/run` runs
+//! the API suite on SQLite and again on two PostgreSQL nodes. [`TestServer::start_nodes`]
+//! gives a test the nodes themselves.
+//!
 //! Time limits are shortened (one-second event timeouts and holds) and, by default, the
 //! server runs on a manual clock: nothing times out until the test moves time with
 //! [`TestServer::advance`], and [`EventStream`] moves it by one event-channel timeout
@@ -40,6 +47,8 @@ use ucwa_core::clock::{DynClock, ManualClock, SystemClock};
 use ucwa_server::config::Limits;
 use ucwa_server::{ConnectionLimits, Server, ServerOptions};
 use ucwa_service::Services;
+use ucwa_store_postgres::PostgresStore;
+use ucwa_store_postgres::scratch::ScratchDatabase;
 use ucwa_store_sqlite::SqliteStore;
 
 /// Knobs a test may change.
@@ -50,10 +59,40 @@ pub struct TestOptions {
     /// Keep Prometheus metrics and serve them on a second loopback port
     /// ([`TestServer::metrics`]).
     pub metrics: bool,
+    /// Which store [`TestServer::start_with`] opens (default: from `UCWA_TEST_STORE`).
+    pub store: StoreKind,
+    /// How many nodes serve the test's requests (default: `UCWA_TEST_NODES`, or 1); more
+    /// than one needs PostgreSQL.
+    pub nodes: usize,
     /// Connection timeouts and cap (real time: they protect sockets).
     pub connections: ConnectionLimits,
     /// Internal networks callbacks may reach: 127.0.0.0/8 by default (the tests' receivers).
     pub callback_allow_networks: Vec<String>,
+}
+
+/// The environment variable that sets the default [`TestOptions::nodes`].
+pub const NODES_ENV: &str = "UCWA_TEST_NODES";
+
+/// The environment variable that chooses the default [`StoreKind`]: `postgres` or `sqlite`.
+pub const STORE_ENV: &str = "UCWA_TEST_STORE";
+
+/// Which store a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// A temporary SQLite file.
+    Sqlite,
+    /// A fresh database on the server of `UCWA_TEST_POSTGRES_URL`.
+    Postgres,
+}
+
+impl StoreKind {
+    /// From `UCWA_TEST_STORE`; SQLite when unset.
+    pub fn from_env() -> Self {
+        match std::env::var(STORE_ENV).as_deref() {
+            Ok("postgres") => StoreKind::Postgres,
+            _ => StoreKind::Sqlite,
+        }
+    }
 }
 
 /// Which clock the server runs on.
@@ -76,12 +115,15 @@ impl Default for TestOptions {
             signin_address_attempts_per_minute: 10_000,
             ..Limits::default()
         };
+        let nodes = std::env::var(NODES_ENV).ok().and_then(|n| n.parse().ok()).unwrap_or(1);
         Self {
             limits,
             clock: TestClock::default(),
             metrics: false,
             connections: ConnectionLimits::default(),
             callback_allow_networks: vec!["127.0.0.0/8".into()],
+            store: StoreKind::from_env(),
+            nodes,
         }
     }
 }
@@ -96,6 +138,17 @@ pub fn sqlite_store(dir: Arc<TempDir>) -> StoreFactory {
         let url = format!("sqlite://{}", dir.path().join("ucwa.db").display());
         Box::pin(async move {
             let store = SqliteStore::open(&url).await.expect("open the test database");
+            Arc::new(store) as DynStore
+        })
+    })
+}
+
+/// A store on the scratch PostgreSQL database `db` (kept as long as the factory is).
+pub fn postgres_store(db: Arc<ScratchDatabase>) -> StoreFactory {
+    Arc::new(move || {
+        let db = db.clone();
+        Box::pin(async move {
+            let store = PostgresStore::open(db.url()).await.expect("open the test database");
             Arc::new(store) as DynStore
         })
     })
@@ -121,6 +174,10 @@ pub struct TestServer {
     dir: Arc<TempDir>,
     /// `http://127.0.0.1:PORT/metrics` when [`TestOptions::metrics`] is on.
     metrics_url: Option<String>,
+    /// The PostgreSQL database, when [`TestOptions::store`] chose one.
+    postgres: Option<Arc<ScratchDatabase>>,
+    /// The other nodes serving this test's requests ([`TestOptions::nodes`]).
+    peers: Vec<TestServer>,
 }
 
 /// A signed-in user's application, as a client would hold it.
@@ -141,7 +198,26 @@ impl TestServer {
 
     pub async fn start_with(options: TestOptions) -> Self {
         let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
-        Self::start_in(dir.clone(), sqlite_store(dir), options, "127.0.0.1:0".parse().expect("loopback address")).await
+        let addr = "127.0.0.1:0".parse().expect("loopback address");
+        match options.store {
+            StoreKind::Sqlite => Self::start_in(dir.clone(), sqlite_store(dir), options, addr).await,
+            StoreKind::Postgres => {
+                let db = ScratchDatabase::create("a test server on PostgreSQL")
+                    .await
+                    .expect("a PostgreSQL test database")
+                    .unwrap_or_else(|| panic!("{STORE_ENV}=postgres needs {}", ucwa_store_postgres::scratch::ENV));
+                let db = Arc::new(db);
+                let mut server = Self::start_in(dir, postgres_store(db.clone()), options, addr).await;
+                server.postgres = Some(db);
+                // Metrics are kept per node: a test that reads them runs on the one it reads.
+                let nodes = if server.options.metrics { 1 } else { server.options.nodes };
+                for _ in 1..nodes {
+                    let peer = server.peer("127.0.0.1:0".parse().expect("loopback address")).await;
+                    server.peers.push(peer);
+                }
+                server
+            }
+        }
     }
 
     /// Starts on the store `open_store` opens: any backend.
@@ -162,6 +238,19 @@ impl TestServer {
         addr: SocketAddr,
         clock: Option<Arc<ManualClock>>,
     ) -> Self {
+        Self::start_node(dir, open_store, options, addr, clock, None).await
+    }
+
+    /// Starts one node; `public_url` names the node clients were given, so that every node
+    /// renders the same absolute URLs.
+    async fn start_node(
+        dir: Arc<TempDir>,
+        open_store: StoreFactory,
+        options: TestOptions,
+        addr: SocketAddr,
+        clock: Option<Arc<ManualClock>>,
+        public_url: Option<String>,
+    ) -> Self {
         let store = open_store().await;
         let listener = TcpListener::bind(addr).await.expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
@@ -180,7 +269,7 @@ impl TestServer {
             store: store.clone(),
             clock: server_clock,
             limits: options.limits.clone(),
-            public_url: None,
+            public_url,
             server_fqdn: "test.openucwa.local".into(),
             metrics_listener,
             connections: options.connections.clone(),
@@ -208,7 +297,23 @@ impl TestServer {
             task,
             dir,
             metrics_url,
+            postgres: None,
+            peers: Vec::new(),
         }
+    }
+
+    /// Another node on this server's database, clock and public URL, listening on `addr`.
+    async fn peer(&self, addr: SocketAddr) -> Self {
+        let (dir, open_store, options) = (self.dir.clone(), self.open_store.clone(), self.options.clone());
+        let mut peer =
+            Self::start_node(dir, open_store, options, addr, self.clock.clone(), Some(self.url.clone())).await;
+        peer.postgres = self.postgres.clone();
+        peer
+    }
+
+    /// This server and its peers.
+    fn nodes(&self) -> impl Iterator<Item = &TestServer> {
+        std::iter::once(self).chain(&self.peers)
     }
 
     /// The server's current time.
@@ -222,14 +327,18 @@ impl TestServer {
     pub async fn advance(&self, by: Duration) {
         let clock = self.clock.as_ref().expect("advance needs the manual clock (TestClock::Manual)");
         let now = clock.advance(by);
-        tokio::time::timeout(HANG, self.services.sweeps.settled(now)).await.expect("housekeeping ran");
+        for node in self.nodes() {
+            tokio::time::timeout(HANG, node.services.sweeps.settled(now)).await.expect("housekeeping ran");
+        }
     }
 
     /// Waits until callback delivery has caught up: the worker looked at the outbox after
     /// this call and found nothing due or in flight (failed deliveries wait for their retry
     /// time on the clock).
     pub async fn callbacks_settled(&self) {
-        tokio::time::timeout(HANG, self.services.deliveries.settled()).await.expect("callback delivery settled");
+        for node in self.nodes() {
+            tokio::time::timeout(HANG, node.services.deliveries.settled()).await.expect("callback delivery settled");
+        }
     }
 
     /// Waits until a request of `app` on its event channel is parked, waiting for an event
@@ -238,13 +347,23 @@ impl TestServer {
         self.parked_id(app.url.rsplit('/').next().unwrap_or_default()).await;
     }
 
-    /// [`TestServer::parked`] for the application with id `id`.
+    /// [`TestServer::parked`] for the application with id `id` (on whichever node).
     pub async fn parked_id(&self, id: &str) {
-        let mut waiting = self.services.channels.waiting();
-        tokio::time::timeout(HANG, waiting.wait_for(|w| w.contains_key(id)))
-            .await
-            .expect("the event request parked")
-            .expect("the server is running");
+        let mut watchers = tokio::task::JoinSet::new();
+        for node in self.nodes() {
+            let (mut waiting, id) = (node.services.channels.waiting(), id.to_owned());
+            watchers.spawn(async move { waiting.wait_for(|w| w.contains_key(&id)).await.is_ok() });
+        }
+        let parked = async {
+            while let Some(done) = watchers.join_next().await {
+                if done.unwrap_or(false) {
+                    return true;
+                }
+            }
+            false
+        };
+        let parked = tokio::time::timeout(HANG, parked).await.expect("the event request parked");
+        assert!(parked, "the server is running");
     }
 
     /// Scrapes `/metrics` (the server must run with [`TestOptions::metrics`]).
@@ -265,13 +384,64 @@ impl TestServer {
     pub async fn restart(self) -> Self {
         let (dir, open_store, options, addr, clock) =
             (self.dir.clone(), self.open_store.clone(), self.options.clone(), self.addr, self.clock.clone());
+        let postgres = self.postgres.clone();
+        let peer_addrs: Vec<SocketAddr> = self.peers.iter().map(|p| p.addr).collect();
         self.stop().await;
-        Self::start_with_clock(dir, open_store, options, addr, clock).await
+        let mut server = Self::start_with_clock(dir, open_store, options, addr, clock).await;
+        server.postgres = postgres;
+        for addr in peer_addrs {
+            let peer = server.peer(addr).await;
+            server.peers.push(peer);
+        }
+        server
     }
 
-    /// Stops the server the way SIGTERM does and waits for it to finish.
+    /// Which store this server runs on.
+    pub fn store_kind(&self) -> StoreKind {
+        self.options.store
+    }
+
+    /// `n` nodes on one new PostgreSQL database and one clock, as `n` processes behind a load
+    /// balancer would be. `None` (after a notice) where no PostgreSQL server is configured,
+    /// outside CI.
+    pub async fn start_nodes(n: usize, options: TestOptions) -> Option<Vec<Self>> {
+        ucwa_store_postgres::scratch::server_url("a test on several nodes").expect("PostgreSQL for several nodes")?;
+        let first = Self::start_with(TestOptions { store: StoreKind::Postgres, ..options }).await;
+        let mut nodes = Vec::with_capacity(n);
+        for _ in 1..n {
+            nodes.push(first.another_node().await);
+        }
+        nodes.insert(0, first);
+        Some(nodes)
+    }
+
+    /// Waits until this node's housekeeping has run for the clock's current time: after
+    /// another node moved the clock they share ([`TestServer::advance`] waits for its own).
+    pub async fn housekeeping_settled(&self) {
+        let now = self.services.now_ms();
+        tokio::time::timeout(HANG, self.services.sweeps.settled(now)).await.expect("housekeeping ran");
+    }
+
+    /// Another server (node) on this server's PostgreSQL database, as a second process behind
+    /// a load balancer would be: its own store connections, caches, parked requests and
+    /// background workers, on the same clock.
+    pub async fn another_node(&self) -> Self {
+        assert!(self.postgres.is_some(), "several nodes need PostgreSQL ({STORE_ENV}=postgres)");
+        let addr = "127.0.0.1:0".parse().expect("loopback address");
+        let (dir, open_store, options) = (self.dir.clone(), self.open_store.clone(), self.options.clone());
+        let mut node = Self::start_with_clock(dir, open_store, options, addr, self.clock.clone()).await;
+        node.postgres = self.postgres.clone();
+        node
+    }
+
+    /// Stops the server (every node) the way SIGTERM does and waits for it to finish.
     pub async fn stop(self) {
-        self.shutdown.cancel();
+        for node in self.nodes() {
+            node.shutdown.cancel();
+        }
+        for peer in self.peers {
+            Box::pin(peer.stop()).await;
+        }
         match self.task.await {
             Ok(Ok(())) => {}
             other => panic!("server did not stop cleanly: {other:?}"),
@@ -284,8 +454,52 @@ impl TestServer {
         self.dir.path().join("ucwa.db")
     }
 
+    /// Everything the database holds, as bytes to search: the SQLite file and its
+    /// write-ahead log, or every row of every table in PostgreSQL's text form.
+    pub async fn database_contents(&self) -> Vec<u8> {
+        let Some(db) = &self.postgres else {
+            let mut bytes = std::fs::read(self.db_path()).expect("read the database file");
+            bytes.extend(std::fs::read(self.db_path().with_extension("db-wal")).unwrap_or_default());
+            return bytes;
+        };
+        let pool = sqlx::PgPool::connect(db.url()).await.expect("connect to the test database");
+        let tables: Vec<(String,)> =
+            sqlx::query_as("SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'")
+                .fetch_all(&pool)
+                .await
+                .expect("list tables");
+        let mut bytes = Vec::new();
+        for (table,) in tables {
+            let sql = format!("SELECT t::text FROM \"{table}\" t");
+            let rows: Vec<(String,)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&pool).await.expect("read a table");
+            for (row,) in rows {
+                bytes.extend(row.into_bytes());
+                bytes.push(b'\n');
+            }
+        }
+        pool.close().await;
+        bytes
+    }
+
+    /// The absolute URL of a path, on a node chosen at random when there are several (an
+    /// absolute URL of any node is moved to a random one too, as a load balancer would).
     pub fn at(&self, path_or_url: &str) -> String {
-        if path_or_url.starts_with("http") { path_or_url.to_owned() } else { format!("{}{path_or_url}", self.url) }
+        let path = if path_or_url.starts_with("http") {
+            match self.nodes().find(|n| path_or_url.starts_with(&n.url)) {
+                Some(node) => &path_or_url[node.url.len()..],
+                None => return path_or_url.to_owned(),
+            }
+        } else {
+            path_or_url
+        };
+        let pick = if self.peers.is_empty() {
+            0
+        } else {
+            usize::from(ucwa_core::credentials::random_bytes::<1>()[0]) % (self.peers.len() + 1)
+        };
+        let node = self.nodes().nth(pick).unwrap_or(self);
+        format!("{}{path}", node.url)
     }
 
     /// Adds a user straight into the store (as `ucwa-server user add` does).

@@ -53,6 +53,8 @@ struct Shared {
     count: tokio::sync::watch::Sender<usize>,
     /// (status, body) answered to the next requests.
     answer: Mutex<(u16, Option<Value>)>,
+    /// How long a request waits for its answer (recorded on arrival).
+    hold: Mutex<Duration>,
 }
 
 pub struct CallbackReceiver {
@@ -78,6 +80,10 @@ async fn record(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap,
         requests.len()
     };
     shared.count.send_replace(count);
+    let hold = *shared.hold.lock().unwrap_or_else(|p| p.into_inner());
+    if !hold.is_zero() {
+        tokio::time::sleep(hold).await;
+    }
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match answer {
         Some(body) => (status, axum::Json(body)).into_response(),
@@ -124,6 +130,12 @@ impl CallbackReceiver {
     /// The status (and JSON body) answered from now on.
     pub fn answer(&self, status: u16, body: Option<Value>) {
         *self.shared.answer.lock().unwrap_or_else(|p| p.into_inner()) = (status, body);
+    }
+
+    /// Holds each request this long before answering it (a slow receiver, or one a node is
+    /// in the middle of delivering to); zero answers at once.
+    pub fn hold(&self, hold: Duration) {
+        *self.shared.hold.lock().unwrap_or_else(|p| p.into_inner()) = hold;
     }
 
     /// Every request so far. Fails the test if a callback's body was not an event batch the

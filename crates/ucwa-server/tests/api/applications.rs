@@ -250,7 +250,7 @@ async fn dashboards_answer_every_advertised_link() {
 async fn batch_runs_each_request_and_answers_in_order() {
     let server = TestServer::start().await;
     let app = server.signed_in_app("sip:alice@example.com", "Alice").await;
-    let base = app.url.strip_prefix(&server.url).unwrap().to_owned();
+    let base = app.body["_links"]["self"]["href"].as_str().unwrap().to_owned();
     let other = "/ucwa/oauth/v1/applications/someone-else/me";
     let body = format!(
         "--b1\r\nContent-Type: application/http; msgtype=request\r\n\r\nGET {base}/me HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n\

@@ -477,6 +477,22 @@ async fn callbacks_are_retried_in_order_after_errors_and_a_stopped_receiver() {
     let first_refused = events_of(&refused[0]);
     let redelivered = callback_events(&batches[1..]);
     assert_eq!(redelivered[0]["link"], first_refused[0]["link"]);
+    // Every attempt at a batch carries the same delivery id, `<conversation>.<ack>`, and the
+    // same events (its end was pinned at the first attempt), so a receiver can drop repeats.
+    let mut attempts: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+    for r in receiver.requests().iter().filter(|r| !r.is_heartbeat()) {
+        let id = r.header("x-openucwa-delivery").expect("a delivery id").to_owned();
+        let body = r.json();
+        let self_href = body["_links"]["self"]["href"].as_str().unwrap().to_owned();
+        let (conversation, ack) = id.rsplit_once('.').unwrap();
+        assert!(self_href.contains(&format!("ack={ack}&")), "{id} names the batch {self_href}");
+        assert!(self_href.contains(conversation), "{id} names the conversation of {self_href}");
+        attempts.entry(id).or_default().push(Value::Array(events_of(&body)));
+    }
+    assert!(attempts.values().any(|a| a.len() >= 3), "the refused batch was attempted three times");
+    for (id, tries) in &attempts {
+        assert!(tries.windows(2).all(|t| t[0] == t[1]), "delivery {id} changed between attempts");
+    }
 }
 
 #[tokio::test]

@@ -73,15 +73,15 @@ async fn names_are_filtered_when_the_connection_is_made() {
     let receiver = CallbackReceiver::start().await;
     let transport = HttpTransport::new(Duration::from_secs(5), CallbackPolicy::default());
     let url = format!("http://localhost:{}/callback", receiver.addr.port()).parse().unwrap();
-    let refused = transport.post(&url, "t=0,v1=00", b"{}".to_vec()).await.unwrap_err();
+    let refused = transport.post(&url, "t=0,v1=00", None, b"{}".to_vec()).await.unwrap_err();
     assert!(refused.contains("internal address"), "{refused}");
     let literal = format!("http://127.0.0.1:{}/callback", receiver.addr.port()).parse().unwrap();
-    assert!(transport.post(&literal, "t=0,v1=00", b"{}".to_vec()).await.is_err());
+    assert!(transport.post(&literal, "t=0,v1=00", None, b"{}".to_vec()).await.is_err());
     assert!(receiver.requests().is_empty());
     // Allowed, the same URLs go through.
     let allowed = CallbackPolicy { allowed: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()] };
     let transport = HttpTransport::new(Duration::from_secs(5), allowed);
-    assert!(transport.post(&url, "t=0,v1=00", b"{}".to_vec()).await.is_ok());
+    assert!(transport.post(&url, "t=0,v1=00", None, b"{}".to_vec()).await.is_ok());
 }
 
 #[tokio::test]
@@ -97,7 +97,7 @@ async fn an_endless_callback_answer_is_read_only_up_to_64_kib() {
     let transport =
         HttpTransport::new(Duration::from_secs(20), CallbackPolicy { allowed: vec!["127.0.0.0/8".parse().unwrap()] });
     let url = format!("http://{addr}/callback").parse().unwrap();
-    let answer = tokio::time::timeout(Duration::from_secs(10), transport.post(&url, "t=0,v1=00", b"{}".to_vec()))
+    let answer = tokio::time::timeout(Duration::from_secs(10), transport.post(&url, "t=0,v1=00", None, b"{}".to_vec()))
         .await
         .expect("the transport stops reading instead of reading forever")
         .unwrap();

@@ -1,0 +1,462 @@
+//! OpenUCWA's store for several nodes: PostgreSQL through sqlx. Any number of `ucwa-server`
+//! processes may share one database; each opens its own [`PostgresStore`].
+//!
+//! # Layout
+//! - `lib.rs`: [`PostgresStore`], opening (migrations run at start, under sqlx's advisory
+//!   lock, so nodes starting together do not race) and the [`Store`] implementation.
+//! - `events.rs`: the event log; sequence numbers and the lock order that keeps them right.
+//! - `tenant.rs`: users, tokens, applications, sign-in failure windows, quotas.
+//! - `presence.rs`: publications (presence, note, location), presence subscriptions, user
+//!   search.
+//! - `meetings.rs`: meetings and their sessions, compare-and-swap on the version.
+//! - `service.rs`: service applications, callback routes, the outbox and its delivery lease.
+//! - `retention.rs`: the bounded purge of finished meetings and ended applications.
+//! - `notify.rs`: the doorbell across nodes (`LISTEN`/`NOTIFY`).
+//! - [`scratch`]: a throwaway database per test (`UCWA_TEST_POSTGRES_URL`).
+//!
+//! # Guarantees between nodes
+//! - Per-application sequence numbers are gap-free and in commit order: they are allocated
+//!   while holding the application's row lock, taken in id order (`events.rs` has the
+//!   argument).
+//! - A meeting is saved only if its stored version is still the one the command started
+//!   from (`UPDATE ... WHERE version = $n`; the row lock makes a concurrent save wait and
+//!   then fail the check), so the version stays the arbiter between nodes.
+//! - Every commit that appended events sends `NOTIFY` (delivered by PostgreSQL only at
+//!   commit); every node listens and rings its local [`Doorbell`]. A parked request re-reads
+//!   the table on every ring, so a lost notification costs latency, never an event, and a
+//!   listener that reconnects rings every parked request.
+//! - Nothing is cached here: a row another node changed is read fresh
+//!   ([`Store::sees_every_write`] is false).
+//! - A service conversation's callbacks are delivered by whichever node holds its lease
+//!   (`service.rs`).
+
+mod events;
+mod meetings;
+mod notify;
+mod presence;
+mod retention;
+pub mod scratch;
+mod service;
+mod tenant;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use ucwa_core::Doorbell;
+use ucwa_core::channel::ChannelParams;
+use ucwa_core::credentials::new_id;
+use ucwa_core::meeting::Meeting;
+use ucwa_core::model::{
+    Application, DeliveredBatch, MeetingRecord, NewApplication, NewEvent, PresenceSubscription, Principal, Publication,
+    PublicationChange, StoredEvent, TokenRecord, User,
+};
+use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
+use ucwa_core::store::{Purged, QuotaUsage, SessionLocation, SigninWindow, Store, StoreError, StoreResult};
+
+/// Connections per node. Each request holds one for a query or a short transaction (never
+/// while parked); the listener has its own.
+const POOL_SIZE: u32 = 16;
+
+/// Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The PostgreSQL implementation of [`Store`].
+pub struct PostgresStore {
+    pool: PgPool,
+    doorbell: Arc<Doorbell>,
+    /// This process's name in `NOTIFY` payloads, so it skips the notifications of its own
+    /// commits (it has rung for them already).
+    node: String,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn unavailable(e: sqlx::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn to_i64(v: u64) -> StoreResult<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("counter {v} out of range")))
+}
+
+/// Acknowledged events deleted per transaction by the background upkeep, and chunks per
+/// tick at most: the SQLite store's sizes (docs/BENCHMARKS.md, scenario (e)).
+const ACK_CLEANUP_CHUNK: u32 = 1000;
+const ACK_CLEANUP_CHUNKS_PER_TICK: usize = 100;
+
+/// Background upkeep, every second: deletes acknowledged events (kept off the delivery path,
+/// see `events::save_batch`), chunk by chunk until none are left. Every node runs it; nodes
+/// split the work (`events::delete_acknowledged`).
+async fn maintenance(pool: PgPool) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        for _ in 0..ACK_CLEANUP_CHUNKS_PER_TICK {
+            match events::delete_acknowledged(&pool, ACK_CLEANUP_CHUNK).await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "deleting acknowledged events failed");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user[:password]@host[:port]/database`, or
+    /// `postgresql://`; libpq parameters such as `sslmode` in the query), applies pending
+    /// migrations and starts listening for other nodes' commits.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url).map_err(unavailable)?.application_name("ucwa-server");
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await
+            .map_err(unavailable)?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
+        let doorbell = Arc::new(Doorbell::new());
+        let node = new_id();
+        let mut background = notify::Listener::start(&pool, options, node.clone(), doorbell.clone()).await?;
+        background.push(tokio::spawn(maintenance(pool.clone())));
+        Ok(Self { pool, doorbell, node, background })
+    }
+
+    /// This node's id in notifications and callback leases.
+    pub fn node_id(&self) -> &str {
+        &self.node
+    }
+
+    /// Rings the applications of a committed transaction; `None` means it did not commit.
+    fn ring_if_committed(&self, rung: Option<Vec<String>>) -> bool {
+        match rung {
+            Some(apps) => {
+                self.doorbell.ring(apps.iter().map(String::as_str));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn doorbell(&self) -> &Doorbell {
+        &self.doorbell
+    }
+
+    async fn upsert_user(&self, user: &User) -> StoreResult<bool> {
+        tenant::upsert_user(&self.pool, user).await
+    }
+
+    async fn find_user(&self, uri: &str) -> StoreResult<Option<User>> {
+        tenant::find_user(&self.pool, uri).await
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        tenant::list_users(&self.pool).await
+    }
+
+    async fn search_users(&self, query: &str, limit: u32) -> StoreResult<Vec<User>> {
+        presence::search_users(&self.pool, query, limit).await
+    }
+
+    async fn publication(&self, uri: &str) -> StoreResult<Publication> {
+        presence::publication(&self.pool, uri).await
+    }
+
+    async fn publish(
+        &self,
+        uri: &str,
+        change: &PublicationChange,
+        events: Vec<NewEvent>,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let rung = presence::publish(&self.pool, &self.node, uri, change, &events, now_ms).await?;
+        self.doorbell.ring(rung.iter().map(String::as_str));
+        Ok(())
+    }
+
+    async fn insert_presence_subscription(
+        &self,
+        subscription: &PresenceSubscription,
+        max_live: u32,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        presence::insert_subscription(&self.pool, subscription, max_live, now_ms).await
+    }
+
+    async fn presence_subscriptions(&self, app_id: &str, now_ms: i64) -> StoreResult<Vec<PresenceSubscription>> {
+        presence::subscriptions(&self.pool, app_id, now_ms).await
+    }
+
+    async fn update_presence_subscription(
+        &self,
+        app_id: &str,
+        id: &str,
+        expires_ms: Option<i64>,
+        uris: &[String],
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        presence::update_subscription(&self.pool, app_id, id, expires_ms, uris, now_ms).await
+    }
+
+    async fn delete_presence_subscription(&self, app_id: &str, id: &str) -> StoreResult<bool> {
+        presence::delete_subscription(&self.pool, app_id, id).await
+    }
+
+    async fn presence_watchers(&self, uri: &str, now_ms: i64) -> StoreResult<Vec<String>> {
+        presence::watchers(&self.pool, uri, now_ms).await
+    }
+
+    async fn purge_expired_presence_subscriptions(&self, now_ms: i64) -> StoreResult<u64> {
+        presence::purge_expired(&self.pool, now_ms).await
+    }
+
+    async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()> {
+        tenant::insert_token(&self.pool, token).await
+    }
+
+    async fn find_token(&self, hash: &[u8], now_ms: i64) -> StoreResult<Option<TokenRecord>> {
+        tenant::find_token(&self.pool, hash, now_ms).await
+    }
+
+    async fn purge_expired_tokens(&self, now_ms: i64) -> StoreResult<u64> {
+        tenant::purge_expired_tokens(&self.pool, now_ms).await
+    }
+
+    async fn signin_failures(&self, key: &str, now_ms: i64) -> StoreResult<Option<SigninWindow>> {
+        tenant::signin_failures(&self.pool, key, now_ms).await
+    }
+
+    async fn record_signin_failure(&self, key: &str, now_ms: i64, window_ms: i64) -> StoreResult<()> {
+        tenant::record_signin_failure(&self.pool, key, now_ms, window_ms).await
+    }
+
+    async fn revoke_tokens(&self, principal: &Principal) -> StoreResult<u64> {
+        tenant::revoke_tokens(&self.pool, principal).await
+    }
+
+    async fn create_application(
+        &self,
+        new: &NewApplication,
+        params: ChannelParams,
+        now_ms: i64,
+    ) -> StoreResult<(Application, bool)> {
+        tenant::create_application(&self.pool, new, params, now_ms).await
+    }
+
+    async fn application(&self, id: &str) -> StoreResult<Option<Application>> {
+        tenant::application(&self.pool, id).await
+    }
+
+    async fn online_applications(&self, uri: &str) -> StoreResult<Vec<Application>> {
+        tenant::online_applications(&self.pool, uri).await
+    }
+
+    async fn quota_usage(&self, uri: &str, now_ms: i64) -> StoreResult<QuotaUsage> {
+        tenant::quota_usage(&self.pool, uri, now_ms).await
+    }
+
+    async fn delete_application(&self, id: &str) -> StoreResult<bool> {
+        tenant::delete_application(&self.pool, id).await
+    }
+
+    async fn make_available(&self, id: &str, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<bool> {
+        let rung = tenant::make_available(&self.pool, &self.node, id, &events, now_ms).await?;
+        Ok(self.ring_if_committed(rung))
+    }
+
+    async fn touch_channel(&self, id: &str, params: ChannelParams, now_ms: i64) -> StoreResult<()> {
+        tenant::touch_channel(&self.pool, id, params, now_ms).await
+    }
+
+    async fn expire_idle_applications(&self, idle_before_ms: i64, busy: &[String]) -> StoreResult<Vec<String>> {
+        tenant::expire_idle_applications(&self.pool, idle_before_ms, busy).await
+    }
+
+    async fn append_events(&self, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let rung = events::append(&mut tx, &self.node, &events, now_ms).await?;
+        tx.commit().await.map_err(unavailable)?;
+        self.doorbell.ring(rung.iter().map(String::as_str));
+        Ok(())
+    }
+
+    async fn claim_poll(&self, app_id: &str, priority: u32, now_ms: i64, until_ms: i64) -> StoreResult<Option<u64>> {
+        tenant::claim_poll(&self.pool, &self.node, app_id, priority, now_ms, until_ms).await
+    }
+
+    async fn poll_holder(&self, app_id: &str) -> StoreResult<Option<u64>> {
+        tenant::poll_holder(&self.pool, app_id).await
+    }
+
+    async fn release_poll(&self, app_id: &str, ticket: u64, now_ms: i64) -> StoreResult<()> {
+        tenant::release_poll(&self.pool, app_id, ticket, now_ms).await
+    }
+
+    async fn events_after(&self, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
+        events::after(&self.pool, app_id, after_seq, limit).await
+    }
+
+    async fn save_batch(
+        &self,
+        app_id: &str,
+        batch: &DeliveredBatch,
+        previous_no: u64,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        events::save_batch(&self.pool, app_id, batch, previous_no, now_ms).await
+    }
+
+    async fn delete_acknowledged_events(&self, limit: u32) -> StoreResult<u64> {
+        events::delete_acknowledged(&self.pool, limit).await
+    }
+
+    async fn insert_meeting(&self, record: &MeetingRecord) -> StoreResult<()> {
+        meetings::insert(&self.pool, record).await
+    }
+
+    async fn meeting(&self, id: &str) -> StoreResult<Option<MeetingRecord>> {
+        meetings::get(&self.pool, id).await
+    }
+
+    async fn meeting_version(&self, id: &str) -> StoreResult<Option<u64>> {
+        meetings::version(&self.pool, id).await
+    }
+
+    async fn meetings_organized_by(&self, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
+        meetings::organized_by(&self.pool, uri, limit).await
+    }
+
+    async fn meetings_after(&self, after_id: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
+        meetings::after(&self.pool, after_id, limit).await
+    }
+
+    async fn save_meeting(
+        &self,
+        after: &MeetingRecord,
+        before: &Meeting,
+        events: Vec<NewEvent>,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        let rung = meetings::save(&self.pool, &self.node, after, before, &events, now_ms).await?;
+        Ok(self.ring_if_committed(rung))
+    }
+
+    async fn delete_meeting(&self, id: &str, version: u64, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<bool> {
+        let rung = meetings::delete(&self.pool, &self.node, id, version, &events, now_ms).await?;
+        Ok(self.ring_if_committed(rung))
+    }
+
+    async fn session_location(&self, session_id: &str) -> StoreResult<Option<SessionLocation>> {
+        meetings::location(&self.pool, session_id).await
+    }
+
+    async fn find_operation(&self, app_id: &str, operation_id: &str) -> StoreResult<Option<SessionLocation>> {
+        meetings::of_operation(&self.pool, app_id, operation_id).await
+    }
+
+    async fn sessions_of_application(&self, app_id: &str) -> StoreResult<Vec<SessionLocation>> {
+        meetings::of_application(&self.pool, app_id).await
+    }
+
+    async fn meetings_due(&self, now_ms: i64) -> StoreResult<Vec<String>> {
+        meetings::due(&self.pool, now_ms).await
+    }
+
+    async fn upsert_service_app(&self, app: &ServiceApp) -> StoreResult<bool> {
+        service::upsert_service_app(&self.pool, app).await
+    }
+
+    async fn find_service_app(&self, uri: &str) -> StoreResult<Option<ServiceApp>> {
+        service::find_service_app(&self.pool, uri).await
+    }
+
+    async fn list_service_apps(&self) -> StoreResult<Vec<ServiceApp>> {
+        service::list_service_apps(&self.pool).await
+    }
+
+    async fn insert_callback_route(&self, route: &CallbackRoute) -> StoreResult<()> {
+        service::insert_route(&self.pool, route).await
+    }
+
+    async fn delete_callback_route(&self, session_id: &str) -> StoreResult<()> {
+        service::delete_route(&self.pool, session_id).await
+    }
+
+    async fn claim_callbacks(
+        &self,
+        node: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        per_app: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<DueCallback>> {
+        service::claim(&self.pool, node, now_ms, lease_until_ms, per_app, limit).await
+    }
+
+    async fn renew_callback_lease(&self, session_id: &str, node: &str, lease_until_ms: i64) -> StoreResult<bool> {
+        service::renew_lease(&self.pool, session_id, node, lease_until_ms).await
+    }
+
+    async fn release_callback_lease(&self, session_id: &str, node: &str) -> StoreResult<()> {
+        service::release_lease(&self.pool, session_id, node).await
+    }
+
+    async fn callback_batch(
+        &self,
+        session_id: &str,
+        limit: u32,
+    ) -> StoreResult<Option<(CallbackRoute, Vec<OutboxItem>)>> {
+        service::batch(&self.pool, session_id, limit).await
+    }
+
+    async fn pin_callback_batch(&self, session_id: &str, through_id: i64) -> StoreResult<()> {
+        service::pin_batch(&self.pool, session_id, through_id).await
+    }
+
+    async fn callback_delivered(&self, session_id: &str, through_id: i64, context: Option<&str>) -> StoreResult<()> {
+        service::delivered(&self.pool, session_id, through_id, context).await
+    }
+
+    async fn callback_attempt_failed(&self, session_id: &str, next_attempt_ms: i64) -> StoreResult<u32> {
+        service::attempt_failed(&self.pool, session_id, next_attempt_ms).await
+    }
+
+    async fn callback_give_up(&self, session_id: &str, last_error: &str, now_ms: i64) -> StoreResult<()> {
+        service::give_up(&self.pool, session_id, last_error, now_ms).await
+    }
+
+    async fn callback_failures(&self) -> StoreResult<Vec<CallbackFailure>> {
+        service::failures(&self.pool).await
+    }
+
+    async fn purge_callback_routes(&self, before_ms: i64) -> StoreResult<u64> {
+        service::purge_routes(&self.pool, before_ms).await
+    }
+
+    async fn purge_finished(&self, before_ms: i64, limit: u32) -> StoreResult<Purged> {
+        retention::purge_finished(&self.pool, before_ms, limit).await
+    }
+
+    async fn close(&self) {
+        for task in &self.background {
+            task.abort();
+        }
+        self.pool.close().await;
+    }
+}

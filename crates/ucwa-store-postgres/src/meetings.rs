@@ -1,0 +1,322 @@
+//! Meetings: a header row plus one row per session, saved with compare-and-swap on the
+//! meeting's version. The `UPDATE ... WHERE version = $before` takes the meeting's row lock;
+//! a second node saving the same meeting waits for it, then re-checks the condition on the
+//! committed row and fails it, so exactly one of two concurrent commands wins and the other
+//! reloads and retries.
+
+use std::collections::BTreeMap;
+
+use sqlx::{FromRow, PgPool};
+use ucwa_core::meeting::{Meeting, MeetingKind, Session};
+use ucwa_core::model::{MeetingRecord, NewEvent};
+use ucwa_core::store::{SessionLocation, StoreError, StoreResult};
+
+use crate::{events, to_i64, unavailable};
+
+fn corrupt(what: &str, e: serde_json::Error) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| corrupt("encode", e))
+}
+
+#[derive(FromRow)]
+struct MeetingRow {
+    id: String,
+    settings: String,
+    ended: bool,
+    version: i64,
+    settings_revision: i64,
+    join_url: String,
+    created_ms: i64,
+    kind: String,
+    pending: Option<String>,
+}
+
+fn kind_name(kind: MeetingKind) -> &'static str {
+    match kind {
+        MeetingKind::Conference => "Conference",
+        MeetingKind::TwoParty => "TwoParty",
+    }
+}
+
+fn parse_kind(kind: &str) -> StoreResult<MeetingKind> {
+    match kind {
+        "Conference" => Ok(MeetingKind::Conference),
+        "TwoParty" => Ok(MeetingKind::TwoParty),
+        other => Err(StoreError::Corrupt(format!("meeting kind {other:?}"))),
+    }
+}
+
+const MEETING_COLUMNS: &str = "id, settings, ended, version, settings_revision, join_url, created_ms, kind, pending";
+
+/// The `pending` column of a record: its notices as JSON, NULL when there are none.
+fn pending_column(record: &MeetingRecord) -> StoreResult<Option<String>> {
+    if record.pending.is_empty() { Ok(None) } else { json(&record.pending).map(Some) }
+}
+
+/// The meetings of `rows` with their sessions, read in one more query.
+async fn assemble(pool: &PgPool, rows: Vec<MeetingRow>) -> StoreResult<Vec<MeetingRecord>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let session_rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT meeting_id, session_id, state FROM meeting_sessions WHERE meeting_id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(pool)
+            .await
+            .map_err(unavailable)?;
+    let mut sessions: BTreeMap<String, BTreeMap<String, Session>> = BTreeMap::new();
+    for (meeting_id, session_id, state) in session_rows {
+        let session = serde_json::from_str::<Session>(&state).map_err(|e| corrupt("session", e))?;
+        sessions.entry(meeting_id).or_default().insert(session_id, session);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let settings = serde_json::from_str(&row.settings).map_err(|e| corrupt("meeting settings", e))?;
+            let version = u64::try_from(row.version).map_err(|_| StoreError::Corrupt("negative version".into()))?;
+            let kind = parse_kind(&row.kind)?;
+            let own = sessions.remove(&row.id).unwrap_or_default();
+            let pending = match row.pending {
+                Some(notices) => serde_json::from_str(&notices).map_err(|e| corrupt("pending notices", e))?,
+                None => Vec::new(),
+            };
+            Ok(MeetingRecord {
+                meeting: Meeting::restore(row.id, settings, own, row.ended, version).with_kind(kind),
+                join_url: row.join_url,
+                created_ms: row.created_ms,
+                settings_revision: u64::try_from(row.settings_revision).unwrap_or(0),
+                pending,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn insert(pool: &PgPool, record: &MeetingRecord) -> StoreResult<()> {
+    let m = &record.meeting;
+    sqlx::query(
+        "INSERT INTO meetings (id, organizer_uri, settings, ended, version, settings_revision, join_url, created_ms,
+             next_deadline_ms, kind, finished_ms, pending)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(m.id())
+    .bind(&m.settings().organizer_uri)
+    .bind(json(m.settings())?)
+    .bind(m.is_ended())
+    .bind(to_i64(m.version())?)
+    .bind(to_i64(record.settings_revision)?)
+    .bind(&record.join_url)
+    .bind(record.created_ms)
+    .bind(m.next_deadline())
+    .bind(kind_name(m.kind()))
+    .bind(m.finished_at(record.created_ms))
+    .bind(pending_column(record)?)
+    .execute(pool)
+    .await
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+pub(crate) async fn get(pool: &PgPool, id: &str) -> StoreResult<Option<MeetingRecord>> {
+    let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE id = $1");
+    let row: Option<MeetingRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await.map_err(unavailable)?;
+    Ok(assemble(pool, row.into_iter().collect()).await?.pop())
+}
+
+pub(crate) async fn version(pool: &PgPool, id: &str) -> StoreResult<Option<u64>> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT version FROM meetings WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .map_err(unavailable)?;
+    Ok(row.and_then(|(v,)| u64::try_from(v).ok()))
+}
+
+pub(crate) async fn organized_by(pool: &PgPool, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
+    // Newest first in the query (so the limit keeps the newest), oldest first out.
+    let sql = format!(
+        "SELECT * FROM (SELECT {MEETING_COLUMNS} FROM meetings WHERE organizer_uri = $1 AND kind = 'Conference'
+                        ORDER BY created_ms DESC, id DESC LIMIT $2) newest
+         ORDER BY created_ms, id"
+    );
+    let rows: Vec<MeetingRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(uri)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(unavailable)?;
+    assemble(pool, rows).await
+}
+
+pub(crate) async fn after(pool: &PgPool, after_id: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
+    let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE id > $1 ORDER BY id LIMIT $2");
+    let rows: Vec<MeetingRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(unavailable)?;
+    assemble(pool, rows).await
+}
+
+/// Returns the applications to ring, or `None` when the version check failed.
+pub(crate) async fn save(
+    pool: &PgPool,
+    node: &str,
+    after: &MeetingRecord,
+    before: &Meeting,
+    new_events: &[NewEvent],
+    now_ms: i64,
+) -> StoreResult<Option<Vec<String>>> {
+    let m = &after.meeting;
+    let mut tx = pool.begin().await.map_err(unavailable)?;
+    let updated = sqlx::query(
+        "UPDATE meetings SET settings = $1, ended = $2, version = $3, settings_revision = $4, next_deadline_ms = $5,
+             kind = $6, finished_ms = $9, pending = $10
+         WHERE id = $7 AND version = $8",
+    )
+    .bind(json(m.settings())?)
+    .bind(m.is_ended())
+    .bind(to_i64(m.version())?)
+    .bind(to_i64(after.settings_revision)?)
+    .bind(m.next_deadline())
+    .bind(kind_name(m.kind()))
+    .bind(m.id())
+    .bind(to_i64(before.version())?)
+    .bind(m.finished_at(now_ms))
+    .bind(pending_column(after)?)
+    .execute(&mut *tx)
+    .await
+    .map_err(unavailable)?
+    .rows_affected();
+    if updated != 1 {
+        return Ok(None);
+    }
+    let changes = m.session_changes(before);
+    let (mut ids, mut apps, mut live, mut states, mut operations) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (id, session) in changes.written {
+        ids.push(id.as_str());
+        apps.push(session.app_id.as_str());
+        live.push(session.is_live());
+        states.push(json(session)?);
+        operations.push(session.own_operation_id());
+    }
+    if !ids.is_empty() {
+        sqlx::query(
+            "INSERT INTO meeting_sessions (session_id, meeting_id, app_id, live, state, operation_id)
+             SELECT s, $2, a, l, st, op
+             FROM unnest($1::text[], $3::text[], $4::bool[], $5::text[], $6::text[]) AS t(s, a, l, st, op)
+             ON CONFLICT (session_id) DO UPDATE SET live = excluded.live, state = excluded.state",
+        )
+        .bind(&ids)
+        .bind(m.id())
+        .bind(&apps)
+        .bind(&live)
+        .bind(&states)
+        .bind(&operations)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+    }
+    let forgotten: Vec<&str> = changes.removed.into_iter().map(String::as_str).collect();
+    if !forgotten.is_empty() {
+        sqlx::query("DELETE FROM meeting_sessions WHERE session_id = ANY($1)")
+            .bind(&forgotten)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+    }
+    let rung = events::append(&mut tx, node, new_events, now_ms).await?;
+    tx.commit().await.map_err(unavailable)?;
+    Ok(Some(rung.into_iter().collect()))
+}
+
+pub(crate) async fn delete(
+    pool: &PgPool,
+    node: &str,
+    id: &str,
+    version: u64,
+    new_events: &[NewEvent],
+    now_ms: i64,
+) -> StoreResult<Option<Vec<String>>> {
+    let mut tx = pool.begin().await.map_err(unavailable)?;
+    // The sessions go with the meeting (ON DELETE CASCADE).
+    let gone = sqlx::query("DELETE FROM meetings WHERE id = $1 AND version = $2")
+        .bind(id)
+        .bind(to_i64(version)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?
+        .rows_affected();
+    if gone != 1 {
+        return Ok(None);
+    }
+    let rung = events::append(&mut tx, node, new_events, now_ms).await?;
+    tx.commit().await.map_err(unavailable)?;
+    Ok(Some(rung.into_iter().collect()))
+}
+
+#[derive(FromRow)]
+struct LocationRow {
+    session_id: String,
+    meeting_id: String,
+    app_id: String,
+}
+
+impl From<LocationRow> for SessionLocation {
+    fn from(r: LocationRow) -> Self {
+        SessionLocation { session_id: r.session_id, meeting_id: r.meeting_id, app_id: r.app_id }
+    }
+}
+
+pub(crate) async fn location(pool: &PgPool, session_id: &str) -> StoreResult<Option<SessionLocation>> {
+    let row: Option<LocationRow> =
+        sqlx::query_as("SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE session_id = $1")
+            .bind(session_id)
+            .fetch_optional(pool)
+            .await
+            .map_err(unavailable)?;
+    Ok(row.map(SessionLocation::from))
+}
+
+pub(crate) async fn of_operation(
+    pool: &PgPool,
+    app_id: &str,
+    operation_id: &str,
+) -> StoreResult<Option<SessionLocation>> {
+    let row: Option<LocationRow> = sqlx::query_as(
+        "SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE app_id = $1 AND operation_id = $2 LIMIT 1",
+    )
+    .bind(app_id)
+    .bind(operation_id)
+    .fetch_optional(pool)
+    .await
+    .map_err(unavailable)?;
+    Ok(row.map(SessionLocation::from))
+}
+
+pub(crate) async fn of_application(pool: &PgPool, app_id: &str) -> StoreResult<Vec<SessionLocation>> {
+    let rows: Vec<LocationRow> =
+        sqlx::query_as("SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE app_id = $1 AND live")
+            .bind(app_id)
+            .fetch_all(pool)
+            .await
+            .map_err(unavailable)?;
+    Ok(rows.into_iter().map(SessionLocation::from).collect())
+}
+
+pub(crate) async fn due(pool: &PgPool, now_ms: i64) -> StoreResult<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT id FROM meetings WHERE next_deadline_ms <= $1
+         UNION SELECT id FROM meetings WHERE pending IS NOT NULL LIMIT 1000",
+    )
+    .bind(now_ms)
+    .fetch_all(pool)
+    .await
+    .map_err(unavailable)?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}

@@ -1,0 +1,218 @@
+//! The doorbell across nodes: `NOTIFY` at commit, one `LISTEN` connection per node.
+//!
+//! A transaction that appends events calls `pg_notify` with the ids of the applications
+//! whose log grew; PostgreSQL delivers the notification only if and when it commits. Each
+//! node's [`Listener`] task receives every notification and rings its local [`Doorbell`] for
+//! those applications; parked requests then re-read the event table. The payload is
+//! `<node>|<app id>,<app id>,...`: a node skips its own notifications, because it rang right
+//! after its own commit (no round trip through the server). An id written `!<app id>` is a
+//! claim of the application's event channel by a newer request (`Store::claim_poll`): the
+//! node rings it as a claim ([`Doorbell::ring_claims`]), and its parked request checks
+//! whether it was replaced.
+//!
+//! Payloads are limited to 8000 bytes, so a commit that reaches many applications sends
+//! several notifications. A notification carries no data, so one that is lost costs latency
+//! (until the parked request's timeout), never an event. Losses are noticed and repaired:
+//! - the listening connection drops: sqlx reconnects and listens again, then reports it
+//!   (`try_recv` answers `Ok(None)`); the task rings every parked request, which re-reads;
+//!   anything committed before the new `LISTEN` is in the table they read, anything after
+//!   it is notified;
+//! - the connection hangs without failing (a silently dead peer): every node notifies itself
+//!   every [`HEARTBEAT`]; when nothing at all arrives for [`STALE`], the task drops the
+//!   connection, listens on a new one and then rings every parked request.
+//!
+//! `LISTEN` needs a session of its own: a pooler in transaction mode (PgBouncer) in front of
+//! PostgreSQL loses it (docs/DEPLOYMENT.md).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+use ucwa_core::Doorbell;
+use ucwa_core::store::StoreResult;
+
+use crate::unavailable;
+
+/// The notification channel.
+pub(crate) const CHANNEL: &str = "ucwa_events";
+/// PostgreSQL refuses payloads of 8000 bytes or more; stay below with room to spare.
+const MAX_PAYLOAD: usize = 7900;
+/// How often a node notifies itself to prove its listening connection alive.
+const HEARTBEAT: Duration = Duration::from_secs(2);
+/// Silence after which the listening connection is presumed dead.
+const STALE: Duration = Duration::from_secs(10);
+
+/// The payloads announcing `apps`, each below the size limit.
+fn payloads(node: &str, apps: &BTreeSet<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = format!("{node}|");
+    let empty = current.len();
+    for app in apps {
+        if current.len() > empty && current.len() + 1 + app.len() > MAX_PAYLOAD {
+            out.push(std::mem::replace(&mut current, format!("{node}|")));
+        }
+        if current.len() > empty {
+            current.push(',');
+        }
+        current.push_str(app);
+    }
+    if current.len() > empty {
+        out.push(current);
+    }
+    out
+}
+
+/// The payload announcing that a request on `node` claimed `app_id`'s event channel.
+pub(crate) fn claim_payload(node: &str, app_id: &str) -> String {
+    format!("{node}|!{app_id}")
+}
+
+/// What a payload announces, unless it came from `own_node`: applications whose log grew
+/// and applications whose channel was claimed.
+fn announced<'p>(payload: &'p str, own_node: &str) -> Option<(Vec<&'p str>, Vec<&'p str>)> {
+    let (node, ids) = payload.split_once('|')?;
+    if node == own_node {
+        return None;
+    }
+    let (mut grew, mut claimed) = (Vec::new(), Vec::new());
+    for id in ids.split(',').filter(|a| !a.is_empty()) {
+        match id.strip_prefix('!') {
+            Some(app) => claimed.push(app),
+            None => grew.push(id),
+        }
+    }
+    Some((grew, claimed))
+}
+
+/// Queues the notification for `apps` in `tx`; PostgreSQL sends it at commit.
+pub(crate) async fn send(tx: &mut Transaction<'_, Postgres>, node: &str, apps: &BTreeSet<String>) -> StoreResult<()> {
+    let payloads = payloads(node, apps);
+    if payloads.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
+        .bind(CHANNEL)
+        .bind(&payloads)
+        .execute(&mut **tx)
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+/// The listening task of one node.
+pub(crate) struct Listener {
+    options: PgConnectOptions,
+    node: String,
+    doorbell: Arc<Doorbell>,
+}
+
+impl Listener {
+    /// Listens (failing if it cannot, so a misconfigured database is noticed at start) and
+    /// spawns the task that rings `doorbell`, plus the heartbeat sent through `pool`.
+    pub(crate) async fn start(
+        pool: &PgPool,
+        options: PgConnectOptions,
+        node: String,
+        doorbell: Arc<Doorbell>,
+    ) -> StoreResult<Vec<tokio::task::JoinHandle<()>>> {
+        let this = Self { options, node, doorbell };
+        let listener = this.listen().await.map_err(unavailable)?;
+        let heartbeat = tokio::spawn(heartbeat(pool.clone(), this.node.clone()));
+        Ok(vec![tokio::spawn(this.run(listener)), heartbeat])
+    }
+
+    /// A new connection (in a pool of its own, so a broken one never returns to the shared
+    /// pool) listening on [`CHANNEL`].
+    async fn listen(&self) -> Result<PgListener, sqlx::Error> {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(self.options.clone())
+            .await?;
+        let mut listener = PgListener::connect_with(&pool).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(listener)
+    }
+
+    /// Listens again until it succeeds, backing off up to a few seconds between attempts.
+    async fn relisten(&self) -> PgListener {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.listen().await {
+                Ok(listener) => return listener,
+                Err(e) => tracing::warn!(error = %e, "cannot listen for other nodes' events; retrying"),
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    async fn run(self, mut listener: PgListener) {
+        loop {
+            match tokio::time::timeout(STALE, listener.try_recv()).await {
+                Ok(Ok(Some(notification))) => {
+                    if let Some((grew, claimed)) = announced(notification.payload(), &self.node) {
+                        self.doorbell.ring(grew);
+                        self.doorbell.ring_claims(claimed);
+                    }
+                    continue;
+                }
+                // Reconnected and listening again: whatever was committed meanwhile is in
+                // the table, so a re-read by everyone finds it.
+                Ok(Ok(None)) => tracing::warn!("the listening connection was lost and re-established"),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "the listening connection failed");
+                    drop(listener);
+                    listener = self.relisten().await;
+                }
+                Err(_) => {
+                    tracing::warn!(silent_for = ?STALE, "no notification arrived, not even our heartbeat; listening anew");
+                    drop(listener);
+                    listener = self.relisten().await;
+                }
+            }
+            self.doorbell.ring_all();
+        }
+    }
+}
+
+/// Notifies this node's own listener every [`HEARTBEAT`] (an empty payload rings nothing).
+async fn heartbeat(pool: PgPool, node: String) {
+    let payload = format!("{node}|");
+    let mut ticker = tokio::time::interval(HEARTBEAT);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        let sent = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(&payload).execute(&pool).await;
+        if let Err(e) = sent {
+            tracing::debug!(error = %e, "heartbeat notification failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_stay_below_the_limit_and_carry_every_application() {
+        let apps: BTreeSet<String> = (0..2000).map(|i| format!("{i:020x}")).collect();
+        let out = payloads("node1", &apps);
+        assert!(out.len() > 1);
+        assert!(out.iter().all(|p| p.len() < 8000));
+        let back: BTreeSet<String> =
+            out.iter().flat_map(|p| announced(p, "node2").unwrap().0).map(str::to_owned).collect();
+        assert_eq!(back, apps);
+        assert!(announced(&out[0], "node1").is_none(), "a node skips its own notifications");
+        assert!(payloads("node1", &BTreeSet::new()).is_empty());
+        assert_eq!(announced("node1|", "node2").unwrap(), (vec![], vec![]), "a heartbeat rings nothing");
+        let claim = claim_payload("node1", "app7");
+        assert_eq!(announced(&claim, "node2").unwrap(), (vec![], vec!["app7"]));
+    }
+}

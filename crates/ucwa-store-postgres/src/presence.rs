@@ -1,0 +1,238 @@
+//! What users publish about themselves (presence, note, location), presence subscriptions,
+//! and finding users by name or address: the SQLite store's `presence` module on PostgreSQL.
+//!
+//! Between nodes: a publication is one upsert of its row, committed with its events (so the
+//! watchers' `NOTIFY` leaves at commit); the per-application cap on live subscriptions is
+//! counted under the application's row lock, so two nodes adding at once cannot both pass it.
+
+use sqlx::{FromRow, PgPool, Postgres, Transaction};
+use ucwa_core::model::{NewEvent, PresenceSubscription, Publication, PublicationChange, User};
+use ucwa_core::store::StoreResult;
+
+use crate::{events, unavailable};
+
+#[derive(FromRow)]
+struct UserRow {
+    uri: String,
+    display_name: String,
+    password_hash: String,
+}
+
+/// Users whose display name or URI contains `query` (letter case ignored), by name.
+/// `strpos` rather than `LIKE`, so `%` and `_` in a query are plain characters.
+pub(crate) async fn search_users(pool: &PgPool, query: &str, limit: u32) -> StoreResult<Vec<User>> {
+    let rows: Vec<UserRow> = sqlx::query_as(
+        "SELECT uri, display_name, password_hash FROM users
+         WHERE $1 = '' OR strpos(lower(display_name), lower($1)) > 0 OR strpos(lower(uri), lower($1)) > 0
+         ORDER BY lower(display_name), uri LIMIT $2",
+    )
+    .bind(query)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(unavailable)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| User { uri: r.uri, display_name: r.display_name, password_hash: r.password_hash })
+        .collect())
+}
+
+#[derive(FromRow)]
+struct PublicationRow {
+    availability: Option<String>,
+    note: Option<String>,
+    location: Option<String>,
+}
+
+pub(crate) async fn publication(pool: &PgPool, uri: &str) -> StoreResult<Publication> {
+    let row: Option<PublicationRow> =
+        sqlx::query_as("SELECT availability, note, location FROM publications WHERE uri = $1")
+            .bind(uri)
+            .fetch_optional(pool)
+            .await
+            .map_err(unavailable)?;
+    Ok(row
+        .map(|r| Publication { availability: r.availability, note: r.note, location: r.location })
+        .unwrap_or_default())
+}
+
+/// Applies `change` and appends `new_events` in one transaction; returns the applications
+/// to ring.
+pub(crate) async fn publish(
+    pool: &PgPool,
+    node: &str,
+    uri: &str,
+    change: &PublicationChange,
+    new_events: &[NewEvent],
+    now_ms: i64,
+) -> StoreResult<Vec<String>> {
+    let (column, value) = match change {
+        PublicationChange::Availability(v) => ("availability", v),
+        PublicationChange::Note(v) => ("note", v),
+        PublicationChange::Location(v) => ("location", v),
+    };
+    let mut tx = pool.begin().await.map_err(unavailable)?;
+    // `column` is one of three fixed names above, never input.
+    let sql = format!(
+        "INSERT INTO publications (uri, {column}, updated_ms) VALUES ($1, $2, $3)
+         ON CONFLICT (uri) DO UPDATE SET {column} = excluded.{column}, updated_ms = excluded.updated_ms"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(uri)
+        .bind(value.as_deref())
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+    let rung = events::append(&mut tx, node, new_events, now_ms).await?;
+    tx.commit().await.map_err(unavailable)?;
+    Ok(rung.into_iter().collect())
+}
+
+/// Adds `uris` to a subscription after its current members (those it has are skipped).
+async fn add_members(tx: &mut Transaction<'_, Postgres>, id: &str, uris: &[String]) -> StoreResult<()> {
+    if uris.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO presence_subscription_members (subscription_id, position, uri)
+         SELECT $1, (SELECT COALESCE(MAX(position), -1) FROM presence_subscription_members WHERE subscription_id = $1)
+                    + t.n, t.uri
+         FROM unnest($2::text[]) WITH ORDINALITY AS t(uri, n)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(uris)
+    .execute(&mut **tx)
+    .await
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+pub(crate) async fn insert_subscription(
+    pool: &PgPool,
+    subscription: &PresenceSubscription,
+    max_live: u32,
+    now_ms: i64,
+) -> StoreResult<bool> {
+    let mut tx = pool.begin().await.map_err(unavailable)?;
+    // The application's row lock serialises the count and the insert across nodes.
+    let live: Option<i64> = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM presence_subscriptions WHERE app_id = a.id AND expires_ms > $2)
+         FROM applications a WHERE a.id = $1 FOR UPDATE",
+    )
+    .bind(&subscription.app_id)
+    .bind(now_ms)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(unavailable)?;
+    if live.is_none_or(|n| n >= i64::from(max_live)) {
+        return Ok(false);
+    }
+    sqlx::query("INSERT INTO presence_subscriptions (id, app_id, created_ms, expires_ms) VALUES ($1, $2, $3, $4)")
+        .bind(&subscription.id)
+        .bind(&subscription.app_id)
+        .bind(now_ms)
+        .bind(subscription.expires_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+    add_members(&mut tx, &subscription.id, &subscription.uris).await?;
+    tx.commit().await.map_err(unavailable)?;
+    Ok(true)
+}
+
+#[derive(FromRow)]
+struct SubscriptionRow {
+    id: String,
+    app_id: String,
+    expires_ms: i64,
+    uris: Vec<String>,
+}
+
+pub(crate) async fn subscriptions(pool: &PgPool, app_id: &str, now_ms: i64) -> StoreResult<Vec<PresenceSubscription>> {
+    let rows: Vec<SubscriptionRow> = sqlx::query_as(
+        "SELECT s.id, s.app_id, s.expires_ms,
+                ARRAY(SELECT m.uri FROM presence_subscription_members m WHERE m.subscription_id = s.id
+                      ORDER BY m.position) AS uris
+         FROM presence_subscriptions s WHERE s.app_id = $1 AND s.expires_ms > $2
+         ORDER BY s.created_ms, s.id",
+    )
+    .bind(app_id)
+    .bind(now_ms)
+    .fetch_all(pool)
+    .await
+    .map_err(unavailable)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| PresenceSubscription { id: r.id, app_id: r.app_id, uris: r.uris, expires_ms: r.expires_ms })
+        .collect())
+}
+
+pub(crate) async fn update_subscription(
+    pool: &PgPool,
+    app_id: &str,
+    id: &str,
+    expires_ms: Option<i64>,
+    uris: &[String],
+    now_ms: i64,
+) -> StoreResult<bool> {
+    let mut tx = pool.begin().await.map_err(unavailable)?;
+    let live: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM presence_subscriptions WHERE id = $1 AND app_id = $2 AND expires_ms > $3 FOR UPDATE",
+    )
+    .bind(id)
+    .bind(app_id)
+    .bind(now_ms)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(unavailable)?;
+    if live.is_none() {
+        return Ok(false);
+    }
+    if let Some(expires_ms) = expires_ms {
+        sqlx::query("UPDATE presence_subscriptions SET expires_ms = $1 WHERE id = $2")
+            .bind(expires_ms)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+    }
+    add_members(&mut tx, id, uris).await?;
+    tx.commit().await.map_err(unavailable)?;
+    Ok(true)
+}
+
+pub(crate) async fn delete_subscription(pool: &PgPool, app_id: &str, id: &str) -> StoreResult<bool> {
+    let done = sqlx::query("DELETE FROM presence_subscriptions WHERE id = $1 AND app_id = $2")
+        .bind(id)
+        .bind(app_id)
+        .execute(pool)
+        .await
+        .map_err(unavailable)?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn watchers(pool: &PgPool, uri: &str, now_ms: i64) -> StoreResult<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT s.app_id FROM presence_subscription_members m
+         JOIN presence_subscriptions s ON s.id = m.subscription_id
+         JOIN applications a ON a.id = s.app_id
+         WHERE m.uri = $1 AND s.expires_ms > $2 AND a.status = 'active'
+         ORDER BY s.app_id",
+    )
+    .bind(uri)
+    .bind(now_ms)
+    .fetch_all(pool)
+    .await
+    .map_err(unavailable)
+}
+
+pub(crate) async fn purge_expired(pool: &PgPool, now_ms: i64) -> StoreResult<u64> {
+    let done = sqlx::query("DELETE FROM presence_subscriptions WHERE expires_ms <= $1")
+        .bind(now_ms)
+        .execute(pool)
+        .await
+        .map_err(unavailable)?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,132 @@
+//! Throwaway databases for tests and benchmarks: each test gets a database of its own on the
+//! server named by `UCWA_TEST_POSTGRES_URL` (`.ci/postgres-up` starts one), so tests run in
+//! parallel without seeing each other's rows or notifications, and the database is dropped
+//! when the [`ScratchDatabase`] is (also when the test panics).
+//!
+//! Without the variable, [`ScratchDatabase::create`] answers `Ok(None)` and prints that the
+//! test was skipped, except under `CI=true`, where a PostgreSQL test that cannot run is an
+//! error: CI must not pass by skipping them.
+
+use std::time::Duration;
+
+use sqlx::{Connection, PgConnection};
+use ucwa_core::credentials::new_id;
+
+/// The environment variable naming the test server (a database the user may
+/// `CREATE DATABASE` from, e.g. `postgres://ucwa:secret@127.0.0.1:5432/postgres`).
+pub const ENV: &str = "UCWA_TEST_POSTGRES_URL";
+
+/// A database created for one test, dropped on drop.
+#[derive(Debug)]
+pub struct ScratchDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+/// The test server's URL, if one is configured. `Ok(None)` when `UCWA_TEST_POSTGRES_URL` is
+/// unset outside CI (the caller skips; this prints the notice naming `test`); `Err` when it
+/// is unset under `CI=true`.
+pub fn server_url(test: &str) -> Result<Option<String>, String> {
+    if let Some(url) = std::env::var(ENV).ok().filter(|u| !u.is_empty()) {
+        return Ok(Some(url));
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        return Err(format!("{ENV} is not set under CI=true: {test} must run on PostgreSQL"));
+    }
+    eprintln!("skipped {test}: set {ENV} to run it on PostgreSQL (.ci/postgres-up starts one)");
+    Ok(None)
+}
+
+impl ScratchDatabase {
+    /// A new, empty database on the server of `UCWA_TEST_POSTGRES_URL`. `Ok(None)` when the
+    /// variable is unset outside CI (the test should return; this prints the notice);
+    /// `Err` when it is unset under `CI=true`, or the server refuses.
+    pub async fn create(test: &str) -> Result<Option<Self>, String> {
+        let Some(admin_url) = server_url(test)? else { return Ok(None) };
+        let name = format!("ucwa_test_{}", new_id());
+        let url = with_database(&admin_url, &name).ok_or_else(|| format!("{ENV} is not a postgres:// URL"))?;
+        let mut admin = PgConnection::connect(&admin_url).await.map_err(|e| format!("connecting to {ENV}: {e}"))?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut admin)
+            .await
+            .map_err(|e| format!("creating a test database: {e}"))?;
+        let _ = admin.close().await;
+        Ok(Some(Self { admin_url, name, url }))
+    }
+
+    /// The URL of the new database.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// How long dropping a database may hold up the end of a test. See [`ScratchDatabase`]'s
+/// `Drop` for why it may take longer and why giving up on the answer is safe.
+const DROP_WAIT: Duration = Duration::from_secs(1);
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        // Drop usually runs on the test's runtime thread, blocked here meanwhile: a thread
+        // with a runtime of its own does the work. FORCE ends the connections the test left
+        // open, except one the blocked runtime was still authenticating: PostgreSQL cannot
+        // end a backend during authentication and waits for its `authentication_timeout`
+        // (60 s by default). So the DROP is sent and waited for at most DROP_WAIT; PostgreSQL
+        // completes it on its own once that backend times out, whether or not anyone is
+        // still connected to hear the answer.
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&admin_url).await.map_err(|e| e.to_string())?;
+                let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                let drop = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin);
+                match tokio::time::timeout(DROP_WAIT, drop).await {
+                    Ok(done) => {
+                        done.map_err(|e| e.to_string())?;
+                        let _ = admin.close().await;
+                    }
+                    Err(_) => eprintln!("test database {name} is being dropped in the background"),
+                }
+                Ok::<_, String>(())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("could not drop test database {}: {e}", self.name);
+        }
+    }
+}
+
+/// `url` with its database (the path) replaced by `database`; the query is kept.
+fn with_database(url: &str, database: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let (before_query, query) = match rest.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (rest, None),
+    };
+    let authority = before_query.split_once('/').map_or(before_query, |(a, _)| a);
+    let mut out = format!("{scheme}://{authority}/{database}");
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn the_database_of_a_url_is_replaced() {
+        assert_eq!(with_database("postgres://u:p@h:5/postgres", "t").unwrap(), "postgres://u:p@h:5/t");
+        assert_eq!(
+            with_database("postgresql://h/db?sslmode=disable", "t").unwrap(),
+            "postgresql://h/t?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h", "t").unwrap(), "postgres://h/t");
+        assert!(with_database("not a url", "t").is_none());
+    }
+}

@@ -1,0 +1,495 @@
+//! Users, tokens and applications.
+
+use sqlx::{FromRow, PgPool};
+use ucwa_core::channel::ChannelParams;
+use ucwa_core::model::{
+    AppKind, AppStatus, Application, DeliveredBatch, NewApplication, NewEvent, Principal, TokenRecord, User,
+};
+use ucwa_core::store::{QuotaUsage, SigninWindow, StoreError, StoreResult};
+
+use crate::{events, notify, unavailable};
+
+#[derive(FromRow)]
+struct UserRow {
+    uri: String,
+    display_name: String,
+    password_hash: String,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User { uri: r.uri, display_name: r.display_name, password_hash: r.password_hash }
+    }
+}
+
+pub(crate) async fn upsert_user(pool: &PgPool, user: &User) -> StoreResult<bool> {
+    // `xmax = 0` holds for a row this statement inserted, not for one it updated.
+    let (created,): (bool,) = sqlx::query_as(
+        "INSERT INTO users (uri, display_name, password_hash) VALUES ($1, $2, $3)
+         ON CONFLICT (uri) DO UPDATE SET display_name = excluded.display_name, password_hash = excluded.password_hash
+         RETURNING xmax = 0",
+    )
+    .bind(&user.uri)
+    .bind(&user.display_name)
+    .bind(&user.password_hash)
+    .fetch_one(pool)
+    .await
+    .map_err(unavailable)?;
+    Ok(created)
+}
+
+pub(crate) async fn find_user(pool: &PgPool, uri: &str) -> StoreResult<Option<User>> {
+    let row: Option<UserRow> = sqlx::query_as("SELECT uri, display_name, password_hash FROM users WHERE uri = $1")
+        .bind(uri)
+        .fetch_optional(pool)
+        .await
+        .map_err(unavailable)?;
+    Ok(row.map(User::from))
+}
+
+pub(crate) async fn list_users(pool: &PgPool) -> StoreResult<Vec<User>> {
+    let rows: Vec<UserRow> = sqlx::query_as("SELECT uri, display_name, password_hash FROM users ORDER BY uri")
+        .fetch_all(pool)
+        .await
+        .map_err(unavailable)?;
+    Ok(rows.into_iter().map(User::from).collect())
+}
+
+#[derive(FromRow)]
+struct TokenRow {
+    hash: Vec<u8>,
+    kind: String,
+    uri: String,
+    meeting_uri: Option<String>,
+    origins: Option<String>,
+    expires_ms: i64,
+}
+
+pub(crate) async fn quota_usage(pool: &PgPool, uri: &str, now_ms: i64) -> StoreResult<QuotaUsage> {
+    let (applications, meetings): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM applications WHERE owner_uri = $1 AND status = 'active'),
+                (SELECT COUNT(*) FROM meetings WHERE organizer_uri = $1 AND (finished_ms IS NULL OR finished_ms > $2))",
+    )
+    .bind(uri)
+    .bind(now_ms)
+    .fetch_one(pool)
+    .await
+    .map_err(unavailable)?;
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    Ok(QuotaUsage { applications: count(applications), meetings: count(meetings) })
+}
+
+/// The `kind` column of a principal's tokens.
+fn token_kind(principal: &Principal) -> &'static str {
+    match principal {
+        Principal::User { .. } => "user",
+        Principal::Anonymous { .. } => "anonymous",
+        Principal::Service { .. } => "service",
+        Principal::PsGuest { .. } => "psguest",
+    }
+}
+
+pub(crate) async fn revoke_tokens(pool: &PgPool, principal: &Principal) -> StoreResult<u64> {
+    let done = sqlx::query("DELETE FROM tokens WHERE uri = $1 AND kind = $2")
+        .bind(principal.uri())
+        .bind(token_kind(principal))
+        .execute(pool)
+        .await
+        .map_err(unavailable)?;
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn insert_token(pool: &PgPool, token: &TokenRecord) -> StoreResult<()> {
+    let kind = token_kind(&token.principal);
+    let (meeting_uri, origins) = match &token.principal {
+        Principal::User { .. } | Principal::Service { .. } => (None, None),
+        Principal::Anonymous { meeting_uri, .. } => (Some(meeting_uri.as_str()), None),
+        Principal::PsGuest { meeting_uri, origins, .. } => (Some(meeting_uri.as_str()), Some(origins.join(";"))),
+    };
+    sqlx::query(
+        "INSERT INTO tokens (hash, kind, uri, meeting_uri, origins, expires_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&token.hash)
+    .bind(kind)
+    .bind(token.principal.uri())
+    .bind(meeting_uri)
+    .bind(origins)
+    .bind(token.expires_ms)
+    .execute(pool)
+    .await
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+pub(crate) async fn find_token(pool: &PgPool, hash: &[u8], now_ms: i64) -> StoreResult<Option<TokenRecord>> {
+    let row: Option<TokenRow> = sqlx::query_as(
+        "SELECT hash, kind, uri, meeting_uri, origins, expires_ms FROM tokens WHERE hash = $1 AND expires_ms > $2",
+    )
+    .bind(hash)
+    .bind(now_ms)
+    .fetch_optional(pool)
+    .await
+    .map_err(unavailable)?;
+    row.map(|r| {
+        let principal = match (r.kind.as_str(), r.meeting_uri) {
+            ("user", _) => Principal::User { uri: r.uri },
+            ("anonymous", Some(meeting_uri)) => Principal::Anonymous { uri: r.uri, meeting_uri },
+            ("service", _) => Principal::Service { uri: r.uri },
+            ("psguest", Some(meeting_uri)) => Principal::PsGuest {
+                uri: r.uri,
+                meeting_uri,
+                origins: r
+                    .origins
+                    .unwrap_or_default()
+                    .split(';')
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            },
+            (kind, _) => return Err(StoreError::Corrupt(format!("token of unknown kind {kind:?}"))),
+        };
+        Ok(TokenRecord { hash: r.hash, principal, expires_ms: r.expires_ms })
+    })
+    .transpose()
+}
+
+pub(crate) async fn purge_expired_tokens(pool: &PgPool, now_ms: i64) -> StoreResult<u64> {
+    let done = sqlx::query("DELETE FROM tokens WHERE expires_ms <= $1")
+        .bind(now_ms)
+        .execute(pool)
+        .await
+        .map_err(unavailable)?;
+    sqlx::query("DELETE FROM signin_failures WHERE until_ms <= $1")
+        .bind(now_ms)
+        .execute(pool)
+        .await
+        .map_err(unavailable)?;
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn signin_failures(pool: &PgPool, key: &str, now_ms: i64) -> StoreResult<Option<SigninWindow>> {
+    let row: Option<(i64, i64)> =
+        sqlx::query_as("SELECT failures, until_ms FROM signin_failures WHERE name = $1 AND until_ms > $2")
+            .bind(key)
+            .bind(now_ms)
+            .fetch_optional(pool)
+            .await
+            .map_err(unavailable)?;
+    Ok(row.map(|(n, until_ms)| SigninWindow { failures: u32::try_from(n).unwrap_or(u32::MAX), until_ms }))
+}
+
+/// Counts the failure in the open window or opens a new one, in one statement: two nodes
+/// counting at once both count (the row lock orders them).
+pub(crate) async fn record_signin_failure(pool: &PgPool, key: &str, now_ms: i64, window_ms: i64) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO signin_failures (name, until_ms, failures) VALUES ($1, $2 + $3, 1)
+         ON CONFLICT (name) DO UPDATE SET
+             failures = CASE WHEN signin_failures.until_ms <= $2 THEN 1 ELSE signin_failures.failures + 1 END,
+             until_ms = CASE WHEN signin_failures.until_ms <= $2 THEN $2 + $3 ELSE signin_failures.until_ms END",
+    )
+    .bind(key)
+    .bind(now_ms)
+    .bind(window_ms)
+    .execute(pool)
+    .await
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+#[derive(FromRow)]
+struct AppRow {
+    id: String,
+    owner_uri: String,
+    anonymous: bool,
+    display_name: String,
+    endpoint_id: String,
+    user_agent: String,
+    culture: String,
+    instance_id: Option<String>,
+    kind: String,
+    status: String,
+    available: bool,
+    created_ms: i64,
+    last_seen_ms: i64,
+    timeout_s: i64,
+    low_s: i64,
+    medium_s: i64,
+    priority: i64,
+    batch_no: i64,
+    batch_body: String,
+    batch_max_seq: i64,
+}
+
+const APP_COLUMNS: &str = "id, owner_uri, anonymous, display_name, endpoint_id, user_agent, culture, instance_id, kind, status, \
+     available, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority, batch_no, batch_body, batch_max_seq";
+
+impl TryFrom<AppRow> for Application {
+    type Error = StoreError;
+
+    fn try_from(r: AppRow) -> Result<Self, StoreError> {
+        let status = match r.status.as_str() {
+            "active" => AppStatus::Active,
+            "expired" => AppStatus::Expired,
+            other => return Err(StoreError::Corrupt(format!("application status {other:?}"))),
+        };
+        let kind =
+            AppKind::parse(&r.kind).ok_or_else(|| StoreError::Corrupt(format!("application kind {:?}", r.kind)))?;
+        let u32_of = |v: i64| u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("channel parameter {v}")));
+        Ok(Application {
+            id: r.id,
+            owner_uri: r.owner_uri,
+            anonymous: r.anonymous,
+            display_name: r.display_name,
+            endpoint_id: r.endpoint_id,
+            user_agent: r.user_agent,
+            culture: r.culture,
+            instance_id: r.instance_id,
+            kind,
+            status,
+            available: r.available,
+            created_ms: r.created_ms,
+            last_seen_ms: r.last_seen_ms,
+            channel: ChannelParams {
+                timeout_s: u32_of(r.timeout_s)?,
+                low_s: u32_of(r.low_s)?,
+                medium_s: u32_of(r.medium_s)?,
+                priority: u32_of(r.priority)?,
+            },
+            delivered: DeliveredBatch {
+                no: u64::try_from(r.batch_no).map_err(|_| StoreError::Corrupt("negative batch number".into()))?,
+                body: r.batch_body,
+                max_seq: r.batch_max_seq,
+            },
+        })
+    }
+}
+
+pub(crate) async fn application(pool: &PgPool, id: &str) -> StoreResult<Option<Application>> {
+    let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE id = $1");
+    let row: Option<AppRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await.map_err(unavailable)?;
+    row.map(Application::try_from).transpose()
+}
+
+/// Active applications of `uri` that called `makeMeAvailable`: where invitations ring.
+pub(crate) async fn online_applications(pool: &PgPool, uri: &str) -> StoreResult<Vec<Application>> {
+    let sql = format!(
+        "SELECT {APP_COLUMNS} FROM applications WHERE owner_uri = $1 AND NOT anonymous AND available \
+         AND status = 'active' ORDER BY created_ms, id"
+    );
+    let rows: Vec<AppRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).fetch_all(pool).await.map_err(unavailable)?;
+    rows.into_iter().map(Application::try_from).collect()
+}
+
+pub(crate) async fn create_application(
+    pool: &PgPool,
+    new: &NewApplication,
+    params: ChannelParams,
+    now_ms: i64,
+) -> StoreResult<(Application, bool)> {
+    // The partial unique index settles two nodes creating the same endpoint's application at
+    // once: one inserts, the other finds the winner's row. The row can end (expire, be
+    // deleted) between the two statements, hence the second round.
+    for _ in 0..2 {
+        let sql = format!(
+            "INSERT INTO applications (id, owner_uri, anonymous, display_name, endpoint_id, user_agent, culture,
+                 instance_id, kind, status, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active', $10, $10, $11, $12, $13, $14)
+             ON CONFLICT (kind, owner_uri, endpoint_id) WHERE status = 'active' DO NOTHING
+             RETURNING {APP_COLUMNS}"
+        );
+        let inserted: Option<AppRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(&new.id)
+            .bind(&new.owner_uri)
+            .bind(new.anonymous)
+            .bind(&new.display_name)
+            .bind(&new.endpoint_id)
+            .bind(&new.user_agent)
+            .bind(&new.culture)
+            .bind(&new.instance_id)
+            .bind(new.kind.as_str())
+            .bind(now_ms)
+            .bind(i64::from(params.timeout_s))
+            .bind(i64::from(params.low_s))
+            .bind(i64::from(params.medium_s))
+            .bind(i64::from(params.priority))
+            .fetch_optional(pool)
+            .await
+            .map_err(unavailable)?;
+        if let Some(row) = inserted {
+            return Ok((Application::try_from(row)?, true));
+        }
+        let sql = format!(
+            "SELECT {APP_COLUMNS} FROM applications
+             WHERE kind = $1 AND owner_uri = $2 AND endpoint_id = $3 AND status = 'active'"
+        );
+        let existing: Option<AppRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(new.kind.as_str())
+            .bind(&new.owner_uri)
+            .bind(&new.endpoint_id)
+            .fetch_optional(pool)
+            .await
+            .map_err(unavailable)?;
+        if let Some(row) = existing {
+            return Ok((Application::try_from(row)?, false));
+        }
+    }
+    Err(StoreError::Unavailable("the application kept changing while being created".into()))
+}
+
+pub(crate) async fn delete_application(pool: &PgPool, id: &str) -> StoreResult<bool> {
+    let mut tx = pool.begin().await.map_err(unavailable)?;
+    // The row first: its lock keeps appenders out until commit, after which they find no
+    // application and drop their events, so no event is left behind.
+    let gone = sqlx::query("DELETE FROM applications WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?
+        .rows_affected();
+    sqlx::query("DELETE FROM events WHERE app_id = $1").bind(id).execute(&mut *tx).await.map_err(unavailable)?;
+    tx.commit().await.map_err(unavailable)?;
+    Ok(gone == 1)
+}
+
+/// Marks the application available and appends `events`; `None` if it already was.
+/// Returns the applications to ring.
+pub(crate) async fn make_available(
+    pool: &PgPool,
+    node: &str,
+    id: &str,
+    new_events: &[NewEvent],
+    now_ms: i64,
+) -> StoreResult<Option<Vec<String>>> {
+    let mut tx = pool.begin().await.map_err(unavailable)?;
+    // Every application row this transaction will touch, locked in id order first (see
+    // events.rs on deadlocks).
+    let mut ids: Vec<&str> = new_events.iter().map(|e| e.app_id.as_str()).chain([id]).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    events::lock_applications(&mut tx, &ids).await?;
+    let changed =
+        sqlx::query("UPDATE applications SET available = TRUE WHERE id = $1 AND NOT available AND status = 'active'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?
+            .rows_affected()
+            == 1;
+    if !changed {
+        return Ok(None);
+    }
+    let rung = events::append(&mut tx, node, new_events, now_ms).await?;
+    tx.commit().await.map_err(unavailable)?;
+    Ok(Some(rung.into_iter().collect()))
+}
+
+pub(crate) async fn touch_channel(pool: &PgPool, id: &str, params: ChannelParams, now_ms: i64) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE applications SET last_seen_ms = $1, timeout_s = $2, low_s = $3, medium_s = $4, priority = $5
+         WHERE id = $6 AND status = 'active'",
+    )
+    .bind(now_ms)
+    .bind(i64::from(params.timeout_s))
+    .bind(i64::from(params.low_s))
+    .bind(i64::from(params.medium_s))
+    .bind(i64::from(params.priority))
+    .bind(id)
+    .execute(pool)
+    .await
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+pub(crate) async fn expire_idle_applications(
+    pool: &PgPool,
+    idle_before_ms: i64,
+    busy: &[String],
+) -> StoreResult<Vec<String>> {
+    let mut tx = pool.begin().await.map_err(unavailable)?;
+    // Service applications are logical per-endpoint entries without a P-GET: they never
+    // expire by inactivity. A request parked on any node keeps its application active until
+    // its end (`poll_until_ms`, see `claim_poll`); `busy` are this node's. Rows another
+    // transaction holds are skipped (they are in use, and
+    // waiting could deadlock with an appender); the next sweep gets them if still idle. The
+    // idle condition is re-checked on the locked row.
+    let expired: Vec<(String,)> = sqlx::query_as(
+        "UPDATE applications SET status = 'expired', batch_body = ''
+         WHERE id IN (SELECT id FROM applications
+                      WHERE status = 'active' AND kind <> 'service' AND GREATEST(last_seen_ms, poll_until_ms) < $1
+                        AND NOT (id = ANY($2))
+                      ORDER BY id FOR UPDATE SKIP LOCKED)
+         RETURNING id",
+    )
+    .bind(idle_before_ms)
+    .bind(busy)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(unavailable)?;
+    let expired: Vec<String> = expired.into_iter().map(|(id,)| id).collect();
+    if !expired.is_empty() {
+        sqlx::query("DELETE FROM events WHERE app_id = ANY($1)")
+            .bind(&expired)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+    }
+    tx.commit().await.map_err(unavailable)?;
+    Ok(expired)
+}
+
+/// Takes the application's channel (see `Store::claim_poll`) and, in the same statement,
+/// tells the other nodes, whose parked request for it must check whether it still holds it.
+pub(crate) async fn claim_poll(
+    pool: &PgPool,
+    node: &str,
+    app_id: &str,
+    priority: u32,
+    now_ms: i64,
+    until_ms: i64,
+) -> StoreResult<Option<u64>> {
+    let claimed: Option<(i64,)> = sqlx::query_as(
+        "WITH claimed AS (
+             UPDATE applications SET poll_ticket = poll_ticket + 1, poll_priority = $2, poll_until_ms = $4
+             WHERE id = $1 AND status = 'active'
+               AND (poll_priority IS NULL OR poll_priority <= $2 OR poll_until_ms <= $3)
+             RETURNING poll_ticket),
+         -- Evaluated once per claimed row: no claim, no notification.
+         told AS (SELECT pg_notify($5, $6) FROM claimed)
+         SELECT poll_ticket FROM claimed, told",
+    )
+    .bind(app_id)
+    .bind(i64::from(priority))
+    .bind(now_ms)
+    .bind(until_ms)
+    .bind(notify::CHANNEL)
+    .bind(notify::claim_payload(node, app_id))
+    .fetch_optional(pool)
+    .await
+    .map_err(unavailable)?;
+    Ok(claimed.map(|(ticket,)| u64::try_from(ticket).unwrap_or(0)))
+}
+
+pub(crate) async fn poll_holder(pool: &PgPool, app_id: &str) -> StoreResult<Option<u64>> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT poll_ticket FROM applications WHERE id = $1")
+        .bind(app_id)
+        .fetch_optional(pool)
+        .await
+        .map_err(unavailable)?;
+    Ok(row.map(|(ticket,)| u64::try_from(ticket).unwrap_or(0)))
+}
+
+pub(crate) async fn release_poll(pool: &PgPool, app_id: &str, ticket: u64, now_ms: i64) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE applications SET poll_priority = NULL, poll_until_ms = $3
+         WHERE id = $1 AND poll_ticket = $2",
+    )
+    .bind(app_id)
+    .bind(i64::try_from(ticket).unwrap_or(i64::MAX))
+    .bind(now_ms)
+    .execute(pool)
+    .await
+    .map_err(unavailable)?;
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! What only several nodes on one PostgreSQL database can show (the conformance suite,
+//! `conformance.rs`, covers what every store must do): two `PostgresStore`s opened on the
+//! same database are two nodes. Each test gets a database of its own on the server of
+//! `UCWA_TEST_POSTGRES_URL`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failed unwrap is a failed test")]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use ucwa_core::Store;
+use ucwa_core::channel::{ChannelLimits, Priority};
+use ucwa_core::meeting::{Meeting, MeetingSettings};
+use ucwa_core::model::{MeetingRecord, NewApplication, NewEvent};
+use ucwa_core::service::CallbackRoute;
+use ucwa_store_postgres::PostgresStore;
+use ucwa_store_postgres::scratch::ScratchDatabase;
+
+/// A fresh database and a store on it, or `None` (skipped) without a test server.
+async fn node(test: &str) -> Option<(ScratchDatabase, PostgresStore)> {
+    let db = ScratchDatabase::create(test).await.expect("a test database")?;
+    let store = PostgresStore::open(db.url()).await.expect("open the store");
+    Some((db, store))
+}
+
+async fn app(store: &PostgresStore, id: &str) {
+    let new = NewApplication {
+        id: id.into(),
+        owner_uri: "sip:a@example.com".into(),
+        anonymous: false,
+        display_name: "A".into(),
+        endpoint_id: id.into(),
+        user_agent: "t".into(),
+        culture: "en".into(),
+        instance_id: None,
+        kind: Default::default(),
+    };
+    store.create_application(&new, ChannelLimits::default().defaults(), 0).await.unwrap();
+}
+
+fn event(app: &str, tag: u32) -> NewEvent {
+    NewEvent {
+        app_id: app.into(),
+        priority: Priority::High,
+        sender_rel: "communication".into(),
+        sender_href: "/c".into(),
+        body: json!({ "tag": tag }),
+        conversation: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_on_two_nodes_are_gap_free_and_never_deadlock() {
+    let Some((db, a)) = node("concurrent_appends_on_two_nodes_are_gap_free_and_never_deadlock").await else {
+        return;
+    };
+    let b = PostgresStore::open(db.url()).await.unwrap();
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    for id in ["x", "y", "z"] {
+        app(&a, id).await;
+    }
+    const ROUNDS: u32 = 60;
+    let writer = |store: Arc<PostgresStore>, order: [&'static str; 3]| {
+        tokio::spawn(async move {
+            for i in 0..ROUNDS {
+                let events = order.iter().map(|app| event(app, i)).collect();
+                store.append_events(events, 1).await.unwrap();
+            }
+        })
+    };
+    // A reader checks, while the writers run, that what it sees is always a prefix.
+    let reader = {
+        let a = a.clone();
+        tokio::spawn(async move {
+            for _ in 0..200 {
+                let seqs: Vec<i64> = a.events_after("x", 0, 1000).await.unwrap().iter().map(|e| e.seq).collect();
+                assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "a gap was visible");
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let w1 = writer(a.clone(), ["x", "y", "z"]);
+    let w2 = writer(b.clone(), ["z", "y", "x"]);
+    let w3 = writer(a.clone(), ["y", "z", "x"]);
+    w1.await.unwrap();
+    w2.await.unwrap();
+    w3.await.unwrap();
+    reader.await.unwrap();
+    for id in ["x", "y", "z"] {
+        let seqs: Vec<i64> = a.events_after(id, 0, 1000).await.unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=i64::from(3 * ROUNDS)).collect::<Vec<_>>());
+    }
+    a.close().await;
+    b.close().await;
+}
+
+/// A commit on one node rings the parked readers of another through LISTEN/NOTIFY; when the
+/// listening connection is killed, the node rings every parked reader once it listens again.
+#[tokio::test]
+async fn a_commit_on_one_node_rings_the_other_and_a_lost_listener_rings_everyone() {
+    let Some((db, a)) = node("a_commit_on_one_node_rings_the_other_and_a_lost_listener_rings_everyone").await else {
+        return;
+    };
+    let b = PostgresStore::open(db.url()).await.unwrap();
+    app(&a, "target").await;
+    app(&a, "other").await;
+
+    let bell = b.doorbell().subscribe("target");
+    let rung = bell.notified();
+    tokio::pin!(rung);
+    rung.as_mut().enable();
+    a.append_events(vec![event("target", 1)], 1).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), rung).await.expect("node b was rung for node a's commit");
+
+    // Kill b's listening connection from the outside. No event is committed meanwhile, yet
+    // every reader parked on b must re-read.
+    let bell = b.doorbell().subscribe("other");
+    let rung = bell.notified();
+    tokio::pin!(rung);
+    rung.as_mut().enable();
+    let killed: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&sqlx::PgPool::connect(db.url()).await.unwrap())
+    .await
+    .unwrap();
+    assert_eq!(killed.len(), 2, "one listening connection per node");
+    tokio::time::timeout(Duration::from_secs(15), rung).await.expect("a reconnected listener rings everyone");
+
+    // And b hears a's commits again.
+    let bell = b.doorbell().subscribe("target");
+    let rung = bell.notified();
+    tokio::pin!(rung);
+    rung.as_mut().enable();
+    a.append_events(vec![event("target", 2)], 1).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), rung).await.expect("rung after the reconnect");
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn one_of_two_nodes_saving_the_same_meeting_version_wins() {
+    let Some((db, a)) = node("one_of_two_nodes_saving_the_same_meeting_version_wins").await else { return };
+    let b = PostgresStore::open(db.url()).await.unwrap();
+    let record = MeetingRecord {
+        meeting: Meeting::new("M1", MeetingSettings::new("sip:org@example.com", i64::MAX / 2)),
+        join_url: "https://example.com/meet/M1".into(),
+        created_ms: 1,
+        settings_revision: 0,
+        pending: Vec::new(),
+    };
+    a.insert_meeting(&record).await.unwrap();
+    let before = b.meeting("M1").await.unwrap().unwrap();
+    assert_eq!(before, record);
+    let change = |subject: &str| {
+        let mut after = before.clone();
+        let mut settings = after.meeting.settings().clone();
+        settings.subject = subject.into();
+        after.meeting.update_settings(settings).unwrap();
+        after.settings_revision += 1;
+        after
+    };
+    let (on_a, on_b) = (change("from a"), change("from b"));
+    let (saved_a, saved_b) = tokio::join!(
+        a.save_meeting(&on_a, &before.meeting, Vec::new(), 2),
+        b.save_meeting(&on_b, &before.meeting, Vec::new(), 2)
+    );
+    assert_ne!(saved_a.unwrap(), saved_b.unwrap(), "exactly one save wins");
+    let stored = a.meeting("M1").await.unwrap().unwrap();
+    assert_eq!(stored.meeting.version(), before.meeting.version() + 1);
+    assert!(["from a", "from b"].contains(&stored.meeting.settings().subject.as_str()));
+    assert_eq!(a.meeting_version("M1").await.unwrap(), Some(stored.meeting.version()));
+    assert!(!a.delete_meeting("M1", before.meeting.version(), Vec::new(), 3).await.unwrap(), "stale version");
+    assert!(b.delete_meeting("M1", stored.meeting.version(), Vec::new(), 3).await.unwrap());
+    assert!(a.meeting("M1").await.unwrap().is_none());
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn two_nodes_creating_one_endpoints_application_get_the_same_one() {
+    let Some((db, a)) = node("two_nodes_creating_one_endpoints_application_get_the_same_one").await else { return };
+    let b = PostgresStore::open(db.url()).await.unwrap();
+    let new = |id: &str| NewApplication {
+        id: id.into(),
+        owner_uri: "sip:a@example.com".into(),
+        anonymous: false,
+        display_name: "A".into(),
+        endpoint_id: "laptop".into(),
+        user_agent: "t".into(),
+        culture: "en".into(),
+        instance_id: None,
+        kind: Default::default(),
+    };
+    let params = ChannelLimits::default().defaults();
+    let (on_a, on_b) = (new("from-a"), new("from-b"));
+    let (x, y) = tokio::join!(a.create_application(&on_a, params, 1), b.create_application(&on_b, params, 1));
+    let ((x, x_new), (y, y_new)) = (x.unwrap(), y.unwrap());
+    assert_eq!(x.id, y.id);
+    assert!(x_new ^ y_new, "exactly one created it");
+    assert!(a.delete_application(&x.id).await.unwrap());
+    assert!(b.application(&x.id).await.unwrap().is_none());
+    assert!(!b.delete_application(&x.id).await.unwrap());
+    a.close().await;
+    b.close().await;
+}
+
+/// Two nodes claiming due conversations at the same moment split them: `FOR UPDATE SKIP
+/// LOCKED` gives each conversation to exactly one of them, and neither waits for the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_claiming_at_once_never_take_the_same_conversation() {
+    let Some((db, a)) = node("two_nodes_claiming_at_once_never_take_the_same_conversation").await else { return };
+    let b = PostgresStore::open(db.url()).await.unwrap();
+    app(&a, "svc").await;
+    let sessions: Vec<String> = (0..40).map(|i| format!("s{i:02}")).collect();
+    for session in &sessions {
+        let route = CallbackRoute {
+            session_id: session.clone(),
+            app_id: "svc".into(),
+            url: Some("https://bot.example.com/cb".into()),
+            context: None,
+            base_uri: "https://ucwa.example.com".into(),
+            attempts: 0,
+            next_attempt_ms: 0,
+            delivered: 0,
+            created_ms: 0,
+            batch_through: None,
+        };
+        a.insert_callback_route(&route).await.unwrap();
+        let mut ev = event("svc", 1);
+        ev.conversation = Some(session.clone());
+        a.append_events(vec![ev], 1).await.unwrap();
+    }
+    let (mut on_a, mut on_b) = (Vec::new(), Vec::new());
+    for _ in 0..4 {
+        let (x, y) =
+            tokio::join!(a.claim_callbacks("A", 100, 1_000, 100, 7), b.claim_callbacks("B", 100, 1_000, 100, 7));
+        on_a.extend(x.unwrap().into_iter().map(|d| d.session_id));
+        on_b.extend(y.unwrap().into_iter().map(|d| d.session_id));
+    }
+    let a_set: BTreeSet<&String> = on_a.iter().collect();
+    let b_set: BTreeSet<&String> = on_b.iter().collect();
+    assert!(a_set.is_disjoint(&b_set), "a conversation was claimed by both nodes");
+    assert_eq!(a_set.len() + b_set.len(), on_a.len() + on_b.len(), "claimed twice by one node");
+    let rest = a.claim_callbacks("C", 100, 1_000, 100, 100).await.unwrap();
+    assert_eq!(on_a.len() + on_b.len() + rest.len(), sessions.len(), "every conversation claimed once");
+    // Once the leases run out, two nodes claiming at once stay within the endpoint's cap
+    // together.
+    let mut together = 0;
+    for _ in 0..4 {
+        let (x, y) =
+            tokio::join!(a.claim_callbacks("A", 1_000, 9_000, 3, 7), b.claim_callbacks("B", 1_000, 9_000, 3, 7));
+        together += x.unwrap().len() + y.unwrap().len();
+    }
+    assert_eq!(together, 3, "the cap counts the leases of both nodes");
+    a.close().await;
+    b.close().await;
+}
