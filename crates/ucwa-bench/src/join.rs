@@ -173,8 +173,10 @@ impl Attendee {
         Ok(location.rsplit('/').next().unwrap_or_default().to_owned())
     }
 
-    /// Reads batches until this session is in the lobby.
-    async fn until_in_lobby(&mut self, conn: &mut Conn, session: &str) -> anyhow::Result<()> {
+    /// Reads batches until this session is in the lobby; returns its participant key (the
+    /// last segment of its `localParticipant` href, which names it in the organizer's
+    /// lobby events: an address, not the session id).
+    async fn until_in_lobby(&mut self, conn: &mut Conn, session: &str) -> anyhow::Result<String> {
         for _ in 0..MAX_BATCHES {
             let (events, _) = self.channel.poll(conn, &self.token, PARK_TIMEOUT_S).await?;
             for e in &events {
@@ -184,7 +186,11 @@ impl Attendee {
                 if e["_embedded"]["conversation"]["state"] == "InLobby"
                     && ends_with_segment(&e["link"]["href"], session)
                 {
-                    return Ok(());
+                    let me = e["_embedded"]["conversation"]["_links"]["localParticipant"]["href"]
+                        .as_str()
+                        .and_then(|h| h.rsplit('/').next())
+                        .with_context(|| format!("a lobby conversation without localParticipant: {e}"))?;
+                    return Ok(me.to_owned());
                 }
             }
         }
@@ -232,7 +238,8 @@ fn ends_with_segment(href: &Value, segment: &str) -> bool {
 
 /// A participant entered the organizer's lobby.
 struct LobbyAdd {
-    session: String,
+    /// The participant key its href ends with.
+    participant: String,
     admit: String,
 }
 
@@ -321,8 +328,8 @@ async fn organizer_events(
                     .as_str()
                     .with_context(|| format!("a lobby add without an admit link: {e}"))?
                     .to_owned();
-                let session = e["link"]["href"].as_str().and_then(|h| h.rsplit('/').next()).unwrap_or_default();
-                let _ = lobby.send(LobbyAdd { session: session.to_owned(), admit });
+                let participant = e["link"]["href"].as_str().and_then(|h| h.rsplit('/').next()).unwrap_or_default();
+                let _ = lobby.send(LobbyAdd { participant: participant.to_owned(), admit });
             }
         }
     }
@@ -505,19 +512,19 @@ async fn round(
     drop((ready_tx, done_tx));
 
     // Everyone in the lobby, and the organizer has seen each of them arrive.
-    let mut sessions: Vec<Option<String>> = vec![None; waiting];
+    let mut participants: Vec<Option<String>> = vec![None; waiting];
     let mut ready = 0;
     let mut admits: HashMap<String, String> = HashMap::new();
     let lobby = organizer.lobby.as_mut().context("the organizer's lobby reports are taken")?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120) + STEP;
-    while ready < waiting || sessions.iter().flatten().any(|s| !admits.contains_key(s)) {
+    while ready < waiting || participants.iter().flatten().any(|p| !admits.contains_key(p)) {
         tokio::select! {
-            Some((i, session)) = ready_rx.recv() => {
-                sessions[i] = Some(session);
+            Some((i, participant)) = ready_rx.recv() => {
+                participants[i] = Some(participant);
                 ready += 1;
             }
             Some(add) = lobby.recv() => {
-                admits.insert(add.session, add.admit);
+                admits.insert(add.participant, add.admit);
             }
             Some(ended) = tasks.join_next() => {
                 ended.context("an attendee task panicked")??;
@@ -537,9 +544,9 @@ async fn round(
 
     let mut samples = Vec::with_capacity(waiting);
     let mut back = Vec::with_capacity(waiting);
-    for (i, session) in sessions.iter().enumerate() {
-        let session = session.as_deref().context("a session is missing")?;
-        let href = admits.get(session).context("an admit link is missing")?.clone();
+    for (i, participant) in participants.iter().enumerate() {
+        let participant = participant.as_deref().context("a participant is missing")?;
+        let href = admits.get(participant).context("an admit link is missing")?.clone();
         let t0 = Instant::now();
         organizer.admit(&href).await?;
         let acked = Instant::now();
@@ -592,9 +599,9 @@ async fn wait_in_lobby(
     let permit = joining.acquire_owned().await.context("the join semaphore closed")?;
     let mut conn = Conn::connect(addr).await?;
     let session = attendee.join(&mut conn, &meeting_uri).await?;
-    attendee.until_in_lobby(&mut conn, &session).await?;
+    let participant = attendee.until_in_lobby(&mut conn, &session).await?;
     drop(permit);
-    let _ = ready.send((i, session.clone()));
+    let _ = ready.send((i, participant));
     // The next poll parks until the admit.
     let (completed, at) = attendee.until_completed(&mut conn, &session).await?;
     let _ = done.send((i, at));
