@@ -173,10 +173,8 @@ impl Attendee {
         Ok(location.rsplit('/').next().unwrap_or_default().to_owned())
     }
 
-    /// Reads batches until this session is in the lobby; returns its participant key (the
-    /// last segment of its `localParticipant` href, which names it in the organizer's
-    /// lobby events: an address, not the session id).
-    async fn until_in_lobby(&mut self, conn: &mut Conn, session: &str) -> anyhow::Result<String> {
+    /// Reads batches until this session is in the lobby.
+    async fn until_in_lobby(&mut self, conn: &mut Conn, session: &str) -> anyhow::Result<()> {
         for _ in 0..MAX_BATCHES {
             let (events, _) = self.channel.poll(conn, &self.token, PARK_TIMEOUT_S).await?;
             for e in &events {
@@ -186,11 +184,7 @@ impl Attendee {
                 if e["_embedded"]["conversation"]["state"] == "InLobby"
                     && ends_with_segment(&e["link"]["href"], session)
                 {
-                    let me = e["_embedded"]["conversation"]["_links"]["localParticipant"]["href"]
-                        .as_str()
-                        .and_then(|h| h.rsplit('/').next())
-                        .with_context(|| format!("a lobby conversation without localParticipant: {e}"))?;
-                    return Ok(me.to_owned());
+                    return Ok(());
                 }
             }
         }
@@ -511,20 +505,22 @@ async fn round(
     }
     drop((ready_tx, done_tx));
 
-    // Everyone in the lobby, and the organizer has seen each of them arrive.
-    let mut participants: Vec<Option<String>> = vec![None; waiting];
+    // Everyone in the lobby, and the organizer has seen each of them arrive. Participant
+    // hrefs name an address (with `~2`, `~3`... for one user's several applications), not
+    // the attendee's session, so admits go in the order the organizer saw the arrivals and
+    // the sample is whoever completes next: one attendee is admitted at a time.
     let mut ready = 0;
     let mut admits: HashMap<String, String> = HashMap::new();
+    let mut arrivals: Vec<String> = Vec::with_capacity(waiting);
     let lobby = organizer.lobby.as_mut().context("the organizer's lobby reports are taken")?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120) + STEP;
-    while ready < waiting || participants.iter().flatten().any(|p| !admits.contains_key(p)) {
+    while ready < waiting || arrivals.len() < waiting {
         tokio::select! {
-            Some((i, participant)) = ready_rx.recv() => {
-                participants[i] = Some(participant);
-                ready += 1;
-            }
+            Some(_) = ready_rx.recv() => ready += 1,
             Some(add) = lobby.recv() => {
-                admits.insert(add.participant, add.admit);
+                if admits.insert(add.participant.clone(), add.admit).is_none() {
+                    arrivals.push(add.participant);
+                }
             }
             Some(ended) = tasks.join_next() => {
                 ended.context("an attendee task panicked")??;
@@ -544,8 +540,8 @@ async fn round(
 
     let mut samples = Vec::with_capacity(waiting);
     let mut back = Vec::with_capacity(waiting);
-    for (i, participant) in participants.iter().enumerate() {
-        let participant = participant.as_deref().context("a participant is missing")?;
+    let mut completed = vec![false; waiting];
+    for (i, participant) in arrivals.iter().enumerate() {
         let href = admits.get(participant).context("an admit link is missing")?.clone();
         let t0 = Instant::now();
         organizer.admit(&href).await?;
@@ -558,11 +554,11 @@ async fn round(
                 while let Ok(Some(ended)) = tokio::time::timeout(Duration::from_millis(100), tasks.join_next()).await {
                     ended.context("an attendee task panicked")??;
                 }
-                bail!("attendee {i} did not see its completed within {STEP:?} of the admit");
+                bail!("participant {participant} did not see its completed within {STEP:?} of the admit");
             }
         };
-        if who != i {
-            bail!("admitted attendee {i}, but attendee {who} completed");
+        if std::mem::replace(&mut completed[who], true) {
+            bail!("attendee {who} completed twice");
         }
         if leave {
             // Wait for the leave, so the next sample finds an idle server.
@@ -592,16 +588,16 @@ async fn wait_in_lobby(
     mut attendee: Attendee,
     meeting_uri: String,
     joining: Arc<Semaphore>,
-    ready: mpsc::UnboundedSender<(usize, String)>,
+    ready: mpsc::UnboundedSender<usize>,
     done: mpsc::UnboundedSender<(usize, Instant)>,
     leave: bool,
 ) -> anyhow::Result<(usize, Attendee)> {
     let permit = joining.acquire_owned().await.context("the join semaphore closed")?;
     let mut conn = Conn::connect(addr).await?;
     let session = attendee.join(&mut conn, &meeting_uri).await?;
-    let participant = attendee.until_in_lobby(&mut conn, &session).await?;
+    attendee.until_in_lobby(&mut conn, &session).await?;
     drop(permit);
-    let _ = ready.send((i, participant));
+    let _ = ready.send(i);
     // The next poll parks until the admit.
     let (completed, at) = attendee.until_completed(&mut conn, &session).await?;
     let _ = done.send((i, at));
