@@ -277,7 +277,8 @@ fn ends_with_segment(href: &Value, segment: &str) -> bool {
 
 /// A participant entered the organizer's lobby.
 struct LobbyAdd {
-    session: String,
+    /// The participant key its href ends with.
+    participant: String,
     admit: String,
 }
 
@@ -366,8 +367,8 @@ async fn organizer_events(
                     .as_str()
                     .with_context(|| format!("a lobby add without an admit link: {e}"))?
                     .to_owned();
-                let session = e["link"]["href"].as_str().and_then(|h| h.rsplit('/').next()).unwrap_or_default();
-                let _ = lobby.send(LobbyAdd { session: session.to_owned(), admit });
+                let participant = e["link"]["href"].as_str().and_then(|h| h.rsplit('/').next()).unwrap_or_default();
+                let _ = lobby.send(LobbyAdd { participant: participant.to_owned(), admit });
             }
         }
     }
@@ -553,20 +554,22 @@ async fn round(
     }
     drop((ready_tx, done_tx));
 
-    // Everyone in the lobby, and the organizer has seen each of them arrive.
-    let mut sessions: Vec<Option<String>> = vec![None; waiting];
+    // Everyone in the lobby, and the organizer has seen each of them arrive. Participant
+    // hrefs name an address (with `~2`, `~3`... for one user's several applications), not
+    // the attendee's session, so admits go in the order the organizer saw the arrivals and
+    // the sample is whoever completes next: one attendee is admitted at a time.
     let mut ready = 0;
     let mut admits: HashMap<String, String> = HashMap::new();
+    let mut arrivals: Vec<String> = Vec::with_capacity(waiting);
     let lobby = organizer.lobby.as_mut().context("the organizer's lobby reports are taken")?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120) + STEP;
-    while ready < waiting || sessions.iter().flatten().any(|s| !admits.contains_key(s)) {
+    while ready < waiting || arrivals.len() < waiting {
         tokio::select! {
-            Some((i, session)) = ready_rx.recv() => {
-                sessions[i] = Some(session);
-                ready += 1;
-            }
+            Some(_) = ready_rx.recv() => ready += 1,
             Some(add) = lobby.recv() => {
-                admits.insert(add.session, add.admit);
+                if admits.insert(add.participant.clone(), add.admit).is_none() {
+                    arrivals.push(add.participant);
+                }
             }
             Some(ended) = tasks.join_next() => {
                 ended.context("an attendee task panicked")??;
@@ -586,9 +589,9 @@ async fn round(
 
     let mut samples = Vec::with_capacity(waiting);
     let mut back = Vec::with_capacity(waiting);
-    for (i, session) in sessions.iter().enumerate() {
-        let session = session.as_deref().context("a session is missing")?;
-        let href = admits.get(session).context("an admit link is missing")?.clone();
+    let mut completed = vec![false; waiting];
+    for (i, participant) in arrivals.iter().enumerate() {
+        let href = admits.get(participant).context("an admit link is missing")?.clone();
         let t0 = Instant::now();
         organizer.admit(&href).await?;
         let acked = Instant::now();
@@ -600,11 +603,11 @@ async fn round(
                 while let Ok(Some(ended)) = tokio::time::timeout(Duration::from_millis(100), tasks.join_next()).await {
                     ended.context("an attendee task panicked")??;
                 }
-                bail!("attendee {i} did not see its completed within {STEP:?} of the admit");
+                bail!("participant {participant} did not see its completed within {STEP:?} of the admit");
             }
         };
-        if who != i {
-            bail!("admitted attendee {i}, but attendee {who} completed");
+        if std::mem::replace(&mut completed[who], true) {
+            bail!("attendee {who} completed twice");
         }
         if leave {
             // Wait for the leave, so the next sample finds an idle server.
@@ -634,7 +637,7 @@ async fn wait_in_lobby(
     mut attendee: Attendee,
     meeting_uri: String,
     joining: Arc<Semaphore>,
-    ready: mpsc::UnboundedSender<(usize, String)>,
+    ready: mpsc::UnboundedSender<usize>,
     done: mpsc::UnboundedSender<(usize, Instant)>,
     leave: bool,
 ) -> anyhow::Result<(usize, Attendee)> {
@@ -643,7 +646,7 @@ async fn wait_in_lobby(
     let session = attendee.join(&mut conn, &meeting_uri).await?;
     attendee.until_in_lobby(&mut conn, &session).await?;
     drop(permit);
-    let _ = ready.send((i, session.clone()));
+    let _ = ready.send(i);
     // The next poll parks until the admit.
     let (completed, at) = attendee.until_completed(&mut conn, &session).await?;
     let _ = done.send((i, at));

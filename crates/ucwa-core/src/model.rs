@@ -172,14 +172,16 @@ pub struct NewEvent {
 }
 
 /// An event as read back from the log.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct StoredEvent {
     pub seq: i64,
     pub priority: Priority,
     pub created_ms: i64,
     pub sender_rel: String,
     pub sender_href: String,
-    pub body: Value,
+    /// The body as stored, JSON text checked but not parsed into a tree: a poll splices it
+    /// into its batch as it is, and a fan-out delivers thousands of them.
+    pub body: Box<serde_json::value::RawValue>,
 }
 
 /// What a user published about itself: the availability it chose, its personal note and its

@@ -31,7 +31,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use ucwa_core::channel::{AckDecision, ChannelParams, ChannelRequest, Pending, batch_len, decide_ack, release_at};
 use ucwa_core::model::{Application, DeliveredBatch, StoredEvent};
-use ucwa_proto::event::{Continuation, RelLink, batch_body, group_by_sender, resync_body};
+use ucwa_proto::event::resync_body;
+use ucwa_proto::model::events::{EventBatch, SenderGroup};
+use ucwa_proto::rel::{Rel, RelName};
 
 use crate::Services;
 use crate::error::{ServiceError, ServiceResult};
@@ -241,7 +243,7 @@ impl Services {
         let max_seq = events.last().map_or(app.delivered.max_seq, |e| e.seq);
         // The batch takes the bodies; the delivery-delay metric needs only when each was made.
         let created: Vec<i64> = events.iter().map(|e| e.created_ms).collect();
-        let body = build_batch(&urls, no, events);
+        let body = build_batch(&urls, no, events)?;
         let batch = DeliveredBatch { no, body, max_seq };
         let now = self.now_ms();
         let saved = self.store.save_batch(&app.id, &batch, last, now).await?;
@@ -258,13 +260,16 @@ impl Services {
     }
 }
 
-/// The bytes an event's body adds to a batch.
+/// The bytes an event's body adds to a batch: it goes in as stored.
 fn body_size(event: &StoredEvent) -> usize {
-    serde_json::to_vec(&event.body).map_or(0, |b| b.len())
+    event.body.get().len()
 }
 
-/// The batch body; takes the events, so their bodies move into it instead of being copied.
-fn build_batch(urls: &AppUrls, no: u64, events: Vec<StoredEvent>) -> String {
-    let groups = group_by_sender(events.into_iter().map(|e| (RelLink::new(e.sender_rel, e.sender_href), e.body)));
-    batch_body(&urls.events(no), Continuation::Next, &urls.events(no + 1), &groups).to_string()
+/// The batch body, serialised straight to text with the stored event bodies spliced in as
+/// they are (raw JSON): no event is parsed into a tree or copied on the way. The bytes are
+/// those of rendering the same events through `serde_json::Value`.
+fn build_batch(urls: &AppUrls, no: u64, events: Vec<StoredEvent>) -> ServiceResult<String> {
+    let groups = SenderGroup::group(events.into_iter().map(|e| (Rel::parse(&e.sender_rel), e.sender_href, e.body)));
+    let batch = EventBatch::new(urls.events(no), RelName::Next, urls.events(no + 1), groups);
+    serde_json::to_string(&batch).map_err(|e| ServiceError::Internal(format!("event batch: {e}")))
 }

@@ -67,8 +67,13 @@ pub fn conversation_event(app: &str, conversation: &str, tag: u64) -> NewEvent {
     NewEvent { conversation: Some(conversation.into()), ..event(app, tag) }
 }
 
+/// The event's body, parsed.
+pub fn body(event: &StoredEvent) -> serde_json::Value {
+    serde_json::from_str(event.body.get()).expect("a stored body is JSON")
+}
+
 pub fn tags(events: &[StoredEvent]) -> Vec<u64> {
-    events.iter().map(|e| e.body["tag"].as_u64().expect("a tagged event")).collect()
+    events.iter().map(|e| body(e)["tag"].as_u64().expect("a tagged event")).collect()
 }
 
 pub fn seqs(events: &[StoredEvent]) -> Vec<i64> {

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::value::RawValue;
 use sqlx::SqlitePool;
 use ucwa_core::channel::Priority;
 use ucwa_core::model::{DeliveredBatch, NewEvent, StoredEvent};
@@ -151,7 +152,7 @@ pub(crate) fn after(conn: &Connection, app_id: &str, after_seq: i64, limit: u32)
                 created_ms: r.created_ms,
                 sender_rel: r.sender_rel,
                 sender_href: r.sender_href,
-                body: serde_json::from_str(&r.body).map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?,
+                body: RawValue::from_string(r.body).map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?,
             })
         })
         .collect()
