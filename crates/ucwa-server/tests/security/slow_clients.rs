@@ -132,3 +132,27 @@ async fn a_parked_event_request_outlives_the_idle_and_header_timeouts() {
     server.advance(Duration::from_secs(60)).await;
     assert_eq!(parked.await.unwrap().unwrap(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_connection_idle_after_a_request_longer_than_the_idle_timeout_is_closed() {
+    let server = server_with(0, HEADER_MS).await;
+    let app = server.signed_in_app("sip:alice@example.com", "Alice").await;
+    let url = reqwest::Url::parse(&format!("{}&timeout=60", app.events_url)).unwrap();
+    let path = format!("{}?{}", url.path(), url.query().unwrap_or_default());
+    let mut conn = TcpStream::connect(server.addr).await.unwrap();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n", app.token);
+    conn.write_all(head.as_bytes()).await.unwrap();
+    server.parked(&app).await;
+    // The connection's timer comes due while the request is parked: it must not cut it, and
+    // must still close the connection once it has been idle that long after the answer.
+    tokio::time::sleep(Duration::from_millis(2 * IDLE_MS)).await;
+    server.advance(Duration::from_secs(60)).await;
+    let mut buf = [0u8; 4096];
+    let n = conn.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
+    let idle_from = Instant::now();
+    let (_, closed) = until_closed(&mut conn).await;
+    let idle = closed - idle_from;
+    assert!(idle >= Duration::from_millis(IDLE_MS - 50), "closed after {idle:?} of idleness");
+    assert!(idle < Duration::from_millis(IDLE_MS + 2_000), "open {idle:?} after its idle timeout");
+}
