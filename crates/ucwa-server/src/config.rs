@@ -131,9 +131,9 @@ pub enum UserCommand {
 
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// Database URL: sqlite://path/to/file.db (one node), or
-    /// postgres://user[:password]@host[:port]/database (any number of nodes on one database;
-    /// postgresql:// too, libpq parameters such as sslmode=require in the query).
+    /// Database URL: `sqlite://path/to/file.db` (one node), or
+    /// `postgres://user[:password]@host[:port]/database` (any number of nodes on one database;
+    /// `postgresql://` too, libpq parameters such as `sslmode=require` in the query).
     #[arg(long, env = "UCWA_DATABASE_URL", default_value = "sqlite://ucwa-data/ucwa.db")]
     pub database_url: String,
 }

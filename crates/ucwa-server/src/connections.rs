@@ -20,14 +20,14 @@
 //! # Concurrency
 //! One task per connection. The connection count is a `tokio::sync::Semaphore`: each
 //! connection task holds one permit (`try_acquire`, never waiting: waiting would leave the
-//! connection open). The header and idle deadlines live in [`TimedIo`], the connection's
+//! connection open). The header and idle deadlines live in `TimedIo`, the connection's
 //! socket wrapper, which hyper polls for reading whenever it waits for the next request; it
-//! learns whether a request is in progress from [`Activity`], counters the request service
+//! learns whether a request is in progress from `Activity`, counters the request service
 //! updates (atomics, shared by the connection's two halves only). The timeouts are real
 //! time: they protect sockets, not protocol deadlines, so the injected clock does not apply.
 //!
 //! The end of a request wakes nobody. hyper does not read again after a response until the
-//! socket or a timer wakes it, so while a request is in progress [`TimedIo`] keeps a recheck
+//! socket or a timer wakes it, so while a request is in progress `TimedIo` keeps a recheck
 //! timer armed at "now + idle timeout", never later than the idle deadline the request's
 //! end will set; when it fires, the deadline is computed again. An earlier version woke the
 //! connection task from the request's end instead: that rescheduled the task once per

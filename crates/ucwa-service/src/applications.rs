@@ -226,7 +226,7 @@ pub fn make_me_available_required() -> ServiceError {
 /// their application often, and rendering its ~3 KB of links costs more than the rest of
 /// the request. An entry is valid only for an identical [`Application`] value, so a change
 /// anywhere (a new batch, availability, expiry) renders afresh. Bounded: past
-/// [`RenderedApplications::CAPACITY`] the least useful entries are evicted.
+/// `RenderedApplications::CAPACITY` the least useful entries are evicted.
 pub struct RenderedApplications {
     bodies: moka::sync::Cache<String, Arc<(Application, Bytes)>>,
 }

@@ -8,7 +8,7 @@
 //! only while the stored version still matches, so another node's writes are always seen.
 //! The store's version check remains the real arbiter; a lost race reloads and retries.
 //!
-//! The changed first: a command that tells more than [`FANOUT_SPLIT`] sessions which it did
+//! The changed first: a command that tells more than `FANOUT_SPLIT` sessions which it did
 //! not change (an admit into a large roster tells every member) is saved twice, under the
 //! lock. The first save commits the new state with the events of the sessions the command
 //! changed (the joiner's conversation, roster and `completed`) and the other notices as

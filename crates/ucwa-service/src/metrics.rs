@@ -234,7 +234,7 @@ impl Observed {
     }
 }
 
-/// One saved meeting command, for [`Metrics::meeting_changed`].
+/// One saved meeting command, for [`Observed::of`].
 pub struct MeetingChange<'a> {
     pub before: &'a MeetingRecord,
     pub after: &'a MeetingRecord,

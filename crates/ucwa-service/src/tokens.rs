@@ -260,7 +260,7 @@ fn check_origin(origin: Option<&str>, principal: &Principal) -> ServiceResult<()
 /// trusted for [`TokenCache::FRESH_MS`] of clock time after it was read from the store, then
 /// read again: a revoked token stops working within that time, at the cost of one store read
 /// per token and period.
-/// Bounded: past [`TokenCache::CAPACITY`] the cache evicts the entries least likely to be
+/// Bounded: past `TokenCache::CAPACITY` the cache evicts the entries least likely to be
 /// used again (a miss costs one store read).
 pub struct TokenCache {
     records: moka::sync::Cache<Vec<u8>, (TokenRecord, i64)>,
