@@ -199,9 +199,9 @@ const COPY_PAGE: u32 = 500;
 /// availability they chose, their note and location), service applications with their
 /// secret hashes, signing keys and callback URLs, and meetings (conferences: scheduled and
 /// ad hoc) with their settings, join URLs, ETags and versions. Not copied: tokens and
-/// applications (clients sign in again), their event logs and callback outboxes, two-party
-/// conversations, and who is in a meeting right now (copy with the server stopped; a meeting
-/// arrives empty, as after everyone left).
+/// applications (clients sign in again), their presence subscriptions, event logs and
+/// callback outboxes, two-party conversations, and who is in a meeting right now (copy with
+/// the server stopped; a meeting arrives empty, as after everyone left).
 ///
 /// Refuses a target that holds any user, service application or meeting unless
 /// `into_non_empty`: then the source's users and service applications replace those of the
