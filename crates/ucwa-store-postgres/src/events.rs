@@ -68,8 +68,8 @@ pub(crate) async fn lock_applications(
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
-/// Number of the first parameter after those of an [`Append`]: a statement that appends as
-/// part of a larger write binds its own parameters from here.
+/// How many parameters an [`Append`] binds (`$1`..`$9`): a statement that appends as part of
+/// a larger write numbers its own from `APPEND_PARAMS + 1`.
 pub(crate) const APPEND_PARAMS: usize = 9;
 
 /// An append of events as one part of one SQL statement (one round trip): the common table
@@ -79,9 +79,10 @@ pub(crate) const APPEND_PARAMS: usize = 9;
 /// Its parameters are `$1`..`$9` ([`Append::bind`]).
 ///
 /// The statement keeps the rules of the module documentation: `locked` takes the row locks
-/// in id order (the row-locking step runs above the sort), and nothing is written before it
-/// holds all of them, because every write joins `counts` or `routed`, which read all of
-/// `locked` first. The `UPDATE` of `bumped` reads the row version of the statement's
+/// in id order (the row-locking step runs above the sort); an event reaches the outbox only
+/// after its application's row is locked (`routed` joins `locked`), so outbox ids of one
+/// conversation follow commit order; and the application rows are updated only once every
+/// lock is held (`bumped` joins `counts`, an aggregate that reads all of `locked` first). The `UPDATE` of `bumped` reads the row version of the statement's
 /// snapshot; when another appender committed a newer one while this statement waited for the
 /// lock, PostgreSQL re-applies the update to the newest version (read committed), so the
 /// range continues exactly where the other appender stopped. Events addressed to an
