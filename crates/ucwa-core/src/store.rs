@@ -29,6 +29,10 @@ pub enum StoreError {
     /// Stored data could not be decoded (a bug or a hand-edited database).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// The write would break a uniqueness rule the store keeps for every node (one session
+    /// per application and `operationId`, [`Store::save_meeting`]); nothing was written.
+    #[error("conflicting write: {0}")]
+    Conflict(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -189,6 +193,10 @@ pub trait Store: Send + Sync + 'static {
     /// version), writing only the sessions that changed ([`Meeting::session_changes`]) and
     /// when it finished ([`Meeting::finished_at`] at `now_ms`), and appends `events` in the
     /// same transaction. `false`: someone else changed the meeting first; reload and retry.
+    /// [`StoreError::Conflict`], with nothing written: a new session carries the
+    /// [`own_operation_id`](crate::meeting::Session::own_operation_id) of another stored
+    /// session of the same application (two nodes started the same operation at once; the
+    /// loser finds the winner's with [`Store::find_operation`]).
     async fn save_meeting(
         &self,
         after: &MeetingRecord,

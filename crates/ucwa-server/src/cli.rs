@@ -113,6 +113,9 @@ pub async fn copy_store(
         redact_url(names.0),
         redact_url(names.1)
     );
+    if copied.publications > 0 {
+        println!("with the published presence, note or location of {} users", copied.publications);
+    }
     if copied.meetings_kept > 0 {
         println!("kept {} meetings the target had already", copied.meetings_kept);
     }

@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use ucwa_core::channel::Priority;
 use ucwa_core::model::NewEvent;
-use ucwa_testkit::{TestApp, TestOptions, TestServer};
+use ucwa_testkit::{EventStream, TestApp, TestOptions, TestServer};
 
 /// `url` (absolute, on `from`) on node `to`.
 fn on(to: &TestServer, from: &TestServer, url: &str) -> String {
@@ -185,4 +185,34 @@ async fn failed_sign_ins_count_against_one_limit_on_every_node() {
     assert_eq!(attempt(b, "right").await, StatusCode::TOO_MANY_REQUESTS);
     a.advance(Duration::from_secs(61)).await;
     assert_eq!(attempt(b, "right").await, StatusCode::OK);
+}
+
+/// Two copies of one join (the same `operationId`) reach the two nodes at the same moment,
+/// ten times over: each pair starts one invitation, and both copies answer with its Location
+/// (the store refuses the second session, and the node that lost finds the first).
+#[tokio::test]
+async fn identical_joins_on_two_nodes_at_once_start_one_operation() {
+    let Some(nodes) = TestServer::start_nodes(2, TestOptions::default()).await else { return };
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let alice = a.signed_in_app("sip:alice@example.com", "Alice").await;
+    let meetings = format!("{}/onlineMeetings/myOnlineMeetings", alice.url);
+    let meeting: Value = a.call(Method::POST, &meetings, &alice.token, Some(json!({}))).await.json().await.unwrap();
+    let join = format!("{}/communication/onlineMeetingInvitations", alice.url);
+    let mut stream = EventStream::new(&alice);
+    let post = |node: &TestServer, body: Value| {
+        let (client, url, token) = (node.client.clone(), on(node, a, &join), alice.token.clone());
+        async move {
+            let resp = client.post(url).bearer_auth(token).json(&body).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::CREATED);
+            resp.headers()["location"].to_str().unwrap().to_owned()
+        }
+    };
+    for round in 0..10 {
+        let body = json!({"onlineMeetingUri": meeting["onlineMeetingUri"], "operationId": format!("op-{round}")});
+        let (first, second) = tokio::join!(post(a, body.clone()), post(b, body));
+        assert_eq!(first, second, "round {round}: both copies answer with the one operation");
+    }
+    let events = stream.drain(a).await;
+    let started = events.iter().filter(|e| e["link"]["rel"] == "onlineMeetingInvitation" && e["type"] == "started");
+    assert_eq!(started.count(), 10, "one invitation per operationId");
 }

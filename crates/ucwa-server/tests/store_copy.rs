@@ -12,7 +12,7 @@ use support::{BIN, Running};
 
 use ucwa_core::Store;
 use ucwa_core::meeting::{Identity, InvitationRequest, Join, Meeting, MeetingSettings, Surface};
-use ucwa_core::model::MeetingRecord;
+use ucwa_core::model::{MeetingRecord, PublicationChange};
 use ucwa_store_postgres::PostgresStore;
 use ucwa_store_postgres::scratch::ScratchDatabase;
 use ucwa_store_sqlite::SqliteStore;
@@ -68,6 +68,14 @@ async fn fill_source(url: &str) -> String {
         pending: Vec::new(),
     };
     store.insert_meeting(&call).await.unwrap();
+    // What Alice published: presence, note and location travel with her.
+    for change in [
+        PublicationChange::Availability(Some("Busy".into())),
+        PublicationChange::Note(Some("In Berlin this week".into())),
+        PublicationChange::Location(Some("Berlin".into())),
+    ] {
+        store.publish("sip:alice@example.com", &change, Vec::new(), 2_500).await.unwrap();
+    }
     store.close().await;
     key
 }
@@ -100,6 +108,10 @@ async fn copies_everything_that_outlives_a_sign_in(target: &str, open_target: im
     let src = SqliteStore::open(&source).await.unwrap();
     let dst = open_target().await;
     assert_eq!(dst.list_users().await.unwrap(), src.list_users().await.unwrap());
+    assert!(stdout.contains("with the published presence, note or location of 1 users"), "{stdout}");
+    let published = dst.publication("sip:alice@example.com").await.unwrap();
+    assert_eq!(published, src.publication("sip:alice@example.com").await.unwrap());
+    assert_eq!(published.note.as_deref(), Some("In Berlin this week"));
     let apps = dst.list_service_apps().await.unwrap();
     assert_eq!(apps, src.list_service_apps().await.unwrap());
     assert_eq!(apps[0].signing_key, signing_key);

@@ -3,9 +3,10 @@
 //! person at a terminal. Changing a user's password or an endpoint's secret revokes its tokens.
 
 use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use ucwa_core::meeting::{Meeting, MeetingKind};
-use ucwa_core::model::{MeetingRecord, Principal, User};
+use ucwa_core::model::{MeetingRecord, Principal, Publication, PublicationChange, User};
 use ucwa_core::service::{ServiceApp, domain_of, mint_signing_key};
 use ucwa_core::store::{Store, StoreError};
 
@@ -162,10 +163,31 @@ pub async fn add_service_app(
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Copied {
     pub users: usize,
+    /// Users whose published presence, note or location was copied with them.
+    pub publications: usize,
     pub service_apps: usize,
     pub meetings: usize,
     /// Meetings the target had already (`--into-non-empty`), left as they were.
     pub meetings_kept: usize,
+}
+
+/// Copies what `uri` published, field by field (a field never set is left as the target has
+/// it); `true` if there was anything. No events: nobody is signed in to the target yet.
+async fn copy_publication(from: &dyn Store, to: &dyn Store, uri: &str) -> Result<bool, AdminError> {
+    let Publication { availability, note, location } = from.publication(uri).await?;
+    let changes: Vec<PublicationChange> = [
+        availability.map(|v| PublicationChange::Availability(Some(v))),
+        note.map(|v| PublicationChange::Note(Some(v))),
+        location.map(|v| PublicationChange::Location(Some(v))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
+    for change in &changes {
+        to.publish(uri, change, Vec::new(), now_ms).await?;
+    }
+    Ok(!changes.is_empty())
 }
 
 /// Meetings read per page while copying.
@@ -173,12 +195,13 @@ const COPY_PAGE: u32 = 500;
 
 /// `ucwa-server store copy`: moves an install to
 /// another database (typically from the embedded SQLite file to PostgreSQL). Copies what
-/// outlives a sign-in: users with their password hashes, service applications with their
+/// outlives a sign-in: users with their password hashes and what they published (the
+/// availability they chose, their note and location), service applications with their
 /// secret hashes, signing keys and callback URLs, and meetings (conferences: scheduled and
 /// ad hoc) with their settings, join URLs, ETags and versions. Not copied: tokens and
-/// applications (clients sign in again), their event logs and callback outboxes, two-party
-/// conversations, and who is in a meeting right now (copy with the server stopped; a meeting
-/// arrives empty, as after everyone left).
+/// applications (clients sign in again), their presence subscriptions, event logs and
+/// callback outboxes, two-party conversations, and who is in a meeting right now (copy with
+/// the server stopped; a meeting arrives empty, as after everyone left).
 ///
 /// Refuses a target that holds any user, service application or meeting unless
 /// `into_non_empty`: then the source's users and service applications replace those of the
@@ -198,6 +221,9 @@ pub async fn copy_store(from: &dyn Store, to: &dyn Store, into_non_empty: bool) 
     for user in from.list_users().await? {
         to.upsert_user(&user).await?;
         copied.users += 1;
+        if copy_publication(from, to, &user.uri).await? {
+            copied.publications += 1;
+        }
     }
     for app in from.list_service_apps().await? {
         to.upsert_service_app(&app).await?;

@@ -124,8 +124,8 @@ impl Services {
         };
         let own = identity_of(app);
         let identity = Identity { display_name: join.display_name.unwrap_or(own.display_name), ..own };
-        self.run_join(&meeting_id, self.join_command(&session_id, app, identity, join.invitation)).await?;
-        Ok(session_id)
+        let started = self.run_join(&meeting_id, self.join_command(&session_id, app, identity, join.invitation)).await;
+        self.settle_operation(app, operation_id.as_deref(), InvitationKind::OnlineMeeting, session_id, started).await
     }
 
     /// The id of the meeting a join names (organizer and conference id of its URI), refusing

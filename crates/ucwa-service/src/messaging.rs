@@ -93,7 +93,7 @@ impl Services {
             app_id: app.id.clone(),
             identity: identity_of(app),
             invitation: InvitationRequest {
-                operation_id,
+                operation_id: operation_id.clone(),
                 subject,
                 importance: importance(importance_value),
                 thread_id: Some(thread_id.unwrap_or_else(new_id)),
@@ -105,8 +105,8 @@ impl Services {
             invitees: invitees(&user, &apps, None),
             answer_timeout_ms: self.limits.invitation_timeout_ms(),
         };
-        self.meetings.command(record.meeting.id(), Command::Call(Box::new(call))).await?;
-        Ok(session_id)
+        let started = self.meetings.command(record.meeting.id(), Command::Call(Box::new(call))).await;
+        self.settle_operation(app, operation_id.as_deref(), InvitationKind::Messaging, session_id, started).await
     }
 
     /// `addMessaging` of a meeting conversation.

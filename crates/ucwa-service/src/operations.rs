@@ -15,8 +15,11 @@
 //! # Concurrency
 //! Two copies of one join can arrive together (a client retrying on a short timeout): the
 //! look-up and the start run under a per-application lock ([`OperationLocks`]), so the
-//! second waits and then finds the first. The lock is per node; with several nodes on one
-//! database the store's index is the place for a uniqueness rule.
+//! second waits and then finds the first. The lock is per node. Between nodes the store is
+//! the arbiter: it keeps one session per application and `operationId` and refuses to save a
+//! second ([`StoreError::Conflict`](ucwa_core::store::StoreError::Conflict)); the node that
+//! lost the race then finds the winner's session and answers with it
+//! ([`Services::settle_operation`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -93,5 +96,25 @@ impl Services {
             return Err(ServiceError::conflict("This operationId belongs to another operation of this application."));
         }
         Ok(Some(location.session_id))
+    }
+
+    /// The answer to a request that tried to start the operation `operation_id` of `app` as
+    /// the session `session_id`: that session when `started` succeeded; when it failed and
+    /// the application has a session for this `operationId` now, that one (another node
+    /// started the same operation at the same moment and the store refused the second,
+    /// see the module documentation); otherwise the failure.
+    pub(crate) async fn settle_operation(
+        &self,
+        app: &Application,
+        operation_id: Option<&str>,
+        kind: InvitationKind,
+        session_id: String,
+        started: ServiceResult<()>,
+    ) -> ServiceResult<String> {
+        let Err(failure) = started else { return Ok(session_id) };
+        match self.started_operation(app, operation_id, kind).await {
+            Ok(Some(first)) => Ok(first),
+            _ => Err(failure),
+        }
     }
 }

@@ -358,10 +358,10 @@ impl Services {
             ..own
         };
         let cmd = self.join_command(&session_id, app, identity, join.invitation);
-        if let Err(e) = self.run_join(&meeting_id, cmd).await {
+        let started = self.run_join(&meeting_id, cmd).await;
+        if started.is_err() {
             self.store.delete_callback_route(&session_id).await?;
-            return Err(e);
         }
-        Ok(session_id)
+        self.settle_operation(app, operation_id.as_deref(), InvitationKind::OnlineMeeting, session_id, started).await
     }
 }

@@ -103,6 +103,7 @@ macro_rules! store_conformance {
                 a_meeting_is_deleted_only_at_its_version,
                 sessions_are_located_and_listed_per_application,
                 operations_are_found_by_application_and_operation_id,
+                a_second_session_with_the_same_operation_is_refused,
                 meetings_are_due_when_a_deadline_passes,
             ],
             callbacks: [

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use ucwa_core::DynStore;
 use ucwa_core::meeting::{AccessLevel, Command, ConversationState, Meeting, MeetingSettings, Session};
 use ucwa_core::model::MeetingRecord;
-use ucwa_core::store::SessionLocation;
+use ucwa_core::store::{SessionLocation, StoreError};
 
 use crate::support::*;
 
@@ -149,6 +149,42 @@ pub async fn operations_are_found_by_application_and_operation_id(store: DynStor
     // Once the session is forgotten, so is its operation.
     apply(&*store, &mut current, leave("s1"), T0 + 1).await;
     assert_eq!(store.find_operation("a1", "op-1").await.unwrap(), None);
+}
+
+/// Two nodes start the same operation of one application at the same moment (two copies of
+/// a join with one `operationId`, each into its own meeting): the store keeps the first and
+/// refuses the second save whole, with [`StoreError::Conflict`], so the loser finds the
+/// winner's session instead of starting a second one.
+pub async fn a_second_session_with_the_same_operation_is_refused(store: DynStore) {
+    application(&*store, "a1").await;
+    let with_operation = |session: &str, app: &str, operation: &str| -> Command {
+        let Command::Join(mut join) = join(session, app, ORGANIZER) else { unreachable!("join builds a join") };
+        join.invitation.operation_id = Some(operation.into());
+        Command::Join(join)
+    };
+    let mut first = conference("m1", T0 + DAY, T0);
+    let mut second = conference("m2", T0 + DAY, T0);
+    store.insert_meeting(&first).await.unwrap();
+    store.insert_meeting(&second).await.unwrap();
+    apply(&*store, &mut first, with_operation("s1", "a1", "op-1"), T0).await;
+
+    let before = second.meeting.clone();
+    second.meeting.handle(with_operation("s2", "a1", "op-1"), T0).unwrap();
+    let refused = store.save_meeting(&second, &before, vec![event("a1", 1)], T0).await;
+    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+    assert_eq!(store.meeting_version("m2").await.unwrap(), Some(0), "nothing of the refused save was written");
+    assert_eq!(store.session_location("s2").await.unwrap(), None);
+    assert!(log(&*store, "a1").await.is_empty(), "nor its events");
+    let winner = SessionLocation { session_id: "s1".into(), meeting_id: "m1".into(), app_id: "a1".into() };
+    assert_eq!(store.find_operation("a1", "op-1").await.unwrap(), Some(winner));
+
+    // The same operationId stays free for another application, and for this one once the
+    // first session is forgotten.
+    let mut third = conference("m2", T0 + DAY, T0);
+    apply(&*store, &mut third, with_operation("s3", "a2", "op-1"), T0).await;
+    apply(&*store, &mut first, leave("s1"), T0 + 1).await;
+    apply(&*store, &mut third, with_operation("s4", "a1", "op-1"), T0 + 1).await;
+    assert_eq!(store.find_operation("a1", "op-1").await.unwrap().map(|l| l.session_id), Some("s4".into()));
 }
 
 pub async fn meetings_are_due_when_a_deadline_passes(store: DynStore) {

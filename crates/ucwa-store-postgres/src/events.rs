@@ -9,7 +9,8 @@
 //! transaction holds the row's lock:
 //!
 //! 1. Every transaction that appends to an application first locks its row
-//!    ([`lock_applications`], `SELECT ... FOR UPDATE`) and keeps the lock until it ends.
+//!    (`SELECT ... FOR UPDATE`, in [`Append`] or [`lock_applications`]) and keeps the lock
+//!    until it ends.
 //! 2. While holding it, it reads `next_seq`, takes the next `n` numbers and writes
 //!    `next_seq + n`. A second appender blocks on the lock until the first commits or rolls
 //!    back, and then reads the row as committed (PostgreSQL re-reads a row it waited for),
@@ -26,13 +27,24 @@
 //! hold is its meeting's row (`meetings::save`/`delete`, always taken before the
 //! applications, and at most one); nothing locks a meeting while holding an application row.
 //! So every transaction acquires locks in the order (meeting, application ids ascending)
-//! and no cycle of waits can form. Single-row writes (`save_batch`, `touch_channel`,
+//! and no cycle of waits can form.
+//!
+//! # Why one statement
+//! An append is one statement ([`Append`]), and so is a meeting save with its append
+//! (`meetings::save`): run on the pool, the statement is its own transaction, so a row lock
+//! is held from the moment the statement takes it to its commit, never across a network
+//! round trip. The meeting join benchmark funnels every attendee's join and admit through
+//! the organizer's one application, and when the locks were held across the five round trips
+//! of a transaction (lock, number, insert, notify, commit) most of a join cycle was spent
+//! waiting for that row (docs/BENCHMARKS.md, issue 9). Single-row writes (`save_batch`, `touch_channel`,
 //! `delete_application`) hold one application lock and wait for nothing else.
 //! `expire_idle_applications` uses `SKIP LOCKED` and never waits.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
 
-use sqlx::{FromRow, PgPool, Postgres, Transaction};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::{FromRow, PgPool, Postgres, Row, Transaction};
 use ucwa_core::channel::Priority;
 use ucwa_core::model::{DeliveredBatch, NewEvent, StoredEvent};
 use ucwa_core::store::{StoreError, StoreResult};
@@ -56,13 +68,124 @@ pub(crate) async fn lock_applications(
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
-/// Appends events inside the caller's transaction (see the module documentation for the
-/// numbering). Events addressed to an application that no longer exists or has expired are
-/// dropped. Events of a service application's conversation that has a callback URL go to the
-/// callback outbox instead (same transaction), never to the log. Sends the `NOTIFY` for the
-/// applications whose log grew (delivered at commit) and returns them, to ring locally.
+/// How many parameters an [`Append`] binds (`$1`..`$9`): a statement that appends as part of
+/// a larger write numbers its own from `APPEND_PARAMS + 1`.
+pub(crate) const APPEND_PARAMS: usize = 9;
+
+/// An append of events as one part of one SQL statement (one round trip): the common table
+/// expressions of [`Append::ctes`] lock the addressed applications, send the events of
+/// conversations with a live callback route to the callback outbox, take each application's
+/// sequence range, insert the rest into the log, and [`Append::RESULT`] sends the `NOTIFY`.
+/// Its parameters are `$1`..`$9` ([`Append::bind`]).
+///
+/// The statement keeps the rules of the module documentation: `locked` takes the row locks
+/// in id order (the row-locking step runs above the sort); an event reaches the outbox only
+/// after its application's row is locked (`routed` joins `locked`), so outbox ids of one
+/// conversation follow commit order; and the application rows are updated only once every
+/// lock is held (`bumped` joins `counts`, an aggregate that reads all of `locked` first). The `UPDATE` of `bumped` reads the row version of the statement's
+/// snapshot; when another appender committed a newer one while this statement waited for the
+/// lock, PostgreSQL re-applies the update to the newest version (read committed), so the
+/// range continues exactly where the other appender stopped. Events addressed to an
+/// application that no longer exists or has expired are dropped.
+pub(crate) struct Append {
+    app_id: Vec<String>,
+    conversation: Vec<Option<String>>,
+    priority: Vec<i64>,
+    sender_rel: Vec<String>,
+    sender_href: Vec<String>,
+    body: Vec<String>,
+    now_ms: i64,
+    payloads: Vec<String>,
+}
+
+impl Append {
+    /// The expressions, each event row passing `gate` (an SQL condition, `TRUE` for none):
+    /// a larger write makes its append conditional on its own success this way.
+    pub(crate) fn ctes(gate: &str) -> String {
+        format!(
+            "new AS (
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[])
+                     WITH ORDINALITY AS t(app, conv, prio, rel, href, body, ord)
+                 WHERE {gate}),
+             locked AS (
+                 SELECT id FROM applications WHERE id IN (SELECT app FROM new) AND status = 'active'
+                 ORDER BY id FOR UPDATE),
+             routed AS (
+                 SELECT n.*, EXISTS (SELECT 1 FROM callback_routes r
+                                     WHERE r.session_id = n.conv AND r.app_id = n.app AND NOT r.failed
+                                       AND r.url IS NOT NULL) AS to_outbox
+                 FROM new n JOIN locked l ON l.id = n.app),
+             outbox AS (
+                 INSERT INTO callback_outbox (session_id, app_id, created_ms, sender_rel, sender_href, body)
+                 SELECT conv, app, $7, rel, href, body FROM routed WHERE to_outbox ORDER BY ord),
+             counts AS (SELECT app, count(*) AS n FROM routed WHERE NOT to_outbox GROUP BY app),
+             bumped AS (
+                 UPDATE applications a SET next_seq = a.next_seq + c.n FROM counts c WHERE a.id = c.app
+                 RETURNING a.id, a.next_seq - c.n AS first),
+             logged AS (
+                 INSERT INTO events (app_id, seq, priority, created_ms, sender_rel, sender_href, body)
+                 SELECT r.app, b.first + row_number() OVER (PARTITION BY r.app ORDER BY r.ord) - 1, r.prio, $7,
+                        r.rel, r.href, r.body
+                 FROM routed r JOIN bumped b ON b.id = r.app WHERE NOT r.to_outbox)"
+        )
+    }
+
+    /// The result columns: the applications whose log grew (`rung`), after sending the
+    /// notifications for them (PostgreSQL delivers them at commit).
+    pub(crate) const RESULT: &'static str = "ARRAY(SELECT id FROM bumped ORDER BY id) AS rung,
+         (SELECT count(pg_notify($8, p)) FROM unnest($9::text[]) AS p WHERE EXISTS (SELECT 1 FROM bumped))
+             AS notified";
+
+    pub(crate) fn new(node: &str, events: &[NewEvent], now_ms: i64) -> Self {
+        let mut this = Self {
+            app_id: Vec::with_capacity(events.len()),
+            conversation: Vec::with_capacity(events.len()),
+            priority: Vec::with_capacity(events.len()),
+            sender_rel: Vec::with_capacity(events.len()),
+            sender_href: Vec::with_capacity(events.len()),
+            body: Vec::with_capacity(events.len()),
+            now_ms,
+            payloads: Vec::new(),
+        };
+        for event in events {
+            this.app_id.push(event.app_id.clone());
+            this.conversation.push(event.conversation.clone());
+            this.priority.push(event.priority.as_i64());
+            this.sender_rel.push(event.sender_rel.clone());
+            this.sender_href.push(event.sender_href.clone());
+            this.body.push(event.body.to_string());
+        }
+        // Every addressed application is announced: one that turns out expired or routed to
+        // callbacks costs another node a needless re-read at most, and the statement sends
+        // nothing when no log grew.
+        let addressed: BTreeSet<String> = this.app_id.iter().cloned().collect();
+        this.payloads = notify::payloads(node, &addressed);
+        this
+    }
+
+    /// Binds `$1`..`$9`.
+    pub(crate) fn bind<'q>(
+        &'q self,
+        query: sqlx::query::Query<'q, Postgres, PgArguments>,
+    ) -> sqlx::query::Query<'q, Postgres, PgArguments> {
+        query
+            .bind(&self.app_id)
+            .bind(&self.conversation)
+            .bind(&self.priority)
+            .bind(&self.sender_rel)
+            .bind(&self.sender_href)
+            .bind(&self.body)
+            .bind(self.now_ms)
+            .bind(notify::CHANNEL)
+            .bind(&self.payloads)
+    }
+}
+
+/// Appends events in one statement (see [`Append`]) on `conn`: on the pool it is a
+/// transaction of its own, in a transaction it is part of it. Returns the applications whose
+/// log grew, to ring locally.
 pub(crate) async fn append(
-    tx: &mut Transaction<'_, Postgres>,
+    conn: impl sqlx::Executor<'_, Database = Postgres>,
     node: &str,
     events: &[NewEvent],
     now_ms: i64,
@@ -70,140 +193,12 @@ pub(crate) async fn append(
     if events.is_empty() {
         return Ok(BTreeSet::new());
     }
-    let ids: BTreeSet<&str> = events.iter().map(|e| e.app_id.as_str()).collect();
-    let active = lock_applications(tx, &ids.into_iter().collect::<Vec<_>>()).await?;
-    let routed = callback_routes(tx, events, &active).await?;
-    let (outbox, logged): (Vec<&NewEvent>, Vec<&NewEvent>) = events
-        .iter()
-        .filter(|e| active.contains(&e.app_id))
-        .partition(|e| e.conversation.as_ref().is_some_and(|s| routed.contains(&(s.as_str(), e.app_id.as_str()))));
-    enqueue_callbacks(tx, &outbox, now_ms).await?;
-
-    // One sequence range per application, one statement for all of them: a meeting command
-    // can address hundreds of applications.
-    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
-    for event in &logged {
-        *counts.entry(event.app_id.as_str()).or_default() += 1;
-    }
-    if counts.is_empty() {
-        return Ok(BTreeSet::new());
-    }
-    let (apps, ns): (Vec<&str>, Vec<i64>) = counts.iter().map(|(a, n)| (*a, *n)).unzip();
-    let firsts: Vec<(String, i64)> = sqlx::query_as(
-        "UPDATE applications a SET next_seq = a.next_seq + c.n
-         FROM unnest($1::text[], $2::bigint[]) AS c(id, n)
-         WHERE a.id = c.id
-         RETURNING a.id, a.next_seq - c.n",
-    )
-    .bind(&apps)
-    .bind(&ns)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(unavailable)?;
-    let mut next: BTreeMap<String, i64> = firsts.into_iter().collect();
-    let mut columns = EventColumns::default();
-    for event in logged {
-        let Some(seq) = next.get_mut(&event.app_id) else { continue };
-        columns.push(event, *seq);
-        *seq += 1;
-    }
-    sqlx::query(
-        "INSERT INTO events (app_id, seq, priority, created_ms, sender_rel, sender_href, body)
-         SELECT a, s, p, $4, r, h, b FROM unnest($1::text[], $2::bigint[], $3::bigint[], $5::text[], $6::text[], $7::text[])
-             AS t(a, s, p, r, h, b)",
-    )
-    .bind(&columns.app_id)
-    .bind(&columns.seq)
-    .bind(&columns.priority)
-    .bind(now_ms)
-    .bind(&columns.sender_rel)
-    .bind(&columns.sender_href)
-    .bind(&columns.body)
-    .execute(&mut **tx)
-    .await
-    .map_err(unavailable)?;
-    let rung: BTreeSet<String> = next.into_keys().collect();
-    notify::send(tx, node, &rung).await?;
-    Ok(rung)
-}
-
-/// The events to insert, column by column (bound as arrays and `unnest`ed).
-#[derive(Default)]
-struct EventColumns {
-    app_id: Vec<String>,
-    seq: Vec<i64>,
-    priority: Vec<i64>,
-    sender_rel: Vec<String>,
-    sender_href: Vec<String>,
-    body: Vec<String>,
-}
-
-impl EventColumns {
-    fn push(&mut self, event: &NewEvent, seq: i64) {
-        self.app_id.push(event.app_id.clone());
-        self.seq.push(seq);
-        self.priority.push(event.priority.as_i64());
-        self.sender_rel.push(event.sender_rel.clone());
-        self.sender_href.push(event.sender_href.clone());
-        self.body.push(event.body.to_string());
-    }
-}
-
-/// The (conversation, application) pairs among `events` whose events go to the callback
-/// outbox: a live route with a URL, of an application that is active (already locked).
-async fn callback_routes<'e>(
-    tx: &mut Transaction<'_, Postgres>,
-    events: &'e [NewEvent],
-    active: &BTreeSet<String>,
-) -> StoreResult<HashSet<(&'e str, &'e str)>> {
-    let sessions: BTreeSet<&str> =
-        events.iter().filter(|e| active.contains(&e.app_id)).filter_map(|e| e.conversation.as_deref()).collect();
-    if sessions.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT session_id, app_id FROM callback_routes
-         WHERE session_id = ANY($1) AND NOT failed AND url IS NOT NULL",
-    )
-    .bind(sessions.into_iter().collect::<Vec<_>>())
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(unavailable)?;
-    let rows: HashSet<(String, String)> = rows.into_iter().collect();
-    Ok(events
-        .iter()
-        .filter_map(|e| Some((e.conversation.as_deref()?, e.app_id.as_str())))
-        .filter(|(s, a)| rows.contains(&((*s).to_owned(), (*a).to_owned())))
-        .collect())
-}
-
-/// Appends `events` to the callback outbox, in order. The application rows are locked
-/// already, so outbox ids of one conversation follow commit order like sequence numbers do.
-async fn enqueue_callbacks(tx: &mut Transaction<'_, Postgres>, events: &[&NewEvent], now_ms: i64) -> StoreResult<()> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let session: Vec<&str> = events.iter().map(|e| e.conversation.as_deref().unwrap_or_default()).collect();
-    let app: Vec<&str> = events.iter().map(|e| e.app_id.as_str()).collect();
-    let rel: Vec<&str> = events.iter().map(|e| e.sender_rel.as_str()).collect();
-    let href: Vec<&str> = events.iter().map(|e| e.sender_href.as_str()).collect();
-    let body: Vec<String> = events.iter().map(|e| e.body.to_string()).collect();
-    sqlx::query(
-        "INSERT INTO callback_outbox (session_id, app_id, created_ms, sender_rel, sender_href, body)
-         SELECT s, a, $3, r, h, b FROM unnest($1::text[], $2::text[], $4::text[], $5::text[], $6::text[])
-             WITH ORDINALITY AS t(s, a, r, h, b, ord)
-         ORDER BY ord",
-    )
-    .bind(&session)
-    .bind(&app)
-    .bind(now_ms)
-    .bind(&rel)
-    .bind(&href)
-    .bind(&body)
-    .execute(&mut **tx)
-    .await
-    .map_err(unavailable)?;
-    Ok(())
+    static SQL: LazyLock<String> = LazyLock::new(|| format!("WITH {} SELECT {}", Append::ctes("TRUE"), Append::RESULT));
+    let append = Append::new(node, events, now_ms);
+    let row: PgRow =
+        append.bind(sqlx::query(sqlx::AssertSqlSafe(SQL.as_str()))).fetch_one(conn).await.map_err(unavailable)?;
+    let rung: Vec<String> = row.try_get("rung").map_err(unavailable)?;
+    Ok(rung.into_iter().collect())
 }
 
 #[derive(FromRow)]
@@ -276,60 +271,41 @@ pub(crate) async fn save_batch(
 /// each stays as short as one over a long backlog (the SQLite store's rule).
 const APPLICATION_COST: i64 = 10;
 
-/// Deletes acknowledged events by key, at most `limit` in one short transaction: for each
+/// Deletes acknowledged events by key, at most `limit` in one statement: for each
 /// application with some left (the partial index `applications_unpurged`), the range
 /// `(purged_seq, acked_max_seq]` through the events primary key, cut short when the budget
 /// runs out, and `purged_seq` moved to where it stopped. Every node runs this. The
-/// applications are locked in id order in one statement, like appenders lock them, so a
-/// cleanup waits briefly for an appender or another node's cleanup but never deadlocks with
-/// them; it does not skip locked rows, since 0 must mean that nothing is left (a cleanup
-/// that waited re-checks the condition on the committed row). Returns how many events it
-/// deleted.
+/// applications are locked in id order, like appenders lock them, so a cleanup waits briefly
+/// for an appender or another node's cleanup but never deadlocks with them, and holds the
+/// locks only while the statement runs (an appender waiting behind it waits for no round
+/// trip); it does not skip locked rows, since 0 must mean that nothing is left (a cleanup
+/// that waited re-checks the condition on the committed row). The budget: each application
+/// costs its range, at least [`APPLICATION_COST`]; applications are taken in id order while
+/// the cost of those before them is below `limit`, the last one's range cut to what is left.
+/// Returns how many events it deleted.
 pub(crate) async fn delete_acknowledged(pool: &PgPool, limit: u32) -> StoreResult<u64> {
-    let mut budget = i64::from(limit);
-    let mut tx = pool.begin().await.map_err(unavailable)?;
-    let pending: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT id, purged_seq, acked_max_seq FROM applications WHERE acked_max_seq > purged_seq
-         ORDER BY id LIMIT $1 FOR UPDATE",
+    let deleted: (i64,) = sqlx::query_as(
+        "WITH pending AS (
+             SELECT id, purged_seq, acked_max_seq FROM applications WHERE acked_max_seq > purged_seq
+             ORDER BY id LIMIT $1 FOR UPDATE),
+         costed AS (
+             SELECT id, purged_seq AS lo, acked_max_seq AS hi,
+                    (sum(greatest(acked_max_seq - purged_seq, $3)) OVER (ORDER BY id))::bigint
+                        - greatest(acked_max_seq - purged_seq, $3) AS spent_before
+             FROM pending),
+         chosen AS (
+             SELECT id, lo, least(hi, lo + ($2 - spent_before)) AS hi FROM costed WHERE spent_before < $2),
+         gone AS (
+             DELETE FROM events e USING chosen c WHERE e.app_id = c.id AND e.seq > c.lo AND e.seq <= c.hi
+             RETURNING 1),
+         moved AS (UPDATE applications a SET purged_seq = c.hi FROM chosen c WHERE a.id = c.id)
+         SELECT count(*) FROM gone",
     )
-    .bind(budget / APPLICATION_COST + 1)
-    .fetch_all(&mut *tx)
+    .bind(i64::from(limit) / APPLICATION_COST + 1)
+    .bind(i64::from(limit))
+    .bind(APPLICATION_COST)
+    .fetch_one(pool)
     .await
     .map_err(unavailable)?;
-    let (mut apps, mut from, mut upto) = (Vec::new(), Vec::new(), Vec::new());
-    for (app, purged, acked) in pending {
-        if budget <= 0 {
-            break;
-        }
-        let end = acked.min(purged.saturating_add(budget));
-        budget -= (end - purged).max(APPLICATION_COST);
-        apps.push(app);
-        from.push(purged);
-        upto.push(end);
-    }
-    if apps.is_empty() {
-        return Ok(0);
-    }
-    let deleted = sqlx::query(
-        "DELETE FROM events e USING unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(app, lo, hi)
-         WHERE e.app_id = r.app AND e.seq > r.lo AND e.seq <= r.hi",
-    )
-    .bind(&apps)
-    .bind(&from)
-    .bind(&upto)
-    .execute(&mut *tx)
-    .await
-    .map_err(unavailable)?
-    .rows_affected();
-    sqlx::query(
-        "UPDATE applications a SET purged_seq = r.hi FROM unnest($1::text[], $2::bigint[]) AS r(app, hi)
-         WHERE a.id = r.app",
-    )
-    .bind(&apps)
-    .bind(&upto)
-    .execute(&mut *tx)
-    .await
-    .map_err(unavailable)?;
-    tx.commit().await.map_err(unavailable)?;
-    Ok(deleted)
+    Ok(u64::try_from(deleted.0).unwrap_or(0))
 }

@@ -289,9 +289,7 @@ impl Store for PostgresStore {
     }
 
     async fn append_events(&self, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        let rung = events::append(&mut tx, &self.node, &events, now_ms).await?;
-        tx.commit().await.map_err(unavailable)?;
+        let rung = events::append(&self.pool, &self.node, &events, now_ms).await?;
         self.doorbell.ring(rung.iter().map(String::as_str));
         Ok(())
     }

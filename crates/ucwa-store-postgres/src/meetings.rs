@@ -5,8 +5,10 @@
 //! reloads and retries.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
-use sqlx::{FromRow, PgPool};
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgPool, Row};
 use ucwa_core::meeting::{Meeting, MeetingKind, Session};
 use ucwa_core::model::{MeetingRecord, NewEvent};
 use ucwa_core::store::{SessionLocation, StoreError, StoreResult};
@@ -162,7 +164,11 @@ pub(crate) async fn after(pool: &PgPool, after_id: &str, limit: u32) -> StoreRes
     assemble(pool, rows).await
 }
 
-/// Returns the applications to ring, or `None` when the version check failed.
+/// Saves a meeting in one statement (one round trip): the compare-and-swap on the version
+/// (`m`, which takes the meeting's row lock), the changed and forgotten sessions, and the
+/// append of `new_events` (gated on `m`, so it locks the applications only after the meeting,
+/// the order `events.rs` requires). Returns the applications to ring, or `None` when the
+/// version check failed (then nothing was written).
 pub(crate) async fn save(
     pool: &PgPool,
     node: &str,
@@ -171,30 +177,47 @@ pub(crate) async fn save(
     new_events: &[NewEvent],
     now_ms: i64,
 ) -> StoreResult<Option<Vec<String>>> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let p = |n: usize| format!("${}", events::APPEND_PARAMS + n);
+        format!(
+            "WITH m AS (
+                 UPDATE meetings SET settings = {settings}, ended = {ended}, version = {version},
+                     settings_revision = {revision}, next_deadline_ms = {deadline}, kind = {kind},
+                     finished_ms = {finished}, pending = {pending}
+                 WHERE id = {id} AND version = {before}
+                 RETURNING id),
+             written AS (
+                 INSERT INTO meeting_sessions (session_id, meeting_id, app_id, live, state, operation_id)
+                 SELECT s, {id}, a, l, st, op
+                 FROM unnest({ids}::text[], {apps}::text[], {live}::bool[], {states}::text[], {ops}::text[])
+                     AS t(s, a, l, st, op)
+                 WHERE EXISTS (SELECT 1 FROM m)
+                 ON CONFLICT (session_id) DO UPDATE SET live = excluded.live, state = excluded.state),
+             forgotten AS (
+                 DELETE FROM meeting_sessions WHERE session_id = ANY({removed}) AND EXISTS (SELECT 1 FROM m)),
+             {append}
+             SELECT EXISTS (SELECT 1 FROM m) AS saved, {result}",
+            settings = p(1),
+            ended = p(2),
+            version = p(3),
+            revision = p(4),
+            deadline = p(5),
+            kind = p(6),
+            finished = p(7),
+            pending = p(8),
+            id = p(9),
+            before = p(10),
+            ids = p(11),
+            apps = p(12),
+            live = p(13),
+            states = p(14),
+            ops = p(15),
+            removed = p(16),
+            append = events::Append::ctes("EXISTS (SELECT 1 FROM m)"),
+            result = events::Append::RESULT,
+        )
+    });
     let m = &after.meeting;
-    let mut tx = pool.begin().await.map_err(unavailable)?;
-    let updated = sqlx::query(
-        "UPDATE meetings SET settings = $1, ended = $2, version = $3, settings_revision = $4, next_deadline_ms = $5,
-             kind = $6, finished_ms = $9, pending = $10
-         WHERE id = $7 AND version = $8",
-    )
-    .bind(json(m.settings())?)
-    .bind(m.is_ended())
-    .bind(to_i64(m.version())?)
-    .bind(to_i64(after.settings_revision)?)
-    .bind(m.next_deadline())
-    .bind(kind_name(m.kind()))
-    .bind(m.id())
-    .bind(to_i64(before.version())?)
-    .bind(m.finished_at(now_ms))
-    .bind(pending_column(after)?)
-    .execute(&mut *tx)
-    .await
-    .map_err(unavailable)?
-    .rows_affected();
-    if updated != 1 {
-        return Ok(None);
-    }
     let changes = m.session_changes(before);
     let (mut ids, mut apps, mut live, mut states, mut operations) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -205,36 +228,39 @@ pub(crate) async fn save(
         states.push(json(session)?);
         operations.push(session.own_operation_id());
     }
-    if !ids.is_empty() {
-        sqlx::query(
-            "INSERT INTO meeting_sessions (session_id, meeting_id, app_id, live, state, operation_id)
-             SELECT s, $2, a, l, st, op
-             FROM unnest($1::text[], $3::text[], $4::bool[], $5::text[], $6::text[]) AS t(s, a, l, st, op)
-             ON CONFLICT (session_id) DO UPDATE SET live = excluded.live, state = excluded.state",
-        )
-        .bind(&ids)
+    let forgotten: Vec<&str> = changes.removed.into_iter().map(String::as_str).collect();
+    let append = events::Append::new(node, new_events, now_ms);
+    let row = append
+        .bind(sqlx::query(sqlx::AssertSqlSafe(SQL.as_str())))
+        .bind(json(m.settings())?)
+        .bind(m.is_ended())
+        .bind(to_i64(m.version())?)
+        .bind(to_i64(after.settings_revision)?)
+        .bind(m.next_deadline())
+        .bind(kind_name(m.kind()))
+        .bind(m.finished_at(now_ms))
+        .bind(pending_column(after)?)
         .bind(m.id())
+        .bind(to_i64(before.version())?)
+        .bind(&ids)
         .bind(&apps)
         .bind(&live)
         .bind(&states)
         .bind(&operations)
-        .execute(&mut *tx)
+        .bind(&forgotten)
+        .fetch_one(pool)
         .await
-        .map_err(unavailable)?;
-    }
-    let forgotten: Vec<&str> = changes.removed.into_iter().map(String::as_str).collect();
-    if !forgotten.is_empty() {
-        sqlx::query("DELETE FROM meeting_sessions WHERE session_id = ANY($1)")
-            .bind(&forgotten)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-    }
-    let rung = events::append(&mut tx, node, new_events, now_ms).await?;
-    tx.commit().await.map_err(unavailable)?;
-    Ok(Some(rung.into_iter().collect()))
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.constraint() == Some("meeting_sessions_operation") => {
+                StoreError::Conflict(format!("an application started this operation already ({d})"))
+            }
+            _ => unavailable(e),
+        })?;
+    rung_if_saved(&row)
 }
 
+/// Deletes a meeting still at `version` (its sessions go with it, `ON DELETE CASCADE`) and
+/// appends `new_events` in one statement, like [`save`]. `None` when the version check failed.
 pub(crate) async fn delete(
     pool: &PgPool,
     node: &str,
@@ -243,21 +269,35 @@ pub(crate) async fn delete(
     new_events: &[NewEvent],
     now_ms: i64,
 ) -> StoreResult<Option<Vec<String>>> {
-    let mut tx = pool.begin().await.map_err(unavailable)?;
-    // The sessions go with the meeting (ON DELETE CASCADE).
-    let gone = sqlx::query("DELETE FROM meetings WHERE id = $1 AND version = $2")
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH m AS (DELETE FROM meetings WHERE id = ${id} AND version = ${version} RETURNING id),
+             {append}
+             SELECT EXISTS (SELECT 1 FROM m) AS saved, {result}",
+            id = events::APPEND_PARAMS + 1,
+            version = events::APPEND_PARAMS + 2,
+            append = events::Append::ctes("EXISTS (SELECT 1 FROM m)"),
+            result = events::Append::RESULT,
+        )
+    });
+    let append = events::Append::new(node, new_events, now_ms);
+    let row = append
+        .bind(sqlx::query(sqlx::AssertSqlSafe(SQL.as_str())))
         .bind(id)
         .bind(to_i64(version)?)
-        .execute(&mut *tx)
+        .fetch_one(pool)
         .await
-        .map_err(unavailable)?
-        .rows_affected();
-    if gone != 1 {
+        .map_err(unavailable)?;
+    rung_if_saved(&row)
+}
+
+/// The applications to ring from the result of a gated write ([`save`], [`delete`]), or
+/// `None` when its version check failed.
+fn rung_if_saved(row: &PgRow) -> StoreResult<Option<Vec<String>>> {
+    if !row.try_get::<bool, _>("saved").map_err(unavailable)? {
         return Ok(None);
     }
-    let rung = events::append(&mut tx, node, new_events, now_ms).await?;
-    tx.commit().await.map_err(unavailable)?;
-    Ok(Some(rung.into_iter().collect()))
+    Ok(Some(row.try_get("rung").map_err(unavailable)?))
 }
 
 #[derive(FromRow)]

@@ -29,7 +29,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
 use ucwa_core::Doorbell;
 use ucwa_core::store::StoreResult;
 
@@ -45,7 +44,7 @@ const HEARTBEAT: Duration = Duration::from_secs(2);
 const STALE: Duration = Duration::from_secs(10);
 
 /// The payloads announcing `apps`, each below the size limit.
-fn payloads(node: &str, apps: &BTreeSet<String>) -> Vec<String> {
+pub(crate) fn payloads(node: &str, apps: &BTreeSet<String>) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = format!("{node}|");
     let empty = current.len();
@@ -84,21 +83,6 @@ fn announced<'p>(payload: &'p str, own_node: &str) -> Option<(Vec<&'p str>, Vec<
         }
     }
     Some((grew, claimed))
-}
-
-/// Queues the notification for `apps` in `tx`; PostgreSQL sends it at commit.
-pub(crate) async fn send(tx: &mut Transaction<'_, Postgres>, node: &str, apps: &BTreeSet<String>) -> StoreResult<()> {
-    let payloads = payloads(node, apps);
-    if payloads.is_empty() {
-        return Ok(());
-    }
-    sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
-        .bind(CHANNEL)
-        .bind(&payloads)
-        .execute(&mut **tx)
-        .await
-        .map_err(unavailable)?;
-    Ok(())
 }
 
 /// The listening task of one node.

@@ -84,7 +84,7 @@ pub(crate) async fn publish(
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;
-    let rung = events::append(&mut tx, node, new_events, now_ms).await?;
+    let rung = events::append(&mut *tx, node, new_events, now_ms).await?;
     tx.commit().await.map_err(unavailable)?;
     Ok(rung.into_iter().collect())
 }

@@ -380,7 +380,7 @@ pub(crate) async fn make_available(
     if !changed {
         return Ok(None);
     }
-    let rung = events::append(&mut tx, node, new_events, now_ms).await?;
+    let rung = events::append(&mut *tx, node, new_events, now_ms).await?;
     tx.commit().await.map_err(unavailable)?;
     Ok(Some(rung.into_iter().collect()))
 }

@@ -306,7 +306,16 @@ pub(crate) fn save(conn: &Connection, save: &Save, now_ms: i64) -> StoreResult<O
         )
         .map_err(sql_error)?;
     for w in &save.written {
-        upsert.execute(params![w.id, h.id, w.app_id, w.live, w.state, w.operation_id]).map_err(sql_error)?;
+        upsert.execute(params![w.id, h.id, w.app_id, w.live, w.state, w.operation_id]).map_err(|e| {
+            // A session id conflict is an update (above); the only other unique rule is one
+            // session per application and operationId.
+            if matches!(&e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+            {
+                StoreError::Conflict(format!("application {} started operation {:?} already", w.app_id, w.operation_id))
+            } else {
+                sql_error(e)
+            }
+        })?;
     }
     let mut remove = conn.prepare_cached("DELETE FROM meeting_sessions WHERE session_id = ?").map_err(sql_error)?;
     for id in &save.removed {
