@@ -8,14 +8,16 @@
 //! only while the stored version still matches, so another node's writes are always seen.
 //! The store's version check remains the real arbiter; a lost race reloads and retries.
 //!
-//! The changed first: a command that tells more than `FANOUT_SPLIT` sessions which it did
-//! not change (an admit into a large roster tells every member) is saved twice, under the
-//! lock. The first save commits the new state with the events of the sessions the command
-//! changed (the joiner's conversation, roster and `completed`) and the other notices as
-//! `MeetingRecord::pending`, so the joiner is released before the fan-out is even rendered;
-//! the second renders the pending notices against that same state, appends their events and
-//! forgets ended sessions. Each application's events stay in order (a recipient's notices
-//! are all in one part, and the next command waits for the lock). Nothing is lost to a crash
+//! The changed first: a command with more than `FANOUT_SPLIT` notices beyond what the
+//! sessions it changed must hear first (an admit into a large roster tells every member,
+//! and lists every member to the joiner) is saved twice, under the lock. The first save
+//! commits the new state with the changed sessions' own events (the joiner's conversation,
+//! local participant and `completed`) and the other notices as `MeetingRecord::pending`, so
+//! the joiner is released before the fan-out is even rendered; the second renders the
+//! pending notices (everyone else's, and the roster listed to the joiner after its
+//! `completed`) against that same state, appends their events and forgets ended sessions.
+//! Each application's events stay in order: a recipient's notices in the first part are a
+//! prefix of its notices, and the next command waits for the lock. Nothing is lost to a crash
 //! between the saves: the pending notices are stored, and whoever loads the meeting next
 //! completes them before anything else (rendering is a function of the stored state and the
 //! notices, so the events are the ones the first node would have appended).
@@ -26,7 +28,7 @@ use std::sync::{Arc, Mutex};
 
 use ucwa_core::DynStore;
 use ucwa_core::clock::DynClock;
-use ucwa_core::meeting::{Command, ConversationState, Notice};
+use ucwa_core::meeting::{Command, ConversationState, Notice, NoticeKind};
 use ucwa_core::model::{MeetingRecord, NewEvent};
 
 use crate::error::{ServiceError, ServiceResult};
@@ -141,7 +143,11 @@ impl MeetingEngine {
         after.pending = Vec::new();
         forget_ended(&mut after, now);
         after.meeting.bump_version();
+        let appended = events.len();
         let saved = self.store.save_meeting(&after, &record.meeting, events, now).await?;
+        if saved {
+            self.metrics.events_appended(appended);
+        }
         Ok(saved.then_some(after))
     }
 
@@ -176,14 +182,25 @@ impl MeetingEngine {
                     return Err(e);
                 }
             };
+            let observed = self.observe(&before, &after, &notices, now);
             let (first, rest) = split_fanout(&after, &before, notices);
             if rest.len() > FANOUT_SPLIT {
                 after.pending = rest;
                 let events = project(&after, &first);
+                let appended = events.len();
                 if !self.store.save_meeting(&after, &before.meeting, events, now).await? {
                     continue;
                 }
-                // Committed: the changed sessions are released. Now everyone else.
+                self.metrics.events_appended(appended);
+                self.metrics.record_meeting(observed, started);
+                // Committed: the changed sessions are released. Let their parked requests run
+                // before the fan-out is rendered: the doorbell woke them from this thread,
+                // and tokio keeps a task woken that way in this worker's LIFO slot, which no
+                // other worker may steal. Without this they ran only once the fan-out was
+                // queued at the writer, and their batch saves committed behind it (the
+                // joiner's `completed` came as late as the whole fan-out).
+                tokio::task::yield_now().await;
+                // Now everyone else.
                 *guard = match self.append_pending(after).await {
                     Ok(done) => done,
                     Err(e) => {
@@ -197,7 +214,6 @@ impl MeetingEngine {
             let mut notices = first;
             notices.extend(rest);
             let events = project(&after, &notices);
-            let observed = self.observe(&before, &after, &notices, now);
             forget_ended(&mut after, now);
             let appended = events.len();
             if self.store.save_meeting(&after, &before.meeting, events, now).await? {
@@ -244,13 +260,34 @@ impl MeetingEngine {
     }
 }
 
-/// Splits a command's notices into those to the sessions it changed (new, or different from
-/// `before`) and those to everyone else, each in emission order. Every notice of one
-/// recipient lands in the same part, so each application's events keep their order.
+/// Splits a command's notices in two, each part in emission order: what the sessions it
+/// changed (new, or different from `before`) hear up to their last notice about themselves,
+/// and the rest (every notice to the other sessions, and the changed sessions' trailing
+/// listing of other participants, such as the roster a joiner gets after its `completed`).
+/// A recipient's notices in the first part are a prefix of its notices, so each
+/// application's events keep their order when the first part is appended first.
 fn split_fanout(after: &MeetingRecord, before: &MeetingRecord, notices: Vec<Notice>) -> (Vec<Notice>, Vec<Notice>) {
     let changes = after.meeting.session_changes(&before.meeting);
     let changed: HashSet<&str> = changes.written.iter().map(|(id, _)| id.as_str()).collect();
-    notices.into_iter().partition(|n| changed.contains(n.to.as_str()))
+    let in_first: Vec<bool> = {
+        let mut own_end: HashMap<&str, usize> = HashMap::new();
+        for (i, n) in notices.iter().enumerate() {
+            if changed.contains(n.to.as_str()) && !lists_another(n) {
+                own_end.insert(n.to.as_str(), i);
+            }
+        }
+        notices.iter().enumerate().map(|(i, n)| own_end.get(n.to.as_str()).is_some_and(|&end| i <= end)).collect()
+    };
+    let (mut first, mut rest) = (Vec::new(), Vec::with_capacity(notices.len()));
+    for (notice, first_part) in notices.into_iter().zip(in_first) {
+        if first_part { first.push(notice) } else { rest.push(notice) }
+    }
+    (first, rest)
+}
+
+/// Whether `notice` tells its recipient that another participant is in a view.
+fn lists_another(notice: &Notice) -> bool {
+    matches!(&notice.kind, NoticeKind::ParticipantAdded { subject, .. } if *subject != notice.to)
 }
 
 /// Drops sessions whose conversation was deleted: their last events are rendered, and

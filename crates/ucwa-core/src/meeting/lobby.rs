@@ -146,6 +146,11 @@ impl Meeting {
             }
         }
 
+        // Success once the joiner's own participant is in the roster (its second
+        // `localParticipant` `added` above), before the others are listed: with a thousand
+        // in the roster the joiner learns it is in without reading a thousand events first,
+        // and the engine can deliver it before the meeting's fan-out (docs/protocol.md).
+        out.push(id, NoticeKind::completed(InvitationState::Connected));
         for (member_id, member) in self.shown_members(id) {
             out.push(id, NoticeKind::added(member_id, member.view()));
         }
@@ -154,6 +159,5 @@ impl Meeting {
                 out.push(id, NoticeKind::added(waiter, View::Lobby));
             }
         }
-        out.push(id, NoticeKind::completed(InvitationState::Connected));
     }
 }

@@ -208,7 +208,7 @@ fn direct_join_trace() {
 
     let mut expected = joining_prefix();
     expected.extend(conferencing());
-    expected.extend([added("a", View::Attendees), added("o", View::Leaders), COMPLETED_OK]);
+    expected.extend([COMPLETED_OK, added("a", View::Attendees), added("o", View::Leaders)]);
     assert_eq!(seen_by(&notices, "j"), expected, "the trusted session is not listed");
     assert_eq!(seen_by(&notices, "o"), vec![added("j", View::Leaders)]);
     assert_eq!(seen_by(&notices, "a"), vec![added("j", View::Leaders)]);
@@ -247,7 +247,7 @@ fn admit_trace() {
     );
     assert_eq!(seen_by(&notices, "a"), vec![added("w", View::Attendees)]);
     let mut expected = conferencing();
-    expected.extend([added("a", View::Attendees), added("o", View::Leaders), COMPLETED_OK]);
+    expected.extend([COMPLETED_OK, added("a", View::Attendees), added("o", View::Leaders)]);
     assert_eq!(seen_by(&notices, "w"), expected);
     let admitted = meeting.session("w").expect("joined");
     assert_eq!((admitted.state, admitted.lobby_deadline_ms), (Cs::Conferenced, None));
@@ -427,7 +427,7 @@ fn waiters_outlast_the_leaders_and_a_later_leader_sees_them() {
     let notices = ok(&mut meeting, join_cmd("l", user(LEADER)));
     let mut expected = joining_prefix();
     expected.extend(conferencing());
-    expected.extend([added("a", View::Attendees), added("w", View::Lobby), COMPLETED_OK]);
+    expected.extend([COMPLETED_OK, added("a", View::Attendees), added("w", View::Lobby)]);
     assert_eq!(seen_by(&notices, "l"), expected);
     ok(&mut meeting, admit("l", "w"));
     assert_eq!(state_of(&meeting, "w"), Cs::Conferenced);
@@ -439,7 +439,7 @@ fn trusted_join_is_hidden_but_leads() {
     let notices = ok(&mut meeting, join_cmd("t", trusted_app()));
     let mut expected = joining_prefix();
     expected.extend(conferencing());
-    expected.extend([added("a", View::Attendees), added("o", View::Leaders), added("w", View::Lobby), COMPLETED_OK]);
+    expected.extend([COMPLETED_OK, added("a", View::Attendees), added("o", View::Leaders), added("w", View::Lobby)]);
     assert_eq!(seen_by(&notices, "t"), expected);
     assert!(notices.iter().all(|n| n.to == "t"), "nobody else is told");
 
@@ -670,7 +670,7 @@ fn accept_joins_without_lobby_and_completes_both_sides_after_the_roster() {
     let (mut meeting, _) = invited(2);
     let notices = ok(&mut meeting, Command::Accept { session: "b1".to_owned() });
     let mut expected = conferencing();
-    expected.extend([added("o", View::Leaders), COMPLETED_OK]);
+    expected.extend([COMPLETED_OK, added("o", View::Leaders)]);
     assert_eq!(seen_by(&notices, "b1"), expected);
     assert_eq!(seen_by(&notices, "o"), [added("b1", View::Attendees), p_completed("p1")]);
     // The other application's copy ends: answered elsewhere.

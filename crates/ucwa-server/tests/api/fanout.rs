@@ -1,5 +1,6 @@
 //! Large meetings: a command that tells many sessions is saved in two steps (the sessions
-//! it changed first, then everyone else; `ucwa_service::engine`). What a client sees must
+//! it changed first, up to their `completed`, then everyone else and the roster listed to
+//! the joiner; `ucwa_service::engine`). What a client sees must
 //! not change: every event exactly once and in order, and nothing lost if the server stops
 //! between the two steps.
 
@@ -60,13 +61,18 @@ async fn a_large_meeting_hears_of_each_joiner_once_and_in_order() {
     let carol = server.signed_in_app("sip:carol@example.com", "Carol").await;
     let mut carol_events = EventStream::new(&carol);
     join(&server, &carol, json!({"onlineMeetingUri": meeting.uri})).await;
-    let joined = carol_events.until(&server, WAIT, completed).await;
-    assert!(completed(joined.last().unwrap()), "completed is Carol's last event of the join");
-    let mut roster = added_names(&joined);
+    // Carol's own events end with her completed; the others are listed to her after it
+    // (saved with the fan-out), each once.
+    let mut joined = carol_events.until(&server, WAIT, completed).await;
+    joined.extend(carol_events.drain(&server).await);
+    let at = joined.iter().position(completed).unwrap();
+    assert_eq!(joined[at - 1]["link"]["rel"], "localParticipant", "completed once she is in her roster");
+    assert!(added_names(&joined[..at]).is_empty(), "nobody else is listed before her completed");
+    let mut roster = added_names(&joined[at..]);
     roster.sort();
     let mut expected = vec!["Alice".to_owned()];
     expected.extend(std::iter::repeat_n("Bob".to_owned(), MEMBERS));
-    assert_eq!(roster, expected, "Carol learns the whole roster before her completed");
+    assert_eq!(roster, expected, "Carol learns the whole roster after her completed, once each");
 
     // Alice heard of every joiner exactly once, in join order, Carol last.
     let seen = alice_events.until(&server, WAIT, |e| e["link"]["title"] == "Carol").await;

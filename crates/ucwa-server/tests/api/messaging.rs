@@ -413,8 +413,9 @@ async fn add_participant_escalates_a_two_party_conversation() {
     let carol_got = carol.until(&server, WAIT, |e| e["link"]["rel"] == "conversation").await;
     let carol_inv = embedded(&carol_got, "onlineMeetingInvitation", "started").clone();
     server.call(Method::POST, &href(&carol_inv, "accept"), &carol.app.token, None).await;
-    let joined = carol.until(&server, WAIT, completed("onlineMeetingInvitation")).await;
-    assert_eq!(joined.last().unwrap()["status"], "Success");
+    let is_done = completed("onlineMeetingInvitation");
+    let joined = carol.until(&server, WAIT, &is_done).await;
+    assert_eq!(joined.iter().find(|e| is_done(e)).unwrap()["status"], "Success");
     assert_eq!(joined.iter().filter(|e| e["link"]["rel"] == "participant").count(), 2);
     let done = bob.until(&server, WAIT, completed("participantInvitation")).await;
     assert_eq!(done.last().unwrap()["status"], "Success");
