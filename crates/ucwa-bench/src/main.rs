@@ -42,11 +42,6 @@ use std::net::SocketAddr;
 
 use clap::{Parser, Subcommand};
 
-/// The server's allocator (`ucwa-server`'s `main.rs`): the in-process scenarios run the
-/// server's use cases in this process, and the floor server is this program too.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Debug, Parser)]
 #[command(name = "ucwa-bench", about = "Load benchmarks of ucwa-server against a bare axum floor")]
 struct Cli {

@@ -151,12 +151,6 @@ async fn service_app(command: ServiceAppCommand) -> anyhow::Result<()> {
     result
 }
 
-/// mimalloc instead of the system allocator: the server allocates per request and per
-/// event (rendering, JSON, rows), and glibc's malloc/free were the largest item of a join
-/// cycle's profile (docs/BENCHMARKS.md, issue 14).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
