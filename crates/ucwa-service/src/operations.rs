@@ -19,7 +19,7 @@
 //! the arbiter: it keeps one session per application and `operationId` and refuses to save a
 //! second ([`StoreError::Conflict`](ucwa_core::store::StoreError::Conflict)); the node that
 //! lost the race then finds the winner's session and answers with it
-//! ([`Services::settle_operation`]).
+//! (`Services::settle_operation`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
