@@ -3,8 +3,8 @@
 //! person at a terminal. Changing a user's password or an endpoint's secret revokes its tokens.
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use ucwa_core::clock::{Clock, SystemClock};
 use ucwa_core::meeting::{Meeting, MeetingKind};
 use ucwa_core::model::{MeetingRecord, Principal, Publication, PublicationChange, User};
 use ucwa_core::service::{ServiceApp, domain_of, mint_signing_key};
@@ -183,7 +183,7 @@ async fn copy_publication(from: &dyn Store, to: &dyn Store, uri: &str) -> Result
     .into_iter()
     .flatten()
     .collect();
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
+    let now_ms = SystemClock.now_ms();
     for change in &changes {
         to.publish(uri, change, Vec::new(), now_ms).await?;
     }
