@@ -78,15 +78,17 @@ pub(crate) const APPEND_PARAMS: usize = 9;
 /// sequence range, insert the rest into the log, and [`Append::RESULT`] sends the `NOTIFY`.
 /// Its parameters are `$1`..`$9` ([`Append::bind`]).
 ///
-/// The statement keeps the rules of the module documentation: `locked` takes the row locks
-/// in id order (the row-locking step runs above the sort); an event reaches the outbox only
-/// after its application's row is locked (`routed` joins `locked`), so outbox ids of one
-/// conversation follow commit order; and the application rows are updated only once every
-/// lock is held (`bumped` joins `counts`, an aggregate that reads all of `locked` first). The `UPDATE` of `bumped` reads the row version of the statement's
-/// snapshot; when another appender committed a newer one while this statement waited for the
-/// lock, PostgreSQL re-applies the update to the newest version (read committed), so the
-/// range continues exactly where the other appender stopped. Events addressed to an
-/// application that no longer exists or has expired are dropped.
+/// The statement keeps the rules of the module documentation: `locked` takes the row locks in
+/// id order (the row-locking step runs above the sort); an event reaches the outbox only after
+/// its application's row is locked (`routed` joins `locked`), so outbox ids of one conversation
+/// follow commit order; and the application rows are updated only once every lock is held
+/// (`bumped` joins `counts`, an aggregate that reads all of `locked` first). `locked` looks its
+/// rows up by primary key (`= ANY(ARRAY(...))`): written as `IN (SELECT ...)`, the generic plan
+/// scanned every active application on each append. The `UPDATE` of `bumped` reads the row
+/// version of the statement's snapshot; when another appender committed a newer one while this
+/// statement waited for the lock, PostgreSQL re-applies the update to the newest version (read
+/// committed), so the range continues exactly where the other appender stopped. Events
+/// addressed to an application that no longer exists or has expired are dropped.
 pub(crate) struct Append {
     app_id: Vec<String>,
     conversation: Vec<Option<String>>,
@@ -108,7 +110,7 @@ impl Append {
                      WITH ORDINALITY AS t(app, conv, prio, rel, href, body, ord)
                  WHERE {gate}),
              locked AS (
-                 SELECT id FROM applications WHERE id IN (SELECT app FROM new) AND status = 'active'
+                 SELECT id FROM applications WHERE id = ANY(ARRAY(SELECT app FROM new)) AND status = 'active'
                  ORDER BY id FOR UPDATE),
              routed AS (
                  SELECT n.*, EXISTS (SELECT 1 FROM callback_routes r
@@ -282,6 +284,9 @@ const APPLICATION_COST: i64 = 10;
 /// that waited re-checks the condition on the committed row). The budget: each application
 /// costs its range, at least [`APPLICATION_COST`]; applications are taken in id order while
 /// the cost of those before them is below `limit`, the last one's range cut to what is left.
+/// The events are found by one primary-key range scan per application (the `LATERAL`) and
+/// deleted by row address: written as a join, the generic plan the prepared statement settles
+/// on scanned the whole table, dead rows included, on every pass.
 /// Returns how many events it deleted.
 pub(crate) async fn delete_acknowledged(pool: &PgPool, limit: u32) -> StoreResult<u64> {
     let deleted: (i64,) = sqlx::query_as(
@@ -296,7 +301,9 @@ pub(crate) async fn delete_acknowledged(pool: &PgPool, limit: u32) -> StoreResul
          chosen AS (
              SELECT id, lo, least(hi, lo + ($2 - spent_before)) AS hi FROM costed WHERE spent_before < $2),
          gone AS (
-             DELETE FROM events e USING chosen c WHERE e.app_id = c.id AND e.seq > c.lo AND e.seq <= c.hi
+             DELETE FROM events WHERE ctid = ANY(ARRAY(
+                 SELECT e.ctid FROM chosen c CROSS JOIN LATERAL (
+                     SELECT ctid FROM events WHERE app_id = c.id AND seq > c.lo AND seq <= c.hi) e))
              RETURNING 1),
          moved AS (UPDATE applications a SET purged_seq = c.hi FROM chosen c WHERE a.id = c.id)
          SELECT count(*) FROM gone",
