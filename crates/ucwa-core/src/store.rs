@@ -170,6 +170,22 @@ pub trait Store: Send + Sync + 'static {
         previous_no: u64,
         now_ms: i64,
     ) -> StoreResult<bool>;
+    /// [`Store::save_batch`], then [`Store::release_poll`] for `ticket` if the batch was
+    /// saved, as one write where the store can: a delivery costs one round trip, not two.
+    async fn save_batch_and_release(
+        &self,
+        app_id: &str,
+        batch: &DeliveredBatch,
+        previous_no: u64,
+        ticket: u64,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        let saved = self.save_batch(app_id, batch, previous_no, now_ms).await?;
+        if saved {
+            self.release_poll(app_id, ticket, now_ms).await?;
+        }
+        Ok(saved)
+    }
     /// Deletes acknowledged events, at most `limit` in one short transaction, by key (an
     /// application and a range of its sequence numbers), never by scanning the log. Returns
     /// how many it deleted; call again while that is not 0. Backends also run this on their

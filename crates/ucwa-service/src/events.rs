@@ -184,15 +184,16 @@ impl Services {
             None => Err(replaced_error()),
         };
         let replaced = matches!(&result, Err(ServiceError::Conflict { subcode: Some("PGetReplaced"), .. }));
-        if !replaced || self.store.poll_holder(&app.id).await? == Some(ticket) {
+        let released = matches!(&result, Ok(Delivery { released: true, .. }));
+        if !released && (!replaced || self.store.poll_holder(&app.id).await? == Some(ticket)) {
             self.store.release_poll(&app.id, ticket, self.now_ms()).await?;
         }
-        result
+        result.map(|delivery| delivery.batch)
     }
 
     /// Waits on the channel of `app` (held in the store with `ticket` and in this node's
     /// slot table with `guard`) until events are due, the request times out or is replaced,
-    /// then builds and saves the next batch.
+    /// then builds and saves the next batch, releasing the channel in the same write.
     async fn park(
         &self,
         app: &Application,
@@ -200,7 +201,7 @@ impl Services {
         guard: SlotGuard<'_>,
         ticket: u64,
         timeout_at: i64,
-    ) -> ServiceResult<BatchResponse> {
+    ) -> ServiceResult<Delivery> {
         let urls = AppUrls::of(app);
         let last = app.delivered.no;
         let no = last + 1;
@@ -246,18 +247,27 @@ impl Services {
         let body = build_batch(&urls, no, events)?;
         let batch = DeliveredBatch { no, body, max_seq };
         let now = self.now_ms();
-        let saved = self.store.save_batch(&app.id, &batch, last, now).await?;
+        let saved = self.store.save_batch_and_release(&app.id, &batch, last, ticket, now).await?;
         drop(guard);
         if saved {
             self.metrics.batch_delivered(&created, now);
-            return Ok(BatchResponse(batch.body));
+            return Ok(Delivery { batch: BatchResponse(batch.body), released: true });
         }
         // Another request delivered batch `no` first: hand out exactly that one.
         match self.store.application(&app.id).await? {
-            Some(current) if current.delivered.no == no => Ok(BatchResponse(current.delivered.body)),
+            Some(current) if current.delivered.no == no => {
+                Ok(Delivery { batch: BatchResponse(current.delivered.body), released: false })
+            }
             _ => Err(replaced_error()),
         }
     }
+}
+
+/// What a parked request ends with: its batch, and whether saving it also released the
+/// channel in the store (otherwise [`Services::poll`] still has to).
+struct Delivery {
+    batch: BatchResponse,
+    released: bool,
 }
 
 /// The bytes an event's body adds to a batch: it goes in as stored.

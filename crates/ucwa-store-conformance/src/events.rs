@@ -166,6 +166,34 @@ pub async fn a_saved_batch_is_replayed_until_the_next_acknowledges_it(store: Dyn
     assert!(!store.save_batch("nobody", &one, 0, T0).await.unwrap());
 }
 
+/// A delivery that releases the channel frees it only when its batch is saved, and only for
+/// the ticket that still holds it: a newer request that took over keeps the channel. (A store
+/// written by one process keeps no holder, `Store::claim_poll`; there only the batch is
+/// checked.)
+pub async fn saving_a_batch_releases_only_its_own_ticket(store: DynStore) {
+    application(&*store, "a").await;
+    let shared = !store.sees_every_write();
+    let until = T0 + 60_000;
+    let first = store.claim_poll("a", 2, T0, until).await.unwrap().expect("a free channel");
+    let one = DeliveredBatch { no: 1, body: "batch one".into(), max_seq: 0 };
+    assert!(!store.save_batch_and_release("a", &one, 7, first, T0 + 1).await.unwrap(), "a lost compare-and-swap");
+    if shared {
+        assert_eq!(store.claim_poll("a", 1, T0 + 1, until).await.unwrap(), None, "not released by a lost save");
+    }
+    assert!(store.save_batch_and_release("a", &one, 0, first, T0 + 2).await.unwrap());
+    assert_eq!(store.application("a").await.unwrap().unwrap().delivered, one);
+    // Released: a request of lower priority takes the channel now.
+    let second = store.claim_poll("a", 1, T0 + 3, until).await.unwrap().expect("released");
+    let third = store.claim_poll("a", 2, T0 + 4, until).await.unwrap().expect("a higher priority replaces");
+    let two = DeliveredBatch { no: 2, body: "batch two".into(), max_seq: 0 };
+    assert!(store.save_batch_and_release("a", &two, 1, second, T0 + 5).await.unwrap());
+    assert_eq!(store.application("a").await.unwrap().unwrap().delivered, two);
+    if shared {
+        assert_eq!(store.poll_holder("a").await.unwrap(), Some(third));
+        assert_eq!(store.claim_poll("a", 1, T0 + 6, until).await.unwrap(), None, "the newer request holds it");
+    }
+}
+
 /// Two requests for the same next batch: exactly one is saved, and it is the one kept.
 pub async fn only_one_of_racing_batches_is_saved(store: DynStore) {
     application(&*store, "a").await;

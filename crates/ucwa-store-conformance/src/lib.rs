@@ -92,6 +92,7 @@ macro_rules! store_conformance {
                 events_for_missing_or_expired_applications_are_dropped,
                 appending_rings_the_doorbell_after_commit,
                 a_saved_batch_is_replayed_until_the_next_acknowledges_it,
+                saving_a_batch_releases_only_its_own_ticket,
                 only_one_of_racing_batches_is_saved,
                 acknowledged_events_are_deleted_in_bounded_chunks,
             ],

@@ -317,7 +317,18 @@ impl Store for PostgresStore {
         previous_no: u64,
         now_ms: i64,
     ) -> StoreResult<bool> {
-        events::save_batch(&self.pool, app_id, batch, previous_no, now_ms).await
+        events::save_batch(&self.pool, app_id, batch, previous_no, None, now_ms).await
+    }
+
+    async fn save_batch_and_release(
+        &self,
+        app_id: &str,
+        batch: &DeliveredBatch,
+        previous_no: u64,
+        ticket: u64,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        events::save_batch(&self.pool, app_id, batch, previous_no, Some(ticket), now_ms).await
     }
 
     async fn delete_acknowledged_events(&self, limit: u32) -> StoreResult<u64> {
