@@ -242,8 +242,10 @@ impl Services {
             }
         };
         let max_seq = events.last().map_or(app.delivered.max_seq, |e| e.seq);
-        // The batch takes the bodies; the delivery-delay metric needs only when each was made.
-        let created: Vec<i64> = events.iter().map(|e| e.created_ms).collect();
+        // The batch takes the bodies; the delivery-delay metric needs only when each was made
+        // (and nothing when metrics are off).
+        let created: Vec<i64> =
+            if self.metrics.enabled() { events.iter().map(|e| e.created_ms).collect() } else { Vec::new() };
         let body = build_batch(&urls, no, events)?;
         let batch = DeliveredBatch { no, body, max_seq };
         let now = self.now_ms();
