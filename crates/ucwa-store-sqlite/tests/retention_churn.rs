@@ -36,10 +36,21 @@ async fn rows(pool: &SqlitePool) -> [i64; 4] {
     out
 }
 
-/// Bytes of the database file once the write-ahead log is copied back into it.
+/// Bytes of the database file once the write-ahead log is copied back into it. A checkpoint
+/// that meets another one running (the store's upkeep runs a passive one every second, on
+/// the wall clock) does nothing and reports `busy`; it is asked again until it has copied
+/// everything, or the file would be measured short of pages still in the log.
 async fn file_bytes(pool: &SqlitePool, path: &std::path::Path) -> u64 {
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await.unwrap();
-    std::fs::metadata(path).unwrap().len()
+    for _ in 0..5_000 {
+        let (busy, _frames, _copied): (i64, i64, i64) =
+            sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(pool).await.unwrap();
+        if busy == 0 {
+            return std::fs::metadata(path).unwrap().len();
+        }
+        // A pause to let the other checkpoint finish, not a timing assumption.
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    panic!("the checkpoint stayed busy for 5,000 attempts");
 }
 
 /// One hour of use starting at `start`: a fresh set of users, their conversations, each
