@@ -3,7 +3,7 @@
 // Everything needed to resume is saved in sessionStorage after each batch: the token, the
 // application, the channel's next ack and the meeting state.
 
-import { ApiError, EventChannel, NetworkError, communicationLink, makeMeAvailable, request } from './ucwa.js';
+import { ApiError, EventChannel, NetworkError, communicationLink, makeMeAvailable, renewToken, request } from './ucwa.js';
 import { apply, isLeader, lobby, newMeeting, resync } from './meeting.js';
 import { MeetingView } from './meeting-view.js';
 
@@ -16,6 +16,11 @@ export function errorText(e) {
   }
   return e?.message || String(e);
 }
+
+/** A guest's token is renewed this long before it runs out (it lasts an hour), and a failed
+ * renewal is tried again after `RENEW_RETRY_MS` while the token is still good. */
+const RENEW_BEFORE_MS = 10 * 60 * 1000;
+const RENEW_RETRY_MS = 30 * 1000;
 
 export class MeetingPage {
   /**
@@ -33,6 +38,7 @@ export class MeetingPage {
     this.channel = null;
     this.view = null;
     this.retryTimer = null;
+    this.renewTimer = null;
   }
 
   get session() { return this.data.session ?? null; }
@@ -59,10 +65,40 @@ export class MeetingPage {
       onGone: (e) => this.onGone(e),
     });
     this.channel.start();
+    this.scheduleRenewal();
     if (this.meeting) this.draw();
   }
 
+  /** A guest's meeting can outlast its token: renew it (same guest, `ms_rtc_renew`) before it
+   * runs out. A signed-in user's token lasts as long as the server grants and is not renewed
+   * (the password is not kept). */
+  scheduleRenewal(delay) {
+    clearTimeout(this.renewTimer);
+    const s = this.session;
+    if (!s?.renewal || !s.expiresAt) return;
+    const wait = delay ?? Math.max(0, s.expiresAt - Date.now() - RENEW_BEFORE_MS);
+    this.renewTimer = setTimeout(() => this.renew(), wait);
+  }
+
+  async renew() {
+    const s = this.session;
+    if (!s) return;
+    try {
+      const { token, expiresAt } = await renewToken(s);
+      if (this.session !== s) return; // left or restarted meanwhile
+      Object.assign(s, { token, expiresAt });
+      this.save();
+      if (this.channel) this.channel.token = token; // the parked request ends with the old one
+      this.scheduleRenewal();
+    } catch (e) {
+      // 400: the meeting can no longer be joined (ended, deleted); the token runs out with it.
+      const hopeless = e instanceof ApiError && e.status === 400;
+      if (!hopeless && this.session === s && Date.now() + RENEW_RETRY_MS < s.expiresAt) this.scheduleRenewal(RENEW_RETRY_MS);
+    }
+  }
+
   stop() {
+    clearTimeout(this.renewTimer);
     this.channel?.stop();
     this.channel = null;
     this.view?.destroy();

@@ -84,8 +84,9 @@ export async function discover() {
 export async function signIn(grant) {
   const { tokenHref, userHref } = await discover();
   let token;
+  let expiresAt;
   try {
-    token = (await request('POST', tokenHref, { form: grant })).body.access_token;
+    ({ token, expiresAt } = granted(await request('POST', tokenHref, { form: grant })));
   } catch (e) {
     if (e instanceof ApiError && e.status === 400) {
       throw new ApiError(400, { code: 'invalid_grant', message: grant.grant_type === 'password'
@@ -103,7 +104,22 @@ export async function signIn(grant) {
     token,
     json: { UserAgent: 'OpenUCWA web', EndpointId: endpointId, Culture: navigator.language || 'en-US' },
   });
-  return { token, appHref: link(app.body, 'self'), eventsHref: link(app.body, 'events'), app: app.body };
+  // A guest's grant (the meeting's id and URI, both public on the join page) is kept for
+  // renewing the token; a password never is.
+  const renewal = grant.grant_type === ANONYMOUS_GRANT ? { ...grant } : null;
+  return { token, expiresAt, tokenHref, renewal, appHref: link(app.body, 'self'), eventsHref: link(app.body, 'events'), app: app.body };
+}
+
+const ANONYMOUS_GRANT = 'urn:microsoft.rtc:anonmeeting';
+
+/** The token of a token endpoint answer, and when it runs out (ms since the epoch). */
+function granted({ body }) {
+  return { token: body.access_token, expiresAt: Date.now() + body.expires_in * 1000 };
+}
+
+/** A fresh token for a guest's session, for the same guest (`ms_rtc_renew`): { token, expiresAt }. */
+export async function renewToken(session) {
+  return granted(await request('POST', session.tokenHref, { form: { ...session.renewal, ms_rtc_renew: session.token } }));
 }
 
 /** `makeMeAvailable`, if the application still offers it. */

@@ -108,6 +108,44 @@ describe('a Locked meeting', () => {
     await grace.context.close();
   });
 
+  test('a guest whose meeting outlasts her token renews it and stays in as herself', async () => {
+    const ivy = await person(browser);
+    // The page's clock, so an hour can pass in a moment; the server keeps its own time.
+    await ivy.context.clock.install();
+    await joinAsGuest(ivy.page, joinUrl, 'Ivy');
+    await waitingInLobby(ivy.page);
+    const { page } = organizer;
+    await page.getByRole('button', { name: 'Admit Ivy' }).click();
+    await ivy.page.locator('#roster-list').getByText('Ivy (you)').waitFor(PUSH);
+    const saved = () => ivy.page.evaluate(() => {
+      const key = Object.keys(sessionStorage).find((k) => k.startsWith('openucwa:join:'));
+      return JSON.parse(sessionStorage.getItem(key)).session;
+    });
+    const first = await saved();
+
+    // Ten minutes before the hour is up, the page asks for a new token for the same guest.
+    const renewal = ivy.page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/WebTicket/oauthtoken'));
+    await ivy.context.clock.fastForward('50:00');
+    const asked = await renewal;
+    assert.equal(new URLSearchParams(asked.postData()).get('ms_rtc_renew'), first.token);
+    const answer = await (await asked.response()).json();
+    assert.notEqual(answer.access_token, first.token);
+    await ivy.page.waitForFunction((t) => Object.keys(sessionStorage).some((k) => sessionStorage.getItem(k).includes(t)), answer.access_token);
+    assert.equal((await saved()).token, answer.access_token, 'kept for a reload');
+
+    // What she does next goes with the new token, and it is still Ivy, once, in the meeting.
+    await ivy.page.getByRole('button', { name: 'Send' }).and(ivy.page.locator(':enabled')).waitFor(PUSH);
+    const sent = ivy.page.waitForRequest((r) => r.method() === 'POST' && r.postData() === 'Still here');
+    await ivy.page.getByLabel('Message', { exact: true }).fill('Still here');
+    await ivy.page.getByRole('button', { name: 'Send' }).click();
+    assert.equal((await sent).headers().authorization, `Bearer ${answer.access_token}`);
+    await page.locator('#chat-log').getByText('Still here').waitFor(PUSH);
+    assert.equal(await page.locator('#roster-list').getByText('Ivy').count(), 1);
+    await page.getByRole('button', { name: 'Remove Ivy' }).click();
+    await ivy.page.getByRole('heading', { name: 'You were removed from the meeting' }).waitFor(PUSH);
+    await ivy.context.close();
+  });
+
   test('a leader rejects a guest, who is told why', async () => {
     const guest = await person(browser);
     await joinAsGuest(guest.page, joinUrl, 'Mallory');
