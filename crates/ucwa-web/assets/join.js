@@ -2,7 +2,7 @@
 // meeting grant, with the meeting's id and URI the server embedded in the page) or sign in
 // (the password grant), then the meeting itself. A reload resumes from sessionStorage.
 
-import { Saved, request, signIn } from './ucwa.js';
+import { ANONYMOUS_GRANT, Saved, request, signIn } from './ucwa.js';
 import { MeetingPage, errorText } from './meeting-page.js';
 
 const main = document.getElementById('main');
@@ -67,7 +67,7 @@ document.getElementById('guest-form').addEventListener('submit', (ev) => {
     document.getElementById('guest-name').focus();
     return;
   }
-  enter(ev.target, { grant_type: 'urn:microsoft.rtc:anonmeeting', password: meetingId, ms_rtc_conferenceuri: meetingUri },
+  enter(ev.target, { grant_type: ANONYMOUS_GRANT, password: meetingId, ms_rtc_conferenceuri: meetingUri },
     { anonymousDisplayName: name });
 });
 

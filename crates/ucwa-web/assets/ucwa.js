@@ -110,7 +110,8 @@ export async function signIn(grant) {
   return { token, expiresAt, tokenHref, renewal, appHref: link(app.body, 'self'), eventsHref: link(app.body, 'events'), app: app.body };
 }
 
-const ANONYMOUS_GRANT = 'urn:microsoft.rtc:anonmeeting';
+/** The grant type of an anonymous guest of one meeting. */
+export const ANONYMOUS_GRANT = 'urn:microsoft.rtc:anonmeeting';
 
 /** The token of a token endpoint answer, and when it runs out (ms since the epoch). */
 function granted({ body }) {
