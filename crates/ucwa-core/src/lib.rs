@@ -14,6 +14,7 @@
 //! - [`meeting`]: the meeting aggregate (lobby, roster, invitations) as a state machine.
 //! - [`service`]: Trusted Application API service applications and their callbacks.
 //! - [`store`]: the storage port and its error type.
+//! - [`stored`]: the rows both stores keep, and their decoding into the model.
 //! - [`doorbell`]: wakes parked event-channel readers after a commit.
 //! - [`clock`]: the time port ([`Clock`]): the system clock, and a manual one for tests.
 
@@ -26,6 +27,7 @@ pub mod meeting;
 pub mod model;
 pub mod service;
 pub mod store;
+pub mod stored;
 
 pub use clock::{Clock, DynClock, ManualClock, SystemClock};
 pub use doorbell::Doorbell;

@@ -6,6 +6,7 @@ use crate::channel::{ChannelParams, Priority};
 
 /// A local user who signs in with a password (`ucwa-server user add`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct User {
     /// `sip:alice@example.com`, lowercase.
     pub uri: String,
@@ -187,6 +188,7 @@ pub struct StoredEvent {
 /// What a user published about itself: the availability it chose, its personal note and its
 /// location (`me/presence`, `me/note`, `me/location`). `None`: never set, or reset.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct Publication {
     /// The PreferredAvailability spelling (`Online`, `Busy`, ..., `Offwork`).
     pub availability: Option<String>,

@@ -345,8 +345,9 @@ pub struct Purged {
     pub more: bool,
 }
 
-/// Where a session lives.
+/// Where a session lives (a `meeting_sessions` row, as both stores read it).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct SessionLocation {
     pub session_id: String,
     pub meeting_id: String,

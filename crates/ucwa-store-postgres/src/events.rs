@@ -48,8 +48,9 @@ use sqlx::{FromRow, PgPool, Postgres, Row, Transaction};
 use ucwa_core::channel::Priority;
 use ucwa_core::model::{DeliveredBatch, NewEvent, StoredEvent};
 use ucwa_core::store::{StoreError, StoreResult};
+use ucwa_core::stored::to_i64;
 
-use crate::{notify, to_i64, unavailable};
+use crate::{notify, unavailable};
 
 /// Locks the rows of `ids` in id order until the transaction ends; returns those active.
 pub(crate) async fn lock_applications(

@@ -79,10 +79,6 @@ fn unavailable(e: sqlx::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-fn to_i64(v: u64) -> StoreResult<i64> {
-    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("counter {v} out of range")))
-}
-
 /// Acknowledged events deleted per transaction by the background upkeep, and chunks per
 /// tick at most: the SQLite store's sizes (docs/BENCHMARKS.md, scenario (e)).
 const ACK_CLEANUP_CHUNK: u32 = 1000;

@@ -8,50 +8,13 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use sqlx::postgres::PgRow;
-use sqlx::{FromRow, PgPool, Row};
-use ucwa_core::meeting::{Meeting, MeetingKind, Session};
+use sqlx::{PgPool, Row};
+use ucwa_core::meeting::{Meeting, Session};
 use ucwa_core::model::{MeetingRecord, NewEvent};
 use ucwa_core::store::{SessionLocation, StoreError, StoreResult};
+use ucwa_core::stored::{self, MEETING_COLUMNS, MeetingRow, json, meeting_kind_name, to_i64};
 
-use crate::{events, to_i64, unavailable};
-
-fn corrupt(what: &str, e: serde_json::Error) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {e}"))
-}
-
-fn json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|e| corrupt("encode", e))
-}
-
-#[derive(FromRow)]
-struct MeetingRow {
-    id: String,
-    settings: String,
-    ended: bool,
-    version: i64,
-    settings_revision: i64,
-    join_url: String,
-    created_ms: i64,
-    kind: String,
-    pending: Option<String>,
-}
-
-fn kind_name(kind: MeetingKind) -> &'static str {
-    match kind {
-        MeetingKind::Conference => "Conference",
-        MeetingKind::TwoParty => "TwoParty",
-    }
-}
-
-fn parse_kind(kind: &str) -> StoreResult<MeetingKind> {
-    match kind {
-        "Conference" => Ok(MeetingKind::Conference),
-        "TwoParty" => Ok(MeetingKind::TwoParty),
-        other => Err(StoreError::Corrupt(format!("meeting kind {other:?}"))),
-    }
-}
-
-const MEETING_COLUMNS: &str = "id, settings, ended, version, settings_revision, join_url, created_ms, kind, pending";
+use crate::{events, unavailable};
 
 /// The `pending` column of a record: its notices as JSON, NULL when there are none.
 fn pending_column(record: &MeetingRecord) -> StoreResult<Option<String>> {
@@ -72,26 +35,12 @@ async fn assemble(pool: &PgPool, rows: Vec<MeetingRow>) -> StoreResult<Vec<Meeti
             .map_err(unavailable)?;
     let mut sessions: BTreeMap<String, BTreeMap<String, Session>> = BTreeMap::new();
     for (meeting_id, session_id, state) in session_rows {
-        let session = serde_json::from_str::<Session>(&state).map_err(|e| corrupt("session", e))?;
-        sessions.entry(meeting_id).or_default().insert(session_id, session);
+        sessions.entry(meeting_id).or_default().insert(session_id, stored::session(&state)?);
     }
     rows.into_iter()
         .map(|row| {
-            let settings = serde_json::from_str(&row.settings).map_err(|e| corrupt("meeting settings", e))?;
-            let version = u64::try_from(row.version).map_err(|_| StoreError::Corrupt("negative version".into()))?;
-            let kind = parse_kind(&row.kind)?;
             let own = sessions.remove(&row.id).unwrap_or_default();
-            let pending = match row.pending {
-                Some(notices) => serde_json::from_str(&notices).map_err(|e| corrupt("pending notices", e))?,
-                None => Vec::new(),
-            };
-            Ok(MeetingRecord {
-                meeting: Meeting::restore(row.id, settings, own, row.ended, version).with_kind(kind),
-                join_url: row.join_url,
-                created_ms: row.created_ms,
-                settings_revision: u64::try_from(row.settings_revision).unwrap_or(0),
-                pending,
-            })
+            row.into_record(own)
         })
         .collect()
 }
@@ -112,7 +61,7 @@ pub(crate) async fn insert(pool: &PgPool, record: &MeetingRecord) -> StoreResult
     .bind(&record.join_url)
     .bind(record.created_ms)
     .bind(m.next_deadline())
-    .bind(kind_name(m.kind()))
+    .bind(meeting_kind_name(m.kind()))
     .bind(m.finished_at(record.created_ms))
     .bind(pending_column(record)?)
     .execute(pool)
@@ -237,7 +186,7 @@ pub(crate) async fn save(
         .bind(to_i64(m.version())?)
         .bind(to_i64(after.settings_revision)?)
         .bind(m.next_deadline())
-        .bind(kind_name(m.kind()))
+        .bind(meeting_kind_name(m.kind()))
         .bind(m.finished_at(now_ms))
         .bind(pending_column(after)?)
         .bind(m.id())
@@ -300,27 +249,14 @@ fn rung_if_saved(row: &PgRow) -> StoreResult<Option<Vec<String>>> {
     Ok(Some(row.try_get("rung").map_err(unavailable)?))
 }
 
-#[derive(FromRow)]
-struct LocationRow {
-    session_id: String,
-    meeting_id: String,
-    app_id: String,
-}
-
-impl From<LocationRow> for SessionLocation {
-    fn from(r: LocationRow) -> Self {
-        SessionLocation { session_id: r.session_id, meeting_id: r.meeting_id, app_id: r.app_id }
-    }
-}
-
 pub(crate) async fn location(pool: &PgPool, session_id: &str) -> StoreResult<Option<SessionLocation>> {
-    let row: Option<LocationRow> =
+    let row: Option<SessionLocation> =
         sqlx::query_as("SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE session_id = $1")
             .bind(session_id)
             .fetch_optional(pool)
             .await
             .map_err(unavailable)?;
-    Ok(row.map(SessionLocation::from))
+    Ok(row)
 }
 
 pub(crate) async fn of_operation(
@@ -328,7 +264,7 @@ pub(crate) async fn of_operation(
     app_id: &str,
     operation_id: &str,
 ) -> StoreResult<Option<SessionLocation>> {
-    let row: Option<LocationRow> = sqlx::query_as(
+    let row: Option<SessionLocation> = sqlx::query_as(
         "SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE app_id = $1 AND operation_id = $2 LIMIT 1",
     )
     .bind(app_id)
@@ -336,17 +272,17 @@ pub(crate) async fn of_operation(
     .fetch_optional(pool)
     .await
     .map_err(unavailable)?;
-    Ok(row.map(SessionLocation::from))
+    Ok(row)
 }
 
 pub(crate) async fn of_application(pool: &PgPool, app_id: &str) -> StoreResult<Vec<SessionLocation>> {
-    let rows: Vec<LocationRow> =
+    let rows: Vec<SessionLocation> =
         sqlx::query_as("SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE app_id = $1 AND live")
             .bind(app_id)
             .fetch_all(pool)
             .await
             .map_err(unavailable)?;
-    Ok(rows.into_iter().map(SessionLocation::from).collect())
+    Ok(rows)
 }
 
 pub(crate) async fn due(pool: &PgPool, now_ms: i64) -> StoreResult<Vec<String>> {

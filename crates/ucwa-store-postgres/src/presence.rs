@@ -11,17 +11,10 @@ use ucwa_core::store::StoreResult;
 
 use crate::{events, unavailable};
 
-#[derive(FromRow)]
-struct UserRow {
-    uri: String,
-    display_name: String,
-    password_hash: String,
-}
-
 /// Users whose display name or URI contains `query` (letter case ignored), by name.
 /// `strpos` rather than `LIKE`, so `%` and `_` in a query are plain characters.
 pub(crate) async fn search_users(pool: &PgPool, query: &str, limit: u32) -> StoreResult<Vec<User>> {
-    let rows: Vec<UserRow> = sqlx::query_as(
+    let rows: Vec<User> = sqlx::query_as(
         "SELECT uri, display_name, password_hash FROM users
          WHERE $1 = '' OR strpos(lower(display_name), lower($1)) > 0 OR strpos(lower(uri), lower($1)) > 0
          ORDER BY lower(display_name), uri LIMIT $2",
@@ -31,29 +24,17 @@ pub(crate) async fn search_users(pool: &PgPool, query: &str, limit: u32) -> Stor
     .fetch_all(pool)
     .await
     .map_err(unavailable)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| User { uri: r.uri, display_name: r.display_name, password_hash: r.password_hash })
-        .collect())
-}
-
-#[derive(FromRow)]
-struct PublicationRow {
-    availability: Option<String>,
-    note: Option<String>,
-    location: Option<String>,
+    Ok(rows)
 }
 
 pub(crate) async fn publication(pool: &PgPool, uri: &str) -> StoreResult<Publication> {
-    let row: Option<PublicationRow> =
+    let row: Option<Publication> =
         sqlx::query_as("SELECT availability, note, location FROM publications WHERE uri = $1")
             .bind(uri)
             .fetch_optional(pool)
             .await
             .map_err(unavailable)?;
-    Ok(row
-        .map(|r| Publication { availability: r.availability, note: r.note, location: r.location })
-        .unwrap_or_default())
+    Ok(row.unwrap_or_default())
 }
 
 /// Applies `change` and appends `new_events` in one transaction; returns the applications

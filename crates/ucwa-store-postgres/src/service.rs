@@ -14,38 +14,12 @@
 //! become claimable when the lease expires: another node resumes from the head of the outbox,
 //! in order (at least once: a batch in flight when the node died is sent again).
 
-use sqlx::{FromRow, PgPool};
+use sqlx::PgPool;
 use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
 use ucwa_core::store::{StoreError, StoreResult};
+use ucwa_core::stored::{FAILURE_COLUMNS, FailureRow, ROUTE_COLUMNS, RouteRow, SERVICE_APP_COLUMNS, ServiceAppRow};
 
 use crate::unavailable;
-
-#[derive(FromRow)]
-struct ServiceAppRow {
-    uri: String,
-    display_name: String,
-    secret_hash: String,
-    signing_key: String,
-    callback_url: Option<String>,
-    created_ms: i64,
-    domains: String,
-}
-
-impl From<ServiceAppRow> for ServiceApp {
-    fn from(r: ServiceAppRow) -> Self {
-        ServiceApp {
-            uri: r.uri,
-            display_name: r.display_name,
-            secret_hash: r.secret_hash,
-            signing_key: r.signing_key,
-            callback_url: r.callback_url,
-            created_ms: r.created_ms,
-            domains: r.domains.split(';').filter(|d| !d.is_empty()).map(str::to_owned).collect(),
-        }
-    }
-}
-
-const SERVICE_APP_COLUMNS: &str = "uri, display_name, secret_hash, signing_key, callback_url, created_ms, domains";
 
 pub(crate) async fn upsert_service_app(pool: &PgPool, app: &ServiceApp) -> StoreResult<bool> {
     // `xmax = 0` holds for a row this statement inserted, not for one it updated.
@@ -81,37 +55,6 @@ pub(crate) async fn list_service_apps(pool: &PgPool) -> StoreResult<Vec<ServiceA
     let rows: Vec<ServiceAppRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await.map_err(unavailable)?;
     Ok(rows.into_iter().map(ServiceApp::from).collect())
-}
-
-#[derive(FromRow)]
-struct RouteRow {
-    session_id: String,
-    app_id: String,
-    url: Option<String>,
-    context: Option<String>,
-    base_uri: String,
-    attempts: i64,
-    next_attempt_ms: i64,
-    delivered: i64,
-    created_ms: i64,
-    batch_through: Option<i64>,
-}
-
-impl From<RouteRow> for CallbackRoute {
-    fn from(r: RouteRow) -> Self {
-        CallbackRoute {
-            session_id: r.session_id,
-            app_id: r.app_id,
-            url: r.url,
-            context: r.context,
-            base_uri: r.base_uri,
-            attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
-            next_attempt_ms: r.next_attempt_ms,
-            delivered: u64::try_from(r.delivered).unwrap_or(0),
-            created_ms: r.created_ms,
-            batch_through: r.batch_through,
-        }
-    }
 }
 
 pub(crate) async fn insert_route(pool: &PgPool, route: &CallbackRoute) -> StoreResult<()> {
@@ -219,9 +162,6 @@ pub(crate) async fn release_lease(pool: &PgPool, session_id: &str, node: &str) -
     .map_err(unavailable)?;
     Ok(())
 }
-
-const ROUTE_COLUMNS: &str =
-    "session_id, app_id, url, context, base_uri, attempts, next_attempt_ms, delivered, created_ms, batch_through";
 
 async fn route(pool: &PgPool, session_id: &str) -> StoreResult<Option<CallbackRoute>> {
     let sql = format!("SELECT {ROUTE_COLUMNS} FROM callback_routes WHERE session_id = $1");
@@ -334,36 +274,13 @@ pub(crate) async fn give_up(pool: &PgPool, session_id: &str, last_error: &str, n
     Ok(())
 }
 
-#[derive(FromRow)]
-struct FailureRow {
-    app_id: String,
-    session_id: String,
-    url: String,
-    attempts: i64,
-    last_error: String,
-    dropped: i64,
-    failed_ms: i64,
-}
-
 pub(crate) async fn failures(pool: &PgPool) -> StoreResult<Vec<CallbackFailure>> {
-    let rows: Vec<FailureRow> = sqlx::query_as(
-        "SELECT app_id, session_id, url, attempts, last_error, dropped, failed_ms FROM callback_failures ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await
-    .map_err(unavailable)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| CallbackFailure {
-            app_id: r.app_id,
-            session_id: r.session_id,
-            url: r.url,
-            attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
-            last_error: r.last_error,
-            dropped: u64::try_from(r.dropped).unwrap_or(0),
-            failed_ms: r.failed_ms,
-        })
-        .collect())
+    let rows: Vec<FailureRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {FAILURE_COLUMNS} FROM callback_failures ORDER BY id")))
+            .fetch_all(pool)
+            .await
+            .map_err(unavailable)?;
+    Ok(rows.into_iter().map(CallbackFailure::from).collect())
 }
 
 pub(crate) async fn purge_routes(pool: &PgPool, before_ms: i64) -> StoreResult<u64> {

@@ -1,26 +1,12 @@
 //! Users, tokens and applications.
 
-use sqlx::{FromRow, PgPool};
+use sqlx::PgPool;
 use ucwa_core::channel::ChannelParams;
-use ucwa_core::model::{
-    AppKind, AppStatus, Application, DeliveredBatch, NewApplication, NewEvent, Principal, TokenRecord, User,
-};
+use ucwa_core::model::{Application, NewApplication, NewEvent, Principal, TokenRecord, User};
 use ucwa_core::store::{QuotaUsage, SigninWindow, StoreError, StoreResult};
+use ucwa_core::stored::{ApplicationRow, TokenRow, token_kind, token_scope};
 
 use crate::{events, notify, unavailable};
-
-#[derive(FromRow)]
-struct UserRow {
-    uri: String,
-    display_name: String,
-    password_hash: String,
-}
-
-impl From<UserRow> for User {
-    fn from(r: UserRow) -> Self {
-        User { uri: r.uri, display_name: r.display_name, password_hash: r.password_hash }
-    }
-}
 
 pub(crate) async fn upsert_user(pool: &PgPool, user: &User) -> StoreResult<bool> {
     // `xmax = 0` holds for a row this statement inserted, not for one it updated.
@@ -39,30 +25,20 @@ pub(crate) async fn upsert_user(pool: &PgPool, user: &User) -> StoreResult<bool>
 }
 
 pub(crate) async fn find_user(pool: &PgPool, uri: &str) -> StoreResult<Option<User>> {
-    let row: Option<UserRow> = sqlx::query_as("SELECT uri, display_name, password_hash FROM users WHERE uri = $1")
+    let row: Option<User> = sqlx::query_as("SELECT uri, display_name, password_hash FROM users WHERE uri = $1")
         .bind(uri)
         .fetch_optional(pool)
         .await
         .map_err(unavailable)?;
-    Ok(row.map(User::from))
+    Ok(row)
 }
 
 pub(crate) async fn list_users(pool: &PgPool) -> StoreResult<Vec<User>> {
-    let rows: Vec<UserRow> = sqlx::query_as("SELECT uri, display_name, password_hash FROM users ORDER BY uri")
+    let rows: Vec<User> = sqlx::query_as("SELECT uri, display_name, password_hash FROM users ORDER BY uri")
         .fetch_all(pool)
         .await
         .map_err(unavailable)?;
-    Ok(rows.into_iter().map(User::from).collect())
-}
-
-#[derive(FromRow)]
-struct TokenRow {
-    hash: Vec<u8>,
-    kind: String,
-    uri: String,
-    meeting_uri: Option<String>,
-    origins: Option<String>,
-    expires_ms: i64,
+    Ok(rows)
 }
 
 pub(crate) async fn quota_usage(pool: &PgPool, uri: &str, now_ms: i64) -> StoreResult<QuotaUsage> {
@@ -80,15 +56,6 @@ pub(crate) async fn quota_usage(pool: &PgPool, uri: &str, now_ms: i64) -> StoreR
 }
 
 /// The `kind` column of a principal's tokens.
-fn token_kind(principal: &Principal) -> &'static str {
-    match principal {
-        Principal::User { .. } => "user",
-        Principal::Anonymous { .. } => "anonymous",
-        Principal::Service { .. } => "service",
-        Principal::PsGuest { .. } => "psguest",
-    }
-}
-
 pub(crate) async fn revoke_tokens(pool: &PgPool, principal: &Principal) -> StoreResult<u64> {
     let done = sqlx::query("DELETE FROM tokens WHERE uri = $1 AND kind = $2")
         .bind(principal.uri())
@@ -101,11 +68,7 @@ pub(crate) async fn revoke_tokens(pool: &PgPool, principal: &Principal) -> Store
 
 pub(crate) async fn insert_token(pool: &PgPool, token: &TokenRecord) -> StoreResult<()> {
     let kind = token_kind(&token.principal);
-    let (meeting_uri, origins) = match &token.principal {
-        Principal::User { .. } | Principal::Service { .. } => (None, None),
-        Principal::Anonymous { meeting_uri, .. } => (Some(meeting_uri.as_str()), None),
-        Principal::PsGuest { meeting_uri, origins, .. } => (Some(meeting_uri.as_str()), Some(origins.join(";"))),
-    };
+    let (meeting_uri, origins) = token_scope(&token.principal);
     sqlx::query(
         "INSERT INTO tokens (hash, kind, uri, meeting_uri, origins, expires_ms) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -130,27 +93,7 @@ pub(crate) async fn find_token(pool: &PgPool, hash: &[u8], now_ms: i64) -> Store
     .fetch_optional(pool)
     .await
     .map_err(unavailable)?;
-    row.map(|r| {
-        let principal = match (r.kind.as_str(), r.meeting_uri) {
-            ("user", _) => Principal::User { uri: r.uri },
-            ("anonymous", Some(meeting_uri)) => Principal::Anonymous { uri: r.uri, meeting_uri },
-            ("service", _) => Principal::Service { uri: r.uri },
-            ("psguest", Some(meeting_uri)) => Principal::PsGuest {
-                uri: r.uri,
-                meeting_uri,
-                origins: r
-                    .origins
-                    .unwrap_or_default()
-                    .split(';')
-                    .filter(|o| !o.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-            },
-            (kind, _) => return Err(StoreError::Corrupt(format!("token of unknown kind {kind:?}"))),
-        };
-        Ok(TokenRecord { hash: r.hash, principal, expires_ms: r.expires_ms })
-    })
-    .transpose()
+    row.map(TokenRecord::try_from).transpose()
 }
 
 pub(crate) async fn purge_expired_tokens(pool: &PgPool, now_ms: i64) -> StoreResult<u64> {
@@ -196,77 +139,12 @@ pub(crate) async fn record_signin_failure(pool: &PgPool, key: &str, now_ms: i64,
     Ok(())
 }
 
-#[derive(FromRow)]
-struct AppRow {
-    id: String,
-    owner_uri: String,
-    anonymous: bool,
-    display_name: String,
-    endpoint_id: String,
-    user_agent: String,
-    culture: String,
-    instance_id: Option<String>,
-    kind: String,
-    status: String,
-    available: bool,
-    created_ms: i64,
-    last_seen_ms: i64,
-    timeout_s: i64,
-    low_s: i64,
-    medium_s: i64,
-    priority: i64,
-    batch_no: i64,
-    batch_body: String,
-    batch_max_seq: i64,
-}
-
 const APP_COLUMNS: &str = "id, owner_uri, anonymous, display_name, endpoint_id, user_agent, culture, instance_id, kind, status, \
      available, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority, batch_no, batch_body, batch_max_seq";
 
-impl TryFrom<AppRow> for Application {
-    type Error = StoreError;
-
-    fn try_from(r: AppRow) -> Result<Self, StoreError> {
-        let status = match r.status.as_str() {
-            "active" => AppStatus::Active,
-            "expired" => AppStatus::Expired,
-            other => return Err(StoreError::Corrupt(format!("application status {other:?}"))),
-        };
-        let kind =
-            AppKind::parse(&r.kind).ok_or_else(|| StoreError::Corrupt(format!("application kind {:?}", r.kind)))?;
-        let u32_of = |v: i64| u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("channel parameter {v}")));
-        Ok(Application {
-            id: r.id,
-            owner_uri: r.owner_uri,
-            anonymous: r.anonymous,
-            display_name: r.display_name,
-            endpoint_id: r.endpoint_id,
-            user_agent: r.user_agent,
-            culture: r.culture,
-            instance_id: r.instance_id,
-            kind,
-            status,
-            available: r.available,
-            created_ms: r.created_ms,
-            last_seen_ms: r.last_seen_ms,
-            channel: ChannelParams {
-                timeout_s: u32_of(r.timeout_s)?,
-                low_s: u32_of(r.low_s)?,
-                medium_s: u32_of(r.medium_s)?,
-                priority: u32_of(r.priority)?,
-            },
-            delivered: DeliveredBatch {
-                no: u64::try_from(r.batch_no).map_err(|_| StoreError::Corrupt("negative batch number".into()))?,
-                body: r.batch_body,
-                max_seq: r.batch_max_seq,
-            },
-        })
-    }
-}
-
 pub(crate) async fn application(pool: &PgPool, id: &str) -> StoreResult<Option<Application>> {
     let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE id = $1");
-    let row: Option<AppRow> =
+    let row: Option<ApplicationRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await.map_err(unavailable)?;
     row.map(Application::try_from).transpose()
 }
@@ -277,7 +155,7 @@ pub(crate) async fn online_applications(pool: &PgPool, uri: &str) -> StoreResult
         "SELECT {APP_COLUMNS} FROM applications WHERE owner_uri = $1 AND NOT anonymous AND available \
          AND status = 'active' ORDER BY created_ms, id"
     );
-    let rows: Vec<AppRow> =
+    let rows: Vec<ApplicationRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).fetch_all(pool).await.map_err(unavailable)?;
     rows.into_iter().map(Application::try_from).collect()
 }
@@ -299,7 +177,7 @@ pub(crate) async fn create_application(
              ON CONFLICT (kind, owner_uri, endpoint_id) WHERE status = 'active' DO NOTHING
              RETURNING {APP_COLUMNS}"
         );
-        let inserted: Option<AppRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let inserted: Option<ApplicationRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(&new.id)
             .bind(&new.owner_uri)
             .bind(new.anonymous)
@@ -324,7 +202,7 @@ pub(crate) async fn create_application(
             "SELECT {APP_COLUMNS} FROM applications
              WHERE kind = $1 AND owner_uri = $2 AND endpoint_id = $3 AND status = 'active'"
         );
-        let existing: Option<AppRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let existing: Option<ApplicationRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(new.kind.as_str())
             .bind(&new.owner_uri)
             .bind(&new.endpoint_id)

@@ -5,61 +5,20 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use sqlx::{FromRow, SqlitePool};
-use ucwa_core::meeting::{Meeting, MeetingKind, Session};
+use ucwa_core::meeting::Meeting;
 use ucwa_core::model::{MeetingRecord, NewEvent};
 use ucwa_core::store::{SessionLocation, StoreError, StoreResult};
+use ucwa_core::stored::{self, MEETING_COLUMNS, MeetingRow, json, meeting_kind_name, to_i64};
 
 use crate::events::{self, EventRow};
 use crate::unavailable;
 use crate::writer::sql_error;
-
-fn corrupt(what: &str, e: serde_json::Error) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {e}"))
-}
-
-fn to_i64(v: u64) -> StoreResult<i64> {
-    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("counter {v} out of range")))
-}
-
-fn json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|e| corrupt("encode", e))
-}
-
-#[derive(FromRow)]
-struct MeetingRow {
-    id: String,
-    settings: String,
-    ended: bool,
-    version: i64,
-    settings_revision: i64,
-    join_url: String,
-    created_ms: i64,
-    kind: String,
-    pending: Option<String>,
-}
-
-fn kind_name(kind: MeetingKind) -> &'static str {
-    match kind {
-        MeetingKind::Conference => "Conference",
-        MeetingKind::TwoParty => "TwoParty",
-    }
-}
-
-fn parse_kind(kind: &str) -> StoreResult<MeetingKind> {
-    match kind {
-        "Conference" => Ok(MeetingKind::Conference),
-        "TwoParty" => Ok(MeetingKind::TwoParty),
-        other => Err(StoreError::Corrupt(format!("meeting kind {other:?}"))),
-    }
-}
 
 #[derive(FromRow)]
 struct SessionRow {
     session_id: String,
     state: String,
 }
-
-const MEETING_COLUMNS: &str = "id, settings, ended, version, settings_revision, join_url, created_ms, kind, pending";
 
 async fn assemble(pool: &SqlitePool, row: MeetingRow) -> StoreResult<MeetingRecord> {
     let sessions: Vec<SessionRow> =
@@ -73,22 +32,9 @@ const SESSIONS_OF: &str = "SELECT session_id, state FROM meeting_sessions WHERE 
 fn build(row: MeetingRow, sessions: Vec<SessionRow>) -> StoreResult<MeetingRecord> {
     let sessions = sessions
         .into_iter()
-        .map(|s| Ok((s.session_id, serde_json::from_str::<Session>(&s.state).map_err(|e| corrupt("session", e))?)))
+        .map(|s| Ok((s.session_id, stored::session(&s.state)?)))
         .collect::<StoreResult<BTreeMap<_, _>>>()?;
-    let settings = serde_json::from_str(&row.settings).map_err(|e| corrupt("meeting settings", e))?;
-    let version = u64::try_from(row.version).map_err(|_| StoreError::Corrupt("negative version".into()))?;
-    let kind = parse_kind(&row.kind)?;
-    let pending = match row.pending {
-        Some(notices) => serde_json::from_str(&notices).map_err(|e| corrupt("pending notices", e))?,
-        None => Vec::new(),
-    };
-    Ok(MeetingRecord {
-        meeting: Meeting::restore(row.id, settings, sessions, row.ended, version).with_kind(kind),
-        join_url: row.join_url,
-        created_ms: row.created_ms,
-        settings_revision: u64::try_from(row.settings_revision).unwrap_or(0),
-        pending,
-    })
+    row.into_record(sessions)
 }
 
 /// A meeting header as written, serialised on the caller's thread.
@@ -117,7 +63,7 @@ impl Header {
             version: to_i64(m.version())?,
             settings_revision: to_i64(record.settings_revision)?,
             next_deadline_ms: m.next_deadline(),
-            kind: kind_name(m.kind()),
+            kind: meeting_kind_name(m.kind()),
             finished_ms: m.finished_at(now_ms),
             pending: if record.pending.is_empty() { None } else { Some(json(&record.pending)?) },
         })
@@ -349,30 +295,17 @@ pub(crate) fn delete(
     Ok(Some(rung.into_iter().collect()))
 }
 
-#[derive(FromRow)]
-struct LocationRow {
-    session_id: String,
-    meeting_id: String,
-    app_id: String,
-}
-
-impl From<LocationRow> for SessionLocation {
-    fn from(r: LocationRow) -> Self {
-        SessionLocation { session_id: r.session_id, meeting_id: r.meeting_id, app_id: r.app_id }
-    }
-}
-
 pub(crate) fn location(conn: &Connection, session_id: &str) -> StoreResult<Option<SessionLocation>> {
     let row = conn
         .prepare_cached("SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE session_id = ?")
         .and_then(|mut s| {
             s.query_row([session_id], |r| {
-                Ok(LocationRow { session_id: r.get(0)?, meeting_id: r.get(1)?, app_id: r.get(2)? })
+                Ok(SessionLocation { session_id: r.get(0)?, meeting_id: r.get(1)?, app_id: r.get(2)? })
             })
             .optional()
         })
         .map_err(sql_error)?;
-    Ok(row.map(SessionLocation::from))
+    Ok(row)
 }
 
 pub(crate) async fn of_operation(
@@ -380,7 +313,7 @@ pub(crate) async fn of_operation(
     app_id: &str,
     operation_id: &str,
 ) -> StoreResult<Option<SessionLocation>> {
-    let row: Option<LocationRow> = sqlx::query_as(
+    let row: Option<SessionLocation> = sqlx::query_as(
         "SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE app_id = ? AND operation_id = ? LIMIT 1",
     )
     .bind(app_id)
@@ -388,17 +321,17 @@ pub(crate) async fn of_operation(
     .fetch_optional(pool)
     .await
     .map_err(unavailable)?;
-    Ok(row.map(SessionLocation::from))
+    Ok(row)
 }
 
 pub(crate) async fn of_application(pool: &SqlitePool, app_id: &str) -> StoreResult<Vec<SessionLocation>> {
-    let rows: Vec<LocationRow> =
+    let rows: Vec<SessionLocation> =
         sqlx::query_as("SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE app_id = ? AND live = 1")
             .bind(app_id)
             .fetch_all(pool)
             .await
             .map_err(unavailable)?;
-    Ok(rows.into_iter().map(SessionLocation::from).collect())
+    Ok(rows)
 }
 
 pub(crate) async fn due(pool: &SqlitePool, now_ms: i64) -> StoreResult<Vec<String>> {

@@ -10,17 +10,10 @@ use crate::events::{self, EventRow};
 use crate::unavailable;
 use crate::writer::sql_error;
 
-#[derive(FromRow)]
-struct UserRow {
-    uri: String,
-    display_name: String,
-    password_hash: String,
-}
-
 /// Users whose display name or URI contains `query` (ASCII letter case ignored), by name.
 /// `instr` rather than `LIKE`, so `%` and `_` in a query are plain characters.
 pub(crate) async fn search_users(pool: &SqlitePool, query: &str, limit: u32) -> StoreResult<Vec<User>> {
-    let rows: Vec<UserRow> = sqlx::query_as(
+    let rows: Vec<User> = sqlx::query_as(
         "SELECT uri, display_name, password_hash FROM users
          WHERE ?1 = '' OR instr(lower(display_name), lower(?1)) > 0 OR instr(lower(uri), lower(?1)) > 0
          ORDER BY display_name COLLATE NOCASE, uri LIMIT ?2",
@@ -30,29 +23,17 @@ pub(crate) async fn search_users(pool: &SqlitePool, query: &str, limit: u32) -> 
     .fetch_all(pool)
     .await
     .map_err(unavailable)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| User { uri: r.uri, display_name: r.display_name, password_hash: r.password_hash })
-        .collect())
-}
-
-#[derive(FromRow)]
-struct PublicationRow {
-    availability: Option<String>,
-    note: Option<String>,
-    location: Option<String>,
+    Ok(rows)
 }
 
 pub(crate) async fn publication(pool: &SqlitePool, uri: &str) -> StoreResult<Publication> {
-    let row: Option<PublicationRow> =
+    let row: Option<Publication> =
         sqlx::query_as("SELECT availability, note, location FROM publications WHERE uri = ?")
             .bind(uri)
             .fetch_optional(pool)
             .await
             .map_err(unavailable)?;
-    Ok(row
-        .map(|r| Publication { availability: r.availability, note: r.note, location: r.location })
-        .unwrap_or_default())
+    Ok(row.unwrap_or_default())
 }
 
 /// Applies `change` and appends `new_events` in the writer's transaction; returns the

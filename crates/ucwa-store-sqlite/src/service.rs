@@ -6,40 +6,14 @@
 //! conversation's outbox is ever attempted, which keeps delivery ordered.
 
 use rusqlite::{Connection, OptionalExtension, params};
-use sqlx::{FromRow, SqlitePool};
+use sqlx::SqlitePool;
 use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
 use ucwa_core::store::{StoreError, StoreResult};
+use ucwa_core::stored::{FAILURE_COLUMNS, FailureRow, ROUTE_COLUMNS, RouteRow, SERVICE_APP_COLUMNS, ServiceAppRow};
 
 use crate::events::EventRow;
 use crate::writer::sql_error;
 use crate::{unavailable, upsert_created};
-
-#[derive(FromRow)]
-struct ServiceAppRow {
-    uri: String,
-    display_name: String,
-    secret_hash: String,
-    signing_key: String,
-    callback_url: Option<String>,
-    created_ms: i64,
-    domains: String,
-}
-
-impl From<ServiceAppRow> for ServiceApp {
-    fn from(r: ServiceAppRow) -> Self {
-        ServiceApp {
-            uri: r.uri,
-            display_name: r.display_name,
-            secret_hash: r.secret_hash,
-            signing_key: r.signing_key,
-            callback_url: r.callback_url,
-            created_ms: r.created_ms,
-            domains: r.domains.split(';').filter(|d| !d.is_empty()).map(str::to_owned).collect(),
-        }
-    }
-}
-
-const SERVICE_APP_COLUMNS: &str = "uri, display_name, secret_hash, signing_key, callback_url, created_ms, domains";
 
 pub(crate) fn upsert_service_app(conn: &Connection, app: &ServiceApp) -> StoreResult<bool> {
     upsert_created(conn, "SELECT 1 FROM service_apps WHERE uri = ?", &app.uri, |c| {
@@ -100,37 +74,6 @@ pub(crate) fn enqueue_callback(conn: &Connection, session: &str, event: &EventRo
     Ok(true)
 }
 
-#[derive(FromRow)]
-struct RouteRow {
-    session_id: String,
-    app_id: String,
-    url: Option<String>,
-    context: Option<String>,
-    base_uri: String,
-    attempts: i64,
-    next_attempt_ms: i64,
-    delivered: i64,
-    created_ms: i64,
-    batch_through: Option<i64>,
-}
-
-impl From<RouteRow> for CallbackRoute {
-    fn from(r: RouteRow) -> Self {
-        CallbackRoute {
-            session_id: r.session_id,
-            app_id: r.app_id,
-            url: r.url,
-            context: r.context,
-            base_uri: r.base_uri,
-            attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
-            next_attempt_ms: r.next_attempt_ms,
-            delivered: u64::try_from(r.delivered).unwrap_or(0),
-            created_ms: r.created_ms,
-            batch_through: r.batch_through,
-        }
-    }
-}
-
 pub(crate) fn insert_route(conn: &Connection, route: &CallbackRoute) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO callback_routes (session_id, app_id, url, context, base_uri, next_attempt_ms, created_ms)
@@ -188,9 +131,6 @@ pub(crate) async fn due(
     .map_err(unavailable)?;
     Ok(rows.into_iter().map(|(session_id, app_id)| DueCallback { session_id, app_id }).collect())
 }
-
-const ROUTE_COLUMNS: &str =
-    "session_id, app_id, url, context, base_uri, attempts, next_attempt_ms, delivered, created_ms, batch_through";
 
 async fn route(pool: &SqlitePool, session_id: &str) -> StoreResult<Option<CallbackRoute>> {
     let sql = format!("SELECT {ROUTE_COLUMNS} FROM callback_routes WHERE session_id = ?");
@@ -278,36 +218,13 @@ pub(crate) fn give_up(conn: &Connection, session_id: &str, last_error: &str, now
     Ok(())
 }
 
-#[derive(FromRow)]
-struct FailureRow {
-    app_id: String,
-    session_id: String,
-    url: String,
-    attempts: i64,
-    last_error: String,
-    dropped: i64,
-    failed_ms: i64,
-}
-
 pub(crate) async fn failures(pool: &SqlitePool) -> StoreResult<Vec<CallbackFailure>> {
-    let rows: Vec<FailureRow> = sqlx::query_as(
-        "SELECT app_id, session_id, url, attempts, last_error, dropped, failed_ms FROM callback_failures ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await
-    .map_err(unavailable)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| CallbackFailure {
-            app_id: r.app_id,
-            session_id: r.session_id,
-            url: r.url,
-            attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
-            last_error: r.last_error,
-            dropped: u64::try_from(r.dropped).unwrap_or(0),
-            failed_ms: r.failed_ms,
-        })
-        .collect())
+    let rows: Vec<FailureRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {FAILURE_COLUMNS} FROM callback_failures ORDER BY id")))
+            .fetch_all(pool)
+            .await
+            .map_err(unavailable)?;
+    Ok(rows.into_iter().map(CallbackFailure::from).collect())
 }
 
 pub(crate) fn purge_routes(conn: &Connection, before_ms: i64) -> StoreResult<u64> {

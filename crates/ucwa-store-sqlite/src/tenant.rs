@@ -1,27 +1,15 @@
 //! Users, tokens and applications.
 
 use rusqlite::{Connection, OptionalExtension, params};
-use sqlx::{FromRow, SqlitePool};
+use sqlx::SqlitePool;
 use ucwa_core::channel::ChannelParams;
-use ucwa_core::model::{AppKind, AppStatus, Application, DeliveredBatch, NewApplication, Principal, TokenRecord, User};
-use ucwa_core::store::{QuotaUsage, SigninWindow, StoreError, StoreResult};
+use ucwa_core::model::{Application, NewApplication, Principal, TokenRecord, User};
+use ucwa_core::store::{QuotaUsage, SigninWindow, StoreResult};
+use ucwa_core::stored::{ApplicationRow, TokenRow, token_kind, token_scope};
 
 use crate::events::{self, EventRow};
 use crate::writer::sql_error;
 use crate::{unavailable, upsert_created};
-
-#[derive(FromRow)]
-struct UserRow {
-    uri: String,
-    display_name: String,
-    password_hash: String,
-}
-
-impl From<UserRow> for User {
-    fn from(r: UserRow) -> Self {
-        User { uri: r.uri, display_name: r.display_name, password_hash: r.password_hash }
-    }
-}
 
 pub(crate) fn upsert_user(conn: &Connection, user: &User) -> StoreResult<bool> {
     upsert_created(conn, "SELECT 1 FROM users WHERE uri = ?", &user.uri, |c| {
@@ -34,30 +22,20 @@ pub(crate) fn upsert_user(conn: &Connection, user: &User) -> StoreResult<bool> {
 }
 
 pub(crate) async fn find_user(pool: &SqlitePool, uri: &str) -> StoreResult<Option<User>> {
-    let row: Option<UserRow> = sqlx::query_as("SELECT uri, display_name, password_hash FROM users WHERE uri = ?")
+    let row: Option<User> = sqlx::query_as("SELECT uri, display_name, password_hash FROM users WHERE uri = ?")
         .bind(uri)
         .fetch_optional(pool)
         .await
         .map_err(unavailable)?;
-    Ok(row.map(User::from))
+    Ok(row)
 }
 
 pub(crate) async fn list_users(pool: &SqlitePool) -> StoreResult<Vec<User>> {
-    let rows: Vec<UserRow> = sqlx::query_as("SELECT uri, display_name, password_hash FROM users ORDER BY uri")
+    let rows: Vec<User> = sqlx::query_as("SELECT uri, display_name, password_hash FROM users ORDER BY uri")
         .fetch_all(pool)
         .await
         .map_err(unavailable)?;
-    Ok(rows.into_iter().map(User::from).collect())
-}
-
-#[derive(FromRow)]
-struct TokenRow {
-    hash: Vec<u8>,
-    kind: String,
-    uri: String,
-    meeting_uri: Option<String>,
-    origins: Option<String>,
-    expires_ms: i64,
+    Ok(rows)
 }
 
 pub(crate) async fn quota_usage(pool: &SqlitePool, uri: &str, now_ms: i64) -> StoreResult<QuotaUsage> {
@@ -76,15 +54,6 @@ pub(crate) async fn quota_usage(pool: &SqlitePool, uri: &str, now_ms: i64) -> St
 }
 
 /// The `kind` column of a principal's tokens.
-fn token_kind(principal: &Principal) -> &'static str {
-    match principal {
-        Principal::User { .. } => "user",
-        Principal::Anonymous { .. } => "anonymous",
-        Principal::Service { .. } => "service",
-        Principal::PsGuest { .. } => "psguest",
-    }
-}
-
 pub(crate) fn revoke_tokens(conn: &Connection, principal: &Principal) -> StoreResult<u64> {
     let deleted = conn
         .prepare_cached("DELETE FROM tokens WHERE uri = ? AND kind = ?")
@@ -95,11 +64,7 @@ pub(crate) fn revoke_tokens(conn: &Connection, principal: &Principal) -> StoreRe
 
 pub(crate) fn insert_token(conn: &Connection, token: &TokenRecord) -> StoreResult<()> {
     let kind = token_kind(&token.principal);
-    let (meeting_uri, origins) = match &token.principal {
-        Principal::User { .. } | Principal::Service { .. } => (None, None),
-        Principal::Anonymous { meeting_uri, .. } => (Some(meeting_uri.as_str()), None),
-        Principal::PsGuest { meeting_uri, origins, .. } => (Some(meeting_uri.as_str()), Some(origins.join(";"))),
-    };
+    let (meeting_uri, origins) = token_scope(&token.principal);
     conn.prepare_cached(
         "INSERT INTO tokens (hash, kind, uri, meeting_uri, origins, expires_ms) VALUES (?, ?, ?, ?, ?, ?)",
     )
@@ -119,27 +84,7 @@ pub(crate) async fn find_token(pool: &SqlitePool, hash: &[u8], now_ms: i64) -> S
     .fetch_optional(pool)
     .await
     .map_err(unavailable)?;
-    row.map(|r| {
-        let principal = match (r.kind.as_str(), r.meeting_uri) {
-            ("user", _) => Principal::User { uri: r.uri },
-            ("anonymous", Some(meeting_uri)) => Principal::Anonymous { uri: r.uri, meeting_uri },
-            ("service", _) => Principal::Service { uri: r.uri },
-            ("psguest", Some(meeting_uri)) => Principal::PsGuest {
-                uri: r.uri,
-                meeting_uri,
-                origins: r
-                    .origins
-                    .unwrap_or_default()
-                    .split(';')
-                    .filter(|o| !o.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-            },
-            (kind, _) => return Err(StoreError::Corrupt(format!("token of unknown kind {kind:?}"))),
-        };
-        Ok(TokenRecord { hash: r.hash, principal, expires_ms: r.expires_ms })
-    })
-    .transpose()
+    row.map(TokenRecord::try_from).transpose()
 }
 
 pub(crate) fn purge_expired_tokens(conn: &Connection, now_ms: i64) -> StoreResult<u64> {
@@ -177,107 +122,42 @@ const SIGNIN_FAILURE: &str = "INSERT INTO signin_failures (name, until_ms, failu
          failures = CASE WHEN signin_failures.until_ms <= ?2 THEN 1 ELSE signin_failures.failures + 1 END,
          until_ms = CASE WHEN signin_failures.until_ms <= ?2 THEN ?2 + ?3 ELSE signin_failures.until_ms END";
 
-#[derive(FromRow)]
-struct AppRow {
-    id: String,
-    owner_uri: String,
-    anonymous: bool,
-    display_name: String,
-    endpoint_id: String,
-    user_agent: String,
-    culture: String,
-    instance_id: Option<String>,
-    kind: String,
-    status: String,
-    available: bool,
-    created_ms: i64,
-    last_seen_ms: i64,
-    timeout_s: i64,
-    low_s: i64,
-    medium_s: i64,
-    priority: i64,
-    batch_no: i64,
-    batch_body: String,
-    batch_max_seq: i64,
-}
-
 const APP_COLUMNS: &str = "id, owner_uri, anonymous, display_name, endpoint_id, user_agent, culture, instance_id, kind, status, \
      available, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority, batch_no, \
      COALESCE((SELECT body FROM delivered_batches b WHERE b.app_id = applications.id), '') AS batch_body, batch_max_seq";
 
-impl AppRow {
-    /// A row of [`APP_COLUMNS`] read on the writer's connection.
-    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(AppRow {
-            id: r.get(0)?,
-            owner_uri: r.get(1)?,
-            anonymous: r.get(2)?,
-            display_name: r.get(3)?,
-            endpoint_id: r.get(4)?,
-            user_agent: r.get(5)?,
-            culture: r.get(6)?,
-            instance_id: r.get(7)?,
-            kind: r.get(8)?,
-            status: r.get(9)?,
-            available: r.get(10)?,
-            created_ms: r.get(11)?,
-            last_seen_ms: r.get(12)?,
-            timeout_s: r.get(13)?,
-            low_s: r.get(14)?,
-            medium_s: r.get(15)?,
-            priority: r.get(16)?,
-            batch_no: r.get(17)?,
-            batch_body: r.get(18)?,
-            batch_max_seq: r.get(19)?,
-        })
-    }
-}
-
-impl TryFrom<AppRow> for Application {
-    type Error = StoreError;
-
-    fn try_from(r: AppRow) -> Result<Self, StoreError> {
-        let status = match r.status.as_str() {
-            "active" => AppStatus::Active,
-            "expired" => AppStatus::Expired,
-            other => return Err(StoreError::Corrupt(format!("application status {other:?}"))),
-        };
-        let kind =
-            AppKind::parse(&r.kind).ok_or_else(|| StoreError::Corrupt(format!("application kind {:?}", r.kind)))?;
-        let u32_of = |v: i64| u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("channel parameter {v}")));
-        Ok(Application {
-            id: r.id,
-            owner_uri: r.owner_uri,
-            anonymous: r.anonymous,
-            display_name: r.display_name,
-            endpoint_id: r.endpoint_id,
-            user_agent: r.user_agent,
-            culture: r.culture,
-            instance_id: r.instance_id,
-            kind,
-            status,
-            available: r.available,
-            created_ms: r.created_ms,
-            last_seen_ms: r.last_seen_ms,
-            channel: ChannelParams {
-                timeout_s: u32_of(r.timeout_s)?,
-                low_s: u32_of(r.low_s)?,
-                medium_s: u32_of(r.medium_s)?,
-                priority: u32_of(r.priority)?,
-            },
-            delivered: DeliveredBatch {
-                no: u64::try_from(r.batch_no).map_err(|_| StoreError::Corrupt("negative batch number".into()))?,
-                body: r.batch_body,
-                max_seq: r.batch_max_seq,
-            },
-        })
-    }
+/// A row of [`APP_COLUMNS`] read on the writer's connection.
+fn read_application(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApplicationRow> {
+    Ok(ApplicationRow {
+        id: r.get(0)?,
+        owner_uri: r.get(1)?,
+        anonymous: r.get(2)?,
+        display_name: r.get(3)?,
+        endpoint_id: r.get(4)?,
+        user_agent: r.get(5)?,
+        culture: r.get(6)?,
+        instance_id: r.get(7)?,
+        kind: r.get(8)?,
+        status: r.get(9)?,
+        available: r.get(10)?,
+        created_ms: r.get(11)?,
+        last_seen_ms: r.get(12)?,
+        timeout_s: r.get(13)?,
+        low_s: r.get(14)?,
+        medium_s: r.get(15)?,
+        priority: r.get(16)?,
+        batch_no: r.get(17)?,
+        batch_body: r.get(18)?,
+        batch_max_seq: r.get(19)?,
+    })
 }
 
 pub(crate) fn application(conn: &Connection, id: &str) -> StoreResult<Option<Application>> {
     let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE id = ?");
-    let row =
-        conn.prepare_cached(&sql).and_then(|mut s| s.query_row([id], AppRow::read).optional()).map_err(sql_error)?;
+    let row = conn
+        .prepare_cached(&sql)
+        .and_then(|mut s| s.query_row([id], read_application).optional())
+        .map_err(sql_error)?;
     row.map(Application::try_from).transpose()
 }
 
@@ -287,7 +167,7 @@ pub(crate) async fn online_applications(pool: &SqlitePool, uri: &str) -> StoreRe
         "SELECT {APP_COLUMNS} FROM applications WHERE owner_uri = ? AND anonymous = 0 AND available = 1 \
          AND status = 'active' ORDER BY created_ms, id"
     );
-    let rows: Vec<AppRow> =
+    let rows: Vec<ApplicationRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).fetch_all(pool).await.map_err(unavailable)?;
     rows.into_iter().map(Application::try_from).collect()
 }
@@ -301,10 +181,10 @@ pub(crate) fn create_application(
     let by_endpoint = format!(
         "SELECT {APP_COLUMNS} FROM applications WHERE kind = ? AND owner_uri = ? AND endpoint_id = ? AND status = 'active'"
     );
-    let existing: Option<AppRow> = conn
+    let existing: Option<ApplicationRow> = conn
         .prepare_cached(&by_endpoint)
         .and_then(|mut s| {
-            s.query_row(params![new.kind.as_str(), new.owner_uri, new.endpoint_id], AppRow::read).optional()
+            s.query_row(params![new.kind.as_str(), new.owner_uri, new.endpoint_id], read_application).optional()
         })
         .map_err(sql_error)?;
     if let Some(row) = existing {
@@ -336,7 +216,8 @@ pub(crate) fn create_application(
     })
     .map_err(sql_error)?;
     let by_id = format!("SELECT {APP_COLUMNS} FROM applications WHERE id = ?");
-    let row = conn.prepare_cached(&by_id).and_then(|mut s| s.query_row([&new.id], AppRow::read)).map_err(sql_error)?;
+    let row =
+        conn.prepare_cached(&by_id).and_then(|mut s| s.query_row([&new.id], read_application)).map_err(sql_error)?;
     Ok((Application::try_from(row)?, true))
 }
 
