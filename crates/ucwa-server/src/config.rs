@@ -145,6 +145,11 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub db: DatabaseArgs,
+    /// PostgreSQL: connections this node keeps to the database (plus one for LISTEN). Not used
+    /// with SQLite.
+    #[arg(long, env = "UCWA_DATABASE_POOL_SIZE", default_value_t = ucwa_store_postgres::DEFAULT_POOL_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_pool_size: u32,
     /// Base for absolute URLs (discovery, token endpoint). Default: from the request's Host.
     #[arg(long, env = "UCWA_PUBLIC_URL")]
     pub public_url: Option<String>,

@@ -32,9 +32,16 @@ async fn copy_store(from: &str, to: &str, into_non_empty: bool) -> anyhow::Resul
 }
 
 async fn open_store(url: &str) -> anyhow::Result<DynStore> {
+    open_store_with_pool(url, ucwa_store_postgres::DEFAULT_POOL_SIZE).await
+}
+
+/// The store of `url`; on PostgreSQL with a pool of `pool_size` connections.
+async fn open_store_with_pool(url: &str, pool_size: u32) -> anyhow::Result<DynStore> {
     if ucwa_store_postgres::is_postgres_url(url) {
         // The URL may carry a password: name only where it points.
-        let store = PostgresStore::open(url).await.with_context(|| format!("opening {}", cli::redact_url(url)))?;
+        let store = PostgresStore::open_with_pool(url, pool_size)
+            .await
+            .with_context(|| format!("opening {}", cli::redact_url(url)))?;
         return Ok(Arc::new(store));
     }
     if !url.starts_with("sqlite:") {
@@ -56,7 +63,7 @@ fn host_name() -> String {
 }
 
 async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
-    let store = open_store(&args.db.database_url).await?;
+    let store = open_store_with_pool(&args.db.database_url, args.database_pool_size).await?;
     if args.demo {
         cli::ensure_demo_users(store.as_ref()).await?;
     }

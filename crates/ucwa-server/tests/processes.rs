@@ -53,10 +53,16 @@ struct Cluster {
 
 impl Cluster {
     async fn start(test: &str, n: usize) -> Option<Arc<Self>> {
+        Self::start_with(test, n, &[]).await
+    }
+
+    /// [`Cluster::start`] with `extra` arguments for every node.
+    async fn start_with(test: &str, n: usize, extra: &[&str]) -> Option<Arc<Self>> {
         let db = ScratchDatabase::create(test).await.expect("a test database")?;
+        let args: Vec<&str> = NODE_ARGS.iter().chain(extra).copied().collect();
         let mut nodes = Vec::with_capacity(n);
         for _ in 0..n {
-            nodes.push(Some(Running::start(db.url(), NODE_ARGS).await));
+            nodes.push(Some(Running::start(db.url(), &args).await));
         }
         ucwa_server::callbacks::install_crypto_provider();
         let client = reqwest::Client::builder().timeout(STEP).build().unwrap();
@@ -305,6 +311,51 @@ async fn a_client_on_random_nodes_joins_is_admitted_and_messages() {
         .unwrap();
     assert!(resp.status().is_success(), "{}", resp.status());
     bob.until(|e| e["link"]["rel"] == "message" && e["_embedded"]["message"]["direction"] == "Incoming").await;
+}
+
+/// `--database-pool-size` bounds the database connections of a node however many requests
+/// run at once: its pool plus the one it listens on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_keeps_to_its_database_pool_size() {
+    const POOL: i64 = 2;
+    let pool = POOL.to_string();
+    // The demo users: no other store than the node's touches the database.
+    let args = ["--database-pool-size", pool.as_str(), "--demo"];
+    let Some(cluster) = Cluster::start_with("a_node_keeps_to_its_database_pool_size", 1, &args).await else { return };
+    let token = cluster
+        .token(&[
+            ("grant_type", "password"),
+            ("username", "sip:alice@example.com"),
+            ("password", "alice-demo-password"),
+        ])
+        .await;
+    let me = href(&cluster.app(&token, "pool").await, "self");
+    let watcher = sqlx::PgPool::connect(cluster.db.url()).await.unwrap();
+    let count = || async {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'ucwa-server'",
+        )
+        .fetch_one(&watcher)
+        .await
+        .unwrap();
+        n
+    };
+
+    let mut burst = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        let (cluster, me, token) = (cluster.clone(), me.clone(), token.clone());
+        burst.spawn(async move { cluster.call(Method::GET, &me, &token, None).await.status() });
+    }
+    let mut most = count().await;
+    while !burst.is_empty() {
+        tokio::select! {
+            Some(done) = burst.join_next() => assert_eq!(done.unwrap(), StatusCode::OK),
+            n = count() => most = most.max(n),
+        }
+    }
+    most = most.max(count().await);
+    assert!(most <= POOL + 1, "{most} connections for a pool of {POOL} and the listener");
+    assert!(most >= 2, "the burst used the database ({most} connections seen)");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -56,9 +56,11 @@ use ucwa_core::model::{
 use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
 use ucwa_core::store::{Purged, QuotaUsage, SessionLocation, SigninWindow, Store, StoreError, StoreResult};
 
-/// Connections per node. Each request holds one for a query or a short transaction (never
-/// while parked); the listener has its own.
-const POOL_SIZE: u32 = 16;
+/// Connections per node unless told otherwise (`--database-pool-size`). Each request holds
+/// one for a query or a short transaction (never while parked); the listener has its own.
+/// On a small machine that also runs the database, fewer cost less CPU for the same rate
+/// (docs/BENCHMARKS.md, issue 9, "Third look").
+pub const DEFAULT_POOL_SIZE: u32 = 16;
 
 /// Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`).
 pub fn is_postgres_url(url: &str) -> bool {
@@ -113,9 +115,14 @@ impl PostgresStore {
     /// `postgresql://`; libpq parameters such as `sslmode` in the query), applies pending
     /// migrations and starts listening for other nodes' commits.
     pub async fn open(url: &str) -> StoreResult<Self> {
+        Self::open_with_pool(url, DEFAULT_POOL_SIZE).await
+    }
+
+    /// [`PostgresStore::open`] with a pool of `pool_size` connections (at least one).
+    pub async fn open_with_pool(url: &str, pool_size: u32) -> StoreResult<Self> {
         let options = PgConnectOptions::from_str(url).map_err(unavailable)?.application_name("ucwa-server");
         let pool = PgPoolOptions::new()
-            .max_connections(POOL_SIZE)
+            .max_connections(pool_size.max(1))
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.clone())
             .await
