@@ -224,9 +224,6 @@ impl From<ServiceAppRow> for ServiceApp {
     }
 }
 
-/// The columns of a [`FailureRow`], in its order.
-pub const FAILURE_COLUMNS: &str = "app_id, session_id, url, attempts, last_error, dropped, failed_ms";
-
 /// A `callback_failures` row.
 #[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct FailureRow {

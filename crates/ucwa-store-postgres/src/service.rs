@@ -17,7 +17,7 @@
 use sqlx::PgPool;
 use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
 use ucwa_core::store::{StoreError, StoreResult};
-use ucwa_core::stored::{FAILURE_COLUMNS, FailureRow, ROUTE_COLUMNS, RouteRow, SERVICE_APP_COLUMNS, ServiceAppRow};
+use ucwa_core::stored::{FailureRow, ROUTE_COLUMNS, RouteRow, SERVICE_APP_COLUMNS, ServiceAppRow};
 
 use crate::unavailable;
 
@@ -275,11 +275,12 @@ pub(crate) async fn give_up(pool: &PgPool, session_id: &str, last_error: &str, n
 }
 
 pub(crate) async fn failures(pool: &PgPool) -> StoreResult<Vec<CallbackFailure>> {
-    let rows: Vec<FailureRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {FAILURE_COLUMNS} FROM callback_failures ORDER BY id")))
-            .fetch_all(pool)
-            .await
-            .map_err(unavailable)?;
+    let rows: Vec<FailureRow> = sqlx::query_as(
+        "SELECT app_id, session_id, url, attempts, last_error, dropped, failed_ms FROM callback_failures ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(unavailable)?;
     Ok(rows.into_iter().map(CallbackFailure::from).collect())
 }
 

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sqlx::SqlitePool;
 use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
 use ucwa_core::store::{StoreError, StoreResult};
-use ucwa_core::stored::{FAILURE_COLUMNS, FailureRow, ROUTE_COLUMNS, RouteRow, SERVICE_APP_COLUMNS, ServiceAppRow};
+use ucwa_core::stored::{FailureRow, ROUTE_COLUMNS, RouteRow, SERVICE_APP_COLUMNS, ServiceAppRow};
 
 use crate::events::EventRow;
 use crate::writer::sql_error;
@@ -219,11 +219,12 @@ pub(crate) fn give_up(conn: &Connection, session_id: &str, last_error: &str, now
 }
 
 pub(crate) async fn failures(pool: &SqlitePool) -> StoreResult<Vec<CallbackFailure>> {
-    let rows: Vec<FailureRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {FAILURE_COLUMNS} FROM callback_failures ORDER BY id")))
-            .fetch_all(pool)
-            .await
-            .map_err(unavailable)?;
+    let rows: Vec<FailureRow> = sqlx::query_as(
+        "SELECT app_id, session_id, url, attempts, last_error, dropped, failed_ms FROM callback_failures ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(unavailable)?;
     Ok(rows.into_iter().map(CallbackFailure::from).collect())
 }
 
