@@ -137,6 +137,25 @@ pub struct DeliveredBatch {
     pub max_seq: i64,
 }
 
+/// Where an application's event channel stands: the number and highest sequence number of
+/// its last [`DeliveredBatch`]. The body is left out: every request reads its application,
+/// and only a replay needs the body ([`crate::Store::delivered_batch`]), which can be as
+/// large as a batch may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BatchMark {
+    /// The batch's `ack` number (0: nothing delivered yet).
+    pub no: u64,
+    /// The highest event sequence number it contains (or contained before it).
+    pub max_seq: i64,
+}
+
+impl DeliveredBatch {
+    /// Where the channel stands once this batch is saved.
+    pub fn mark(&self) -> BatchMark {
+        BatchMark { no: self.no, max_seq: self.max_seq }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Application {
     pub id: String,
@@ -155,7 +174,7 @@ pub struct Application {
     /// Last event-channel activity, for idle expiry.
     pub last_seen_ms: i64,
     pub channel: ChannelParams,
-    pub delivered: DeliveredBatch,
+    pub delivered: BatchMark,
 }
 
 /// An event to append to one application's log. `body` is the rendered UCWA event

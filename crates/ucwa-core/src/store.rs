@@ -186,6 +186,10 @@ pub trait Store: Send + Sync + 'static {
         }
         Ok(saved)
     }
+    /// The body of batch `no` if it is the last batch delivered on the channel of `app_id`
+    /// (what a replay answers); `None` when another batch has been saved since, or the
+    /// application is gone.
+    async fn delivered_batch(&self, app_id: &str, no: u64) -> StoreResult<Option<String>>;
     /// Deletes acknowledged events, at most `limit` in one short transaction, by key (an
     /// application and a range of its sequence numbers), never by scanning the log. Returns
     /// how many it deleted; call again while that is not 0. Backends also run this on their

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::channel::ChannelParams;
 use crate::meeting::{Meeting, MeetingKind, Session};
-use crate::model::{AppKind, AppStatus, Application, DeliveredBatch, MeetingRecord, Principal, TokenRecord};
+use crate::model::{AppKind, AppStatus, Application, BatchMark, MeetingRecord, Principal, TokenRecord};
 use crate::service::{CallbackFailure, CallbackRoute, ServiceApp};
 use crate::store::{StoreError, StoreResult};
 
@@ -34,7 +34,6 @@ pub struct ApplicationRow {
     pub medium_s: i64,
     pub priority: i64,
     pub batch_no: i64,
-    pub batch_body: String,
     pub batch_max_seq: i64,
 }
 
@@ -70,9 +69,8 @@ impl TryFrom<ApplicationRow> for Application {
                 medium_s: u32_of(r.medium_s)?,
                 priority: u32_of(r.priority)?,
             },
-            delivered: DeliveredBatch {
+            delivered: BatchMark {
                 no: u64::try_from(r.batch_no).map_err(|_| StoreError::Corrupt("negative batch number".into()))?,
-                body: r.batch_body,
                 max_seq: r.batch_max_seq,
             },
         })

@@ -170,7 +170,8 @@ impl Services {
         let urls = AppUrls::of(&app);
         let last = app.delivered.no;
         match decide_ack(last, ack) {
-            AckDecision::Replay => return Ok(BatchResponse(app.delivered.body)),
+            // A request that delivered a newer batch meanwhile replaced this one.
+            AckDecision::Replay => return self.delivered(&app.id, last).await,
             AckDecision::Resync(to) => return Ok(BatchResponse(resync_body(&urls.events(to)).to_string())),
             AckDecision::Build => {}
         }
@@ -256,12 +257,14 @@ impl Services {
             return Ok(Delivery { batch: BatchResponse(batch.body), released: true });
         }
         // Another request delivered batch `no` first: hand out exactly that one.
-        match self.store.application(&app.id).await? {
-            Some(current) if current.delivered.no == no => {
-                Ok(Delivery { batch: BatchResponse(current.delivered.body), released: false })
-            }
-            _ => Err(replaced_error()),
-        }
+        let batch = self.delivered(&app.id, no).await?;
+        Ok(Delivery { batch, released: false })
+    }
+
+    /// Batch `no` of the channel of `app_id` as it was delivered, if it still is the last one;
+    /// otherwise a newer request has taken over the channel (`409 PGetReplaced`).
+    async fn delivered(&self, app_id: &str, no: u64) -> ServiceResult<BatchResponse> {
+        self.store.delivered_batch(app_id, no).await?.map(BatchResponse).ok_or_else(replaced_error)
     }
 }
 

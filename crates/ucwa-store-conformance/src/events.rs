@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::task::JoinSet;
-use ucwa_core::DynStore;
 use ucwa_core::channel::Priority;
 use ucwa_core::model::{AppKind, DeliveredBatch, NewEvent};
+use ucwa_core::{DynStore, Store};
 
 use crate::support::*;
 
@@ -137,8 +137,8 @@ pub async fn a_saved_batch_is_replayed_until_the_next_acknowledges_it(store: Dyn
     let one = DeliveredBatch { no: 1, body: "batch one".into(), max_seq: 3 };
     assert!(store.save_batch("a", &one, 0, T0 + 2).await.unwrap());
     assert!(!store.save_batch("a", &one, 0, T0 + 2).await.unwrap(), "compare-and-swap on the previous batch");
+    assert_delivered(&*store, "a", &one).await;
     let app = store.application("a").await.unwrap().unwrap();
-    assert_eq!(app.delivered, one, "kept for replay");
     assert_eq!(app.last_seen_ms, T0 + 2, "channel activity recorded");
     delete_all_acknowledged(&*store).await;
     assert_eq!(seqs(&log(&*store, "a").await), [1, 2, 3], "delivered is not acknowledged");
@@ -146,7 +146,8 @@ pub async fn a_saved_batch_is_replayed_until_the_next_acknowledges_it(store: Dyn
     // Batch two acknowledges batch one: its events go, b's stay.
     let two = DeliveredBatch { no: 2, body: "batch two".into(), max_seq: 3 };
     assert!(store.save_batch("a", &two, 1, T0 + 3).await.unwrap());
-    assert_eq!(store.application("a").await.unwrap().unwrap().delivered, two);
+    assert_delivered(&*store, "a", &two).await;
+    assert_eq!(store.delivered_batch("a", 1).await.unwrap(), None, "only the last batch is replayed");
     delete_all_acknowledged(&*store).await;
     assert!(log(&*store, "a").await.is_empty());
     assert_eq!(tags(&log(&*store, "b").await), [4]);
@@ -164,6 +165,14 @@ pub async fn a_saved_batch_is_replayed_until_the_next_acknowledges_it(store: Dyn
     assert!(log(&*store, "a").await.is_empty());
     // Batches of unknown applications are not saved.
     assert!(!store.save_batch("nobody", &one, 0, T0).await.unwrap());
+    assert_eq!(store.delivered_batch("nobody", 1).await.unwrap(), None);
+}
+
+/// `batch` is the last delivered on the channel of `app`: its mark in the application, its
+/// body for a replay.
+async fn assert_delivered(store: &dyn Store, app: &str, batch: &DeliveredBatch) {
+    assert_eq!(store.application(app).await.unwrap().unwrap().delivered, batch.mark());
+    assert_eq!(store.delivered_batch(app, batch.no).await.unwrap().as_ref(), Some(&batch.body), "kept for replay");
 }
 
 /// A delivery that releases the channel frees it only when its batch is saved, and only for
@@ -181,13 +190,13 @@ pub async fn saving_a_batch_releases_only_its_own_ticket(store: DynStore) {
         assert_eq!(store.claim_poll("a", 1, T0 + 1, until).await.unwrap(), None, "not released by a lost save");
     }
     assert!(store.save_batch_and_release("a", &one, 0, first, T0 + 2).await.unwrap());
-    assert_eq!(store.application("a").await.unwrap().unwrap().delivered, one);
+    assert_delivered(&*store, "a", &one).await;
     // Released: a request of lower priority takes the channel now.
     let second = store.claim_poll("a", 1, T0 + 3, until).await.unwrap().expect("released");
     let third = store.claim_poll("a", 2, T0 + 4, until).await.unwrap().expect("a higher priority replaces");
     let two = DeliveredBatch { no: 2, body: "batch two".into(), max_seq: 0 };
     assert!(store.save_batch_and_release("a", &two, 1, second, T0 + 5).await.unwrap());
-    assert_eq!(store.application("a").await.unwrap().unwrap().delivered, two);
+    assert_delivered(&*store, "a", &two).await;
     if shared {
         assert_eq!(store.poll_holder("a").await.unwrap(), Some(third));
         assert_eq!(store.claim_poll("a", 1, T0 + 6, until).await.unwrap(), None, "the newer request holds it");
@@ -213,7 +222,7 @@ pub async fn only_one_of_racing_batches_is_saved(store: DynStore) {
         }
     }
     assert_eq!(winners.len(), 1, "exactly one winner");
-    assert_eq!(store.application("a").await.unwrap().unwrap().delivered, winners[0]);
+    assert_delivered(&*store, "a", &winners[0]).await;
 }
 
 /// A large backlog goes in chunks that each respect the limit, deleting every acknowledged

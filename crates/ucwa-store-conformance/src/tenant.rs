@@ -2,7 +2,7 @@
 
 use ucwa_core::DynStore;
 use ucwa_core::channel::ChannelParams;
-use ucwa_core::model::{AppKind, AppStatus, DeliveredBatch, Principal, TokenRecord, User};
+use ucwa_core::model::{AppKind, AppStatus, BatchMark, Principal, TokenRecord, User};
 use ucwa_core::service::ServiceApp;
 use ucwa_core::store::QuotaUsage;
 
@@ -123,7 +123,7 @@ pub async fn an_endpoint_has_one_active_application_per_kind(store: DynStore) {
     let first = application(&*store, "a1").await;
     assert_eq!(first.status, AppStatus::Active);
     assert_eq!((first.created_ms, first.last_seen_ms, first.available), (T0, T0, false));
-    assert_eq!(first.delivered, DeliveredBatch { no: 0, body: String::new(), max_seq: 0 });
+    assert_eq!(first.delivered, BatchMark { no: 0, max_seq: 0 });
     assert_eq!(store.application("a1").await.unwrap().as_ref(), Some(&first));
     assert_eq!(store.application("nope").await.unwrap(), None);
     // The same owner and endpoint again: the active application, not a new one.

@@ -334,6 +334,10 @@ impl Store for PostgresStore {
         events::save_batch(&self.pool, app_id, batch, previous_no, Some(ticket), now_ms).await
     }
 
+    async fn delivered_batch(&self, app_id: &str, no: u64) -> StoreResult<Option<String>> {
+        tenant::delivered_batch(&self.pool, app_id, no).await
+    }
+
     async fn delete_acknowledged_events(&self, limit: u32) -> StoreResult<u64> {
         events::delete_acknowledged(&self.pool, limit).await
     }

@@ -4,7 +4,7 @@ use sqlx::PgPool;
 use ucwa_core::channel::ChannelParams;
 use ucwa_core::model::{Application, NewApplication, NewEvent, Principal, TokenRecord, User};
 use ucwa_core::store::{QuotaUsage, SigninWindow, StoreError, StoreResult};
-use ucwa_core::stored::{ApplicationRow, TokenRow, token_kind, token_scope};
+use ucwa_core::stored::{ApplicationRow, TokenRow, to_i64, token_kind, token_scope};
 
 use crate::{events, notify, unavailable};
 
@@ -140,13 +140,25 @@ pub(crate) async fn record_signin_failure(pool: &PgPool, key: &str, now_ms: i64,
 }
 
 const APP_COLUMNS: &str = "id, owner_uri, anonymous, display_name, endpoint_id, user_agent, culture, instance_id, kind, status, \
-     available, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority, batch_no, batch_body, batch_max_seq";
+     available, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority, batch_no, batch_max_seq";
 
 pub(crate) async fn application(pool: &PgPool, id: &str) -> StoreResult<Option<Application>> {
     let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE id = $1");
     let row: Option<ApplicationRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await.map_err(unavailable)?;
     row.map(Application::try_from).transpose()
+}
+
+/// The body of batch `no` if it is the last one delivered to `id` (the column is read only
+/// here: application look-ups leave it in TOAST).
+pub(crate) async fn delivered_batch(pool: &PgPool, id: &str, no: u64) -> StoreResult<Option<String>> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT batch_body FROM applications WHERE id = $1 AND batch_no = $2")
+        .bind(id)
+        .bind(to_i64(no)?)
+        .fetch_optional(pool)
+        .await
+        .map_err(unavailable)?;
+    Ok(row.map(|(body,)| body))
 }
 
 /// Active applications of `uri` that called `makeMeAvailable`: where invitations ring.

@@ -182,7 +182,7 @@ pub(crate) fn save_batch(
         .and_then(|mut s| s.execute(params![no, batch.max_seq, now_ms, app_id, previous]))
         .map_err(sql_error)?;
     if saved == 1 {
-        // The body has a table of its own (migration 0008): the application row stays small,
+        // The body has a table of its own (migration 0010): the application row stays small,
         // so the many updates of it never rewrite a batch.
         conn.prepare_cached(
             "INSERT INTO delivered_batches (app_id, body) VALUES (?, ?)
@@ -192,6 +192,17 @@ pub(crate) fn save_batch(
         .map_err(sql_error)?;
     }
     Ok(saved == 1)
+}
+
+/// The body of batch `no` if it is the last one delivered to `app_id`.
+pub(crate) fn delivered_batch(conn: &Connection, app_id: &str, no: u64) -> StoreResult<Option<String>> {
+    let no = i64::try_from(no).map_err(|_| StoreError::Corrupt(format!("batch number {no}")))?;
+    conn.prepare_cached(
+        "SELECT b.body FROM delivered_batches b JOIN applications a ON a.id = b.app_id
+         WHERE b.app_id = ? AND a.batch_no = ?",
+    )
+    .and_then(|mut s| s.query_row(params![app_id, no], |r| r.get(0)).optional())
+    .map_err(sql_error)
 }
 
 /// Whether any application has acknowledged events left to delete (a read of the small

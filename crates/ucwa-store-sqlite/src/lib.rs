@@ -484,12 +484,16 @@ impl Store for SqliteStore {
             // Every poll saves a batch; keeping the cached row current (rather than dropping
             // it) spares the next poll a read.
             Ok(true) => self.update_cached_app(app_id, |app| {
-                app.delivered = batch.clone();
+                app.delivered = batch.mark();
                 app.last_seen_ms = now_ms;
             }),
             _ => self.forget_apps([app_id]),
         }
         saved
+    }
+
+    async fn delivered_batch(&self, app_id: &str, no: u64) -> StoreResult<Option<String>> {
+        self.reads.with(|c| events::delivered_batch(c, app_id, no))
     }
 
     async fn delete_acknowledged_events(&self, limit: u32) -> StoreResult<u64> {

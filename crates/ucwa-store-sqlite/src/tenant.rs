@@ -123,8 +123,7 @@ const SIGNIN_FAILURE: &str = "INSERT INTO signin_failures (name, until_ms, failu
          until_ms = CASE WHEN signin_failures.until_ms <= ?2 THEN ?2 + ?3 ELSE signin_failures.until_ms END";
 
 const APP_COLUMNS: &str = "id, owner_uri, anonymous, display_name, endpoint_id, user_agent, culture, instance_id, kind, status, \
-     available, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority, batch_no, \
-     COALESCE((SELECT body FROM delivered_batches b WHERE b.app_id = applications.id), '') AS batch_body, batch_max_seq";
+     available, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority, batch_no, batch_max_seq";
 
 /// A row of [`APP_COLUMNS`] read on the writer's connection.
 fn read_application(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApplicationRow> {
@@ -147,8 +146,7 @@ fn read_application(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApplicationRow> {
         medium_s: r.get(15)?,
         priority: r.get(16)?,
         batch_no: r.get(17)?,
-        batch_body: r.get(18)?,
-        batch_max_seq: r.get(19)?,
+        batch_max_seq: r.get(18)?,
     })
 }
 
