@@ -126,8 +126,19 @@ pub(crate) async fn save(
     new_events: &[NewEvent],
     now_ms: i64,
 ) -> StoreResult<Option<Vec<String>>> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
+    // Two texts: the `DELETE` of forgotten sessions only where some are (it is rare), since
+    // every part of the statement costs executor start-up on each save, wanted or not.
+    fn save_sql(forget: bool) -> String {
         let p = |n: usize| format!("${}", events::APPEND_PARAMS + n);
+        let forgotten = if forget {
+            format!(
+                "forgotten AS (
+                 DELETE FROM meeting_sessions WHERE session_id = ANY({removed}) AND EXISTS (SELECT 1 FROM m)),",
+                removed = p(16)
+            )
+        } else {
+            String::new()
+        };
         format!(
             "WITH m AS (
                  UPDATE meetings SET settings = {settings}, ended = {ended}, version = {version},
@@ -142,8 +153,7 @@ pub(crate) async fn save(
                      AS t(s, a, l, st, op)
                  WHERE EXISTS (SELECT 1 FROM m)
                  ON CONFLICT (session_id) DO UPDATE SET live = excluded.live, state = excluded.state),
-             forgotten AS (
-                 DELETE FROM meeting_sessions WHERE session_id = ANY({removed}) AND EXISTS (SELECT 1 FROM m)),
+             {forgotten}
              {append}
              SELECT EXISTS (SELECT 1 FROM m) AS saved, {result}",
             settings = p(1),
@@ -161,11 +171,12 @@ pub(crate) async fn save(
             live = p(13),
             states = p(14),
             ops = p(15),
-            removed = p(16),
             append = events::Append::ctes("EXISTS (SELECT 1 FROM m)"),
             result = events::Append::RESULT,
         )
-    });
+    }
+    static SAVE: LazyLock<String> = LazyLock::new(|| save_sql(false));
+    static SAVE_AND_FORGET: LazyLock<String> = LazyLock::new(|| save_sql(true));
     let m = &after.meeting;
     let changes = m.session_changes(before);
     let (mut ids, mut apps, mut live, mut states, mut operations) =
@@ -179,8 +190,9 @@ pub(crate) async fn save(
     }
     let forgotten: Vec<&str> = changes.removed.into_iter().map(String::as_str).collect();
     let append = events::Append::new(node, new_events, now_ms);
+    let sql = if forgotten.is_empty() { SAVE.as_str() } else { SAVE_AND_FORGET.as_str() };
     let row = append
-        .bind(sqlx::query(sqlx::AssertSqlSafe(SQL.as_str())))
+        .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
         .bind(json(m.settings())?)
         .bind(m.is_ended())
         .bind(to_i64(m.version())?)
@@ -195,16 +207,15 @@ pub(crate) async fn save(
         .bind(&apps)
         .bind(&live)
         .bind(&states)
-        .bind(&operations)
-        .bind(&forgotten)
-        .fetch_one(pool)
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.constraint() == Some("meeting_sessions_operation") => {
-                StoreError::Conflict(format!("an application started this operation already ({d})"))
-            }
-            _ => unavailable(e),
-        })?;
+        .bind(&operations);
+    // `$16` of the save's own parameters exists only in the text that uses it.
+    let row = if forgotten.is_empty() { row } else { row.bind(&forgotten) };
+    let row = row.fetch_one(pool).await.map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.constraint() == Some("meeting_sessions_operation") => {
+            StoreError::Conflict(format!("an application started this operation already ({d})"))
+        }
+        _ => unavailable(e),
+    })?;
     rung_if_saved(&row)
 }
 
