@@ -60,13 +60,14 @@ pub(crate) async fn lock_applications(
     if ids.is_empty() {
         return Ok(BTreeSet::new());
     }
-    let rows: Vec<(String,)> =
-        sqlx::query_as("SELECT id FROM applications WHERE id = ANY($1) AND status = 'active' ORDER BY id FOR UPDATE")
+    // The status is checked on the locked rows, not in the look-up: see [`Append`].
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, status FROM applications WHERE id = ANY($1) ORDER BY id FOR UPDATE")
             .bind(ids)
             .fetch_all(&mut **tx)
             .await
             .map_err(unavailable)?;
-    Ok(rows.into_iter().map(|(id,)| id).collect())
+    Ok(rows.into_iter().filter(|(_, status)| status == "active").map(|(id, _)| id).collect())
 }
 
 /// How many parameters an [`Append`] binds (`$1`..`$9`): a statement that appends as part of
@@ -84,8 +85,10 @@ pub(crate) const APPEND_PARAMS: usize = 9;
 /// its application's row is locked (`routed` joins `locked`), so outbox ids of one conversation
 /// follow commit order; and the application rows are updated only once every lock is held
 /// (`bumped` joins `counts`, an aggregate that reads all of `locked` first). `locked` looks its
-/// rows up by primary key (`= ANY(ARRAY(...))`): written as `IN (SELECT ...)`, the generic plan
-/// scanned every active application on each append. The `UPDATE` of `bumped` reads the row
+/// rows up by primary key alone (`= ANY(ARRAY(...))`) and `routed` checks their status after
+/// the lock: written as `IN (SELECT ...)`, or with the status in the look-up, the generic plan
+/// read every active application on each append (a scan of a partial index, or a bitmap of the
+/// `applications_idle` index ANDed with the key's). The `UPDATE` of `bumped` reads the row
 /// version of the statement's snapshot; when another appender committed a newer one while this
 /// statement waited for the lock, PostgreSQL re-applies the update to the newest version (read
 /// committed), so the range continues exactly where the other appender stopped. Events
@@ -111,13 +114,13 @@ impl Append {
                      WITH ORDINALITY AS t(app, conv, prio, rel, href, body, ord)
                  WHERE {gate}),
              locked AS (
-                 SELECT id FROM applications WHERE id = ANY(ARRAY(SELECT app FROM new)) AND status = 'active'
+                 SELECT id, status FROM applications WHERE id = ANY(ARRAY(SELECT app FROM new))
                  ORDER BY id FOR UPDATE),
              routed AS (
                  SELECT n.*, EXISTS (SELECT 1 FROM callback_routes r
                                      WHERE r.session_id = n.conv AND r.app_id = n.app AND NOT r.failed
                                        AND r.url IS NOT NULL) AS to_outbox
-                 FROM new n JOIN locked l ON l.id = n.app),
+                 FROM new n JOIN locked l ON l.id = n.app AND l.status = 'active'),
              outbox AS (
                  INSERT INTO callback_outbox (session_id, app_id, created_ms, sender_rel, sender_href, body)
                  SELECT conv, app, $7, rel, href, body FROM routed WHERE to_outbox ORDER BY ord),
@@ -184,6 +187,9 @@ impl Append {
     }
 }
 
+/// The statement of [`append`]: an [`Append`] on its own.
+static APPEND: LazyLock<String> = LazyLock::new(|| format!("WITH {} SELECT {}", Append::ctes("TRUE"), Append::RESULT));
+
 /// Appends events in one statement (see [`Append`]) on `conn`: on the pool it is a
 /// transaction of its own, in a transaction it is part of it. Returns the applications whose
 /// log grew, to ring locally.
@@ -196,10 +202,9 @@ pub(crate) async fn append(
     if events.is_empty() {
         return Ok(BTreeSet::new());
     }
-    static SQL: LazyLock<String> = LazyLock::new(|| format!("WITH {} SELECT {}", Append::ctes("TRUE"), Append::RESULT));
     let append = Append::new(node, events, now_ms);
     let row: PgRow =
-        append.bind(sqlx::query(sqlx::AssertSqlSafe(SQL.as_str()))).fetch_one(conn).await.map_err(unavailable)?;
+        append.bind(sqlx::query(sqlx::AssertSqlSafe(APPEND.as_str()))).fetch_one(conn).await.map_err(unavailable)?;
     let rung: Vec<String> = row.try_get("rung").map_err(unavailable)?;
     Ok(rung.into_iter().collect())
 }
@@ -339,22 +344,21 @@ mod tests {
     use super::*;
     use crate::scratch::ScratchDatabase;
 
-    /// The plan a prepared statement settles on is generic (planned without its parameters)
-    /// and planned against whatever statistics the tables had then. This forces a generic plan
-    /// against statistics like those of the join benchmark's, which invite a scan (1,200
-    /// applications with acknowledged events, 30 of them owning 2,500 events each), and checks
-    /// that the cleanup still reads the events by key.
-    #[tokio::test]
-    async fn the_acknowledged_event_cleanup_reads_by_key_whatever_the_statistics() {
-        let Some(db) = ScratchDatabase::create("the_acknowledged_event_cleanup_reads_by_key").await.unwrap() else {
-            return;
-        };
+    /// A connection to a fresh store's database holding statistics like those of the join
+    /// benchmark, which invite scans: 1,200 applications with acknowledged events, every
+    /// tenth of them active, 30 of them owning 2,500 events each. Every statement it prepares
+    /// gets a generic plan (planned without its parameters, as a prepared statement's plan
+    /// settles after a few executions, against whatever statistics the tables had then).
+    async fn skewed_database(test: &str) -> Option<(ScratchDatabase, PgConnection)> {
+        let db = ScratchDatabase::create(test).await.unwrap()?;
         crate::PostgresStore::open(db.url()).await.unwrap(); // runs the migrations
         let mut conn = PgConnection::connect(db.url()).await.unwrap();
         sqlx::raw_sql(
             "INSERT INTO applications (id, owner_uri, anonymous, display_name, endpoint_id, user_agent, culture,
-                 kind, status, timeout_s, low_s, medium_s, priority, created_ms, last_seen_ms, next_seq, acked_max_seq, purged_seq)
-             SELECT 'app' || a, 'sip:a@example.com', false, 'A', 'e' || a, 't', 'en', 'ucwa', 'active', 60, 60, 60, 0, 0, 0, 2501, 2000, 0
+                 kind, status, timeout_s, low_s, medium_s, priority, created_ms, last_seen_ms, next_seq, acked_max_seq,
+                 purged_seq)
+             SELECT 'app' || a, 'sip:a@example.com', false, 'A', 'e' || a, 't', 'en', 'ucwa',
+                    CASE WHEN a % 10 = 0 THEN 'active' ELSE 'expired' END, 60, 60, 60, 0, 0, 0, 2501, 2000, 0
              FROM generate_series(1, 1200) a;
              INSERT INTO events (app_id, seq, priority, created_ms, sender_rel, sender_href, body)
              SELECT 'app' || a, s, 0, 0, 'r', '/h', '{}' FROM generate_series(1, 30) a, generate_series(1, 2500) s;
@@ -365,16 +369,50 @@ mod tests {
         .execute(&mut conn)
         .await
         .unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("PREPARE cleanup(bigint, bigint, bigint) AS {DELETE_ACKNOWLEDGED}")))
-            .execute(&mut conn)
+        Some((db, conn))
+    }
+
+    /// The plan of `sql` (parameter types `types`) executed with `args`, one line per node.
+    async fn plan(conn: &mut PgConnection, types: &str, sql: &str, args: &str) -> String {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("PREPARE statement({types}) AS {sql}")))
+            .execute(&mut *conn)
             .await
             .unwrap();
-        let plan: Vec<(String,)> =
-            sqlx::query_as("EXPLAIN EXECUTE cleanup(101, 1000, 10)").fetch_all(&mut conn).await.unwrap();
-        let plan: Vec<String> = plan.into_iter().map(|(line,)| line).collect();
-        let plan = plan.join("\n");
+        let lines: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN EXECUTE statement({args})")))
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        lines.into_iter().map(|(line,)| line).collect::<Vec<_>>().join("\n")
+    }
+
+    #[tokio::test]
+    async fn the_acknowledged_event_cleanup_reads_by_key_whatever_the_statistics() {
+        let Some((_db, mut conn)) = skewed_database("the_acknowledged_event_cleanup_reads_by_key").await else {
+            return;
+        };
+        let plan = plan(&mut conn, "bigint, bigint, bigint", DELETE_ACKNOWLEDGED, "101, 1000, 10").await;
         assert!(!plan.contains("Seq Scan on events"), "the cleanup scans the events table:\n{plan}");
         assert!(plan.contains("events_pkey"), "the cleanup does not use the events key:\n{plan}");
+        let _ = conn.close().await;
+    }
+
+    #[tokio::test]
+    async fn an_append_locks_its_applications_by_key_whatever_the_statistics() {
+        let Some((_db, mut conn)) = skewed_database("an_append_locks_its_applications_by_key").await else {
+            return;
+        };
+        let plan = plan(
+            &mut conn,
+            "text[], text[], bigint[], text[], text[], text[], bigint, text, text[]",
+            &APPEND,
+            "ARRAY['app10'], ARRAY[NULL], ARRAY[2], ARRAY['r'], ARRAY['/h'], ARRAY['{}'], 0, 'c', ARRAY['p']",
+        )
+        .await;
+        let locked = plan.split("CTE routed").next().unwrap();
+        assert!(locked.contains("applications_pkey"), "the append does not lock by key:\n{plan}");
+        for other in ["applications_idle", "applications_active_endpoint", "Seq Scan on applications"] {
+            assert!(!locked.contains(other), "the append reads applications through {other}:\n{plan}");
+        }
         let _ = conn.close().await;
     }
 }
