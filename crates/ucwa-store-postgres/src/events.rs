@@ -22,8 +22,9 @@
 //!
 //! # Why this does not deadlock
 //! A transaction that locks several application rows takes them all in one statement,
-//! ordered by id (`ORDER BY id FOR UPDATE` locks in the sorted order, since the row-locking
-//! step runs after the sort), before it writes any of them. The other lock a transaction may
+//! ordered by id, before it writes any of them: a nested loop over the sorted, distinct ids
+//! locks one row per id through the primary key (a `LATERAL` subquery with `FOR UPDATE`),
+//! in that order (`lock_in_id_order`). The other lock a transaction may
 //! hold is its meeting's row (`meetings::save`/`delete`, always taken before the
 //! applications, and at most one); nothing locks a meeting while holding an application row.
 //! So every transaction acquires locks in the order (meeting, application ids ascending)
@@ -61,13 +62,26 @@ pub(crate) async fn lock_applications(
         return Ok(BTreeSet::new());
     }
     // The status is checked on the locked rows, not in the look-up: see [`Append`].
+    let sql = format!("SELECT id, status FROM {}", lock_in_id_order("unnest($1::text[])"));
     let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT id, status FROM applications WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-            .bind(ids)
-            .fetch_all(&mut **tx)
-            .await
-            .map_err(unavailable)?;
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ids).fetch_all(&mut **tx).await.map_err(unavailable)?;
     Ok(rows.into_iter().filter(|(_, status)| status == "active").map(|(id, _)| id).collect())
+}
+
+/// The `FROM` items that lock the application rows of the ids `ids` yields (a set-returning
+/// expression), one at a time in id order, each found by primary key; each row comes with its
+/// `id` and `status`. Written as `WHERE id = ANY(...) ORDER BY id FOR UPDATE`, the lock is a
+/// scan whenever the generic plan of the prepared statement is settled on statistics that
+/// make one look cheap: a sequential scan of every application before the table's first
+/// `ANALYZE`, or, with `status = 'active'` in the condition, a bitmap of every active one.
+/// A `LATERAL` subquery that takes a row lock is never flattened into a join, so each id is
+/// one primary-key probe. The outer side is sorted and distinct, and a nested loop runs the
+/// probes in its order, which keeps the lock order of the module documentation.
+fn lock_in_id_order(ids: &str) -> String {
+    format!(
+        "(SELECT DISTINCT app FROM {ids} AS k(app) ORDER BY app) k
+         CROSS JOIN LATERAL (SELECT id, status FROM applications WHERE id = k.app OFFSET 0 FOR UPDATE) l"
+    )
 }
 
 /// How many parameters an [`Append`] binds (`$1`..`$9`): a statement that appends as part of
@@ -84,11 +98,10 @@ pub(crate) const APPEND_PARAMS: usize = 9;
 /// id order (the row-locking step runs above the sort); an event reaches the outbox only after
 /// its application's row is locked (`routed` joins `locked`), so outbox ids of one conversation
 /// follow commit order; and the application rows are updated only once every lock is held
-/// (`bumped` joins `counts`, an aggregate that reads all of `locked` first). `locked` looks its
-/// rows up by primary key alone (`= ANY(ARRAY(...))`) and `routed` checks their status after
-/// the lock: written as `IN (SELECT ...)`, or with the status in the look-up, the generic plan
-/// read every active application on each append (a scan of a partial index, or a bitmap of the
-/// `applications_idle` index ANDed with the key's). The `UPDATE` of `bumped` reads the row
+/// (`bumped` joins `counts`, an aggregate that reads all of `locked` first). `locked` finds
+/// each row by primary key (`lock_in_id_order`) and `routed` checks the status of the locked
+/// row: with the status in the look-up, the generic plan read every active application on
+/// each append. The `UPDATE` of `bumped` reads the row
 /// version of the statement's snapshot; when another appender committed a newer one while this
 /// statement waited for the lock, PostgreSQL re-applies the update to the newest version (read
 /// committed), so the range continues exactly where the other appender stopped. Events
@@ -113,9 +126,7 @@ impl Append {
                  SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[])
                      WITH ORDINALITY AS t(app, conv, prio, rel, href, body, ord)
                  WHERE {gate}),
-             locked AS (
-                 SELECT id, status FROM applications WHERE id = ANY(ARRAY(SELECT app FROM new))
-                 ORDER BY id FOR UPDATE),
+             locked AS (SELECT l.id, l.status FROM {locks}),
              routed AS (
                  SELECT n.*, EXISTS (SELECT 1 FROM callback_routes r
                                      WHERE r.session_id = n.conv AND r.app_id = n.app AND NOT r.failed
@@ -132,7 +143,8 @@ impl Append {
                  INSERT INTO events (app_id, seq, priority, created_ms, sender_rel, sender_href, body)
                  SELECT r.app, b.first + row_number() OVER (PARTITION BY r.app ORDER BY r.ord) - 1, r.prio, $7,
                         r.rel, r.href, r.body
-                 FROM routed r JOIN bumped b ON b.id = r.app WHERE NOT r.to_outbox)"
+                 FROM routed r JOIN bumped b ON b.id = r.app WHERE NOT r.to_outbox)",
+            locks = lock_in_id_order("(SELECT app FROM new)")
         )
     }
 
@@ -344,11 +356,12 @@ mod tests {
     use super::*;
     use crate::scratch::ScratchDatabase;
 
-    /// A connection to a fresh store's database holding statistics like those of the join
-    /// benchmark, which invite scans: 1,200 applications with acknowledged events, every
-    /// tenth of them active, 30 of them owning 2,500 events each. Every statement it prepares
-    /// gets a generic plan (planned without its parameters, as a prepared statement's plan
-    /// settles after a few executions, against whatever statistics the tables had then).
+    /// A connection to a fresh store's database holding rows like those of the join benchmark:
+    /// 1,200 applications with acknowledged events, every tenth of them active, 30 of them
+    /// owning 2,500 events each; not analyzed yet ([`analyze`] gathers the statistics, which
+    /// then invite other scans). Every statement it prepares gets a generic plan (planned
+    /// without its parameters, as a prepared statement's plan settles after a few executions,
+    /// against whatever statistics the tables had then).
     async fn skewed_database(test: &str) -> Option<(ScratchDatabase, PgConnection)> {
         let db = ScratchDatabase::create(test).await.unwrap()?;
         crate::PostgresStore::open(db.url()).await.unwrap(); // runs the migrations
@@ -362,8 +375,6 @@ mod tests {
              FROM generate_series(1, 1200) a;
              INSERT INTO events (app_id, seq, priority, created_ms, sender_rel, sender_href, body)
              SELECT 'app' || a, s, 0, 0, 'r', '/h', '{}' FROM generate_series(1, 30) a, generate_series(1, 2500) s;
-             ANALYZE applications;
-             ANALYZE events;
              SET plan_cache_mode = force_generic_plan;",
         )
         .execute(&mut conn)
@@ -372,16 +383,18 @@ mod tests {
         Some((db, conn))
     }
 
+    async fn analyze(conn: &mut PgConnection) {
+        sqlx::raw_sql("ANALYZE applications; ANALYZE events;").execute(conn).await.unwrap();
+    }
+
     /// The plan of `sql` (parameter types `types`) executed with `args`, one line per node.
     async fn plan(conn: &mut PgConnection, types: &str, sql: &str, args: &str) -> String {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("PREPARE statement({types}) AS {sql}")))
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-        let lines: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN EXECUTE statement({args})")))
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap();
+        static PREPARED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let name = format!("plan{}", PREPARED.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let prepare = format!("PREPARE {name}({types}) AS {sql}");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(prepare)).execute(&mut *conn).await.unwrap();
+        let explain = format!("EXPLAIN EXECUTE {name}({args})");
+        let lines: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(explain)).fetch_all(&mut *conn).await.unwrap();
         lines.into_iter().map(|(line,)| line).collect::<Vec<_>>().join("\n")
     }
 
@@ -390,6 +403,7 @@ mod tests {
         let Some((_db, mut conn)) = skewed_database("the_acknowledged_event_cleanup_reads_by_key").await else {
             return;
         };
+        analyze(&mut conn).await;
         let plan = plan(&mut conn, "bigint, bigint, bigint", DELETE_ACKNOWLEDGED, "101, 1000, 10").await;
         assert!(!plan.contains("Seq Scan on events"), "the cleanup scans the events table:\n{plan}");
         assert!(plan.contains("events_pkey"), "the cleanup does not use the events key:\n{plan}");
@@ -401,17 +415,22 @@ mod tests {
         let Some((_db, mut conn)) = skewed_database("an_append_locks_its_applications_by_key").await else {
             return;
         };
-        let plan = plan(
-            &mut conn,
-            "text[], text[], bigint[], text[], text[], text[], bigint, text, text[]",
-            &APPEND,
-            "ARRAY['app10'], ARRAY[NULL], ARRAY[2], ARRAY['r'], ARRAY['/h'], ARRAY['{}'], 0, 'c', ARRAY['p']",
-        )
-        .await;
-        let locked = plan.split("CTE routed").next().unwrap();
-        assert!(locked.contains("applications_pkey"), "the append does not lock by key:\n{plan}");
-        for other in ["applications_idle", "applications_active_endpoint", "Seq Scan on applications"] {
-            assert!(!locked.contains(other), "the append reads applications through {other}:\n{plan}");
+        for analyzed in [false, true] {
+            if analyzed {
+                analyze(&mut conn).await;
+            }
+            let plan = plan(
+                &mut conn,
+                "text[], text[], bigint[], text[], text[], text[], bigint, text, text[]",
+                &APPEND,
+                "ARRAY['app10'], ARRAY[NULL], ARRAY[2], ARRAY['r'], ARRAY['/h'], ARRAY['{}'], 0, 'c', ARRAY['p']",
+            )
+            .await;
+            let locked = plan.split("CTE routed").next().unwrap();
+            assert!(locked.contains("applications_pkey"), "analyzed: {analyzed}, no lock by key:\n{plan}");
+            for other in ["applications_idle", "applications_active_endpoint", "Seq Scan on applications"] {
+                assert!(!locked.contains(other), "analyzed: {analyzed}, applications read through {other}:\n{plan}");
+            }
         }
         let _ = conn.close().await;
     }
