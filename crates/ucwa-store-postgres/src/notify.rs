@@ -70,7 +70,7 @@ pub(crate) fn claim_payload(node: &str, app_id: &str) -> String {
 
 /// What a payload announces, unless it came from `own_node`: applications whose log grew
 /// and applications whose channel was claimed.
-fn announced<'p>(payload: &'p str, own_node: &str) -> Option<(Vec<&'p str>, Vec<&'p str>)> {
+pub(crate) fn announced<'p>(payload: &'p str, own_node: &str) -> Option<(Vec<&'p str>, Vec<&'p str>)> {
     let (node, ids) = payload.split_once('|')?;
     if node == own_node {
         return None;

@@ -330,7 +330,11 @@ pub(crate) async fn expire_idle_applications(
 }
 
 /// Takes the application's channel (see `Store::claim_poll`) and, in the same statement,
-/// tells the other nodes, whose parked request for it must check whether it still holds it.
+/// tells the other nodes, whose parked request for it must check whether it still holds it;
+/// only when a request held it, though. A claim that finds the channel released (the usual
+/// case: a client's next poll after the previous one was answered) has nobody to tell, and
+/// each `NOTIFY` queues behind a lock that every notifying commit of the database takes.
+/// Whether it was free is read from the row the `UPDATE` locked (`poll_was_free`).
 pub(crate) async fn claim_poll(
     pool: &PgPool,
     node: &str,
@@ -339,15 +343,16 @@ pub(crate) async fn claim_poll(
     now_ms: i64,
     until_ms: i64,
 ) -> StoreResult<Option<u64>> {
-    let claimed: Option<(i64,)> = sqlx::query_as(
+    let claimed: Option<(i64, i64)> = sqlx::query_as(
         "WITH claimed AS (
-             UPDATE applications SET poll_ticket = poll_ticket + 1, poll_priority = $2, poll_until_ms = $4
+             UPDATE applications SET poll_ticket = poll_ticket + 1, poll_priority = $2, poll_until_ms = $4,
+                 poll_was_free = poll_priority IS NULL
              WHERE id = $1 AND status = 'active'
                AND (poll_priority IS NULL OR poll_priority <= $2 OR poll_until_ms <= $3)
-             RETURNING poll_ticket),
-         -- Evaluated once per claimed row: no claim, no notification.
-         told AS (SELECT pg_notify($5, $6) FROM claimed)
-         SELECT poll_ticket FROM claimed, told",
+             RETURNING poll_ticket, poll_was_free),
+         -- Evaluated once per claimed row that replaced a holder: no claim, no notification.
+         told AS (SELECT pg_notify($5, $6) FROM claimed WHERE NOT poll_was_free)
+         SELECT poll_ticket, (SELECT count(*) FROM told) FROM claimed",
     )
     .bind(app_id)
     .bind(i64::from(priority))
@@ -358,7 +363,7 @@ pub(crate) async fn claim_poll(
     .fetch_optional(pool)
     .await
     .map_err(unavailable)?;
-    Ok(claimed.map(|(ticket,)| u64::try_from(ticket).unwrap_or(0)))
+    Ok(claimed.map(|(ticket, _told)| u64::try_from(ticket).unwrap_or(0)))
 }
 
 pub(crate) async fn poll_holder(pool: &PgPool, app_id: &str) -> StoreResult<Option<u64>> {
@@ -382,4 +387,72 @@ pub(crate) async fn release_poll(pool: &PgPool, app_id: &str, ticket: u64, now_m
     .await
     .map_err(unavailable)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failed unwrap is a failed test")]
+
+    use std::time::Duration;
+
+    use sqlx::postgres::PgListener;
+    use ucwa_core::Store;
+    use ucwa_core::channel::ChannelLimits;
+
+    use super::*;
+    use crate::scratch::ScratchDatabase;
+
+    /// The next notification other than a node's heartbeat (`<node>|`).
+    async fn next(listener: &mut PgListener) -> String {
+        loop {
+            let n = tokio::time::timeout(Duration::from_secs(10), listener.recv()).await.unwrap().unwrap();
+            if !n.payload().ends_with('|') {
+                return n.payload().to_owned();
+            }
+        }
+    }
+
+    /// Whether a claim was announced is checked without waiting for silence: PostgreSQL
+    /// delivers notifications in commit order, so when a marker sent after the claim arrives
+    /// first, the claim sent none.
+    #[tokio::test]
+    async fn a_claim_tells_the_other_nodes_only_when_it_replaces_a_holder() {
+        let Some(db) =
+            ScratchDatabase::create("a_claim_tells_the_other_nodes_only_when_it_replaces_a_holder").await.unwrap()
+        else {
+            return;
+        };
+        let store = crate::PostgresStore::open(db.url()).await.unwrap();
+        let new = NewApplication {
+            id: "x".into(),
+            owner_uri: "sip:a@example.com".into(),
+            anonymous: false,
+            display_name: "A".into(),
+            endpoint_id: "e".into(),
+            user_agent: "t".into(),
+            culture: "en".into(),
+            instance_id: None,
+            kind: Default::default(),
+        };
+        store.create_application(&new, ChannelLimits::default().defaults(), 0).await.unwrap();
+        let mut listener = PgListener::connect(db.url()).await.unwrap();
+        listener.listen(notify::CHANNEL).await.unwrap();
+        let pool = PgPool::connect(db.url()).await.unwrap();
+        let silent = async |listener: &mut PgListener| {
+            sqlx::query("SELECT pg_notify($1, 'marker')").bind(notify::CHANNEL).execute(&pool).await.unwrap();
+            next(listener).await == "marker"
+        };
+        let until = 60_000;
+
+        let first = store.claim_poll("x", 1, 1, until).await.unwrap().expect("a free channel");
+        assert!(silent(&mut listener).await, "a claim of a free channel is not announced");
+        let second = store.claim_poll("x", 2, 2, until).await.unwrap().expect("a higher priority replaces");
+        assert_ne!(first, second);
+        let told = next(&mut listener).await;
+        assert_eq!(notify::announced(&told, "another node").unwrap().1, ["x"], "the replaced holder is told");
+        store.release_poll("x", second, 3).await.unwrap();
+        store.claim_poll("x", 1, 4, until).await.unwrap().expect("released");
+        assert!(silent(&mut listener).await, "a claim after a release is not announced");
+        store.close().await;
+    }
 }
