@@ -13,6 +13,11 @@ use crate::model::{AppKind, AppStatus, Application, BatchMark, MeetingRecord, Pr
 use crate::service::{CallbackFailure, CallbackRoute, ServiceApp};
 use crate::store::{StoreError, StoreResult};
 
+/// The columns of an [`ApplicationRow`], in its order.
+pub const APPLICATION_COLUMNS: &str = "id, owner_uri, anonymous, display_name, endpoint_id, user_agent, culture, \
+     instance_id, kind, status, available, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority, batch_no, \
+     batch_max_seq";
+
 /// An `applications` row: the columns both stores select for an [`Application`].
 #[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct ApplicationRow {

@@ -4,7 +4,7 @@ use sqlx::PgPool;
 use ucwa_core::channel::ChannelParams;
 use ucwa_core::model::{Application, NewApplication, NewEvent, Principal, TokenRecord, User};
 use ucwa_core::store::{QuotaUsage, SigninWindow, StoreError, StoreResult};
-use ucwa_core::stored::{ApplicationRow, TokenRow, to_i64, token_kind, token_scope};
+use ucwa_core::stored::{APPLICATION_COLUMNS, ApplicationRow, TokenRow, to_i64, token_kind, token_scope};
 
 use crate::{events, notify, unavailable};
 
@@ -139,11 +139,8 @@ pub(crate) async fn record_signin_failure(pool: &PgPool, key: &str, now_ms: i64,
     Ok(())
 }
 
-const APP_COLUMNS: &str = "id, owner_uri, anonymous, display_name, endpoint_id, user_agent, culture, instance_id, kind, status, \
-     available, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority, batch_no, batch_max_seq";
-
 pub(crate) async fn application(pool: &PgPool, id: &str) -> StoreResult<Option<Application>> {
-    let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE id = $1");
+    let sql = format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1");
     let row: Option<ApplicationRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await.map_err(unavailable)?;
     row.map(Application::try_from).transpose()
@@ -164,7 +161,7 @@ pub(crate) async fn delivered_batch(pool: &PgPool, id: &str, no: u64) -> StoreRe
 /// Active applications of `uri` that called `makeMeAvailable`: where invitations ring.
 pub(crate) async fn online_applications(pool: &PgPool, uri: &str) -> StoreResult<Vec<Application>> {
     let sql = format!(
-        "SELECT {APP_COLUMNS} FROM applications WHERE owner_uri = $1 AND NOT anonymous AND available \
+        "SELECT {APPLICATION_COLUMNS} FROM applications WHERE owner_uri = $1 AND NOT anonymous AND available \
          AND status = 'active' ORDER BY created_ms, id"
     );
     let rows: Vec<ApplicationRow> =
@@ -187,7 +184,7 @@ pub(crate) async fn create_application(
                  instance_id, kind, status, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active', $10, $10, $11, $12, $13, $14)
              ON CONFLICT (kind, owner_uri, endpoint_id) WHERE status = 'active' DO NOTHING
-             RETURNING {APP_COLUMNS}"
+             RETURNING {APPLICATION_COLUMNS}"
         );
         let inserted: Option<ApplicationRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(&new.id)
@@ -211,7 +208,7 @@ pub(crate) async fn create_application(
             return Ok((Application::try_from(row)?, true));
         }
         let sql = format!(
-            "SELECT {APP_COLUMNS} FROM applications
+            "SELECT {APPLICATION_COLUMNS} FROM applications
              WHERE kind = $1 AND owner_uri = $2 AND endpoint_id = $3 AND status = 'active'"
         );
         let existing: Option<ApplicationRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -397,7 +394,7 @@ mod tests {
 
     use sqlx::postgres::PgListener;
     use ucwa_core::Store;
-    use ucwa_core::channel::ChannelLimits;
+    use ucwa_store_conformance::support::application;
 
     use super::*;
     use crate::scratch::ScratchDatabase;
@@ -423,18 +420,7 @@ mod tests {
             return;
         };
         let store = crate::PostgresStore::open(db.url()).await.unwrap();
-        let new = NewApplication {
-            id: "x".into(),
-            owner_uri: "sip:a@example.com".into(),
-            anonymous: false,
-            display_name: "A".into(),
-            endpoint_id: "e".into(),
-            user_agent: "t".into(),
-            culture: "en".into(),
-            instance_id: None,
-            kind: Default::default(),
-        };
-        store.create_application(&new, ChannelLimits::default().defaults(), 0).await.unwrap();
+        application(&store, "x").await;
         let mut listener = PgListener::connect(db.url()).await.unwrap();
         listener.listen(notify::CHANNEL).await.unwrap();
         let pool = PgPool::connect(db.url()).await.unwrap();

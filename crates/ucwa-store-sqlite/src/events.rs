@@ -8,6 +8,7 @@ use sqlx::SqlitePool;
 use ucwa_core::channel::Priority;
 use ucwa_core::model::{DeliveredBatch, NewEvent, StoredEvent};
 use ucwa_core::store::{StoreError, StoreResult};
+use ucwa_core::stored::to_i64;
 
 use crate::unavailable;
 use crate::writer::sql_error;
@@ -172,7 +173,6 @@ pub(crate) fn save_batch(
     previous_no: u64,
     now_ms: i64,
 ) -> StoreResult<bool> {
-    let to_i64 = |v: u64| i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("batch number {v}")));
     let (no, previous) = (to_i64(batch.no)?, to_i64(previous_no)?);
     let saved = conn
         .prepare_cached(
@@ -196,7 +196,7 @@ pub(crate) fn save_batch(
 
 /// The body of batch `no` if it is the last one delivered to `app_id`.
 pub(crate) fn delivered_batch(conn: &Connection, app_id: &str, no: u64) -> StoreResult<Option<String>> {
-    let no = i64::try_from(no).map_err(|_| StoreError::Corrupt(format!("batch number {no}")))?;
+    let no = to_i64(no)?;
     conn.prepare_cached(
         "SELECT b.body FROM delivered_batches b JOIN applications a ON a.id = b.app_id
          WHERE b.app_id = ? AND a.batch_no = ?",

@@ -5,7 +5,7 @@ use sqlx::SqlitePool;
 use ucwa_core::channel::ChannelParams;
 use ucwa_core::model::{Application, NewApplication, Principal, TokenRecord, User};
 use ucwa_core::store::{QuotaUsage, SigninWindow, StoreResult};
-use ucwa_core::stored::{ApplicationRow, TokenRow, token_kind, token_scope};
+use ucwa_core::stored::{APPLICATION_COLUMNS, ApplicationRow, TokenRow, token_kind, token_scope};
 
 use crate::events::{self, EventRow};
 use crate::writer::sql_error;
@@ -122,10 +122,7 @@ const SIGNIN_FAILURE: &str = "INSERT INTO signin_failures (name, until_ms, failu
          failures = CASE WHEN signin_failures.until_ms <= ?2 THEN 1 ELSE signin_failures.failures + 1 END,
          until_ms = CASE WHEN signin_failures.until_ms <= ?2 THEN ?2 + ?3 ELSE signin_failures.until_ms END";
 
-const APP_COLUMNS: &str = "id, owner_uri, anonymous, display_name, endpoint_id, user_agent, culture, instance_id, kind, status, \
-     available, created_ms, last_seen_ms, timeout_s, low_s, medium_s, priority, batch_no, batch_max_seq";
-
-/// A row of [`APP_COLUMNS`] read on the writer's connection.
+/// A row of [`APPLICATION_COLUMNS`] read on the writer's connection.
 fn read_application(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApplicationRow> {
     Ok(ApplicationRow {
         id: r.get(0)?,
@@ -151,7 +148,7 @@ fn read_application(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApplicationRow> {
 }
 
 pub(crate) fn application(conn: &Connection, id: &str) -> StoreResult<Option<Application>> {
-    let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE id = ?");
+    let sql = format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = ?");
     let row = conn
         .prepare_cached(&sql)
         .and_then(|mut s| s.query_row([id], read_application).optional())
@@ -162,7 +159,7 @@ pub(crate) fn application(conn: &Connection, id: &str) -> StoreResult<Option<App
 /// Active applications of `uri` that called `makeMeAvailable`: where invitations ring.
 pub(crate) async fn online_applications(pool: &SqlitePool, uri: &str) -> StoreResult<Vec<Application>> {
     let sql = format!(
-        "SELECT {APP_COLUMNS} FROM applications WHERE owner_uri = ? AND anonymous = 0 AND available = 1 \
+        "SELECT {APPLICATION_COLUMNS} FROM applications WHERE owner_uri = ? AND anonymous = 0 AND available = 1 \
          AND status = 'active' ORDER BY created_ms, id"
     );
     let rows: Vec<ApplicationRow> =
@@ -177,7 +174,7 @@ pub(crate) fn create_application(
     now_ms: i64,
 ) -> StoreResult<(Application, bool)> {
     let by_endpoint = format!(
-        "SELECT {APP_COLUMNS} FROM applications WHERE kind = ? AND owner_uri = ? AND endpoint_id = ? AND status = 'active'"
+        "SELECT {APPLICATION_COLUMNS} FROM applications WHERE kind = ? AND owner_uri = ? AND endpoint_id = ? AND status = 'active'"
     );
     let existing: Option<ApplicationRow> = conn
         .prepare_cached(&by_endpoint)
@@ -213,7 +210,7 @@ pub(crate) fn create_application(
         ])
     })
     .map_err(sql_error)?;
-    let by_id = format!("SELECT {APP_COLUMNS} FROM applications WHERE id = ?");
+    let by_id = format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = ?");
     let row =
         conn.prepare_cached(&by_id).and_then(|mut s| s.query_row([&new.id], read_application)).map_err(sql_error)?;
     Ok((Application::try_from(row)?, true))
