@@ -97,6 +97,18 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
     /// A token by the hash of its secret, if it has not expired at `now_ms`.
     async fn find_token(&self, hash: &[u8], now_ms: i64) -> StoreResult<Option<TokenRecord>>;
+    /// [`Store::find_token`] and, when the token is valid, [`Store::application`] of `app_id`
+    /// (whoever owns it): what every request on an application's resources reads first. A
+    /// store several nodes share answers in one round trip (it cannot cache tokens).
+    async fn find_token_and_application(
+        &self,
+        hash: &[u8],
+        now_ms: i64,
+        app_id: &str,
+    ) -> StoreResult<Option<(TokenRecord, Option<Application>)>> {
+        let Some(token) = self.find_token(hash, now_ms).await? else { return Ok(None) };
+        Ok(Some((token, self.application(app_id).await?)))
+    }
     /// Deletes expired tokens (and sign-in failure windows closed by `now_ms`); returns how
     /// many tokens.
     async fn purge_expired_tokens(&self, now_ms: i64) -> StoreResult<u64>;

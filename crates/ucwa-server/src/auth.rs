@@ -65,13 +65,17 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let challenge = || Challenge::new(state, parts).into_response();
         let token = bearer(parts).ok_or_else(challenge)?;
-        let origin = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-        match state.services.authenticate(token, origin).await {
+        match state.services.authenticate(token, origin(parts)).await {
             Ok(Some(principal)) => Ok(Caller(principal)),
             Ok(None) => Err(challenge()),
             Err(e) => Err(ApiError::from(e).into_response()),
         }
     }
+}
+
+/// The browser origin of a request, if it names one.
+fn origin(parts: &Parts) -> Option<&str> {
+    parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
 }
 
 /// The first of the path's segments called one of `names` (404 if none is).
@@ -100,13 +104,20 @@ impl OwnApp {
     /// the Trusted Application API's own resources) as a service application whose endpoint
     /// is the query's `endpointId`, when it names one.
     async fn extract(parts: &mut Parts, state: &AppState, service: bool) -> Result<Self, Response> {
-        let Caller(caller) = Caller::from_request_parts(parts, state).await?;
+        let Some(token) = bearer(parts).map(str::to_owned) else {
+            return Err(Challenge::new(state, parts).into_response());
+        };
         let app_id = path_param(parts, state, &["app"]).await?;
         let services = &state.services;
+        let (caller, app) = match services.authenticate_with_application(&token, origin(parts), &app_id).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return Err(Challenge::new(state, parts).into_response()),
+            Err(e) => return Err(ApiError::from(e).into_response()),
+        };
         let app = if service {
-            services.load_service(&caller, &app_id, endpoint_param(parts.uri.query()).as_deref()).await
+            Services::owned_service(&caller, app, endpoint_param(parts.uri.query()).as_deref())
         } else {
-            services.load_owned(&caller, &app_id).await
+            Services::owned(&caller, app)
         };
         match app {
             Ok(app) => Ok(OwnApp { services: services.clone(), caller, app }),

@@ -2,7 +2,7 @@
 //! (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/applications_ref>): create
 //! (idempotent per owner and endpoint id), read, delete, `makeMeAvailable` and
 //! `reportMyActivity`; and the rule every application-scoped use case starts with: the
-//! application must be the caller's ([`Services::load_owned`]).
+//! application must be the caller's ([`Services::owned`]).
 
 use std::sync::Arc;
 
@@ -33,10 +33,12 @@ fn owns(principal: &Principal, app: &Application) -> bool {
 }
 
 impl Services {
-    /// Loads an application for its owner. Someone else's application is reported exactly
-    /// like a missing one, so ids reveal nothing; an expired one is 410.
-    pub async fn load_owned(&self, principal: &Principal, app_id: &str) -> ServiceResult<Application> {
-        let app = self.store.application(app_id).await?.ok_or_else(ServiceError::application_not_found)?;
+    /// The application a request names, as loaded with its token
+    /// ([`Services::authenticate_with_application`]), if it is the caller's. Someone else's
+    /// application is reported exactly like a missing one, so ids reveal nothing; an expired
+    /// one is 410.
+    pub fn owned(principal: &Principal, app: Option<Application>) -> ServiceResult<Application> {
+        let app = app.ok_or_else(ServiceError::application_not_found)?;
         if !owns(principal, &app) {
             return Err(ServiceError::application_not_found());
         }

@@ -188,12 +188,11 @@ impl Services {
         if self.registration(app).await?.may_act_in(uri) { Ok(()) } else { Err(outside_domains(what)) }
     }
 
-    /// A service application of `principal`; an `endpoint` (the `endpointId` query) must be
-    /// its endpoint (403 `ApplicationNotFound`).
-    pub async fn load_service(
-        &self,
+    /// [`Services::owned`] for a service application of `principal`; an `endpoint` (the
+    /// `endpointId` query) must be its endpoint (403 `ApplicationNotFound`).
+    pub fn owned_service(
         principal: &Principal,
-        app_id: &str,
+        app: Option<Application>,
         endpoint: Option<&str>,
     ) -> ServiceResult<Application> {
         let uri = service_uri(principal)?;
@@ -202,7 +201,7 @@ impl Services {
         {
             return Err(application_not_found());
         }
-        self.load_owned(principal, app_id).await
+        Self::owned(principal, app)
     }
 
     /// `GET /platformservice/v1/applications?endpointId=sip:...`: the endpoint's application,

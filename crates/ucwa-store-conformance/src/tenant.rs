@@ -85,6 +85,34 @@ pub async fn tokens_are_found_until_they_expire_then_purged(store: DynStore) {
     assert_eq!(store.purge_expired_tokens(T0 + DAY).await.unwrap(), 0);
 }
 
+/// The token and the application a request names come back together: the application
+/// whoever owns it (ownership is the caller's rule), none when it is missing or deleted, and
+/// nothing at all for a token that is unknown or expired.
+pub async fn a_token_is_found_with_the_application_a_request_names(store: DynStore) {
+    let app = application(&*store, "a").await;
+    let user = TokenRecord {
+        hash: vec![1; 32],
+        principal: Principal::User { uri: app.owner_uri.clone() },
+        expires_ms: T0 + 1_000,
+    };
+    let stranger = TokenRecord {
+        hash: vec![2; 32],
+        principal: Principal::Service { uri: "sip:x@example.com".into() },
+        ..user.clone()
+    };
+    for token in [&user, &stranger] {
+        store.insert_token(token).await.unwrap();
+        let found = store.find_token_and_application(&token.hash, T0, "a").await.unwrap();
+        assert_eq!(found, Some((token.clone(), Some(app.clone()))), "both, whoever owns the application");
+        let found = store.find_token_and_application(&token.hash, T0, "missing").await.unwrap();
+        assert_eq!(found, Some((token.clone(), None)), "the token without an application");
+    }
+    assert_eq!(store.find_token_and_application(&user.hash, T0 + 1_000, "a").await.unwrap(), None, "expired");
+    assert_eq!(store.find_token_and_application(&[7; 32], T0, "a").await.unwrap(), None, "unknown");
+    store.delete_application("a").await.unwrap();
+    assert_eq!(store.find_token_and_application(&user.hash, T0, "a").await.unwrap(), Some((user, None)), "deleted");
+}
+
 /// Quota usage counts a user's active applications and unfinished meetings only.
 pub async fn quota_usage_counts_active_applications_and_unfinished_meetings(store: DynStore) {
     let a = application(&*store, "a").await;

@@ -237,6 +237,15 @@ impl Store for PostgresStore {
         tenant::find_token(&self.pool, hash, now_ms).await
     }
 
+    async fn find_token_and_application(
+        &self,
+        hash: &[u8],
+        now_ms: i64,
+        app_id: &str,
+    ) -> StoreResult<Option<(TokenRecord, Option<Application>)>> {
+        tenant::find_token_and_application(&self.pool, hash, now_ms, app_id).await
+    }
+
     async fn purge_expired_tokens(&self, now_ms: i64) -> StoreResult<u64> {
         tenant::purge_expired_tokens(&self.pool, now_ms).await
     }

@@ -1,6 +1,6 @@
 //! Users, tokens and applications.
 
-use sqlx::PgPool;
+use sqlx::{FromRow, PgPool, Row};
 use ucwa_core::channel::ChannelParams;
 use ucwa_core::model::{Application, NewApplication, NewEvent, Principal, TokenRecord, User};
 use ucwa_core::store::{QuotaUsage, SigninWindow, StoreError, StoreResult};
@@ -94,6 +94,46 @@ pub(crate) async fn find_token(pool: &PgPool, hash: &[u8], now_ms: i64) -> Store
     .await
     .map_err(unavailable)?;
     row.map(TokenRecord::try_from).transpose()
+}
+
+/// A valid token and the application `app_id`, in one statement: every request on an
+/// application's resources starts with both, and a round trip costs more than either read
+/// (docs/BENCHMARKS.md, issue 9). The token's columns are renamed so that the application's
+/// keep the names [`ApplicationRow`] decodes.
+pub(crate) async fn find_token_and_application(
+    pool: &PgPool,
+    hash: &[u8],
+    now_ms: i64,
+    app_id: &str,
+) -> StoreResult<Option<(TokenRecord, Option<Application>)>> {
+    let sql = format!(
+        "SELECT t.hash AS token_hash, t.kind AS token_kind, t.uri AS token_uri, t.meeting_uri AS token_meeting_uri,
+                t.origins AS token_origins, t.expires_ms AS token_expires_ms, a.*
+         FROM tokens t LEFT JOIN (SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $3) a ON true
+         WHERE t.hash = $1 AND t.expires_ms > $2"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(hash)
+        .bind(now_ms)
+        .bind(app_id)
+        .fetch_optional(pool)
+        .await
+        .map_err(unavailable)?;
+    let Some(row) = row else { return Ok(None) };
+    let decode = |e: sqlx::Error| StoreError::Corrupt(format!("token or application row: {e}"));
+    let token = TokenRow {
+        hash: row.try_get("token_hash").map_err(decode)?,
+        kind: row.try_get("token_kind").map_err(decode)?,
+        uri: row.try_get("token_uri").map_err(decode)?,
+        meeting_uri: row.try_get("token_meeting_uri").map_err(decode)?,
+        origins: row.try_get("token_origins").map_err(decode)?,
+        expires_ms: row.try_get("token_expires_ms").map_err(decode)?,
+    };
+    let app = match row.try_get::<Option<String>, _>("id").map_err(decode)? {
+        Some(_) => Some(Application::try_from(ApplicationRow::from_row(&row).map_err(decode)?)?),
+        None => None,
+    };
+    Ok(Some((TokenRecord::try_from(token)?, app)))
 }
 
 pub(crate) async fn purge_expired_tokens(pool: &PgPool, now_ms: i64) -> StoreResult<u64> {
