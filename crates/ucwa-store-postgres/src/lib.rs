@@ -27,6 +27,9 @@
 //!   listener that reconnects rings every parked request.
 //! - Nothing is cached here: a row another node changed is read fresh
 //!   ([`Store::sees_every_write`] is false).
+//! - A pooled connection is tested before use only when it may be dead (idle for a while,
+//!   or older than the node's last lost listening connection: `notify.rs`), not with a
+//!   round trip before every statement.
 //! - A service conversation's callbacks are delivered by whichever node holds its lease
 //!   (`service.rs`).
 
@@ -55,6 +58,8 @@ use ucwa_core::model::{
 };
 use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
 use ucwa_core::store::{Purged, QuotaUsage, SessionLocation, SigninWindow, Store, StoreError, StoreResult};
+
+use crate::notify::ConnectionCheck;
 
 /// Connections per node unless told otherwise (`--database-pool-size`). Each request holds
 /// one for a query or a short transaction (never while parked); the listener has its own.
@@ -121,8 +126,20 @@ impl PostgresStore {
     /// [`PostgresStore::open`] with a pool of `pool_size` connections (at least one).
     pub async fn open_with_pool(url: &str, pool_size: u32) -> StoreResult<Self> {
         let options = PgConnectOptions::from_str(url).map_err(unavailable)?.application_name("ucwa-server");
+        let check = Arc::new(ConnectionCheck::new());
+        let pool_check = check.clone();
         let pool = PgPoolOptions::new()
             .max_connections(pool_size.max(1))
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                let needed = pool_check.needed(&meta);
+                Box::pin(async move {
+                    if needed {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.clone())
             .await
@@ -133,7 +150,7 @@ impl PostgresStore {
             .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
         let doorbell = Arc::new(Doorbell::new());
         let node = new_id();
-        let mut background = notify::Listener::start(&pool, options, node.clone(), doorbell.clone()).await?;
+        let mut background = notify::Listener::start(&pool, options, node.clone(), doorbell.clone(), check).await?;
         background.push(tokio::spawn(maintenance(pool.clone())));
         Ok(Self { pool, doorbell, node, background })
     }

@@ -21,13 +21,19 @@
 //!   every [`HEARTBEAT`]; when nothing at all arrives for [`STALE`], the task drops the
 //!   connection, listens on a new one and then rings every parked request.
 //!
+//! The listener also tells the pool which connections to test before use
+//! ([`ConnectionCheck`]): a loss of the listening connection is the node's first news of a
+//! database restart or a network failure, which the pool's connections suffered as well.
+//!
 //! `LISTEN` needs a session of its own: a pooler in transaction mode (PgBouncer) in front of
 //! PostgreSQL loses it (docs/DEPLOYMENT.md).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
+use sqlx::pool::PoolConnectionMetadata;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use ucwa_core::Doorbell;
 use ucwa_core::store::StoreResult;
@@ -42,6 +48,50 @@ const MAX_PAYLOAD: usize = 7900;
 const HEARTBEAT: Duration = Duration::from_secs(2);
 /// Silence after which the listening connection is presumed dead.
 const STALE: Duration = Duration::from_secs(10);
+
+/// Which pooled connections to test with a round trip before a statement uses them. sqlx
+/// tests every one by default, which was a second round trip for every statement
+/// (docs/BENCHMARKS.md, issue 9, fifth look). A connection is tested when it has been idle
+/// for [`ConnectionCheck::IDLE`] (a database or a network in between may have closed it
+/// meanwhile, as HikariCP reasons), or when it was opened before this node last lost its
+/// listening connection: whatever cut that one (a restart of the database, a failover, the
+/// network) cut the pool's connections of that age too, and a test finds them dead and
+/// replaces them before a request fails on one. Connections that survived such a loss keep
+/// being tested until they reach the pool's maximum lifetime (30 minutes) and are replaced.
+#[derive(Debug)]
+pub(crate) struct ConnectionCheck {
+    base: Instant,
+    /// Nanoseconds after `base` at which the last loss was noticed, plus one; 0 for none.
+    lost_at: AtomicU64,
+}
+
+impl ConnectionCheck {
+    const IDLE: Duration = Duration::from_secs(1);
+
+    pub(crate) fn new() -> Self {
+        Self { base: Instant::now(), lost_at: AtomicU64::new(0) }
+    }
+
+    /// The listening connection was found lost, now.
+    fn lost(&self) {
+        let now = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
+        self.lost_at.store(now + 1, Ordering::Release);
+    }
+
+    /// Whether the connection described by `meta` must be tested before use.
+    pub(crate) fn needed(&self, meta: &PoolConnectionMetadata) -> bool {
+        if meta.idle_for >= Self::IDLE {
+            return true;
+        }
+        match self.lost_at.load(Ordering::Acquire) {
+            0 => false,
+            lost => {
+                let since_loss = self.base.elapsed().saturating_sub(Duration::from_nanos(lost - 1));
+                meta.age >= since_loss
+            }
+        }
+    }
+}
 
 /// The payloads announcing `apps`, each below the size limit.
 pub(crate) fn payloads(node: &str, apps: &BTreeSet<String>) -> Vec<String> {
@@ -90,18 +140,21 @@ pub(crate) struct Listener {
     options: PgConnectOptions,
     node: String,
     doorbell: Arc<Doorbell>,
+    check: Arc<ConnectionCheck>,
 }
 
 impl Listener {
     /// Listens (failing if it cannot, so a misconfigured database is noticed at start) and
-    /// spawns the task that rings `doorbell`, plus the heartbeat sent through `pool`.
+    /// spawns the task that rings `doorbell` and reports losses to `check`, plus the
+    /// heartbeat sent through `pool`.
     pub(crate) async fn start(
         pool: &PgPool,
         options: PgConnectOptions,
         node: String,
         doorbell: Arc<Doorbell>,
+        check: Arc<ConnectionCheck>,
     ) -> StoreResult<Vec<tokio::task::JoinHandle<()>>> {
-        let this = Self { options, node, doorbell };
+        let this = Self { options, node, doorbell, check };
         let listener = this.listen().await.map_err(unavailable)?;
         let heartbeat = tokio::spawn(heartbeat(pool.clone(), this.node.clone()));
         Ok(vec![tokio::spawn(this.run(listener)), heartbeat])
@@ -146,13 +199,18 @@ impl Listener {
                 }
                 // Reconnected and listening again: whatever was committed meanwhile is in
                 // the table, so a re-read by everyone finds it.
-                Ok(Ok(None)) => tracing::warn!("the listening connection was lost and re-established"),
+                Ok(Ok(None)) => {
+                    self.check.lost();
+                    tracing::warn!("the listening connection was lost and re-established");
+                }
                 Ok(Err(e)) => {
+                    self.check.lost();
                     tracing::warn!(error = %e, "the listening connection failed");
                     drop(listener);
                     listener = self.relisten().await;
                 }
                 Err(_) => {
+                    self.check.lost();
                     tracing::warn!(silent_for = ?STALE, "no notification arrived, not even our heartbeat; listening anew");
                     drop(listener);
                     listener = self.relisten().await;

@@ -259,3 +259,45 @@ async fn two_nodes_claiming_at_once_never_take_the_same_conversation() {
     a.close().await;
     b.close().await;
 }
+
+/// A node whose database connections were all cut (a restart of the database, a failover)
+/// fails no request once it has noticed, though its pooled connections were in use a moment
+/// before: they are tested and replaced before a statement uses them. (A connection is
+/// otherwise tested only after a second idle, not before every statement.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_cut_while_busy_are_replaced_before_a_request_uses_them() {
+    let Some((db, a)) = node("connections_cut_while_busy_are_replaced_before_a_request_uses_them").await else {
+        return;
+    };
+    let a = Arc::new(a);
+    app(&a, "x").await;
+    // Several pooled connections, each used a moment ago.
+    let busy: Vec<_> = (0..8)
+        .map(|_| {
+            let a = a.clone();
+            tokio::spawn(async move { a.application("x").await.unwrap() })
+        })
+        .collect();
+    for request in busy {
+        request.await.unwrap().expect("the application");
+    }
+    let bell = a.doorbell().subscribe("x");
+    let rung = bell.notified();
+    tokio::pin!(rung);
+    rung.as_mut().enable();
+    let killed: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&sqlx::PgPool::connect(db.url()).await.unwrap())
+    .await
+    .unwrap();
+    assert!(killed.len() >= 3, "the listening connection and the pool's, {} in all", killed.len());
+    tokio::time::timeout(Duration::from_secs(15), rung).await.expect("the node noticed and listens again");
+    for i in 0..20 {
+        a.append_events(vec![event("x", i)], 1).await.expect("an append on a live connection");
+        assert!(a.application("x").await.expect("a read on a live connection").is_some());
+    }
+    assert_eq!(a.events_after("x", 0, 100).await.unwrap().len(), 20, "every append committed once");
+    a.close().await;
+}
