@@ -132,7 +132,7 @@ impl PostgresStore {
             .max_connections(pool_size.max(1))
             .test_before_acquire(false)
             .before_acquire(move |conn, meta| {
-                let needed = pool_check.needed(&meta);
+                let needed = pool_check.needed(meta.age, meta.idle_for);
                 Box::pin(async move {
                     if needed {
                         sqlx::Connection::ping(conn).await?;

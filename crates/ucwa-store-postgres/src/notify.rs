@@ -33,7 +33,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use sqlx::pool::PoolConnectionMetadata;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use ucwa_core::Doorbell;
 use ucwa_core::store::StoreResult;
@@ -60,8 +59,10 @@ const STALE: Duration = Duration::from_secs(10);
 /// being tested until they reach the pool's maximum lifetime (30 minutes) and are replaced.
 #[derive(Debug)]
 pub(crate) struct ConnectionCheck {
+    /// Made before the pool, so every pooled connection is younger than it: a loss recorded
+    /// at `base` itself (the initial 0) tests none.
     base: Instant,
-    /// Nanoseconds after `base` at which the last loss was noticed, plus one; 0 for none.
+    /// Nanoseconds after `base` at which the last loss was noticed.
     lost_at: AtomicU64,
 }
 
@@ -74,22 +75,15 @@ impl ConnectionCheck {
 
     /// The listening connection was found lost, now.
     fn lost(&self) {
-        let now = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
-        self.lost_at.store(now + 1, Ordering::Release);
+        let now = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.lost_at.store(now, Ordering::Release);
     }
 
-    /// Whether the connection described by `meta` must be tested before use.
-    pub(crate) fn needed(&self, meta: &PoolConnectionMetadata) -> bool {
-        if meta.idle_for >= Self::IDLE {
-            return true;
-        }
-        match self.lost_at.load(Ordering::Acquire) {
-            0 => false,
-            lost => {
-                let since_loss = self.base.elapsed().saturating_sub(Duration::from_nanos(lost - 1));
-                meta.age >= since_loss
-            }
-        }
+    /// Whether a connection opened `age` ago and idle for `idle_for` (sqlx's
+    /// `PoolConnectionMetadata`) must be tested before use.
+    pub(crate) fn needed(&self, age: Duration, idle_for: Duration) -> bool {
+        let lost_at = Duration::from_nanos(self.lost_at.load(Ordering::Acquire));
+        idle_for >= Self::IDLE || age >= self.base.elapsed().saturating_sub(lost_at)
     }
 }
 
@@ -241,6 +235,26 @@ async fn heartbeat(pool: PgPool, node: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Connections are tested when idle for a while or older than the last loss, never
+    /// merely for being busy. (The check is a minute old; times are relative to its start.)
+    #[test]
+    fn only_idle_connections_and_those_older_than_a_loss_are_tested() {
+        let minute_old =
+            || ConnectionCheck { base: Instant::now() - Duration::from_secs(60), lost_at: AtomicU64::new(0) };
+        let secs = Duration::from_secs;
+        let check = minute_old();
+        assert!(!check.needed(secs(50), Duration::ZERO), "a busy connection, no loss yet");
+        assert!(!check.needed(secs(50), Duration::from_millis(999)), "idle for less than a second");
+        assert!(check.needed(secs(50), secs(1)), "idle for a second");
+        // A loss noticed 30 s after the check began.
+        check.lost_at.store(secs(30).as_nanos() as u64, Ordering::Release);
+        assert!(check.needed(secs(45), Duration::ZERO), "opened before the loss");
+        assert!(!check.needed(secs(20), Duration::ZERO), "opened after the loss");
+        let check = minute_old();
+        check.lost();
+        assert!(check.needed(secs(50), Duration::ZERO), "a loss noticed now: every connection is older");
+    }
 
     #[test]
     fn payloads_stay_below_the_limit_and_carry_every_application() {
