@@ -21,11 +21,18 @@ use crate::model::{
 use crate::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
 
 /// Backend-neutral storage failure: no driver types leak past the port.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
-    /// The database could not be reached or answered with an error.
+    /// The database cannot be reached or is not taking work now (the connection was refused
+    /// or cut, no connection came free in time, the server is shutting down or starting up,
+    /// the file is locked): the same request may succeed in a moment. Clients are told to
+    /// retry (503 with `Retry-After`).
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database refused the work itself (a statement it rejects, a schema that does not
+    /// match, a full disk): retrying will not help, so it is a server failure (500).
+    #[error("database failure: {0}")]
+    Failed(String),
     /// Stored data could not be decoded (a bug or a hand-edited database).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),

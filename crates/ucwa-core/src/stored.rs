@@ -142,6 +142,25 @@ pub fn to_i64(v: u64) -> StoreResult<i64> {
     i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("counter {v} out of range")))
 }
 
+/// A driver error as a [`StoreError`]: [`StoreError::Unavailable`] when the same work may
+/// succeed in a moment (the database could not be reached or cut the connection, no pooled
+/// connection came free in time, the pool is closing, or the database answered with an error
+/// `transient` says passes), [`StoreError::Failed`] otherwise. `transient` reads the
+/// database's own error code (a SQLSTATE, or SQLite's result code).
+#[cfg(feature = "sqlx")]
+pub fn sqlx_error(e: sqlx::Error, transient: impl Fn(&str) -> bool) -> StoreError {
+    let passes = match &e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => d.code().is_some_and(|code| transient(&code)),
+        _ => false,
+    };
+    if passes { StoreError::Unavailable(e.to_string()) } else { StoreError::Failed(e.to_string()) }
+}
+
 /// A value as the JSON text a column keeps.
 pub fn json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| corrupt("encode", e))

@@ -150,6 +150,12 @@ pub struct ServeArgs {
     #[arg(long, env = "UCWA_DATABASE_POOL_SIZE", default_value_t = ucwa_store_postgres::DEFAULT_POOL_SIZE,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_pool_size: u32,
+    /// PostgreSQL: how long a request waits for a database connection (a free one, or a new
+    /// one while the database cannot be reached) before it answers 503 with `Retry-After`.
+    /// Not used with SQLite.
+    #[arg(long, env = "UCWA_DATABASE_WAIT_MS", default_value_t = ucwa_store_postgres::DEFAULT_POOL_WAIT_MS,
+          value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub database_wait_ms: u64,
     /// Base for absolute URLs (discovery, token endpoint). Default: from the request's Host.
     #[arg(long, env = "UCWA_PUBLIC_URL")]
     pub public_url: Option<String>,

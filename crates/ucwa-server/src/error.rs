@@ -76,6 +76,10 @@ impl ApiError {
                 ServiceError::Unavailable { .. } => {
                     generic(StatusCode::SERVICE_UNAVAILABLE, "The server is busy; retry after the time given.")
                 }
+                ServiceError::StoreUnavailable(_) => generic(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The service is unavailable for a moment; retry after the time given.",
+                ),
                 ServiceError::ServiceFailure { subcode, message } => {
                     (StatusCode::INTERNAL_SERVER_ERROR, Some(subcode), message.clone())
                 }
@@ -119,7 +123,9 @@ impl IntoResponse for ApiError {
             return no_store((StatusCode::BAD_REQUEST, axum::Json(token::error(code))).into_response());
         }
         let cause = match &self {
-            ApiError::Service(ServiceError::Internal(cause)) => Some(cause.clone()),
+            ApiError::Service(ServiceError::Internal(cause) | ServiceError::StoreUnavailable(cause)) => {
+                Some(cause.clone())
+            }
             _ => None,
         };
         let retry_after = match &self {

@@ -1,6 +1,7 @@
 //! `ucwa-server`: parses flags and runs a subcommand. All behaviour lives in the library.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
@@ -10,7 +11,7 @@ use ucwa_core::DynStore;
 use ucwa_core::clock::SystemClock;
 use ucwa_server::config::{Cli, Command, ServeArgs, ServiceAppCommand, StoreCommand, UserCommand};
 use ucwa_server::{ServerOptions, cli, serve, telemetry};
-use ucwa_store_postgres::PostgresStore;
+use ucwa_store_postgres::{PoolSettings, PostgresStore};
 use ucwa_store_sqlite::SqliteStore;
 
 /// Opens `url` for `store copy --from`: a SQLite file must exist already.
@@ -32,16 +33,15 @@ async fn copy_store(from: &str, to: &str, into_non_empty: bool) -> anyhow::Resul
 }
 
 async fn open_store(url: &str) -> anyhow::Result<DynStore> {
-    open_store_with_pool(url, ucwa_store_postgres::DEFAULT_POOL_SIZE).await
+    open_store_with(url, PoolSettings::default()).await
 }
 
-/// The store of `url`; on PostgreSQL with a pool of `pool_size` connections.
-async fn open_store_with_pool(url: &str, pool_size: u32) -> anyhow::Result<DynStore> {
+/// The store of `url`; on PostgreSQL with a pool as `pool` says.
+async fn open_store_with(url: &str, pool: PoolSettings) -> anyhow::Result<DynStore> {
     if ucwa_store_postgres::is_postgres_url(url) {
         // The URL may carry a password: name only where it points.
-        let store = PostgresStore::open_with_pool(url, pool_size)
-            .await
-            .with_context(|| format!("opening {}", cli::redact_url(url)))?;
+        let store =
+            PostgresStore::open_with(url, pool).await.with_context(|| format!("opening {}", cli::redact_url(url)))?;
         return Ok(Arc::new(store));
     }
     if !url.starts_with("sqlite:") {
@@ -63,7 +63,8 @@ fn host_name() -> String {
 }
 
 async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
-    let store = open_store_with_pool(&args.db.database_url, args.database_pool_size).await?;
+    let pool = PoolSettings { size: args.database_pool_size, wait: Duration::from_millis(args.database_wait_ms) };
+    let store = open_store_with(&args.db.database_url, pool).await?;
     if args.demo {
         cli::ensure_demo_users(store.as_ref()).await?;
     }

@@ -59,14 +59,21 @@ impl Cluster {
     /// [`Cluster::start`] with `extra` arguments for every node.
     async fn start_with(test: &str, n: usize, extra: &[&str]) -> Option<Arc<Self>> {
         let db = ScratchDatabase::create(test).await.expect("a test database")?;
+        let url = db.url().to_owned();
+        Some(Self::start_on(db, &url, n, extra).await)
+    }
+
+    /// `n` nodes on `db`, which they reach at `url` (a test may put a [`DatabaseLink`] in
+    /// between).
+    async fn start_on(db: ScratchDatabase, url: &str, n: usize, extra: &[&str]) -> Arc<Self> {
         let args: Vec<&str> = NODE_ARGS.iter().chain(extra).copied().collect();
         let mut nodes = Vec::with_capacity(n);
         for _ in 0..n {
-            nodes.push(Some(Running::start(db.url(), &args).await));
+            nodes.push(Some(Running::start(url, &args).await));
         }
         ucwa_server::callbacks::install_crypto_provider();
         let client = reqwest::Client::builder().timeout(STEP).build().unwrap();
-        Some(Arc::new(Self { nodes: RwLock::new(nodes), client, db }))
+        Arc::new(Self { nodes: RwLock::new(nodes), client, db })
     }
 
     /// Adds a user straight into the database (as `ucwa-server user add` does).
@@ -154,6 +161,69 @@ impl Cluster {
         let resp = self.call(Method::POST, "/ucwa/oauth/v1/applications", token, Some(body)).await;
         assert!(resp.status().is_success(), "{}", resp.status());
         resp.json().await.unwrap()
+    }
+}
+
+/// A TCP forwarder between the nodes and their database that the test can cut, as a
+/// database restart or failover does: every open connection closes and new ones are refused
+/// (nothing listens on the port) until it is restored.
+struct DatabaseLink {
+    /// The database's address, and this link's port on loopback.
+    target: String,
+    port: u16,
+    /// Ends the accept loop and every connection it forwards.
+    cut: tokio::sync::watch::Sender<bool>,
+    serving: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl DatabaseLink {
+    /// A link to the database of `db_url` (`postgres://user:pass@host:port/db`); returns it
+    /// with the URL that reaches the database through it.
+    async fn start(db_url: &str) -> (Self, String) {
+        let (head, rest) = db_url.split_once('@').expect("a URL with credentials");
+        let (target, database) = rest.split_once('/').expect("a URL with a database");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (cut, _) = tokio::sync::watch::channel(false);
+        let mut link = Self { target: target.to_owned(), port, cut, serving: None };
+        link.serve(listener);
+        (link, format!("{head}@127.0.0.1:{port}/{database}"))
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let (target, mut cut) = (self.target.clone(), self.cut.subscribe());
+        self.serving = Some(tokio::spawn(async move {
+            let mut forwarded = tokio::task::JoinSet::new();
+            loop {
+                tokio::select! {
+                    _ = cut.wait_for(|cut| *cut) => break,
+                    accepted = listener.accept() => {
+                        let Ok((mut client, _)) = accepted else { continue };
+                        let target = target.clone();
+                        forwarded.spawn(async move {
+                            let mut database = tokio::net::TcpStream::connect(&target).await.unwrap();
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut database).await;
+                        });
+                    }
+                }
+            }
+            // Closes the listener and every forwarded connection.
+            drop(listener);
+            forwarded.shutdown().await;
+        }));
+    }
+
+    /// Closes every connection and refuses new ones.
+    async fn cut(&mut self) {
+        self.cut.send_replace(true);
+        self.serving.take().expect("a link that is up").await.unwrap();
+    }
+
+    /// Listens again on the same port.
+    async fn restore(&mut self) {
+        self.cut.send_replace(false);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
+        self.serve(listener);
     }
 }
 
@@ -331,6 +401,65 @@ async fn a_client_on_random_nodes_joins_is_admitted_and_messages() {
         .unwrap();
     assert!(resp.status().is_success(), "{}", resp.status());
     bob.until(|e| e["link"]["rel"] == "message" && e["_embedded"]["message"]["direction"] == "Incoming").await;
+}
+
+/// While its database cannot be reached (every connection cut, new ones refused, as in a
+/// restart or failover) a node answers requests with 503 `ServiceUnavailable` and
+/// `Retry-After` within its `--database-wait-ms`, never a 500; a parked event request is held
+/// through the outage and answers so when its time is up. Once the database is back the node
+/// serves again, and the event channel carries on from the `ack` the outage answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_answers_503_while_its_database_is_unreachable_and_carries_on_after() {
+    let test = "a_node_answers_503_while_its_database_is_unreachable_and_carries_on_after";
+    let Some(db) = ScratchDatabase::create(test).await.expect("a test database") else { return };
+    let (mut link, url) = DatabaseLink::start(db.url()).await;
+    let cluster = Cluster::start_on(db, &url, 1, &["--database-wait-ms", "300", "--demo"]).await;
+    let sign_in =
+        [("grant_type", "password"), ("username", "sip:alice@example.com"), ("password", "alice-demo-password")];
+    let token = cluster.token(&sign_in).await;
+    let app = cluster.app(&token, "outage").await;
+    let mut channel = Channel::new(&cluster, &token, &app);
+    let parked = {
+        let (cluster, token, path) = (cluster.clone(), token.clone(), format!("{}&timeout=2", channel.next));
+        tokio::spawn(async move { cluster.call(Method::GET, &path, &token, None).await })
+    };
+    // Let the request park before the database goes.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    link.cut().await;
+    let unavailable = |resp: reqwest::Response| async move {
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()["retry-after"], "1");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["code"], "ServiceUnavailable", "{body}");
+    };
+    unavailable(tokio::time::timeout(STEP, parked).await.expect("the parked request answers").unwrap()).await;
+    let started = std::time::Instant::now();
+    unavailable(cluster.call(Method::GET, &href(&app, "self"), &token, None).await).await;
+    let url = format!("{}/WebTicket/oauthtoken", cluster.pick().await);
+    unavailable(cluster.client.post(url).form(&sign_in).send().await.unwrap()).await;
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(5), "two requests took {waited:?} to give up with a wait of 300 ms");
+
+    link.restore().await;
+    let resp = tokio::time::timeout(STEP, async {
+        loop {
+            let resp = cluster.call(Method::GET, &href(&app, "self"), &token, None).await;
+            if resp.status() != StatusCode::SERVICE_UNAVAILABLE {
+                return resp;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the node serves again once the database is back");
+    assert_eq!(resp.status(), StatusCode::OK);
+    // What happens next reaches the channel from the `ack` the outage answered.
+    let make_available = app["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"].as_str().unwrap();
+    let body = json!({"SupportedModalities": ["Messaging"]});
+    assert_eq!(cluster.call(Method::POST, make_available, &token, Some(body)).await.status(), 204);
+    let presence = channel.until(|e| e["link"]["rel"] == "presence").await;
+    assert_eq!(presence["type"], "added");
 }
 
 /// `--database-pool-size` bounds the database connections of a node however many requests

@@ -30,6 +30,9 @@ pub enum ServiceError {
     /// The server is too busy to do this now (every hashing slot taken): 503 with
     /// `Retry-After`.
     Unavailable { retry_after_secs: u64 },
+    /// The database cannot be reached or is not taking work now (a restart, a failover):
+    /// 503 with `Retry-After`. The cause is logged, never shown.
+    StoreUnavailable(String),
     /// The operation failed for a documented reason the client acts on (`CallbackChannelError`).
     ServiceFailure { subcode: &'static str, message: String },
     /// A token request was refused: the OAuth `error` code (`invalid_grant`, ...).
@@ -67,6 +70,7 @@ impl ServiceError {
             ServiceError::TooManyRequests { retry_after_secs } | ServiceError::Unavailable { retry_after_secs } => {
                 Some(*retry_after_secs)
             }
+            ServiceError::StoreUnavailable(_) => Some(STORE_RETRY_AFTER_SECS),
             _ => None,
         }
     }
@@ -87,9 +91,18 @@ impl From<MeetingError> for ServiceError {
     }
 }
 
+/// What a client is told to wait when the database is unavailable: a restart is over in
+/// about a second, and a longer failover answers the retry the same way, cheaply.
+pub const STORE_RETRY_AFTER_SECS: u64 = 1;
+
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
-        ServiceError::Internal(e.to_string())
+        match e {
+            StoreError::Unavailable(_) => ServiceError::StoreUnavailable(e.to_string()),
+            StoreError::Failed(_) | StoreError::Corrupt(_) | StoreError::Conflict(_) => {
+                ServiceError::Internal(e.to_string())
+            }
+        }
     }
 }
 
@@ -117,7 +130,7 @@ impl std::fmt::Display for ServiceError {
             ServiceError::TooManyRequests { .. } => f.write_str("too many requests"),
             ServiceError::Unavailable { .. } => f.write_str("busy"),
             ServiceError::OAuth(code) => f.write_str(code),
-            ServiceError::Internal(cause) => f.write_str(cause),
+            ServiceError::StoreUnavailable(cause) | ServiceError::Internal(cause) => f.write_str(cause),
         }
     }
 }

@@ -51,7 +51,7 @@ use ucwa_core::model::{DeliveredBatch, NewEvent, StoredEvent};
 use ucwa_core::store::{StoreError, StoreResult};
 use ucwa_core::stored::to_i64;
 
-use crate::{notify, unavailable};
+use crate::{db_error, notify};
 
 /// Locks the rows of `ids` in id order until the transaction ends; returns those active.
 pub(crate) async fn lock_applications(
@@ -64,7 +64,7 @@ pub(crate) async fn lock_applications(
     // The status is checked on the locked rows, not in the look-up: see [`Append`].
     let sql = format!("SELECT id, status FROM {}", lock_in_id_order("unnest($1::text[])"));
     let rows: Vec<(String, String)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ids).fetch_all(&mut **tx).await.map_err(unavailable)?;
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ids).fetch_all(&mut **tx).await.map_err(db_error)?;
     Ok(rows.into_iter().filter(|(_, status)| status == "active").map(|(id, _)| id).collect())
 }
 
@@ -216,8 +216,8 @@ pub(crate) async fn append(
     }
     let append = Append::new(node, events, now_ms);
     let row: PgRow =
-        append.bind(sqlx::query(sqlx::AssertSqlSafe(APPEND.as_str()))).fetch_one(conn).await.map_err(unavailable)?;
-    let rung: Vec<String> = row.try_get("rung").map_err(unavailable)?;
+        append.bind(sqlx::query(sqlx::AssertSqlSafe(APPEND.as_str()))).fetch_one(conn).await.map_err(db_error)?;
+    let rung: Vec<String> = row.try_get("rung").map_err(db_error)?;
     Ok(rung.into_iter().collect())
 }
 
@@ -241,7 +241,7 @@ pub(crate) async fn after(pool: &PgPool, app_id: &str, after_seq: i64, limit: u3
     .bind(i64::from(limit))
     .fetch_all(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     rows.into_iter()
         .map(|r| {
             Ok(StoredEvent {
@@ -287,7 +287,7 @@ pub(crate) async fn save_batch(
     .bind(release.map(to_i64).transpose()?)
     .execute(pool)
     .await
-    .map_err(unavailable)?
+    .map_err(db_error)?
     .rows_affected();
     Ok(saved == 1)
 }
@@ -343,7 +343,7 @@ pub(crate) async fn delete_acknowledged(pool: &PgPool, limit: u32) -> StoreResul
         .bind(APPLICATION_COST)
         .fetch_one(pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     Ok(u64::try_from(deleted.0).unwrap_or(0))
 }
 

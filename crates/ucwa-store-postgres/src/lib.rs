@@ -58,6 +58,7 @@ use ucwa_core::model::{
 };
 use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
 use ucwa_core::store::{Purged, QuotaUsage, SessionLocation, SigninWindow, Store, StoreError, StoreResult};
+use ucwa_core::stored;
 
 use crate::notify::ConnectionCheck;
 
@@ -66,6 +67,27 @@ use crate::notify::ConnectionCheck;
 /// On a small machine that also runs the database, fewer cost less CPU for the same rate
 /// (docs/BENCHMARKS.md, issue 9, "Third look").
 pub const DEFAULT_POOL_SIZE: u32 = 16;
+
+/// How long, in milliseconds, a statement waits for a connection unless told otherwise
+/// (`--database-wait-ms`).
+pub const DEFAULT_POOL_WAIT_MS: u64 = 10_000;
+
+/// How a node uses its connections to the database.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Connections kept (at least one), besides the one that listens.
+    pub size: u32,
+    /// How long a statement waits for a connection (a free one, or a new one while the
+    /// database cannot be reached) before it fails as unavailable: the longest a request
+    /// waits for its 503 during a database restart or failover.
+    pub wait: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self { size: DEFAULT_POOL_SIZE, wait: Duration::from_millis(DEFAULT_POOL_WAIT_MS) }
+    }
+}
 
 /// Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`).
 pub fn is_postgres_url(url: &str) -> bool {
@@ -82,8 +104,17 @@ pub struct PostgresStore {
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
-fn unavailable(e: sqlx::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+/// A driver error as a [`StoreError`]. Besides a connection that fails or never comes free,
+/// these SQLSTATEs pass: the connection classes (`08`), a server shutting down or starting
+/// up (`57P01`-`57P03`), too many connections (`53300`), a serialization failure or deadlock
+/// (`40001`, `40P01`), a lock not available (`55P03`), a cancelled statement (`57014`, a
+/// `statement_timeout` in the URL) and a read-only transaction (`25006`: a failover has made
+/// the server a node still reaches a standby).
+fn db_error(e: sqlx::Error) -> StoreError {
+    stored::sqlx_error(e, |code| {
+        code.starts_with("08")
+            || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01" | "55P03" | "57014" | "25006")
+    })
 }
 
 /// Acknowledged events deleted per transaction by the background upkeep, and chunks per
@@ -120,16 +151,16 @@ impl PostgresStore {
     /// `postgresql://`; libpq parameters such as `sslmode` in the query), applies pending
     /// migrations and starts listening for other nodes' commits.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        Self::open_with_pool(url, DEFAULT_POOL_SIZE).await
+        Self::open_with(url, PoolSettings::default()).await
     }
 
-    /// [`PostgresStore::open`] with a pool of `pool_size` connections (at least one).
-    pub async fn open_with_pool(url: &str, pool_size: u32) -> StoreResult<Self> {
-        let options = PgConnectOptions::from_str(url).map_err(unavailable)?.application_name("ucwa-server");
+    /// [`PostgresStore::open`] with a pool as `settings` say.
+    pub async fn open_with(url: &str, settings: PoolSettings) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url).map_err(db_error)?.application_name("ucwa-server");
         let check = Arc::new(ConnectionCheck::new());
         let pool_check = check.clone();
         let pool = PgPoolOptions::new()
-            .max_connections(pool_size.max(1))
+            .max_connections(settings.size.max(1))
             .test_before_acquire(false)
             .before_acquire(move |conn, meta| {
                 let needed = pool_check.needed(meta.age, meta.idle_for);
@@ -140,14 +171,14 @@ impl PostgresStore {
                     Ok(true)
                 })
             })
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(settings.wait)
             .connect_with(options.clone())
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
-            .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
+            .map_err(|e| StoreError::Failed(format!("migration failed: {e}")))?;
         let doorbell = Arc::new(Doorbell::new());
         let node = new_id();
         let mut background = notify::Listener::start(&pool, options, node.clone(), doorbell.clone(), check).await?;

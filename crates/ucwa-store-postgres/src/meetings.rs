@@ -14,7 +14,7 @@ use ucwa_core::model::{MeetingRecord, NewEvent};
 use ucwa_core::store::{SessionLocation, StoreError, StoreResult};
 use ucwa_core::stored::{self, MEETING_COLUMNS, MeetingRow, json, meeting_kind_name, to_i64};
 
-use crate::{events, unavailable};
+use crate::{db_error, events};
 
 /// The `pending` column of a record: its notices as JSON, NULL when there are none.
 fn pending_column(record: &MeetingRecord) -> StoreResult<Option<String>> {
@@ -32,7 +32,7 @@ async fn assemble(pool: &PgPool, rows: Vec<MeetingRow>) -> StoreResult<Vec<Meeti
             .bind(&ids)
             .fetch_all(pool)
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
     let mut sessions: BTreeMap<String, BTreeMap<String, Session>> = BTreeMap::new();
     for (meeting_id, session_id, state) in session_rows {
         sessions.entry(meeting_id).or_default().insert(session_id, stored::session(&state)?);
@@ -66,14 +66,14 @@ pub(crate) async fn insert(pool: &PgPool, record: &MeetingRecord) -> StoreResult
     .bind(pending_column(record)?)
     .execute(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(())
 }
 
 pub(crate) async fn get(pool: &PgPool, id: &str) -> StoreResult<Option<MeetingRecord>> {
     let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE id = $1");
     let row: Option<MeetingRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await.map_err(unavailable)?;
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await.map_err(db_error)?;
     Ok(assemble(pool, row.into_iter().collect()).await?.pop())
 }
 
@@ -82,7 +82,7 @@ pub(crate) async fn version(pool: &PgPool, id: &str) -> StoreResult<Option<u64>>
         .bind(id)
         .fetch_optional(pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     Ok(row.and_then(|(v,)| u64::try_from(v).ok()))
 }
 
@@ -98,7 +98,7 @@ pub(crate) async fn organized_by(pool: &PgPool, uri: &str, limit: u32) -> StoreR
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     assemble(pool, rows).await
 }
 
@@ -109,7 +109,7 @@ pub(crate) async fn after(pool: &PgPool, after_id: &str, limit: u32) -> StoreRes
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     assemble(pool, rows).await
 }
 
@@ -214,7 +214,7 @@ pub(crate) async fn save(
         sqlx::Error::Database(d) if d.constraint() == Some("meeting_sessions_operation") => {
             StoreError::Conflict(format!("an application started this operation already ({d})"))
         }
-        _ => unavailable(e),
+        _ => db_error(e),
     })?;
     rung_if_saved(&row)
 }
@@ -247,17 +247,17 @@ pub(crate) async fn delete(
         .bind(to_i64(version)?)
         .fetch_one(pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     rung_if_saved(&row)
 }
 
 /// The applications to ring from the result of a gated write ([`save`], [`delete`]), or
 /// `None` when its version check failed.
 fn rung_if_saved(row: &PgRow) -> StoreResult<Option<Vec<String>>> {
-    if !row.try_get::<bool, _>("saved").map_err(unavailable)? {
+    if !row.try_get::<bool, _>("saved").map_err(db_error)? {
         return Ok(None);
     }
-    Ok(Some(row.try_get("rung").map_err(unavailable)?))
+    Ok(Some(row.try_get("rung").map_err(db_error)?))
 }
 
 pub(crate) async fn location(pool: &PgPool, session_id: &str) -> StoreResult<Option<SessionLocation>> {
@@ -266,7 +266,7 @@ pub(crate) async fn location(pool: &PgPool, session_id: &str) -> StoreResult<Opt
             .bind(session_id)
             .fetch_optional(pool)
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
     Ok(row)
 }
 
@@ -282,7 +282,7 @@ pub(crate) async fn of_operation(
     .bind(operation_id)
     .fetch_optional(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(row)
 }
 
@@ -292,7 +292,7 @@ pub(crate) async fn of_application(pool: &PgPool, app_id: &str) -> StoreResult<V
             .bind(app_id)
             .fetch_all(pool)
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
     Ok(rows)
 }
 
@@ -304,6 +304,6 @@ pub(crate) async fn due(pool: &PgPool, now_ms: i64) -> StoreResult<Vec<String>> 
     .bind(now_ms)
     .fetch_all(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }

@@ -37,7 +37,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use ucwa_core::Doorbell;
 use ucwa_core::store::StoreResult;
 
-use crate::unavailable;
+use crate::db_error;
 
 /// The notification channel.
 pub(crate) const CHANNEL: &str = "ucwa_events";
@@ -149,7 +149,7 @@ impl Listener {
         check: Arc<ConnectionCheck>,
     ) -> StoreResult<Vec<tokio::task::JoinHandle<()>>> {
         let this = Self { options, node, doorbell, check };
-        let listener = this.listen().await.map_err(unavailable)?;
+        let listener = this.listen().await.map_err(db_error)?;
         let heartbeat = tokio::spawn(heartbeat(pool.clone(), this.node.clone()));
         Ok(vec![tokio::spawn(this.run(listener)), heartbeat])
     }

@@ -9,7 +9,7 @@ use sqlx::{FromRow, PgPool, Postgres, Transaction};
 use ucwa_core::model::{NewEvent, PresenceSubscription, Publication, PublicationChange, User};
 use ucwa_core::store::StoreResult;
 
-use crate::{events, unavailable};
+use crate::{db_error, events};
 
 /// Users whose display name or URI contains `query` (letter case ignored), by name.
 /// `strpos` rather than `LIKE`, so `%` and `_` in a query are plain characters.
@@ -23,7 +23,7 @@ pub(crate) async fn search_users(pool: &PgPool, query: &str, limit: u32) -> Stor
     .bind(i64::from(limit))
     .fetch_all(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(rows)
 }
 
@@ -33,7 +33,7 @@ pub(crate) async fn publication(pool: &PgPool, uri: &str) -> StoreResult<Publica
             .bind(uri)
             .fetch_optional(pool)
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
     Ok(row.unwrap_or_default())
 }
 
@@ -52,7 +52,7 @@ pub(crate) async fn publish(
         PublicationChange::Note(v) => ("note", v),
         PublicationChange::Location(v) => ("location", v),
     };
-    let mut tx = pool.begin().await.map_err(unavailable)?;
+    let mut tx = pool.begin().await.map_err(db_error)?;
     // `column` is one of three fixed names above, never input.
     let sql = format!(
         "INSERT INTO publications (uri, {column}, updated_ms) VALUES ($1, $2, $3)
@@ -64,9 +64,9 @@ pub(crate) async fn publish(
         .bind(now_ms)
         .execute(&mut *tx)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     let rung = events::append(&mut *tx, node, new_events, now_ms).await?;
-    tx.commit().await.map_err(unavailable)?;
+    tx.commit().await.map_err(db_error)?;
     Ok(rung.into_iter().collect())
 }
 
@@ -86,7 +86,7 @@ async fn add_members(tx: &mut Transaction<'_, Postgres>, id: &str, uris: &[Strin
     .bind(uris)
     .execute(&mut **tx)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(())
 }
 
@@ -96,7 +96,7 @@ pub(crate) async fn insert_subscription(
     max_live: u32,
     now_ms: i64,
 ) -> StoreResult<bool> {
-    let mut tx = pool.begin().await.map_err(unavailable)?;
+    let mut tx = pool.begin().await.map_err(db_error)?;
     // The application's row lock serialises the count and the insert across nodes.
     let live: Option<i64> = sqlx::query_scalar(
         "SELECT (SELECT COUNT(*) FROM presence_subscriptions WHERE app_id = a.id AND expires_ms > $2)
@@ -106,7 +106,7 @@ pub(crate) async fn insert_subscription(
     .bind(now_ms)
     .fetch_optional(&mut *tx)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     if live.is_none_or(|n| n >= i64::from(max_live)) {
         return Ok(false);
     }
@@ -117,9 +117,9 @@ pub(crate) async fn insert_subscription(
         .bind(subscription.expires_ms)
         .execute(&mut *tx)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     add_members(&mut tx, &subscription.id, &subscription.uris).await?;
-    tx.commit().await.map_err(unavailable)?;
+    tx.commit().await.map_err(db_error)?;
     Ok(true)
 }
 
@@ -143,7 +143,7 @@ pub(crate) async fn subscriptions(pool: &PgPool, app_id: &str, now_ms: i64) -> S
     .bind(now_ms)
     .fetch_all(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(rows
         .into_iter()
         .map(|r| PresenceSubscription { id: r.id, app_id: r.app_id, uris: r.uris, expires_ms: r.expires_ms })
@@ -158,7 +158,7 @@ pub(crate) async fn update_subscription(
     uris: &[String],
     now_ms: i64,
 ) -> StoreResult<bool> {
-    let mut tx = pool.begin().await.map_err(unavailable)?;
+    let mut tx = pool.begin().await.map_err(db_error)?;
     let live: Option<i32> = sqlx::query_scalar(
         "SELECT 1 FROM presence_subscriptions WHERE id = $1 AND app_id = $2 AND expires_ms > $3 FOR UPDATE",
     )
@@ -167,7 +167,7 @@ pub(crate) async fn update_subscription(
     .bind(now_ms)
     .fetch_optional(&mut *tx)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     if live.is_none() {
         return Ok(false);
     }
@@ -177,10 +177,10 @@ pub(crate) async fn update_subscription(
             .bind(id)
             .execute(&mut *tx)
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
     }
     add_members(&mut tx, id, uris).await?;
-    tx.commit().await.map_err(unavailable)?;
+    tx.commit().await.map_err(db_error)?;
     Ok(true)
 }
 
@@ -190,7 +190,7 @@ pub(crate) async fn delete_subscription(pool: &PgPool, app_id: &str, id: &str) -
         .bind(app_id)
         .execute(pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -206,7 +206,7 @@ pub(crate) async fn watchers(pool: &PgPool, uri: &str, now_ms: i64) -> StoreResu
     .bind(now_ms)
     .fetch_all(pool)
     .await
-    .map_err(unavailable)
+    .map_err(db_error)
 }
 
 pub(crate) async fn purge_expired(pool: &PgPool, now_ms: i64) -> StoreResult<u64> {
@@ -214,6 +214,6 @@ pub(crate) async fn purge_expired(pool: &PgPool, now_ms: i64) -> StoreResult<u64
         .bind(now_ms)
         .execute(pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     Ok(done.rows_affected())
 }

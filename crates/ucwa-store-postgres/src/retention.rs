@@ -11,7 +11,7 @@
 use sqlx::PgPool;
 use ucwa_core::store::{Purged, StoreResult};
 
-use crate::unavailable;
+use crate::db_error;
 
 pub(crate) async fn purge_finished(pool: &PgPool, before_ms: i64, limit: u32) -> StoreResult<Purged> {
     let limit = i64::from(limit);
@@ -23,7 +23,7 @@ pub(crate) async fn purge_finished(pool: &PgPool, before_ms: i64, limit: u32) ->
     .bind(limit)
     .execute(pool)
     .await
-    .map_err(unavailable)?
+    .map_err(db_error)?
     .rows_affected();
     let applications = purge_applications(pool, before_ms, limit).await?;
     // Ids grow with `failed_ms` (both are assigned at the give-up), so the oldest come first.
@@ -35,7 +35,7 @@ pub(crate) async fn purge_finished(pool: &PgPool, before_ms: i64, limit: u32) ->
     .bind(limit)
     .execute(pool)
     .await
-    .map_err(unavailable)?
+    .map_err(db_error)?
     .rows_affected();
     // Live sessions of applications that expired before the cutoff or no longer exist,
     // through the partial index on live sessions: as many rows as conversations in progress.
@@ -48,7 +48,7 @@ pub(crate) async fn purge_finished(pool: &PgPool, before_ms: i64, limit: u32) ->
     .bind(limit)
     .fetch_all(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     let stranded_applications: Vec<String> = stranded.into_iter().map(|(id,)| id).collect();
     let full = limit.unsigned_abs();
     let more = meetings >= full
@@ -61,7 +61,7 @@ pub(crate) async fn purge_finished(pool: &PgPool, before_ms: i64, limit: u32) ->
 /// Expired applications not polled since before `before_ms` and without live sessions (those
 /// are reported as stranded instead), with their events.
 async fn purge_applications(pool: &PgPool, before_ms: i64, limit: i64) -> StoreResult<u64> {
-    let mut tx = pool.begin().await.map_err(unavailable)?;
+    let mut tx = pool.begin().await.map_err(db_error)?;
     // The rows first: their locks keep appenders out, who then find no application.
     let gone: Vec<(String,)> = sqlx::query_as(
         "DELETE FROM applications WHERE id IN
@@ -74,7 +74,7 @@ async fn purge_applications(pool: &PgPool, before_ms: i64, limit: i64) -> StoreR
     .bind(limit)
     .fetch_all(&mut *tx)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     let ids: Vec<String> = gone.into_iter().map(|(id,)| id).collect();
     if !ids.is_empty() {
         // Expiry dropped their logs already; this catches anything appended in between.
@@ -83,8 +83,8 @@ async fn purge_applications(pool: &PgPool, before_ms: i64, limit: i64) -> StoreR
             .bind(&ids)
             .execute(&mut *tx)
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
     }
-    tx.commit().await.map_err(unavailable)?;
+    tx.commit().await.map_err(db_error)?;
     Ok(ids.len() as u64)
 }

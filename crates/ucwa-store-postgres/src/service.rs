@@ -19,7 +19,7 @@ use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem
 use ucwa_core::store::{StoreError, StoreResult};
 use ucwa_core::stored::{FailureRow, ROUTE_COLUMNS, RouteRow, SERVICE_APP_COLUMNS, ServiceAppRow};
 
-use crate::unavailable;
+use crate::db_error;
 
 pub(crate) async fn upsert_service_app(pool: &PgPool, app: &ServiceApp) -> StoreResult<bool> {
     // `xmax = 0` holds for a row this statement inserted, not for one it updated.
@@ -39,21 +39,20 @@ pub(crate) async fn upsert_service_app(pool: &PgPool, app: &ServiceApp) -> Store
     .bind(app.domains.join(";"))
     .fetch_one(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(created)
 }
 
 pub(crate) async fn find_service_app(pool: &PgPool, uri: &str) -> StoreResult<Option<ServiceApp>> {
     let sql = format!("SELECT {SERVICE_APP_COLUMNS} FROM service_apps WHERE uri = $1");
     let row: Option<ServiceAppRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).fetch_optional(pool).await.map_err(unavailable)?;
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).fetch_optional(pool).await.map_err(db_error)?;
     Ok(row.map(ServiceApp::from))
 }
 
 pub(crate) async fn list_service_apps(pool: &PgPool) -> StoreResult<Vec<ServiceApp>> {
     let sql = format!("SELECT {SERVICE_APP_COLUMNS} FROM service_apps ORDER BY uri");
-    let rows: Vec<ServiceAppRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await.map_err(unavailable)?;
+    let rows: Vec<ServiceAppRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await.map_err(db_error)?;
     Ok(rows.into_iter().map(ServiceApp::from).collect())
 }
 
@@ -71,18 +70,18 @@ pub(crate) async fn insert_route(pool: &PgPool, route: &CallbackRoute) -> StoreR
     .bind(route.created_ms)
     .execute(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(())
 }
 
 pub(crate) async fn delete_route(pool: &PgPool, session_id: &str) -> StoreResult<()> {
-    let mut tx = pool.begin().await.map_err(unavailable)?;
+    let mut tx = pool.begin().await.map_err(db_error)?;
     for sql in
         ["DELETE FROM callback_outbox WHERE session_id = $1", "DELETE FROM callback_routes WHERE session_id = $1"]
     {
-        sqlx::query(sql).bind(session_id).execute(&mut *tx).await.map_err(unavailable)?;
+        sqlx::query(sql).bind(session_id).execute(&mut *tx).await.map_err(db_error)?;
     }
-    tx.commit().await.map_err(unavailable)?;
+    tx.commit().await.map_err(db_error)?;
     Ok(())
 }
 
@@ -101,8 +100,8 @@ pub(crate) async fn claim(
     // statement), so each sees the leases the previous one took and the per-endpoint count
     // is exact. A claim is one indexed statement every POLL per node: serialising them costs
     // nothing measurable, and renewing, releasing and delivering never take this lock.
-    let mut tx = pool.begin().await.map_err(unavailable)?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK).execute(&mut *tx).await.map_err(unavailable)?;
+    let mut tx = pool.begin().await.map_err(db_error)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK).execute(&mut *tx).await.map_err(db_error)?;
     let mut rows: Vec<(String, String, i64)> = sqlx::query_as(
         "WITH held AS (
              SELECT app_id, COUNT(*) AS n FROM callback_routes
@@ -131,8 +130,8 @@ pub(crate) async fn claim(
     .bind(i64::from(limit))
     .fetch_all(&mut *tx)
     .await
-    .map_err(unavailable)?;
-    tx.commit().await.map_err(unavailable)?;
+    .map_err(db_error)?;
+    tx.commit().await.map_err(db_error)?;
     // Oldest undelivered event first (RETURNING keeps no order).
     rows.sort_by_key(|(_, _, head)| *head);
     Ok(rows.into_iter().map(|(session_id, app_id, _)| DueCallback { session_id, app_id }).collect())
@@ -146,7 +145,7 @@ pub(crate) async fn renew_lease(pool: &PgPool, session_id: &str, node: &str, lea
             .bind(lease_until_ms)
             .execute(pool)
             .await
-            .map_err(unavailable)?
+            .map_err(db_error)?
             .rows_affected();
     Ok(renewed == 1)
 }
@@ -159,14 +158,14 @@ pub(crate) async fn release_lease(pool: &PgPool, session_id: &str, node: &str) -
     .bind(node)
     .execute(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(())
 }
 
 async fn route(pool: &PgPool, session_id: &str) -> StoreResult<Option<CallbackRoute>> {
     let sql = format!("SELECT {ROUTE_COLUMNS} FROM callback_routes WHERE session_id = $1");
     let row: Option<RouteRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(session_id).fetch_optional(pool).await.map_err(unavailable)?;
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(session_id).fetch_optional(pool).await.map_err(db_error)?;
     Ok(row.map(CallbackRoute::from))
 }
 
@@ -185,7 +184,7 @@ pub(crate) async fn batch(
     .bind(route.batch_through.unwrap_or(i64::MAX))
     .fetch_all(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     let items = rows
         .into_iter()
         .map(|(id, sender_rel, sender_href, body)| {
@@ -202,13 +201,13 @@ pub(crate) async fn delivered(
     through_id: i64,
     context: Option<&str>,
 ) -> StoreResult<()> {
-    let mut tx = pool.begin().await.map_err(unavailable)?;
+    let mut tx = pool.begin().await.map_err(db_error)?;
     sqlx::query("DELETE FROM callback_outbox WHERE session_id = $1 AND id <= $2")
         .bind(session_id)
         .bind(through_id)
         .execute(&mut *tx)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     sqlx::query(
         "UPDATE callback_routes SET attempts = 0, next_attempt_ms = 0, delivered = delivered + 1,
              batch_through = NULL, context = COALESCE($1, context)
@@ -218,8 +217,8 @@ pub(crate) async fn delivered(
     .bind(session_id)
     .execute(&mut *tx)
     .await
-    .map_err(unavailable)?;
-    tx.commit().await.map_err(unavailable)?;
+    .map_err(db_error)?;
+    tx.commit().await.map_err(db_error)?;
     Ok(())
 }
 
@@ -229,7 +228,7 @@ pub(crate) async fn pin_batch(pool: &PgPool, session_id: &str, through_id: i64) 
         .bind(through_id)
         .execute(pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     Ok(())
 }
 
@@ -242,17 +241,17 @@ pub(crate) async fn attempt_failed(pool: &PgPool, session_id: &str, next_attempt
     .bind(session_id)
     .fetch_optional(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(row.map_or(0, |(a,)| u32::try_from(a).unwrap_or(u32::MAX)))
 }
 
 pub(crate) async fn give_up(pool: &PgPool, session_id: &str, last_error: &str, now_ms: i64) -> StoreResult<()> {
-    let mut tx = pool.begin().await.map_err(unavailable)?;
+    let mut tx = pool.begin().await.map_err(db_error)?;
     let dropped = sqlx::query("DELETE FROM callback_outbox WHERE session_id = $1")
         .bind(session_id)
         .execute(&mut *tx)
         .await
-        .map_err(unavailable)?
+        .map_err(db_error)?
         .rows_affected();
     sqlx::query(
         "INSERT INTO callback_failures (app_id, session_id, url, attempts, last_error, dropped, failed_ms)
@@ -264,13 +263,13 @@ pub(crate) async fn give_up(pool: &PgPool, session_id: &str, last_error: &str, n
     .bind(session_id)
     .execute(&mut *tx)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     sqlx::query("UPDATE callback_routes SET failed = TRUE WHERE session_id = $1")
         .bind(session_id)
         .execute(&mut *tx)
         .await
-        .map_err(unavailable)?;
-    tx.commit().await.map_err(unavailable)?;
+        .map_err(db_error)?;
+    tx.commit().await.map_err(db_error)?;
     Ok(())
 }
 
@@ -280,7 +279,7 @@ pub(crate) async fn failures(pool: &PgPool) -> StoreResult<Vec<CallbackFailure>>
     )
     .fetch_all(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(rows.into_iter().map(CallbackFailure::from).collect())
 }
 
@@ -294,6 +293,6 @@ pub(crate) async fn purge_routes(pool: &PgPool, before_ms: i64) -> StoreResult<u
     .bind(before_ms)
     .execute(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(done.rows_affected())
 }

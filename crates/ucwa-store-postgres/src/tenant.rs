@@ -6,7 +6,7 @@ use ucwa_core::model::{Application, NewApplication, NewEvent, Principal, TokenRe
 use ucwa_core::store::{QuotaUsage, SigninWindow, StoreError, StoreResult};
 use ucwa_core::stored::{APPLICATION_COLUMNS, ApplicationRow, TokenRow, to_i64, token_kind, token_scope};
 
-use crate::{events, notify, unavailable};
+use crate::{db_error, events, notify};
 
 pub(crate) async fn upsert_user(pool: &PgPool, user: &User) -> StoreResult<bool> {
     // `xmax = 0` holds for a row this statement inserted, not for one it updated.
@@ -20,7 +20,7 @@ pub(crate) async fn upsert_user(pool: &PgPool, user: &User) -> StoreResult<bool>
     .bind(&user.password_hash)
     .fetch_one(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(created)
 }
 
@@ -29,7 +29,7 @@ pub(crate) async fn find_user(pool: &PgPool, uri: &str) -> StoreResult<Option<Us
         .bind(uri)
         .fetch_optional(pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     Ok(row)
 }
 
@@ -37,7 +37,7 @@ pub(crate) async fn list_users(pool: &PgPool) -> StoreResult<Vec<User>> {
     let rows: Vec<User> = sqlx::query_as("SELECT uri, display_name, password_hash FROM users ORDER BY uri")
         .fetch_all(pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     Ok(rows)
 }
 
@@ -50,7 +50,7 @@ pub(crate) async fn quota_usage(pool: &PgPool, uri: &str, now_ms: i64) -> StoreR
     .bind(now_ms)
     .fetch_one(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
     Ok(QuotaUsage { applications: count(applications), meetings: count(meetings) })
 }
@@ -62,7 +62,7 @@ pub(crate) async fn revoke_tokens(pool: &PgPool, principal: &Principal) -> Store
         .bind(token_kind(principal))
         .execute(pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     Ok(done.rows_affected())
 }
 
@@ -80,7 +80,7 @@ pub(crate) async fn insert_token(pool: &PgPool, token: &TokenRecord) -> StoreRes
     .bind(token.expires_ms)
     .execute(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(())
 }
 
@@ -92,7 +92,7 @@ pub(crate) async fn find_token(pool: &PgPool, hash: &[u8], now_ms: i64) -> Store
     .bind(now_ms)
     .fetch_optional(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     row.map(TokenRecord::try_from).transpose()
 }
 
@@ -118,7 +118,7 @@ pub(crate) async fn find_token_and_application(
         .bind(app_id)
         .fetch_optional(pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     let Some(row) = row else { return Ok(None) };
     let decode = |e: sqlx::Error| StoreError::Corrupt(format!("token or application row: {e}"));
     let token = TokenRow {
@@ -137,16 +137,13 @@ pub(crate) async fn find_token_and_application(
 }
 
 pub(crate) async fn purge_expired_tokens(pool: &PgPool, now_ms: i64) -> StoreResult<u64> {
-    let done = sqlx::query("DELETE FROM tokens WHERE expires_ms <= $1")
-        .bind(now_ms)
-        .execute(pool)
-        .await
-        .map_err(unavailable)?;
+    let done =
+        sqlx::query("DELETE FROM tokens WHERE expires_ms <= $1").bind(now_ms).execute(pool).await.map_err(db_error)?;
     sqlx::query("DELETE FROM signin_failures WHERE until_ms <= $1")
         .bind(now_ms)
         .execute(pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     Ok(done.rows_affected())
 }
 
@@ -157,7 +154,7 @@ pub(crate) async fn signin_failures(pool: &PgPool, key: &str, now_ms: i64) -> St
             .bind(now_ms)
             .fetch_optional(pool)
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
     Ok(row.map(|(n, until_ms)| SigninWindow { failures: u32::try_from(n).unwrap_or(u32::MAX), until_ms }))
 }
 
@@ -175,14 +172,14 @@ pub(crate) async fn record_signin_failure(pool: &PgPool, key: &str, now_ms: i64,
     .bind(window_ms)
     .execute(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(())
 }
 
 pub(crate) async fn application(pool: &PgPool, id: &str) -> StoreResult<Option<Application>> {
     let sql = format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1");
     let row: Option<ApplicationRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await.map_err(unavailable)?;
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await.map_err(db_error)?;
     row.map(Application::try_from).transpose()
 }
 
@@ -194,7 +191,7 @@ pub(crate) async fn delivered_batch(pool: &PgPool, id: &str, no: u64) -> StoreRe
         .bind(to_i64(no)?)
         .fetch_optional(pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     Ok(row.map(|(body,)| body))
 }
 
@@ -205,7 +202,7 @@ pub(crate) async fn online_applications(pool: &PgPool, uri: &str) -> StoreResult
          AND status = 'active' ORDER BY created_ms, id"
     );
     let rows: Vec<ApplicationRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).fetch_all(pool).await.map_err(unavailable)?;
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).fetch_all(pool).await.map_err(db_error)?;
     rows.into_iter().map(Application::try_from).collect()
 }
 
@@ -243,7 +240,7 @@ pub(crate) async fn create_application(
             .bind(i64::from(params.priority))
             .fetch_optional(pool)
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         if let Some(row) = inserted {
             return Ok((Application::try_from(row)?, true));
         }
@@ -257,7 +254,7 @@ pub(crate) async fn create_application(
             .bind(&new.endpoint_id)
             .fetch_optional(pool)
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         if let Some(row) = existing {
             return Ok((Application::try_from(row)?, false));
         }
@@ -266,17 +263,17 @@ pub(crate) async fn create_application(
 }
 
 pub(crate) async fn delete_application(pool: &PgPool, id: &str) -> StoreResult<bool> {
-    let mut tx = pool.begin().await.map_err(unavailable)?;
+    let mut tx = pool.begin().await.map_err(db_error)?;
     // The row first: its lock keeps appenders out until commit, after which they find no
     // application and drop their events, so no event is left behind.
     let gone = sqlx::query("DELETE FROM applications WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await
-        .map_err(unavailable)?
+        .map_err(db_error)?
         .rows_affected();
-    sqlx::query("DELETE FROM events WHERE app_id = $1").bind(id).execute(&mut *tx).await.map_err(unavailable)?;
-    tx.commit().await.map_err(unavailable)?;
+    sqlx::query("DELETE FROM events WHERE app_id = $1").bind(id).execute(&mut *tx).await.map_err(db_error)?;
+    tx.commit().await.map_err(db_error)?;
     Ok(gone == 1)
 }
 
@@ -289,7 +286,7 @@ pub(crate) async fn make_available(
     new_events: &[NewEvent],
     now_ms: i64,
 ) -> StoreResult<Option<Vec<String>>> {
-    let mut tx = pool.begin().await.map_err(unavailable)?;
+    let mut tx = pool.begin().await.map_err(db_error)?;
     // Every application row this transaction will touch, locked in id order first (see
     // events.rs on deadlocks).
     let mut ids: Vec<&str> = new_events.iter().map(|e| e.app_id.as_str()).chain([id]).collect();
@@ -301,14 +298,14 @@ pub(crate) async fn make_available(
             .bind(id)
             .execute(&mut *tx)
             .await
-            .map_err(unavailable)?
+            .map_err(db_error)?
             .rows_affected()
             == 1;
     if !changed {
         return Ok(None);
     }
     let rung = events::append(&mut *tx, node, new_events, now_ms).await?;
-    tx.commit().await.map_err(unavailable)?;
+    tx.commit().await.map_err(db_error)?;
     Ok(Some(rung.into_iter().collect()))
 }
 
@@ -325,7 +322,7 @@ pub(crate) async fn touch_channel(pool: &PgPool, id: &str, params: ChannelParams
     .bind(id)
     .execute(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(())
 }
 
@@ -334,7 +331,7 @@ pub(crate) async fn expire_idle_applications(
     idle_before_ms: i64,
     busy: &[String],
 ) -> StoreResult<Vec<String>> {
-    let mut tx = pool.begin().await.map_err(unavailable)?;
+    let mut tx = pool.begin().await.map_err(db_error)?;
     // Service applications are logical per-endpoint entries without a P-GET: they never
     // expire by inactivity. A request parked on any node keeps its application active until
     // its end (`poll_until_ms`, see `claim_poll`); `busy` are this node's. Rows another
@@ -353,16 +350,16 @@ pub(crate) async fn expire_idle_applications(
     .bind(busy)
     .fetch_all(&mut *tx)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     let expired: Vec<String> = expired.into_iter().map(|(id,)| id).collect();
     if !expired.is_empty() {
         sqlx::query("DELETE FROM events WHERE app_id = ANY($1)")
             .bind(&expired)
             .execute(&mut *tx)
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
     }
-    tx.commit().await.map_err(unavailable)?;
+    tx.commit().await.map_err(db_error)?;
     Ok(expired)
 }
 
@@ -399,7 +396,7 @@ pub(crate) async fn claim_poll(
     .bind(notify::claim_payload(node, app_id))
     .fetch_optional(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(claimed.map(|(ticket, _told)| u64::try_from(ticket).unwrap_or(0)))
 }
 
@@ -408,7 +405,7 @@ pub(crate) async fn poll_holder(pool: &PgPool, app_id: &str) -> StoreResult<Opti
         .bind(app_id)
         .fetch_optional(pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     Ok(row.map(|(ticket,)| u64::try_from(ticket).unwrap_or(0)))
 }
 
@@ -422,7 +419,7 @@ pub(crate) async fn release_poll(pool: &PgPool, app_id: &str, ticket: u64, now_m
     .bind(now_ms)
     .execute(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(())
 }
 

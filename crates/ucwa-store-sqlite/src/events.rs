@@ -10,7 +10,7 @@ use ucwa_core::model::{DeliveredBatch, NewEvent, StoredEvent};
 use ucwa_core::store::{StoreError, StoreResult};
 use ucwa_core::stored::to_i64;
 
-use crate::unavailable;
+use crate::db_error;
 use crate::writer::sql_error;
 
 /// An event ready to insert: serialised by the caller, so the writer thread only binds.
@@ -211,7 +211,7 @@ pub(crate) async fn any_acknowledged(pool: &SqlitePool) -> StoreResult<bool> {
     let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM applications WHERE acked_max_seq > purged_seq LIMIT 1")
         .fetch_optional(pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     Ok(row.is_some())
 }
 

@@ -139,8 +139,10 @@ async fn delete_acknowledged_backlog(writer: &Writer) {
     }
 }
 
-fn unavailable(e: sqlx::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+/// A driver error as a [`StoreError`]: besides a connection that fails or never comes free,
+/// a database busy or locked past the busy timeout (another process writing) passes.
+fn db_error(e: sqlx::Error) -> StoreError {
+    ucwa_core::stored::sqlx_error(e, |code| code.parse::<i32>().is_ok_and(writer::is_busy))
 }
 
 /// Runs `upsert` (an `INSERT ... ON CONFLICT DO UPDATE`) on the writer; `true` when it
@@ -170,7 +172,7 @@ impl SqliteStore {
 
     async fn open_with(url: &str, create: bool) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(unavailable)?
+            .map_err(db_error)?
             .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             // NORMAL is durable across application crashes in WAL mode; only an OS crash or
@@ -183,21 +185,21 @@ impl SqliteStore {
             .pragma("wal_autocheckpoint", "0")
             .foreign_keys(true);
         if !create && !options.get_filename().exists() {
-            return Err(StoreError::Unavailable(format!("{} does not exist", options.get_filename().display())));
+            return Err(StoreError::Failed(format!("{} does not exist", options.get_filename().display())));
         }
         if let Some(parent) = options.get_filename().parent()
             && !parent.as_os_str().is_empty()
         {
             std::fs::create_dir_all(parent)
-                .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", parent.display())))?;
+                .map_err(|e| StoreError::Failed(format!("cannot create {}: {e}", parent.display())))?;
         }
         // Migrations run on a connection of their own before anything else opens the file.
         let setup =
-            SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(unavailable)?;
+            SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(db_error)?;
         sqlx::migrate!("./migrations")
             .run(&setup)
             .await
-            .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
+            .map_err(|e| StoreError::Failed(format!("migration failed: {e}")))?;
         setup.close().await;
         // One connection writes (`writer`: its own thread, whole transactions, group
         // commit); the others read. SQLite admits one writer at a time anyway, and letting
@@ -206,7 +208,7 @@ impl SqliteStore {
         // readers run meanwhile.
         let writer = Arc::new(Writer::open(options.get_filename())?);
         let reads = reads::Reads::new(options.get_filename().to_owned());
-        let readers = SqlitePoolOptions::new().max_connections(6).connect_with(options).await.map_err(unavailable)?;
+        let readers = SqlitePoolOptions::new().max_connections(6).connect_with(options).await.map_err(db_error)?;
         let maintenance = tokio::spawn(maintenance(readers.clone(), writer.clone()));
         Ok(Self {
             readers,

@@ -10,8 +10,8 @@ use ucwa_core::model::{MeetingRecord, NewEvent};
 use ucwa_core::store::{SessionLocation, StoreError, StoreResult};
 use ucwa_core::stored::{self, MEETING_COLUMNS, MeetingRow, json, meeting_kind_name, to_i64};
 
+use crate::db_error;
 use crate::events::{self, EventRow};
-use crate::unavailable;
 use crate::writer::sql_error;
 
 #[derive(FromRow)]
@@ -22,7 +22,7 @@ struct SessionRow {
 
 async fn assemble(pool: &SqlitePool, row: MeetingRow) -> StoreResult<MeetingRecord> {
     let sessions: Vec<SessionRow> =
-        sqlx::query_as(SESSIONS_OF).bind(&row.id).fetch_all(pool).await.map_err(unavailable)?;
+        sqlx::query_as(SESSIONS_OF).bind(&row.id).fetch_all(pool).await.map_err(db_error)?;
     build(row, sessions)
 }
 
@@ -141,7 +141,7 @@ pub(crate) async fn organized_by(pool: &SqlitePool, uri: &str, limit: u32) -> St
          ORDER BY created_ms DESC, id DESC LIMIT ?"
     );
     let rows: Vec<MeetingRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).bind(limit).fetch_all(pool).await.map_err(unavailable)?;
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).bind(limit).fetch_all(pool).await.map_err(db_error)?;
     let mut out = Vec::with_capacity(rows.len());
     // Newest first from the query (so the limit keeps the newest), oldest first out.
     for row in rows.into_iter().rev() {
@@ -157,7 +157,7 @@ pub(crate) async fn after(pool: &SqlitePool, after_id: &str, limit: u32) -> Stor
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         out.push(assemble(pool, row).await?);
@@ -320,7 +320,7 @@ pub(crate) async fn of_operation(
     .bind(operation_id)
     .fetch_optional(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(row)
 }
 
@@ -330,7 +330,7 @@ pub(crate) async fn of_application(pool: &SqlitePool, app_id: &str) -> StoreResu
             .bind(app_id)
             .fetch_all(pool)
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
     Ok(rows)
 }
 
@@ -342,6 +342,6 @@ pub(crate) async fn due(pool: &SqlitePool, now_ms: i64) -> StoreResult<Vec<Strin
     .bind(now_ms)
     .fetch_all(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }

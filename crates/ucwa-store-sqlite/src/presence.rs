@@ -6,8 +6,8 @@ use sqlx::{FromRow, SqlitePool};
 use ucwa_core::model::{PresenceSubscription, Publication, PublicationChange, User};
 use ucwa_core::store::StoreResult;
 
+use crate::db_error;
 use crate::events::{self, EventRow};
-use crate::unavailable;
 use crate::writer::sql_error;
 
 /// Users whose display name or URI contains `query` (ASCII letter case ignored), by name.
@@ -22,7 +22,7 @@ pub(crate) async fn search_users(pool: &SqlitePool, query: &str, limit: u32) -> 
     .bind(limit)
     .fetch_all(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(rows)
 }
 
@@ -32,7 +32,7 @@ pub(crate) async fn publication(pool: &SqlitePool, uri: &str) -> StoreResult<Pub
             .bind(uri)
             .fetch_optional(pool)
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
     Ok(row.unwrap_or_default())
 }
 
@@ -123,7 +123,7 @@ pub(crate) async fn subscriptions(
     .bind(now_ms)
     .fetch_all(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let uris: Vec<String> = sqlx::query_scalar(
@@ -132,7 +132,7 @@ pub(crate) async fn subscriptions(
         .bind(&row.id)
         .fetch_all(pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
         out.push(PresenceSubscription { id: row.id, app_id: row.app_id, uris, expires_ms: row.expires_ms });
     }
     Ok(out)
@@ -182,7 +182,7 @@ pub(crate) async fn watchers(pool: &SqlitePool, uri: &str, now_ms: i64) -> Store
     .bind(now_ms)
     .fetch_all(pool)
     .await
-    .map_err(unavailable)
+    .map_err(db_error)
 }
 
 pub(crate) fn purge_expired(conn: &Connection, now_ms: i64) -> StoreResult<u64> {

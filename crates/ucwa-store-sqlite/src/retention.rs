@@ -10,7 +10,7 @@ use rusqlite::{Connection, params};
 use sqlx::SqlitePool;
 use ucwa_core::store::{Purged, StoreResult};
 
-use crate::unavailable;
+use crate::db_error;
 use crate::writer::{Writer, sql_error};
 
 /// What [`purge_finished`] deleted, plus the ids of the applications deleted (the caller
@@ -44,8 +44,7 @@ pub(crate) async fn purge_finished(
 
 /// Whether `probe` (a `SELECT 1 ... LIMIT 1` bound to `before_ms`) finds anything.
 async fn any(readers: &SqlitePool, probe: &'static str, before_ms: i64) -> StoreResult<bool> {
-    let row: Option<(i64,)> =
-        sqlx::query_as(probe).bind(before_ms).fetch_optional(readers).await.map_err(unavailable)?;
+    let row: Option<(i64,)> = sqlx::query_as(probe).bind(before_ms).fetch_optional(readers).await.map_err(db_error)?;
     Ok(row.is_some())
 }
 
@@ -146,6 +145,6 @@ async fn stranded_applications(readers: &SqlitePool, before_ms: i64, limit: u32)
          WHERE s.live = 1 AND (a.id IS NULL OR (a.status = 'expired' AND a.last_seen_ms < ?))
          LIMIT ?";
     let rows: Vec<(String,)> =
-        sqlx::query_as(select).bind(before_ms).bind(i64::from(limit)).fetch_all(readers).await.map_err(unavailable)?;
+        sqlx::query_as(select).bind(before_ms).bind(i64::from(limit)).fetch_all(readers).await.map_err(db_error)?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }

@@ -13,7 +13,7 @@ use ucwa_core::stored::{FailureRow, ROUTE_COLUMNS, RouteRow, SERVICE_APP_COLUMNS
 
 use crate::events::EventRow;
 use crate::writer::sql_error;
-use crate::{unavailable, upsert_created};
+use crate::{db_error, upsert_created};
 
 pub(crate) fn upsert_service_app(conn: &Connection, app: &ServiceApp) -> StoreResult<bool> {
     upsert_created(conn, "SELECT 1 FROM service_apps WHERE uri = ?", &app.uri, |c| {
@@ -39,14 +39,13 @@ pub(crate) fn upsert_service_app(conn: &Connection, app: &ServiceApp) -> StoreRe
 pub(crate) async fn find_service_app(pool: &SqlitePool, uri: &str) -> StoreResult<Option<ServiceApp>> {
     let sql = format!("SELECT {SERVICE_APP_COLUMNS} FROM service_apps WHERE uri = ?");
     let row: Option<ServiceAppRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).fetch_optional(pool).await.map_err(unavailable)?;
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).fetch_optional(pool).await.map_err(db_error)?;
     Ok(row.map(ServiceApp::from))
 }
 
 pub(crate) async fn list_service_apps(pool: &SqlitePool) -> StoreResult<Vec<ServiceApp>> {
     let sql = format!("SELECT {SERVICE_APP_COLUMNS} FROM service_apps ORDER BY uri");
-    let rows: Vec<ServiceAppRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await.map_err(unavailable)?;
+    let rows: Vec<ServiceAppRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await.map_err(db_error)?;
     Ok(rows.into_iter().map(ServiceApp::from).collect())
 }
 
@@ -128,14 +127,14 @@ pub(crate) async fn due(
     .bind(i64::from(limit))
     .fetch_all(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(rows.into_iter().map(|(session_id, app_id)| DueCallback { session_id, app_id }).collect())
 }
 
 async fn route(pool: &SqlitePool, session_id: &str) -> StoreResult<Option<CallbackRoute>> {
     let sql = format!("SELECT {ROUTE_COLUMNS} FROM callback_routes WHERE session_id = ?");
     let row: Option<RouteRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(session_id).fetch_optional(pool).await.map_err(unavailable)?;
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(session_id).fetch_optional(pool).await.map_err(db_error)?;
     Ok(row.map(CallbackRoute::from))
 }
 
@@ -154,7 +153,7 @@ pub(crate) async fn batch(
     .bind(i64::from(limit))
     .fetch_all(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     let items = rows
         .into_iter()
         .map(|(id, sender_rel, sender_href, body)| {
@@ -224,7 +223,7 @@ pub(crate) async fn failures(pool: &SqlitePool) -> StoreResult<Vec<CallbackFailu
     )
     .fetch_all(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(rows.into_iter().map(CallbackFailure::from).collect())
 }
 

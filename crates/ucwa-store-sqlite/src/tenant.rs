@@ -9,7 +9,7 @@ use ucwa_core::stored::{APPLICATION_COLUMNS, ApplicationRow, TokenRow, token_kin
 
 use crate::events::{self, EventRow};
 use crate::writer::sql_error;
-use crate::{unavailable, upsert_created};
+use crate::{db_error, upsert_created};
 
 pub(crate) fn upsert_user(conn: &Connection, user: &User) -> StoreResult<bool> {
     upsert_created(conn, "SELECT 1 FROM users WHERE uri = ?", &user.uri, |c| {
@@ -26,7 +26,7 @@ pub(crate) async fn find_user(pool: &SqlitePool, uri: &str) -> StoreResult<Optio
         .bind(uri)
         .fetch_optional(pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     Ok(row)
 }
 
@@ -34,7 +34,7 @@ pub(crate) async fn list_users(pool: &SqlitePool) -> StoreResult<Vec<User>> {
     let rows: Vec<User> = sqlx::query_as("SELECT uri, display_name, password_hash FROM users ORDER BY uri")
         .fetch_all(pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     Ok(rows)
 }
 
@@ -48,7 +48,7 @@ pub(crate) async fn quota_usage(pool: &SqlitePool, uri: &str, now_ms: i64) -> St
     .bind(now_ms)
     .fetch_one(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
     Ok(QuotaUsage { applications: count(applications), meetings: count(meetings) })
 }
@@ -83,7 +83,7 @@ pub(crate) async fn find_token(pool: &SqlitePool, hash: &[u8], now_ms: i64) -> S
     .bind(now_ms)
     .fetch_optional(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     row.map(TokenRecord::try_from).transpose()
 }
 
@@ -105,7 +105,7 @@ pub(crate) async fn signin_failures(pool: &SqlitePool, key: &str, now_ms: i64) -
             .bind(now_ms)
             .fetch_optional(pool)
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
     Ok(row.map(|(n, until_ms)| SigninWindow { failures: u32::try_from(n).unwrap_or(u32::MAX), until_ms }))
 }
 
@@ -163,7 +163,7 @@ pub(crate) async fn online_applications(pool: &SqlitePool, uri: &str) -> StoreRe
          AND status = 'active' ORDER BY created_ms, id"
     );
     let rows: Vec<ApplicationRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).fetch_all(pool).await.map_err(unavailable)?;
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).fetch_all(pool).await.map_err(db_error)?;
     rows.into_iter().map(Application::try_from).collect()
 }
 
@@ -274,7 +274,7 @@ pub(crate) async fn any_idle(pool: &SqlitePool, idle_before_ms: i64) -> StoreRes
     .bind(idle_before_ms)
     .fetch_optional(pool)
     .await
-    .map_err(unavailable)?;
+    .map_err(db_error)?;
     Ok(row.is_some())
 }
 

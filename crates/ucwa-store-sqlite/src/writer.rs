@@ -31,7 +31,7 @@ const GROUP_MAX: usize = 64;
 /// What the thread runs: the work (told whether it runs alone, i.e. without a savepoint),
 /// which hands back whether it failed and how to answer once the commit is known.
 type Job = Box<dyn FnOnce(&Connection, bool) -> (bool, Answer) + Send>;
-type Answer = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Answer = Box<dyn FnOnce(StoreResult<()>) + Send>;
 
 enum Message {
     Write(Job),
@@ -43,12 +43,26 @@ pub(crate) struct Writer {
     jobs: mpsc::Sender<Message>,
 }
 
+/// A rusqlite error as a [`StoreError`]: the database busy or locked past the busy timeout
+/// (another process holds the write lock) may pass; anything else is a failure.
 pub(crate) fn sql_error(e: rusqlite::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Failed(e.to_string()),
+    }
 }
 
+/// Whether an SQLite result code (primary or extended) says busy or locked.
+pub(crate) fn is_busy(code: i32) -> bool {
+    matches!(code & 0xff, rusqlite::ffi::SQLITE_BUSY | rusqlite::ffi::SQLITE_LOCKED)
+}
+
+/// The writer dropped a job: its transaction could not begin (the database stayed busy) or
+/// the store is closing.
 fn closed() -> StoreError {
-    StoreError::Unavailable("the database writer stopped or dropped the write (see the log)".into())
+    StoreError::Unavailable("the database writer could not run the write (see the log)".into())
 }
 
 impl Writer {
@@ -73,7 +87,7 @@ impl Writer {
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || serve(conn, queue))
-            .map_err(|e| StoreError::Unavailable(format!("cannot start the database writer: {e}")))?;
+            .map_err(|e| StoreError::Failed(format!("cannot start the database writer: {e}")))?;
         Ok(Self { jobs })
     }
 
@@ -88,8 +102,8 @@ impl Writer {
         let job: Job = Box::new(move |conn, alone| {
             let out = if alone { work(conn) } else { in_savepoint(conn, work) };
             let failed = out.is_err();
-            let answer: Answer = Box::new(move |commit: Result<(), String>| {
-                let _ = answer.send(commit.map_err(StoreError::Unavailable).and(out));
+            let answer: Answer = Box::new(move |commit: StoreResult<()>| {
+                let _ = answer.send(commit.and(out));
             });
             (failed, answer)
         });
@@ -171,11 +185,35 @@ fn commit_group(conn: &Connection, group: Vec<Job>) {
         answers.push(answer);
     }
     let end = if alone && failed { "ROLLBACK" } else { "COMMIT" };
-    let commit = conn.execute_batch(end).map_err(|e| e.to_string());
+    let commit = conn.execute_batch(end).map_err(sql_error);
     if commit.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }
     for answer in answers {
         answer(commit.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
+    use super::*;
+
+    /// A database another process keeps locked is unavailable (503, try again); a statement
+    /// the database rejects is a failure (500).
+    #[test]
+    fn a_locked_database_is_unavailable_and_a_rejected_statement_a_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locked.db");
+        let holder = Connection::open(&path).unwrap();
+        holder.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x); BEGIN IMMEDIATE").unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.busy_timeout(Duration::ZERO).unwrap();
+
+        let locked = other.execute_batch("BEGIN IMMEDIATE").map_err(sql_error);
+        assert!(matches!(locked, Err(StoreError::Unavailable(_))), "{locked:?}");
+        let rejected = other.execute_batch("INSERT INTO missing VALUES (1)").map_err(sql_error);
+        assert!(matches!(rejected, Err(StoreError::Failed(_))), "{rejected:?}");
     }
 }
