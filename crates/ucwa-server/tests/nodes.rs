@@ -216,3 +216,47 @@ async fn identical_joins_on_two_nodes_at_once_start_one_operation() {
     let started = events.iter().filter(|e| e["link"]["rel"] == "onlineMeetingInvitation" && e["type"] == "started");
     assert_eq!(started.count(), 10, "one invitation per operationId");
 }
+
+/// A node runs a command on its copy of a meeting without checking it while no other node
+/// has been seen writing the meeting. Here the other node has: Bob joins the lobby through
+/// the second node after Alice's commands went through the first, so the first node's copy
+/// has no Bob. Alice's admit through the first node still admits him (a command the copy
+/// refuses is decided on a checked copy), and the next admit there, of Carol who joined
+/// through the second node too, works as well.
+#[tokio::test]
+async fn a_command_on_one_node_finds_what_the_other_node_just_changed() {
+    let Some(nodes) = TestServer::start_nodes(2, TestOptions::default()).await else { return };
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let alice = a.signed_in_app("sip:alice@example.com", "Alice").await;
+    let meetings = format!("{}/onlineMeetings/myOnlineMeetings", alice.url);
+    let body = json!({"subject": "Stand-up", "accessLevel": "Locked"});
+    let meeting: Value = a.call(Method::POST, &meetings, &alice.token, Some(body)).await.json().await.unwrap();
+    let uri = meeting["onlineMeetingUri"].clone();
+    let join = |node: &TestServer, app: &TestApp, operation: &str| {
+        let url = on(node, a, &format!("{}/communication/onlineMeetingInvitations", app.url));
+        let (client, token) = (node.client.clone(), app.token.clone());
+        let body = json!({"onlineMeetingUri": uri, "operationId": operation});
+        async move {
+            let resp = client.post(url).bearer_auth(token).json(&body).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::CREATED);
+        }
+    };
+    let completed = |e: &Value| e["type"] == "completed" && e["link"]["rel"] == "onlineMeetingInvitation";
+    let mut alice_events = EventStream::new(&alice);
+    join(a, &alice, "op-alice").await;
+    alice_events.until(a, Duration::from_secs(10), completed).await;
+
+    for (uri, name) in [("sip:bob@example.com", "Bob"), ("sip:carol@example.com", "Carol")] {
+        let attendee = b.signed_in_app(uri, name).await;
+        let mut attendee_events = EventStream::new(&attendee);
+        join(b, &attendee, "op-join").await;
+        let in_lobby = |e: &Value| e["in"]["rel"] == "lobby" && e["type"] == "added";
+        let seen = alice_events.until(a, Duration::from_secs(10), in_lobby).await;
+        let added = seen.iter().find(|e| in_lobby(e)).unwrap();
+        let admit = added["_embedded"]["participant"]["_links"]["admit"]["href"].as_str().unwrap();
+        let resp = a.call(Method::POST, &on(a, a, admit), &alice.token, None).await;
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT, "{name}'s admit through the first node");
+        let got = attendee_events.until(b, Duration::from_secs(10), completed).await;
+        assert_eq!(got.iter().find(|e| completed(e)).unwrap()["status"], "Success", "{name} is admitted");
+    }
+}

@@ -4,9 +4,14 @@
 //! Concurrency: each meeting has a `tokio::sync::Mutex` (held across the store round trip,
 //! hence tokio's rather than std's). Commands on one meeting queue up instead of racing
 //! into compare-and-swap retries, which keeps latency flat when a thousand people wait in
-//! one lobby. The lock also guards this node's cached copy of the meeting, which is reused
-//! only while the stored version still matches, so another node's writes are always seen.
-//! The store's version check remains the real arbiter; a lost race reloads and retries.
+//! one lobby. The lock also guards this node's cached copy of the meeting. A read (a `GET`)
+//! uses the copy only while the stored version still matches, so another node's writes are
+//! always seen. A command may run on the copy without that check while no other node has
+//! been seen writing the meeting (the copy is *trusted*): the save's version check catches a
+//! stale copy, and a command the copy refuses is tried again on a checked one, so the
+//! outcome is the same and a meeting only this node writes costs one round trip less per
+//! command. The store's version check remains the real arbiter; a lost race reloads,
+//! retries, and stops the trust until a check finds the copy current again.
 //!
 //! The changed first: a command with more than `FANOUT_SPLIT` notices beyond what the
 //! sessions it changed must hear first (an admit into a large roster tells every member,
@@ -38,8 +43,28 @@ use crate::render::projection::project;
 /// One meeting's lock and this node's cached copy of it.
 #[derive(Default)]
 struct Slot {
-    record: tokio::sync::Mutex<Option<MeetingRecord>>,
+    copy: tokio::sync::Mutex<Copy>,
     last_used_ms: AtomicI64,
+}
+
+/// This node's copy of a meeting.
+#[derive(Default)]
+struct Copy {
+    record: Option<MeetingRecord>,
+    /// Whether a command may run on `record` unchecked: no other node was seen writing the
+    /// meeting since this node last saved it or found its copy current.
+    trusted: bool,
+}
+
+/// How [`MeetingEngine::current`] came by a meeting.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Look {
+    /// The cached copy, unchecked (it was trusted).
+    Trusted,
+    /// The cached copy, found current (or this process makes every write), or the first load.
+    Current,
+    /// Loaded again: another node had changed the meeting since this node's copy.
+    Changed,
 }
 
 /// Cached meetings unused for this long are dropped by [`MeetingEngine::prune`].
@@ -103,32 +128,54 @@ impl MeetingEngine {
         });
     }
 
+    /// Drops the slot of `meeting_id` if nobody is using or waiting for it (see [`Self::prune`]).
+    fn forget_if_unused(&self, meeting_id: &str) {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if slots.get(meeting_id).is_some_and(|slot| Arc::strong_count(slot) == 1) {
+            slots.remove(meeting_id);
+        }
+    }
+
     fn drop_slot(&self, meeting_id: &str) {
         self.slots.lock().unwrap_or_else(|p| p.into_inner()).remove(meeting_id);
     }
 
     /// The current meeting, from this node's cache when the store still has that version
     /// (or, when this process makes every write, whenever there is a cached copy: every save
-    /// goes through this engine under the meeting's lock and refreshes it).
-    async fn current(&self, cached: Option<MeetingRecord>, meeting_id: &str) -> ServiceResult<MeetingRecord> {
+    /// goes through this engine under the meeting's lock and refreshes it), or unchecked when
+    /// `trust` says so.
+    async fn current(
+        &self,
+        cached: Option<MeetingRecord>,
+        meeting_id: &str,
+        trust: bool,
+    ) -> ServiceResult<(MeetingRecord, Look)> {
         let mut cached = cached;
+        let mut look = Look::Current;
         for _ in 0..ATTEMPTS {
             let record = match cached.take() {
+                Some(record) if trust && record.pending.is_empty() => return Ok((record, Look::Trusted)),
                 Some(record)
                     if self.store.sees_every_write()
                         || self.store.meeting_version(meeting_id).await? == Some(record.meeting.version()) =>
                 {
                     record
                 }
-                _ => self.store.meeting(meeting_id).await?.ok_or_else(meeting_not_found)?,
+                copy => {
+                    if copy.is_some() {
+                        look = Look::Changed;
+                    }
+                    self.store.meeting(meeting_id).await?.ok_or_else(meeting_not_found)?
+                }
             };
             if record.pending.is_empty() {
-                return Ok(record);
+                return Ok((record, look));
             }
             // A command's fan-out was left pending (a crash, or a failed second save).
             if let Some(done) = self.append_pending(record).await? {
-                return Ok(done);
+                return Ok((done, look));
             }
+            look = Look::Changed;
         }
         Err(kept_changing(meeting_id))
     }
@@ -151,12 +198,22 @@ impl MeetingEngine {
         Ok(saved.then_some(after))
     }
 
-    /// A snapshot of the meeting for rendering a GET.
+    /// A snapshot of the meeting for rendering a GET: always checked against the store.
     pub async fn read(&self, meeting_id: &str) -> ServiceResult<MeetingRecord> {
         let slot = self.slot(meeting_id);
-        let mut guard = slot.record.lock().await;
-        let record = self.current(guard.take(), meeting_id).await?;
-        *guard = Some(record.clone());
+        let mut copy = slot.copy.lock().await;
+        let (record, look) = match self.current(copy.record.take(), meeting_id, false).await {
+            Ok(found) => found,
+            Err(e) => {
+                // No slot stays behind for a meeting that does not exist (a join may name any).
+                drop(copy);
+                drop(slot);
+                self.forget_if_unused(meeting_id);
+                return Err(e);
+            }
+        };
+        copy.trusted = copy.trusted && look == Look::Current;
+        copy.record = Some(record.clone());
         Ok(record)
     }
 
@@ -170,15 +227,25 @@ impl MeetingEngine {
     ) -> ServiceResult<T> {
         let started = std::time::Instant::now();
         let slot = self.slot(meeting_id);
-        let mut guard = slot.record.lock().await;
+        let mut copy = slot.copy.lock().await;
+        // Whether this command met another node's write; the next one checks first if so.
+        let mut interfered = false;
         for _ in 0..ATTEMPTS {
-            let before = self.current(guard.take(), meeting_id).await?;
+            let trust = copy.trusted && !interfered;
+            let (before, look) = self.current(copy.record.take(), meeting_id, trust).await?;
+            interfered |= look == Look::Changed;
             let mut after = before.clone();
             let now = self.clock.now_ms();
             let (out, notices) = match change(&mut after, now) {
                 Ok(done) => done,
                 Err(e) => {
-                    *guard = Some(before);
+                    copy.record = Some(before);
+                    if look == Look::Trusted {
+                        // Refused by an unchecked copy: decide on a checked one.
+                        copy.trusted = false;
+                        continue;
+                    }
+                    copy.trusted = !interfered;
                     return Err(e);
                 }
             };
@@ -189,6 +256,7 @@ impl MeetingEngine {
                 let events = project(&after, &first);
                 let appended = events.len();
                 if !self.store.save_meeting(&after, &before.meeting, events, now).await? {
+                    interfered = true;
                     continue;
                 }
                 self.metrics.events_appended(appended);
@@ -201,7 +269,7 @@ impl MeetingEngine {
                 // joiner's `completed` came as late as the whole fan-out).
                 tokio::task::yield_now().await;
                 // Now everyone else.
-                *guard = match self.append_pending(after).await {
+                copy.record = match self.append_pending(after).await {
                     Ok(done) => done,
                     Err(e) => {
                         // The pending notices are stored; the next command completes them.
@@ -209,6 +277,7 @@ impl MeetingEngine {
                         None
                     }
                 };
+                copy.trusted = !interfered && copy.record.is_some();
                 return Ok(out);
             }
             let mut notices = first;
@@ -217,12 +286,15 @@ impl MeetingEngine {
             forget_ended(&mut after, now);
             let appended = events.len();
             if self.store.save_meeting(&after, &before.meeting, events, now).await? {
-                *guard = Some(after);
+                copy.record = Some(after);
+                copy.trusted = !interfered;
                 self.metrics.events_appended(appended);
                 self.metrics.record_meeting(observed, started);
                 return Ok(out);
             }
+            interfered = true;
         }
+        copy.trusted = false;
         Err(kept_changing(meeting_id))
     }
 
@@ -239,9 +311,9 @@ impl MeetingEngine {
     /// Ends the meeting (everyone in it is disconnected with reason `Ended`) and deletes it.
     pub async fn delete(&self, meeting_id: &str) -> ServiceResult<()> {
         let slot = self.slot(meeting_id);
-        let mut guard = slot.record.lock().await;
+        let mut copy = slot.copy.lock().await;
         for _ in 0..ATTEMPTS {
-            let before = self.current(guard.take(), meeting_id).await?;
+            let (before, _) = self.current(copy.record.take(), meeting_id, false).await?;
             let mut record = before.clone();
             let version = record.meeting.version();
             let now = self.clock.now_ms();
@@ -249,7 +321,7 @@ impl MeetingEngine {
             let events: Vec<NewEvent> = project(&record, &notices);
             let (observed, appended) = (self.observe(&before, &record, &notices, now), events.len());
             if self.store.delete_meeting(meeting_id, version, events, now).await? {
-                drop(guard);
+                drop(copy);
                 self.drop_slot(meeting_id);
                 self.metrics.events_appended(appended);
                 self.metrics.record_meeting(observed, std::time::Instant::now());
