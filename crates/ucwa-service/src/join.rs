@@ -137,9 +137,12 @@ impl Services {
         {
             return Err(ServiceError::forbidden("This anonymous sign-in is for another meeting."));
         }
-        match self.store.meeting(id).await? {
-            Some(r) if r.meeting.settings().organizer_uri == organizer => Ok(id.to_owned()),
-            _ => Err(ServiceError::destination_not_found("The meeting cannot be found.")),
+        // Through the engine: its copy, checked with one round trip, is the one the join then
+        // runs on.
+        match self.meetings.read(id).await {
+            Ok(r) if r.meeting.settings().organizer_uri == organizer => Ok(id.to_owned()),
+            Ok(_) => Err(ServiceError::destination_not_found("The meeting cannot be found.")),
+            Err(e) => Err(e),
         }
     }
 
