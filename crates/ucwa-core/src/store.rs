@@ -44,6 +44,17 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A meeting as [`Store::meeting_if_changed`] found it.
+#[derive(Debug)]
+pub enum MeetingSince {
+    /// It no longer exists.
+    Gone,
+    /// Still at the version asked about.
+    Unchanged,
+    /// At another version: here it is.
+    Changed(Box<MeetingRecord>),
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// The bell this store rings after committing events.
@@ -220,8 +231,18 @@ pub trait Store: Send + Sync + 'static {
     /// its `created_ms` (a two-party conversation nobody joins is purged like an ended one).
     async fn insert_meeting(&self, record: &MeetingRecord) -> StoreResult<()>;
     async fn meeting(&self, id: &str) -> StoreResult<Option<MeetingRecord>>;
-    /// The stored version of a meeting: lets a node reuse its cached copy when unchanged.
+    /// The stored version of a meeting.
     async fn meeting_version(&self, id: &str) -> StoreResult<Option<u64>>;
+    /// The meeting if its stored version is no longer `version`: lets a node reuse its
+    /// cached copy when unchanged. The default reads the version, then the meeting if needed;
+    /// a networked store does both in one round trip.
+    async fn meeting_if_changed(&self, id: &str, version: u64) -> StoreResult<MeetingSince> {
+        Ok(match self.meeting_version(id).await? {
+            None => MeetingSince::Gone,
+            Some(stored) if stored == version => MeetingSince::Unchanged,
+            Some(_) => self.meeting(id).await?.map_or(MeetingSince::Gone, |m| MeetingSince::Changed(Box::new(m))),
+        })
+    }
     /// The `limit` most recently created meetings organized by `uri`, oldest first (not
     /// two-party conversations).
     async fn meetings_organized_by(&self, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>>;

@@ -35,6 +35,7 @@ use ucwa_core::DynStore;
 use ucwa_core::clock::DynClock;
 use ucwa_core::meeting::{Command, ConversationState, Notice, NoticeKind};
 use ucwa_core::model::{MeetingRecord, NewEvent};
+use ucwa_core::store::MeetingSince;
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::metrics::{MeetingChange, Metrics, Observed};
@@ -155,18 +156,16 @@ impl MeetingEngine {
         for _ in 0..ATTEMPTS {
             let record = match cached.take() {
                 Some(record) if trust && record.pending.is_empty() => return Ok((record, Look::Trusted)),
-                Some(record)
-                    if self.store.sees_every_write()
-                        || self.store.meeting_version(meeting_id).await? == Some(record.meeting.version()) =>
-                {
-                    record
-                }
-                copy => {
-                    if copy.is_some() {
+                Some(record) if self.store.sees_every_write() => record,
+                Some(record) => match self.store.meeting_if_changed(meeting_id, record.meeting.version()).await? {
+                    MeetingSince::Unchanged => record,
+                    MeetingSince::Changed(newer) => {
                         look = Look::Changed;
+                        *newer
                     }
-                    self.store.meeting(meeting_id).await?.ok_or_else(meeting_not_found)?
-                }
+                    MeetingSince::Gone => return Err(meeting_not_found()),
+                },
+                None => self.store.meeting(meeting_id).await?.ok_or_else(meeting_not_found)?,
             };
             if record.pending.is_empty() {
                 return Ok((record, look));

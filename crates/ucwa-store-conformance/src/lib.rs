@@ -99,6 +99,7 @@ macro_rules! store_conformance {
             meetings: [
                 a_new_meeting_reads_back_as_stored,
                 a_stale_save_loses_and_appends_nothing,
+                a_meeting_is_read_again_only_when_its_version_moved,
                 a_save_writes_only_the_sessions_that_changed,
                 forgotten_sessions_are_deleted,
                 a_meeting_is_deleted_only_at_its_version,

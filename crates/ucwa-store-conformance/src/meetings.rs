@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use ucwa_core::DynStore;
 use ucwa_core::meeting::{AccessLevel, Command, ConversationState, Meeting, MeetingSettings, Session};
 use ucwa_core::model::MeetingRecord;
-use ucwa_core::store::{SessionLocation, StoreError};
+use ucwa_core::store::{MeetingSince, SessionLocation, StoreError};
 
 use crate::support::*;
 
@@ -49,6 +49,26 @@ pub async fn a_stale_save_loses_and_appends_nothing(store: DynStore) {
     assert_eq!(store.meeting("m1").await.unwrap().as_ref(), Some(&current));
     assert!(log(&*store, "app-col").await.is_empty(), "the loser's events were not appended");
     assert_eq!(tags(&log(&*store, "app-org").await), [1]);
+}
+
+/// A node holding a copy at some version gets the meeting again, sessions and all, only
+/// when the stored version has moved; a deleted meeting is gone.
+pub async fn a_meeting_is_read_again_only_when_its_version_moved(store: DynStore) {
+    let mut current = conference("m1", T0 + DAY, T0);
+    store.insert_meeting(&current).await.unwrap();
+    let copy = current.clone();
+    assert!(matches!(store.meeting_if_changed("m1", 0).await.unwrap(), MeetingSince::Unchanged));
+    apply(&*store, &mut current, join("org", "app-org", ORGANIZER), T0).await;
+    apply(&*store, &mut current, join("col", "app-col", "sip:col@example.com"), T0).await;
+    match store.meeting_if_changed("m1", copy.meeting.version()).await.unwrap() {
+        MeetingSince::Changed(newer) => assert_eq!(*newer, current, "the meeting as stored, with both sessions"),
+        other => panic!("a copy two versions behind was {other:?}"),
+    }
+    let version = current.meeting.version();
+    assert!(matches!(store.meeting_if_changed("m1", version).await.unwrap(), MeetingSince::Unchanged));
+    assert!(store.delete_meeting("m1", version, Vec::new(), T0).await.unwrap());
+    assert!(matches!(store.meeting_if_changed("m1", version).await.unwrap(), MeetingSince::Gone));
+    assert!(matches!(store.meeting_if_changed("nope", 0).await.unwrap(), MeetingSince::Gone));
 }
 
 /// Only new and changed sessions are written. Made observable by saving against a `before`

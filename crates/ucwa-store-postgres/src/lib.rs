@@ -57,7 +57,9 @@ use ucwa_core::model::{
     PublicationChange, StoredEvent, TokenRecord, User,
 };
 use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
-use ucwa_core::store::{Purged, QuotaUsage, SessionLocation, SigninWindow, Store, StoreError, StoreResult};
+use ucwa_core::store::{
+    MeetingSince, Purged, QuotaUsage, SessionLocation, SigninWindow, Store, StoreError, StoreResult,
+};
 use ucwa_core::stored;
 
 use crate::notify::ConnectionCheck;
@@ -409,6 +411,10 @@ impl Store for PostgresStore {
 
     async fn meeting_version(&self, id: &str) -> StoreResult<Option<u64>> {
         meetings::version(&self.pool, id).await
+    }
+
+    async fn meeting_if_changed(&self, id: &str, version: u64) -> StoreResult<MeetingSince> {
+        meetings::if_changed(&self.pool, id, version).await
     }
 
     async fn meetings_organized_by(&self, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use sqlx::postgres::PgRow;
-use sqlx::{PgPool, Row};
+use sqlx::{FromRow, PgPool, Row};
 use ucwa_core::meeting::{Meeting, Session};
 use ucwa_core::model::{MeetingRecord, NewEvent};
-use ucwa_core::store::{SessionLocation, StoreError, StoreResult};
+use ucwa_core::store::{MeetingSince, SessionLocation, StoreError, StoreResult};
 use ucwa_core::stored::{self, MEETING_COLUMNS, MeetingRow, json, meeting_kind_name, to_i64};
 
 use crate::{db_error, events};
@@ -70,11 +70,53 @@ pub(crate) async fn insert(pool: &PgPool, record: &MeetingRecord) -> StoreResult
     Ok(())
 }
 
+/// One meeting (`$1`) with its sessions, in one round trip: the sessions come as two aligned
+/// arrays from one aggregate (`session_ids`, `session_states`, NULL for none), read only where
+/// `sessions_if` (an SQL condition on the meeting `m`) holds; `first` are columns before the
+/// meeting's.
+fn with_sessions(first: &str, sessions_if: &str) -> String {
+    format!(
+        "SELECT {first}{MEETING_COLUMNS}, s.ids AS session_ids, s.states AS session_states
+         FROM meetings m
+         LEFT JOIN LATERAL (SELECT array_agg(session_id) AS ids, array_agg(state) AS states
+                            FROM meeting_sessions WHERE meeting_id = m.id AND {sessions_if}) s ON TRUE
+         WHERE m.id = $1"
+    )
+}
+
+/// The meeting of a [`with_sessions`] row.
+fn record_of(row: &PgRow) -> StoreResult<MeetingRecord> {
+    let header = MeetingRow::from_row(row).map_err(db_error)?;
+    let ids: Option<Vec<String>> = row.try_get("session_ids").map_err(db_error)?;
+    let states: Option<Vec<String>> = row.try_get("session_states").map_err(db_error)?;
+    let mut sessions = BTreeMap::new();
+    for (id, state) in ids.unwrap_or_default().into_iter().zip(states.unwrap_or_default()) {
+        sessions.insert(id, stored::session(&state)?);
+    }
+    header.into_record(sessions)
+}
+
 pub(crate) async fn get(pool: &PgPool, id: &str) -> StoreResult<Option<MeetingRecord>> {
-    let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE id = $1");
-    let row: Option<MeetingRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await.map_err(db_error)?;
-    Ok(assemble(pool, row.into_iter().collect()).await?.pop())
+    static SQL: LazyLock<String> = LazyLock::new(|| with_sessions("", "TRUE"));
+    let row = sqlx::query(sqlx::AssertSqlSafe(SQL.as_str())).bind(id).fetch_optional(pool).await.map_err(db_error)?;
+    row.as_ref().map(record_of).transpose()
+}
+
+/// [`Store::meeting_if_changed`](ucwa_core::Store::meeting_if_changed) in one round trip:
+/// the version, and the sessions only when it moved.
+pub(crate) async fn if_changed(pool: &PgPool, id: &str, version: u64) -> StoreResult<MeetingSince> {
+    static SQL: LazyLock<String> = LazyLock::new(|| with_sessions("m.version <> $2 AS changed, ", "m.version <> $2"));
+    let row = sqlx::query(sqlx::AssertSqlSafe(SQL.as_str()))
+        .bind(id)
+        .bind(to_i64(version)?)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_error)?;
+    let Some(row) = row else { return Ok(MeetingSince::Gone) };
+    if !row.try_get::<bool, _>("changed").map_err(db_error)? {
+        return Ok(MeetingSince::Unchanged);
+    }
+    Ok(MeetingSince::Changed(Box::new(record_of(&row)?)))
 }
 
 pub(crate) async fn version(pool: &PgPool, id: &str) -> StoreResult<Option<u64>> {
