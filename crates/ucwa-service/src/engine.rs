@@ -155,8 +155,8 @@ impl MeetingEngine {
         let mut look = Look::Current;
         for _ in 0..ATTEMPTS {
             let record = match cached.take() {
-                Some(record) if trust && record.pending.is_empty() => return Ok((record, Look::Trusted)),
                 Some(record) if self.store.sees_every_write() => record,
+                Some(record) if trust && record.pending.is_empty() => return Ok((record, Look::Trusted)),
                 Some(record) => match self.store.meeting_if_changed(meeting_id, record.meeting.version()).await? {
                     MeetingSince::Unchanged => record,
                     MeetingSince::Changed(newer) => {
