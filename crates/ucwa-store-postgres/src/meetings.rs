@@ -2,7 +2,9 @@
 //! meeting's version. The `UPDATE ... WHERE version = $before` takes the meeting's row lock;
 //! a second node saving the same meeting waits for it, then re-checks the condition on the
 //! committed row and fails it, so exactly one of two concurrent commands wins and the other
-//! reloads and retries.
+//! reloads and retries. A meeting is read with its sessions in one statement (a `LATERAL`
+//! aggregate), and a node checking its copy gets the newer meeting in that same statement
+//! when the version moved (`if_changed`).
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
