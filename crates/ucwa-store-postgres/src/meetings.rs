@@ -2,7 +2,7 @@
 //! meeting's version. The `UPDATE ... WHERE version = $before` takes the meeting's row lock;
 //! a second node saving the same meeting waits for it, then re-checks the condition on the
 //! committed row and fails it, so exactly one of two concurrent commands wins and the other
-//! reloads and retries. A meeting is read with its sessions in one statement (a `LATERAL`
+//! reloads and retries. Meetings are read with their sessions in one statement (a `LATERAL`
 //! aggregate), and a node checking its copy gets the newer meeting in that same statement
 //! when the version moved (`if_changed`).
 
@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgPool, Row};
-use ucwa_core::meeting::{Meeting, Session};
+use ucwa_core::meeting::Meeting;
 use ucwa_core::model::{MeetingRecord, NewEvent};
 use ucwa_core::store::{MeetingSince, SessionLocation, StoreError, StoreResult};
 use ucwa_core::stored::{self, MEETING_COLUMNS, MeetingRow, json, meeting_kind_name, to_i64};
@@ -21,30 +21,6 @@ use crate::{db_error, events};
 /// The `pending` column of a record: its notices as JSON, NULL when there are none.
 fn pending_column(record: &MeetingRecord) -> StoreResult<Option<String>> {
     if record.pending.is_empty() { Ok(None) } else { json(&record.pending).map(Some) }
-}
-
-/// The meetings of `rows` with their sessions, read in one more query.
-async fn assemble(pool: &PgPool, rows: Vec<MeetingRow>) -> StoreResult<Vec<MeetingRecord>> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-    let session_rows: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT meeting_id, session_id, state FROM meeting_sessions WHERE meeting_id = ANY($1)")
-            .bind(&ids)
-            .fetch_all(pool)
-            .await
-            .map_err(db_error)?;
-    let mut sessions: BTreeMap<String, BTreeMap<String, Session>> = BTreeMap::new();
-    for (meeting_id, session_id, state) in session_rows {
-        sessions.entry(meeting_id).or_default().insert(session_id, stored::session(&state)?);
-    }
-    rows.into_iter()
-        .map(|row| {
-            let own = sessions.remove(&row.id).unwrap_or_default();
-            row.into_record(own)
-        })
-        .collect()
 }
 
 pub(crate) async fn insert(pool: &PgPool, record: &MeetingRecord) -> StoreResult<()> {
@@ -72,18 +48,24 @@ pub(crate) async fn insert(pool: &PgPool, record: &MeetingRecord) -> StoreResult
     Ok(())
 }
 
-/// One meeting (`$1`) with its sessions, in one round trip: the sessions come as two aligned
-/// arrays from one aggregate (`session_ids`, `session_states`, NULL for none), read only where
-/// `sessions_if` (an SQL condition on the meeting `m`) holds; `first` are columns before the
-/// meeting's.
-fn with_sessions(first: &str, sessions_if: &str) -> String {
+/// The meetings the query `meetings` yields (rows of [`MEETING_COLUMNS`], named `m`) with
+/// their sessions, in one round trip: the sessions come as two aligned arrays from one
+/// aggregate (`session_ids`, `session_states`, NULL for none), read only where `sessions_if`
+/// (an SQL condition on `m`) holds. `first` are columns before the meeting's, `order` ends the
+/// statement.
+fn with_sessions(first: &str, meetings: &str, sessions_if: &str, order: &str) -> String {
     format!(
-        "SELECT {first}{MEETING_COLUMNS}, s.ids AS session_ids, s.states AS session_states
-         FROM meetings m
+        "SELECT {first}m.*, s.ids AS session_ids, s.states AS session_states
+         FROM ({meetings}) m
          LEFT JOIN LATERAL (SELECT array_agg(session_id) AS ids, array_agg(state) AS states
                             FROM meeting_sessions WHERE meeting_id = m.id AND {sessions_if}) s ON TRUE
-         WHERE m.id = $1"
+         {order}"
     )
+}
+
+/// The one meeting `$1`, for [`with_sessions`].
+fn the_meeting() -> String {
+    format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE id = $1")
 }
 
 /// The meeting of a [`with_sessions`] row.
@@ -99,7 +81,7 @@ fn record_of(row: &PgRow) -> StoreResult<MeetingRecord> {
 }
 
 pub(crate) async fn get(pool: &PgPool, id: &str) -> StoreResult<Option<MeetingRecord>> {
-    static SQL: LazyLock<String> = LazyLock::new(|| with_sessions("", "TRUE"));
+    static SQL: LazyLock<String> = LazyLock::new(|| with_sessions("", &the_meeting(), "TRUE", ""));
     let row = sqlx::query(sqlx::AssertSqlSafe(SQL.as_str())).bind(id).fetch_optional(pool).await.map_err(db_error)?;
     row.as_ref().map(record_of).transpose()
 }
@@ -107,7 +89,8 @@ pub(crate) async fn get(pool: &PgPool, id: &str) -> StoreResult<Option<MeetingRe
 /// [`Store::meeting_if_changed`](ucwa_core::Store::meeting_if_changed) in one round trip:
 /// the version, and the sessions only when it moved.
 pub(crate) async fn if_changed(pool: &PgPool, id: &str, version: u64) -> StoreResult<MeetingSince> {
-    static SQL: LazyLock<String> = LazyLock::new(|| with_sessions("m.version <> $2 AS changed, ", "m.version <> $2"));
+    static SQL: LazyLock<String> =
+        LazyLock::new(|| with_sessions("m.version <> $2 AS changed, ", &the_meeting(), "m.version <> $2", ""));
     let row = sqlx::query(sqlx::AssertSqlSafe(SQL.as_str()))
         .bind(id)
         .bind(to_i64(version)?)
@@ -132,29 +115,34 @@ pub(crate) async fn version(pool: &PgPool, id: &str) -> StoreResult<Option<u64>>
 
 pub(crate) async fn organized_by(pool: &PgPool, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
     // Newest first in the query (so the limit keeps the newest), oldest first out.
-    let sql = format!(
-        "SELECT * FROM (SELECT {MEETING_COLUMNS} FROM meetings WHERE organizer_uri = $1 AND kind = 'Conference'
-                        ORDER BY created_ms DESC, id DESC LIMIT $2) newest
-         ORDER BY created_ms, id"
-    );
-    let rows: Vec<MeetingRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let newest = format!(
+            "SELECT {MEETING_COLUMNS} FROM meetings WHERE organizer_uri = $1 AND kind = 'Conference'
+             ORDER BY created_ms DESC, id DESC LIMIT $2"
+        );
+        with_sessions("", &newest, "TRUE", "ORDER BY m.created_ms, m.id")
+    });
+    let rows = sqlx::query(sqlx::AssertSqlSafe(SQL.as_str()))
         .bind(uri)
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await
         .map_err(db_error)?;
-    assemble(pool, rows).await
+    rows.iter().map(record_of).collect()
 }
 
 pub(crate) async fn after(pool: &PgPool, after_id: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
-    let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE id > $1 ORDER BY id LIMIT $2");
-    let rows: Vec<MeetingRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let page = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE id > $1 ORDER BY id LIMIT $2");
+        with_sessions("", &page, "TRUE", "ORDER BY m.id")
+    });
+    let rows = sqlx::query(sqlx::AssertSqlSafe(SQL.as_str()))
         .bind(after_id)
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await
         .map_err(db_error)?;
-    assemble(pool, rows).await
+    rows.iter().map(record_of).collect()
 }
 
 /// Saves a meeting in one statement (one round trip): the compare-and-swap on the version
