@@ -139,11 +139,10 @@ impl Services {
         }
         // Through the engine: its copy, checked with one round trip, is the one the join then
         // runs on.
-        match self.meetings.read(id).await {
-            Ok(r) if r.meeting.settings().organizer_uri == organizer => Ok(id.to_owned()),
-            Ok(_) => Err(ServiceError::destination_not_found("The meeting cannot be found.")),
-            Err(e) => Err(e),
+        if self.meetings.read(id).await?.meeting.settings().organizer_uri != organizer {
+            return Err(ServiceError::destination_not_found("The meeting cannot be found."));
         }
+        Ok(id.to_owned())
     }
 
     /// The join of a new session `session_id` of `app`.

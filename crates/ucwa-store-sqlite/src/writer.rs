@@ -46,11 +46,10 @@ pub(crate) struct Writer {
 /// A rusqlite error as a [`StoreError`]: the database busy or locked past the busy timeout
 /// (another process holds the write lock) may pass; anything else is a failure.
 pub(crate) fn sql_error(e: rusqlite::Error) -> StoreError {
-    match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-            StoreError::Unavailable(e.to_string())
-        }
-        _ => StoreError::Failed(e.to_string()),
+    if e.sqlite_error().is_some_and(|f| is_busy(f.extended_code)) {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Failed(e.to_string())
     }
 }
 
