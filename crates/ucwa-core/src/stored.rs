@@ -149,7 +149,13 @@ pub fn to_i64(v: u64) -> StoreResult<i64> {
 /// database's own error code (a SQLSTATE, or SQLite's result code).
 #[cfg(feature = "sqlx")]
 pub fn sqlx_error(e: sqlx::Error, transient: impl Fn(&str) -> bool) -> StoreError {
-    let passes = match &e {
+    if sqlx_passes(&e, transient) { StoreError::Unavailable(e.to_string()) } else { StoreError::Failed(e.to_string()) }
+}
+
+/// Whether [`sqlx_error`] makes `e` [`StoreError::Unavailable`].
+#[cfg(feature = "sqlx")]
+pub fn sqlx_passes(e: &sqlx::Error, transient: impl Fn(&str) -> bool) -> bool {
+    match e {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolTimedOut
@@ -157,8 +163,7 @@ pub fn sqlx_error(e: sqlx::Error, transient: impl Fn(&str) -> bool) -> StoreErro
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(d) => d.code().is_some_and(|code| transient(&code)),
         _ => false,
-    };
-    if passes { StoreError::Unavailable(e.to_string()) } else { StoreError::Failed(e.to_string()) }
+    }
 }
 
 /// A value as the JSON text a column keeps.

@@ -45,12 +45,13 @@ use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::{FromRow, PgPool, Postgres, Row, Transaction};
+use sqlx::{FromRow, Postgres, Row, Transaction};
 use ucwa_core::channel::Priority;
 use ucwa_core::model::{DeliveredBatch, NewEvent, StoredEvent};
 use ucwa_core::store::{StoreError, StoreResult};
 use ucwa_core::stored::to_i64;
 
+use crate::pool::Db;
 use crate::{db_error, notify};
 
 /// Locks the rows of `ids` in id order until the transaction ends; returns those active.
@@ -231,7 +232,7 @@ struct EventRow {
     body: String,
 }
 
-pub(crate) async fn after(pool: &PgPool, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
+pub(crate) async fn after(pool: &Db, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
     let rows: Vec<EventRow> = sqlx::query_as(
         "SELECT seq, priority, created_ms, sender_rel, sender_href, body FROM events
          WHERE app_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
@@ -257,7 +258,7 @@ pub(crate) async fn after(pool: &PgPool, app_id: &str, after_seq: i64, limit: u3
 }
 
 pub(crate) async fn save_batch(
-    pool: &PgPool,
+    pool: &Db,
     app_id: &str,
     batch: &DeliveredBatch,
     previous_no: u64,
@@ -336,7 +337,7 @@ const DELETE_ACKNOWLEDGED: &str = "WITH pending AS (
 /// waits for (5 ms a pass in the join benchmark). Kept as a subquery, the only plan is a
 /// nested loop of primary-key range scans.
 /// Returns how many events it deleted.
-pub(crate) async fn delete_acknowledged(pool: &PgPool, limit: u32) -> StoreResult<u64> {
+pub(crate) async fn delete_acknowledged(pool: &Db, limit: u32) -> StoreResult<u64> {
     let deleted: (i64,) = sqlx::query_as(DELETE_ACKNOWLEDGED)
         .bind(i64::from(limit) / APPLICATION_COST + 1)
         .bind(i64::from(limit))

@@ -36,6 +36,7 @@
 mod events;
 mod meetings;
 mod notify;
+mod pool;
 mod presence;
 mod retention;
 pub mod scratch;
@@ -47,7 +48,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 use ucwa_core::Doorbell;
 use ucwa_core::channel::ChannelParams;
 use ucwa_core::credentials::new_id;
@@ -63,6 +64,7 @@ use ucwa_core::store::{
 use ucwa_core::stored;
 
 use crate::notify::ConnectionCheck;
+use crate::pool::Db;
 
 /// Connections per node unless told otherwise (`--database-pool-size`). Each request holds
 /// one for a query or a short transaction (never while parked); the listener has its own.
@@ -98,7 +100,7 @@ pub fn is_postgres_url(url: &str) -> bool {
 
 /// The PostgreSQL implementation of [`Store`].
 pub struct PostgresStore {
-    pool: PgPool,
+    pool: Db,
     doorbell: Arc<Doorbell>,
     /// This process's name in `NOTIFY` payloads, so it skips the notifications of its own
     /// commits (it has rung for them already).
@@ -113,10 +115,17 @@ pub struct PostgresStore {
 /// `statement_timeout` in the URL) and a read-only transaction (`25006`: a failover has made
 /// the server a node still reaches a standby).
 fn db_error(e: sqlx::Error) -> StoreError {
-    stored::sqlx_error(e, |code| {
-        code.starts_with("08")
-            || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01" | "55P03" | "57014" | "25006")
-    })
+    stored::sqlx_error(e, transient)
+}
+
+/// Whether [`db_error`] makes `e` unavailable (worth trying again in a moment).
+fn passes(e: &sqlx::Error) -> bool {
+    stored::sqlx_passes(e, transient)
+}
+
+fn transient(code: &str) -> bool {
+    code.starts_with("08")
+        || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01" | "55P03" | "57014" | "25006")
 }
 
 /// Acknowledged events deleted per transaction by the background upkeep, and chunks per
@@ -127,7 +136,7 @@ const ACK_CLEANUP_CHUNKS_PER_TICK: usize = 100;
 /// Background upkeep, every second: deletes acknowledged events (kept off the delivery path,
 /// see `events::save_batch`), chunk by chunk until none are left. Every node runs it; nodes
 /// split the work (`events::delete_acknowledged`).
-async fn maintenance(pool: PgPool) {
+async fn maintenance(pool: Db) {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -135,6 +144,7 @@ async fn maintenance(pool: PgPool) {
         if pool.is_closed() {
             return;
         }
+        pool.close_idle();
         for _ in 0..ACK_CLEANUP_CHUNKS_PER_TICK {
             match events::delete_acknowledged(&pool, ACK_CLEANUP_CHUNK).await {
                 Ok(0) => break,
@@ -160,27 +170,16 @@ impl PostgresStore {
     pub async fn open_with(url: &str, settings: PoolSettings) -> StoreResult<Self> {
         let options = PgConnectOptions::from_str(url).map_err(db_error)?.application_name("ucwa-server");
         let check = Arc::new(ConnectionCheck::new());
-        let pool_check = check.clone();
-        let pool = PgPoolOptions::new()
-            .max_connections(settings.size.max(1))
-            .test_before_acquire(false)
-            .before_acquire(move |conn, meta| {
-                let needed = pool_check.needed(meta.age, meta.idle_for);
-                Box::pin(async move {
-                    if needed {
-                        sqlx::Connection::ping(conn).await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .acquire_timeout(settings.wait)
-            .connect_with(options.clone())
-            .await
-            .map_err(db_error)?;
+        let pool = Db::new(options.clone(), check.clone(), settings.size as usize, settings.wait).map_err(db_error)?;
+        // Opened now, so a database that cannot be reached is noticed at start.
+        let mut conn = pool.acquire().await.map_err(db_error)?;
         sqlx::migrate!("./migrations")
-            .run(&pool)
+            // `run` on a `&mut PgConnection` makes `open`'s future not `Send` (sqlx's
+            // "`Acquire` is not general enough"); `run_direct` is sqlx's way around it.
+            .run_direct(None, &mut *conn, false)
             .await
             .map_err(|e| StoreError::Failed(format!("migration failed: {e}")))?;
+        drop(conn);
         let doorbell = Arc::new(Doorbell::new());
         let node = new_id();
         let mut background = notify::Listener::start(&pool, options, node.clone(), doorbell.clone(), check).await?;
@@ -536,6 +535,6 @@ impl Store for PostgresStore {
         for task in &self.background {
             task.abort();
         }
-        self.pool.close().await;
+        self.pool.close();
     }
 }

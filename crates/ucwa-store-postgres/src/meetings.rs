@@ -10,12 +10,13 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use sqlx::postgres::PgRow;
-use sqlx::{FromRow, PgPool, Row};
+use sqlx::{FromRow, Row};
 use ucwa_core::meeting::Meeting;
 use ucwa_core::model::{MeetingRecord, NewEvent};
 use ucwa_core::store::{MeetingSince, SessionLocation, StoreError, StoreResult};
 use ucwa_core::stored::{self, MEETING_COLUMNS, MeetingRow, json, meeting_kind_name, to_i64};
 
+use crate::pool::Db;
 use crate::{db_error, events};
 
 /// The `pending` column of a record: its notices as JSON, NULL when there are none.
@@ -23,7 +24,7 @@ fn pending_column(record: &MeetingRecord) -> StoreResult<Option<String>> {
     if record.pending.is_empty() { Ok(None) } else { json(&record.pending).map(Some) }
 }
 
-pub(crate) async fn insert(pool: &PgPool, record: &MeetingRecord) -> StoreResult<()> {
+pub(crate) async fn insert(pool: &Db, record: &MeetingRecord) -> StoreResult<()> {
     let m = &record.meeting;
     sqlx::query(
         "INSERT INTO meetings (id, organizer_uri, settings, ended, version, settings_revision, join_url, created_ms,
@@ -80,7 +81,7 @@ fn record_of(row: &PgRow) -> StoreResult<MeetingRecord> {
     header.into_record(sessions)
 }
 
-pub(crate) async fn get(pool: &PgPool, id: &str) -> StoreResult<Option<MeetingRecord>> {
+pub(crate) async fn get(pool: &Db, id: &str) -> StoreResult<Option<MeetingRecord>> {
     static SQL: LazyLock<String> = LazyLock::new(|| with_sessions("", &the_meeting(), "TRUE", ""));
     let row = sqlx::query(sqlx::AssertSqlSafe(SQL.as_str())).bind(id).fetch_optional(pool).await.map_err(db_error)?;
     row.as_ref().map(record_of).transpose()
@@ -88,7 +89,7 @@ pub(crate) async fn get(pool: &PgPool, id: &str) -> StoreResult<Option<MeetingRe
 
 /// [`Store::meeting_if_changed`](ucwa_core::Store::meeting_if_changed) in one round trip:
 /// the version, and the sessions only when it moved.
-pub(crate) async fn if_changed(pool: &PgPool, id: &str, version: u64) -> StoreResult<MeetingSince> {
+pub(crate) async fn if_changed(pool: &Db, id: &str, version: u64) -> StoreResult<MeetingSince> {
     static SQL: LazyLock<String> =
         LazyLock::new(|| with_sessions("m.version <> $2 AS changed, ", &the_meeting(), "m.version <> $2", ""));
     let row = sqlx::query(sqlx::AssertSqlSafe(SQL.as_str()))
@@ -104,7 +105,7 @@ pub(crate) async fn if_changed(pool: &PgPool, id: &str, version: u64) -> StoreRe
     Ok(MeetingSince::Changed(Box::new(record_of(&row)?)))
 }
 
-pub(crate) async fn version(pool: &PgPool, id: &str) -> StoreResult<Option<u64>> {
+pub(crate) async fn version(pool: &Db, id: &str) -> StoreResult<Option<u64>> {
     let row: Option<(i64,)> = sqlx::query_as("SELECT version FROM meetings WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
@@ -113,7 +114,7 @@ pub(crate) async fn version(pool: &PgPool, id: &str) -> StoreResult<Option<u64>>
     Ok(row.and_then(|(v,)| u64::try_from(v).ok()))
 }
 
-pub(crate) async fn organized_by(pool: &PgPool, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
+pub(crate) async fn organized_by(pool: &Db, uri: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
     // Newest first in the query (so the limit keeps the newest), oldest first out.
     static SQL: LazyLock<String> = LazyLock::new(|| {
         let newest = format!(
@@ -131,7 +132,7 @@ pub(crate) async fn organized_by(pool: &PgPool, uri: &str, limit: u32) -> StoreR
     rows.iter().map(record_of).collect()
 }
 
-pub(crate) async fn after(pool: &PgPool, after_id: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
+pub(crate) async fn after(pool: &Db, after_id: &str, limit: u32) -> StoreResult<Vec<MeetingRecord>> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         let page = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE id > $1 ORDER BY id LIMIT $2");
         with_sessions("", &page, "TRUE", "ORDER BY m.id")
@@ -151,7 +152,7 @@ pub(crate) async fn after(pool: &PgPool, after_id: &str, limit: u32) -> StoreRes
 /// the order `events.rs` requires). Returns the applications to ring, or `None` when the
 /// version check failed (then nothing was written).
 pub(crate) async fn save(
-    pool: &PgPool,
+    pool: &Db,
     node: &str,
     after: &MeetingRecord,
     before: &Meeting,
@@ -254,7 +255,7 @@ pub(crate) async fn save(
 /// Deletes a meeting still at `version` (its sessions go with it, `ON DELETE CASCADE`) and
 /// appends `new_events` in one statement, like [`save`]. `None` when the version check failed.
 pub(crate) async fn delete(
-    pool: &PgPool,
+    pool: &Db,
     node: &str,
     id: &str,
     version: u64,
@@ -292,7 +293,7 @@ fn rung_if_saved(row: &PgRow) -> StoreResult<Option<Vec<String>>> {
     Ok(Some(row.try_get("rung").map_err(db_error)?))
 }
 
-pub(crate) async fn location(pool: &PgPool, session_id: &str) -> StoreResult<Option<SessionLocation>> {
+pub(crate) async fn location(pool: &Db, session_id: &str) -> StoreResult<Option<SessionLocation>> {
     let row: Option<SessionLocation> =
         sqlx::query_as("SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE session_id = $1")
             .bind(session_id)
@@ -302,11 +303,7 @@ pub(crate) async fn location(pool: &PgPool, session_id: &str) -> StoreResult<Opt
     Ok(row)
 }
 
-pub(crate) async fn of_operation(
-    pool: &PgPool,
-    app_id: &str,
-    operation_id: &str,
-) -> StoreResult<Option<SessionLocation>> {
+pub(crate) async fn of_operation(pool: &Db, app_id: &str, operation_id: &str) -> StoreResult<Option<SessionLocation>> {
     let row: Option<SessionLocation> = sqlx::query_as(
         "SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE app_id = $1 AND operation_id = $2 LIMIT 1",
     )
@@ -318,7 +315,7 @@ pub(crate) async fn of_operation(
     Ok(row)
 }
 
-pub(crate) async fn of_application(pool: &PgPool, app_id: &str) -> StoreResult<Vec<SessionLocation>> {
+pub(crate) async fn of_application(pool: &Db, app_id: &str) -> StoreResult<Vec<SessionLocation>> {
     let rows: Vec<SessionLocation> =
         sqlx::query_as("SELECT session_id, meeting_id, app_id FROM meeting_sessions WHERE app_id = $1 AND live")
             .bind(app_id)
@@ -328,7 +325,7 @@ pub(crate) async fn of_application(pool: &PgPool, app_id: &str) -> StoreResult<V
     Ok(rows)
 }
 
-pub(crate) async fn due(pool: &PgPool, now_ms: i64) -> StoreResult<Vec<String>> {
+pub(crate) async fn due(pool: &Db, now_ms: i64) -> StoreResult<Vec<String>> {
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT id FROM meetings WHERE next_deadline_ms <= $1
          UNION SELECT id FROM meetings WHERE pending IS NOT NULL LIMIT 1000",

@@ -33,11 +33,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use ucwa_core::Doorbell;
 use ucwa_core::store::StoreResult;
 
 use crate::db_error;
+use crate::pool::Db;
 
 /// The notification channel.
 pub(crate) const CHANNEL: &str = "ucwa_events";
@@ -142,7 +143,7 @@ impl Listener {
     /// spawns the task that rings `doorbell` and reports losses to `check`, plus the
     /// heartbeat sent through `pool`.
     pub(crate) async fn start(
-        pool: &PgPool,
+        pool: &Db,
         options: PgConnectOptions,
         node: String,
         doorbell: Arc<Doorbell>,
@@ -216,7 +217,7 @@ impl Listener {
 }
 
 /// Notifies this node's own listener every [`HEARTBEAT`] (an empty payload rings nothing).
-async fn heartbeat(pool: PgPool, node: String) {
+async fn heartbeat(pool: Db, node: String) {
     let payload = format!("{node}|");
     let mut ticker = tokio::time::interval(HEARTBEAT);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -5,15 +5,16 @@
 //! watchers' `NOTIFY` leaves at commit); the per-application cap on live subscriptions is
 //! counted under the application's row lock, so two nodes adding at once cannot both pass it.
 
-use sqlx::{FromRow, PgPool, Postgres, Transaction};
+use sqlx::{Connection, FromRow, Postgres, Transaction};
 use ucwa_core::model::{NewEvent, PresenceSubscription, Publication, PublicationChange, User};
 use ucwa_core::store::StoreResult;
 
+use crate::pool::Db;
 use crate::{db_error, events};
 
 /// Users whose display name or URI contains `query` (letter case ignored), by name.
 /// `strpos` rather than `LIKE`, so `%` and `_` in a query are plain characters.
-pub(crate) async fn search_users(pool: &PgPool, query: &str, limit: u32) -> StoreResult<Vec<User>> {
+pub(crate) async fn search_users(pool: &Db, query: &str, limit: u32) -> StoreResult<Vec<User>> {
     let rows: Vec<User> = sqlx::query_as(
         "SELECT uri, display_name, password_hash FROM users
          WHERE $1 = '' OR strpos(lower(display_name), lower($1)) > 0 OR strpos(lower(uri), lower($1)) > 0
@@ -27,7 +28,7 @@ pub(crate) async fn search_users(pool: &PgPool, query: &str, limit: u32) -> Stor
     Ok(rows)
 }
 
-pub(crate) async fn publication(pool: &PgPool, uri: &str) -> StoreResult<Publication> {
+pub(crate) async fn publication(pool: &Db, uri: &str) -> StoreResult<Publication> {
     let row: Option<Publication> =
         sqlx::query_as("SELECT availability, note, location FROM publications WHERE uri = $1")
             .bind(uri)
@@ -40,7 +41,7 @@ pub(crate) async fn publication(pool: &PgPool, uri: &str) -> StoreResult<Publica
 /// Applies `change` and appends `new_events` in one transaction; returns the applications
 /// to ring.
 pub(crate) async fn publish(
-    pool: &PgPool,
+    pool: &Db,
     node: &str,
     uri: &str,
     change: &PublicationChange,
@@ -52,7 +53,8 @@ pub(crate) async fn publish(
         PublicationChange::Note(v) => ("note", v),
         PublicationChange::Location(v) => ("location", v),
     };
-    let mut tx = pool.begin().await.map_err(db_error)?;
+    let mut conn = pool.acquire().await.map_err(db_error)?;
+    let mut tx = conn.begin().await.map_err(db_error)?;
     // `column` is one of three fixed names above, never input.
     let sql = format!(
         "INSERT INTO publications (uri, {column}, updated_ms) VALUES ($1, $2, $3)
@@ -91,12 +93,13 @@ async fn add_members(tx: &mut Transaction<'_, Postgres>, id: &str, uris: &[Strin
 }
 
 pub(crate) async fn insert_subscription(
-    pool: &PgPool,
+    pool: &Db,
     subscription: &PresenceSubscription,
     max_live: u32,
     now_ms: i64,
 ) -> StoreResult<bool> {
-    let mut tx = pool.begin().await.map_err(db_error)?;
+    let mut conn = pool.acquire().await.map_err(db_error)?;
+    let mut tx = conn.begin().await.map_err(db_error)?;
     // The application's row lock serialises the count and the insert across nodes.
     let live: Option<i64> = sqlx::query_scalar(
         "SELECT (SELECT COUNT(*) FROM presence_subscriptions WHERE app_id = a.id AND expires_ms > $2)
@@ -131,7 +134,7 @@ struct SubscriptionRow {
     uris: Vec<String>,
 }
 
-pub(crate) async fn subscriptions(pool: &PgPool, app_id: &str, now_ms: i64) -> StoreResult<Vec<PresenceSubscription>> {
+pub(crate) async fn subscriptions(pool: &Db, app_id: &str, now_ms: i64) -> StoreResult<Vec<PresenceSubscription>> {
     let rows: Vec<SubscriptionRow> = sqlx::query_as(
         "SELECT s.id, s.app_id, s.expires_ms,
                 ARRAY(SELECT m.uri FROM presence_subscription_members m WHERE m.subscription_id = s.id
@@ -151,14 +154,15 @@ pub(crate) async fn subscriptions(pool: &PgPool, app_id: &str, now_ms: i64) -> S
 }
 
 pub(crate) async fn update_subscription(
-    pool: &PgPool,
+    pool: &Db,
     app_id: &str,
     id: &str,
     expires_ms: Option<i64>,
     uris: &[String],
     now_ms: i64,
 ) -> StoreResult<bool> {
-    let mut tx = pool.begin().await.map_err(db_error)?;
+    let mut conn = pool.acquire().await.map_err(db_error)?;
+    let mut tx = conn.begin().await.map_err(db_error)?;
     let live: Option<i32> = sqlx::query_scalar(
         "SELECT 1 FROM presence_subscriptions WHERE id = $1 AND app_id = $2 AND expires_ms > $3 FOR UPDATE",
     )
@@ -184,7 +188,7 @@ pub(crate) async fn update_subscription(
     Ok(true)
 }
 
-pub(crate) async fn delete_subscription(pool: &PgPool, app_id: &str, id: &str) -> StoreResult<bool> {
+pub(crate) async fn delete_subscription(pool: &Db, app_id: &str, id: &str) -> StoreResult<bool> {
     let done = sqlx::query("DELETE FROM presence_subscriptions WHERE id = $1 AND app_id = $2")
         .bind(id)
         .bind(app_id)
@@ -194,7 +198,7 @@ pub(crate) async fn delete_subscription(pool: &PgPool, app_id: &str, id: &str) -
     Ok(done.rows_affected() == 1)
 }
 
-pub(crate) async fn watchers(pool: &PgPool, uri: &str, now_ms: i64) -> StoreResult<Vec<String>> {
+pub(crate) async fn watchers(pool: &Db, uri: &str, now_ms: i64) -> StoreResult<Vec<String>> {
     sqlx::query_scalar(
         "SELECT DISTINCT s.app_id FROM presence_subscription_members m
          JOIN presence_subscriptions s ON s.id = m.subscription_id
@@ -209,7 +213,7 @@ pub(crate) async fn watchers(pool: &PgPool, uri: &str, now_ms: i64) -> StoreResu
     .map_err(db_error)
 }
 
-pub(crate) async fn purge_expired(pool: &PgPool, now_ms: i64) -> StoreResult<u64> {
+pub(crate) async fn purge_expired(pool: &Db, now_ms: i64) -> StoreResult<u64> {
     let done = sqlx::query("DELETE FROM presence_subscriptions WHERE expires_ms <= $1")
         .bind(now_ms)
         .execute(pool)

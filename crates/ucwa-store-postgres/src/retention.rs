@@ -8,12 +8,13 @@
 //! appended to) is left for the next step. The purge conditions are re-checked on the
 //! locked row, so a meeting someone joined meanwhile is not deleted.
 
-use sqlx::PgPool;
+use sqlx::Connection;
 use ucwa_core::store::{Purged, StoreResult};
 
 use crate::db_error;
+use crate::pool::Db;
 
-pub(crate) async fn purge_finished(pool: &PgPool, before_ms: i64, limit: u32) -> StoreResult<Purged> {
+pub(crate) async fn purge_finished(pool: &Db, before_ms: i64, limit: u32) -> StoreResult<Purged> {
     let limit = i64::from(limit);
     let meetings = sqlx::query(
         "DELETE FROM meetings WHERE id IN
@@ -60,8 +61,9 @@ pub(crate) async fn purge_finished(pool: &PgPool, before_ms: i64, limit: u32) ->
 
 /// Expired applications not polled since before `before_ms` and without live sessions (those
 /// are reported as stranded instead), with their events.
-async fn purge_applications(pool: &PgPool, before_ms: i64, limit: i64) -> StoreResult<u64> {
-    let mut tx = pool.begin().await.map_err(db_error)?;
+async fn purge_applications(pool: &Db, before_ms: i64, limit: i64) -> StoreResult<u64> {
+    let mut conn = pool.acquire().await.map_err(db_error)?;
+    let mut tx = conn.begin().await.map_err(db_error)?;
     // The rows first: their locks keep appenders out, who then find no application.
     let gone: Vec<(String,)> = sqlx::query_as(
         "DELETE FROM applications WHERE id IN

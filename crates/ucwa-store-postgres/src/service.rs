@@ -14,14 +14,15 @@
 //! become claimable when the lease expires: another node resumes from the head of the outbox,
 //! in order (at least once: a batch in flight when the node died is sent again).
 
-use sqlx::PgPool;
+use sqlx::Connection;
 use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
 use ucwa_core::store::{StoreError, StoreResult};
 use ucwa_core::stored::{FailureRow, ROUTE_COLUMNS, RouteRow, SERVICE_APP_COLUMNS, ServiceAppRow};
 
 use crate::db_error;
+use crate::pool::Db;
 
-pub(crate) async fn upsert_service_app(pool: &PgPool, app: &ServiceApp) -> StoreResult<bool> {
+pub(crate) async fn upsert_service_app(pool: &Db, app: &ServiceApp) -> StoreResult<bool> {
     // `xmax = 0` holds for a row this statement inserted, not for one it updated.
     let (created,): (bool,) = sqlx::query_as(
         "INSERT INTO service_apps (uri, display_name, secret_hash, signing_key, callback_url, created_ms, domains)
@@ -43,20 +44,20 @@ pub(crate) async fn upsert_service_app(pool: &PgPool, app: &ServiceApp) -> Store
     Ok(created)
 }
 
-pub(crate) async fn find_service_app(pool: &PgPool, uri: &str) -> StoreResult<Option<ServiceApp>> {
+pub(crate) async fn find_service_app(pool: &Db, uri: &str) -> StoreResult<Option<ServiceApp>> {
     let sql = format!("SELECT {SERVICE_APP_COLUMNS} FROM service_apps WHERE uri = $1");
     let row: Option<ServiceAppRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(uri).fetch_optional(pool).await.map_err(db_error)?;
     Ok(row.map(ServiceApp::from))
 }
 
-pub(crate) async fn list_service_apps(pool: &PgPool) -> StoreResult<Vec<ServiceApp>> {
+pub(crate) async fn list_service_apps(pool: &Db) -> StoreResult<Vec<ServiceApp>> {
     let sql = format!("SELECT {SERVICE_APP_COLUMNS} FROM service_apps ORDER BY uri");
     let rows: Vec<ServiceAppRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await.map_err(db_error)?;
     Ok(rows.into_iter().map(ServiceApp::from).collect())
 }
 
-pub(crate) async fn insert_route(pool: &PgPool, route: &CallbackRoute) -> StoreResult<()> {
+pub(crate) async fn insert_route(pool: &Db, route: &CallbackRoute) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO callback_routes (session_id, app_id, url, context, base_uri, next_attempt_ms, created_ms)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -74,8 +75,9 @@ pub(crate) async fn insert_route(pool: &PgPool, route: &CallbackRoute) -> StoreR
     Ok(())
 }
 
-pub(crate) async fn delete_route(pool: &PgPool, session_id: &str) -> StoreResult<()> {
-    let mut tx = pool.begin().await.map_err(db_error)?;
+pub(crate) async fn delete_route(pool: &Db, session_id: &str) -> StoreResult<()> {
+    let mut conn = pool.acquire().await.map_err(db_error)?;
+    let mut tx = conn.begin().await.map_err(db_error)?;
     for sql in
         ["DELETE FROM callback_outbox WHERE session_id = $1", "DELETE FROM callback_routes WHERE session_id = $1"]
     {
@@ -89,7 +91,7 @@ pub(crate) async fn delete_route(pool: &PgPool, session_id: &str) -> StoreResult
 const CLAIM_LOCK: i64 = 0x7563_7761;
 
 pub(crate) async fn claim(
-    pool: &PgPool,
+    pool: &Db,
     node: &str,
     now_ms: i64,
     lease_until_ms: i64,
@@ -100,7 +102,8 @@ pub(crate) async fn claim(
     // statement), so each sees the leases the previous one took and the per-endpoint count
     // is exact. A claim is one indexed statement every POLL per node: serialising them costs
     // nothing measurable, and renewing, releasing and delivering never take this lock.
-    let mut tx = pool.begin().await.map_err(db_error)?;
+    let mut conn = pool.acquire().await.map_err(db_error)?;
+    let mut tx = conn.begin().await.map_err(db_error)?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK).execute(&mut *tx).await.map_err(db_error)?;
     let mut rows: Vec<(String, String, i64)> = sqlx::query_as(
         "WITH held AS (
@@ -137,7 +140,7 @@ pub(crate) async fn claim(
     Ok(rows.into_iter().map(|(session_id, app_id, _)| DueCallback { session_id, app_id }).collect())
 }
 
-pub(crate) async fn renew_lease(pool: &PgPool, session_id: &str, node: &str, lease_until_ms: i64) -> StoreResult<bool> {
+pub(crate) async fn renew_lease(pool: &Db, session_id: &str, node: &str, lease_until_ms: i64) -> StoreResult<bool> {
     let renewed =
         sqlx::query("UPDATE callback_routes SET lease_until_ms = $3 WHERE session_id = $1 AND lease_owner = $2")
             .bind(session_id)
@@ -150,7 +153,7 @@ pub(crate) async fn renew_lease(pool: &PgPool, session_id: &str, node: &str, lea
     Ok(renewed == 1)
 }
 
-pub(crate) async fn release_lease(pool: &PgPool, session_id: &str, node: &str) -> StoreResult<()> {
+pub(crate) async fn release_lease(pool: &Db, session_id: &str, node: &str) -> StoreResult<()> {
     sqlx::query(
         "UPDATE callback_routes SET lease_owner = NULL, lease_until_ms = 0 WHERE session_id = $1 AND lease_owner = $2",
     )
@@ -162,7 +165,7 @@ pub(crate) async fn release_lease(pool: &PgPool, session_id: &str, node: &str) -
     Ok(())
 }
 
-async fn route(pool: &PgPool, session_id: &str) -> StoreResult<Option<CallbackRoute>> {
+async fn route(pool: &Db, session_id: &str) -> StoreResult<Option<CallbackRoute>> {
     let sql = format!("SELECT {ROUTE_COLUMNS} FROM callback_routes WHERE session_id = $1");
     let row: Option<RouteRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(session_id).fetch_optional(pool).await.map_err(db_error)?;
@@ -170,7 +173,7 @@ async fn route(pool: &PgPool, session_id: &str) -> StoreResult<Option<CallbackRo
 }
 
 pub(crate) async fn batch(
-    pool: &PgPool,
+    pool: &Db,
     session_id: &str,
     limit: u32,
 ) -> StoreResult<Option<(CallbackRoute, Vec<OutboxItem>)>> {
@@ -195,13 +198,9 @@ pub(crate) async fn batch(
     Ok(Some((route, items)))
 }
 
-pub(crate) async fn delivered(
-    pool: &PgPool,
-    session_id: &str,
-    through_id: i64,
-    context: Option<&str>,
-) -> StoreResult<()> {
-    let mut tx = pool.begin().await.map_err(db_error)?;
+pub(crate) async fn delivered(pool: &Db, session_id: &str, through_id: i64, context: Option<&str>) -> StoreResult<()> {
+    let mut conn = pool.acquire().await.map_err(db_error)?;
+    let mut tx = conn.begin().await.map_err(db_error)?;
     sqlx::query("DELETE FROM callback_outbox WHERE session_id = $1 AND id <= $2")
         .bind(session_id)
         .bind(through_id)
@@ -222,7 +221,7 @@ pub(crate) async fn delivered(
     Ok(())
 }
 
-pub(crate) async fn pin_batch(pool: &PgPool, session_id: &str, through_id: i64) -> StoreResult<()> {
+pub(crate) async fn pin_batch(pool: &Db, session_id: &str, through_id: i64) -> StoreResult<()> {
     sqlx::query("UPDATE callback_routes SET batch_through = COALESCE(batch_through, $2) WHERE session_id = $1")
         .bind(session_id)
         .bind(through_id)
@@ -232,7 +231,7 @@ pub(crate) async fn pin_batch(pool: &PgPool, session_id: &str, through_id: i64) 
     Ok(())
 }
 
-pub(crate) async fn attempt_failed(pool: &PgPool, session_id: &str, next_attempt_ms: i64) -> StoreResult<u32> {
+pub(crate) async fn attempt_failed(pool: &Db, session_id: &str, next_attempt_ms: i64) -> StoreResult<u32> {
     let row: Option<(i64,)> = sqlx::query_as(
         "UPDATE callback_routes SET attempts = attempts + 1, next_attempt_ms = $1 WHERE session_id = $2
          RETURNING attempts",
@@ -245,8 +244,9 @@ pub(crate) async fn attempt_failed(pool: &PgPool, session_id: &str, next_attempt
     Ok(row.map_or(0, |(a,)| u32::try_from(a).unwrap_or(u32::MAX)))
 }
 
-pub(crate) async fn give_up(pool: &PgPool, session_id: &str, last_error: &str, now_ms: i64) -> StoreResult<()> {
-    let mut tx = pool.begin().await.map_err(db_error)?;
+pub(crate) async fn give_up(pool: &Db, session_id: &str, last_error: &str, now_ms: i64) -> StoreResult<()> {
+    let mut conn = pool.acquire().await.map_err(db_error)?;
+    let mut tx = conn.begin().await.map_err(db_error)?;
     let dropped = sqlx::query("DELETE FROM callback_outbox WHERE session_id = $1")
         .bind(session_id)
         .execute(&mut *tx)
@@ -273,7 +273,7 @@ pub(crate) async fn give_up(pool: &PgPool, session_id: &str, last_error: &str, n
     Ok(())
 }
 
-pub(crate) async fn failures(pool: &PgPool) -> StoreResult<Vec<CallbackFailure>> {
+pub(crate) async fn failures(pool: &Db) -> StoreResult<Vec<CallbackFailure>> {
     let rows: Vec<FailureRow> = sqlx::query_as(
         "SELECT app_id, session_id, url, attempts, last_error, dropped, failed_ms FROM callback_failures ORDER BY id",
     )
@@ -283,7 +283,7 @@ pub(crate) async fn failures(pool: &PgPool) -> StoreResult<Vec<CallbackFailure>>
     Ok(rows.into_iter().map(CallbackFailure::from).collect())
 }
 
-pub(crate) async fn purge_routes(pool: &PgPool, before_ms: i64) -> StoreResult<u64> {
+pub(crate) async fn purge_routes(pool: &Db, before_ms: i64) -> StoreResult<u64> {
     let done = sqlx::query(
         "DELETE FROM callback_routes
          WHERE created_ms < $1

@@ -1,14 +1,15 @@
 //! Users, tokens and applications.
 
-use sqlx::{FromRow, PgPool, Row};
+use sqlx::{Connection, FromRow, Row};
 use ucwa_core::channel::ChannelParams;
 use ucwa_core::model::{Application, NewApplication, NewEvent, Principal, TokenRecord, User};
 use ucwa_core::store::{QuotaUsage, SigninWindow, StoreError, StoreResult};
 use ucwa_core::stored::{APPLICATION_COLUMNS, ApplicationRow, TokenRow, to_i64, token_kind, token_scope};
 
+use crate::pool::Db;
 use crate::{db_error, events, notify};
 
-pub(crate) async fn upsert_user(pool: &PgPool, user: &User) -> StoreResult<bool> {
+pub(crate) async fn upsert_user(pool: &Db, user: &User) -> StoreResult<bool> {
     // `xmax = 0` holds for a row this statement inserted, not for one it updated.
     let (created,): (bool,) = sqlx::query_as(
         "INSERT INTO users (uri, display_name, password_hash) VALUES ($1, $2, $3)
@@ -24,7 +25,7 @@ pub(crate) async fn upsert_user(pool: &PgPool, user: &User) -> StoreResult<bool>
     Ok(created)
 }
 
-pub(crate) async fn find_user(pool: &PgPool, uri: &str) -> StoreResult<Option<User>> {
+pub(crate) async fn find_user(pool: &Db, uri: &str) -> StoreResult<Option<User>> {
     let row: Option<User> = sqlx::query_as("SELECT uri, display_name, password_hash FROM users WHERE uri = $1")
         .bind(uri)
         .fetch_optional(pool)
@@ -33,7 +34,7 @@ pub(crate) async fn find_user(pool: &PgPool, uri: &str) -> StoreResult<Option<Us
     Ok(row)
 }
 
-pub(crate) async fn list_users(pool: &PgPool) -> StoreResult<Vec<User>> {
+pub(crate) async fn list_users(pool: &Db) -> StoreResult<Vec<User>> {
     let rows: Vec<User> = sqlx::query_as("SELECT uri, display_name, password_hash FROM users ORDER BY uri")
         .fetch_all(pool)
         .await
@@ -41,7 +42,7 @@ pub(crate) async fn list_users(pool: &PgPool) -> StoreResult<Vec<User>> {
     Ok(rows)
 }
 
-pub(crate) async fn quota_usage(pool: &PgPool, uri: &str, now_ms: i64) -> StoreResult<QuotaUsage> {
+pub(crate) async fn quota_usage(pool: &Db, uri: &str, now_ms: i64) -> StoreResult<QuotaUsage> {
     let (applications, meetings): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM applications WHERE owner_uri = $1 AND status = 'active'),
                 (SELECT COUNT(*) FROM meetings WHERE organizer_uri = $1 AND (finished_ms IS NULL OR finished_ms > $2))",
@@ -56,7 +57,7 @@ pub(crate) async fn quota_usage(pool: &PgPool, uri: &str, now_ms: i64) -> StoreR
 }
 
 /// The `kind` column of a principal's tokens.
-pub(crate) async fn revoke_tokens(pool: &PgPool, principal: &Principal) -> StoreResult<u64> {
+pub(crate) async fn revoke_tokens(pool: &Db, principal: &Principal) -> StoreResult<u64> {
     let done = sqlx::query("DELETE FROM tokens WHERE uri = $1 AND kind = $2")
         .bind(principal.uri())
         .bind(token_kind(principal))
@@ -66,7 +67,7 @@ pub(crate) async fn revoke_tokens(pool: &PgPool, principal: &Principal) -> Store
     Ok(done.rows_affected())
 }
 
-pub(crate) async fn insert_token(pool: &PgPool, token: &TokenRecord) -> StoreResult<()> {
+pub(crate) async fn insert_token(pool: &Db, token: &TokenRecord) -> StoreResult<()> {
     let kind = token_kind(&token.principal);
     let (meeting_uri, origins) = token_scope(&token.principal);
     sqlx::query(
@@ -84,7 +85,7 @@ pub(crate) async fn insert_token(pool: &PgPool, token: &TokenRecord) -> StoreRes
     Ok(())
 }
 
-pub(crate) async fn find_token(pool: &PgPool, hash: &[u8], now_ms: i64) -> StoreResult<Option<TokenRecord>> {
+pub(crate) async fn find_token(pool: &Db, hash: &[u8], now_ms: i64) -> StoreResult<Option<TokenRecord>> {
     let row: Option<TokenRow> = sqlx::query_as(
         "SELECT hash, kind, uri, meeting_uri, origins, expires_ms FROM tokens WHERE hash = $1 AND expires_ms > $2",
     )
@@ -101,7 +102,7 @@ pub(crate) async fn find_token(pool: &PgPool, hash: &[u8], now_ms: i64) -> Store
 /// (docs/BENCHMARKS.md, issue 9). The token's columns are renamed so that the application's
 /// keep the names [`ApplicationRow`] decodes.
 pub(crate) async fn find_token_and_application(
-    pool: &PgPool,
+    pool: &Db,
     hash: &[u8],
     now_ms: i64,
     app_id: &str,
@@ -136,7 +137,7 @@ pub(crate) async fn find_token_and_application(
     Ok(Some((TokenRecord::try_from(token)?, app)))
 }
 
-pub(crate) async fn purge_expired_tokens(pool: &PgPool, now_ms: i64) -> StoreResult<u64> {
+pub(crate) async fn purge_expired_tokens(pool: &Db, now_ms: i64) -> StoreResult<u64> {
     let done =
         sqlx::query("DELETE FROM tokens WHERE expires_ms <= $1").bind(now_ms).execute(pool).await.map_err(db_error)?;
     sqlx::query("DELETE FROM signin_failures WHERE until_ms <= $1")
@@ -147,7 +148,7 @@ pub(crate) async fn purge_expired_tokens(pool: &PgPool, now_ms: i64) -> StoreRes
     Ok(done.rows_affected())
 }
 
-pub(crate) async fn signin_failures(pool: &PgPool, key: &str, now_ms: i64) -> StoreResult<Option<SigninWindow>> {
+pub(crate) async fn signin_failures(pool: &Db, key: &str, now_ms: i64) -> StoreResult<Option<SigninWindow>> {
     let row: Option<(i64, i64)> =
         sqlx::query_as("SELECT failures, until_ms FROM signin_failures WHERE name = $1 AND until_ms > $2")
             .bind(key)
@@ -160,7 +161,7 @@ pub(crate) async fn signin_failures(pool: &PgPool, key: &str, now_ms: i64) -> St
 
 /// Counts the failure in the open window or opens a new one, in one statement: two nodes
 /// counting at once both count (the row lock orders them).
-pub(crate) async fn record_signin_failure(pool: &PgPool, key: &str, now_ms: i64, window_ms: i64) -> StoreResult<()> {
+pub(crate) async fn record_signin_failure(pool: &Db, key: &str, now_ms: i64, window_ms: i64) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO signin_failures (name, until_ms, failures) VALUES ($1, $2 + $3, 1)
          ON CONFLICT (name) DO UPDATE SET
@@ -176,7 +177,7 @@ pub(crate) async fn record_signin_failure(pool: &PgPool, key: &str, now_ms: i64,
     Ok(())
 }
 
-pub(crate) async fn application(pool: &PgPool, id: &str) -> StoreResult<Option<Application>> {
+pub(crate) async fn application(pool: &Db, id: &str) -> StoreResult<Option<Application>> {
     let sql = format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1");
     let row: Option<ApplicationRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await.map_err(db_error)?;
@@ -185,7 +186,7 @@ pub(crate) async fn application(pool: &PgPool, id: &str) -> StoreResult<Option<A
 
 /// The body of batch `no` if it is the last one delivered to `id` (the column is read only
 /// here: application look-ups leave it in TOAST).
-pub(crate) async fn delivered_batch(pool: &PgPool, id: &str, no: u64) -> StoreResult<Option<String>> {
+pub(crate) async fn delivered_batch(pool: &Db, id: &str, no: u64) -> StoreResult<Option<String>> {
     let row: Option<(String,)> = sqlx::query_as("SELECT batch_body FROM applications WHERE id = $1 AND batch_no = $2")
         .bind(id)
         .bind(to_i64(no)?)
@@ -196,7 +197,7 @@ pub(crate) async fn delivered_batch(pool: &PgPool, id: &str, no: u64) -> StoreRe
 }
 
 /// Active applications of `uri` that called `makeMeAvailable`: where invitations ring.
-pub(crate) async fn online_applications(pool: &PgPool, uri: &str) -> StoreResult<Vec<Application>> {
+pub(crate) async fn online_applications(pool: &Db, uri: &str) -> StoreResult<Vec<Application>> {
     let sql = format!(
         "SELECT {APPLICATION_COLUMNS} FROM applications WHERE owner_uri = $1 AND NOT anonymous AND available \
          AND status = 'active' ORDER BY created_ms, id"
@@ -207,7 +208,7 @@ pub(crate) async fn online_applications(pool: &PgPool, uri: &str) -> StoreResult
 }
 
 pub(crate) async fn create_application(
-    pool: &PgPool,
+    pool: &Db,
     new: &NewApplication,
     params: ChannelParams,
     now_ms: i64,
@@ -262,8 +263,9 @@ pub(crate) async fn create_application(
     Err(StoreError::Unavailable("the application kept changing while being created".into()))
 }
 
-pub(crate) async fn delete_application(pool: &PgPool, id: &str) -> StoreResult<bool> {
-    let mut tx = pool.begin().await.map_err(db_error)?;
+pub(crate) async fn delete_application(pool: &Db, id: &str) -> StoreResult<bool> {
+    let mut conn = pool.acquire().await.map_err(db_error)?;
+    let mut tx = conn.begin().await.map_err(db_error)?;
     // The row first: its lock keeps appenders out until commit, after which they find no
     // application and drop their events, so no event is left behind.
     let gone = sqlx::query("DELETE FROM applications WHERE id = $1")
@@ -280,13 +282,14 @@ pub(crate) async fn delete_application(pool: &PgPool, id: &str) -> StoreResult<b
 /// Marks the application available and appends `events`; `None` if it already was.
 /// Returns the applications to ring.
 pub(crate) async fn make_available(
-    pool: &PgPool,
+    pool: &Db,
     node: &str,
     id: &str,
     new_events: &[NewEvent],
     now_ms: i64,
 ) -> StoreResult<Option<Vec<String>>> {
-    let mut tx = pool.begin().await.map_err(db_error)?;
+    let mut conn = pool.acquire().await.map_err(db_error)?;
+    let mut tx = conn.begin().await.map_err(db_error)?;
     // Every application row this transaction will touch, locked in id order first (see
     // events.rs on deadlocks).
     let mut ids: Vec<&str> = new_events.iter().map(|e| e.app_id.as_str()).chain([id]).collect();
@@ -309,7 +312,7 @@ pub(crate) async fn make_available(
     Ok(Some(rung.into_iter().collect()))
 }
 
-pub(crate) async fn touch_channel(pool: &PgPool, id: &str, params: ChannelParams, now_ms: i64) -> StoreResult<()> {
+pub(crate) async fn touch_channel(pool: &Db, id: &str, params: ChannelParams, now_ms: i64) -> StoreResult<()> {
     sqlx::query(
         "UPDATE applications SET last_seen_ms = $1, timeout_s = $2, low_s = $3, medium_s = $4, priority = $5
          WHERE id = $6 AND status = 'active'",
@@ -327,11 +330,12 @@ pub(crate) async fn touch_channel(pool: &PgPool, id: &str, params: ChannelParams
 }
 
 pub(crate) async fn expire_idle_applications(
-    pool: &PgPool,
+    pool: &Db,
     idle_before_ms: i64,
     busy: &[String],
 ) -> StoreResult<Vec<String>> {
-    let mut tx = pool.begin().await.map_err(db_error)?;
+    let mut conn = pool.acquire().await.map_err(db_error)?;
+    let mut tx = conn.begin().await.map_err(db_error)?;
     // Service applications are logical per-endpoint entries without a P-GET: they never
     // expire by inactivity. A request parked on any node keeps its application active until
     // its end (`poll_until_ms`, see `claim_poll`); `busy` are this node's. Rows another
@@ -370,7 +374,7 @@ pub(crate) async fn expire_idle_applications(
 /// each `NOTIFY` queues behind a lock that every notifying commit of the database takes.
 /// Whether it was free is read from the row the `UPDATE` locked (`poll_was_free`).
 pub(crate) async fn claim_poll(
-    pool: &PgPool,
+    pool: &Db,
     node: &str,
     app_id: &str,
     priority: u32,
@@ -400,7 +404,7 @@ pub(crate) async fn claim_poll(
     Ok(claimed.map(|(ticket, _told)| u64::try_from(ticket).unwrap_or(0)))
 }
 
-pub(crate) async fn poll_holder(pool: &PgPool, app_id: &str) -> StoreResult<Option<u64>> {
+pub(crate) async fn poll_holder(pool: &Db, app_id: &str) -> StoreResult<Option<u64>> {
     let row: Option<(i64,)> = sqlx::query_as("SELECT poll_ticket FROM applications WHERE id = $1")
         .bind(app_id)
         .fetch_optional(pool)
@@ -409,7 +413,7 @@ pub(crate) async fn poll_holder(pool: &PgPool, app_id: &str) -> StoreResult<Opti
     Ok(row.map(|(ticket,)| u64::try_from(ticket).unwrap_or(0)))
 }
 
-pub(crate) async fn release_poll(pool: &PgPool, app_id: &str, ticket: u64, now_ms: i64) -> StoreResult<()> {
+pub(crate) async fn release_poll(pool: &Db, app_id: &str, ticket: u64, now_ms: i64) -> StoreResult<()> {
     sqlx::query(
         "UPDATE applications SET poll_priority = NULL, poll_until_ms = $3
          WHERE id = $1 AND poll_ticket = $2",
@@ -460,7 +464,7 @@ mod tests {
         application(&store, "x").await;
         let mut listener = PgListener::connect(db.url()).await.unwrap();
         listener.listen(notify::CHANNEL).await.unwrap();
-        let pool = PgPool::connect(db.url()).await.unwrap();
+        let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
         let silent = async |listener: &mut PgListener| {
             sqlx::query("SELECT pg_notify($1, 'marker')").bind(notify::CHANNEL).execute(&pool).await.unwrap();
             next(listener).await == "marker"

@@ -1,0 +1,327 @@
+//! The node's connections to the database: `deadpool`'s managed pool around sqlx's
+//! [`PgConnection`], in place of sqlx's own pool.
+//!
+//! Why not sqlx's pool: it pings every connection on its way back (a round trip after every
+//! statement, in a task of its own, with no way to turn it off), so each statement cost two
+//! round trips and two wake-ups of its backend (docs/BENCHMARKS.md, issue 9, sixth look). Here
+//! a connection goes back as it is, and the pool tests it only when the next statement takes
+//! it and [`ConnectionCheck`] says it may be dead.
+//!
+//! What sqlx's ping was also for, and how it is covered here:
+//! - A transaction dropped without commit leaves a `ROLLBACK` queued in the connection's
+//!   write buffer, and its row locks held until that is sent. [`Conn`]'s drop sees the queued
+//!   bytes and sends them at once, in a task, before the connection goes back.
+//! - A statement whose future was dropped part-way leaves its results unread: sqlx reads
+//!   them away before the next statement on that connection, as it does on its own pool.
+//!
+//! [`Db`] implements sqlx's [`Executor`], so the store's statements run on `&Db` as they ran
+//! on `&PgPool`; a transaction takes a connection first ([`Db::acquire`], then `begin`).
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::time::{Duration, Instant};
+
+use deadpool::Runtime;
+use deadpool::managed::{Manager, Metrics, Object, Pool, PoolError, RecycleError, RecycleResult, Timeouts};
+use futures_core::future::BoxFuture;
+use futures_core::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgQueryResult, PgRow, PgStatement, PgTypeInfo};
+use sqlx::{ConnectOptions, Connection, Describe, Either, Execute, Executor, Postgres, SqlStr};
+
+use crate::notify::ConnectionCheck;
+use crate::passes;
+
+/// A connection older than this is closed instead of being handed out again (sqlx's
+/// default), so a node's connections are renewed now and then (for example onto a
+/// database address that a failover moved).
+const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
+/// Idle connections beyond this are closed by [`Db::close_idle`] (sqlx's default).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// How long a dropped connection's queued bytes (a `ROLLBACK`) may take to go out before
+/// the connection is given up instead.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// The first pause before connecting again while the database cannot be reached; it doubles
+/// up to [`MAX_RETRY_PAUSE`].
+const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(10);
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// Opens and checks connections for the pool.
+pub(crate) struct Connector {
+    options: PgConnectOptions,
+    check: std::sync::Arc<ConnectionCheck>,
+}
+
+impl Manager for Connector {
+    type Type = PgConnection;
+    type Error = sqlx::Error;
+
+    async fn create(&self) -> Result<PgConnection, sqlx::Error> {
+        self.options.connect().await
+    }
+
+    async fn recycle(&self, conn: &mut PgConnection, metrics: &Metrics) -> RecycleResult<sqlx::Error> {
+        if metrics.age() >= MAX_LIFETIME {
+            return Err(RecycleError::message("past its lifetime"));
+        }
+        // `last_used` counts from when the connection was last handed out, so a connection
+        // held for a long transaction counts as idle for that long too: tested more, never less.
+        if self.check.needed(metrics.age(), metrics.last_used()) {
+            conn.ping().await?;
+        }
+        Ok(())
+    }
+}
+
+/// A node's pool of connections. Cloning is cheap (the pool is shared).
+#[derive(Clone)]
+pub(crate) struct Db {
+    pool: Pool<Connector>,
+    /// How long [`Db::acquire`] waits for a connection in all.
+    wait: Duration,
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Db").field("status", &self.pool.status()).finish()
+    }
+}
+
+impl Db {
+    /// A pool of at most `size` connections to `options`, tested as `check` says, that
+    /// waits at most `wait` for one. Opens nothing yet.
+    pub(crate) fn new(
+        options: PgConnectOptions,
+        check: std::sync::Arc<ConnectionCheck>,
+        size: usize,
+        wait: Duration,
+    ) -> Result<Self, sqlx::Error> {
+        // LIFO: the most recently used connection first, so a node that needs few connections
+        // keeps few backends warm and lets the others age out.
+        let pool = Pool::builder(Connector { options, check })
+            .max_size(size.max(1))
+            .queue_mode(deadpool::managed::QueueMode::Lifo)
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
+        Ok(Self { pool, wait })
+    }
+
+    /// A connection, within the pool's wait: a free one (tested if it may be dead), or a new
+    /// one. While the database cannot be reached (refused, cut, starting up, out of
+    /// connections) it keeps trying with growing pauses until the wait is over, so a short
+    /// restart delays requests instead of failing them; then it fails with the last error.
+    pub(crate) async fn acquire(&self) -> Result<Conn, sqlx::Error> {
+        let deadline = Instant::now() + self.wait;
+        let mut pause = FIRST_RETRY_PAUSE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let timeouts = Timeouts { wait: Some(left), create: Some(left), recycle: Some(left) };
+            let e = match self.pool.timeout_get(&timeouts).await {
+                Ok(conn) => return Ok(Conn(Some(conn))),
+                Err(PoolError::Backend(e)) => e,
+                Err(PoolError::Timeout(_)) => return Err(sqlx::Error::PoolTimedOut),
+                Err(PoolError::Closed) => return Err(sqlx::Error::PoolClosed),
+                Err(e @ (PoolError::NoRuntimeSpecified | PoolError::PostCreateHook(_))) => {
+                    return Err(sqlx::Error::Configuration(e.to_string().into()));
+                }
+            };
+            if !passes(&e) || left <= pause {
+                return Err(e);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MAX_RETRY_PAUSE);
+        }
+    }
+
+    /// Closes connections idle for longer than [`IDLE_TIMEOUT`].
+    pub(crate) fn close_idle(&self) {
+        self.pool.retain(|_, metrics| metrics.last_used() < IDLE_TIMEOUT);
+    }
+
+    /// Closes the idle connections and refuses new requests; connections in use close when
+    /// they come back.
+    pub(crate) fn close(&self) {
+        self.pool.close();
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.pool.is_closed()
+    }
+}
+
+/// A connection taken from a [`Db`]; it goes back when dropped.
+pub(crate) struct Conn(Option<Object<Connector>>);
+
+impl Deref for Conn {
+    type Target = PgConnection;
+
+    #[expect(clippy::expect_used, reason = "only drop takes the connection out")]
+    fn deref(&self) -> &PgConnection {
+        self.0.as_ref().expect("a connection until dropped")
+    }
+}
+
+impl DerefMut for Conn {
+    #[expect(clippy::expect_used, reason = "only drop takes the connection out")]
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        self.0.as_mut().expect("a connection until dropped")
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.0.take() else { return };
+        if !conn.should_flush() {
+            return; // back to the pool as it is
+        }
+        // A `ROLLBACK` (or the rest of a statement) is queued: send it now, since its
+        // transaction's locks are held until then, and only then give the connection back.
+        // Without a runtime (the process is ending) the connection is closed instead.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            drop(Object::take(conn));
+            return;
+        };
+        runtime.spawn(async move {
+            let sent = tokio::time::timeout(FLUSH_TIMEOUT, conn.flush()).await;
+            if !matches!(sent, Ok(Ok(()))) {
+                drop(Object::take(conn));
+            }
+        });
+    }
+}
+
+/// Statements run on a connection taken for each one, as on sqlx's pool. Rows are gathered
+/// before the connection goes back, which suits this store: every query it runs is bounded
+/// (one row, or a `LIMIT`).
+impl<'p> Executor<'p> for &'_ Db {
+    type Database = Postgres;
+
+    fn execute<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<PgQueryResult, sqlx::Error>>
+    where
+        'p: 'e,
+        E: 'q + Execute<'q, Postgres>,
+    {
+        let db = self.clone();
+        Box::pin(async move { (&mut *db.acquire().await?).execute(query).await })
+    }
+
+    fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> BoxStream<'e, Result<Either<PgQueryResult, PgRow>, sqlx::Error>>
+    where
+        'p: 'e,
+        E: 'q + Execute<'q, Postgres>,
+    {
+        let db = self.clone();
+        futures_util::stream::once(async move {
+            let mut conn = db.acquire().await?;
+            let steps: Vec<_> = (&mut *conn).fetch_many(query).try_collect().await?;
+            Ok::<_, sqlx::Error>(futures_util::stream::iter(steps.into_iter().map(Ok)))
+        })
+        .try_flatten()
+        .boxed()
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<Option<PgRow>, sqlx::Error>>
+    where
+        'p: 'e,
+        E: 'q + Execute<'q, Postgres>,
+    {
+        let db = self.clone();
+        Box::pin(async move { (&mut *db.acquire().await?).fetch_optional(query).await })
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: SqlStr,
+        parameters: &'e [PgTypeInfo],
+    ) -> BoxFuture<'e, Result<PgStatement, sqlx::Error>>
+    where
+        'p: 'e,
+    {
+        let db = self.clone();
+        Box::pin(async move { (&mut *db.acquire().await?).prepare_with(sql, parameters).await })
+    }
+
+    fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<Describe<Postgres>, sqlx::Error>>
+    where
+        'p: 'e,
+    {
+        let db = self.clone();
+        Box::pin(async move { (&mut *db.acquire().await?).describe(sql).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failed unwrap is a failed test")]
+
+    use std::str::FromStr;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::scratch::ScratchDatabase;
+
+    async fn one_connection(test: &str) -> Option<(ScratchDatabase, Db)> {
+        let db = ScratchDatabase::create(test).await.unwrap()?;
+        let options = PgConnectOptions::from_str(db.url()).unwrap();
+        let pool = Db::new(options, Arc::new(ConnectionCheck::new()), 1, Duration::from_secs(5)).unwrap();
+        Some((db, pool))
+    }
+
+    /// A transaction dropped without commit (a request cancelled part-way) gives up its locks
+    /// at once, not when its connection is next used: the `ROLLBACK` sqlx queues goes out when
+    /// the connection comes back.
+    #[tokio::test]
+    async fn a_transaction_dropped_without_commit_gives_up_its_locks_at_once() {
+        let Some((db, pool)) = one_connection("a_transaction_dropped_without_commit_gives_up_its_locks_at_once").await
+        else {
+            return;
+        };
+        let mut conn = pool.acquire().await.unwrap();
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::query("SELECT pg_advisory_xact_lock(42)").execute(&mut *tx).await.unwrap();
+        drop(tx);
+        drop(conn);
+        let mut other = PgConnection::connect(db.url()).await.unwrap();
+        let free = async {
+            loop {
+                let (got,): (bool,) =
+                    sqlx::query_as("SELECT pg_try_advisory_lock(42)").fetch_one(&mut other).await.unwrap();
+                if got {
+                    return;
+                }
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), free).await.expect("the lock was given up");
+        // The connection went back to the pool, usable.
+        let (one,): (i32,) = sqlx::query_as("SELECT 1").fetch_one(&pool).await.unwrap();
+        assert_eq!(one, 1);
+        pool.close();
+    }
+
+    /// A statement dropped part-way leaves nothing behind for the next statement on its
+    /// connection (the only one here).
+    #[tokio::test]
+    async fn a_statement_dropped_part_way_leaves_nothing_for_the_next() {
+        let Some((_db, pool)) = one_connection("a_statement_dropped_part_way_leaves_nothing_for_the_next").await else {
+            return;
+        };
+        let slow = sqlx::query_as::<_, (i32,)>("SELECT 7 FROM pg_sleep(0.2)").fetch_one(&pool);
+        assert!(tokio::time::timeout(Duration::from_millis(20), slow).await.is_err(), "dropped part-way");
+        let (one,): (i32,) = sqlx::query_as("SELECT 1").fetch_one(&pool).await.unwrap();
+        assert_eq!(one, 1, "the next statement reads its own result");
+        pool.close();
+    }
+
+    /// A pool that waits for a connection gives up after its wait with an error that says the
+    /// database is unavailable (so the request answers 503), while nothing listens.
+    #[tokio::test]
+    async fn a_database_that_cannot_be_reached_is_unavailable_after_the_wait() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let options = PgConnectOptions::new().host("127.0.0.1").port(port).username("nobody");
+        let pool = Db::new(options, Arc::new(ConnectionCheck::new()), 1, Duration::from_millis(100)).unwrap();
+        let e = pool.acquire().await.err().expect("nothing listens");
+        assert!(passes(&e), "{e} passes as unavailable");
+    }
+}
