@@ -12,6 +12,8 @@
 //! - `service.rs`: service applications, callback routes, the outbox and its delivery lease.
 //! - `retention.rs`: the bounded purge of finished meetings and ended applications.
 //! - `notify.rs`: the doorbell across nodes (`LISTEN`/`NOTIFY`).
+//! - `pool.rs`: the node's connections (`deadpool` around sqlx's `PgConnection`), which go
+//!   back to the pool without a round trip.
 //! - [`scratch`]: a throwaway database per test (`UCWA_TEST_POSTGRES_URL`).
 //!
 //! # Guarantees between nodes
@@ -29,7 +31,7 @@
 //!   ([`Store::sees_every_write`] is false).
 //! - A pooled connection is tested before use only when it may be dead (idle for a while,
 //!   or older than the node's last lost listening connection: `notify.rs`), not with a
-//!   round trip before every statement.
+//!   round trip before or after every statement (`pool.rs`).
 //! - A service conversation's callbacks are delivered by whichever node holds its lease
 //!   (`service.rs`).
 

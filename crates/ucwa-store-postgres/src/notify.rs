@@ -80,8 +80,8 @@ impl ConnectionCheck {
         self.lost_at.store(now, Ordering::Release);
     }
 
-    /// Whether a connection opened `age` ago and idle for `idle_for` (sqlx's
-    /// `PoolConnectionMetadata`) must be tested before use.
+    /// Whether a connection opened `age` ago and idle for `idle_for` must be tested before
+    /// use.
     pub(crate) fn needed(&self, age: Duration, idle_for: Duration) -> bool {
         let lost_at = Duration::from_nanos(self.lost_at.load(Ordering::Acquire));
         idle_for >= Self::IDLE || age >= self.base.elapsed().saturating_sub(lost_at)
