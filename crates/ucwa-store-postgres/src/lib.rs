@@ -146,7 +146,7 @@ async fn maintenance(pool: Db) {
         if pool.is_closed() {
             return;
         }
-        pool.close_idle();
+        pool.close_idle().await;
         for _ in 0..ACK_CLEANUP_CHUNKS_PER_TICK {
             match events::delete_acknowledged(&pool, ACK_CLEANUP_CHUNK).await {
                 Ok(0) => break,
@@ -537,6 +537,6 @@ impl Store for PostgresStore {
         for task in &self.background {
             task.abort();
         }
-        self.pool.close();
+        self.pool.close().await;
     }
 }

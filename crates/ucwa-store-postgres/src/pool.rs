@@ -135,18 +135,29 @@ impl Db {
     }
 
     /// Closes connections idle for longer than [`IDLE_TIMEOUT`].
-    pub(crate) fn close_idle(&self) {
-        self.pool.retain(|_, metrics| metrics.last_used() < IDLE_TIMEOUT);
+    pub(crate) async fn close_idle(&self) {
+        let idle = self.pool.retain(|_, metrics| metrics.last_used() < IDLE_TIMEOUT).removed;
+        say_goodbye(idle).await;
     }
 
-    /// Closes the idle connections and refuses new requests; connections in use close when
+    /// Refuses new requests and closes the idle connections; connections in use close when
     /// they come back.
-    pub(crate) fn close(&self) {
+    pub(crate) async fn close(&self) {
+        let idle = self.pool.retain(|_, _| false).removed;
         self.pool.close();
+        say_goodbye(idle).await;
     }
 
     pub(crate) fn is_closed(&self) -> bool {
         self.pool.is_closed()
+    }
+}
+
+/// Closes `connections` the polite way (PostgreSQL then logs no lost client), giving each a
+/// moment at most.
+async fn say_goodbye(connections: Vec<PgConnection>) {
+    for conn in connections {
+        let _ = tokio::time::timeout(FLUSH_TIMEOUT, conn.close()).await;
     }
 }
 
@@ -297,7 +308,7 @@ mod tests {
         // The connection went back to the pool, usable.
         let (one,): (i32,) = sqlx::query_as("SELECT 1").fetch_one(&pool).await.unwrap();
         assert_eq!(one, 1);
-        pool.close();
+        pool.close().await;
     }
 
     /// A statement dropped part-way leaves nothing behind for the next statement on its
@@ -311,7 +322,36 @@ mod tests {
         assert!(tokio::time::timeout(Duration::from_millis(20), slow).await.is_err(), "dropped part-way");
         let (one,): (i32,) = sqlx::query_as("SELECT 1").fetch_one(&pool).await.unwrap();
         assert_eq!(one, 1, "the next statement reads its own result");
-        pool.close();
+        pool.close().await;
+    }
+
+    /// Closing the pool closes its idle connections, and refuses new statements.
+    #[tokio::test]
+    async fn closing_the_pool_closes_its_connections() {
+        let Some(db) = ScratchDatabase::create("closing_the_pool_closes_its_connections").await.unwrap() else {
+            return;
+        };
+        let options = PgConnectOptions::from_str(db.url()).unwrap();
+        let pool = Db::new(options, Arc::new(ConnectionCheck::new()), 4, Duration::from_secs(5)).unwrap();
+        let held = futures_util::future::try_join_all((0..3).map(|_| pool.acquire())).await.unwrap();
+        drop(held);
+        let mut watcher = PgConnection::connect(db.url()).await.unwrap();
+        let count =
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()";
+        let (open,): (i64,) = sqlx::query_as(count).fetch_one(&mut watcher).await.unwrap();
+        assert_eq!(open, 3, "three idle connections in the pool");
+        pool.close().await;
+        let gone = async {
+            loop {
+                let (open,): (i64,) = sqlx::query_as(count).fetch_one(&mut watcher).await.unwrap();
+                if open == 0 {
+                    return;
+                }
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), gone).await.expect("every connection closed");
+        assert!(matches!(pool.acquire().await.err(), Some(sqlx::Error::PoolClosed)));
     }
 
     /// A pool that waits for a connection gives up after its wait with an error that says the
