@@ -13,6 +13,10 @@
 //!   bytes and sends them at once, in a task, before the connection goes back.
 //! - A statement whose future was dropped part-way leaves its results unread: sqlx reads
 //!   them away before the next statement on that connection, as it does on its own pool.
+//! - A connection that broke (the link failed, or PostgreSQL ended the session: a backend
+//!   terminated, an idle session timed out) must not go back: a statement that fails that way
+//!   marks its [`Conn`], which is then closed instead of pooled. A transaction that fails that
+//!   way leaves its `ROLLBACK` queued, which cannot be sent, so its connection is closed too.
 //!
 //! [`Db`] implements sqlx's [`Executor`], so the store's statements run on `&Db` as they ran
 //! on `&PgPool`; a transaction takes a connection first ([`Db::acquire`], then `begin`).
@@ -26,7 +30,9 @@ use deadpool::managed::{Manager, Metrics, Object, Pool, PoolError, RecycleError,
 use futures_core::future::BoxFuture;
 use futures_core::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgQueryResult, PgRow, PgStatement, PgTypeInfo};
+use sqlx::postgres::{
+    PgConnectOptions, PgConnection, PgDatabaseError, PgQueryResult, PgRow, PgSeverity, PgStatement, PgTypeInfo,
+};
 use sqlx::{ConnectOptions, Connection, Describe, Either, Execute, Executor, Postgres, SqlStr};
 
 use crate::notify::ConnectionCheck;
@@ -120,7 +126,7 @@ impl Db {
             let left = deadline.saturating_duration_since(Instant::now());
             let timeouts = Timeouts { wait: Some(left), create: Some(left), recycle: Some(left) };
             let e = match self.pool.timeout_get(&timeouts).await {
-                Ok(conn) => return Ok(Conn(Some(conn))),
+                Ok(conn) => return Ok(Conn { conn: Some(conn), broken: false }),
                 Err(PoolError::Backend(e)) => e,
                 Err(PoolError::Timeout(_)) => return Err(unreachable.unwrap_or(sqlx::Error::PoolTimedOut)),
                 Err(PoolError::Closed) => return Err(sqlx::Error::PoolClosed),
@@ -165,28 +171,61 @@ async fn say_goodbye(connections: Vec<PgConnection>) {
     }
 }
 
-/// A connection taken from a [`Db`]; it goes back when dropped.
-pub(crate) struct Conn(Option<Object<Connector>>);
+/// A connection taken from a [`Db`]; it goes back when dropped, unless a statement found it
+/// broken.
+pub(crate) struct Conn {
+    conn: Option<Object<Connector>>,
+    /// The server ended the session or the link failed: closed on drop, not pooled again.
+    /// (sqlx's pool found such connections with its ping on release.)
+    broken: bool,
+}
+
+impl Conn {
+    /// `result` of a statement on this connection, noting whether it broke the connection.
+    fn checked<T>(&mut self, result: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
+        if let Err(e) = &result {
+            self.broken |= ends_the_session(e);
+        }
+        result
+    }
+}
+
+/// Whether `e` leaves its connection unusable: the link failed, or PostgreSQL ended the
+/// session (a `FATAL` error: the backend was terminated, the server is shutting down, an idle
+/// session timed out).
+fn ends_the_session(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(d) => d
+            .try_downcast_ref::<PgDatabaseError>()
+            .is_some_and(|pg| matches!(pg.severity(), PgSeverity::Fatal | PgSeverity::Panic)),
+        _ => false,
+    }
+}
 
 impl Deref for Conn {
     type Target = PgConnection;
 
     #[expect(clippy::expect_used, reason = "only drop takes the connection out")]
     fn deref(&self) -> &PgConnection {
-        self.0.as_ref().expect("a connection until dropped")
+        self.conn.as_ref().expect("a connection until dropped")
     }
 }
 
 impl DerefMut for Conn {
     #[expect(clippy::expect_used, reason = "only drop takes the connection out")]
     fn deref_mut(&mut self) -> &mut PgConnection {
-        self.0.as_mut().expect("a connection until dropped")
+        self.conn.as_mut().expect("a connection until dropped")
     }
 }
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        let Some(mut conn) = self.0.take() else { return };
+        let Some(mut conn) = self.conn.take() else { return };
+        if self.broken {
+            drop(Object::take(conn));
+            return;
+        }
         if !conn.should_flush() {
             return; // back to the pool as it is
         }
@@ -218,7 +257,11 @@ impl<'p> Executor<'p> for &'_ Db {
         E: 'q + Execute<'q, Postgres>,
     {
         let db = self.clone();
-        Box::pin(async move { (&mut *db.acquire().await?).execute(query).await })
+        Box::pin(async move {
+            let mut conn = db.acquire().await?;
+            let done = (&mut *conn).execute(query).await;
+            conn.checked(done)
+        })
     }
 
     fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> BoxStream<'e, Result<Either<PgQueryResult, PgRow>, sqlx::Error>>
@@ -229,7 +272,8 @@ impl<'p> Executor<'p> for &'_ Db {
         let db = self.clone();
         futures_util::stream::once(async move {
             let mut conn = db.acquire().await?;
-            let steps: Vec<_> = (&mut *conn).fetch_many(query).try_collect().await?;
+            let steps: Result<Vec<_>, _> = (&mut *conn).fetch_many(query).try_collect().await;
+            let steps = conn.checked(steps)?;
             Ok::<_, sqlx::Error>(futures_util::stream::iter(steps.into_iter().map(Ok)))
         })
         .try_flatten()
@@ -242,7 +286,11 @@ impl<'p> Executor<'p> for &'_ Db {
         E: 'q + Execute<'q, Postgres>,
     {
         let db = self.clone();
-        Box::pin(async move { (&mut *db.acquire().await?).fetch_optional(query).await })
+        Box::pin(async move {
+            let mut conn = db.acquire().await?;
+            let row = (&mut *conn).fetch_optional(query).await;
+            conn.checked(row)
+        })
     }
 
     fn prepare_with<'e>(
@@ -254,7 +302,11 @@ impl<'p> Executor<'p> for &'_ Db {
         'p: 'e,
     {
         let db = self.clone();
-        Box::pin(async move { (&mut *db.acquire().await?).prepare_with(sql, parameters).await })
+        Box::pin(async move {
+            let mut conn = db.acquire().await?;
+            let statement = (&mut *conn).prepare_with(sql, parameters).await;
+            conn.checked(statement)
+        })
     }
 
     fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<Describe<Postgres>, sqlx::Error>>
@@ -262,7 +314,11 @@ impl<'p> Executor<'p> for &'_ Db {
         'p: 'e,
     {
         let db = self.clone();
-        Box::pin(async move { (&mut *db.acquire().await?).describe(sql).await })
+        Box::pin(async move {
+            let mut conn = db.acquire().await?;
+            let described = (&mut *conn).describe(sql).await;
+            conn.checked(described)
+        })
     }
 }
 
@@ -326,6 +382,27 @@ mod tests {
         assert!(tokio::time::timeout(Duration::from_millis(20), slow).await.is_err(), "dropped part-way");
         let (one,): (i32,) = sqlx::query_as("SELECT 1").fetch_one(&pool).await.unwrap();
         assert_eq!(one, 1, "the next statement reads its own result");
+        pool.close().await;
+    }
+
+    /// A connection whose session the server ended (here a terminated backend, as an
+    /// administrator or an idle timeout would) fails the statement that finds out, and only
+    /// that one: it is closed, not pooled again, though it was used a moment before (so no
+    /// test before use would catch it).
+    #[tokio::test]
+    async fn a_connection_the_server_ended_fails_one_statement_only() {
+        let Some((db, pool)) = one_connection("a_connection_the_server_ended_fails_one_statement_only").await else {
+            return;
+        };
+        let (pid,): (i32,) = sqlx::query_as("SELECT pg_backend_pid()").fetch_one(&pool).await.unwrap();
+        let mut admin = PgConnection::connect(db.url()).await.unwrap();
+        sqlx::query("SELECT pg_terminate_backend($1, 5000)").bind(pid).execute(&mut admin).await.unwrap();
+        let e = sqlx::query("SELECT 1").execute(&pool).await.err().expect("the ended session fails a statement");
+        assert!(ends_the_session(&e), "{e}");
+        for _ in 0..3 {
+            let (other,): (i32,) = sqlx::query_as("SELECT pg_backend_pid()").fetch_one(&pool).await.unwrap();
+            assert_ne!(other, pid, "a new connection");
+        }
         pool.close().await;
     }
 
