@@ -397,7 +397,7 @@ mod tests {
         let (pid,): (i32,) = sqlx::query_as("SELECT pg_backend_pid()").fetch_one(&pool).await.unwrap();
         let mut admin = PgConnection::connect(db.url()).await.unwrap();
         sqlx::query("SELECT pg_terminate_backend($1, 5000)").bind(pid).execute(&mut admin).await.unwrap();
-        let e = sqlx::query("SELECT 1").execute(&pool).await.err().expect("the ended session fails a statement");
+        let e = sqlx::query("SELECT 1").execute(&pool).await.expect_err("the ended session fails a statement");
         assert!(ends_the_session(&e), "{e}");
         for _ in 0..3 {
             let (other,): (i32,) = sqlx::query_as("SELECT pg_backend_pid()").fetch_one(&pool).await.unwrap();
