@@ -149,12 +149,16 @@ pub fn to_i64(v: u64) -> StoreResult<i64> {
 /// database's own error code (a SQLSTATE, or SQLite's result code).
 #[cfg(feature = "sqlx")]
 pub fn sqlx_error(e: sqlx::Error, transient: impl Fn(&str) -> bool) -> StoreError {
-    if sqlx_passes(&e, transient) { StoreError::Unavailable(e.to_string()) } else { StoreError::Failed(e.to_string()) }
+    if sqlx_is_unavailable(&e, transient) {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Failed(e.to_string())
+    }
 }
 
 /// Whether [`sqlx_error`] makes `e` [`StoreError::Unavailable`].
 #[cfg(feature = "sqlx")]
-pub fn sqlx_passes(e: &sqlx::Error, transient: impl Fn(&str) -> bool) -> bool {
+pub fn sqlx_is_unavailable(e: &sqlx::Error, transient: impl Fn(&str) -> bool) -> bool {
     match e {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)

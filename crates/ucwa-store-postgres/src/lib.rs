@@ -121,8 +121,8 @@ fn db_error(e: sqlx::Error) -> StoreError {
 }
 
 /// Whether [`db_error`] makes `e` unavailable (worth trying again in a moment).
-fn passes(e: &sqlx::Error) -> bool {
-    stored::sqlx_passes(e, transient)
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    stored::sqlx_is_unavailable(e, transient)
 }
 
 fn transient(code: &str) -> bool {
@@ -172,7 +172,7 @@ impl PostgresStore {
     pub async fn open_with(url: &str, settings: PoolSettings) -> StoreResult<Self> {
         let options = PgConnectOptions::from_str(url).map_err(db_error)?.application_name("ucwa-server");
         let check = Arc::new(ConnectionCheck::new());
-        let pool = Db::new(options.clone(), check.clone(), settings.size as usize, settings.wait).map_err(db_error)?;
+        let pool = Db::new(options.clone(), check.clone(), settings).map_err(db_error)?;
         // Opened now, so a database that cannot be reached is noticed at start.
         let mut conn = pool.acquire().await.map_err(db_error)?;
         sqlx::migrate!("./migrations")

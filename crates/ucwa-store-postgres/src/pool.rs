@@ -36,7 +36,7 @@ use sqlx::postgres::{
 use sqlx::{ConnectOptions, Connection, Describe, Either, Execute, Executor, Postgres, SqlStr};
 
 use crate::notify::ConnectionCheck;
-use crate::passes;
+use crate::{PoolSettings, is_unavailable};
 
 /// A connection older than this is closed instead of being handed out again (sqlx's
 /// default), so a node's connections are renewed now and then (for example onto a
@@ -94,23 +94,23 @@ impl fmt::Debug for Db {
 }
 
 impl Db {
-    /// A pool of at most `size` connections to `options`, tested as `check` says, that
-    /// waits at most `wait` for one. Opens nothing yet.
+    /// A pool of connections to `options` as `settings` say, tested as `check` says. Opens
+    /// nothing yet.
     pub(crate) fn new(
         options: PgConnectOptions,
         check: std::sync::Arc<ConnectionCheck>,
-        size: usize,
-        wait: Duration,
+        settings: PoolSettings,
     ) -> Result<Self, sqlx::Error> {
+        let size = usize::try_from(settings.size.max(1)).unwrap_or(usize::MAX);
         // LIFO: the most recently used connection first, so a node that needs few connections
         // keeps few backends warm and lets the others age out.
         let pool = Pool::builder(Connector { options, check })
-            .max_size(size.max(1))
+            .max_size(size)
             .queue_mode(deadpool::managed::QueueMode::Lifo)
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
-        Ok(Self { pool, wait })
+        Ok(Self { pool, wait: settings.wait })
     }
 
     /// A connection, within the pool's wait: a free one (tested if it may be dead), or a new
@@ -135,7 +135,7 @@ impl Db {
                 }
             };
             let left = deadline.saturating_duration_since(Instant::now());
-            if !passes(&e) || left.is_zero() {
+            if !is_unavailable(&e) || left.is_zero() {
                 return Err(e);
             }
             unreachable = Some(e);
@@ -335,7 +335,8 @@ mod tests {
     async fn one_connection(test: &str) -> Option<(ScratchDatabase, Db)> {
         let db = ScratchDatabase::create(test).await.unwrap()?;
         let options = PgConnectOptions::from_str(db.url()).unwrap();
-        let pool = Db::new(options, Arc::new(ConnectionCheck::new()), 1, Duration::from_secs(5)).unwrap();
+        let settings = PoolSettings { size: 1, wait: Duration::from_secs(5) };
+        let pool = Db::new(options, Arc::new(ConnectionCheck::new()), settings).unwrap();
         Some((db, pool))
     }
 
@@ -413,7 +414,8 @@ mod tests {
             return;
         };
         let options = PgConnectOptions::from_str(db.url()).unwrap();
-        let pool = Db::new(options, Arc::new(ConnectionCheck::new()), 4, Duration::from_secs(5)).unwrap();
+        let settings = PoolSettings { size: 4, wait: Duration::from_secs(5) };
+        let pool = Db::new(options, Arc::new(ConnectionCheck::new()), settings).unwrap();
         let held = futures_util::future::try_join_all((0..3).map(|_| pool.acquire())).await.unwrap();
         drop(held);
         let mut watcher = PgConnection::connect(db.url()).await.unwrap();
@@ -444,11 +446,11 @@ mod tests {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let options = PgConnectOptions::new().host("127.0.0.1").port(port).username("nobody");
         let wait = Duration::from_millis(300);
-        let pool = Db::new(options, Arc::new(ConnectionCheck::new()), 1, wait).unwrap();
+        let pool = Db::new(options, Arc::new(ConnectionCheck::new()), PoolSettings { size: 1, wait }).unwrap();
         let started = Instant::now();
         let e = pool.acquire().await.err().expect("nothing listens");
         assert!(matches!(e, sqlx::Error::Io(_)), "the reason, not a bare time-out: {e}");
-        assert!(passes(&e), "{e} passes as unavailable");
+        assert!(is_unavailable(&e), "{e} counts as unavailable");
         assert!(started.elapsed() >= wait, "tried for {:?} of {wait:?}", started.elapsed());
     }
 }
