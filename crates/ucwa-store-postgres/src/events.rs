@@ -9,22 +9,22 @@
 //! transaction holds the row's lock:
 //!
 //! 1. Every transaction that appends to an application first locks its row
-//!    (`SELECT ... FOR UPDATE`, in [`Append`] or [`lock_applications`]) and keeps the lock
-//!    until it ends.
+//!    (`ucwa_lock_application`, a `SELECT ... FOR UPDATE`, in [`Append`] or
+//!    [`lock_applications`]) and keeps the lock until it ends.
 //! 2. While holding it, it reads `next_seq`, takes the next `n` numbers and writes
-//!    `next_seq + n`. A second appender blocks on the lock until the first commits or rolls
-//!    back, and then reads the row as committed (PostgreSQL re-reads a row it waited for),
-//!    so it continues exactly where the first stopped: no number is taken twice or skipped
-//!    (a rollback leaves `next_seq` as it was).
+//!    `next_seq + n` (`ucwa_take_sequence`). A second appender blocks on the lock until the
+//!    first commits or rolls back, and then reads the row as committed (the function's
+//!    statement takes its snapshot after the lock is held), so it continues exactly where
+//!    the first stopped: no number is taken twice or skipped (a rollback leaves `next_seq`
+//!    as it was).
 //! 3. PostgreSQL makes a transaction's writes visible before it releases its locks, so
 //!    numbers `<= k` are visible to every snapshot that sees number `k + 1`: what a reader
 //!    sees is always a prefix of the application's log.
 //!
 //! # Why this does not deadlock
-//! A transaction that locks several application rows takes them all in one statement,
-//! ordered by id, before it writes any of them: a nested loop over the sorted, distinct ids
-//! locks one row per id through the primary key (a `LATERAL` subquery with `FOR UPDATE`),
-//! in that order (`lock_in_id_order`). The other lock a transaction may
+//! A transaction that locks several application rows takes them all in one statement, one
+//! row per id in ascending order (`lock_in_id_order`), and writes only rows it holds. The
+//! other lock a transaction may
 //! hold is its meeting's row (`meetings::save`/`delete`, always taken before the
 //! applications, and at most one); nothing locks a meeting while holding an application row.
 //! So every transaction acquires locks in the order (meeting, application ids ascending)
@@ -37,7 +37,19 @@
 //! round trip. The meeting join benchmark funnels every attendee's join and admit through
 //! the organizer's one application, and when the locks were held across the five round trips
 //! of a transaction (lock, number, insert, notify, commit) most of a join cycle was spent
-//! waiting for that row (docs/BENCHMARKS.md, issue 9). Single-row writes (`save_batch`, `touch_channel`,
+//! waiting for that row (docs/BENCHMARKS.md, issue 9).
+//!
+//! # Why the row steps are functions
+//! The lock and the bump are PL/pgSQL functions (migration `0007_append_functions.sql`).
+//! The statement's snapshot is taken before it waits for any lock, so the row it finds
+//! locked has often been committed anew by the time it gets it; written as plain SQL, the
+//! lock and the `UPDATE` then re-checked that newer version by starting a second copy of
+//! the statement's plan, every common table expression of a meeting save with it (8 % of
+//! the database's CPU in the join benchmark). A volatile function's statement takes its own
+//! snapshot when it starts: the lock's re-check is of a one-row plan, and the bump, run on
+//! a row already locked, sees its newest version and is never re-checked.
+//!
+//! Single-row writes (`save_batch`, `touch_channel`,
 //! `delete_application`) hold one application lock and wait for nothing else.
 //! `expire_idle_applications` uses `SKIP LOCKED` and never waits.
 
@@ -64,24 +76,24 @@ pub(crate) async fn lock_applications(
     }
     // The status is checked on the locked rows, not in the look-up: see [`Append`].
     let sql = format!("SELECT id, status FROM {}", lock_in_id_order("unnest($1::text[])"));
-    let rows: Vec<(String, String)> =
+    let rows: Vec<(String, Option<String>)> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ids).fetch_all(&mut **tx).await.map_err(db_error)?;
-    Ok(rows.into_iter().filter(|(_, status)| status == "active").map(|(id, _)| id).collect())
+    Ok(rows.into_iter().filter(|(_, status)| status.as_deref() == Some("active")).map(|(id, _)| id).collect())
 }
 
-/// The `FROM` items that lock the application rows of the ids `ids` yields (a set-returning
-/// expression), one at a time in id order, each found by primary key; each row comes with its
-/// `id` and `status`. Written as `WHERE id = ANY(...) ORDER BY id FOR UPDATE`, the lock is a
-/// scan whenever the generic plan of the prepared statement is settled on statistics that
-/// make one look cheap: a sequential scan of every application before the table's first
-/// `ANALYZE`, or, with `status = 'active'` in the condition, a bitmap of every active one.
-/// A `LATERAL` subquery that takes a row lock is never flattened into a join, so each id is
-/// one primary-key probe. The outer side is sorted and distinct, and a nested loop runs the
-/// probes in its order, which keeps the lock order of the module documentation.
+/// The `FROM` item (`l`) that locks the application rows of the ids `ids` yields (a
+/// set-returning expression), one at a time in id order, each found by primary key
+/// (`ucwa_lock_application`); each row comes with its `id` and `status` (NULL for an id
+/// with no application). The ids are sorted and distinct, and the function runs in the
+/// projection above them, once per id and in their order: a subquery with a volatile
+/// function in its output is never flattened into the query around it, nor a condition
+/// pushed into it. The function's own statement is a primary-key probe whatever the
+/// statistics (a generic plan of `WHERE id = ANY(...) ORDER BY id FOR UPDATE` read every
+/// application before the table's first `ANALYZE`).
 fn lock_in_id_order(ids: &str) -> String {
     format!(
-        "(SELECT DISTINCT app FROM {ids} AS k(app) ORDER BY app) k
-         CROSS JOIN LATERAL (SELECT id, status FROM applications WHERE id = k.app OFFSET 0 FOR UPDATE) l"
+        "(SELECT k.app AS id, ucwa_lock_application(k.app) AS status
+          FROM (SELECT DISTINCT app FROM {ids} AS k(app) ORDER BY app) k) l"
     )
 }
 
@@ -96,17 +108,14 @@ pub(crate) const APPEND_PARAMS: usize = 9;
 /// Its parameters are `$1`..`$9` ([`Append::bind`]).
 ///
 /// The statement keeps the rules of the module documentation: `locked` takes the row locks in
-/// id order (the row-locking step runs above the sort); an event reaches the outbox only after
-/// its application's row is locked (`routed` joins `locked`), so outbox ids of one conversation
-/// follow commit order; and the application rows are updated only once every lock is held
-/// (`bumped` joins `counts`, an aggregate that reads all of `locked` first). `locked` finds
-/// each row by primary key (`lock_in_id_order`) and `routed` checks the status of the locked
-/// row: with the status in the look-up, the generic plan read every active application on
-/// each append. The `UPDATE` of `bumped` reads the row
-/// version of the statement's snapshot; when another appender committed a newer one while this
-/// statement waited for the lock, PostgreSQL re-applies the update to the newest version (read
-/// committed), so the range continues exactly where the other appender stopped. Events
-/// addressed to an application that no longer exists or has expired are dropped.
+/// id order (`lock_in_id_order`); an event reaches the outbox only after its application's
+/// row is locked (`routed` joins `locked`), so outbox ids of one conversation follow commit
+/// order; and `bumped` takes sequence numbers only for applications in `routed`, whose rows
+/// this statement holds locked. `routed` checks the status the lock returned, from the
+/// locked row. Events addressed to an application that no longer exists or has expired are
+/// dropped. `locked` and `bumped` call volatile functions, so PostgreSQL evaluates each once
+/// (a common table expression with one is never inlined), and every row of `bumped` is
+/// computed: [`Append::RESULT`] reads them all.
 pub(crate) struct Append {
     app_id: Vec<String>,
     conversation: Vec<Option<String>>,
@@ -137,9 +146,7 @@ impl Append {
                  INSERT INTO callback_outbox (session_id, app_id, created_ms, sender_rel, sender_href, body)
                  SELECT conv, app, $7, rel, href, body FROM routed WHERE to_outbox ORDER BY ord),
              counts AS (SELECT app, count(*) AS n FROM routed WHERE NOT to_outbox GROUP BY app),
-             bumped AS (
-                 UPDATE applications a SET next_seq = a.next_seq + c.n FROM counts c WHERE a.id = c.app
-                 RETURNING a.id, a.next_seq - c.n AS first),
+             bumped AS (SELECT app AS id, ucwa_take_sequence(app, n) AS first FROM counts),
              logged AS (
                  INSERT INTO events (app_id, seq, priority, created_ms, sender_rel, sender_href, body)
                  SELECT r.app, b.first + row_number() OVER (PARTITION BY r.app ORDER BY r.ord) - 1, r.prio, $7,
@@ -420,18 +427,22 @@ mod tests {
             if analyzed {
                 analyze(&mut conn).await;
             }
-            let plan = plan(
+            // The statement itself reads no application: its functions do, one row each.
+            let append = plan(
                 &mut conn,
                 "text[], text[], bigint[], text[], text[], text[], bigint, text, text[]",
                 &APPEND,
                 "ARRAY['app10'], ARRAY[NULL], ARRAY[2], ARRAY['r'], ARRAY['/h'], ARRAY['{}'], 0, 'c', ARRAY['p']",
             )
             .await;
-            let locked = plan.split("CTE routed").next().unwrap();
-            assert!(locked.contains("applications_pkey"), "analyzed: {analyzed}, no lock by key:\n{plan}");
-            for other in ["applications_idle", "applications_active_endpoint", "Seq Scan on applications"] {
-                assert!(!locked.contains(other), "analyzed: {analyzed}, applications read through {other}:\n{plan}");
-            }
+            assert!(
+                !append.contains("on applications"),
+                "analyzed: {analyzed}, the append reads applications:\n{append}"
+            );
+            // The lock function's statement, as PL/pgSQL prepares it (`app` becomes `$1`).
+            let lock =
+                plan(&mut conn, "text", "SELECT status FROM applications WHERE id = $1 FOR UPDATE", "'app10'").await;
+            assert!(lock.contains("applications_pkey"), "analyzed: {analyzed}, no lock by key:\n{lock}");
         }
         let _ = conn.close().await;
     }
