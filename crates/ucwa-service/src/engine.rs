@@ -96,8 +96,10 @@ fn meeting_not_found() -> ServiceError {
     ServiceError::destination_not_found("The meeting cannot be found.")
 }
 
+/// Contention, not a fault: the client is told to retry (503 with `Retry-After`), as when the
+/// database is not taking work.
 fn kept_changing(meeting_id: &str) -> ServiceError {
-    ServiceError::Internal(format!("meeting {meeting_id} kept changing under this node"))
+    ServiceError::StoreUnavailable(format!("meeting {meeting_id} kept changing under this node"))
 }
 
 impl MeetingEngine {

@@ -30,8 +30,9 @@ pub enum ServiceError {
     /// The server is too busy to do this now (every hashing slot taken): 503 with
     /// `Retry-After`.
     Unavailable { retry_after_secs: u64 },
-    /// The database cannot be reached or is not taking work now (a restart, a failover):
-    /// 503 with `Retry-After`. The cause is logged, never shown.
+    /// The database cannot be reached or is not taking work now (a restart, a failover), or a
+    /// write kept losing to other nodes' writes: 503 with `Retry-After`. The cause is logged,
+    /// never shown.
     StoreUnavailable(String),
     /// The operation failed for a documented reason the client acts on (`CallbackChannelError`).
     ServiceFailure { subcode: &'static str, message: String },
