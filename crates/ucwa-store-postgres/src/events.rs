@@ -439,7 +439,10 @@ mod tests {
                 !append.contains("on applications"),
                 "analyzed: {analyzed}, the append reads applications:\n{append}"
             );
-            // The lock function's statement, as PL/pgSQL prepares it (`app` becomes `$1`).
+            // The lock function's statement, as PL/pgSQL prepares it (`INTO` taken out, `app`
+            // becomes `$1`); checked against the migration, so the two cannot drift apart.
+            let migration = include_str!("../migrations/0007_append_functions.sql");
+            assert!(migration.contains("SELECT status INTO found_status FROM applications WHERE id = app FOR UPDATE;"));
             let lock =
                 plan(&mut conn, "text", "SELECT status FROM applications WHERE id = $1 FOR UPDATE", "'app10'").await;
             assert!(lock.contains("applications_pkey"), "analyzed: {analyzed}, no lock by key:\n{lock}");
