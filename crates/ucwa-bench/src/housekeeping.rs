@@ -125,11 +125,11 @@ pub(crate) async fn run(args: &Args) -> anyhow::Result<()> {
     }
     let (mut chunks, mut deleted, started) = (Vec::new(), 0, Instant::now());
     loop {
-        let n = timed(&mut chunks, store.delete_acknowledged_events(args.chunk)).await?;
-        if n == 0 {
+        let pass = timed(&mut chunks, store.delete_acknowledged_events(args.chunk)).await?;
+        deleted += pass.deleted;
+        if !pass.more {
             break;
         }
-        deleted += n;
     }
     let backlog_secs = started.elapsed().as_secs_f64();
     row(&format!("cleanup chunk, backlog ({} apps x {per_app} events)", backlog.len()), Latency::of(&mut chunks));
@@ -145,7 +145,7 @@ pub(crate) async fn run(args: &Args) -> anyhow::Result<()> {
         acknowledge(&store, app, 0, 1).await?;
     }
     let mut fan_out = Vec::new();
-    while timed(&mut fan_out, store.delete_acknowledged_events(args.chunk)).await? > 0 {}
+    while timed(&mut fan_out, store.delete_acknowledged_events(args.chunk)).await?.more {}
     row(&format!("cleanup chunk, fan-out ({} apps x 1 event)", apps.len() - backlog.len()), Latency::of(&mut fan_out));
 
     // Retention: finished two-party conversations, purged in steps.

@@ -222,10 +222,11 @@ pub trait Store: Send + Sync + 'static {
     async fn delivered_batch(&self, app_id: &str, no: u64) -> StoreResult<Option<String>>;
     /// Deletes acknowledged events, at most `limit` in one short transaction, by key (an
     /// application and a range of its sequence numbers), never by scanning the log. Returns
-    /// how many it deleted; call again while that is not 0. Backends also run this on their
-    /// own, off the delivery path; calling it is never needed for correctness, since
-    /// acknowledged events are never read again.
-    async fn delete_acknowledged_events(&self, limit: u32) -> StoreResult<u64>;
+    /// how many it deleted and whether it stopped at its limit with some left; call again
+    /// while [`AckCleanup::more`]. Backends also run this on their own, off the delivery path;
+    /// calling it is never needed for correctness, since acknowledged events are never read
+    /// again.
+    async fn delete_acknowledged_events(&self, limit: u32) -> StoreResult<AckCleanup>;
 
     /// Stores a new meeting (no sessions yet), finished from [`Meeting::finished_at`] at
     /// its `created_ms` (a two-party conversation nobody joins is purged like an ended one).
@@ -368,6 +369,19 @@ pub struct SigninWindow {
     pub failures: u32,
     /// When the window closes (and its count starts again from nothing).
     pub until_ms: i64,
+}
+
+/// What one [`Store::delete_acknowledged_events`] pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AckCleanup {
+    /// Acknowledged events deleted.
+    pub deleted: u64,
+    /// The pass stopped at its limit while acknowledged events were left: there is more to
+    /// delete right away. `false` once a pass reached the end of what was acknowledged when
+    /// it ran, which is what ends a backend's upkeep round: under load, clients acknowledge
+    /// a few events between any two passes, so "until a pass deletes nothing" would spin
+    /// (and take the application row locks appenders wait for) for as long as the load lasts.
+    pub more: bool,
 }
 
 /// What one [`Store::purge_finished`] step did.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use ucwa_core::channel::Priority;
 use ucwa_core::model::{AppKind, DeliveredBatch, NewEvent};
+use ucwa_core::store::AckCleanup;
 use ucwa_core::{DynStore, Store};
 
 use crate::support::*;
@@ -225,6 +226,31 @@ pub async fn only_one_of_racing_batches_is_saved(store: DynStore) {
     assert_delivered(&*store, "a", &winners[0]).await;
 }
 
+/// Applications cost a pass at least ten events' worth of its limit each, so a pass over
+/// more applications than that allows leaves some out, and says so: 150 applications with
+/// one acknowledged event each take two passes of 1,000.
+pub async fn a_cleanup_pass_over_many_applications_says_when_it_left_some_out(store: DynStore) {
+    let apps: Vec<String> = (0..150).map(|i| format!("app{i:03}")).collect();
+    for app in &apps {
+        application(&*store, app).await;
+        store.append_events(vec![event(app, 1)], T0).await.unwrap();
+        let batch = |no| DeliveredBatch { no, body: String::new(), max_seq: 1 };
+        assert!(store.save_batch(app, &batch(1), 0, T0).await.unwrap());
+        assert!(store.save_batch(app, &batch(2), 1, T0).await.unwrap());
+    }
+    let first = store.delete_acknowledged_events(1_000).await.unwrap();
+    let second = if first.more { store.delete_acknowledged_events(1_000).await.unwrap() } else { first };
+    assert!(!second.more, "two passes of 1,000 over 150 applications left some: {first:?} {second:?}");
+    // Unless the backend's own cleanup ran in between, the first pass took a hundred and
+    // said more was left.
+    if first.deleted + second.deleted == 150 {
+        assert_eq!((first, second), (AckCleanup { deleted: 100, more: true }, AckCleanup { deleted: 50, more: false }));
+    }
+    for app in &apps {
+        assert!(log(&*store, app).await.is_empty(), "{app} kept an acknowledged event");
+    }
+}
+
 /// A large backlog goes in chunks that each respect the limit, deleting every acknowledged
 /// event and nothing else.
 pub async fn acknowledged_events_are_deleted_in_bounded_chunks(store: DynStore) {
@@ -243,17 +269,27 @@ pub async fn acknowledged_events_are_deleted_in_bounded_chunks(store: DynStore) 
         assert!(store.save_batch(app, &batch(2, EVENTS as i64), 1, T0).await.unwrap());
     }
     assert!(store.save_batch("c", &batch(1, EVENTS as i64), 0, T0).await.unwrap());
-    let mut deleted = 0;
+    let mut passes = Vec::new();
     for _ in 0..100 {
-        let chunk = store.delete_acknowledged_events(700).await.unwrap();
-        assert!(chunk <= 700, "one call deleted {chunk} events, more than its limit");
-        if chunk == 0 {
+        let pass = store.delete_acknowledged_events(700).await.unwrap();
+        assert!(pass.deleted <= 700, "one call deleted {} events, more than its limit", pass.deleted);
+        passes.push(pass);
+        if !pass.more {
             break;
         }
-        deleted += chunk;
     }
-    // The backend's own cleanup may have taken part of the work meanwhile.
+    let deleted: u64 = passes.iter().map(|p| p.deleted).sum();
+    assert!(!passes[passes.len() - 1].more, "still more left after 100 passes: {passes:?}");
+    // The backend's own cleanup may have taken part of the work meanwhile (then the logs
+    // below still show that the pass that said "no more" was right). When it took none,
+    // 6,500 events went in nine full passes that each said more was left, and a tenth.
     assert!(deleted <= 2_500 + EVENTS);
+    if deleted == 2_500 + EVENTS {
+        let shape: Vec<(u64, bool)> = passes.iter().map(|p| (p.deleted, p.more)).collect();
+        let mut expected = vec![(700, true); 9];
+        expected.push((200, false));
+        assert_eq!(shape, expected);
+    }
     assert_eq!(seqs(&log(&*store, "a").await), (2_501..=EVENTS as i64).collect::<Vec<_>>());
     assert!(log(&*store, "b").await.is_empty());
     assert_eq!(log(&*store, "c").await.len() as u64, EVENTS);

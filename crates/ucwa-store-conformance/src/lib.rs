@@ -95,6 +95,7 @@ macro_rules! store_conformance {
                 saving_a_batch_releases_only_its_own_ticket,
                 only_one_of_racing_batches_is_saved,
                 acknowledged_events_are_deleted_in_bounded_chunks,
+                a_cleanup_pass_over_many_applications_says_when_it_left_some_out,
             ],
             meetings: [
                 a_new_meeting_reads_back_as_stored,

@@ -88,7 +88,7 @@ pub async fn log(store: &dyn Store, app: &str) -> Vec<StoredEvent> {
 /// Runs the store's acknowledgement cleanup until it reports nothing more to delete.
 pub async fn delete_all_acknowledged(store: &dyn Store) {
     for _ in 0..1_000 {
-        if store.delete_acknowledged_events(1_000).await.unwrap() == 0 {
+        if !store.delete_acknowledged_events(1_000).await.unwrap().more {
             return;
         }
     }

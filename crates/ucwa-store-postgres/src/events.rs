@@ -60,7 +60,7 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{FromRow, Postgres, Row, Transaction};
 use ucwa_core::channel::Priority;
 use ucwa_core::model::{DeliveredBatch, NewEvent, StoredEvent};
-use ucwa_core::store::{StoreError, StoreResult};
+use ucwa_core::store::{AckCleanup, StoreError, StoreResult};
 use ucwa_core::stored::to_i64;
 
 use crate::pool::Db;
@@ -323,7 +323,9 @@ const DELETE_ACKNOWLEDGED: &str = "WITH pending AS (
                  SELECT ctid FROM events WHERE app_id = c.id AND seq > c.lo AND seq <= c.hi OFFSET 0) e))
          RETURNING 1),
      moved AS (UPDATE applications a SET purged_seq = c.hi FROM chosen c WHERE a.id = c.id)
-     SELECT count(*) FROM gone";
+     SELECT (SELECT count(*) FROM gone) AS deleted,
+            (SELECT count(*) FROM pending) = $1 OR EXISTS (SELECT 1 FROM costed WHERE hi - lo > $2 - spent_before)
+                AS more";
 
 /// Deletes acknowledged events by key, at most `limit` in one statement: for each
 /// application with some left (the partial index `applications_unpurged`), the range
@@ -332,8 +334,9 @@ const DELETE_ACKNOWLEDGED: &str = "WITH pending AS (
 /// applications are locked in id order, like appenders lock them, so a cleanup waits briefly
 /// for an appender or another node's cleanup but never deadlocks with them, and holds the
 /// locks only while the statement runs (an appender waiting behind it waits for no round
-/// trip); it does not skip locked rows, since 0 must mean that nothing is left (a cleanup
-/// that waited re-checks the condition on the committed row). The budget: each application
+/// trip); it does not skip locked rows, since a pass that says nothing more is left must
+/// have seen every application (a cleanup that waited re-checks the condition on the
+/// committed row). The budget: each application
 /// costs its range, at least [`APPLICATION_COST`]; applications are taken in id order while
 /// the cost of those before them is below `limit`, the last one's range cut to what is left.
 /// The events are found by one primary-key range scan per application and deleted by row
@@ -343,16 +346,18 @@ const DELETE_ACKNOWLEDGED: &str = "WITH pending AS (
 /// every event, dead rows included, while holding the application locks every appender
 /// waits for (5 ms a pass in the join benchmark). Kept as a subquery, the only plan is a
 /// nested loop of primary-key range scans.
-/// Returns how many events it deleted.
-pub(crate) async fn delete_acknowledged(pool: &Db, limit: u32) -> StoreResult<u64> {
-    let deleted: (i64,) = sqlx::query_as(DELETE_ACKNOWLEDGED)
+/// Returns how many events it deleted, and whether it stopped with some left: a full page of
+/// applications (there may be more), or one whose range was cut short or not reached
+/// (`hi - lo` beyond what the budget had left for it).
+pub(crate) async fn delete_acknowledged(pool: &Db, limit: u32) -> StoreResult<AckCleanup> {
+    let (deleted, more): (i64, bool) = sqlx::query_as(DELETE_ACKNOWLEDGED)
         .bind(i64::from(limit) / APPLICATION_COST + 1)
         .bind(i64::from(limit))
         .bind(APPLICATION_COST)
         .fetch_one(pool)
         .await
         .map_err(db_error)?;
-    Ok(u64::try_from(deleted.0).unwrap_or(0))
+    Ok(AckCleanup { deleted: u64::try_from(deleted).unwrap_or(0), more })
 }
 
 #[cfg(test)]

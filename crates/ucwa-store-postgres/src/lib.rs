@@ -61,7 +61,7 @@ use ucwa_core::model::{
 };
 use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
 use ucwa_core::store::{
-    MeetingSince, Purged, QuotaUsage, SessionLocation, SigninWindow, Store, StoreError, StoreResult,
+    AckCleanup, MeetingSince, Purged, QuotaUsage, SessionLocation, SigninWindow, Store, StoreError, StoreResult,
 };
 use ucwa_core::stored;
 
@@ -136,8 +136,9 @@ const ACK_CLEANUP_CHUNK: u32 = 1000;
 const ACK_CLEANUP_CHUNKS_PER_TICK: usize = 100;
 
 /// Background upkeep, every second: deletes acknowledged events (kept off the delivery path,
-/// see `events::save_batch`), chunk by chunk until none are left. Every node runs it; nodes
-/// split the work (`events::delete_acknowledged`).
+/// see `events::save_batch`), chunk by chunk until one reaches the end of what was
+/// acknowledged when it ran ([`AckCleanup::more`]). Every node runs it; nodes split the work
+/// (`events::delete_acknowledged`).
 async fn maintenance(pool: Db) {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -149,7 +150,7 @@ async fn maintenance(pool: Db) {
         pool.close_idle().await;
         for _ in 0..ACK_CLEANUP_CHUNKS_PER_TICK {
             match events::delete_acknowledged(&pool, ACK_CLEANUP_CHUNK).await {
-                Ok(0) => break,
+                Ok(pass) if !pass.more => break,
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "deleting acknowledged events failed");
@@ -398,7 +399,7 @@ impl Store for PostgresStore {
         tenant::delivered_batch(&self.pool, app_id, no).await
     }
 
-    async fn delete_acknowledged_events(&self, limit: u32) -> StoreResult<u64> {
+    async fn delete_acknowledged_events(&self, limit: u32) -> StoreResult<AckCleanup> {
         events::delete_acknowledged(&self.pool, limit).await
     }
 

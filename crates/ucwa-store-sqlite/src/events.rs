@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 use sqlx::SqlitePool;
 use ucwa_core::channel::Priority;
 use ucwa_core::model::{DeliveredBatch, NewEvent, StoredEvent};
-use ucwa_core::store::{StoreError, StoreResult};
+use ucwa_core::store::{AckCleanup, StoreError, StoreResult};
 use ucwa_core::stored::to_i64;
 
 use crate::db_error;
@@ -226,17 +226,19 @@ const APPLICATION_COST: i64 = 10;
 /// application costs at least [`APPLICATION_COST`] of the budget: its two statements and the
 /// pages its few events sit on cost about what that many neighbouring events do, so the
 /// transaction stays short whether one application has a million acknowledged events or a
-/// thousand have one each. Returns how many events it deleted.
-pub(crate) fn delete_acknowledged(conn: &Connection, limit: u32) -> StoreResult<u64> {
+/// thousand have one each. Returns how many events it deleted, and whether it stopped with
+/// some left (an application's range cut short, or one left out).
+pub(crate) fn delete_acknowledged(conn: &Connection, limit: u32) -> StoreResult<AckCleanup> {
     let mut budget = i64::from(limit);
+    let most = budget / APPLICATION_COST + 1;
     let pending: Vec<(String, i64, i64)> = conn
         .prepare_cached(
             "SELECT id, purged_seq, acked_max_seq FROM applications WHERE acked_max_seq > purged_seq LIMIT ?",
         )
-        .and_then(|mut s| {
-            s.query_map([budget / APPLICATION_COST + 1], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect()
-        })
+        .and_then(|mut s| s.query_map([most], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect())
         .map_err(sql_error)?;
+    // A full page may have left applications out.
+    let mut more = pending.len() as i64 == most;
     let mut delete =
         conn.prepare_cached("DELETE FROM events WHERE app_id = ? AND seq > ? AND seq <= ?").map_err(sql_error)?;
     let mut purged_to =
@@ -244,12 +246,14 @@ pub(crate) fn delete_acknowledged(conn: &Connection, limit: u32) -> StoreResult<
     let mut deleted = 0;
     for (app, purged, acked) in pending {
         if budget <= 0 {
+            more = true;
             break;
         }
         let upto = acked.min(purged.saturating_add(budget));
         deleted += delete.execute(params![app, purged, upto]).map_err(sql_error)? as u64;
         purged_to.execute(params![upto, app]).map_err(sql_error)?;
+        more |= upto < acked;
         budget -= (upto - purged).max(APPLICATION_COST);
     }
-    Ok(deleted)
+    Ok(AckCleanup { deleted, more })
 }

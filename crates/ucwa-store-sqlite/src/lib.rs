@@ -59,7 +59,7 @@ use ucwa_core::model::{
     PublicationChange, StoredEvent, TokenRecord, User,
 };
 use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
-use ucwa_core::store::{Purged, QuotaUsage, SessionLocation, SigninWindow, Store, StoreError, StoreResult};
+use ucwa_core::store::{AckCleanup, Purged, QuotaUsage, SessionLocation, SigninWindow, Store, StoreError, StoreResult};
 
 use crate::writer::Writer;
 
@@ -132,7 +132,7 @@ const ACK_CLEANUP_CHUNKS_PER_TICK: usize = 100;
 async fn delete_acknowledged_backlog(writer: &Writer) {
     for _ in 0..ACK_CLEANUP_CHUNKS_PER_TICK {
         match writer.run(|conn| events::delete_acknowledged(conn, ACK_CLEANUP_CHUNK)).await {
-            Ok(0) => return,
+            Ok(pass) if !pass.more => return,
             Ok(_) => {}
             Err(e) => return tracing::warn!(error = %e, "deleting acknowledged events failed"),
         }
@@ -498,7 +498,7 @@ impl Store for SqliteStore {
         self.reads.with(|c| events::delivered_batch(c, app_id, no))
     }
 
-    async fn delete_acknowledged_events(&self, limit: u32) -> StoreResult<u64> {
+    async fn delete_acknowledged_events(&self, limit: u32) -> StoreResult<AckCleanup> {
         self.writer.run(move |c| events::delete_acknowledged(c, limit)).await
     }
 
