@@ -70,9 +70,12 @@ use crate::pool::Db;
 
 /// Connections per node unless told otherwise (`--database-pool-size`). Each request holds
 /// one for a query or a short transaction (never while parked); the listener has its own.
-/// On a small machine that also runs the database, fewer cost less CPU for the same rate
-/// (docs/BENCHMARKS.md, issue 9, "Third look").
-pub const DEFAULT_POOL_SIZE: u32 = 16;
+/// Statements are short (a fraction of a millisecond), so eight carry far more than a node's
+/// own cores can send, while every connection running at once beyond the database's cores
+/// adds lock waits and task switches, not throughput: on two shared cores, two nodes of 16
+/// ran 10 % fewer join cycles than two of 8, for 12 % more database CPU per cycle
+/// (docs/BENCHMARKS.md, issue 9, "Ninth look").
+pub const DEFAULT_POOL_SIZE: u32 = 8;
 
 /// How long, in milliseconds, a statement waits for a connection unless told otherwise
 /// (`--database-wait-ms`).
