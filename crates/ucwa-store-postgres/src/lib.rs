@@ -73,7 +73,7 @@ use crate::pool::Db;
 /// Statements are short (a fraction of a millisecond), so eight carry far more than a node's
 /// own cores can send, while every connection running at once beyond the database's cores
 /// adds lock waits and task switches, not throughput: on two shared cores, two nodes of 16
-/// ran 10 % fewer join cycles than two of 8, for 12 % more database CPU per cycle
+/// ran 7 % fewer join cycles than two of 8, for 12 % more database CPU per cycle
 /// (docs/BENCHMARKS.md, issue 9, "Ninth look").
 pub const DEFAULT_POOL_SIZE: u32 = 8;
 
