@@ -239,12 +239,13 @@ pub async fn a_cleanup_pass_over_many_applications_says_when_it_left_some_out(st
         assert!(store.save_batch(app, &batch(2), 1, T0).await.unwrap());
     }
     let first = store.delete_acknowledged_events(1_000).await.unwrap();
-    let second = if first.more { store.delete_acknowledged_events(1_000).await.unwrap() } else { first };
-    assert!(!second.more, "two passes of 1,000 over 150 applications left some: {first:?} {second:?}");
-    // Unless the backend's own cleanup ran in between, the first pass took a hundred and
-    // said more was left.
-    if first.deleted + second.deleted == 150 {
-        assert_eq!((first, second), (AckCleanup { deleted: 100, more: true }, AckCleanup { deleted: 50, more: false }));
+    let second = if first.more { Some(store.delete_acknowledged_events(1_000).await.unwrap()) } else { None };
+    assert!(!second.unwrap_or(first).more, "two passes of 1,000 over 150 applications left some: {first:?} {second:?}");
+    // Unless the backend's own cleanup took part of the work (while the applications were
+    // set up, or between the passes), the first pass took a hundred and said more was left.
+    if first.deleted + second.map_or(0, |s| s.deleted) == 150 {
+        let expected = (AckCleanup { deleted: 100, more: true }, Some(AckCleanup { deleted: 50, more: false }));
+        assert_eq!((first, second), expected);
     }
     for app in &apps {
         assert!(log(&*store, app).await.is_empty(), "{app} kept an acknowledged event");
