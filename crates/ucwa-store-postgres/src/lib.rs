@@ -133,15 +133,10 @@ fn transient(code: &str) -> bool {
         || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01" | "55P03" | "57014" | "25006")
 }
 
-/// Acknowledged events deleted per transaction by the background upkeep, and chunks per
-/// tick at most: the SQLite store's sizes (docs/BENCHMARKS.md, scenario (e)).
-const ACK_CLEANUP_CHUNK: u32 = 1000;
-const ACK_CLEANUP_CHUNKS_PER_TICK: usize = 100;
-
 /// Background upkeep, every second: deletes acknowledged events (kept off the delivery path,
-/// see `events::save_batch`), chunk by chunk until one reaches the end of what was
-/// acknowledged when it ran ([`AckCleanup::more`]). Every node runs it; nodes split the work
-/// (`events::delete_acknowledged`).
+/// see `events::save_batch`), pass by pass until one reaches the end of what was
+/// acknowledged when it ran ([`AckCleanup::upkeep_tick`]). Every node runs it; nodes split
+/// the work (`events::delete_acknowledged`).
 async fn maintenance(pool: Db) {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -151,15 +146,8 @@ async fn maintenance(pool: Db) {
             return;
         }
         pool.close_idle().await;
-        for _ in 0..ACK_CLEANUP_CHUNKS_PER_TICK {
-            match events::delete_acknowledged(&pool, ACK_CLEANUP_CHUNK).await {
-                Ok(pass) if !pass.more => break,
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "deleting acknowledged events failed");
-                    break;
-                }
-            }
+        if let Err(e) = AckCleanup::upkeep_tick(|limit| events::delete_acknowledged(&pool, limit)).await {
+            tracing::warn!(error = %e, "deleting acknowledged events failed");
         }
     }
 }

@@ -109,32 +109,17 @@ async fn maintenance(readers: SqlitePool, writer: Arc<Writer>) {
         // Look first (a read), write only when there is something to delete: a needless
         // write would still queue behind, and in front of, real ones.
         match events::any_acknowledged(&readers).await {
-            Ok(true) => delete_acknowledged_backlog(&writer).await,
+            Ok(true) => {
+                let pass = |limit| writer.run(move |conn| events::delete_acknowledged(conn, limit));
+                if let Err(e) = AckCleanup::upkeep_tick(pass).await {
+                    tracing::warn!(error = %e, "deleting acknowledged events failed");
+                }
+            }
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "looking for acknowledged events failed"),
         }
         if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&readers).await {
             tracing::warn!(error = %e, "WAL checkpoint failed");
-        }
-    }
-}
-
-/// Acknowledged events deleted per write transaction. A chunk of 1,000 holds the single
-/// writer for 1.4-2.7 ms at the median with a million events stored (docs/BENCHMARKS.md,
-/// scenario (e)), short enough that a commit queued behind it barely notices, large enough
-/// that a backlog of a million events goes in a few seconds.
-const ACK_CLEANUP_CHUNK: u32 = 1_000;
-/// Chunks per upkeep tick at most: 100,000 events a second, far above the rate clients
-/// acknowledge at, while leaving the writer to others between chunks (the writer pool
-/// hands its connection out first come, first served).
-const ACK_CLEANUP_CHUNKS_PER_TICK: usize = 100;
-
-async fn delete_acknowledged_backlog(writer: &Writer) {
-    for _ in 0..ACK_CLEANUP_CHUNKS_PER_TICK {
-        match writer.run(|conn| events::delete_acknowledged(conn, ACK_CLEANUP_CHUNK)).await {
-            Ok(pass) if !pass.more => return,
-            Ok(_) => {}
-            Err(e) => return tracing::warn!(error = %e, "deleting acknowledged events failed"),
         }
     }
 }
