@@ -454,6 +454,27 @@ impl TestServer {
         self.dir.path().join("ucwa.db")
     }
 
+    /// Runs `sql` (one or more statements) on this server's database over a connection of its
+    /// own, as another program sharing the database would: for what no request can do, such as
+    /// a trigger that makes every save of a meeting lose to some other writer.
+    pub async fn execute_sql(&self, sql: &str) {
+        use sqlx::Connection as _;
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match &self.postgres {
+            Some(db) => {
+                let mut conn = sqlx::PgConnection::connect(db.url()).await.expect("connect to the test database");
+                sqlx::raw_sql(sql).execute(&mut conn).await.expect("run SQL on the test database");
+                conn.close().await.expect("close the connection");
+            }
+            None => {
+                let url = format!("sqlite://{}", self.db_path().display());
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("open the test database");
+                sqlx::raw_sql(sql).execute(&mut conn).await.expect("run SQL on the test database");
+                conn.close().await.expect("close the database");
+            }
+        }
+    }
+
     /// Everything the database holds, as bytes to search: the SQLite file and its
     /// write-ahead log, or every row of every table in PostgreSQL's text form.
     pub async fn database_contents(&self) -> Vec<u8> {

@@ -165,3 +165,61 @@ async fn default_and_eligible_values_describe_what_create_does() {
         assert!(eligible[list].as_array().unwrap().contains(&defaults[property]), "{list}");
     }
 }
+
+/// A meeting whose every save loses to some other writer (here a trigger that skips each
+/// update and delete, as a node that always commits first would make them fail) is not
+/// retried for ever: after a bounded number of attempts the request gets 503 with
+/// `Retry-After`, like an unavailable database, and the meeting is left as it was. Once the
+/// other writer is gone, the same requests go through.
+#[tokio::test]
+async fn a_meeting_that_keeps_changing_is_refused_with_503_and_kept_intact() {
+    let server = TestServer::start().await;
+    let alice = server.signed_in_app("sip:alice@example.com", "Alice").await;
+    let meeting = create_meeting(&server, &alice, json!({"subject": "Contended"})).await;
+    let resp = server.call(Method::GET, &meeting.href, &alice.token, None).await;
+    let etag = resp.headers()["etag"].to_str().unwrap().to_owned();
+    let mut changed: Value = resp.json().await.unwrap();
+    changed["subject"] = json!("Contended (moved)");
+    let put = || {
+        server.send(
+            server
+                .client
+                .put(server.at(&meeting.href))
+                .bearer_auth(&alice.token)
+                .header("if-match", &etag)
+                .json(&changed),
+        )
+    };
+
+    let (always_loses, stops_losing) = match server.store_kind() {
+        ucwa_testkit::StoreKind::Postgres => (
+            "CREATE FUNCTION another_writer_wins() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+             CREATE TRIGGER another_writer BEFORE UPDATE OR DELETE ON meetings
+                 FOR EACH ROW EXECUTE FUNCTION another_writer_wins();",
+            "DROP TRIGGER another_writer ON meetings; DROP FUNCTION another_writer_wins();",
+        ),
+        ucwa_testkit::StoreKind::Sqlite => (
+            "CREATE TRIGGER another_writer_updates BEFORE UPDATE ON meetings BEGIN SELECT RAISE(IGNORE); END;
+             CREATE TRIGGER another_writer_deletes BEFORE DELETE ON meetings BEGIN SELECT RAISE(IGNORE); END;",
+            "DROP TRIGGER another_writer_updates; DROP TRIGGER another_writer_deletes;",
+        ),
+    };
+    server.execute_sql(always_loses).await;
+    for resp in [put().await, server.call(Method::DELETE, &meeting.href, &alice.token, None).await] {
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()["retry-after"], "1");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["code"], "ServiceUnavailable", "{body}");
+    }
+    let resp = server.call(Method::GET, &meeting.href, &alice.token, None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["etag"].to_str().unwrap(), etag, "nothing was saved");
+    assert_eq!(resp.json::<Value>().await.unwrap(), meeting.body);
+
+    server.execute_sql(stops_losing).await;
+    let resp = put().await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.json::<Value>().await.unwrap()["subject"], "Contended (moved)");
+    assert_eq!(server.call(Method::DELETE, &meeting.href, &alice.token, None).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(server.call(Method::GET, &meeting.href, &alice.token, None).await.status(), StatusCode::NOT_FOUND);
+}
