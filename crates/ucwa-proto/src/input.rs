@@ -44,12 +44,11 @@ impl PropertyBag {
         self.raw(name).is_some()
     }
 
-    /// An optional string of at most `max` characters.
+    /// An optional string of at most `max` characters ([`text`]).
     pub fn string(&self, name: &'static str, max: usize) -> Result<Option<String>, ParamError> {
         match self.raw(name) {
             None => Ok(None),
-            Some(Value::String(s)) if s.chars().count() <= max => Ok(Some(s.clone())),
-            Some(Value::String(_)) => Err(ParamError { name, problem: format!("longer than {max} characters") }),
+            Some(Value::String(s)) => text(name, s, max).map(|()| Some(s.clone())),
             Some(_) => Err(ParamError { name, problem: "must be a string".into() }),
         }
     }
@@ -109,11 +108,8 @@ impl PropertyBag {
             Some(Value::Array(items)) => items
                 .iter()
                 .map(|v| match v {
-                    Value::String(s) if s.chars().count() <= max => Ok(s.clone()),
-                    _ => Err(ParamError {
-                        name,
-                        problem: format!("must be a list of strings of at most {max} characters"),
-                    }),
+                    Value::String(s) => text(name, s, max).map(|()| s.clone()),
+                    _ => Err(ParamError { name, problem: "must be a list of strings".into() }),
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
@@ -141,6 +137,19 @@ impl PropertyBag {
             Some(_) => Err(bad()),
         }
     }
+}
+
+/// Checks the text of string parameter `name`: at most `max` characters, and no NUL
+/// (U+0000). No UCWA client sends one, and PostgreSQL cannot keep one in a text column: let
+/// through, it would fail the statement that stores or looks up the value.
+pub fn text(name: &'static str, value: &str, max: usize) -> Result<(), ParamError> {
+    if value.contains('\0') {
+        return Err(ParamError { name, problem: "must not contain the NUL character (U+0000)".into() });
+    }
+    if value.chars().count() > max {
+        return Err(ParamError { name, problem: format!("longer than {max} characters") });
+    }
+    Ok(())
 }
 
 /// Collects every parameter error of a request instead of stopping at the first, so a
@@ -220,6 +229,20 @@ mod tests {
             bag(json!({"importance": "urgent"})).enumeration("importance", &["Urgent"]).unwrap(),
             Some("Urgent")
         );
+    }
+
+    #[test]
+    fn strings_with_a_nul_are_refused_by_name() {
+        // A JSON body carries a NUL as `\u0000`; a query string's `%00` decodes to one.
+        let body = r#"{"subject": "a\u0000b", "attendees": ["ok", "x\u0000"], "fine": "a\\u0000"}"#;
+        let b = bag(serde_json::from_str(body).unwrap()).with_query([("Description".to_owned(), "\0".to_owned())]);
+        assert_eq!(b.string("subject", 250).unwrap_err().name, "subject");
+        assert_eq!(b.required_string("subject", 250).unwrap_err().name, "subject");
+        assert_eq!(b.string_list("attendees", 250).unwrap_err().name, "attendees");
+        assert_eq!(b.string("description", 250).unwrap_err().name, "description");
+        assert!(b.enumeration("subject", &["a\u{0}b"]).is_err());
+        // An escaped backslash before `u0000` is text, not a NUL.
+        assert_eq!(b.string("fine", 250).unwrap().as_deref(), Some("a\\u0000"));
     }
 
     #[test]

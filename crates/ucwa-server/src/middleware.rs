@@ -1,5 +1,6 @@
 //! Cross-cutting HTTP behaviour: repeated slashes collapsed before routing, correlation
-//! headers, and UCWA error bodies for the requests no route takes (404, 405) and for panics.
+//! headers, and UCWA error bodies for the requests no route takes (404, 405), for paths with
+//! a NUL (404) and for panics.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -124,6 +125,17 @@ fn accepts_only_xml(accept: &str) -> bool {
     let xml = ranges.iter().any(|r| r.ends_with("/xml") || r.ends_with("+xml"));
     let other = ranges.iter().any(|r| !(r.ends_with("/xml") || r.ends_with("+xml")));
     xml && !other
+}
+
+/// A path with a NUL (`%00`) in it names nothing this server has, so it is answered 404
+/// before any handler decodes it: no id, alias or key of any store contains one, and
+/// PostgreSQL refuses a NUL in a statement's text parameter outright, which would otherwise
+/// turn a look-up into a server failure.
+pub async fn nul_free_path(req: Request, next: Next) -> Response {
+    if req.uri().path().contains("%00") {
+        return axum::response::IntoResponse::into_response(ApiError::not_found());
+    }
+    next.run(req).await
 }
 
 pub async fn not_found() -> ApiError {

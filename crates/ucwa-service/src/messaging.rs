@@ -11,7 +11,7 @@ use serde_json::Value;
 use ucwa_core::credentials::new_id;
 use ucwa_core::meeting::{Call, Command, Content, InvitationKind, InvitationRequest, Meeting, MessageRequest};
 use ucwa_core::model::Application;
-use ucwa_proto::input::{PropertyBag, Validator};
+use ucwa_proto::input::{PropertyBag, Validator, text};
 
 use crate::Services;
 use crate::error::{ServiceError, ServiceResult};
@@ -133,8 +133,8 @@ impl Services {
         body: &[u8],
     ) -> ServiceResult<String> {
         let mut v = Validator::new();
-        if operation_id.as_ref().is_some_and(|o| o.chars().count() > 50) {
-            v.fail("operationId", "longer than 50 characters");
+        if let Some(o) = &operation_id {
+            v.check(text("operationId", o, 50));
         }
         v.finish()?;
         let content = message_body(content_type, body, self.limits.max_message_chars)?;

@@ -4,8 +4,11 @@
 use std::io::Read;
 
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
+use ucwa_proto::paths::{self, Prefix};
 use ucwa_testkit::TestServer;
+
+use crate::join::{create_meeting, join};
 
 #[tokio::test]
 async fn malformed_bodies_get_400_415_413_and_store_nothing() {
@@ -107,4 +110,112 @@ async fn xml_only_clients_get_406_not_json() {
     assert_eq!(resp.json::<Value>().await.unwrap()["code"], "NotAcceptable");
     let resp = get("application/vnd.microsoft.com.ucwa+json, application/xml;q=0.5").await;
     assert_eq!(resp.status(), StatusCode::OK);
+}
+
+/// No UCWA client sends a NUL (U+0000), and PostgreSQL cannot keep one in text: it refuses a
+/// statement whose text parameter holds one, which made a NUL that reached the store a 500.
+/// Every route refuses it first, on every store alike: 404 for a path with one (no resource
+/// is named by it), 400 naming the property for a body or a query string that carries one.
+/// Nothing is stored.
+#[tokio::test]
+async fn a_nul_character_gets_404_in_a_path_and_400_in_a_property_and_stores_nothing() {
+    let server = TestServer::start().await;
+    let app = server.signed_in_app("sip:alice@example.com", "Alice").await;
+    let app_id = app.url.rsplit('/').next().unwrap().to_owned();
+    let meeting = create_meeting(&server, &app, json!({"subject": "Clean"})).await;
+    let meeting_id = meeting.href.rsplit('/').next().unwrap().to_owned();
+    let conversation = join(&server, &app, json!({"onlineMeetingUri": meeting.uri, "operationId": "op-1"})).await;
+    let conversation = conversation.rsplit('/').next().unwrap().to_owned();
+
+    // Every route of the table, under every prefix it is served at, with each placeholder
+    // in turn a NUL and the others naming real resources (the application, then the meeting
+    // or conversation), with every method it lists.
+    for prefix in Prefix::ALL {
+        for route in paths::ROUTES.iter().filter(|r| r.surfaces.includes(prefix)) {
+            let count = route.template.matches('{').count();
+            let real = [app_id.as_str(), conversation.as_str(), "x", "x"];
+            let real =
+                if route.template.contains("{meeting}") { [app_id.as_str(), &meeting_id, "x", "x"] } else { real };
+            for nul in 0..count {
+                let mut values = real[..count].to_vec();
+                values[nul] = "x\0y";
+                let path = format!("{}{}", prefix.as_str(), paths::fill(route.template, &values));
+                assert!(path.contains("%00"), "{path}");
+                for method in route.methods {
+                    let method = Method::from_bytes(method.as_bytes()).unwrap();
+                    let resp = server.call(method.clone(), &path, &app.token, Some(json!({}))).await;
+                    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{method} {path}");
+                    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "NotFound", "{method} {path}");
+                }
+            }
+        }
+    }
+    for path in [format!("/meet/alice/{meeting_id}%00"), "/meet/al%00ice/x".to_owned(), "/web/app%00.js".to_owned()] {
+        assert_eq!(server.send(server.client.get(server.at(&path))).await.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+
+    // Properties, in a JSON body or a query string: 400 naming each one that has a NUL.
+    let meetings = format!("{}/onlineMeetings/myOnlineMeetings", app.url);
+    let invitations = format!("{}/communication/onlineMeetingInvitations", app.url);
+    let messages = format!("{}/communication/conversations/{conversation}/messaging/messages", app.url);
+    let cases: Vec<(Method, String, Option<Value>, Vec<&str>)> = vec![
+        (
+            Method::POST,
+            "/ucwa/oauth/v1/applications".to_owned(),
+            Some(json!({"UserAgent": "bot\u{0}", "EndpointId": "nul", "Culture": "en-US"})),
+            vec!["userAgent"],
+        ),
+        (
+            Method::POST,
+            meetings.clone(),
+            Some(json!({"subject": "a\u{0}b", "attendees": ["sip:bob@example.com", "\u{0}"]})),
+            vec!["subject", "attendees"],
+        ),
+        (Method::POST, format!("{meetings}?description=%00"), Some(json!({})), vec!["description"]),
+        (
+            Method::POST,
+            invitations,
+            Some(json!({"onlineMeetingUri": meeting.uri, "operationId": "op-\u{0}"})),
+            vec!["operationId"],
+        ),
+        (Method::POST, format!("{}/me/note", app.url), Some(json!({"message": "\u{0}"})), vec!["message"]),
+    ];
+    for (method, url, body, names) in cases {
+        let resp = server.call(method.clone(), &url, &app.token, body).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{method} {url}");
+        let err: Value = resp.json().await.unwrap();
+        assert_eq!(err["subcode"], "ParameterValidationFailure", "{method} {url}");
+        let got: Vec<&str> = err["parameters"].as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(got, names, "{method} {url}");
+    }
+    let resp = server
+        .send(
+            server
+                .client
+                .post(server.at(&format!("{messages}?operationId=m%00")))
+                .bearer_auth(&app.token)
+                .header("content-type", "text/plain")
+                .body("hello"),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.json::<Value>().await.unwrap()["parameters"]["operationId"].is_string());
+
+    // A PUT with a NUL leaves the meeting as it was.
+    let resp = server.call(Method::GET, &meeting.href, &app.token, None).await;
+    let etag = resp.headers()["etag"].to_str().unwrap().to_owned();
+    let mut current: Value = resp.json().await.unwrap();
+    let before = current.clone();
+    current["description"] = json!("x\u{0}");
+    let put = server.client.put(server.at(&meeting.href)).bearer_auth(&app.token).header("if-match", &etag);
+    let resp = server.send(put.json(&current)).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.json::<Value>().await.unwrap()["parameters"]["description"].is_string());
+    let resp = server.call(Method::GET, &meeting.href, &app.token, None).await;
+    assert_eq!(resp.headers()["etag"].to_str().unwrap(), etag);
+    assert_eq!(resp.json::<Value>().await.unwrap(), before);
+    // Nothing else was stored: one meeting, and the application still answers as before.
+    let list: Value = server.call(Method::GET, &meetings, &app.token, None).await.json().await.unwrap();
+    assert_eq!(list["_links"]["myOnlineMeeting"].as_array().unwrap().len(), 1);
+    assert_eq!(server.call(Method::GET, &app.url, &app.token, None).await.status(), StatusCode::OK);
 }

@@ -280,11 +280,12 @@ async fn person_to_person_messaging_follows_the_documented_trace() {
     // Accept again: 409.
     assert_eq!(server.call(Method::POST, &accept, &alice1.app.token, None).await.status(), StatusCode::CONFLICT);
 
-    // Messages both ways: plain text with '+', CRLF and non-ASCII round-trips.
+    // Messages both ways: plain text with '+', CRLF, non-ASCII and a NUL (which no text
+    // column of PostgreSQL could keep) round-trips.
     let (alice_app, bob_app) = (alice1.app.clone(), bob.app.clone());
     for (from, url, to, text) in [
         (&bob_app, &bob_send, &mut alice1, "1 + 1 = 2\r\nçà va? 👋"),
-        (&alice_app, &alice_send, &mut bob, "echo: 100% sûr"),
+        (&alice_app, &alice_send, &mut bob, "echo: 100% sûr\u{0}"),
     ] {
         assert_eq!(send(&server, from, url, "text/plain", text).await.status(), StatusCode::CREATED);
         let got = to.until(&server, WAIT, incoming).await;
