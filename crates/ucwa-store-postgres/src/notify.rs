@@ -156,12 +156,16 @@ impl Listener {
     }
 
     /// A new connection (in a pool of its own, so a broken one never returns to the shared
-    /// pool) listening on [`CHANNEL`].
+    /// pool) listening on [`CHANNEL`]. After an outage the pool's first connection takes as
+    /// long as the database was away, and sqlx would warn that the acquire was slow: its
+    /// warning is off, since [`run`](Self::run) says when the connection failed and
+    /// [`relisten`](Self::relisten) when it listens again.
     async fn listen(&self) -> Result<PgListener, sqlx::Error> {
         let pool = PgPoolOptions::new()
             .max_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
+            .acquire_slow_threshold(Duration::MAX)
             .connect_with(self.options.clone())
             .await?;
         let mut listener = PgListener::connect_with(&pool).await?;
@@ -174,7 +178,10 @@ impl Listener {
         let mut delay = Duration::from_millis(100);
         loop {
             match self.listen().await {
-                Ok(listener) => return listener,
+                Ok(listener) => {
+                    tracing::info!("listening for other nodes' events again");
+                    return listener;
+                }
                 Err(e) => tracing::warn!(error = %e, "cannot listen for other nodes' events; retrying"),
             }
             tokio::time::sleep(delay).await;
