@@ -167,6 +167,19 @@ impl PostgresStore {
         let pool = Db::new(options.clone(), check.clone(), settings).map_err(db_error)?;
         // Opened now, so a database that cannot be reached is noticed at start.
         let mut conn = pool.acquire().await.map_err(db_error)?;
+        // Text travels and is kept as UTF-8. A database in another encoding would refuse the
+        // characters it lacks one request at a time (500s), so it is refused here, before
+        // anything is created in it.
+        let (encoding,): (String,) = sqlx::query_as("SELECT current_setting('server_encoding')")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        if encoding != "UTF8" {
+            return Err(StoreError::Failed(format!(
+                "the database's encoding is {encoding}; OpenUCWA needs a UTF8 database \
+                 (CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0)"
+            )));
+        }
         sqlx::migrate!("./migrations")
             // `run` on a `&mut PgConnection` makes `open`'s future not `Send` (sqlx's
             // "`Acquire` is not general enough"); `run_direct` is sqlx's way around it.

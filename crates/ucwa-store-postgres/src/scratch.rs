@@ -43,11 +43,17 @@ impl ScratchDatabase {
     /// variable is unset outside CI (the test should return; this prints the notice);
     /// `Err` when it is unset under `CI=true`, or the server refuses.
     pub async fn create(test: &str) -> Result<Option<Self>, String> {
+        Self::create_with(test, "").await
+    }
+
+    /// [`ScratchDatabase::create`] with `options` after `CREATE DATABASE name` (for example
+    /// `ENCODING 'LATIN1' ...`, for a test of what the store does on such a database).
+    pub async fn create_with(test: &str, options: &str) -> Result<Option<Self>, String> {
         let Some(admin_url) = server_url(test)? else { return Ok(None) };
         let name = format!("ucwa_test_{}", new_id());
         let url = with_database(&admin_url, &name).ok_or_else(|| format!("{ENV} is not a postgres:// URL"))?;
         let mut admin = PgConnection::connect(&admin_url).await.map_err(|e| format!("connecting to {ENV}: {e}"))?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\" {options}")))
             .execute(&mut admin)
             .await
             .map_err(|e| format!("creating a test database: {e}"))?;

@@ -1,7 +1,7 @@
 //! What only several nodes on one PostgreSQL database can show (the conformance suite,
 //! `conformance.rs`, covers what every store must do): two `PostgresStore`s opened on the
-//! same database are two nodes. Each test gets a database of its own on the server of
-//! `UCWA_TEST_POSTGRES_URL`.
+//! same database are two nodes. Also what the store requires of its database. Each test gets
+//! a database of its own on the server of `UCWA_TEST_POSTGRES_URL`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failed unwrap is a failed test")]
 
@@ -300,4 +300,22 @@ async fn connections_cut_while_busy_are_replaced_before_a_request_uses_them() {
     }
     assert_eq!(a.events_after("x", 0, 100).await.unwrap().len(), 20, "every append committed once");
     a.close().await;
+}
+
+/// A database in another encoding than UTF8 would refuse every character it lacks, one
+/// request at a time: the store refuses to open it, naming the encoding, and creates nothing.
+#[tokio::test]
+async fn a_database_not_in_utf8_is_refused_at_open_and_left_untouched() {
+    let test = "a_database_not_in_utf8_is_refused_at_open_and_left_untouched";
+    let options = "ENCODING 'LATIN1' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'";
+    let Some(db) = ScratchDatabase::create_with(test, options).await.expect("a test database") else { return };
+    let refused = PostgresStore::open(db.url()).await.err().expect("a LATIN1 database is refused");
+    let message = refused.to_string();
+    assert!(message.contains("LATIN1") && message.contains("UTF8"), "{message}");
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(db.url()).await.unwrap();
+    let (tables,): (i64,) = sqlx::query_as("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(tables, 0, "nothing is created in a refused database");
 }
