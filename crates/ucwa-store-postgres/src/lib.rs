@@ -162,15 +162,7 @@ impl PostgresStore {
 
     /// [`PostgresStore::open`] with a pool as `settings` say.
     pub async fn open_with(url: &str, settings: PoolSettings) -> StoreResult<Self> {
-        // Every argument of `events.rs` and `meetings.rs` (a statement that waited for a row
-        // lock re-reads it, a function's statement sees what committed before it started)
-        // is READ COMMITTED's. A database or role whose default is REPEATABLE READ or
-        // SERIALIZABLE would turn those waits into serialization failures, so the store's
-        // sessions say which level they run at.
-        let options = PgConnectOptions::from_str(url)
-            .map_err(db_error)?
-            .application_name("ucwa-server")
-            .options([("default_transaction_isolation", "read committed")]);
+        let options = PgConnectOptions::from_str(url).map_err(db_error)?.application_name("ucwa-server");
         let check = Arc::new(ConnectionCheck::new());
         let pool = Db::new(options.clone(), check.clone(), settings).map_err(db_error)?;
         // Opened now, so a database that cannot be reached is noticed at start.

@@ -63,7 +63,15 @@ impl Manager for Connector {
     type Error = sqlx::Error;
 
     async fn create(&self) -> Result<PgConnection, sqlx::Error> {
-        self.options.connect().await
+        let mut conn = self.options.connect().await?;
+        // Every argument of `events.rs` and `meetings.rs` (a statement that waited for a row
+        // lock re-reads it, a function's statement sees what committed before it started) is
+        // READ COMMITTED's. A database or role whose default is REPEATABLE READ or SERIALIZABLE
+        // would turn those waits into serialization failures, so each session says which
+        // level it runs at. A `SET`, not the startup packet's `options`: PgBouncer refuses
+        // startup options it does not know.
+        sqlx::raw_sql("SET default_transaction_isolation = 'read committed'").execute(&mut conn).await?;
+        Ok(conn)
     }
 
     async fn recycle(&self, conn: &mut PgConnection, metrics: &Metrics) -> RecycleResult<sqlx::Error> {
