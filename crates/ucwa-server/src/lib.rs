@@ -195,16 +195,15 @@ pub fn router(state: AppState) -> Router {
     with_middleware(router.merge(web::routes()), state)
 }
 
-/// The middleware every route runs in, innermost first: JSON-only, 404 for a path with a
-/// NUL, the panic catcher (inside the correlation middleware, so a panic's 500 carries
+/// The middleware every route runs in, innermost first: the early refusals (a path with a
+/// NUL, a client that reads XML only), the panic catcher (inside the correlation middleware, so a panic's 500 carries
 /// `X-MS-Correlation-Id` too), the correlation headers, compression, and hiding
 /// `Authorization` from traces.
 pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
     let router = routes
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
-        .layer(axum::middleware::from_fn(middleware::json_only))
-        .layer(axum::middleware::from_fn(middleware::nul_free_path))
+        .layer(axum::middleware::from_fn(middleware::refuse_early))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::correlation))
         .layer(CompressionLayer::new().gzip(true).no_br().no_deflate().no_zstd())

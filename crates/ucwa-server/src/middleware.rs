@@ -105,10 +105,18 @@ pub async fn correlation(State(state): State<AppState>, req: Request, next: Next
     resp
 }
 
-/// UCWA also speaks XML (`application/vnd.microsoft.com.ucwa+xml`); this server answers in
-/// JSON only. A client that accepts XML and nothing JSON-compatible gets 406 rather than a
-/// body it cannot read (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/payloadformat>).
-pub async fn json_only(req: Request, next: Next) -> Response {
+/// The requests refused before any handler runs (one middleware for all of them: each layer
+/// costs every request a boxed future and a clone of the service inside it):
+/// - A path with a NUL (`%00`) in it names nothing this server has: 404. No id, alias or key
+///   of any store contains one, and PostgreSQL refuses a NUL in a statement's text parameter
+///   outright, which would otherwise turn a handler's look-up into a server failure.
+/// - UCWA also speaks XML (`application/vnd.microsoft.com.ucwa+xml`); this server answers in
+///   JSON only. A client that accepts XML and nothing JSON-compatible gets 406 rather than a
+///   body it cannot read (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/payloadformat>).
+pub async fn refuse_early(req: Request, next: Next) -> Response {
+    if req.uri().path().contains("%00") {
+        return axum::response::IntoResponse::into_response(ApiError::not_found());
+    }
     let accept = req.headers().get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
     if accepts_only_xml(accept) {
         return axum::response::IntoResponse::into_response(ApiError::NotAcceptable);
@@ -125,17 +133,6 @@ fn accepts_only_xml(accept: &str) -> bool {
     let xml = ranges.iter().any(|r| r.ends_with("/xml") || r.ends_with("+xml"));
     let other = ranges.iter().any(|r| !(r.ends_with("/xml") || r.ends_with("+xml")));
     xml && !other
-}
-
-/// A path with a NUL (`%00`) in it names nothing this server has, so it is answered 404
-/// before any handler decodes it: no id, alias or key of any store contains one, and
-/// PostgreSQL refuses a NUL in a statement's text parameter outright, which would otherwise
-/// turn a look-up into a server failure.
-pub async fn nul_free_path(req: Request, next: Next) -> Response {
-    if req.uri().path().contains("%00") {
-        return axum::response::IntoResponse::into_response(ApiError::not_found());
-    }
-    next.run(req).await
 }
 
 pub async fn not_found() -> ApiError {
