@@ -196,9 +196,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The middleware every route runs in, innermost first: the early refusals (a path with a
-/// NUL, a client that reads XML only), the panic catcher (inside the correlation middleware, so a panic's 500 carries
-/// `X-MS-Correlation-Id` too), the correlation headers, compression, and hiding
-/// `Authorization` from traces.
+/// NUL, a client that reads XML only), the panic catcher (inside the correlation middleware,
+/// so a panic's 500 carries `X-MS-Correlation-Id` too), the correlation headers,
+/// compression, and hiding `Authorization` from traces.
 pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
     let router = routes
         .fallback(middleware::not_found)
