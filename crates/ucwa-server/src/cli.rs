@@ -119,6 +119,12 @@ pub async fn copy_store(
     if copied.meetings_kept > 0 {
         println!("kept {} meetings the target had already", copied.meetings_kept);
     }
+    if copied.nuls_removed > 0 {
+        println!(
+            "removed the NUL characters (U+0000) of {} notes or locations: no store keeps them any more",
+            copied.nuls_removed
+        );
+    }
     Ok(())
 }
 

@@ -169,12 +169,26 @@ pub struct Copied {
     pub meetings: usize,
     /// Meetings the target had already (`--into-non-empty`), left as they were.
     pub meetings_kept: usize,
+    /// Notes and locations that held a NUL (U+0000), copied without it: the server has refused
+    /// one since it learned that PostgreSQL cannot keep one, but an older database may hold it.
+    pub nuls_removed: usize,
 }
 
 /// Copies what `uri` published, field by field (a field never set is left as the target has
-/// it); `true` if there was anything. No events: nobody is signed in to the target yet.
-async fn copy_publication(from: &dyn Store, to: &dyn Store, uri: &str) -> Result<bool, AdminError> {
+/// it), counting in `copied` the user and each note or location it had to remove a NUL from.
+/// No events: nobody is signed in to the target yet.
+async fn copy_publication(from: &dyn Store, to: &dyn Store, uri: &str, copied: &mut Copied) -> Result<(), AdminError> {
     let Publication { availability, note, location } = from.publication(uri).await?;
+    let mut without_nul = |text: String| {
+        if text.contains('\0') {
+            copied.nuls_removed += 1;
+            text.replace('\0', "")
+        } else {
+            text
+        }
+    };
+    let note = note.map(&mut without_nul);
+    let location = location.map(&mut without_nul);
     let changes: Vec<PublicationChange> = [
         availability.map(|v| PublicationChange::Availability(Some(v))),
         note.map(|v| PublicationChange::Note(Some(v))),
@@ -187,7 +201,10 @@ async fn copy_publication(from: &dyn Store, to: &dyn Store, uri: &str) -> Result
     for change in &changes {
         to.publish(uri, change, Vec::new(), now_ms).await?;
     }
-    Ok(!changes.is_empty())
+    if !changes.is_empty() {
+        copied.publications += 1;
+    }
+    Ok(())
 }
 
 /// Meetings read per page while copying.
@@ -221,9 +238,7 @@ pub async fn copy_store(from: &dyn Store, to: &dyn Store, into_non_empty: bool) 
     for user in from.list_users().await? {
         to.upsert_user(&user).await?;
         copied.users += 1;
-        if copy_publication(from, to, &user.uri).await? {
-            copied.publications += 1;
-        }
+        copy_publication(from, to, &user.uri, &mut copied).await?;
     }
     for app in from.list_service_apps().await? {
         to.upsert_service_app(&app).await?;
