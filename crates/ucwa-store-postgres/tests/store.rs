@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use sqlx::{Connection, PgConnection};
 use ucwa_core::Store;
 use ucwa_core::channel::{ChannelLimits, Priority};
 use ucwa_core::meeting::{Meeting, MeetingSettings};
@@ -65,7 +66,7 @@ async fn concurrent_appends_on_two_nodes_are_gap_free_and_never_deadlock() {
 async fn a_serializable_database_default_does_not_change_the_stores_isolation() {
     let test = "a_serializable_database_default_does_not_change_the_stores_isolation";
     let Some(db) = ScratchDatabase::create(test).await.expect("a test database") else { return };
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(db.url()).await.unwrap();
+    let mut conn = PgConnection::connect(db.url()).await.unwrap();
     sqlx::raw_sql(
         "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_isolation = serializable',
                                     current_database()); END $$",
@@ -73,8 +74,8 @@ async fn a_serializable_database_default_does_not_change_the_stores_isolation() 
     .execute(&mut conn)
     .await
     .unwrap();
-    let _ = <sqlx::PgConnection as sqlx::Connection>::close(conn).await;
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(db.url()).await.unwrap();
+    let _ = conn.close().await;
+    let mut conn = PgConnection::connect(db.url()).await.unwrap();
     let (level,): (String,) = sqlx::query_as("SHOW default_transaction_isolation").fetch_one(&mut conn).await.unwrap();
     assert_eq!(level, "serializable", "the database's default for a new session");
     appends_on_two_nodes_are_gap_free(&db).await;
@@ -340,7 +341,7 @@ async fn a_database_not_in_utf8_is_refused_at_open_and_left_untouched() {
     let refused = PostgresStore::open(db.url()).await.err().expect("a LATIN1 database is refused");
     let message = refused.to_string();
     assert!(message.contains("LATIN1") && message.contains("UTF8"), "{message}");
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(db.url()).await.unwrap();
+    let mut conn = PgConnection::connect(db.url()).await.unwrap();
     let (tables,): (i64,) = sqlx::query_as("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
         .fetch_one(&mut conn)
         .await
