@@ -50,7 +50,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::PgConnectOptions;
+use sqlx::ConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use ucwa_core::Doorbell;
 use ucwa_core::channel::ChannelParams;
 use ucwa_core::credentials::new_id;
@@ -152,6 +153,28 @@ async fn maintenance(pool: Db) {
     }
 }
 
+/// Reads each certificate and key file the connection names (`sslrootcert`, `sslcert` and
+/// `sslkey` in the URL, or `PGSSLROOTCERT`, `PGSSLCERT` and `PGSSLKEY`), so that one that
+/// cannot be read is refused at start under its own name: sqlx reads them on every connect
+/// and reports only the operating system's error ("No such file or directory"), naming no
+/// file. Inline PEM needs no check.
+fn check_tls_files(options: &PgConnectOptions) -> StoreResult<()> {
+    if matches!(options.get_ssl_mode(), PgSslMode::Disable) {
+        return Ok(());
+    }
+    // sqlx has no getters for these; its URL rendering writes a file as "file: <path>".
+    for (parameter, value) in options.to_url_lossy().query_pairs() {
+        if !matches!(&*parameter, "sslrootcert" | "sslcert" | "sslkey") {
+            continue;
+        }
+        if let Some(path) = value.strip_prefix("file: ") {
+            std::fs::File::open(path)
+                .map_err(|e| StoreError::Failed(format!("{parameter} {path} cannot be read: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
 impl PostgresStore {
     /// Connects to `url` (`postgres://user[:password]@host[:port]/database`, or
     /// `postgresql://`; libpq parameters such as `sslmode` in the query), applies pending
@@ -163,6 +186,7 @@ impl PostgresStore {
     /// [`PostgresStore::open`] with a pool as `settings` say.
     pub async fn open_with(url: &str, settings: PoolSettings) -> StoreResult<Self> {
         let options = PgConnectOptions::from_str(url).map_err(db_error)?.application_name("ucwa-server");
+        check_tls_files(&options)?;
         let check = Arc::new(ConnectionCheck::new());
         let pool = Db::new(options.clone(), check.clone(), settings).map_err(db_error)?;
         // Opened now, so a database that cannot be reached is noticed at start.

@@ -143,7 +143,7 @@ impl Db {
                 }
             };
             let left = deadline.saturating_duration_since(Instant::now());
-            if !is_unavailable(&e) || left.is_zero() {
+            if !is_unavailable(&e) || is_misconfigured(&e) || left.is_zero() {
                 return Err(e);
             }
             unreachable = Some(e);
@@ -169,6 +169,17 @@ impl Db {
     pub(crate) fn is_closed(&self) -> bool {
         self.pool.is_closed()
     }
+}
+
+/// Whether a connection failed for a reason that waiting does not change: a server
+/// certificate the node does not trust, which rustls reports as an I/O error of kind
+/// `InvalidData` (other I/O errors mean the database cannot be reached for now; a missing
+/// Unix socket, `NotFound`, is a database still starting). It fails at once instead of after
+/// the pool's wait, so a node that cannot trust its database says why as it starts, and
+/// requests meanwhile get their 503 without waiting for it. (Certificate files that cannot be
+/// read are named before the first connection: `check_tls_files` in `lib.rs`.)
+fn is_misconfigured(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData)
 }
 
 /// Closes `connections` the polite way (PostgreSQL then logs no lost client), giving each a

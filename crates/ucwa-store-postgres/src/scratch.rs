@@ -16,6 +16,10 @@ use ucwa_core::credentials::new_id;
 /// `CREATE DATABASE` from, e.g. `postgres://ucwa:secret@127.0.0.1:5432/postgres`).
 pub const ENV: &str = "UCWA_TEST_POSTGRES_URL";
 
+/// The environment variable naming the file of the certificate authority that signed the
+/// test server's certificate (`.ci/postgres-up` makes both), for tests of TLS connections.
+pub const CA_ENV: &str = "UCWA_TEST_POSTGRES_CA";
+
 /// A database created for one test, dropped on drop.
 #[derive(Debug)]
 pub struct ScratchDatabase {
@@ -35,6 +39,20 @@ pub fn server_url(test: &str) -> Result<Option<String>, String> {
         return Err(format!("{ENV} is not set under CI=true: {test} must run on PostgreSQL"));
     }
     eprintln!("skipped {test}: set {ENV} to run it on PostgreSQL (.ci/postgres-up starts one)");
+    Ok(None)
+}
+
+/// The test server's certificate authority (a file), for a test that connects over TLS:
+/// like [`server_url`], `Ok(None)` with a notice when `UCWA_TEST_POSTGRES_CA` is unset outside
+/// CI, `Err` when it is unset under `CI=true`.
+pub fn server_authority(test: &str) -> Result<Option<String>, String> {
+    if let Some(path) = std::env::var(CA_ENV).ok().filter(|p| !p.is_empty()) {
+        return Ok(Some(path));
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        return Err(format!("{CA_ENV} is not set under CI=true: {test} must run over TLS"));
+    }
+    eprintln!("skipped {test}: set {CA_ENV} to run it over TLS (.ci/postgres-up makes one)");
     Ok(None)
 }
 
@@ -64,6 +82,13 @@ impl ScratchDatabase {
     /// The URL of the new database.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The URL of the new database with `query` in place of the server URL's query (for
+    /// example `sslmode=verify-full&sslrootcert=...`).
+    pub fn url_with_query(&self, query: &str) -> String {
+        let base = self.url.split_once('?').map_or(self.url.as_str(), |(base, _)| base);
+        format!("{base}?{query}")
     }
 }
 

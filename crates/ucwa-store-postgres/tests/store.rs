@@ -16,8 +16,8 @@ use ucwa_core::channel::{ChannelLimits, Priority};
 use ucwa_core::meeting::{Meeting, MeetingSettings};
 use ucwa_core::model::{MeetingRecord, NewApplication, NewEvent};
 use ucwa_core::service::CallbackRoute;
-use ucwa_store_postgres::PostgresStore;
-use ucwa_store_postgres::scratch::ScratchDatabase;
+use ucwa_store_postgres::scratch::{self, ScratchDatabase};
+use ucwa_store_postgres::{PoolSettings, PostgresStore};
 
 /// A fresh database and a store on it, or `None` (skipped) without a test server.
 async fn node(test: &str) -> Option<(ScratchDatabase, PostgresStore)> {
@@ -347,4 +347,57 @@ async fn a_database_not_in_utf8_is_refused_at_open_and_left_untouched() {
         .await
         .unwrap();
     assert_eq!(tables, 0, "nothing is created in a refused database");
+}
+
+/// How a managed database is reached: over TLS, the server's certificate verified against a
+/// given authority (`verify-full`). Every connection of a node, the pool's and the listening
+/// one, is encrypted, and a commit on one node still rings the other. A node that cannot
+/// trust the server, or cannot read the authority's file, refuses to open at once (not after
+/// the pool's wait for a database that is down) and says why.
+#[tokio::test]
+async fn over_tls_every_connection_is_verified_and_encrypted_and_a_bad_certificate_is_refused_at_once() {
+    let test = "over_tls_every_connection_is_verified_and_encrypted_and_a_bad_certificate_is_refused_at_once";
+    let Some(db) = ScratchDatabase::create(test).await.expect("a test database") else { return };
+    let Some(authority) = scratch::server_authority(test).expect("the test server's authority") else { return };
+    let verified = db.url_with_query(&format!("sslmode=verify-full&sslrootcert={authority}"));
+    let a = PostgresStore::open(&verified).await.expect("open over TLS");
+    let b = PostgresStore::open(&verified).await.expect("open a second node over TLS");
+    app(&a, "target").await;
+    let bell = b.doorbell().subscribe("target");
+    let rung = bell.notified();
+    tokio::pin!(rung);
+    rung.as_mut().enable();
+    a.append_events(vec![event("target", 1)], 1).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), rung).await.expect("node b was rung for node a's commit");
+
+    let mut watcher = PgConnection::connect(db.url()).await.unwrap();
+    let (encrypted, plain, listening): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE s.ssl), count(*) FILTER (WHERE NOT s.ssl),
+                count(*) FILTER (WHERE s.ssl AND a.query LIKE 'LISTEN%')
+         FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+         WHERE a.datname = current_database() AND a.application_name = 'ucwa-server'",
+    )
+    .fetch_one(&mut watcher)
+    .await
+    .unwrap();
+    assert_eq!((plain, listening), (0, 2), "no plain connection; both nodes listen over TLS");
+    assert!(encrypted > 2, "the pools' connections are encrypted too: {encrypted} in all");
+    a.close().await;
+    b.close().await;
+
+    // Refusals come at once, not after the pool's wait (here a minute).
+    let patient = PoolSettings { wait: Duration::from_secs(60), ..PoolSettings::default() };
+    let open = |url: String| async move {
+        tokio::time::timeout(Duration::from_secs(20), PostgresStore::open_with(&url, patient))
+            .await
+            .expect("refused without waiting for the pool")
+            .err()
+            .expect("refused")
+            .to_string()
+    };
+    let untrusted = open(db.url_with_query("sslmode=verify-full")).await;
+    assert!(untrusted.contains("certificate"), "the system's roots do not know the test authority: {untrusted}");
+    let missing = format!("{authority}.missing");
+    let unreadable = open(db.url_with_query(&format!("sslmode=verify-full&sslrootcert={missing}"))).await;
+    assert!(unreadable.contains(&format!("sslrootcert {missing}")), "the file is named: {unreadable}");
 }
