@@ -81,6 +81,42 @@ async fn a_serializable_database_default_does_not_change_the_stores_isolation() 
     appends_on_two_nodes_are_gap_free(&db).await;
 }
 
+/// In a database shared with other software, the store lives in a schema of its own: the
+/// one the database's (or role's) `search_path` names first. Its tables, its functions and
+/// sqlx's migration record go there, nothing into `public`, and two nodes work on it as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_of_its_own_named_by_the_search_path_holds_the_whole_store() {
+    let test = "a_schema_of_its_own_named_by_the_search_path_holds_the_whole_store";
+    let Some(db) = ScratchDatabase::create(test).await.expect("a test database") else { return };
+    let mut conn = PgConnection::connect(db.url()).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE SCHEMA openucwa;
+         DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET search_path = openucwa', current_database()); END $$",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    appends_on_two_nodes_are_gap_free(&db).await;
+    let placed: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT n.nspname::text, count(c.oid) FROM pg_namespace n
+         LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind = 'r'
+         WHERE n.nspname IN ('public', 'openucwa') GROUP BY 1 ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(placed[1], ("public".to_owned(), 0), "nothing in public: {placed:?}");
+    assert!(placed[0].0 == "openucwa" && placed[0].1 > 10, "the tables are in the schema: {placed:?}");
+    let (functions,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = 'openucwa' AND p.proname LIKE 'ucwa%'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(functions >= 2, "the append's functions are in the schema: {functions}");
+}
+
 /// Three writers on two nodes append to three applications in different orders while a
 /// reader checks that what it sees is always a prefix of each log.
 async fn appends_on_two_nodes_are_gap_free(db: &ScratchDatabase) {
