@@ -160,12 +160,29 @@ impl Listener {
     /// long as the database was away, and sqlx would warn that the acquire was slow: its
     /// warning is off, since [`run`](Self::run) says when the connection failed and
     /// [`relisten`](Self::relisten) when it listens again.
+    ///
+    /// A listening session sends nothing and is idle by design, so each of its connections
+    /// (sqlx's own reconnects too) turns off `idle_session_timeout` (PostgreSQL 14 and later),
+    /// which a DBA may set to reap idle sessions: it would end the listening one every
+    /// period, and each loss rings every parked request and has the pool test its
+    /// connections before every statement. The pool's connections keep the database's
+    /// setting; an idle one that was ended is found by the pool's test and replaced.
     async fn listen(&self) -> Result<PgListener, sqlx::Error> {
         let pool = PgPoolOptions::new()
             .max_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
             .acquire_slow_threshold(Duration::MAX)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::raw_sql(
+                        "SELECT set_config(name, '0', false) FROM pg_settings WHERE name = 'idle_session_timeout'",
+                    )
+                    .execute(conn)
+                    .await
+                    .map(drop)
+                })
+            })
             .connect_with(self.options.clone())
             .await?;
         let mut listener = PgListener::connect_with(&pool).await?;

@@ -437,3 +437,37 @@ async fn over_tls_every_connection_is_verified_and_encrypted_and_a_bad_certifica
     let unreadable = open(db.url_with_query(&format!("sslmode=verify-full&sslrootcert={missing}"))).await;
     assert!(unreadable.contains(&format!("sslrootcert {missing}")), "the file is named: {unreadable}");
 }
+
+/// A DBA's `idle_session_timeout` ends idle sessions, and a listening session is idle by
+/// design: it stays (the node turns the timeout off for it), so a node is not made to
+/// reconnect, ring every parked request and test its pool every period.
+#[tokio::test]
+async fn an_idle_session_timeout_does_not_end_the_listening_connection() {
+    let test = "an_idle_session_timeout_does_not_end_the_listening_connection";
+    let Some(db) = ScratchDatabase::create(test).await.expect("a test database") else { return };
+    let mut conn = PgConnection::connect(db.url()).await.unwrap();
+    sqlx::raw_sql(
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET idle_session_timeout = 300', current_database()); END $$",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let a = PostgresStore::open(db.url()).await.unwrap();
+    let listening = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+    let (before,): (i32,) = sqlx::query_as(listening).fetch_one(&mut conn).await.unwrap();
+    // PostgreSQL's timer, not ours: four of its periods pass for real.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (after,): (i32,) = sqlx::query_as(listening).fetch_one(&mut conn).await.unwrap();
+    assert_eq!(before, after, "the same listening session");
+
+    let b = PostgresStore::open(db.url()).await.unwrap();
+    app(&a, "target").await;
+    let bell = a.doorbell().subscribe("target");
+    let rung = bell.notified();
+    tokio::pin!(rung);
+    rung.as_mut().enable();
+    b.append_events(vec![event("target", 1)], 1).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), rung).await.expect("node a still hears node b's commits");
+    a.close().await;
+    b.close().await;
+}
