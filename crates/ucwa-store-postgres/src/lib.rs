@@ -185,7 +185,10 @@ impl PostgresStore {
 
     /// [`PostgresStore::open`] with a pool as `settings` say.
     pub async fn open_with(url: &str, settings: PoolSettings) -> StoreResult<Self> {
-        let options = PgConnectOptions::from_str(url).map_err(db_error)?.application_name("ucwa-server");
+        // No `extra_float_digits` in the startup packet (sqlx sends 2 by default): no column
+        // here is a float, and PgBouncer refuses a startup parameter it does not track.
+        let options =
+            PgConnectOptions::from_str(url).map_err(db_error)?.application_name("ucwa-server").extra_float_digits(None);
         check_tls_files(&options)?;
         let check = Arc::new(ConnectionCheck::new());
         let pool = Db::new(options.clone(), check.clone(), settings).map_err(db_error)?;

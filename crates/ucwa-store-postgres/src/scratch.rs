@@ -16,10 +16,6 @@ use ucwa_core::credentials::new_id;
 /// `CREATE DATABASE` from, e.g. `postgres://ucwa:secret@127.0.0.1:5432/postgres`).
 pub const ENV: &str = "UCWA_TEST_POSTGRES_URL";
 
-/// The environment variable naming the file of the certificate authority that signed the
-/// test server's certificate (`.ci/postgres-up` makes both), for tests of TLS connections.
-pub const CA_ENV: &str = "UCWA_TEST_POSTGRES_CA";
-
 /// A database created for one test, dropped on drop.
 #[derive(Debug)]
 pub struct ScratchDatabase {
@@ -28,31 +24,42 @@ pub struct ScratchDatabase {
     url: String,
 }
 
+/// The environment variable naming the file of the certificate authority that signed the
+/// test server's certificate (`.ci/postgres-up` makes both), for tests of TLS connections.
+pub const CA_ENV: &str = "UCWA_TEST_POSTGRES_CA";
+
+/// The environment variable naming a PgBouncer in session mode in front of the test server
+/// (`.ci/postgres-up` starts one), for the test of nodes that connect through it.
+pub const PGBOUNCER_ENV: &str = "UCWA_TEST_PGBOUNCER_URL";
+
 /// The test server's URL, if one is configured. `Ok(None)` when `UCWA_TEST_POSTGRES_URL` is
 /// unset outside CI (the caller skips; this prints the notice naming `test`); `Err` when it
 /// is unset under `CI=true`.
 pub fn server_url(test: &str) -> Result<Option<String>, String> {
-    if let Some(url) = std::env::var(ENV).ok().filter(|u| !u.is_empty()) {
-        return Ok(Some(url));
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        return Err(format!("{ENV} is not set under CI=true: {test} must run on PostgreSQL"));
-    }
-    eprintln!("skipped {test}: set {ENV} to run it on PostgreSQL (.ci/postgres-up starts one)");
-    Ok(None)
+    setting(ENV, test, "on PostgreSQL")
 }
 
-/// The test server's certificate authority (a file), for a test that connects over TLS:
-/// like [`server_url`], `Ok(None)` with a notice when `UCWA_TEST_POSTGRES_CA` is unset outside
-/// CI, `Err` when it is unset under `CI=true`.
+/// The test server's certificate authority (a file), for a test that connects over TLS;
+/// `Ok(None)` or `Err` as [`server_url`] says.
 pub fn server_authority(test: &str) -> Result<Option<String>, String> {
-    if let Some(path) = std::env::var(CA_ENV).ok().filter(|p| !p.is_empty()) {
-        return Ok(Some(path));
+    setting(CA_ENV, test, "over TLS")
+}
+
+/// The URL of the PgBouncer in front of the test server (its database part is replaced by
+/// [`ScratchDatabase::url_at`]); `Ok(None)` or `Err` as [`server_url`] says.
+pub fn pgbouncer_url(test: &str) -> Result<Option<String>, String> {
+    setting(PGBOUNCER_ENV, test, "through PgBouncer")
+}
+
+/// The value of `env`, which `.ci/postgres-up` exports and `test` needs to run `how`.
+fn setting(env: &str, test: &str, how: &str) -> Result<Option<String>, String> {
+    if let Some(value) = std::env::var(env).ok().filter(|v| !v.is_empty()) {
+        return Ok(Some(value));
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        return Err(format!("{CA_ENV} is not set under CI=true: {test} must run over TLS"));
+        return Err(format!("{env} is not set under CI=true: {test} must run {how}"));
     }
-    eprintln!("skipped {test}: set {CA_ENV} to run it over TLS (.ci/postgres-up makes one)");
+    eprintln!("skipped {test}: set {env} to run it {how} (.ci/postgres-up starts what it needs)");
     Ok(None)
 }
 
@@ -82,6 +89,12 @@ impl ScratchDatabase {
     /// The URL of the new database.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The URL of the new database on another server (a pooler in front of the test
+    /// server), keeping `server`'s query.
+    pub fn url_at(&self, server: &str) -> Option<String> {
+        with_database(server, &self.name)
     }
 
     /// The URL of the new database with `query` in place of the server URL's query (for

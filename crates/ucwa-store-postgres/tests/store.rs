@@ -56,7 +56,7 @@ fn event(app: &str, tag: u32) -> NewEvent {
 async fn concurrent_appends_on_two_nodes_are_gap_free_and_never_deadlock() {
     let test = "concurrent_appends_on_two_nodes_are_gap_free_and_never_deadlock";
     let Some(db) = ScratchDatabase::create(test).await.expect("a test database") else { return };
-    appends_on_two_nodes_are_gap_free(&db).await;
+    appends_on_two_nodes_are_gap_free(db.url()).await;
 }
 
 /// The store's row-lock arguments are READ COMMITTED's: on a database whose default is
@@ -78,7 +78,7 @@ async fn a_serializable_database_default_does_not_change_the_stores_isolation() 
     let mut conn = PgConnection::connect(db.url()).await.unwrap();
     let (level,): (String,) = sqlx::query_as("SHOW default_transaction_isolation").fetch_one(&mut conn).await.unwrap();
     assert_eq!(level, "serializable", "the database's default for a new session");
-    appends_on_two_nodes_are_gap_free(&db).await;
+    appends_on_two_nodes_are_gap_free(db.url()).await;
 }
 
 /// In a database shared with other software, the store lives in a schema of its own: the
@@ -96,7 +96,7 @@ async fn a_schema_of_its_own_named_by_the_search_path_holds_the_whole_store() {
     .execute(&mut conn)
     .await
     .unwrap();
-    appends_on_two_nodes_are_gap_free(&db).await;
+    appends_on_two_nodes_are_gap_free(db.url()).await;
     let placed: Vec<(String, i64)> = sqlx::query_as(
         "SELECT n.nspname::text, count(c.oid) FROM pg_namespace n
          LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind = 'r'
@@ -119,9 +119,9 @@ async fn a_schema_of_its_own_named_by_the_search_path_holds_the_whole_store() {
 
 /// Three writers on two nodes append to three applications in different orders while a
 /// reader checks that what it sees is always a prefix of each log.
-async fn appends_on_two_nodes_are_gap_free(db: &ScratchDatabase) {
-    let a = PostgresStore::open(db.url()).await.unwrap();
-    let b = PostgresStore::open(db.url()).await.unwrap();
+async fn appends_on_two_nodes_are_gap_free(url: &str) {
+    let a = PostgresStore::open(url).await.unwrap();
+    let b = PostgresStore::open(url).await.unwrap();
     let (a, b) = (Arc::new(a), Arc::new(b));
     for id in ["x", "y", "z"] {
         app(&a, id).await;
@@ -468,6 +468,31 @@ async fn an_idle_session_timeout_does_not_end_the_listening_connection() {
     rung.as_mut().enable();
     b.append_events(vec![event("target", 1)], 1).await.unwrap();
     tokio::time::timeout(Duration::from_secs(5), rung).await.expect("node a still hears node b's commits");
+    a.close().await;
+    b.close().await;
+}
+
+/// DEPLOYMENT.md offers PgBouncer in session mode between the nodes and the database. Two
+/// nodes open through it (PgBouncer refuses startup parameters it does not track, such as
+/// the `extra_float_digits` sqlx sends by default), append gap-free, and hear each other's
+/// commits on their `LISTEN` sessions through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_work_through_pgbouncer_in_session_mode() {
+    let test = "two_nodes_work_through_pgbouncer_in_session_mode";
+    let Some(db) = ScratchDatabase::create(test).await.expect("a test database") else { return };
+    let Some(bouncer) = scratch::pgbouncer_url(test).expect("the test PgBouncer") else { return };
+    let url = db.url_at(&bouncer).expect("a PgBouncer URL");
+    appends_on_two_nodes_are_gap_free(&url).await;
+
+    let a = PostgresStore::open(&url).await.expect("open through PgBouncer");
+    let b = PostgresStore::open(&url).await.unwrap();
+    app(&a, "target").await;
+    let bell = b.doorbell().subscribe("target");
+    let rung = bell.notified();
+    tokio::pin!(rung);
+    rung.as_mut().enable();
+    a.append_events(vec![event("target", 1)], 1).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), rung).await.expect("node b was rung through PgBouncer");
     a.close().await;
     b.close().await;
 }
