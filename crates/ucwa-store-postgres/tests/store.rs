@@ -52,6 +52,17 @@ fn event(app: &str, tag: u32) -> NewEvent {
     }
 }
 
+/// Appends an event for `app_id` on `from` and waits until `to`'s doorbell rings for it: a
+/// commit on one node reaches the other through `NOTIFY` and its `LISTEN` session.
+async fn rings_across(from: &PostgresStore, to: &PostgresStore, app_id: &str, tag: u32) {
+    let bell = to.doorbell().subscribe(app_id);
+    let rung = bell.notified();
+    tokio::pin!(rung);
+    rung.as_mut().enable();
+    from.append_events(vec![event(app_id, tag)], 1).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), rung).await.expect("the other node was rung for the commit");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_appends_on_two_nodes_are_gap_free_and_never_deadlock() {
     let test = "concurrent_appends_on_two_nodes_are_gap_free_and_never_deadlock";
@@ -172,12 +183,7 @@ async fn a_commit_on_one_node_rings_the_other_and_a_lost_listener_rings_everyone
     app(&a, "target").await;
     app(&a, "other").await;
 
-    let bell = b.doorbell().subscribe("target");
-    let rung = bell.notified();
-    tokio::pin!(rung);
-    rung.as_mut().enable();
-    a.append_events(vec![event("target", 1)], 1).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(5), rung).await.expect("node b was rung for node a's commit");
+    rings_across(&a, &b, "target", 1).await;
 
     // Kill b's listening connection from the outside. No event is committed meanwhile, yet
     // every reader parked on b must re-read.
@@ -196,12 +202,7 @@ async fn a_commit_on_one_node_rings_the_other_and_a_lost_listener_rings_everyone
     tokio::time::timeout(Duration::from_secs(15), rung).await.expect("a reconnected listener rings everyone");
 
     // And b hears a's commits again.
-    let bell = b.doorbell().subscribe("target");
-    let rung = bell.notified();
-    tokio::pin!(rung);
-    rung.as_mut().enable();
-    a.append_events(vec![event("target", 2)], 1).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(5), rung).await.expect("rung after the reconnect");
+    rings_across(&a, &b, "target", 2).await;
     a.close().await;
     b.close().await;
 }
@@ -399,12 +400,7 @@ async fn over_tls_every_connection_is_verified_and_encrypted_and_a_bad_certifica
     let a = PostgresStore::open(&verified).await.expect("open over TLS");
     let b = PostgresStore::open(&verified).await.expect("open a second node over TLS");
     app(&a, "target").await;
-    let bell = b.doorbell().subscribe("target");
-    let rung = bell.notified();
-    tokio::pin!(rung);
-    rung.as_mut().enable();
-    a.append_events(vec![event("target", 1)], 1).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(5), rung).await.expect("node b was rung for node a's commit");
+    rings_across(&a, &b, "target", 1).await;
 
     let mut watcher = PgConnection::connect(db.url()).await.unwrap();
     let (encrypted, plain, listening): (i64, i64, i64) = sqlx::query_as(
@@ -462,12 +458,7 @@ async fn an_idle_session_timeout_does_not_end_the_listening_connection() {
 
     let b = PostgresStore::open(db.url()).await.unwrap();
     app(&a, "target").await;
-    let bell = a.doorbell().subscribe("target");
-    let rung = bell.notified();
-    tokio::pin!(rung);
-    rung.as_mut().enable();
-    b.append_events(vec![event("target", 1)], 1).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(5), rung).await.expect("node a still hears node b's commits");
+    rings_across(&b, &a, "target", 1).await;
     a.close().await;
     b.close().await;
 }
@@ -487,12 +478,7 @@ async fn two_nodes_work_through_pgbouncer_in_session_mode() {
     let a = PostgresStore::open(&url).await.expect("open through PgBouncer");
     let b = PostgresStore::open(&url).await.unwrap();
     app(&a, "target").await;
-    let bell = b.doorbell().subscribe("target");
-    let rung = bell.notified();
-    tokio::pin!(rung);
-    rung.as_mut().enable();
-    a.append_events(vec![event("target", 1)], 1).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(5), rung).await.expect("node b was rung through PgBouncer");
+    rings_across(&a, &b, "target", 1).await;
     a.close().await;
     b.close().await;
 }
