@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use ucwa_core::Doorbell;
-use ucwa_core::store::StoreResult;
+use ucwa_core::store::{StoreError, StoreResult};
 
 use crate::db_error;
 use crate::pool::Db;
@@ -48,6 +48,8 @@ const MAX_PAYLOAD: usize = 7900;
 const HEARTBEAT: Duration = Duration::from_secs(2);
 /// Silence after which the listening connection is presumed dead.
 const STALE: Duration = Duration::from_secs(10);
+/// How long a starting node waits for its own first notification ([`Listener::hears_itself`]).
+const FIRST_NOTIFICATION: Duration = Duration::from_secs(5);
 
 /// Which pooled connections to test with a round trip before a statement uses them. sqlx
 /// tests every one by default, which was a second round trip for every statement
@@ -150,9 +152,47 @@ impl Listener {
         check: Arc<ConnectionCheck>,
     ) -> StoreResult<Vec<tokio::task::JoinHandle<()>>> {
         let this = Self { options, node, doorbell, check };
-        let listener = this.listen().await.map_err(db_error)?;
+        let mut listener = this.listen().await.map_err(db_error)?;
+        this.hears_itself(pool, &mut listener).await?;
         let heartbeat = tokio::spawn(heartbeat(pool.clone(), this.node.clone()));
         Ok(vec![tokio::spawn(this.run(listener)), heartbeat])
+    }
+
+    /// Sends a notification through `pool` and waits for it on `listener`: proof, before the
+    /// node serves, that notifications reach it. They do not through a pooler in transaction
+    /// mode (PgBouncer): the `LISTEN` stays with whichever server session ran it, and the
+    /// listening client, idle, is linked to none. Such a pooler would also mix the sessions'
+    /// prepared statements up, so the node refuses to start and says why, rather than serve
+    /// with late wake-ups and failing statements.
+    async fn hears_itself(&self, pool: &Db, listener: &mut PgListener) -> StoreResult<()> {
+        let payload = format!("{}|", self.node);
+        debug_assert!(self.node.bytes().all(|b| b.is_ascii_hexdigit()), "a node id needs no quoting");
+        // The simple protocol (nothing prepared), so the check itself works through such a pooler.
+        let notify = format!("SELECT pg_notify('{CHANNEL}', '{payload}')");
+        let heard = async {
+            loop {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(notify.as_str())).execute(pool).await?;
+                // `None`: sqlx reconnected and listens again; the notification may have been
+                // sent before that, so it is sent again.
+                while let Some(notification) = listener.try_recv().await? {
+                    if notification.payload() == payload {
+                        return Ok::<_, sqlx::Error>(());
+                    }
+                }
+            }
+        };
+        // Through such a pooler the notification may also reach the session that sent it,
+        // which sqlx reports as an unexpected message: a failure here is the same finding.
+        let what = match tokio::time::timeout(FIRST_NOTIFICATION, heard).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => format!("failed ({e})"),
+            Err(_) => format!("did not come back within {FIRST_NOTIFICATION:?}"),
+        };
+        Err(StoreError::Failed(format!(
+            "the node's own notification {what}; is a pooler in transaction mode (PgBouncer) between \
+             the node and the database? LISTEN needs a session of its own: connect directly, or \
+             through a pooler in session mode"
+        )))
     }
 
     /// A new connection (in a pool of its own, so a broken one never returns to the shared

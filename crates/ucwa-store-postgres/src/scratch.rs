@@ -32,6 +32,10 @@ pub const CA_ENV: &str = "UCWA_TEST_POSTGRES_CA";
 /// (`.ci/postgres-up` starts one), for the test of nodes that connect through it.
 pub const PGBOUNCER_ENV: &str = "UCWA_TEST_PGBOUNCER_URL";
 
+/// The environment variable naming the same PgBouncer for a role it pools in transaction
+/// mode, for the test that a node refuses such a pooler.
+pub const PGBOUNCER_TRANSACTION_ENV: &str = "UCWA_TEST_PGBOUNCER_TRANSACTION_URL";
+
 /// The test server's URL, if one is configured. `Ok(None)` when `UCWA_TEST_POSTGRES_URL` is
 /// unset outside CI (the caller skips; this prints the notice naming `test`); `Err` when it
 /// is unset under `CI=true`.
@@ -49,6 +53,12 @@ pub fn server_authority(test: &str) -> Result<Option<String>, String> {
 /// [`ScratchDatabase::url_at`]); `Ok(None)` or `Err` as [`server_url`] says.
 pub fn pgbouncer_url(test: &str) -> Result<Option<String>, String> {
     setting(PGBOUNCER_ENV, test, "through PgBouncer")
+}
+
+/// The URL of the PgBouncer in front of the test server for a role it pools in transaction
+/// mode; `Ok(None)` or `Err` as [`server_url`] says.
+pub fn pgbouncer_transaction_url(test: &str) -> Result<Option<String>, String> {
+    setting(PGBOUNCER_TRANSACTION_ENV, test, "through PgBouncer in transaction mode")
 }
 
 /// The value of `env`, which `.ci/postgres-up` exports and `test` needs to run `how`.

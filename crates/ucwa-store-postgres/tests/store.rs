@@ -482,3 +482,16 @@ async fn two_nodes_work_through_pgbouncer_in_session_mode() {
     a.close().await;
     b.close().await;
 }
+
+/// A pooler in transaction mode loses a node's `LISTEN` and mixes its sessions' prepared
+/// statements up (DEPLOYMENT.md says not to use one). A node finds out as it opens, since its
+/// own first notification does not come back, and refuses to start, saying why.
+#[tokio::test]
+async fn a_pooler_in_transaction_mode_is_refused_at_open_with_the_reason() {
+    let test = "a_pooler_in_transaction_mode_is_refused_at_open_with_the_reason";
+    let Some(db) = ScratchDatabase::create(test).await.expect("a test database") else { return };
+    let Some(bouncer) = scratch::pgbouncer_transaction_url(test).expect("the test PgBouncer") else { return };
+    let url = db.url_at(&bouncer).expect("a PgBouncer URL");
+    let refused = PostgresStore::open(&url).await.err().expect("refused").to_string();
+    assert!(refused.contains("transaction mode"), "{refused}");
+}
