@@ -156,6 +156,20 @@ pub fn sqlx_error(e: sqlx::Error, transient: impl Fn(&str) -> bool) -> StoreErro
     }
 }
 
+/// A failed migration at open as a [`StoreError`]. A database that already has a migration
+/// this build does not know was opened by a newer release; the message says so, where sqlx
+/// says only that a migration "is missing in the resolved migrations".
+#[cfg(feature = "sqlx")]
+pub fn migration_error(e: sqlx::migrate::MigrateError) -> StoreError {
+    match e {
+        sqlx::migrate::MigrateError::VersionMissing(version) => StoreError::Failed(format!(
+            "the database was upgraded by a newer release of ucwa-server (it has migration {version}, \
+             which this release does not know): run that release or a later one"
+        )),
+        e => StoreError::Failed(format!("migration failed: {e}")),
+    }
+}
+
 /// Whether [`sqlx_error`] makes `e` [`StoreError::Unavailable`].
 #[cfg(feature = "sqlx")]
 pub fn sqlx_is_unavailable(e: &sqlx::Error, transient: impl Fn(&str) -> bool) -> bool {

@@ -46,6 +46,40 @@ fn user_add_and_list() {
     assert!(!String::from_utf8_lossy(&list.stdout).contains("other"));
 }
 
+/// A database that a newer release upgraded (it has a migration this build does not know)
+/// is refused, with the reason, and left as it was.
+#[test]
+fn a_database_from_a_newer_release_is_refused_with_the_reason() {
+    use sqlx::{Connection, SqliteConnection};
+    let dir = tempfile::tempdir().unwrap();
+    let url = db_url(&dir);
+    assert!(add_user(&url, "sip:dave@example.com", "Dave", "s3cret").status.success());
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let count = |sql: &'static str| {
+        runtime.block_on(async {
+            let mut db = SqliteConnection::connect(&url).await.unwrap();
+            let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&mut db).await.unwrap();
+            n
+        })
+    };
+    runtime.block_on(async {
+        let mut db = SqliteConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES (9999, 'from a newer release', 1, x'00', 1)",
+        )
+        .execute(&mut db)
+        .await
+        .unwrap();
+    });
+    let out = Command::new(BIN).args(["user", "list", "--database-url", &url]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "refused");
+    assert!(stderr.contains("upgraded by a newer release") && stderr.contains("migration 9999"), "{stderr}");
+    assert_eq!(count("SELECT count(*) FROM users"), 1, "the data is kept");
+    assert_eq!(count("SELECT count(*) FROM _sqlx_migrations WHERE version = 9999"), 1);
+}
+
 #[test]
 fn user_passwd_and_revoke() {
     let dir = tempfile::tempdir().unwrap();

@@ -212,7 +212,7 @@ impl PostgresStore {
             // "`Acquire` is not general enough"); `run_direct` is sqlx's way around it.
             .run_direct(None, &mut *conn, false)
             .await
-            .map_err(|e| StoreError::Failed(format!("migration failed: {e}")))?;
+            .map_err(stored::migration_error)?;
         drop(conn);
         let doorbell = Arc::new(Doorbell::new());
         let node = new_id();

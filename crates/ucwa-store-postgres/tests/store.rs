@@ -495,3 +495,23 @@ async fn a_pooler_in_transaction_mode_is_refused_at_open_with_the_reason() {
     let refused = PostgresStore::open(&url).await.err().expect("refused").to_string();
     assert!(refused.contains("transaction mode"), "{refused}");
 }
+
+/// A database that a newer release upgraded (a migration this build does not know) is
+/// refused at open with the reason, not sqlx's "missing in the resolved migrations".
+#[tokio::test]
+async fn a_database_from_a_newer_release_is_refused_at_open_with_the_reason() {
+    let Some((db, store)) = node("a_database_from_a_newer_release_is_refused_at_open_with_the_reason").await else {
+        return;
+    };
+    store.close().await;
+    let mut conn = PgConnection::connect(db.url()).await.unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (9999, 'from a newer release', true, '\\x00', 1)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let refused = PostgresStore::open(db.url()).await.err().expect("refused").to_string();
+    assert!(refused.contains("upgraded by a newer release") && refused.contains("migration 9999"), "{refused}");
+}

@@ -181,10 +181,7 @@ impl SqliteStore {
         // Migrations run on a connection of their own before anything else opens the file.
         let setup =
             SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(db_error)?;
-        sqlx::migrate!("./migrations")
-            .run(&setup)
-            .await
-            .map_err(|e| StoreError::Failed(format!("migration failed: {e}")))?;
+        sqlx::migrate!("./migrations").run(&setup).await.map_err(ucwa_core::stored::migration_error)?;
         setup.close().await;
         // One connection writes (`writer`: its own thread, whole transactions, group
         // commit); the others read. SQLite admits one writer at a time anyway, and letting
