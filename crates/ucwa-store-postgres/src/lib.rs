@@ -187,8 +187,12 @@ impl PostgresStore {
     pub async fn open_with(url: &str, settings: PoolSettings) -> StoreResult<Self> {
         // No `extra_float_digits` in the startup packet (sqlx sends 2 by default): no column
         // here is a float, and PgBouncer refuses a startup parameter it does not track.
-        let options =
-            PgConnectOptions::from_str(url).map_err(db_error)?.application_name("ucwa-server").extra_float_digits(None);
+        let options = PgConnectOptions::from_str(url).map_err(db_error)?.extra_float_digits(None);
+        // The URL's `application_name` (say, one per node) wins over the default.
+        let options = match options.get_application_name() {
+            Some(_) => options,
+            None => options.application_name("ucwa-server"),
+        };
         check_tls_files(&options)?;
         let check = Arc::new(ConnectionCheck::new());
         let pool = Db::new(options.clone(), check.clone(), settings).map_err(db_error)?;

@@ -515,3 +515,26 @@ async fn a_database_from_a_newer_release_is_refused_at_open_with_the_reason() {
     let refused = PostgresStore::open(db.url()).await.err().expect("refused").to_string();
     assert!(refused.contains("upgraded by a newer release") && refused.contains("migration 9999"), "{refused}");
 }
+
+/// Sessions are named `ucwa-server` in `pg_stat_activity`, unless the URL names them (one
+/// name per node, say), every session of the node alike, the listening one included.
+#[tokio::test]
+async fn a_nodes_sessions_carry_the_application_name_its_url_gives() {
+    let Some((db, default)) = node("a_nodes_sessions_carry_the_application_name_its_url_gives").await else { return };
+    let named = PostgresStore::open(&db.url_with_query("sslmode=disable&application_name=ucwa-node-2")).await.unwrap();
+    app(&named, "x").await;
+    let mut conn = PgConnection::connect(db.url()).await.unwrap();
+    let names: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT application_name, count(*), count(*) FILTER (WHERE query LIKE 'LISTEN%') FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid() GROUP BY 1 ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!((names[0].0.as_str(), names[0].2), ("ucwa-node-2", 1), "{names:?}");
+    assert!(names[0].1 >= 2, "the pool's sessions too: {names:?}");
+    assert_eq!((names[1].0.as_str(), names[1].2), ("ucwa-server", 1), "{names:?}");
+    default.close().await;
+    named.close().await;
+}
