@@ -1,6 +1,7 @@
 //! The `ucwa-server` binary as a user runs it: `user add` from standard input, `user list`,
 //! `serve --demo` announcing its address, serving, and stopping cleanly on SIGTERM with its
-//! data kept.
+//! data kept; refusing a database a newer release upgraded; and the deployment guide's
+//! table of its flags, checked against `serve --help`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failed unwrap is a failed test")]
 
@@ -152,4 +153,41 @@ fn http_get(addr: &str, path: &str) -> String {
     let mut out = String::new();
     stream.read_to_string(&mut out).unwrap();
     out
+}
+
+/// docs/DEPLOYMENT.md's table of flags says what `serve --help` says: the same flags, each
+/// with the same environment variable and default, so the document cannot fall behind.
+#[test]
+fn the_deployment_guides_flag_table_matches_serve_help() {
+    let help = Command::new(BIN).args(["serve", "--help"]).output().unwrap();
+    assert!(help.status.success());
+    let mut from_help = std::collections::BTreeMap::new();
+    let mut flag: Option<String> = None;
+    for line in String::from_utf8_lossy(&help.stdout).lines() {
+        let line = line.trim();
+        if let Some(name) = line.split([' ', ',']).find(|word| word.starts_with("--")).filter(|_| line.starts_with('-'))
+        {
+            flag = Some(name.to_owned());
+            from_help.insert(name.to_owned(), (None, "-".to_owned()));
+        }
+        let Some(entry) = flag.as_ref().and_then(|f| from_help.get_mut(f)) else { continue };
+        if let Some(rest) = line.strip_prefix("[env: ") {
+            entry.0 = rest.split('=').next().map(str::to_owned);
+        }
+        if let Some(rest) = line.strip_prefix("[default: ") {
+            entry.1 = rest.trim_end_matches(']').to_owned();
+        }
+    }
+    from_help.remove("--help");
+    assert!(from_help.len() > 30, "read the flags of the help: {from_help:?}");
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/DEPLOYMENT.md")).unwrap();
+    let from_guide: std::collections::BTreeMap<_, _> = guide
+        .lines()
+        .filter(|line| line.starts_with("| `--"))
+        .map(|line| {
+            let cells: Vec<&str> = line.split(" | ").map(|cell| cell.trim_matches(['|', ' ', '`'])).collect();
+            (cells[0].to_owned(), (Some(cells[1].to_owned()), cells[2].to_owned()))
+        })
+        .collect();
+    assert_eq!(from_guide, from_help);
 }
