@@ -59,7 +59,10 @@ curl -s -o /dev/null -w 'makeMeAvailable: %{http_code}\n' -X POST -H "Authorizat
   "$b$self/me/makeMeAvailable"
 wait $parked
 echo "parked request answered after $(( ($(date +%s%N) - start) / 1000000 )) ms (medium events are held 1 s) with:"
-json '["sender"]' </tmp/ucwa-parked.json | head -c 300; echo
+# Its first 300 characters. (Not `json ... | head -c 300`: head closes the pipe early, and
+# under `pipefail` the writer's broken pipe ends the script.)
+json '["sender"]' </tmp/ucwa-parked.json >/tmp/ucwa-parked-sender.txt
+cut -c1-300 </tmp/ucwa-parked-sender.txt
 
 kill -TERM "$node1"
 sleep 3
