@@ -63,6 +63,15 @@ async fn rings_across(from: &PostgresStore, to: &PostgresStore, app_id: &str, ta
     tokio::time::timeout(Duration::from_secs(5), rung).await.expect("the other node was rung for the commit");
 }
 
+/// Runs `ALTER DATABASE <the test's database> SET <setting>` (a DBA's setting, for new
+/// sessions) and answers the connection it used.
+async fn set_for_new_sessions(db: &ScratchDatabase, setting: &str) -> PgConnection {
+    let mut conn = PgConnection::connect(db.url()).await.unwrap();
+    let sql = format!("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET {setting}', current_database()); END $$");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+    conn
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_appends_on_two_nodes_are_gap_free_and_never_deadlock() {
     let test = "concurrent_appends_on_two_nodes_are_gap_free_and_never_deadlock";
@@ -77,15 +86,7 @@ async fn concurrent_appends_on_two_nodes_are_gap_free_and_never_deadlock() {
 async fn a_serializable_database_default_does_not_change_the_stores_isolation() {
     let test = "a_serializable_database_default_does_not_change_the_stores_isolation";
     let Some(db) = ScratchDatabase::create(test).await.expect("a test database") else { return };
-    let mut conn = PgConnection::connect(db.url()).await.unwrap();
-    sqlx::raw_sql(
-        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_isolation = serializable',
-                                    current_database()); END $$",
-    )
-    .execute(&mut conn)
-    .await
-    .unwrap();
-    let _ = conn.close().await;
+    let _ = set_for_new_sessions(&db, "default_transaction_isolation = serializable").await.close().await;
     let mut conn = PgConnection::connect(db.url()).await.unwrap();
     let (level,): (String,) = sqlx::query_as("SHOW default_transaction_isolation").fetch_one(&mut conn).await.unwrap();
     assert_eq!(level, "serializable", "the database's default for a new session");
@@ -99,14 +100,8 @@ async fn a_serializable_database_default_does_not_change_the_stores_isolation() 
 async fn a_schema_of_its_own_named_by_the_search_path_holds_the_whole_store() {
     let test = "a_schema_of_its_own_named_by_the_search_path_holds_the_whole_store";
     let Some(db) = ScratchDatabase::create(test).await.expect("a test database") else { return };
-    let mut conn = PgConnection::connect(db.url()).await.unwrap();
-    sqlx::raw_sql(
-        "CREATE SCHEMA openucwa;
-         DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET search_path = openucwa', current_database()); END $$",
-    )
-    .execute(&mut conn)
-    .await
-    .unwrap();
+    let mut conn = set_for_new_sessions(&db, "search_path = openucwa").await;
+    sqlx::raw_sql("CREATE SCHEMA openucwa").execute(&mut conn).await.unwrap();
     appends_on_two_nodes_are_gap_free(db.url()).await;
     let placed: Vec<(String, i64)> = sqlx::query_as(
         "SELECT n.nspname::text, count(c.oid) FROM pg_namespace n
@@ -441,13 +436,7 @@ async fn over_tls_every_connection_is_verified_and_encrypted_and_a_bad_certifica
 async fn an_idle_session_timeout_does_not_end_the_listening_connection() {
     let test = "an_idle_session_timeout_does_not_end_the_listening_connection";
     let Some(db) = ScratchDatabase::create(test).await.expect("a test database") else { return };
-    let mut conn = PgConnection::connect(db.url()).await.unwrap();
-    sqlx::raw_sql(
-        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET idle_session_timeout = 300', current_database()); END $$",
-    )
-    .execute(&mut conn)
-    .await
-    .unwrap();
+    let mut conn = set_for_new_sessions(&db, "idle_session_timeout = 300").await;
     let a = PostgresStore::open(db.url()).await.unwrap();
     let listening = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'";
     let (before,): (i32,) = sqlx::query_as(listening).fetch_one(&mut conn).await.unwrap();
