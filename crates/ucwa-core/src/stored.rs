@@ -137,6 +137,14 @@ pub fn session(state: &str) -> StoreResult<Session> {
     serde_json::from_str(state).map_err(|e| corrupt("session", e))
 }
 
+/// The form in which user search compares a display name, an address and a query: Unicode
+/// lower case, computed here and kept in `users.name_key` and `users.uri_key`, so that both
+/// stores find and order the same users whatever their SQL's `lower` and collation do
+/// (SQLite folds ASCII only; PostgreSQL folds and orders as the database's locale says).
+pub fn search_key(text: &str) -> String {
+    text.to_lowercase()
+}
+
 /// A counter as the signed integer a column keeps.
 pub fn to_i64(v: u64) -> StoreResult<i64> {
     i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("counter {v} out of range")))

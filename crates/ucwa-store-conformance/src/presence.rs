@@ -20,21 +20,35 @@ fn subscription(id: &str, app: &str, uris: &[&str], expires_ms: i64) -> Presence
     }
 }
 
+/// Letter case is ignored beyond ASCII too ("émile" finds "Émile"), and names are ordered by
+/// their lower-case form byte by byte (so "Eve" before "Émile"), alike on every store and
+/// whatever a PostgreSQL database's locale would do with `lower` and its collation.
 pub async fn users_are_found_by_name_or_address(store: DynStore) {
     for (uri, name) in [
         ("sip:bob@example.com", "Bob Jones"),
         ("sip:carol@example.com", "Carol Jones"),
         (ALICE, "Alice Smith"),
         ("sip:percent@example.com", "100% Sure"),
+        ("sip:emile@example.com", "Émile Zola"),
+        ("sip:eve@example.com", "Eve Adams"),
     ] {
         store.upsert_user(&person(uri, name)).await.unwrap();
     }
     let uris = |users: Vec<User>| users.into_iter().map(|u| u.uri).collect::<Vec<_>>();
     assert_eq!(
         uris(store.search_users("", 10).await.unwrap()),
-        ["sip:percent@example.com", ALICE, "sip:bob@example.com", "sip:carol@example.com"],
+        [
+            "sip:percent@example.com",
+            ALICE,
+            "sip:bob@example.com",
+            "sip:carol@example.com",
+            "sip:eve@example.com",
+            "sip:emile@example.com"
+        ],
         "an empty query finds everyone, by name"
     );
+    assert_eq!(uris(store.search_users("émile", 10).await.unwrap()), ["sip:emile@example.com"]);
+    assert_eq!(uris(store.search_users("ÉMILE ZOLA", 10).await.unwrap()), ["sip:emile@example.com"]);
     assert_eq!(uris(store.search_users("JONES", 10).await.unwrap()), ["sip:bob@example.com", "sip:carol@example.com"]);
     assert_eq!(uris(store.search_users("jones", 1).await.unwrap()), ["sip:bob@example.com"], "limited");
     assert_eq!(uris(store.search_users("sip:carol@", 10).await.unwrap()), ["sip:carol@example.com"]);

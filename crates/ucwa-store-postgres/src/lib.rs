@@ -175,6 +175,33 @@ fn check_tls_files(options: &PgConnectOptions) -> StoreResult<()> {
     Ok(())
 }
 
+/// Gives users stored before their search keys existed (migration 0008) their keys, folded
+/// as `stored::search_key` folds, in one statement. Nodes opening at once may both do it,
+/// with the same result.
+async fn fill_search_keys(conn: &mut sqlx::PgConnection) -> StoreResult<()> {
+    let stale: Vec<(String, String)> = sqlx::query_as("SELECT uri, display_name FROM users WHERE name_key IS NULL")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let uris: Vec<&str> = stale.iter().map(|(uri, _)| uri.as_str()).collect();
+    let name_keys: Vec<String> = stale.iter().map(|(_, name)| stored::search_key(name)).collect();
+    let uri_keys: Vec<String> = stale.iter().map(|(uri, _)| stored::search_key(uri)).collect();
+    sqlx::query(
+        "UPDATE users u SET name_key = k.name_key, uri_key = k.uri_key
+         FROM unnest($1::text[], $2::text[], $3::text[]) AS k(uri, name_key, uri_key) WHERE u.uri = k.uri",
+    )
+    .bind(&uris)
+    .bind(&name_keys)
+    .bind(&uri_keys)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
 impl PostgresStore {
     /// Connects to `url` (`postgres://user[:password]@host[:port]/database`, or
     /// `postgresql://`; libpq parameters such as `sslmode` in the query), applies pending
@@ -217,6 +244,7 @@ impl PostgresStore {
             .run_direct(None, &mut *conn, false)
             .await
             .map_err(stored::migration_error)?;
+        fill_search_keys(&mut conn).await?;
         drop(conn);
         let doorbell = Arc::new(Doorbell::new());
         let node = new_id();

@@ -8,19 +8,21 @@
 use sqlx::{Connection, FromRow, Postgres, Transaction};
 use ucwa_core::model::{NewEvent, PresenceSubscription, Publication, PublicationChange, User};
 use ucwa_core::store::StoreResult;
+use ucwa_core::stored::search_key;
 
 use crate::pool::Db;
 use crate::{db_error, events};
 
-/// Users whose display name or URI contains `query` (letter case ignored), by name.
+/// Users whose display name or URI contains `query` (letter case ignored), by name: the
+/// folded keys (`stored::search_key`) compared byte by byte (`COLLATE "C"`), as on SQLite.
 /// `strpos` rather than `LIKE`, so `%` and `_` in a query are plain characters.
 pub(crate) async fn search_users(pool: &Db, query: &str, limit: u32) -> StoreResult<Vec<User>> {
     let rows: Vec<User> = sqlx::query_as(
         "SELECT uri, display_name, password_hash FROM users
-         WHERE $1 = '' OR strpos(lower(display_name), lower($1)) > 0 OR strpos(lower(uri), lower($1)) > 0
-         ORDER BY lower(display_name), uri LIMIT $2",
+         WHERE $1 = '' OR strpos(name_key, $1) > 0 OR strpos(uri_key, $1) > 0
+         ORDER BY name_key COLLATE \"C\", uri COLLATE \"C\" LIMIT $2",
     )
-    .bind(query)
+    .bind(search_key(query))
     .bind(i64::from(limit))
     .fetch_all(pool)
     .await

@@ -4,7 +4,7 @@ use sqlx::{Connection, FromRow, Row};
 use ucwa_core::channel::ChannelParams;
 use ucwa_core::model::{Application, NewApplication, NewEvent, Principal, TokenRecord, User};
 use ucwa_core::store::{QuotaUsage, SigninWindow, StoreError, StoreResult};
-use ucwa_core::stored::{APPLICATION_COLUMNS, ApplicationRow, TokenRow, to_i64, token_kind, token_scope};
+use ucwa_core::stored::{APPLICATION_COLUMNS, ApplicationRow, TokenRow, search_key, to_i64, token_kind, token_scope};
 
 use crate::pool::Db;
 use crate::{db_error, events, notify};
@@ -12,13 +12,16 @@ use crate::{db_error, events, notify};
 pub(crate) async fn upsert_user(pool: &Db, user: &User) -> StoreResult<bool> {
     // `xmax = 0` holds for a row this statement inserted, not for one it updated.
     let (created,): (bool,) = sqlx::query_as(
-        "INSERT INTO users (uri, display_name, password_hash) VALUES ($1, $2, $3)
-         ON CONFLICT (uri) DO UPDATE SET display_name = excluded.display_name, password_hash = excluded.password_hash
+        "INSERT INTO users (uri, display_name, password_hash, name_key, uri_key) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (uri) DO UPDATE SET display_name = excluded.display_name,
+             password_hash = excluded.password_hash, name_key = excluded.name_key, uri_key = excluded.uri_key
          RETURNING xmax = 0",
     )
     .bind(&user.uri)
     .bind(&user.display_name)
     .bind(&user.password_hash)
+    .bind(search_key(&user.display_name))
+    .bind(search_key(&user.uri))
     .fetch_one(pool)
     .await
     .map_err(db_error)?;

@@ -14,7 +14,7 @@ use sqlx::{Connection, PgConnection};
 use ucwa_core::Store;
 use ucwa_core::channel::{ChannelLimits, Priority};
 use ucwa_core::meeting::{Meeting, MeetingSettings};
-use ucwa_core::model::{MeetingRecord, NewApplication, NewEvent};
+use ucwa_core::model::{MeetingRecord, NewApplication, NewEvent, User};
 use ucwa_core::service::CallbackRoute;
 use ucwa_store_postgres::scratch::{self, ScratchDatabase};
 use ucwa_store_postgres::{PoolSettings, PostgresStore};
@@ -526,4 +526,22 @@ async fn a_nodes_sessions_carry_the_application_name_its_url_gives() {
     assert_eq!((names[1].0.as_str(), names[1].2), ("ucwa-server", 1), "{names:?}");
     default.close().await;
     named.close().await;
+}
+
+/// Users stored before user search had its folded keys (migration 0008 adds them empty) get
+/// them when a node opens, so search finds them as it finds everyone else.
+#[tokio::test]
+async fn users_stored_before_search_keys_are_found_after_a_node_opens() {
+    let Some((db, store)) = node("users_stored_before_search_keys_are_found_after_a_node_opens").await else { return };
+    let emile =
+        User { uri: "sip:emile@example.com".into(), display_name: "Émile Zola".into(), password_hash: "x".into() };
+    store.upsert_user(&emile).await.unwrap();
+    store.close().await;
+    // As an earlier release left the row: no keys.
+    let mut conn = PgConnection::connect(db.url()).await.unwrap();
+    sqlx::raw_sql("UPDATE users SET name_key = NULL, uri_key = NULL").execute(&mut conn).await.unwrap();
+
+    let store = PostgresStore::open(db.url()).await.unwrap();
+    assert_eq!(store.search_users("ÉMILE", 10).await.unwrap(), [emile]);
+    store.close().await;
 }

@@ -19,7 +19,8 @@
 //! write. A multi-node backend cannot do this without a version check.
 //!
 //! Behaviour is specified by the conformance suite (`ucwa-store-conformance`), which
-//! `tests/conformance.rs` runs against a real file.
+//! `tests/conformance.rs` runs against a real file; `tests/upgrade.rs` checks what opening
+//! a database of an earlier release does to its rows.
 //!
 //! # Layout
 //! - `writer`: the writing connection's thread and group commit.
@@ -143,6 +144,26 @@ fn upsert_created(
     Ok(!existed)
 }
 
+/// Gives users stored before their search keys existed (migration 0015) their keys, folded
+/// as `stored::search_key` folds, in one transaction.
+async fn fill_search_keys(setup: &SqlitePool) -> StoreResult<()> {
+    let stale: Vec<(String, String)> = sqlx::query_as("SELECT uri, display_name FROM users WHERE name_key IS NULL")
+        .fetch_all(setup)
+        .await
+        .map_err(db_error)?;
+    let mut tx = setup.begin().await.map_err(db_error)?;
+    for (uri, name) in &stale {
+        sqlx::query("UPDATE users SET name_key = ?, uri_key = ? WHERE uri = ?")
+            .bind(ucwa_core::stored::search_key(name))
+            .bind(ucwa_core::stored::search_key(uri))
+            .bind(uri)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+    }
+    tx.commit().await.map_err(db_error)
+}
+
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db`) and
     /// applies pending migrations. Parent directories are created too.
@@ -182,6 +203,7 @@ impl SqliteStore {
         let setup =
             SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(db_error)?;
         sqlx::migrate!("./migrations").run(&setup).await.map_err(ucwa_core::stored::migration_error)?;
+        fill_search_keys(&setup).await?;
         setup.close().await;
         // One connection writes (`writer`: its own thread, whole transactions, group
         // commit); the others read. SQLite admits one writer at a time anyway, and letting

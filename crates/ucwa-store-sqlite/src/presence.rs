@@ -5,20 +5,22 @@ use rusqlite::{Connection, params};
 use sqlx::{FromRow, SqlitePool};
 use ucwa_core::model::{PresenceSubscription, Publication, PublicationChange, User};
 use ucwa_core::store::StoreResult;
+use ucwa_core::stored::search_key;
 
 use crate::db_error;
 use crate::events::{self, EventRow};
 use crate::writer::sql_error;
 
-/// Users whose display name or URI contains `query` (ASCII letter case ignored), by name.
-/// `instr` rather than `LIKE`, so `%` and `_` in a query are plain characters.
+/// Users whose display name or URI contains `query` (letter case ignored), by name: the
+/// folded keys (`stored::search_key`) compared byte by byte. `instr` rather than `LIKE`, so
+/// `%` and `_` in a query are plain characters.
 pub(crate) async fn search_users(pool: &SqlitePool, query: &str, limit: u32) -> StoreResult<Vec<User>> {
     let rows: Vec<User> = sqlx::query_as(
         "SELECT uri, display_name, password_hash FROM users
-         WHERE ?1 = '' OR instr(lower(display_name), lower(?1)) > 0 OR instr(lower(uri), lower(?1)) > 0
-         ORDER BY display_name COLLATE NOCASE, uri LIMIT ?2",
+         WHERE ?1 = '' OR instr(name_key, ?1) > 0 OR instr(uri_key, ?1) > 0
+         ORDER BY name_key, uri LIMIT ?2",
     )
-    .bind(query)
+    .bind(search_key(query))
     .bind(limit)
     .fetch_all(pool)
     .await

@@ -5,7 +5,7 @@ use sqlx::SqlitePool;
 use ucwa_core::channel::ChannelParams;
 use ucwa_core::model::{Application, NewApplication, Principal, TokenRecord, User};
 use ucwa_core::store::{QuotaUsage, SigninWindow, StoreResult};
-use ucwa_core::stored::{APPLICATION_COLUMNS, ApplicationRow, TokenRow, token_kind, token_scope};
+use ucwa_core::stored::{APPLICATION_COLUMNS, ApplicationRow, TokenRow, search_key, token_kind, token_scope};
 
 use crate::events::{self, EventRow};
 use crate::writer::sql_error;
@@ -14,10 +14,17 @@ use crate::{db_error, upsert_created};
 pub(crate) fn upsert_user(conn: &Connection, user: &User) -> StoreResult<bool> {
     upsert_created(conn, "SELECT 1 FROM users WHERE uri = ?", &user.uri, |c| {
         c.prepare_cached(
-            "INSERT INTO users (uri, display_name, password_hash) VALUES (?, ?, ?)
-             ON CONFLICT (uri) DO UPDATE SET display_name = excluded.display_name, password_hash = excluded.password_hash",
+            "INSERT INTO users (uri, display_name, password_hash, name_key, uri_key) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (uri) DO UPDATE SET display_name = excluded.display_name,
+                 password_hash = excluded.password_hash, name_key = excluded.name_key, uri_key = excluded.uri_key",
         )?
-        .execute(params![user.uri, user.display_name, user.password_hash])
+        .execute(params![
+            user.uri,
+            user.display_name,
+            user.password_hash,
+            search_key(&user.display_name),
+            search_key(&user.uri)
+        ])
     })
 }
 
