@@ -158,9 +158,24 @@ pub fn to_i64(v: u64) -> StoreResult<i64> {
 #[cfg(feature = "sqlx")]
 pub fn sqlx_error(e: sqlx::Error, transient: impl Fn(&str) -> bool) -> StoreError {
     if sqlx_is_unavailable(&e, transient) {
-        StoreError::Unavailable(e.to_string())
+        StoreError::Unavailable(describe(&e))
     } else {
-        StoreError::Failed(e.to_string())
+        StoreError::Failed(describe(&e))
+    }
+}
+
+/// What a driver error says, for logs and start-up errors: a database's error as its message
+/// and SQLSTATE (or SQLite result code). sqlx's own text of a PostgreSQL error ends with "at
+/// line N", the line of PostgreSQL's C source that raised it, which reads like a line of a
+/// migration or a statement.
+#[cfg(feature = "sqlx")]
+fn describe(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(d) => match d.code() {
+            Some(code) => format!("error returned from database: {} (code {code})", d.message()),
+            None => format!("error returned from database: {}", d.message()),
+        },
+        e => e.to_string(),
     }
 }
 
@@ -174,6 +189,10 @@ pub fn migration_error(e: sqlx::migrate::MigrateError) -> StoreError {
             "the database was upgraded by a newer release of ucwa-server (it has migration {version}, \
              which this release does not know): run that release or a later one"
         )),
+        sqlx::migrate::MigrateError::Execute(e) => StoreError::Failed(format!("migration failed: {}", describe(&e))),
+        sqlx::migrate::MigrateError::ExecuteMigration(e, version) => {
+            StoreError::Failed(format!("migration {version} failed: {}", describe(&e)))
+        }
         e => StoreError::Failed(format!("migration failed: {e}")),
     }
 }

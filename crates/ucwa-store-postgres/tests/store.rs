@@ -545,3 +545,16 @@ async fn users_stored_before_search_keys_are_found_after_a_node_opens() {
     assert_eq!(store.search_users("ÉMILE", 10).await.unwrap(), [emile]);
     store.close().await;
 }
+
+/// A node pointed at a database it may not write (a standby, or `default_transaction_read_only`)
+/// refuses to start, saying why in PostgreSQL's words and code, without the "at line N" of
+/// PostgreSQL's C source that sqlx's text of an error ends with.
+#[tokio::test]
+async fn a_read_only_database_is_refused_at_open_in_postgresqls_words() {
+    let test = "a_read_only_database_is_refused_at_open_in_postgresqls_words";
+    let Some(db) = ScratchDatabase::create(test).await.expect("a test database") else { return };
+    let _ = set_for_new_sessions(&db, "default_transaction_read_only = on").await.close().await;
+    let refused = PostgresStore::open(db.url()).await.err().expect("refused").to_string();
+    assert!(refused.contains("read-only transaction") && refused.contains("(code 25006)"), "{refused}");
+    assert!(!refused.contains(" at line "), "{refused}");
+}
