@@ -238,6 +238,11 @@ impl PostgresStore {
                  (CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0)"
             )));
         }
+        // A DBA's `lock_timeout` or `statement_timeout` is for requests, not for a start-up:
+        // a node waits for another node's migrations (sqlx's advisory lock, then the tables),
+        // and a migration may take a while on a large table. This connection goes back to the
+        // pool with the database's settings again.
+        sqlx::raw_sql("SET lock_timeout = 0; SET statement_timeout = 0").execute(&mut *conn).await.map_err(db_error)?;
         sqlx::migrate!("./migrations")
             // `run` on a `&mut PgConnection` makes `open`'s future not `Send` (sqlx's
             // "`Acquire` is not general enough"); `run_direct` is sqlx's way around it.
@@ -245,6 +250,7 @@ impl PostgresStore {
             .await
             .map_err(stored::migration_error)?;
         fill_search_keys(&mut conn).await?;
+        sqlx::raw_sql("RESET lock_timeout; RESET statement_timeout").execute(&mut *conn).await.map_err(db_error)?;
         drop(conn);
         let doorbell = Arc::new(Doorbell::new());
         let node = new_id();

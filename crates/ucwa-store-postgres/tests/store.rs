@@ -558,3 +558,48 @@ async fn a_read_only_database_is_refused_at_open_in_postgresqls_words() {
     assert!(refused.contains("read-only transaction") && refused.contains("(code 25006)"), "{refused}");
     assert!(!refused.contains(" at line "), "{refused}");
 }
+
+/// A DBA's `lock_timeout` is for requests: a node that starts while another holds the tables
+/// its migrations need (another node migrating, here a transaction locking sqlx's record of
+/// them) waits for them instead of failing; its requests keep the database's setting.
+#[tokio::test]
+async fn a_starting_node_waits_for_the_migration_tables_despite_a_lock_timeout() {
+    let test = "a_starting_node_waits_for_the_migration_tables_despite_a_lock_timeout";
+    let Some((db, first)) = node(test).await else { return };
+    first.close().await;
+    let _ = set_for_new_sessions(&db, "lock_timeout = 1").await.close().await;
+    let mut holder = PgConnection::connect(db.url()).await.unwrap();
+    let mut held = holder.begin().await.unwrap();
+    sqlx::raw_sql("LOCK TABLE _sqlx_migrations IN ACCESS EXCLUSIVE MODE").execute(&mut *held).await.unwrap();
+    let url = db.url().to_owned();
+    let opening = tokio::spawn(async move { PostgresStore::open(&url).await });
+    // Until the opening node is seen waiting for the lock (PostgreSQL's lock table, not a timer).
+    let mut watcher = PgConnection::connect(db.url()).await.unwrap();
+    loop {
+        let (waiting,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'ucwa-server' AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut watcher)
+        .await
+        .unwrap();
+        if waiting > 0 || opening.is_finished() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    held.commit().await.unwrap();
+    let store = opening.await.unwrap().expect("opened once the lock was free");
+    // A request does not wait out a lock: the connection that migrated is back at the
+    // database's `lock_timeout` (the pool hands out the most recently used one first).
+    let mut held = holder.begin().await.unwrap();
+    sqlx::raw_sql("LOCK TABLE users IN ACCESS EXCLUSIVE MODE").execute(&mut *held).await.unwrap();
+    let refused = tokio::time::timeout(Duration::from_secs(10), store.find_user("sip:a@example.com"))
+        .await
+        .expect("gave up at the lock timeout")
+        .err()
+        .expect("refused");
+    assert!(refused.to_string().contains("55P03"), "{refused}");
+    held.rollback().await.unwrap();
+    store.close().await;
+}
