@@ -597,8 +597,7 @@ async fn a_starting_node_waits_for_the_migration_tables_despite_a_lock_timeout()
     let refused = tokio::time::timeout(Duration::from_secs(10), store.find_user("sip:a@example.com"))
         .await
         .expect("gave up at the lock timeout")
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(refused.to_string().contains("55P03"), "{refused}");
     held.rollback().await.unwrap();
     store.close().await;
