@@ -110,6 +110,12 @@ pub(crate) fn payloads(node: &str, apps: &BTreeSet<String>) -> Vec<String> {
     out
 }
 
+/// A payload from `node` naming no application: it rings nothing, and proves to `node`'s own
+/// listener that notifications arrive (the heartbeat, and the check as a node opens).
+fn self_payload(node: &str) -> String {
+    format!("{node}|")
+}
+
 /// The payload announcing that a request on `node` claimed `app_id`'s event channel.
 pub(crate) fn claim_payload(node: &str, app_id: &str) -> String {
     format!("{node}|!{app_id}")
@@ -165,7 +171,7 @@ impl Listener {
     /// prepared statements up, so the node refuses to start and says why, rather than serve
     /// with late wake-ups and failing statements.
     async fn hears_itself(&self, pool: &Db, listener: &mut PgListener) -> StoreResult<()> {
-        let payload = format!("{}|", self.node);
+        let payload = self_payload(&self.node);
         debug_assert!(self.node.bytes().all(|b| b.is_ascii_hexdigit()), "a node id needs no quoting");
         // The simple protocol (nothing prepared), so the check itself works through such a pooler.
         let notify = format!("SELECT pg_notify('{CHANNEL}', '{payload}')");
@@ -282,7 +288,7 @@ impl Listener {
 
 /// Notifies this node's own listener every [`HEARTBEAT`] (an empty payload rings nothing).
 async fn heartbeat(pool: Db, node: String) {
-    let payload = format!("{node}|");
+    let payload = self_payload(&node);
     let mut ticker = tokio::time::interval(HEARTBEAT);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
