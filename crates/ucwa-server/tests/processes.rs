@@ -462,6 +462,56 @@ async fn a_node_answers_503_while_its_database_is_unreachable_and_carries_on_aft
     assert_eq!(presence["type"], "added");
 }
 
+/// A node keeps no connection to a server that only reads. After a failover the database's
+/// name can lead to the old primary, back as a hot standby, until the name moves; here every
+/// session the node opens meanwhile starts read-only (`default_transaction_read_only`, which is
+/// what `transaction_read_only` reports on a standby). Requests answer 503 meanwhile, reads
+/// included (a standby's answers may be stale), and the first request after the server takes
+/// writes again succeeds, where a pooled read-only connection would fail it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_keeps_no_connection_to_a_server_that_only_reads() {
+    let args = ["--database-wait-ms", "300", "--demo"];
+    let Some(cluster) = Cluster::start_with("a_node_keeps_no_connection_to_a_server_that_only_reads", 1, &args).await
+    else {
+        return;
+    };
+    let token = cluster
+        .token(&[
+            ("grant_type", "password"),
+            ("username", "sip:alice@example.com"),
+            ("password", "alice-demo-password"),
+        ])
+        .await;
+    let app = cluster.app(&token, "standby").await;
+    let mut channel = Channel::new(&cluster, &token, &app);
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(cluster.db.url()).await.unwrap();
+    let read_only = |on: bool| {
+        let setting = if on { "SET default_transaction_read_only = on" } else { "RESET default_transaction_read_only" };
+        format!("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I {setting}', current_database()); END $$")
+    };
+    sqlx::raw_sql(sqlx::AssertSqlSafe(read_only(true))).execute(&mut admin).await.unwrap();
+    // The failover: every session of the node ends, so each connection it opens from now on
+    // reaches the "standby".
+    sqlx::raw_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let make_available = app["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"].as_str().unwrap();
+    let body = json!({"SupportedModalities": ["Messaging"]});
+    for _ in 0..3 {
+        let resp = cluster.call(Method::GET, &href(&app, "self"), &token, None).await;
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE, "a read from a server that only reads");
+        let resp = cluster.call(Method::POST, make_available, &token, Some(body.clone())).await;
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    sqlx::raw_sql(sqlx::AssertSqlSafe(read_only(false))).execute(&mut admin).await.unwrap();
+    let resp = cluster.call(Method::POST, make_available, &token, Some(body)).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT, "the first write once the server takes writes");
+    let presence = channel.until(|e| e["link"]["rel"] == "presence").await;
+    assert_eq!(presence["type"], "added");
+}
+
 /// `--database-pool-size` bounds the database connections of a node however many requests
 /// run at once: its pool plus the one it listens on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -118,8 +118,8 @@ pub struct PostgresStore {
 /// these SQLSTATEs pass: the connection classes (`08`), a server shutting down or starting
 /// up (`57P01`-`57P03`), too many connections (`53300`), a serialization failure or deadlock
 /// (`40001`, `40P01`), a lock not available (`55P03`), a cancelled statement (`57014`, a
-/// `statement_timeout` in the URL) and a read-only transaction (`25006`: a failover has made
-/// the server a node still reaches a standby).
+/// `statement_timeout` in the URL) and a read-only transaction (`25006`: a server turned
+/// read-only under open connections; a new connection to one is refused, `pool.rs`).
 fn db_error(e: sqlx::Error) -> StoreError {
     stored::sqlx_error(e, transient)
 }

@@ -245,7 +245,7 @@ impl Listener {
                     tracing::info!("listening for other nodes' events again");
                     return listener;
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot listen for other nodes' events; retrying"),
+                Err(e) => tracing::warn!(error = %db_error(e), "cannot listen for other nodes' events; retrying"),
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));
@@ -270,7 +270,7 @@ impl Listener {
                 }
                 Ok(Err(e)) => {
                     self.check.lost();
-                    tracing::warn!(error = %e, "the listening connection failed");
+                    tracing::warn!(error = %db_error(e), "the listening connection failed");
                     drop(listener);
                     listener = self.relisten().await;
                 }
@@ -298,7 +298,7 @@ async fn heartbeat(pool: Db, node: String) {
         }
         let sent = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(&payload).execute(&pool).await;
         if let Err(e) = sent {
-            tracing::debug!(error = %e, "heartbeat notification failed");
+            tracing::debug!(error = %db_error(e), "heartbeat notification failed");
         }
     }
 }

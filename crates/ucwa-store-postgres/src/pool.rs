@@ -33,7 +33,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use sqlx::postgres::{
     PgConnectOptions, PgConnection, PgDatabaseError, PgQueryResult, PgRow, PgSeverity, PgStatement, PgTypeInfo,
 };
-use sqlx::{ConnectOptions, Connection, Describe, Either, Execute, Executor, Postgres, SqlStr};
+use sqlx::{ConnectOptions, Connection, Describe, Either, Execute, Executor, Postgres, Row, SqlStr};
 
 use crate::notify::ConnectionCheck;
 use crate::{PoolSettings, is_unavailable};
@@ -47,6 +47,9 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// How long a dropped connection's queued bytes (a `ROLLBACK`) may take to go out before
 /// the connection is given up instead.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Why a new connection was refused: the server only reads.
+const READ_ONLY: &str = "the database server only reads (transaction_read_only is on): a hot standby, \
+     or default_transaction_read_only set for the database or role; a node needs the server that takes writes";
 /// The first pause before connecting again while the database cannot be reached; it doubles
 /// up to [`MAX_RETRY_PAUSE`].
 const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(10);
@@ -70,7 +73,21 @@ impl Manager for Connector {
         // would turn those waits into serialization failures, so each session says which
         // level it runs at. A `SET`, not the startup packet's `options`: PgBouncer refuses
         // startup options it does not know.
-        sqlx::raw_sql("SET default_transaction_isolation = 'read committed'").execute(&mut conn).await?;
+        //
+        // In the same round trip, the check libpq's `target_session_attrs=read-write` makes: a
+        // session that only reads is not pooled. After a failover, the database's name can
+        // still lead to the old primary, back as a hot standby: a connection kept there would
+        // serve stale reads (a token just issued unknown, a 401) and fail every write until
+        // it aged out, half an hour later. Refused, it is tried again like an unreachable
+        // database, so the node reaches the new primary as soon as the name does.
+        let rows = sqlx::raw_sql("SET default_transaction_isolation = 'read committed'; SHOW transaction_read_only")
+            .fetch_all(&mut conn)
+            .await?;
+        let read_only = rows.first().map(|row| row.try_get::<String, _>(0)).transpose()?;
+        if read_only.as_deref() == Some("on") {
+            let _ = tokio::time::timeout(FLUSH_TIMEOUT, conn.close()).await;
+            return Err(sqlx::Error::Io(std::io::Error::other(READ_ONLY)));
+        }
         Ok(conn)
     }
 

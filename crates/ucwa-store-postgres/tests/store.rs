@@ -546,16 +546,37 @@ async fn users_stored_before_search_keys_are_found_after_a_node_opens() {
     store.close().await;
 }
 
-/// A node pointed at a database it may not write (a standby, or `default_transaction_read_only`)
-/// refuses to start, saying why in PostgreSQL's words and code, without the "at line N" of
-/// PostgreSQL's C source that sqlx's text of an error ends with.
+/// A node pointed at a server that only reads (a hot standby, or `default_transaction_read_only`)
+/// keeps trying for its pool's wait, as it would a database still starting (a failover may
+/// be under way), then refuses to start and says why.
 #[tokio::test]
-async fn a_read_only_database_is_refused_at_open_in_postgresqls_words() {
-    let test = "a_read_only_database_is_refused_at_open_in_postgresqls_words";
+async fn a_read_only_server_is_refused_at_open_saying_so() {
+    let test = "a_read_only_server_is_refused_at_open_saying_so";
     let Some(db) = ScratchDatabase::create(test).await.expect("a test database") else { return };
     let _ = set_for_new_sessions(&db, "default_transaction_read_only = on").await.close().await;
-    let refused = PostgresStore::open(db.url()).await.err().expect("refused").to_string();
-    assert!(refused.contains("read-only transaction") && refused.contains("(code 25006)"), "{refused}");
+    let brief = PoolSettings { wait: Duration::from_millis(300), ..PoolSettings::default() };
+    let refused = PostgresStore::open_with(db.url(), brief).await.err().expect("refused").to_string();
+    assert!(refused.contains("only reads") && refused.contains("server that takes writes"), "{refused}");
+}
+
+/// A node whose role may not create the store's tables refuses to start, saying why in
+/// PostgreSQL's words and code, without the "at line N" of PostgreSQL's C source that sqlx's
+/// text of an error ends with.
+#[tokio::test]
+async fn a_role_that_may_not_create_the_tables_is_refused_at_open_in_postgresqls_words() {
+    let test = "a_role_that_may_not_create_the_tables_is_refused_at_open_in_postgresqls_words";
+    let Some(db) = ScratchDatabase::create(test).await.expect("a test database") else { return };
+    // A role of its own (roles belong to the whole server), with PostgreSQL 15's default
+    // rights on the database: it may connect, and not create anything in `public`.
+    let role = format!("ucwa_reader_{}", &db.url().rsplit_once("ucwa_test_").unwrap().1[..16]);
+    let mut admin = PgConnection::connect(db.url()).await.unwrap();
+    let grant = format!("CREATE ROLE {role} LOGIN PASSWORD 'reader'; REVOKE CREATE ON SCHEMA public FROM PUBLIC");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(grant)).execute(&mut admin).await.unwrap();
+    let (scheme, rest) = db.url().split_once("://").unwrap();
+    let url = format!("{scheme}://{role}:reader@{}", rest.split_once('@').unwrap().1);
+    let refused = PostgresStore::open(&url).await.err().expect("refused").to_string();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP ROLE {role}"))).execute(&mut admin).await.unwrap();
+    assert!(refused.contains("permission denied for schema public") && refused.contains("(code 42501)"), "{refused}");
     assert!(!refused.contains(" at line "), "{refused}");
 }
 
