@@ -47,6 +47,17 @@ fn user_add_and_list() {
     assert!(!String::from_utf8_lossy(&list.stdout).contains("other"));
 }
 
+/// libpq's list of hosts in one URL, which the driver cannot follow, is refused with what to
+/// do instead (sqlx's own message was "invalid port number"), before anything is reached.
+#[test]
+fn a_database_url_with_several_hosts_is_refused_with_the_reason() {
+    let url = "postgres://ucwa:pass,word@db1.invalid:5432,db2.invalid:5432/ucwa";
+    let out = Command::new(BIN).args(["user", "list", "--database-url", url]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "refused");
+    assert!(stderr.contains("several hosts") && stderr.contains("give one address"), "{stderr}");
+}
+
 /// A database that a newer release upgraded (it has a migration this build does not know)
 /// is refused, with the reason, and left as it was.
 #[test]

@@ -104,6 +104,14 @@ pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
+/// Whether `url`'s host part is a list (`host1:5432,host2:5432`), which sqlx would report only
+/// as an "invalid port number". (A comma before the `@` is the user's or the password's.)
+fn names_several_hosts(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    authority.rsplit_once('@').map_or(authority, |(_, host)| host).contains(',')
+}
+
 /// The PostgreSQL implementation of [`Store`].
 pub struct PostgresStore {
     pool: Db,
@@ -212,6 +220,14 @@ impl PostgresStore {
 
     /// [`PostgresStore::open`] with a pool as `settings` say.
     pub async fn open_with(url: &str, settings: PoolSettings) -> StoreResult<Self> {
+        if names_several_hosts(url) {
+            return Err(StoreError::Failed(
+                "the database URL names several hosts (libpq's failover list), which the node's driver \
+                 does not support: give one address, and let DNS, a virtual IP or a proxy follow the \
+                 primary (a node keeps no connection to a server that only reads)"
+                    .into(),
+            ));
+        }
         // No `extra_float_digits` in the startup packet (sqlx sends 2 by default): no column
         // here is a float, and PgBouncer refuses a startup parameter it does not track.
         let options = PgConnectOptions::from_str(url).map_err(db_error)?.extra_float_digits(None);
