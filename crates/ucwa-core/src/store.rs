@@ -44,6 +44,20 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// What a store's connections to a database server are doing, for operators' metrics
+/// ([`Store::database_stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatabaseStats {
+    /// Connections open now (besides the one that listens).
+    pub connections: usize,
+    /// Of them, those running a statement or a transaction now.
+    pub in_use: usize,
+    /// Statements waiting for a connection now: a pool that is often too small has some.
+    pub waiting: usize,
+    /// How many times the listening connection was lost (a restart, a failover, the network).
+    pub listener_losses: u64,
+}
+
 /// A meeting as [`Store::meeting_if_changed`] found it.
 #[derive(Debug)]
 pub enum MeetingSince {
@@ -65,6 +79,12 @@ pub trait Store: Send + Sync + 'static {
     /// callers may skip checking them against the store.
     fn sees_every_write(&self) -> bool {
         false
+    }
+
+    /// What the connections to a database server are doing; `None` for a store without any
+    /// (the embedded one).
+    fn database_stats(&self) -> Option<DatabaseStats> {
+        None
     }
 
     /// Adds a user or replaces its name and password hash; `true` when it is new.

@@ -117,6 +117,9 @@ struct Page {
 /// `GET /metrics` in the Prometheus text format; gauges read from live state are set first.
 async fn render(State(page): State<Page>) -> Response {
     page.services.metrics.set_parked(page.services.channels.parked());
+    if let Some(stats) = page.services.store.database_stats() {
+        page.services.metrics.set_database(&stats);
+    }
     let mut resp = page.handle.render().into_response();
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));

@@ -15,6 +15,9 @@
 //!   channel batch (replays are not counted again); the delay is from the event's commit to
 //!   its batch, on the server's clock.
 //! - `ucwa_parked_event_requests`: set from the event channel's slot table when scraped.
+//! - `ucwa_database_connections{state}`, `ucwa_database_statements_waiting`,
+//!   `ucwa_database_listener_losses_total`: read from the store when scraped
+//!   ([`Store::database_stats`](ucwa_core::Store::database_stats); PostgreSQL only).
 //! - `ucwa_lobby_wait_seconds{outcome}`, `ucwa_invitations_completed_total{kind,direction,outcome}`,
 //!   `ucwa_admit_to_completed_seconds`: derived by the meeting engine from each saved command.
 //! - `ucwa_callback_*_total{endpoint}`: the callback worker.
@@ -30,6 +33,7 @@ use std::time::{Duration, Instant};
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, SharedString, Unit};
 use ucwa_core::meeting::{ConversationState, Direction, InvitationKind, InvitationState, Notice, NoticeKind, Session};
 use ucwa_core::model::MeetingRecord;
+use ucwa_core::store::DatabaseStats;
 
 /// A recorder shared by the server's layers.
 pub type DynRecorder = Arc<dyn Recorder + Send + Sync>;
@@ -49,6 +53,9 @@ const CALLBACK_RETRIES: &str = "ucwa_callback_retries_total";
 const CALLBACK_GIVE_UPS: &str = "ucwa_callback_give_ups_total";
 const SIGNIN_FAILURES: &str = "ucwa_signin_failures_total";
 const RATE_LIMITED: &str = "ucwa_rate_limited_total";
+const DB_CONNECTIONS: &str = "ucwa_database_connections";
+const DB_WAITING: &str = "ucwa_database_statements_waiting";
+const DB_LISTENER_LOSSES: &str = "ucwa_database_listener_losses_total";
 
 /// The use cases' metrics. Cheap to clone.
 #[derive(Clone)]
@@ -129,6 +136,19 @@ impl Metrics {
     /// How many event requests are parked right now.
     pub fn set_parked(&self, n: usize) {
         self.0.parked.set(n as f64);
+    }
+
+    /// What the store's database connections are doing now (a store without any reports
+    /// nothing, and these series are then absent).
+    pub fn set_database(&self, stats: &DatabaseStats) {
+        let state = |s: &'static str| vec![Label::new("state", s)];
+        let gauge = |name: &'static str, labels: Vec<Label>| {
+            self.0.recorder.register_gauge(&Key::from_parts(name, labels), &METADATA)
+        };
+        gauge(DB_CONNECTIONS, state("in_use")).set(stats.in_use as f64);
+        gauge(DB_CONNECTIONS, state("idle")).set(stats.connections.saturating_sub(stats.in_use) as f64);
+        gauge(DB_WAITING, Vec::new()).set(stats.waiting as f64);
+        self.counter(DB_LISTENER_LOSSES, Vec::new()).absolute(stats.listener_losses);
     }
 
     /// A service application endpoint's callback batch of `events` events was answered 2xx.
@@ -281,7 +301,7 @@ fn lobby_outcome(now: Option<&Session>) -> &'static str {
 
 fn describe(recorder: &dyn Recorder) {
     let text = |s: &'static str| SharedString::from(s);
-    let counters: [(&'static str, &'static str); 9] = [
+    let counters: [(&'static str, &'static str); 10] = [
         (EVENTS_APPENDED, "Events written to applications' event channels and callback outboxes."),
         (EVENTS_DELIVERED, "Events handed out in new event channel batches (replays not counted)."),
         (INVITATIONS, "Invitations completed, by kind, direction and outcome (Success or the reason subcode)."),
@@ -291,11 +311,22 @@ fn describe(recorder: &dyn Recorder) {
         (CALLBACK_GIVE_UPS, "Conversations terminated because their callbacks kept failing."),
         (SIGNIN_FAILURES, "Sign-ins refused for a wrong name or secret, by grant type."),
         (RATE_LIMITED, "Requests and connections refused by a rate limit, capacity or quota, by limit."),
+        (DB_LISTENER_LOSSES, "Times the connection listening for other nodes' commits was lost (PostgreSQL)."),
     ];
     for (name, help) in counters {
         recorder.describe_counter(KeyName::from_const_str(name), None, text(help));
     }
     recorder.describe_gauge(KeyName::from_const_str(PARKED), None, text("Event channel requests parked now."));
+    recorder.describe_gauge(
+        KeyName::from_const_str(DB_CONNECTIONS),
+        None,
+        text("Connections to the database open now, by state (in_use, idle), besides the listening one (PostgreSQL)."),
+    );
+    recorder.describe_gauge(
+        KeyName::from_const_str(DB_WAITING),
+        None,
+        text("Statements waiting for a database connection now; often above 0, the pool is too small (PostgreSQL)."),
+    );
     let histograms: [(&'static str, &'static str); 3] = [
         (EVENT_DELIVERY_DELAY, "From an event's commit to the batch that carries it, on the server's clock."),
         (

@@ -62,7 +62,8 @@ use ucwa_core::model::{
 };
 use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
 use ucwa_core::store::{
-    AckCleanup, MeetingSince, Purged, QuotaUsage, SessionLocation, SigninWindow, Store, StoreError, StoreResult,
+    AckCleanup, DatabaseStats, MeetingSince, Purged, QuotaUsage, SessionLocation, SigninWindow, Store, StoreError,
+    StoreResult,
 };
 use ucwa_core::stored;
 
@@ -119,6 +120,8 @@ pub struct PostgresStore {
     /// This process's name in `NOTIFY` payloads, so it skips the notifications of its own
     /// commits (it has rung for them already).
     node: String,
+    /// The listener's record of lost connections (the pool's tests, and a metric).
+    check: Arc<ConnectionCheck>,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -270,9 +273,10 @@ impl PostgresStore {
         drop(conn);
         let doorbell = Arc::new(Doorbell::new());
         let node = new_id();
-        let mut background = notify::Listener::start(&pool, options, node.clone(), doorbell.clone(), check).await?;
+        let mut background =
+            notify::Listener::start(&pool, options, node.clone(), doorbell.clone(), check.clone()).await?;
         background.push(tokio::spawn(maintenance(pool.clone())));
-        Ok(Self { pool, doorbell, node, background })
+        Ok(Self { pool, doorbell, node, check, background })
     }
 
     /// This node's id in notifications and callback leases.
@@ -296,6 +300,11 @@ impl PostgresStore {
 impl Store for PostgresStore {
     fn doorbell(&self) -> &Doorbell {
         &self.doorbell
+    }
+
+    fn database_stats(&self) -> Option<DatabaseStats> {
+        let (connections, in_use, waiting) = self.pool.usage();
+        Some(DatabaseStats { connections, in_use, waiting, listener_losses: self.check.losses() })
     }
 
     async fn upsert_user(&self, user: &User) -> StoreResult<bool> {

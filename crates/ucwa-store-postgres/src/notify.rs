@@ -67,19 +67,27 @@ pub(crate) struct ConnectionCheck {
     base: Instant,
     /// Nanoseconds after `base` at which the last loss was noticed.
     lost_at: AtomicU64,
+    /// Losses noticed so far (a metric).
+    losses: AtomicU64,
 }
 
 impl ConnectionCheck {
     const IDLE: Duration = Duration::from_secs(1);
 
     pub(crate) fn new() -> Self {
-        Self { base: Instant::now(), lost_at: AtomicU64::new(0) }
+        Self { base: Instant::now(), lost_at: AtomicU64::new(0), losses: AtomicU64::new(0) }
     }
 
     /// The listening connection was found lost, now.
     fn lost(&self) {
         let now = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.lost_at.store(now, Ordering::Release);
+        self.losses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many losses were noticed.
+    pub(crate) fn losses(&self) -> u64 {
+        self.losses.load(Ordering::Relaxed)
     }
 
     /// Whether a connection opened `age` ago and idle for `idle_for` must be tested before
@@ -311,8 +319,11 @@ mod tests {
     /// merely for being busy. (The check is a minute old; times are relative to its start.)
     #[test]
     fn only_idle_connections_and_those_older_than_a_loss_are_tested() {
-        let minute_old =
-            || ConnectionCheck { base: Instant::now() - Duration::from_secs(60), lost_at: AtomicU64::new(0) };
+        let minute_old = || ConnectionCheck {
+            base: Instant::now() - Duration::from_secs(60),
+            lost_at: AtomicU64::new(0),
+            losses: AtomicU64::new(0),
+        };
         let secs = Duration::from_secs;
         let check = minute_old();
         assert!(!check.needed(secs(50), Duration::ZERO), "a busy connection, no loss yet");

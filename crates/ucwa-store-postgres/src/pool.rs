@@ -186,6 +186,12 @@ impl Db {
     pub(crate) fn is_closed(&self) -> bool {
         self.pool.is_closed()
     }
+
+    /// Connections open, of them in use, and statements waiting for one.
+    pub(crate) fn usage(&self) -> (usize, usize, usize) {
+        let status = self.pool.status();
+        (status.size, status.size.saturating_sub(status.available), status.waiting)
+    }
 }
 
 /// Whether a connection failed for a reason that waiting does not change: a server

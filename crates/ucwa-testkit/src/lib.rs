@@ -401,6 +401,12 @@ impl TestServer {
         self.options.store
     }
 
+    /// The URL of this server's PostgreSQL database, when it runs on one (for a connection
+    /// of the test's own that must stay open, say holding a lock; else [`Self::execute_sql`]).
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.postgres.as_deref().map(ScratchDatabase::url)
+    }
+
     /// `n` nodes on one new PostgreSQL database and one clock, as `n` processes behind a load
     /// balancer would be. `None` (after a notice) where no PostgreSQL server is configured,
     /// outside CI.

@@ -192,3 +192,68 @@ async fn refusals_by_quotas_and_the_connection_cap_are_counted() {
     assert!(m(&[("limit", "connections")]) >= 1.0, "{page}");
     drop(held);
 }
+
+/// On PostgreSQL the page shows what the node's database connections do: with every
+/// connection held by a statement that waits for a lock, further statements wait for a
+/// connection and are shown waiting (the sign of a pool too small for the traffic), and a lost
+/// listening connection is counted. The embedded store has no such series.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_connections_and_a_lost_listener_show_on_postgresql() {
+    use sqlx::Connection as _;
+    let server = TestServer::start_with(TestOptions { metrics: true, ..TestOptions::default() }).await;
+    let alice = server.signed_in_app("sip:alice@example.com", "Alice").await;
+    let Some(url) = server.postgres_url() else {
+        let page = server.metrics().await;
+        assert!(!page.contains("ucwa_database_"), "no database series on the embedded store:\n{page}");
+        return;
+    };
+    let connections = |page: &str, state| value(page, "ucwa_database_connections", &[("state", state)]);
+    let waiting = |page: &str| value(page, "ucwa_database_statements_waiting", &[]);
+    let page = server.metrics().await;
+    assert!(connections(&page, "idle") >= 1.0, "{page}");
+    assert_eq!(connections(&page, "in_use"), 0.0, "{page}");
+    assert_eq!(waiting(&page), 0.0, "{page}");
+    assert_eq!(value(&page, "ucwa_database_listener_losses_total", &[]), 0.0, "{page}");
+
+    // Every request reads its token: with the table locked, requests to this node (its own
+    // URL, not a random node's) take every connection of its pool and wait in the database,
+    // and the rest wait for a connection.
+    let mut locker = sqlx::PgConnection::connect(url).await.unwrap();
+    let mut locked = locker.begin().await.unwrap();
+    sqlx::raw_sql("LOCK TABLE tokens IN ACCESS EXCLUSIVE MODE").execute(&mut *locked).await.unwrap();
+    let me = format!("{}{}", server.url, &alice.url[alice.url.find("/ucwa/").unwrap()..]);
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (client, me, token) = (server.client.clone(), me.clone(), alice.token.clone());
+        requests.spawn(async move { client.get(me).bearer_auth(token).send().await.unwrap().status() });
+    }
+    let busy = tokio::time::timeout(WAIT, async {
+        loop {
+            let page = server.metrics().await;
+            if waiting(&page) >= 1.0 {
+                return page;
+            }
+        }
+    })
+    .await
+    .expect("statements shown waiting for a connection");
+    assert!(connections(&busy, "in_use") >= 1.0, "{busy}");
+    assert_eq!(connections(&busy, "idle"), 0.0, "{busy}");
+    locked.commit().await.unwrap();
+    while let Some(status) = requests.join_next().await {
+        assert_eq!(status.unwrap(), StatusCode::OK);
+    }
+    assert_eq!(waiting(&server.metrics().await), 0.0);
+
+    server
+        .execute_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        )
+        .await;
+    tokio::time::timeout(WAIT, async {
+        while value(&server.metrics().await, "ucwa_database_listener_losses_total", &[]) < 1.0 {}
+    })
+    .await
+    .expect("the lost listening connection counted");
+}
