@@ -43,6 +43,10 @@ const NODE_ARGS: &[&str] = &[
     "127.0.0.0/8",
 ];
 
+/// The password sign-in of the demo user Alice (nodes started with `--demo`).
+const DEMO_ALICE: [(&str, &str); 3] =
+    [("grant_type", "password"), ("username", "sip:alice@example.com"), ("password", "alice-demo-password")];
+
 /// Nodes on one database and a client for them.
 struct Cluster {
     /// `None` once killed.
@@ -414,9 +418,7 @@ async fn a_node_answers_503_while_its_database_is_unreachable_and_carries_on_aft
     let Some(db) = ScratchDatabase::create(test).await.expect("a test database") else { return };
     let (mut link, url) = DatabaseLink::start(db.url()).await;
     let cluster = Cluster::start_on(db, &url, 1, &["--database-wait-ms", "300", "--demo"]).await;
-    let sign_in =
-        [("grant_type", "password"), ("username", "sip:alice@example.com"), ("password", "alice-demo-password")];
-    let token = cluster.token(&sign_in).await;
+    let token = cluster.token(&DEMO_ALICE).await;
     let app = cluster.app(&token, "outage").await;
     let mut channel = Channel::new(&cluster, &token, &app);
     let parked = {
@@ -437,7 +439,7 @@ async fn a_node_answers_503_while_its_database_is_unreachable_and_carries_on_aft
     let started = std::time::Instant::now();
     unavailable(cluster.call(Method::GET, &href(&app, "self"), &token, None).await).await;
     let url = format!("{}/WebTicket/oauthtoken", cluster.pick().await);
-    unavailable(cluster.client.post(url).form(&sign_in).send().await.unwrap()).await;
+    unavailable(cluster.client.post(url).form(&DEMO_ALICE).send().await.unwrap()).await;
     let waited = started.elapsed();
     assert!(waited < Duration::from_secs(5), "two requests took {waited:?} to give up with a wait of 300 ms");
 
@@ -475,13 +477,7 @@ async fn a_node_keeps_no_connection_to_a_server_that_only_reads() {
     else {
         return;
     };
-    let token = cluster
-        .token(&[
-            ("grant_type", "password"),
-            ("username", "sip:alice@example.com"),
-            ("password", "alice-demo-password"),
-        ])
-        .await;
+    let token = cluster.token(&DEMO_ALICE).await;
     let app = cluster.app(&token, "standby").await;
     let mut channel = Channel::new(&cluster, &token, &app);
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(cluster.db.url()).await.unwrap();
@@ -521,13 +517,7 @@ async fn a_node_keeps_to_its_database_pool_size() {
     // The demo users: no other store than the node's touches the database.
     let args = ["--database-pool-size", pool.as_str(), "--demo"];
     let Some(cluster) = Cluster::start_with("a_node_keeps_to_its_database_pool_size", 1, &args).await else { return };
-    let token = cluster
-        .token(&[
-            ("grant_type", "password"),
-            ("username", "sip:alice@example.com"),
-            ("password", "alice-demo-password"),
-        ])
-        .await;
+    let token = cluster.token(&DEMO_ALICE).await;
     let me = href(&cluster.app(&token, "pool").await, "self");
     let watcher = sqlx::PgPool::connect(cluster.db.url()).await.unwrap();
     let count = || async {
