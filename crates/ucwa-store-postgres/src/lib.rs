@@ -127,7 +127,8 @@ pub struct PostgresStore {
 
 /// A driver error as a [`StoreError`]. Besides a connection that fails or never comes free,
 /// these SQLSTATEs pass: the connection classes (`08`), a server shutting down or starting
-/// up (`57P01`-`57P03`), too many connections (`53300`), a serialization failure or deadlock
+/// up (`57P01`-`57P03`), insufficient resources (class `53`: a full disk, out of memory, too
+/// many connections; the statement was rolled back), a serialization failure or deadlock
 /// (`40001`, `40P01`), a lock not available (`55P03`), a cancelled statement (`57014`, a
 /// `statement_timeout` in the URL) and a read-only transaction (`25006`: a server turned
 /// read-only under open connections; a new connection to one is refused, `pool.rs`).
@@ -142,7 +143,8 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
 
 fn transient(code: &str) -> bool {
     code.starts_with("08")
-        || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01" | "55P03" | "57014" | "25006")
+        || code.starts_with("53")
+        || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01" | "55P03" | "57014" | "25006")
 }
 
 /// Background upkeep, every second: deletes acknowledged events (kept off the delivery path,

@@ -128,7 +128,7 @@ async fn maintenance(readers: SqlitePool, writer: Arc<Writer>) {
 /// A driver error as a [`StoreError`]: besides a connection that fails or never comes free,
 /// a database busy or locked past the busy timeout (another process writing) passes.
 fn db_error(e: sqlx::Error) -> StoreError {
-    ucwa_core::stored::sqlx_error(e, |code| code.parse::<i32>().is_ok_and(writer::is_busy))
+    ucwa_core::stored::sqlx_error(e, |code| code.parse::<i32>().is_ok_and(writer::is_transient))
 }
 
 /// Runs `upsert` (an `INSERT ... ON CONFLICT DO UPDATE`) on the writer; `true` when it

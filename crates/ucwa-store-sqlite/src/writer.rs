@@ -43,19 +43,22 @@ pub(crate) struct Writer {
     jobs: mpsc::Sender<Message>,
 }
 
-/// A rusqlite error as a [`StoreError`]: the database busy or locked past the busy timeout
-/// (another process holds the write lock) may pass; anything else is a failure.
+/// A rusqlite error as a [`StoreError`]: what may pass ([`is_transient`]) is unavailable
+/// (503, try again); anything else is a failure.
 pub(crate) fn sql_error(e: rusqlite::Error) -> StoreError {
-    if e.sqlite_error().is_some_and(|f| is_busy(f.extended_code)) {
+    if e.sqlite_error().is_some_and(|f| is_transient(f.extended_code)) {
         StoreError::Unavailable(e.to_string())
     } else {
         StoreError::Failed(e.to_string())
     }
 }
 
-/// Whether an SQLite result code (primary or extended) says busy or locked.
-pub(crate) fn is_busy(code: i32) -> bool {
-    matches!(code & 0xff, rusqlite::ffi::SQLITE_BUSY | rusqlite::ffi::SQLITE_LOCKED)
+/// Whether an SQLite result code (primary or extended) may pass: the database busy or locked
+/// past the busy timeout (another process holds the write lock), or full (the disk, or the
+/// file's size limit; the write was rolled back, and space may be freed). The PostgreSQL store
+/// treats a full disk the same way.
+pub(crate) fn is_transient(code: i32) -> bool {
+    matches!(code & 0xff, rusqlite::ffi::SQLITE_BUSY | rusqlite::ffi::SQLITE_LOCKED | rusqlite::ffi::SQLITE_FULL)
 }
 
 /// The writer dropped a job: its transaction could not begin (the database stayed busy) or
@@ -214,5 +217,20 @@ mod tests {
         assert!(matches!(locked, Err(StoreError::Unavailable(_))), "{locked:?}");
         let rejected = other.execute_batch("INSERT INTO missing VALUES (1)").map_err(sql_error);
         assert!(matches!(rejected, Err(StoreError::Failed(_))), "{rejected:?}");
+    }
+
+    /// A full database (here the file's page limit; a full disk gives the same error) is
+    /// unavailable, and what was stored before is intact.
+    #[test]
+    fn a_full_database_is_unavailable_and_keeps_what_it_had() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("full.db")).unwrap();
+        conn.execute_batch("CREATE TABLE t (x BLOB); INSERT INTO t VALUES (zeroblob(100))").unwrap();
+        let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+        conn.execute_batch(&format!("PRAGMA max_page_count = {}", pages + 2)).unwrap();
+        let full = conn.execute_batch("INSERT INTO t VALUES (zeroblob(1000000))").map_err(sql_error);
+        assert!(matches!(full, Err(StoreError::Unavailable(_))), "{full:?}");
+        let rows: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 1);
     }
 }

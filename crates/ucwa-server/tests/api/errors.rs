@@ -219,3 +219,38 @@ async fn a_nul_character_gets_404_in_a_path_and_400_in_a_property_and_stores_not
     assert_eq!(list["_links"]["myOnlineMeeting"].as_array().unwrap().len(), 1);
     assert_eq!(server.call(Method::GET, &app.url, &app.token, None).await.status(), StatusCode::OK);
 }
+
+/// A database that is full (PostgreSQL's `disk_full`, raised here by a trigger where a real
+/// disk would) answers a write with 503 `ServiceUnavailable` and `Retry-After`, not a 500:
+/// space may be freed, and the client should try again. Nothing half-written stays, and the
+/// write succeeds once there is room. (On SQLite a full file maps the same way: the writer's
+/// test in `ucwa-store-sqlite` fills a real database; a trigger cannot raise `SQLITE_FULL`.)
+#[tokio::test]
+async fn a_full_database_answers_503_and_the_write_succeeds_once_there_is_room() {
+    let server = TestServer::start().await;
+    if server.store_kind() != ucwa_testkit::StoreKind::Postgres {
+        return;
+    }
+    let alice = server.signed_in_app("sip:alice@example.com", "Alice").await;
+    let meetings = format!("{}/onlineMeetings/myOnlineMeetings", alice.url);
+    let list = || server.call(Method::GET, &meetings, &alice.token, None);
+    let before: Value = list().await.json().await.unwrap();
+    server
+        .execute_sql(
+            "CREATE FUNCTION the_disk_is_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+                 RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full';
+             END $$;
+             CREATE TRIGGER disk_full BEFORE INSERT ON meetings FOR EACH ROW EXECUTE FUNCTION the_disk_is_full();",
+        )
+        .await;
+    let resp = server.call(Method::POST, &meetings, &alice.token, Some(json!({"subject": "Full"}))).await;
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "ServiceUnavailable", "{body}");
+    assert_eq!(list().await.json::<Value>().await.unwrap(), before, "nothing was stored");
+
+    server.execute_sql("DROP TRIGGER disk_full ON meetings; DROP FUNCTION the_disk_is_full();").await;
+    let resp = server.call(Method::POST, &meetings, &alice.token, Some(json!({"subject": "Room again"}))).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+}
