@@ -56,7 +56,8 @@ const FIRST_NOTIFICATION: Duration = Duration::from_secs(5);
 /// (docs/BENCHMARKS.md, issue 9, fifth look). A connection is tested when it has been idle
 /// for [`ConnectionCheck::IDLE`] (a database or a network in between may have closed it
 /// meanwhile, as HikariCP reasons), or when it was opened before this node last lost its
-/// listening connection: whatever cut that one (a restart of the database, a failover, the
+/// listening connection, or before a statement last found its own connection cut (whichever
+/// the node noticed first): whatever cut that one (a restart of the database, a failover, the
 /// network) cut the pool's connections of that age too, and a test finds them dead and
 /// replaces them before a request fails on one. Connections that survived such a loss keep
 /// being tested until they reach the pool's maximum lifetime (30 minutes) and are replaced.
@@ -80,12 +81,17 @@ impl ConnectionCheck {
 
     /// The listening connection was found lost, now.
     fn lost(&self) {
-        let now = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.lost_at.store(now, Ordering::Release);
+        self.connection_cut();
         self.losses.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// How many losses were noticed.
+    /// A connection was found cut, now: the pool's other connections of its age may be too.
+    pub(crate) fn connection_cut(&self) {
+        let now = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.lost_at.store(now, Ordering::Release);
+    }
+
+    /// How many times the listening connection was lost.
     pub(crate) fn losses(&self) -> u64 {
         self.losses.load(Ordering::Relaxed)
     }

@@ -224,9 +224,17 @@ pub(crate) struct Conn {
 
 impl Conn {
     /// `result` of a statement on this connection, noting whether it broke the connection.
+    /// A broken one is news of a restart or a cut link that may reach the listener only a
+    /// moment later: the pool tests its other connections from now on, so the statements
+    /// after this one do not fail on them too.
     fn checked<T>(&mut self, result: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
-        if let Err(e) = &result {
-            self.broken |= ends_the_session(e);
+        if let Err(e) = &result
+            && ends_the_session(e)
+        {
+            self.broken = true;
+            if let Some(pool) = self.conn.as_ref().and_then(Object::pool) {
+                pool.manager().check.connection_cut();
+            }
         }
         result
     }

@@ -363,6 +363,40 @@ async fn connections_cut_while_busy_are_replaced_before_a_request_uses_them() {
     a.close().await;
 }
 
+/// When the pool's connections are cut and the listening one is not (so the node hears of
+/// it from no one but its statements), the first statement on a cut connection fails and
+/// tells the pool: the statements after it get tested, live connections, where each would
+/// otherwise have failed on the next cut one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_that_finds_its_connection_cut_spares_the_next_ones() {
+    let Some((db, a)) = node("a_statement_that_finds_its_connection_cut_spares_the_next_ones").await else {
+        return;
+    };
+    let a = Arc::new(a);
+    app(&a, "x").await;
+    let mut busy = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let a = a.clone();
+        busy.spawn(async move { a.application("x").await.unwrap().expect("the application") });
+    }
+    busy.join_all().await;
+    let killed: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'ucwa-server' AND query NOT LIKE 'LISTEN%'",
+    )
+    .fetch_all(&mut PgConnection::connect(db.url()).await.unwrap())
+    .await
+    .unwrap();
+    assert!(killed.len() >= 2, "the pool's connections, {} of them", killed.len());
+    // At once: connections used less than a second ago are not tested for idleness.
+    let mut failed = 0;
+    for _ in 0..killed.len() {
+        failed += usize::from(a.application("x").await.is_err());
+    }
+    assert!(failed <= 1, "{failed} statements failed on cut connections");
+    a.close().await;
+}
+
 /// A database in another encoding than UTF8 would refuse every character it lacks, one
 /// request at a time: the store refuses to open it, naming the encoding, and creates nothing.
 #[tokio::test]
