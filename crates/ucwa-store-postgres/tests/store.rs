@@ -321,27 +321,29 @@ async fn two_nodes_claiming_at_once_never_take_the_same_conversation() {
     b.close().await;
 }
 
+/// A node (see [`node`]) with application "x", which it has just read in 8 statements at
+/// once: several of its pooled connections, each used a moment ago.
+async fn node_with_connections_just_used(test: &str) -> Option<(ScratchDatabase, Arc<PostgresStore>)> {
+    let (db, node) = node(test).await?;
+    let node = Arc::new(node);
+    app(&node, "x").await;
+    let mut busy = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let node = node.clone();
+        busy.spawn(async move { node.application("x").await.unwrap().expect("the application") });
+    }
+    busy.join_all().await;
+    Some((db, node))
+}
+
 /// A node whose database connections were all cut (a restart of the database, a failover)
 /// fails no request once it has noticed, though its pooled connections were in use a moment
 /// before: they are tested and replaced before a statement uses them. (A connection is
 /// otherwise tested only after a second idle, not before every statement.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_cut_while_busy_are_replaced_before_a_request_uses_them() {
-    let Some((db, a)) = node("connections_cut_while_busy_are_replaced_before_a_request_uses_them").await else {
-        return;
-    };
-    let a = Arc::new(a);
-    app(&a, "x").await;
-    // Several pooled connections, each used a moment ago.
-    let busy: Vec<_> = (0..8)
-        .map(|_| {
-            let a = a.clone();
-            tokio::spawn(async move { a.application("x").await.unwrap() })
-        })
-        .collect();
-    for request in busy {
-        request.await.unwrap().expect("the application");
-    }
+    let test = "connections_cut_while_busy_are_replaced_before_a_request_uses_them";
+    let Some((db, a)) = node_with_connections_just_used(test).await else { return };
     let bell = a.doorbell().subscribe("x");
     let rung = bell.notified();
     tokio::pin!(rung);
@@ -369,17 +371,8 @@ async fn connections_cut_while_busy_are_replaced_before_a_request_uses_them() {
 /// otherwise have failed on the next cut one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_that_finds_its_connection_cut_spares_the_next_ones() {
-    let Some((db, a)) = node("a_statement_that_finds_its_connection_cut_spares_the_next_ones").await else {
-        return;
-    };
-    let a = Arc::new(a);
-    app(&a, "x").await;
-    let mut busy = tokio::task::JoinSet::new();
-    for _ in 0..8 {
-        let a = a.clone();
-        busy.spawn(async move { a.application("x").await.unwrap().expect("the application") });
-    }
-    busy.join_all().await;
+    let test = "a_statement_that_finds_its_connection_cut_spares_the_next_ones";
+    let Some((db, a)) = node_with_connections_just_used(test).await else { return };
     let killed: Vec<(bool,)> = sqlx::query_as(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
          WHERE datname = current_database() AND application_name = 'ucwa-server' AND query NOT LIKE 'LISTEN%'",
