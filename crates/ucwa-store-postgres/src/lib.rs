@@ -120,8 +120,6 @@ pub struct PostgresStore {
     /// This process's name in `NOTIFY` payloads, so it skips the notifications of its own
     /// commits (it has rung for them already).
     node: String,
-    /// The listener's record of lost connections (the pool's tests, and a metric).
-    check: Arc<ConnectionCheck>,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -275,10 +273,9 @@ impl PostgresStore {
         drop(conn);
         let doorbell = Arc::new(Doorbell::new());
         let node = new_id();
-        let mut background =
-            notify::Listener::start(&pool, options, node.clone(), doorbell.clone(), check.clone()).await?;
+        let mut background = notify::Listener::start(&pool, options, node.clone(), doorbell.clone(), check).await?;
         background.push(tokio::spawn(maintenance(pool.clone())));
-        Ok(Self { pool, doorbell, node, check, background })
+        Ok(Self { pool, doorbell, node, background })
     }
 
     /// This node's id in notifications and callback leases.
@@ -305,8 +302,7 @@ impl Store for PostgresStore {
     }
 
     fn database_stats(&self) -> Option<DatabaseStats> {
-        let (connections, in_use, waiting) = self.pool.usage();
-        Some(DatabaseStats { connections, in_use, waiting, listener_losses: self.check.losses() })
+        Some(self.pool.stats())
     }
 
     async fn upsert_user(&self, user: &User) -> StoreResult<bool> {

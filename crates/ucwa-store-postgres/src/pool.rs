@@ -35,6 +35,8 @@ use sqlx::postgres::{
 };
 use sqlx::{ConnectOptions, Connection, Describe, Either, Execute, Executor, Postgres, Row, SqlStr};
 
+use ucwa_core::store::DatabaseStats;
+
 use crate::notify::ConnectionCheck;
 use crate::{PoolSettings, is_unavailable};
 
@@ -187,10 +189,16 @@ impl Db {
         self.pool.is_closed()
     }
 
-    /// Connections open, of them in use, and statements waiting for one.
-    pub(crate) fn usage(&self) -> (usize, usize, usize) {
+    /// What the pool's connections are doing now, and how often the listener that tells it
+    /// which to test lost its own.
+    pub(crate) fn stats(&self) -> DatabaseStats {
         let status = self.pool.status();
-        (status.size, status.size.saturating_sub(status.available), status.waiting)
+        DatabaseStats {
+            connections: status.size,
+            in_use: status.size.saturating_sub(status.available),
+            waiting: status.waiting,
+            listener_losses: self.pool.manager().check.losses(),
+        }
     }
 }
 

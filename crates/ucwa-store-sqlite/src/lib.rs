@@ -151,6 +151,9 @@ async fn fill_search_keys(setup: &SqlitePool) -> StoreResult<()> {
         .fetch_all(setup)
         .await
         .map_err(db_error)?;
+    if stale.is_empty() {
+        return Ok(());
+    }
     let mut tx = setup.begin().await.map_err(db_error)?;
     for (uri, name) in &stale {
         sqlx::query("UPDATE users SET name_key = ?, uri_key = ? WHERE uri = ?")
