@@ -156,6 +156,14 @@ pub struct ServeArgs {
     #[arg(long, env = "UCWA_DATABASE_WAIT_MS", default_value_t = ucwa_store_postgres::DEFAULT_POOL_WAIT_MS,
           value_parser = clap::value_parser!(u64).range(100..=600_000))]
     pub database_wait_ms: u64,
+    /// PostgreSQL: how long a statement waits for the database's answer before the node gives
+    /// up its connection and the request answers 503 with `Retry-After` (a database host that
+    /// vanished closes no connection). The node's own bound: PostgreSQL's `statement_timeout`
+    /// is left alone. Not used with SQLite.
+    #[arg(long, env = "UCWA_DATABASE_STATEMENT_TIMEOUT_MS",
+          default_value_t = ucwa_store_postgres::DEFAULT_STATEMENT_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub database_statement_timeout_ms: u64,
     /// Base for absolute URLs (discovery, token endpoint). Default: from the request's Host.
     #[arg(long, env = "UCWA_PUBLIC_URL")]
     pub public_url: Option<String>,

@@ -63,7 +63,11 @@ fn host_name() -> String {
 }
 
 async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
-    let pool = PoolSettings { size: args.database_pool_size, wait: Duration::from_millis(args.database_wait_ms) };
+    let pool = PoolSettings {
+        size: args.database_pool_size,
+        wait: Duration::from_millis(args.database_wait_ms),
+        statement_timeout: Duration::from_millis(args.database_statement_timeout_ms),
+    };
     let store = open_store_with(&args.db.database_url, pool).await?;
     if args.demo {
         cli::ensure_demo_users(store.as_ref()).await?;

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use support::Running;
 use tokio::sync::RwLock;
 use ucwa_store_postgres::PostgresStore;
-use ucwa_store_postgres::scratch::ScratchDatabase;
+use ucwa_store_postgres::scratch::{DatabaseLink, ScratchDatabase};
 use ucwa_testkit::{CallbackReceiver, events_of};
 
 /// How long any one step may take before the test calls it a hang.
@@ -165,69 +165,6 @@ impl Cluster {
         let resp = self.call(Method::POST, "/ucwa/oauth/v1/applications", token, Some(body)).await;
         assert!(resp.status().is_success(), "{}", resp.status());
         resp.json().await.unwrap()
-    }
-}
-
-/// A TCP forwarder between the nodes and their database that the test can cut, as a
-/// database restart or failover does: every open connection closes and new ones are refused
-/// (nothing listens on the port) until it is restored.
-struct DatabaseLink {
-    /// The database's address, and this link's port on loopback.
-    target: String,
-    port: u16,
-    /// Ends the accept loop and every connection it forwards.
-    cut: tokio::sync::watch::Sender<bool>,
-    serving: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl DatabaseLink {
-    /// A link to the database of `db_url` (`postgres://user:pass@host:port/db`); returns it
-    /// with the URL that reaches the database through it.
-    async fn start(db_url: &str) -> (Self, String) {
-        let (head, rest) = db_url.split_once('@').expect("a URL with credentials");
-        let (target, database) = rest.split_once('/').expect("a URL with a database");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (cut, _) = tokio::sync::watch::channel(false);
-        let mut link = Self { target: target.to_owned(), port, cut, serving: None };
-        link.serve(listener);
-        (link, format!("{head}@127.0.0.1:{port}/{database}"))
-    }
-
-    fn serve(&mut self, listener: tokio::net::TcpListener) {
-        let (target, mut cut) = (self.target.clone(), self.cut.subscribe());
-        self.serving = Some(tokio::spawn(async move {
-            let mut forwarded = tokio::task::JoinSet::new();
-            loop {
-                tokio::select! {
-                    _ = cut.wait_for(|cut| *cut) => break,
-                    accepted = listener.accept() => {
-                        let Ok((mut client, _)) = accepted else { continue };
-                        let target = target.clone();
-                        forwarded.spawn(async move {
-                            let mut database = tokio::net::TcpStream::connect(&target).await.unwrap();
-                            let _ = tokio::io::copy_bidirectional(&mut client, &mut database).await;
-                        });
-                    }
-                }
-            }
-            // Closes the listener and every forwarded connection.
-            drop(listener);
-            forwarded.shutdown().await;
-        }));
-    }
-
-    /// Closes every connection and refuses new ones.
-    async fn cut(&mut self) {
-        self.cut.send_replace(true);
-        self.serving.take().expect("a link that is up").await.unwrap();
-    }
-
-    /// Listens again on the same port.
-    async fn restore(&mut self) {
-        self.cut.send_replace(false);
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
-        self.serve(listener);
     }
 }
 
@@ -416,7 +353,7 @@ async fn a_client_on_random_nodes_joins_is_admitted_and_messages() {
 async fn a_node_answers_503_while_its_database_is_unreachable_and_carries_on_after() {
     let test = "a_node_answers_503_while_its_database_is_unreachable_and_carries_on_after";
     let Some(db) = ScratchDatabase::create(test).await.expect("a test database") else { return };
-    let (mut link, url) = DatabaseLink::start(db.url()).await;
+    let (mut link, url) = DatabaseLink::start(db.url()).await.unwrap();
     let cluster = Cluster::start_on(db, &url, 1, &["--database-wait-ms", "300", "--demo"]).await;
     let token = cluster.token(&DEMO_ALICE).await;
     let app = cluster.app(&token, "outage").await;
@@ -443,7 +380,7 @@ async fn a_node_answers_503_while_its_database_is_unreachable_and_carries_on_aft
     let waited = started.elapsed();
     assert!(waited < Duration::from_secs(5), "two requests took {waited:?} to give up with a wait of 300 ms");
 
-    link.restore().await;
+    link.restore().await.unwrap();
     let resp = tokio::time::timeout(STEP, async {
         loop {
             let resp = cluster.call(Method::GET, &href(&app, "self"), &token, None).await;
@@ -457,6 +394,57 @@ async fn a_node_answers_503_while_its_database_is_unreachable_and_carries_on_aft
     .expect("the node serves again once the database is back");
     assert_eq!(resp.status(), StatusCode::OK);
     // What happens next reaches the channel from the `ack` the outage answered.
+    let make_available = app["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"].as_str().unwrap();
+    let body = json!({"SupportedModalities": ["Messaging"]});
+    assert_eq!(cluster.call(Method::POST, make_available, &token, Some(body)).await.status(), 204);
+    let presence = channel.until(|e| e["link"]["rel"] == "presence").await;
+    assert_eq!(presence["type"], "added");
+}
+
+/// A database host that vanishes (power lost, a network that drops packets) answers nothing
+/// and closes no connection, so a request caught on one of the node's connections would wait
+/// for the kernel to give up on the link, a quarter of an hour. It answers within the node's
+/// `--database-statement-timeout-ms` instead (503 with `Retry-After`), and the node then
+/// serves from the server the database's name leads to now (here the same one, through new
+/// connections): its next requests succeed, and the event channel carries on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_database_host_vanishes_answers_within_its_statement_timeout_and_carries_on() {
+    let test = "a_node_whose_database_host_vanishes_answers_within_its_statement_timeout_and_carries_on";
+    let Some(db) = ScratchDatabase::create(test).await.expect("a test database") else { return };
+    let (link, url) = DatabaseLink::start(db.url()).await.unwrap();
+    let cluster = Cluster::start_on(db, &url, 1, &["--database-statement-timeout-ms", "500", "--demo"]).await;
+    let token = cluster.token(&DEMO_ALICE).await;
+    let app = cluster.app(&token, "vanish").await;
+    let mut channel = Channel::new(&cluster, &token, &app);
+    let burst = || {
+        let mut burst = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (cluster, token, me) = (cluster.clone(), token.clone(), href(&app, "self"));
+            burst.spawn(async move { cluster.call(Method::GET, &me, &token, None).await });
+        }
+        burst.join_all()
+    };
+    // Several of the node's connections, each used a moment ago.
+    assert!(burst().await.iter().all(|resp| resp.status() == StatusCode::OK));
+
+    link.vanish();
+    let started = std::time::Instant::now();
+    let answers = tokio::time::timeout(Duration::from_secs(15), burst()).await.expect("every request answers");
+    for resp in &answers {
+        match resp.status() {
+            StatusCode::OK => {}
+            StatusCode::SERVICE_UNAVAILABLE => assert_eq!(resp.headers()["retry-after"], "1"),
+            other => panic!("{other} from a node whose database host vanished"),
+        }
+    }
+    let unavailable = answers.iter().filter(|resp| resp.status() == StatusCode::SERVICE_UNAVAILABLE).count();
+    assert!(unavailable > 0, "the requests on the silent connections answer 503");
+    assert!(started.elapsed() < Duration::from_secs(10), "answered after {:?}", started.elapsed());
+
+    for _ in 0..10 {
+        let resp = cluster.call(Method::GET, &href(&app, "self"), &token, None).await;
+        assert_eq!(resp.status(), StatusCode::OK, "a request after the host vanished");
+    }
     let make_available = app["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"].as_str().unwrap();
     let body = json!({"SupportedModalities": ["Messaging"]});
     assert_eq!(cluster.call(Method::POST, make_available, &token, Some(body)).await.status(), 204);

@@ -13,8 +13,10 @@
 //! - `retention.rs`: the bounded purge of finished meetings and ended applications.
 //! - `notify.rs`: the doorbell across nodes (`LISTEN`/`NOTIFY`).
 //! - `pool.rs`: the node's connections (`deadpool` around sqlx's `PgConnection`), which go
-//!   back to the pool without a round trip.
-//! - [`scratch`]: a throwaway database per test (`UCWA_TEST_POSTGRES_URL`).
+//!   back to the pool without a round trip, and whose statements wait for an answer a
+//!   bounded time.
+//! - [`scratch`]: a throwaway database per test (`UCWA_TEST_POSTGRES_URL`), and a link to it
+//!   that a test can cut or silence.
 //!
 //! # Guarantees between nodes
 //! - Per-application sequence numbers are gap-free and in commit order: they are allocated
@@ -83,6 +85,12 @@ pub const DEFAULT_POOL_SIZE: u32 = 8;
 /// (`--database-wait-ms`).
 pub const DEFAULT_POOL_WAIT_MS: u64 = 10_000;
 
+/// How long, in milliseconds, a statement waits for the database's answer unless told
+/// otherwise (`--database-statement-timeout-ms`). A request's statements take milliseconds,
+/// the housekeeping's batches well under a second; ten seconds without an answer is a
+/// database host that vanished or a database in deep trouble.
+pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 10_000;
+
 /// How a node uses its connections to the database.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSettings {
@@ -92,11 +100,21 @@ pub struct PoolSettings {
     /// database cannot be reached) before it fails as unavailable: the longest a request
     /// waits for its 503 during a database restart or failover.
     pub wait: Duration,
+    /// How long a statement, once on a connection, waits for the database's answer before it
+    /// fails as unavailable and its connection is closed: the longest a request waits for its
+    /// 503 when the database's host vanishes (no connection is closed, so nothing else would
+    /// end the wait for a quarter of an hour). The node's own bound: PostgreSQL's
+    /// `statement_timeout` is left as the database has it.
+    pub statement_timeout: Duration,
 }
 
 impl Default for PoolSettings {
     fn default() -> Self {
-        Self { size: DEFAULT_POOL_SIZE, wait: Duration::from_millis(DEFAULT_POOL_WAIT_MS) }
+        Self {
+            size: DEFAULT_POOL_SIZE,
+            wait: Duration::from_millis(DEFAULT_POOL_WAIT_MS),
+            statement_timeout: Duration::from_millis(DEFAULT_STATEMENT_TIMEOUT_MS),
+        }
     }
 }
 
@@ -332,7 +350,7 @@ impl Store for PostgresStore {
         events: Vec<NewEvent>,
         now_ms: i64,
     ) -> StoreResult<()> {
-        let rung = presence::publish(&self.pool, &self.node, uri, change, &events, now_ms).await?;
+        let rung = self.pool.bounded(presence::publish(&self.pool, &self.node, uri, change, &events, now_ms)).await?;
         self.doorbell.ring(rung.iter().map(String::as_str));
         Ok(())
     }
@@ -343,7 +361,7 @@ impl Store for PostgresStore {
         max_live: u32,
         now_ms: i64,
     ) -> StoreResult<bool> {
-        presence::insert_subscription(&self.pool, subscription, max_live, now_ms).await
+        self.pool.bounded(presence::insert_subscription(&self.pool, subscription, max_live, now_ms)).await
     }
 
     async fn presence_subscriptions(&self, app_id: &str, now_ms: i64) -> StoreResult<Vec<PresenceSubscription>> {
@@ -358,7 +376,7 @@ impl Store for PostgresStore {
         uris: &[String],
         now_ms: i64,
     ) -> StoreResult<bool> {
-        presence::update_subscription(&self.pool, app_id, id, expires_ms, uris, now_ms).await
+        self.pool.bounded(presence::update_subscription(&self.pool, app_id, id, expires_ms, uris, now_ms)).await
     }
 
     async fn delete_presence_subscription(&self, app_id: &str, id: &str) -> StoreResult<bool> {
@@ -428,11 +446,11 @@ impl Store for PostgresStore {
     }
 
     async fn delete_application(&self, id: &str) -> StoreResult<bool> {
-        tenant::delete_application(&self.pool, id).await
+        self.pool.bounded(tenant::delete_application(&self.pool, id)).await
     }
 
     async fn make_available(&self, id: &str, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<bool> {
-        let rung = tenant::make_available(&self.pool, &self.node, id, &events, now_ms).await?;
+        let rung = self.pool.bounded(tenant::make_available(&self.pool, &self.node, id, &events, now_ms)).await?;
         Ok(self.ring_if_committed(rung))
     }
 
@@ -441,7 +459,7 @@ impl Store for PostgresStore {
     }
 
     async fn expire_idle_applications(&self, idle_before_ms: i64, busy: &[String]) -> StoreResult<Vec<String>> {
-        tenant::expire_idle_applications(&self.pool, idle_before_ms, busy).await
+        self.pool.bounded(tenant::expire_idle_applications(&self.pool, idle_before_ms, busy)).await
     }
 
     async fn append_events(&self, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<()> {
@@ -568,7 +586,7 @@ impl Store for PostgresStore {
     }
 
     async fn delete_callback_route(&self, session_id: &str) -> StoreResult<()> {
-        service::delete_route(&self.pool, session_id).await
+        self.pool.bounded(service::delete_route(&self.pool, session_id)).await
     }
 
     async fn claim_callbacks(
@@ -579,7 +597,7 @@ impl Store for PostgresStore {
         per_app: u32,
         limit: u32,
     ) -> StoreResult<Vec<DueCallback>> {
-        service::claim(&self.pool, node, now_ms, lease_until_ms, per_app, limit).await
+        self.pool.bounded(service::claim(&self.pool, node, now_ms, lease_until_ms, per_app, limit)).await
     }
 
     async fn renew_callback_lease(&self, session_id: &str, node: &str, lease_until_ms: i64) -> StoreResult<bool> {
@@ -603,7 +621,7 @@ impl Store for PostgresStore {
     }
 
     async fn callback_delivered(&self, session_id: &str, through_id: i64, context: Option<&str>) -> StoreResult<()> {
-        service::delivered(&self.pool, session_id, through_id, context).await
+        self.pool.bounded(service::delivered(&self.pool, session_id, through_id, context)).await
     }
 
     async fn callback_attempt_failed(&self, session_id: &str, next_attempt_ms: i64) -> StoreResult<u32> {
@@ -611,7 +629,7 @@ impl Store for PostgresStore {
     }
 
     async fn callback_give_up(&self, session_id: &str, last_error: &str, now_ms: i64) -> StoreResult<()> {
-        service::give_up(&self.pool, session_id, last_error, now_ms).await
+        self.pool.bounded(service::give_up(&self.pool, session_id, last_error, now_ms)).await
     }
 
     async fn callback_failures(&self) -> StoreResult<Vec<CallbackFailure>> {

@@ -70,13 +70,25 @@ pub(crate) struct ConnectionCheck {
     lost_at: AtomicU64,
     /// Losses noticed so far (a metric).
     losses: AtomicU64,
+    /// Nanoseconds after `base` at which a connection last went unanswered (0: never).
+    silent_at: AtomicU64,
 }
 
 impl ConnectionCheck {
     const IDLE: Duration = Duration::from_secs(1);
 
     pub(crate) fn new() -> Self {
-        Self { base: Instant::now(), lost_at: AtomicU64::new(0), losses: AtomicU64::new(0) }
+        Self {
+            base: Instant::now(),
+            lost_at: AtomicU64::new(0),
+            losses: AtomicU64::new(0),
+            silent_at: AtomicU64::new(0),
+        }
+    }
+
+    /// Nanoseconds since `base`.
+    fn now(&self) -> u64 {
+        u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// The listening connection was found lost, now.
@@ -87,8 +99,22 @@ impl ConnectionCheck {
 
     /// A connection was found cut, now: the pool's other connections of its age may be too.
     pub(crate) fn connection_cut(&self) {
-        let now = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.lost_at.store(now, Ordering::Release);
+        self.lost_at.store(self.now(), Ordering::Release);
+    }
+
+    /// A statement (or a test) on a connection went unanswered, now: the database's host
+    /// may have vanished, and connections opened before now with it. Those are closed
+    /// untested ([`ConnectionCheck::presumed_silent`]), since a test of each would wait as
+    /// long; on a database that was merely slow, that costs new connections, not requests.
+    pub(crate) fn unanswered(&self) {
+        self.silent_at.store(self.now(), Ordering::Release);
+    }
+
+    /// Whether a connection opened `age` ago was opened before a connection last went
+    /// unanswered.
+    pub(crate) fn presumed_silent(&self, age: Duration) -> bool {
+        let silent_at = self.silent_at.load(Ordering::Acquire);
+        silent_at != 0 && age >= self.base.elapsed().saturating_sub(Duration::from_nanos(silent_at))
     }
 
     /// How many times the listening connection was lost.
@@ -329,6 +355,7 @@ mod tests {
             base: Instant::now() - Duration::from_secs(60),
             lost_at: AtomicU64::new(0),
             losses: AtomicU64::new(0),
+            silent_at: AtomicU64::new(0),
         };
         let secs = Duration::from_secs;
         let check = minute_old();
@@ -342,6 +369,18 @@ mod tests {
         let check = minute_old();
         check.lost();
         assert!(check.needed(secs(50), Duration::ZERO), "a loss noticed now: every connection is older");
+    }
+
+    /// After a connection went unanswered, those opened before are presumed silent, those
+    /// opened since are not.
+    #[test]
+    fn connections_opened_before_one_went_unanswered_are_presumed_silent() {
+        let check = ConnectionCheck::new();
+        assert!(!check.presumed_silent(Duration::from_secs(3600)), "nothing went unanswered yet");
+        check.unanswered();
+        assert!(check.presumed_silent(check.base.elapsed()), "opened before");
+        assert!(!check.presumed_silent(Duration::ZERO), "opened just now");
+        assert!(!check.needed(Duration::ZERO, Duration::ZERO), "going unanswered is not a loss");
     }
 
     #[test]

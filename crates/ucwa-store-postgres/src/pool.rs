@@ -18,6 +18,16 @@
 //!   marks its [`Conn`], which is then closed instead of pooled. A transaction that fails that
 //!   way leaves its `ROLLBACK` queued, which cannot be sent, so its connection is closed too.
 //!
+//! And what neither pool does: a database host that vanishes (power lost, a network that
+//! drops packets) closes no connection, so a statement on one would wait for the kernel to
+//! give up on the link, a quarter of an hour later, and hold its pooled connection that long.
+//! Every statement waits for its answer at most the statement timeout
+//! ([`PoolSettings::statement_timeout`]; a transaction, as a whole, at most the wait for its
+//! connection plus that: [`Db::bounded`]); a connection whose statement went unanswered is
+//! closed, and so are the pool's connections opened before it, untested ([`ConnectionCheck`]),
+//! since a test of each would wait as long. A connection dropped part-way through its work (a
+//! cancelled request, a transaction given up) is tested before it goes back.
+//!
 //! [`Db`] implements sqlx's [`Executor`], so the store's statements run on `&Db` as they ran
 //! on `&PgPool`; a transaction takes a connection first ([`Db::acquire`], then `begin`).
 
@@ -35,7 +45,7 @@ use sqlx::postgres::{
 };
 use sqlx::{ConnectOptions, Connection, Describe, Either, Execute, Executor, Postgres, Row, SqlStr};
 
-use ucwa_core::store::DatabaseStats;
+use ucwa_core::store::{DatabaseStats, StoreError, StoreResult};
 
 use crate::notify::ConnectionCheck;
 use crate::{PoolSettings, is_unavailable};
@@ -46,9 +56,8 @@ use crate::{PoolSettings, is_unavailable};
 const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
 /// Idle connections beyond this are closed by [`Db::close_idle`] (sqlx's default).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
-/// How long a dropped connection's queued bytes (a `ROLLBACK`) may take to go out before
-/// the connection is given up instead.
-const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long closing a connection may take before it is dropped instead.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Why a new connection was refused: the server only reads.
 const READ_ONLY: &str = "the database server only reads (transaction_read_only is on): a hot standby, \
      or default_transaction_read_only set for the database or role; a node needs the server that takes writes";
@@ -61,6 +70,50 @@ const MAX_RETRY_PAUSE: Duration = Duration::from_secs(1);
 pub(crate) struct Connector {
     options: PgConnectOptions,
     check: std::sync::Arc<ConnectionCheck>,
+    /// How long a statement (or a test of a connection) waits for its answer.
+    statement_timeout: Duration,
+}
+
+impl Connector {
+    /// `work` on a connection, failing as a cut link when the database has not answered
+    /// within the statement timeout; the caller then closes the connection (its answer may
+    /// still come, after which the connection would be out of step).
+    async fn in_time<T>(&self, work: impl Future<Output = Result<T, sqlx::Error>>) -> Result<T, sqlx::Error> {
+        tokio::time::timeout(self.statement_timeout, work).await.unwrap_or_else(|_| {
+            // Connections opened before this one may lead to the same silent host.
+            self.check.unanswered();
+            Err(no_answer(self.statement_timeout))
+        })
+    }
+
+    /// Tests `conn` with a round trip (which first reads away anything a dropped statement
+    /// left unread), within the statement timeout.
+    async fn test(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        self.in_time(conn.ping()).await
+    }
+}
+
+/// The error of a statement the database did not answer within `timeout`: an I/O error (the
+/// link is presumed cut), so the request answers 503 and the connection is closed.
+fn no_answer(timeout: Duration) -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, NoAnswer(timeout)))
+}
+
+/// What [`no_answer`] carries, so [`is_no_answer`] tells it from the system's own time-outs.
+#[derive(Debug)]
+struct NoAnswer(Duration);
+
+impl fmt::Display for NoAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the database did not answer within {:?} (the statement timeout)", self.0)
+    }
+}
+
+impl std::error::Error for NoAnswer {}
+
+/// Whether `e` is [`no_answer`]'s.
+fn is_no_answer(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Io(io) if io.get_ref().is_some_and(|inner| inner.is::<NoAnswer>()))
 }
 
 impl Manager for Connector {
@@ -87,7 +140,7 @@ impl Manager for Connector {
             .await?;
         let read_only = rows.first().map(|row| row.try_get::<String, _>(0)).transpose()?;
         if read_only.as_deref() == Some("on") {
-            let _ = tokio::time::timeout(FLUSH_TIMEOUT, conn.close()).await;
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.close()).await;
             return Err(sqlx::Error::Io(std::io::Error::other(READ_ONLY)));
         }
         Ok(conn)
@@ -97,10 +150,13 @@ impl Manager for Connector {
         if metrics.age() >= MAX_LIFETIME {
             return Err(RecycleError::message("past its lifetime"));
         }
+        if self.check.presumed_silent(metrics.age()) {
+            return Err(RecycleError::message("opened before a connection went unanswered"));
+        }
         // `last_used` counts from when the connection was last handed out, so a connection
         // held for a long transaction counts as idle for that long too: tested more, never less.
         if self.check.needed(metrics.age(), metrics.last_used()) {
-            conn.ping().await?;
+            self.test(conn).await?;
         }
         Ok(())
     }
@@ -131,7 +187,8 @@ impl Db {
         let size = usize::try_from(settings.size.max(1)).unwrap_or(usize::MAX);
         // LIFO: the most recently used connection first, so a node that needs few connections
         // keeps few backends warm and lets the others age out.
-        let pool = Pool::builder(Connector { options, check })
+        let connector = Connector { options, check, statement_timeout: settings.statement_timeout };
+        let pool = Pool::builder(connector)
             .max_size(size)
             .queue_mode(deadpool::managed::QueueMode::Lifo)
             .runtime(Runtime::Tokio1)
@@ -144,6 +201,8 @@ impl Db {
     /// one. While the database cannot be reached (refused, cut, starting up, out of
     /// connections) it keeps trying with growing pauses until the wait is over, so a short
     /// restart delays requests instead of failing them; then it fails with the last error.
+    /// Statements on it run unbounded: a transaction that takes one runs under
+    /// [`Db::bounded`].
     pub(crate) async fn acquire(&self) -> Result<Conn, sqlx::Error> {
         let deadline = Instant::now() + self.wait;
         let mut pause = FIRST_RETRY_PAUSE;
@@ -153,7 +212,7 @@ impl Db {
             let left = deadline.saturating_duration_since(Instant::now());
             let timeouts = Timeouts { wait: Some(left), create: Some(left), recycle: Some(left) };
             let e = match self.pool.timeout_get(&timeouts).await {
-                Ok(conn) => return Ok(Conn { conn: Some(conn), broken: false }),
+                Ok(conn) => return Ok(Conn { conn: Some(conn), broken: false, busy: false }),
                 Err(PoolError::Backend(e)) => e,
                 Err(PoolError::Timeout(_)) => return Err(unreachable.unwrap_or(sqlx::Error::PoolTimedOut)),
                 Err(PoolError::Closed) => return Err(sqlx::Error::PoolClosed),
@@ -169,6 +228,27 @@ impl Db {
             tokio::time::sleep(pause.min(left)).await;
             pause = (pause * 2).min(MAX_RETRY_PAUSE);
         }
+    }
+
+    /// `statement`, which [`Conn::begins`] on a connection of this pool, within the statement
+    /// timeout.
+    async fn in_time<T>(&self, statement: impl Future<Output = Result<T, sqlx::Error>>) -> Result<T, sqlx::Error> {
+        self.pool.manager().in_time(statement).await
+    }
+
+    /// `work`, which takes a connection of its own ([`Db::acquire`]) for a transaction, given
+    /// up as unavailable when it has not finished within the pool's wait plus the statement
+    /// timeout: the longest it may wait for its connection, then for its statements. (Its
+    /// statements run on the connection directly, not through [`Db`]'s own bound.)
+    pub(crate) async fn bounded<T>(&self, work: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        let connector = self.pool.manager();
+        let bound = self.wait + connector.statement_timeout;
+        tokio::time::timeout(bound, work).await.unwrap_or_else(|_| {
+            // As for a statement: the connections of its age may lead to a silent host. (Its
+            // own may go back to the pool untested, when the cut fell between statements.)
+            connector.check.unanswered();
+            Err(StoreError::Unavailable(format!("the database did not finish a transaction within {bound:?}")))
+        })
     }
 
     /// Closes connections idle for longer than [`IDLE_TIMEOUT`].
@@ -217,7 +297,7 @@ fn is_misconfigured(e: &sqlx::Error) -> bool {
 /// moment at most.
 async fn say_goodbye(connections: Vec<PgConnection>) {
     for conn in connections {
-        let _ = tokio::time::timeout(FLUSH_TIMEOUT, conn.close()).await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.close()).await;
     }
 }
 
@@ -228,19 +308,32 @@ pub(crate) struct Conn {
     /// The server ended the session or the link failed: closed on drop, not pooled again.
     /// (sqlx's pool found such connections with its ping on release.)
     broken: bool,
+    /// A statement of [`Db`]'s own is under way: dropped now, the connection is tested before
+    /// it goes back.
+    busy: bool,
 }
 
 impl Conn {
-    /// `result` of a statement on this connection, noting whether it broke the connection.
-    /// A broken one is news of a restart or a cut link that may reach the listener only a
-    /// moment later: the pool tests its other connections from now on, so the statements
-    /// after this one do not fail on them too.
+    /// A statement of [`Db`]'s own begins on this connection.
+    fn begins(&mut self) -> &mut PgConnection {
+        self.busy = true;
+        self
+    }
+
+    /// `result` of the statement that [`Conn::begins`], noting whether it broke the
+    /// connection. A broken one is news of a restart or a cut link that may reach the
+    /// listener only a moment later: the pool tests its other connections from now on, so the
+    /// statements after this one do not fail on them too. (One that went unanswered has had
+    /// those closed instead: [`Connector::in_time`].)
     fn checked<T>(&mut self, result: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
+        self.busy = false;
         if let Err(e) = &result
             && ends_the_session(e)
         {
             self.broken = true;
-            if let Some(pool) = self.conn.as_ref().and_then(Object::pool) {
+            if !is_no_answer(e)
+                && let Some(pool) = self.conn.as_ref().and_then(Object::pool)
+            {
                 pool.manager().check.connection_cut();
             }
         }
@@ -284,19 +377,20 @@ impl Drop for Conn {
             drop(Object::take(conn));
             return;
         }
-        if !conn.should_flush() {
+        if !self.busy && !conn.should_flush() {
             return; // back to the pool as it is
         }
-        // A `ROLLBACK` (or the rest of a statement) is queued: send it now, since its
-        // transaction's locks are held until then, and only then give the connection back.
+        // Dropped part-way: a statement's answer is unread, or a `ROLLBACK` is queued, whose
+        // transaction's locks are held until it is sent. A test sends it, reads everything
+        // away and proves the database still answers; only then does the connection go back.
         // Without a runtime (the process is ending) the connection is closed instead.
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             drop(Object::take(conn));
             return;
         };
         runtime.spawn(async move {
-            let sent = tokio::time::timeout(FLUSH_TIMEOUT, conn.flush()).await;
-            if !matches!(sent, Ok(Ok(()))) {
+            let Some(pool) = Object::pool(&conn) else { return };
+            if pool.manager().test(&mut conn).await.is_err() {
                 drop(Object::take(conn));
             }
         });
@@ -317,7 +411,7 @@ impl<'p> Executor<'p> for &'_ Db {
         let db = self.clone();
         Box::pin(async move {
             let mut conn = db.acquire().await?;
-            let done = (&mut *conn).execute(query).await;
+            let done = db.in_time(conn.begins().execute(query)).await;
             conn.checked(done)
         })
     }
@@ -330,7 +424,7 @@ impl<'p> Executor<'p> for &'_ Db {
         let db = self.clone();
         futures_util::stream::once(async move {
             let mut conn = db.acquire().await?;
-            let steps: Result<Vec<_>, _> = (&mut *conn).fetch_many(query).try_collect().await;
+            let steps: Result<Vec<_>, _> = db.in_time(conn.begins().fetch_many(query).try_collect()).await;
             let steps = conn.checked(steps)?;
             Ok::<_, sqlx::Error>(futures_util::stream::iter(steps.into_iter().map(Ok)))
         })
@@ -346,7 +440,7 @@ impl<'p> Executor<'p> for &'_ Db {
         let db = self.clone();
         Box::pin(async move {
             let mut conn = db.acquire().await?;
-            let row = (&mut *conn).fetch_optional(query).await;
+            let row = db.in_time(conn.begins().fetch_optional(query)).await;
             conn.checked(row)
         })
     }
@@ -362,7 +456,7 @@ impl<'p> Executor<'p> for &'_ Db {
         let db = self.clone();
         Box::pin(async move {
             let mut conn = db.acquire().await?;
-            let statement = (&mut *conn).prepare_with(sql, parameters).await;
+            let statement = db.in_time(conn.begins().prepare_with(sql, parameters)).await;
             conn.checked(statement)
         })
     }
@@ -374,7 +468,7 @@ impl<'p> Executor<'p> for &'_ Db {
         let db = self.clone();
         Box::pin(async move {
             let mut conn = db.acquire().await?;
-            let described = (&mut *conn).describe(sql).await;
+            let described = db.in_time(conn.begins().describe(sql)).await;
             conn.checked(described)
         })
     }
@@ -393,7 +487,7 @@ mod tests {
     async fn one_connection(test: &str) -> Option<(ScratchDatabase, Db)> {
         let db = ScratchDatabase::create(test).await.unwrap()?;
         let options = PgConnectOptions::from_str(db.url()).unwrap();
-        let settings = PoolSettings { size: 1, wait: Duration::from_secs(5) };
+        let settings = PoolSettings { size: 1, wait: Duration::from_secs(5), ..PoolSettings::default() };
         let pool = Db::new(options, Arc::new(ConnectionCheck::new()), settings).unwrap();
         Some((db, pool))
     }
@@ -472,7 +566,7 @@ mod tests {
             return;
         };
         let options = PgConnectOptions::from_str(db.url()).unwrap();
-        let settings = PoolSettings { size: 4, wait: Duration::from_secs(5) };
+        let settings = PoolSettings { size: 4, wait: Duration::from_secs(5), ..PoolSettings::default() };
         let pool = Db::new(options, Arc::new(ConnectionCheck::new()), settings).unwrap();
         let held = futures_util::future::try_join_all((0..3).map(|_| pool.acquire())).await.unwrap();
         drop(held);
@@ -504,7 +598,12 @@ mod tests {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let options = PgConnectOptions::new().host("127.0.0.1").port(port).username("nobody");
         let wait = Duration::from_millis(300);
-        let pool = Db::new(options, Arc::new(ConnectionCheck::new()), PoolSettings { size: 1, wait }).unwrap();
+        let pool = Db::new(
+            options,
+            Arc::new(ConnectionCheck::new()),
+            PoolSettings { size: 1, wait, ..PoolSettings::default() },
+        )
+        .unwrap();
         let started = Instant::now();
         let e = pool.acquire().await.err().expect("nothing listens");
         assert!(matches!(e, sqlx::Error::Io(_)), "the reason, not a bare time-out: {e}");

@@ -26,7 +26,7 @@ pub(crate) async fn purge_finished(pool: &Db, before_ms: i64, limit: u32) -> Sto
     .await
     .map_err(db_error)?
     .rows_affected();
-    let applications = purge_applications(pool, before_ms, limit).await?;
+    let applications = pool.bounded(purge_applications(pool, before_ms, limit)).await?;
     // Ids grow with `failed_ms` (both are assigned at the give-up), so the oldest come first.
     let callback_failures = sqlx::query(
         "DELETE FROM callback_failures WHERE id IN

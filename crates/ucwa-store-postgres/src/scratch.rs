@@ -6,10 +6,16 @@
 //! Without the variable, [`ScratchDatabase::create`] answers `Ok(None)` and prints that the
 //! test was skipped, except under `CI=true`, where a PostgreSQL test that cannot run is an
 //! error: CI must not pass by skipping them.
+//!
+//! A [`DatabaseLink`] stands between nodes and their database for tests of what a restart, a
+//! failover or a vanished host does to them.
 
 use std::time::Duration;
 
 use sqlx::{Connection, PgConnection};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use ucwa_core::credentials::new_id;
 
 /// The environment variable naming the test server (a database the user may
@@ -115,6 +121,123 @@ impl ScratchDatabase {
     }
 }
 
+/// A TCP forwarder on loopback between nodes and their database, which a test can break the
+/// ways a database's link breaks:
+/// - [`DatabaseLink::cut`], as a restart or a failover does: every open connection closes,
+///   and new ones are refused (nothing listens on the port) until [`DatabaseLink::restore`];
+/// - [`DatabaseLink::vanish`], as a host that loses power or a network that drops packets
+///   does: every connection open now goes silent (no byte goes through either way, and none
+///   is closed), while connections opened afterwards go through (the database's name now
+///   leads to a live server, as after a failover).
+///
+/// Stops on drop.
+#[derive(Debug)]
+pub struct DatabaseLink {
+    /// The database's `host:port`, and this link's port on loopback.
+    target: String,
+    port: u16,
+    /// Ends the accept loop and every connection it forwards.
+    cut: watch::Sender<bool>,
+    /// Counts [`DatabaseLink::vanish`]es: a connection goes silent at the first after its start.
+    vanished: watch::Sender<u64>,
+    serving: Option<JoinHandle<()>>,
+}
+
+impl DatabaseLink {
+    /// A link to the database of `url` (a `postgres://` URL); returns it with the URL that
+    /// reaches the same database through it.
+    pub async fn start(url: &str) -> Result<(Self, String), String> {
+        let target = host_and_port(url).ok_or_else(|| format!("no host and port in {url}"))?;
+        let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let through = with_authority(url, &format!("127.0.0.1:{port}")).ok_or_else(|| format!("not a URL: {url}"))?;
+        let mut link =
+            Self { target, port, cut: watch::Sender::new(false), vanished: watch::Sender::new(0), serving: None };
+        link.serve(listener);
+        Ok((link, through))
+    }
+
+    fn serve(&mut self, listener: TcpListener) {
+        let (target, mut cut, vanished) = (self.target.clone(), self.cut.subscribe(), self.vanished.clone());
+        self.serving = Some(tokio::spawn(async move {
+            let mut forwarded = tokio::task::JoinSet::new();
+            loop {
+                tokio::select! {
+                    _ = cut.wait_for(|cut| *cut) => break,
+                    accepted = listener.accept() => {
+                        let Ok((mut client, _)) = accepted else { continue };
+                        let mut gone = vanished.subscribe();
+                        let born = *gone.borrow_and_update();
+                        let target = target.clone();
+                        forwarded.spawn(async move {
+                            let Ok(mut database) = TcpStream::connect(&target).await else { return };
+                            let silenced = async move { gone.wait_for(|generation| *generation > born).await.is_ok() };
+                            tokio::select! {
+                                _ = tokio::io::copy_bidirectional(&mut client, &mut database) => {}
+                                // Silent from now on: both sockets stay open, held by this
+                                // task until the link is cut or dropped.
+                                true = silenced => std::future::pending::<()>().await,
+                            }
+                        });
+                    }
+                }
+            }
+            // Closes the listener and every forwarded connection.
+            drop(listener);
+            forwarded.shutdown().await;
+        }));
+    }
+
+    /// Closes every connection and refuses new ones.
+    pub async fn cut(&mut self) {
+        self.cut.send_replace(true);
+        if let Some(serving) = self.serving.take() {
+            let _ = serving.await;
+        }
+    }
+
+    /// Listens again on the same port.
+    pub async fn restore(&mut self) -> Result<(), String> {
+        self.cut.send_replace(false);
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.map_err(|e| e.to_string())?;
+        self.serve(listener);
+        Ok(())
+    }
+
+    /// Silences every connection open now; later ones go through.
+    pub fn vanish(&self) {
+        self.vanished.send_modify(|generation| *generation += 1);
+    }
+}
+
+impl Drop for DatabaseLink {
+    fn drop(&mut self) {
+        if let Some(serving) = self.serving.take() {
+            serving.abort();
+        }
+    }
+}
+
+/// `url` with its `host:port` replaced by `authority`; the credentials, database and query
+/// are kept.
+fn with_authority(url: &str, authority: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let (head, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let user = head.rsplit_once('@').map(|(user, _)| format!("{user}@")).unwrap_or_default();
+    Some(format!("{scheme}://{user}{authority}{tail}"))
+}
+
+/// `host:port` of a `postgres://` URL (port 5432 when it names none).
+fn host_and_port(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?']).next()?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    if host.is_empty() {
+        return None;
+    }
+    Some(if host.contains(':') { host.to_owned() } else { format!("{host}:5432") })
+}
+
 /// How long dropping a database may hold up the end of a test. See [`ScratchDatabase`]'s
 /// `Drop` for why it may take longer and why giving up on the answer is safe.
 const DROP_WAIT: Duration = Duration::from_secs(1);
@@ -171,7 +294,16 @@ fn with_database(url: &str, database: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::with_database;
+    use super::{host_and_port, with_authority, with_database};
+
+    #[test]
+    fn the_host_and_port_of_a_url_are_found() {
+        assert_eq!(host_and_port("postgres://u:p@h:5/db?x=1").unwrap(), "h:5");
+        assert_eq!(host_and_port("postgres://h/db").unwrap(), "h:5432");
+        assert!(host_and_port("postgres:///db").is_none());
+        assert_eq!(with_authority("postgres://u:p@h:5/db?x=1", "l:7").unwrap(), "postgres://u:p@l:7/db?x=1");
+        assert_eq!(with_authority("postgres://h", "l:7").unwrap(), "postgres://l:7");
+    }
 
     #[test]
     fn the_database_of_a_url_is_replaced() {

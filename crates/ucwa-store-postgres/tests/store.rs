@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
@@ -16,7 +16,8 @@ use ucwa_core::channel::{ChannelLimits, Priority};
 use ucwa_core::meeting::{Meeting, MeetingSettings};
 use ucwa_core::model::{MeetingRecord, NewApplication, NewEvent, User};
 use ucwa_core::service::CallbackRoute;
-use ucwa_store_postgres::scratch::{self, ScratchDatabase};
+use ucwa_core::store::StoreError;
+use ucwa_store_postgres::scratch::{self, DatabaseLink, ScratchDatabase};
 use ucwa_store_postgres::{PoolSettings, PostgresStore};
 
 /// A fresh database and a store on it, or `None` (skipped) without a test server.
@@ -388,6 +389,60 @@ async fn a_statement_that_finds_its_connection_cut_spares_the_next_ones() {
     }
     assert!(failed <= 1, "{failed} statements failed on cut connections");
     a.close().await;
+}
+
+/// A database host that vanishes answers nothing and closes nothing (power lost, a network
+/// that drops packets): a statement on one of its connections would wait for the kernel to
+/// give up on the link, a quarter of an hour. It waits for the statement timeout at most,
+/// then fails as unavailable (a 503), and the node gives up every connection opened before,
+/// untested: the statements after it reach the server the database's name leads to now (here
+/// the same one, through new connections), none failing. A transaction that goes unanswered
+/// is bounded by the wait plus the statement timeout, and the statements after it do not
+/// fail either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_host_that_vanishes_holds_a_statement_for_the_statement_timeout_at_most() {
+    let test = "a_database_host_that_vanishes_holds_a_statement_for_the_statement_timeout_at_most";
+    let Some(db) = ScratchDatabase::create(test).await.expect("a test database") else { return };
+    let (link, url) = DatabaseLink::start(db.url()).await.unwrap();
+    let statement_timeout = Duration::from_millis(500);
+    let settings = PoolSettings { size: 4, wait: Duration::from_secs(1), statement_timeout };
+    let node = PostgresStore::open_with(&url, settings).await.unwrap();
+    let node = Arc::new(node);
+    app(&node, "x").await;
+    // Far beyond the bounds: a statement left waiting fails the test instead of stalling it.
+    let patience = Duration::from_secs(30);
+    let use_several_connections = || async {
+        let mut busy = tokio::task::JoinSet::new();
+        for _ in 0..4 {
+            let node = node.clone();
+            busy.spawn(async move { node.application("x").await.unwrap().expect("the application") });
+        }
+        busy.join_all().await;
+    };
+    use_several_connections().await;
+
+    link.vanish();
+    let started = Instant::now();
+    let first = tokio::time::timeout(patience, node.application("x")).await.expect("an answer, not a wait");
+    assert!(matches!(first, Err(StoreError::Unavailable(_))), "{first:?}");
+    assert!(started.elapsed() >= statement_timeout, "failed after {:?}", started.elapsed());
+    for i in 0..10 {
+        let appended = tokio::time::timeout(patience, node.append_events(vec![event("x", i)], 1));
+        appended.await.expect("an answer").expect("an append on a new connection");
+    }
+    assert_eq!(node.events_after("x", 0, 100).await.unwrap().len(), 10);
+
+    use_several_connections().await;
+    link.vanish();
+    let started = Instant::now();
+    let transaction = tokio::time::timeout(patience, node.delete_callback_route("s")).await.expect("an answer");
+    assert!(matches!(transaction, Err(StoreError::Unavailable(_))), "{transaction:?}");
+    assert!(started.elapsed() < patience / 3, "given up after {:?}", started.elapsed());
+    for _ in 0..10 {
+        let read = tokio::time::timeout(patience, node.application("x")).await.expect("an answer");
+        assert!(read.expect("a read on a new connection").is_some());
+    }
+    node.close().await;
 }
 
 /// A database in another encoding than UTF8 would refuse every character it lacks, one
