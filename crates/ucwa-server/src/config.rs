@@ -159,7 +159,8 @@ pub struct ServeArgs {
     /// PostgreSQL: how long a statement waits for the database's answer before the node gives
     /// up its connection and the request answers 503 with `Retry-After` (a database host that
     /// vanished closes no connection). The node's own bound: PostgreSQL's `statement_timeout`
-    /// is left alone. Not used with SQLite.
+    /// is left alone. Also the server's `idle_in_transaction_session_timeout` for the node's
+    /// sessions, unless the database sets one. Not used with SQLite.
     #[arg(long, env = "UCWA_DATABASE_STATEMENT_TIMEOUT_MS",
           default_value_t = ucwa_store_postgres::DEFAULT_STATEMENT_TIMEOUT_MS,
           value_parser = clap::value_parser!(u64).range(100..=600_000))]

@@ -104,7 +104,9 @@ pub struct PoolSettings {
     /// fails as unavailable and its connection is closed: the longest a request waits for its
     /// 503 when the database's host vanishes (no connection is closed, so nothing else would
     /// end the wait for a quarter of an hour). The node's own bound: PostgreSQL's
-    /// `statement_timeout` is left as the database has it.
+    /// `statement_timeout` is left as the database has it. Also how long the server keeps a
+    /// session of the node idle in a transaction (`idle_in_transaction_session_timeout`,
+    /// unless the database sets one), so a node lost mid-transaction does not hold its locks.
     pub statement_timeout: Duration,
 }
 

@@ -135,10 +135,22 @@ impl Manager for Connector {
         // serve stale reads (a token just issued unknown, a 401) and fail every write until
         // it aged out, half an hour later. Refused, it is tried again like an unreachable
         // database, so the node reaches the new primary as soon as the name does.
-        let rows = sqlx::raw_sql("SET default_transaction_isolation = 'read committed'; SHOW transaction_read_only")
-            .fetch_all(&mut conn)
-            .await?;
-        let read_only = rows.first().map(|row| row.try_get::<String, _>(0)).transpose()?;
+        //
+        // And a bound on a transaction left open: a node whose machine is lost mid-transaction
+        // sends no FIN, so PostgreSQL would hold that transaction's row locks (an
+        // application's, a meeting's: every node's requests on them waiting) until its TCP
+        // keepalive gave up, two hours by default. A node never leaves a transaction idle
+        // between statements for as long as a statement may take, so the server ends such a
+        // session after the statement timeout, unless the database sets a limit of its own.
+        let setup = format!(
+            "SET default_transaction_isolation = 'read committed';
+             SELECT set_config('idle_in_transaction_session_timeout', '{}', false)
+                 WHERE current_setting('idle_in_transaction_session_timeout') = '0';
+             SHOW transaction_read_only",
+            self.statement_timeout.as_millis()
+        );
+        let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(setup)).fetch_all(&mut conn).await?;
+        let read_only = rows.last().map(|row| row.try_get::<String, _>(0)).transpose()?;
         if read_only.as_deref() == Some("on") {
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.close()).await;
             return Err(sqlx::Error::Io(std::io::Error::other(READ_ONLY)));
@@ -521,6 +533,44 @@ mod tests {
         // The connection went back to the pool, usable.
         let (one,): (i32,) = sqlx::query_as("SELECT 1").fetch_one(&pool).await.unwrap();
         assert_eq!(one, 1);
+        pool.close().await;
+    }
+
+    /// A transaction its node leaves open (the node's machine lost mid-transaction: no FIN
+    /// reaches the server, which sees a session idle in its transaction) gives up its locks
+    /// after the statement timeout, not when the server's TCP keepalive gives up (two hours
+    /// by default). The node holding it here is alive and silent, which the server cannot
+    /// tell from a lost one.
+    #[tokio::test]
+    async fn a_transaction_left_open_gives_up_its_locks_after_the_statement_timeout() {
+        let test = "a_transaction_left_open_gives_up_its_locks_after_the_statement_timeout";
+        let Some(db) = ScratchDatabase::create(test).await.unwrap() else { return };
+        let options = PgConnectOptions::from_str(db.url()).unwrap();
+        let settings =
+            PoolSettings { size: 1, statement_timeout: Duration::from_millis(300), ..PoolSettings::default() };
+        let pool = Db::new(options, Arc::new(ConnectionCheck::new()), settings).unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::query("SELECT pg_advisory_xact_lock(42)").execute(&mut *tx).await.unwrap();
+        let mut other = PgConnection::connect(db.url()).await.unwrap();
+        let taken = sqlx::query("SELECT pg_advisory_lock(42)").execute(&mut other);
+        tokio::time::timeout(Duration::from_secs(10), taken).await.expect("the lock was given up").unwrap();
+        let e = sqlx::query("SELECT 1").execute(&mut *tx).await.expect_err("the server ended the session");
+        assert!(ends_the_session(&e), "{e}");
+        // A limit the database sets is kept.
+        drop(tx);
+        drop(conn);
+        let mut admin = PgConnection::connect(db.url()).await.unwrap();
+        let set = "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET idle_in_transaction_session_timeout = 60000', current_database()); END $$";
+        sqlx::raw_sql(set).execute(&mut admin).await.unwrap();
+        pool.close().await;
+        let options = PgConnectOptions::from_str(db.url()).unwrap();
+        let pool = Db::new(options, Arc::new(ConnectionCheck::new()), settings).unwrap();
+        let (limit,): (String,) = sqlx::query_as("SELECT current_setting('idle_in_transaction_session_timeout')")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(limit, "1min");
         pool.close().await;
     }
 
