@@ -461,7 +461,7 @@ impl Store for PostgresStore {
     }
 
     async fn expire_idle_applications(&self, idle_before_ms: i64, busy: &[String]) -> StoreResult<Vec<String>> {
-        self.pool.bounded(tenant::expire_idle_applications(&self.pool, idle_before_ms, busy)).await
+        tenant::expire_idle_applications(&self.pool, idle_before_ms, busy).await
     }
 
     async fn append_events(&self, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<()> {

@@ -332,11 +332,38 @@ pub(crate) async fn touch_channel(pool: &Db, id: &str, params: ChannelParams, no
     Ok(())
 }
 
+/// Applications expired per transaction. A backlog (every application of a deployment that
+/// was down for a day) is expired batch by batch, each well within the bound on a transaction
+/// ([`Db::bounded`]), which a single transaction over all of them could exceed every time.
+const EXPIRY_BATCH: usize = 500;
+
 pub(crate) async fn expire_idle_applications(
     pool: &Db,
     idle_before_ms: i64,
     busy: &[String],
 ) -> StoreResult<Vec<String>> {
+    let mut expired = Vec::new();
+    loop {
+        let batch = match pool.bounded(expire_idle_batch(pool, idle_before_ms, busy)).await {
+            Ok(batch) => batch,
+            Err(e) if expired.is_empty() => return Err(e),
+            // The batches before committed: report them (their conversations end now); the
+            // next sweep carries on with the rest.
+            Err(e) => {
+                tracing::warn!(error = %e, "expiring idle applications stopped part-way");
+                return Ok(expired);
+            }
+        };
+        let last = batch.len() < EXPIRY_BATCH;
+        expired.extend(batch);
+        if last {
+            return Ok(expired);
+        }
+    }
+}
+
+/// Up to [`EXPIRY_BATCH`] of [`expire_idle_applications`], in one transaction.
+async fn expire_idle_batch(pool: &Db, idle_before_ms: i64, busy: &[String]) -> StoreResult<Vec<String>> {
     let mut conn = pool.acquire().await.map_err(db_error)?;
     let mut tx = conn.begin().await.map_err(db_error)?;
     // Service applications are logical per-endpoint entries without a P-GET: they never
@@ -350,11 +377,12 @@ pub(crate) async fn expire_idle_applications(
          WHERE id IN (SELECT id FROM applications
                       WHERE status = 'active' AND kind <> 'service' AND GREATEST(last_seen_ms, poll_until_ms) < $1
                         AND NOT (id = ANY($2))
-                      ORDER BY id FOR UPDATE SKIP LOCKED)
+                      ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
          RETURNING id",
     )
     .bind(idle_before_ms)
     .bind(busy)
+    .bind(EXPIRY_BATCH as i64)
     .fetch_all(&mut *tx)
     .await
     .map_err(db_error)?;

@@ -445,6 +445,27 @@ async fn a_database_host_that_vanishes_holds_a_statement_for_the_statement_timeo
     node.close().await;
 }
 
+/// A backlog of idle applications larger than one transaction takes (each is bounded, and
+/// a backlog after a long stop could exceed the bound every time) is expired whole in one
+/// sweep, batch by batch, each application once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_of_idle_applications_is_expired_whole_batch_by_batch() {
+    let Some((_db, store)) = node("a_backlog_of_idle_applications_is_expired_whole_batch_by_batch").await else {
+        return;
+    };
+    let ids: BTreeSet<String> = (0..1001).map(|i| format!("idle{i:04}")).collect();
+    for id in &ids {
+        app(&store, id).await;
+    }
+    let expired = store.expire_idle_applications(1, &["idle0007".to_owned()]).await.unwrap();
+    assert_eq!(expired.len(), 1000, "every idle application but the busy one");
+    let expired: BTreeSet<String> = expired.into_iter().collect();
+    assert_eq!(expired.len(), 1000, "each once");
+    assert!(!expired.contains("idle0007"));
+    assert_eq!(store.expire_idle_applications(1, &[]).await.unwrap(), vec!["idle0007".to_owned()]);
+    store.close().await;
+}
+
 /// A database in another encoding than UTF8 would refuse every character it lacks, one
 /// request at a time: the store refuses to open it, naming the encoding, and creates nothing.
 #[tokio::test]
