@@ -4,7 +4,7 @@
 // where the events left off. Nothing here is guessed: every field comes from an event (or,
 // after a resync, from the resources themselves).
 
-import { link, request } from './ucwa.js';
+import { isTransient, link, request, sleep } from './ucwa.js';
 
 /** Roster views a participant can be `in`. */
 const VIEWS = ['leaders', 'attendees', 'lobby'];
@@ -191,15 +191,38 @@ export function isLeader(m) {
   return m.local?.role === 'Leader';
 }
 
-/** Re-reads the meeting from its resources (after the event channel asked for a resync). */
+/** How many times, and how far apart, a resync tries a read that failed for a transient
+ * reason (the network, a busy server). */
+const REREAD_ATTEMPTS = 4;
+const REREAD_PAUSE_MS = 250;
+
+/** Re-reads the meeting from its resources (after the event channel asked for a resync).
+ * Throws when a read still fails for a transient reason after a few tries: a list read as
+ * empty would leave people off the roster until the next resync. */
 export async function resync(m, token, now) {
-  const get = async (href) => (href ? (await request('GET', href, { token })).body : null);
+  const get = async (href) => {
+    if (!href) return null;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await request('GET', href, { token })).body;
+      } catch (e) {
+        if (!isTransient(e) || attempt === REREAD_ATTEMPTS) throw e;
+        await sleep(REREAD_PAUSE_MS * attempt);
+      }
+    }
+  };
+  // What a conversation may not offer (a view, its local participant, messaging): none.
+  const optional = (href) => get(href).catch((e) => {
+    if (isTransient(e)) throw e;
+    return null;
+  });
   if (m.invitation?.href) {
     try {
       const inv = await get(m.invitation.href);
       m.invitation.state = inv.state;
       m.invitation.cancel = link(inv, 'cancel');
-    } catch {
+    } catch (e) {
+      if (isTransient(e)) throw e;
       // The invitation is gone once its conversation is: the conversation says why.
     }
   }
@@ -207,7 +230,8 @@ export async function resync(m, token, now) {
   let conv;
   try {
     conv = await get(m.invitation.conversation);
-  } catch {
+  } catch (e) {
+    if (isTransient(e)) throw e;
     end(m, null);
     return;
   }
@@ -218,11 +242,11 @@ export async function resync(m, token, now) {
   } else if (conv.state === 'Conferenced' && m.invitation.state === 'Connected') {
     m.phase = 'meeting';
   }
-  const local = await get(link(conv, 'localParticipant')).catch(() => null);
+  const local = await optional(link(conv, 'localParticipant'));
   if (local) m.local = participantOf(local, 'local', m.local?.since ?? now);
   const participants = {};
   for (const view of VIEWS) {
-    const list = await get(link(conv, view)).catch(() => null);
+    const list = await optional(link(conv, view));
     for (const p of list?._embedded?.participant ?? []) {
       const href = link(p, 'self');
       if (!href || p.local) continue;
@@ -230,6 +254,6 @@ export async function resync(m, token, now) {
     }
   }
   m.participants = participants;
-  const messaging = await get(link(conv, 'messaging')).catch(() => null);
+  const messaging = await optional(link(conv, 'messaging'));
   if (messaging) m.messaging = { state: messaging.state, links: hrefs(messaging._links) };
 }

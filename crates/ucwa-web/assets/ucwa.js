@@ -24,6 +24,12 @@ function isAbort(e) {
   return e?.name === 'AbortError';
 }
 
+/** Whether a request that failed with `e` may pass if sent again in a moment: it got no
+ * answer (the network), or the server was busy, restarting or limiting (5xx, 429). */
+export function isTransient(e) {
+  return e instanceof NetworkError || (e instanceof ApiError && (e.status >= 500 || e.status === 429));
+}
+
 /** Waits `ms`, or less if `signal` aborts. */
 export function sleep(ms, signal) {
   return new Promise((resolve) => {
@@ -206,8 +212,7 @@ export class EventChannel {
         this.cb.onEvents(events, next);
       } catch (e) {
         if (signal.aborted) return;
-        const lost = e instanceof NetworkError || isAbort(e);
-        const retriable = lost || (e instanceof ApiError && (e.status >= 500 || e.status === 429));
+        const retriable = isAbort(e) || isTransient(e);
         if (!retriable) { this.cb.onGone?.(e); this.abort = null; return; }
         offline = true;
         this.cb.onStatus?.({ online: false, retryInMs: delay });
