@@ -181,6 +181,12 @@ struct Channel {
     seen: Vec<Value>,
 }
 
+/// Posts `makeMeAvailable` (for messaging) of application `app` as `token`.
+async fn make_available(cluster: &Cluster, token: &str, app: &Value) -> reqwest::Response {
+    let href = app["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"].as_str().unwrap();
+    cluster.call(Method::POST, href, token, Some(json!({"SupportedModalities": ["Messaging"]}))).await
+}
+
 impl Channel {
     fn new(cluster: &Arc<Cluster>, token: &str, app: &Value) -> Self {
         Self { cluster: cluster.clone(), token: token.to_owned(), next: href(app, "events"), seen: Vec::new() }
@@ -197,6 +203,13 @@ impl Channel {
         let events = events_of(&batch);
         self.seen.extend(events.iter().cloned());
         events
+    }
+
+    /// Polls until the application's own presence is announced, as added (it made itself
+    /// available).
+    async fn until_presence_added(&mut self) {
+        let presence = self.until(|e| e["link"]["rel"] == "presence").await;
+        assert_eq!(presence["type"], "added");
     }
 
     /// Polls until an event satisfies `pred`; returns it.
@@ -305,9 +318,7 @@ async fn a_client_on_random_nodes_joins_is_admitted_and_messages() {
 
     // An incoming invitation: Bob, available, is called by Alice and accepts; a message
     // crosses.
-    let make_available = bob_app["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"].as_str().unwrap();
-    let body = json!({"SupportedModalities": ["Messaging"]});
-    assert_eq!(cluster.call(Method::POST, make_available, &bob_token, Some(body)).await.status(), 204);
+    assert_eq!(make_available(&cluster, &bob_token, &bob_app).await.status(), 204);
     let start = href(&alice_app["_embedded"]["communication"], "startMessaging");
     let call = json!({"to": "sip:bob@example.com", "operationId": "call-1", "subject": "Quick question"});
     let resp = cluster.call(Method::POST, &start, &alice_token, Some(call)).await;
@@ -394,11 +405,8 @@ async fn a_node_answers_503_while_its_database_is_unreachable_and_carries_on_aft
     .expect("the node serves again once the database is back");
     assert_eq!(resp.status(), StatusCode::OK);
     // What happens next reaches the channel from the `ack` the outage answered.
-    let make_available = app["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"].as_str().unwrap();
-    let body = json!({"SupportedModalities": ["Messaging"]});
-    assert_eq!(cluster.call(Method::POST, make_available, &token, Some(body)).await.status(), 204);
-    let presence = channel.until(|e| e["link"]["rel"] == "presence").await;
-    assert_eq!(presence["type"], "added");
+    assert_eq!(make_available(&cluster, &token, &app).await.status(), 204);
+    channel.until_presence_added().await;
 }
 
 /// A database host that vanishes (power lost, a network that drops packets) answers nothing
@@ -445,11 +453,8 @@ async fn a_node_whose_database_host_vanishes_answers_within_its_statement_timeou
         let resp = cluster.call(Method::GET, &href(&app, "self"), &token, None).await;
         assert_eq!(resp.status(), StatusCode::OK, "a request after the host vanished");
     }
-    let make_available = app["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"].as_str().unwrap();
-    let body = json!({"SupportedModalities": ["Messaging"]});
-    assert_eq!(cluster.call(Method::POST, make_available, &token, Some(body)).await.status(), 204);
-    let presence = channel.until(|e| e["link"]["rel"] == "presence").await;
-    assert_eq!(presence["type"], "added");
+    assert_eq!(make_available(&cluster, &token, &app).await.status(), 204);
+    channel.until_presence_added().await;
 }
 
 /// A node keeps no connection to a server that only reads. After a failover the database's
@@ -480,20 +485,17 @@ async fn a_node_keeps_no_connection_to_a_server_that_only_reads() {
         .execute(&mut admin)
         .await
         .unwrap();
-    let make_available = app["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"].as_str().unwrap();
-    let body = json!({"SupportedModalities": ["Messaging"]});
     for _ in 0..3 {
         let resp = cluster.call(Method::GET, &href(&app, "self"), &token, None).await;
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE, "a read from a server that only reads");
-        let resp = cluster.call(Method::POST, make_available, &token, Some(body.clone())).await;
+        let resp = make_available(&cluster, &token, &app).await;
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 
     sqlx::raw_sql(sqlx::AssertSqlSafe(read_only(false))).execute(&mut admin).await.unwrap();
-    let resp = cluster.call(Method::POST, make_available, &token, Some(body)).await;
+    let resp = make_available(&cluster, &token, &app).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT, "the first write once the server takes writes");
-    let presence = channel.until(|e| e["link"]["rel"] == "presence").await;
-    assert_eq!(presence["type"], "added");
+    channel.until_presence_added().await;
 }
 
 /// `--database-pool-size` bounds the database connections of a node however many requests

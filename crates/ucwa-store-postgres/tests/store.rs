@@ -328,13 +328,19 @@ async fn node_with_connections_just_used(test: &str) -> Option<(ScratchDatabase,
     let (db, node) = node(test).await?;
     let node = Arc::new(node);
     app(&node, "x").await;
+    read_at_once(&node, 8).await;
+    Some((db, node))
+}
+
+/// Reads application "x" on `node` in `n` statements at once: several of its pooled
+/// connections, each used a moment ago.
+async fn read_at_once(node: &Arc<PostgresStore>, n: usize) {
     let mut busy = tokio::task::JoinSet::new();
-    for _ in 0..8 {
+    for _ in 0..n {
         let node = node.clone();
         busy.spawn(async move { node.application("x").await.unwrap().expect("the application") });
     }
     busy.join_all().await;
-    Some((db, node))
 }
 
 /// A node whose database connections were all cut (a restart of the database, a failover)
@@ -411,15 +417,7 @@ async fn a_database_host_that_vanishes_holds_a_statement_for_the_statement_timeo
     app(&node, "x").await;
     // Far beyond the bounds: a statement left waiting fails the test instead of stalling it.
     let patience = Duration::from_secs(30);
-    let use_several_connections = || async {
-        let mut busy = tokio::task::JoinSet::new();
-        for _ in 0..4 {
-            let node = node.clone();
-            busy.spawn(async move { node.application("x").await.unwrap().expect("the application") });
-        }
-        busy.join_all().await;
-    };
-    use_several_connections().await;
+    read_at_once(&node, 4).await;
 
     link.vanish();
     let started = Instant::now();
@@ -432,7 +430,7 @@ async fn a_database_host_that_vanishes_holds_a_statement_for_the_statement_timeo
     }
     assert_eq!(node.events_after("x", 0, 100).await.unwrap().len(), 10);
 
-    use_several_connections().await;
+    read_at_once(&node, 4).await;
     link.vanish();
     let started = Instant::now();
     let transaction = tokio::time::timeout(patience, node.delete_callback_route("s")).await.expect("an answer");
