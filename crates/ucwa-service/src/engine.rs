@@ -92,7 +92,7 @@ const ATTEMPTS: usize = 64;
 /// two steps (see the module documentation); smaller ones in one transaction.
 const FANOUT_SPLIT: usize = 64;
 
-fn meeting_not_found() -> ServiceError {
+pub(crate) fn meeting_not_found() -> ServiceError {
     ServiceError::destination_not_found("The meeting cannot be found.")
 }
 
@@ -137,6 +137,13 @@ impl MeetingEngine {
         if slots.get(meeting_id).is_some_and(|slot| Arc::strong_count(slot) == 1) {
             slots.remove(meeting_id);
         }
+    }
+
+    /// After a failed look-up: no slot stays behind for a meeting that does not exist (a join
+    /// may name any).
+    fn forget_unknown(&self, slot: Arc<Slot>, meeting_id: &str) {
+        drop(slot);
+        self.forget_if_unused(meeting_id);
     }
 
     fn drop_slot(&self, meeting_id: &str) {
@@ -206,10 +213,8 @@ impl MeetingEngine {
         let (record, look) = match self.current(copy.record.take(), meeting_id, false).await {
             Ok(found) => found,
             Err(e) => {
-                // No slot stays behind for a meeting that does not exist (a join may name any).
                 drop(copy);
-                drop(slot);
-                self.forget_if_unused(meeting_id);
+                self.forget_unknown(slot, meeting_id);
                 return Err(e);
             }
         };
@@ -233,7 +238,14 @@ impl MeetingEngine {
         let mut interfered = false;
         for _ in 0..ATTEMPTS {
             let trust = copy.trusted && !interfered;
-            let (before, look) = self.current(copy.record.take(), meeting_id, trust).await?;
+            let (before, look) = match self.current(copy.record.take(), meeting_id, trust).await {
+                Ok(found) => found,
+                Err(e) => {
+                    drop(copy);
+                    self.forget_unknown(slot, meeting_id);
+                    return Err(e);
+                }
+            };
             interfered |= look == Look::Changed;
             let mut after = before.clone();
             let now = self.clock.now_ms();

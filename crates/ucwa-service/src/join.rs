@@ -14,6 +14,7 @@ use ucwa_core::model::{AppKind, Application, Principal};
 use ucwa_proto::input::{PropertyBag, Validator};
 
 use crate::Services;
+use crate::engine::meeting_not_found;
 use crate::error::{ServiceError, ServiceResult};
 use crate::meetings::is_joinable;
 use crate::validate::{IMPORTANCE, display_name, importance};
@@ -112,19 +113,25 @@ impl Services {
         {
             return Ok(started);
         }
-        let meeting_id = match join.meeting {
-            Some((organizer, id)) => self.resolve_meeting(principal, &organizer, &id).await?,
+        // A named meeting's organizer is checked by the join itself, on the copy it runs on:
+        // no round trip before it (docs/BENCHMARKS.md, issue 9).
+        let (meeting_id, organizer) = match join.meeting {
+            Some((organizer, id)) => {
+                check_bound_meeting(principal, &organizer, &id)?;
+                (id, Some(organizer))
+            }
             None if app.anonymous => return Err(ServiceError::forbidden("Anonymous users cannot start meetings.")),
             None => {
                 let mut settings = self.new_meeting_settings(&app.owner_uri);
                 settings.subject = join.invitation.subject.clone().unwrap_or_default();
                 let record = self.create_meeting(base, settings, Meeting::new).await?;
-                record.meeting.id().to_owned()
+                (record.meeting.id().to_owned(), None)
             }
         };
         let own = identity_of(app);
         let identity = Identity { display_name: join.display_name.unwrap_or(own.display_name), ..own };
-        let started = self.run_join(&meeting_id, self.join_command(&session_id, app, identity, join.invitation)).await;
+        let cmd = self.join_command(&session_id, app, identity, join.invitation);
+        let started = self.run_join(&meeting_id, organizer.as_deref(), cmd).await;
         self.settle_operation(app, operation_id.as_deref(), InvitationKind::OnlineMeeting, session_id, started).await
     }
 
@@ -132,15 +139,11 @@ impl Services {
     /// an anonymous principal bound to another meeting with 403 and an unknown meeting with
     /// 404 `DestinationNotFound`.
     pub async fn resolve_meeting(&self, principal: &Principal, organizer: &str, id: &str) -> ServiceResult<String> {
-        if let Some(meeting_uri) = principal.meeting_uri()
-            && parse_conference_uri(meeting_uri).is_none_or(|(o, i)| o != organizer || !i.eq_ignore_ascii_case(id))
-        {
-            return Err(ServiceError::forbidden("This anonymous sign-in is for another meeting."));
-        }
+        check_bound_meeting(principal, organizer, id)?;
         // Through the engine: its copy, checked with one round trip, is the one the join then
         // runs on.
         if self.meetings.read(id).await?.meeting.settings().organizer_uri != organizer {
-            return Err(ServiceError::destination_not_found("The meeting cannot be found."));
+            return Err(meeting_not_found());
         }
         Ok(id.to_owned())
     }
@@ -163,10 +166,14 @@ impl Services {
         .into()
     }
 
-    /// Runs a join command, refusing meetings that can no longer be joined.
-    pub async fn run_join(&self, meeting_id: &str, cmd: Command) -> ServiceResult<()> {
+    /// Runs a join command, refusing a meeting `organizer` (when given) does not organize
+    /// with 404 `DestinationNotFound`, and meetings that can no longer be joined.
+    pub async fn run_join(&self, meeting_id: &str, organizer: Option<&str>, cmd: Command) -> ServiceResult<()> {
         self.meetings
             .run(meeting_id, |record, now| {
+                if organizer.is_some_and(|o| record.meeting.settings().organizer_uri != o) {
+                    return Err(meeting_not_found());
+                }
                 if !is_joinable(record, now) {
                     return Err(MeetingError::Ended.into());
                 }
@@ -174,4 +181,14 @@ impl Services {
             })
             .await
     }
+}
+
+/// Refuses an anonymous principal bound to another meeting than `organizer`'s `id` with 403.
+fn check_bound_meeting(principal: &Principal, organizer: &str, id: &str) -> ServiceResult<()> {
+    if let Some(meeting_uri) = principal.meeting_uri()
+        && parse_conference_uri(meeting_uri).is_none_or(|(o, i)| o != organizer || !i.eq_ignore_ascii_case(id))
+    {
+        return Err(ServiceError::forbidden("This anonymous sign-in is for another meeting."));
+    }
+    Ok(())
 }

@@ -357,7 +357,7 @@ impl Services {
             ..own
         };
         let cmd = self.join_command(&session_id, app, identity, join.invitation);
-        let started = self.run_join(&meeting_id, cmd).await;
+        let started = self.run_join(&meeting_id, Some(organizer), cmd).await;
         if started.is_err() {
             self.store.delete_callback_route(&session_id).await?;
         }

@@ -406,11 +406,16 @@ async fn join_validation_is_synchronous_and_creates_nothing() {
     assert_eq!(started.len(), 1);
     assert_eq!(started[0]["_embedded"]["onlineMeetingInvitation"]["operationId"], "q1");
     assert_eq!(started[0]["_embedded"]["onlineMeetingInvitation"]["subject"], "s");
-    // An unknown meeting: 404 DestinationNotFound, and no events.
+    // An unknown meeting, or this meeting under another organizer (checked on the copy the
+    // join runs on, which the valid join left on this node): 404 DestinationNotFound, and no
+    // events.
     let unknown = meeting.uri.replace(meeting.body["onlineMeetingId"].as_str().unwrap(), "ZZZZZZZZ");
-    let resp = server.call(Method::POST, &url, &alice.token, Some(json!({"onlineMeetingUri": unknown}))).await;
-    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-    assert_eq!(resp.json::<Value>().await.unwrap()["subcode"], "DestinationNotFound");
+    let other_organizer = meeting.uri.replace("alice@", "mallory@");
+    for uri in [unknown, other_organizer] {
+        let resp = server.call(Method::POST, &url, &alice.token, Some(json!({"onlineMeetingUri": uri}))).await;
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{uri}");
+        assert_eq!(resp.json::<Value>().await.unwrap()["subcode"], "DestinationNotFound");
+    }
     assert!(events.drain(&server).await.is_empty());
 }
 
