@@ -192,15 +192,23 @@ pub trait Store: Send + Sync + 'static {
     /// Appends events to their applications' logs in one transaction (dropping those
     /// addressed to applications that are gone) and rings the doorbell after commit.
     async fn append_events(&self, events: Vec<NewEvent>, now_ms: i64) -> StoreResult<()>;
-    /// Takes application `app_id`'s event channel for a request of `priority` parked (on
-    /// this node) until `until_ms`, unless a request of higher priority holds it and has not
-    /// reached its own end at `now_ms` (then `None`: the newer request is refused). Returns
-    /// the new holder's ticket. A request holding it on another node is told through its
-    /// node's doorbell ([`Doorbell::ring_claims`]) and finds with [`Store::poll_holder`] that
-    /// it was replaced. Until the holder's end the application counts as active for idle
-    /// expiry on every node. A store written by one process only keeps nothing here (`Some(0)`):
-    /// the node's own table of parked requests is the whole truth.
-    async fn claim_poll(&self, app_id: &str, priority: u32, now_ms: i64, until_ms: i64) -> StoreResult<Option<u64>>;
+    /// Takes application `app_id`'s event channel for a request of `claim.priority` parked
+    /// (on this node) until `claim.until_ms`, unless a request of higher priority holds it
+    /// and has not reached its own end at `claim.now_ms` (then `None`: the newer request is
+    /// refused). Returns the new holder's ticket and, read once the claim holds the
+    /// application's row, [`Store::events_after`] `after_seq` (up to `limit`): how every
+    /// poll starts, in one round trip. A request holding it on another node is told through
+    /// its node's doorbell ([`Doorbell::ring_claims`]) and finds with [`Store::poll_holder`]
+    /// that it was replaced. Until the holder's end the application counts as active for idle
+    /// expiry on every node. A store written by one process only keeps nothing here (ticket
+    /// 0): the node's own table of parked requests is the whole truth.
+    async fn claim_poll(
+        &self,
+        app_id: &str,
+        claim: PollClaim,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Option<(u64, Vec<StoredEvent>)>>;
     /// The ticket of the request holding the application's channel (see
     /// [`Store::claim_poll`]).
     async fn poll_holder(&self, app_id: &str) -> StoreResult<Option<u64>>;
@@ -449,6 +457,15 @@ pub struct Purged {
     pub stranded_applications: Vec<String>,
     /// Some kind reached `limit`: there may be more to purge right away.
     pub more: bool,
+}
+
+/// A request's claim of its application's event channel ([`Store::claim_poll`]): its
+/// priority, when it was made and when the request ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollClaim {
+    pub priority: u32,
+    pub now_ms: i64,
+    pub until_ms: i64,
 }
 
 /// Where a session lives (a `meeting_sessions` row, as both stores read it).

@@ -27,10 +27,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::pin::Pin;
+
+use tokio::sync::futures::Notified;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use ucwa_core::channel::{AckDecision, ChannelParams, ChannelRequest, Pending, batch_len, decide_ack, release_at};
+use ucwa_core::doorbell::Bell;
 use ucwa_core::model::{Application, DeliveredBatch, StoredEvent};
+use ucwa_core::store::PollClaim;
 use ucwa_proto::event::resync_body;
 use ucwa_proto::model::events::{EventBatch, SenderGroup};
 use ucwa_proto::rel::{Rel, RelName};
@@ -177,11 +182,25 @@ impl Services {
         }
         let parked_at = self.now_ms();
         let timeout_at = parked_at + i64::from(params.timeout_s) * 1000;
+        // The doorbell before the claim, which reads the events too: a commit after that read
+        // still wakes the request.
+        let bell = self.store.doorbell().subscribe(&app.id);
+        let claims = bell.claims();
+        let notified = bell.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
         // The store first (it sees every node's requests), then this node's slot table.
-        let ticket =
-            self.store.claim_poll(&app.id, params.priority, parked_at, timeout_at).await?.ok_or_else(replaced_error)?;
+        let claim = PollClaim { priority: params.priority, now_ms: parked_at, until_ms: timeout_at };
+        let (ticket, events) = self
+            .store
+            .claim_poll(&app.id, claim, app.delivered.max_seq, MAX_BATCH_EVENTS)
+            .await?
+            .ok_or_else(replaced_error)?;
         let result = match self.channels.claim(&app.id, params.priority) {
-            Some(guard) => self.park(&app, params, guard, ticket, timeout_at).await,
+            Some(guard) => {
+                let parked = Parked { guard, ticket, timeout_at, bell: &bell, claims, notified };
+                self.park(&app, params, parked, events).await
+            }
             None => Err(replaced_error()),
         };
         let replaced = matches!(&result, Err(ServiceError::Conflict { subcode: Some("PGetReplaced"), .. }));
@@ -192,27 +211,45 @@ impl Services {
         result.map(|delivery| delivery.batch)
     }
 
-    /// Waits on the channel of `app` (held in the store with `ticket` and in this node's
-    /// slot table with `guard`) until events are due, the request times out or is replaced,
-    /// then builds and saves the next batch, releasing the channel in the same write.
+    /// Waits on the channel of `app` (held as `parked` says), starting from `events`, what the
+    /// claim read, until events are due, the request times out or is replaced, then builds
+    /// and saves the next batch, releasing the channel in the same write.
     async fn park(
         &self,
         app: &Application,
         params: ChannelParams,
-        guard: SlotGuard<'_>,
-        ticket: u64,
-        timeout_at: i64,
+        parked: Parked<'_, '_>,
+        events: Vec<StoredEvent>,
     ) -> ServiceResult<Delivery> {
+        let Parked { guard, ticket, timeout_at, bell, mut claims, mut notified } = parked;
         let urls = AppUrls::of(app);
         let last = app.delivered.no;
         let no = last + 1;
         let channels = &self.channels;
-        let bell = self.store.doorbell().subscribe(&app.id);
-        let mut claims = bell.claims();
+        let mut events = events;
         let events = loop {
-            let notified = bell.notified();
-            tokio::pin!(notified);
-            // Register before reading: a commit after the read still wakes us.
+            let pending: Vec<Pending> =
+                events.iter().map(|e| Pending { priority: e.priority, created_ms: e.created_ms }).collect();
+            let now = self.now_ms();
+            let wake_at = release_at(&pending, &params).map_or(timeout_at, |r| r.min(timeout_at));
+            let fits = batch_len(events.iter().map(body_size), self.limits.max_batch_bytes);
+            let full = events.len() >= MAX_BATCH_EVENTS as usize || fits < events.len();
+            if now >= wake_at || full || channels.shutdown.is_cancelled() {
+                events.truncate(fits);
+                break events;
+            }
+            {
+                let _waiting = Waiting::new(channels, &app.id);
+                tokio::select! {
+                    _ = notified.as_mut() => {}
+                    _ = self.clock.sleep_until(wake_at) => {}
+                    _ = guard.replaced.cancelled() => return Err(replaced_error()),
+                    // Shutdown releases parked requests with what they have (usually nothing).
+                    _ = channels.shutdown.cancelled() => {}
+                }
+            }
+            // Register before reading again: a commit after the read still wakes us.
+            notified.set(bell.notified());
             notified.as_mut().enable();
             // Another node's request claimed the channel (or may have): is it still ours?
             if bell.claims() != claims {
@@ -221,26 +258,7 @@ impl Services {
                     return Err(replaced_error());
                 }
             }
-            let events = self.store.events_after(&app.id, app.delivered.max_seq, MAX_BATCH_EVENTS).await?;
-            let pending: Vec<Pending> =
-                events.iter().map(|e| Pending { priority: e.priority, created_ms: e.created_ms }).collect();
-            let now = self.now_ms();
-            let wake_at = release_at(&pending, &params).map_or(timeout_at, |r| r.min(timeout_at));
-            let fits = batch_len(events.iter().map(body_size), self.limits.max_batch_bytes);
-            let full = events.len() >= MAX_BATCH_EVENTS as usize || fits < events.len();
-            if now >= wake_at || full || channels.shutdown.is_cancelled() {
-                let mut events = events;
-                events.truncate(fits);
-                break events;
-            }
-            let _waiting = Waiting::new(channels, &app.id);
-            tokio::select! {
-                _ = &mut notified => {}
-                _ = self.clock.sleep_until(wake_at) => {}
-                _ = guard.replaced.cancelled() => return Err(replaced_error()),
-                // Shutdown releases parked requests with what they have (usually nothing).
-                _ = channels.shutdown.cancelled() => {}
-            }
+            events = self.store.events_after(&app.id, app.delivered.max_seq, MAX_BATCH_EVENTS).await?;
         };
         let max_seq = events.last().map_or(app.delivered.max_seq, |e| e.seq);
         // The batch takes the bodies; the delivery-delay metric needs only when each was made
@@ -266,6 +284,18 @@ impl Services {
     async fn delivered(&self, app_id: &str, no: u64) -> ServiceResult<BatchResponse> {
         self.store.delivered_batch(app_id, no).await?.map(BatchResponse).ok_or_else(replaced_error)
     }
+}
+
+/// A request that holds its application's channel: in this node's slot table (`guard`) and
+/// in the store (`ticket`), until `timeout_at`; its doorbell, the claims on it counted when
+/// the request started, and its wake-up, enabled before the last read.
+struct Parked<'a, 'w> {
+    guard: SlotGuard<'a>,
+    ticket: u64,
+    timeout_at: i64,
+    bell: &'a Bell,
+    claims: u64,
+    notified: Pin<&'w mut Notified<'a>>,
 }
 
 /// What a parked request ends with: its batch, and whether saving it also released the

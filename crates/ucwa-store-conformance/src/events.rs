@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use ucwa_core::channel::Priority;
 use ucwa_core::model::{AppKind, DeliveredBatch, NewEvent};
-use ucwa_core::store::AckCleanup;
+use ucwa_core::store::{AckCleanup, PollClaim};
 use ucwa_core::{DynStore, Store};
 
 use crate::support::*;
@@ -184,23 +184,45 @@ pub async fn saving_a_batch_releases_only_its_own_ticket(store: DynStore) {
     application(&*store, "a").await;
     let shared = !store.sees_every_write();
     let until = T0 + 60_000;
-    let first = store.claim_poll("a", 2, T0, until).await.unwrap().expect("a free channel");
+    let first = claim(&*store, "a", 2, T0, until).await.expect("a free channel");
     let one = DeliveredBatch { no: 1, body: "batch one".into(), max_seq: 0 };
     assert!(!store.save_batch_and_release("a", &one, 7, first, T0 + 1).await.unwrap(), "a lost compare-and-swap");
     if shared {
-        assert_eq!(store.claim_poll("a", 1, T0 + 1, until).await.unwrap(), None, "not released by a lost save");
+        assert_eq!(claim(&*store, "a", 1, T0 + 1, until).await, None, "not released by a lost save");
     }
     assert!(store.save_batch_and_release("a", &one, 0, first, T0 + 2).await.unwrap());
     assert_delivered(&*store, "a", &one).await;
     // Released: a request of lower priority takes the channel now.
-    let second = store.claim_poll("a", 1, T0 + 3, until).await.unwrap().expect("released");
-    let third = store.claim_poll("a", 2, T0 + 4, until).await.unwrap().expect("a higher priority replaces");
+    let second = claim(&*store, "a", 1, T0 + 3, until).await.expect("released");
+    let third = claim(&*store, "a", 2, T0 + 4, until).await.expect("a higher priority replaces");
     let two = DeliveredBatch { no: 2, body: "batch two".into(), max_seq: 0 };
     assert!(store.save_batch_and_release("a", &two, 1, second, T0 + 5).await.unwrap());
     assert_delivered(&*store, "a", &two).await;
     if shared {
         assert_eq!(store.poll_holder("a").await.unwrap(), Some(third));
-        assert_eq!(store.claim_poll("a", 1, T0 + 6, until).await.unwrap(), None, "the newer request holds it");
+        assert_eq!(claim(&*store, "a", 1, T0 + 6, until).await, None, "the newer request holds it");
+    }
+}
+
+/// A claim reads the events after the mark it is given, up to its limit and in order; a
+/// refused claim (a request of higher priority holds the channel, on a store several nodes
+/// share) reads nothing.
+pub async fn a_claim_reads_the_events_after_its_mark(store: DynStore) {
+    application(&*store, "a").await;
+    store.append_events((0..5).map(|i| event("a", i)).collect(), T0).await.unwrap();
+    let until = T0 + 60_000;
+    let high = PollClaim { priority: 2, now_ms: T0, until_ms: until };
+    let (ticket, events) = store.claim_poll("a", high, 1, 3).await.unwrap().expect("a free channel");
+    assert_eq!(seqs(&events), [2, 3, 4]);
+    assert_eq!(tags(&events), [1, 2, 3]);
+    let (_, rest) = store.claim_poll("a", high, 4, 256).await.unwrap().expect("the same priority replaces");
+    assert_eq!(seqs(&rest), [5]);
+    let (_, none) = store.claim_poll("a", high, 5, 256).await.unwrap().expect("the same priority replaces");
+    assert!(none.is_empty());
+    if !store.sees_every_write() {
+        let low = PollClaim { priority: 1, now_ms: T0 + 1, until_ms: until };
+        assert!(store.claim_poll("a", low, 0, 256).await.unwrap().is_none(), "a higher priority holds it");
+        assert_ne!(store.poll_holder("a").await.unwrap(), Some(ticket), "replaced by the second claim");
     }
 }
 

@@ -93,6 +93,7 @@ macro_rules! store_conformance {
                 appending_rings_the_doorbell_after_commit,
                 a_saved_batch_is_replayed_until_the_next_acknowledges_it,
                 saving_a_batch_releases_only_its_own_ticket,
+                a_claim_reads_the_events_after_its_mark,
                 only_one_of_racing_batches_is_saved,
                 acknowledged_events_are_deleted_in_bounded_chunks,
                 a_cleanup_pass_over_many_applications_says_when_it_left_some_out,

@@ -10,6 +10,7 @@ use ucwa_core::meeting::{
 };
 use ucwa_core::model::{AppKind, Application, MeetingRecord, NewApplication, NewEvent, StoredEvent};
 use ucwa_core::service::CallbackRoute;
+use ucwa_core::store::PollClaim;
 
 /// The instant the cases start at (14 November 2023), so retention arithmetic looks real.
 pub const T0: i64 = 1_700_000_000_000;
@@ -86,6 +87,15 @@ pub async fn log(store: &dyn Store, app: &str) -> Vec<StoredEvent> {
 }
 
 /// Runs the store's acknowledgement cleanup until it reports nothing more to delete.
+/// The ticket of a claim of `app`'s channel ([`Store::claim_poll`]) that reads no events.
+pub async fn claim(store: &dyn Store, app: &str, priority: u32, now_ms: i64, until_ms: i64) -> Option<u64> {
+    let claim = PollClaim { priority, now_ms, until_ms };
+    store.claim_poll(app, claim, 0, 0).await.unwrap().map(|(ticket, events)| {
+        assert!(events.is_empty(), "a claim read more events than it asked for");
+        ticket
+    })
+}
+
 pub async fn delete_all_acknowledged(store: &dyn Store) {
     for _ in 0..1_000 {
         if !store.delete_acknowledged_events(1_000).await.unwrap().more {

@@ -230,13 +230,28 @@ pub(crate) async fn append(
 }
 
 #[derive(FromRow)]
-struct EventRow {
+pub(crate) struct EventRow {
     seq: i64,
     priority: i64,
     created_ms: i64,
     sender_rel: String,
     sender_href: String,
     body: String,
+}
+
+impl TryFrom<EventRow> for StoredEvent {
+    type Error = StoreError;
+
+    fn try_from(r: EventRow) -> StoreResult<Self> {
+        Ok(StoredEvent {
+            seq: r.seq,
+            priority: Priority::from_i64(r.priority),
+            created_ms: r.created_ms,
+            sender_rel: r.sender_rel,
+            sender_href: r.sender_href,
+            body: serde_json::from_str(&r.body).map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?,
+        })
+    }
 }
 
 pub(crate) async fn after(pool: &Db, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
@@ -250,18 +265,7 @@ pub(crate) async fn after(pool: &Db, app_id: &str, after_seq: i64, limit: u32) -
     .fetch_all(pool)
     .await
     .map_err(db_error)?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(StoredEvent {
-                seq: r.seq,
-                priority: Priority::from_i64(r.priority),
-                created_ms: r.created_ms,
-                sender_rel: r.sender_rel,
-                sender_href: r.sender_href,
-                body: serde_json::from_str(&r.body).map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?,
-            })
-        })
-        .collect()
+    rows.into_iter().map(StoredEvent::try_from).collect()
 }
 
 pub(crate) async fn save_batch(

@@ -64,8 +64,8 @@ use ucwa_core::model::{
 };
 use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
 use ucwa_core::store::{
-    AckCleanup, DatabaseStats, MeetingSince, Purged, QuotaUsage, SessionLocation, SigninWindow, Store, StoreError,
-    StoreResult,
+    AckCleanup, DatabaseStats, MeetingSince, PollClaim, Purged, QuotaUsage, SessionLocation, SigninWindow, Store,
+    StoreError, StoreResult,
 };
 use ucwa_core::stored;
 
@@ -470,8 +470,14 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn claim_poll(&self, app_id: &str, priority: u32, now_ms: i64, until_ms: i64) -> StoreResult<Option<u64>> {
-        tenant::claim_poll(&self.pool, &self.node, app_id, priority, now_ms, until_ms).await
+    async fn claim_poll(
+        &self,
+        app_id: &str,
+        claim: PollClaim,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Option<(u64, Vec<StoredEvent>)>> {
+        tenant::claim_poll(&self.pool, &self.node, app_id, claim, after_seq, limit).await
     }
 
     async fn poll_holder(&self, app_id: &str) -> StoreResult<Option<u64>> {

@@ -2,10 +2,11 @@
 
 use sqlx::{Connection, FromRow, Row};
 use ucwa_core::channel::ChannelParams;
-use ucwa_core::model::{Application, NewApplication, NewEvent, Principal, TokenRecord, User};
-use ucwa_core::store::{QuotaUsage, SigninWindow, StoreError, StoreResult};
+use ucwa_core::model::{Application, NewApplication, NewEvent, Principal, StoredEvent, TokenRecord, User};
+use ucwa_core::store::{PollClaim, QuotaUsage, SigninWindow, StoreError, StoreResult};
 use ucwa_core::stored::{APPLICATION_COLUMNS, ApplicationRow, TokenRow, search_key, to_i64, token_kind, token_scope};
 
+use crate::events::EventRow;
 use crate::pool::Db;
 use crate::{db_error, events, notify};
 
@@ -398,21 +399,28 @@ async fn expire_idle_batch(pool: &Db, idle_before_ms: i64, busy: &[String]) -> S
     Ok(expired)
 }
 
-/// Takes the application's channel (see `Store::claim_poll`) and, in the same statement,
-/// tells the other nodes, whose parked request for it must check whether it still holds it;
-/// only when a request held it, though. A claim that finds the channel released (the usual
-/// case: a client's next poll after the previous one was answered) has nobody to tell, and
-/// each `NOTIFY` queues behind a lock that every notifying commit of the database takes.
-/// Whether it was free is read from the row the `UPDATE` locked (`poll_was_free`).
+/// Takes the application's channel (see `Store::claim_poll`) and reads the events after
+/// `after_seq` in the same statement (`ucwa_events_after`, migration 0009: its snapshot is
+/// taken after the claim got the row, so it sees what an appender holding the row committed
+/// meanwhile). The read runs once per claimed row: it is the inner side of a `LEFT JOIN`
+/// whose outer side is the claim, so a refused claim reads nothing, and a claim with no
+/// events yields one row whose event columns are NULL.
+///
+/// The same statement tells the other nodes, whose parked request for it must check whether
+/// it still holds it; only when a request held it, though. A claim that finds the channel
+/// released (the usual case: a client's next poll after the previous one was answered) has
+/// nobody to tell, and each `NOTIFY` queues behind a lock that every notifying commit of the
+/// database takes. Whether it was free is read from the row the `UPDATE` locked
+/// (`poll_was_free`).
 pub(crate) async fn claim_poll(
     pool: &Db,
     node: &str,
     app_id: &str,
-    priority: u32,
-    now_ms: i64,
-    until_ms: i64,
-) -> StoreResult<Option<u64>> {
-    let claimed: Option<(i64, i64)> = sqlx::query_as(
+    claim: PollClaim,
+    after_seq: i64,
+    limit: u32,
+) -> StoreResult<Option<(u64, Vec<StoredEvent>)>> {
+    let rows = sqlx::query(
         "WITH claimed AS (
              UPDATE applications SET poll_ticket = poll_ticket + 1, poll_priority = $2, poll_until_ms = $4,
                  poll_was_free = poll_priority IS NULL
@@ -421,18 +429,31 @@ pub(crate) async fn claim_poll(
              RETURNING poll_ticket, poll_was_free),
          -- Evaluated once per claimed row that replaced a holder: no claim, no notification.
          told AS (SELECT pg_notify($5, $6) FROM claimed WHERE NOT poll_was_free)
-         SELECT poll_ticket, (SELECT count(*) FROM told) FROM claimed",
+         SELECT c.poll_ticket, (SELECT count(*) FROM told) AS told,
+                e.seq, e.priority, e.created_ms, e.sender_rel, e.sender_href, e.body
+         FROM claimed c LEFT JOIN LATERAL ucwa_events_after($1, $7, $8) e ON TRUE
+         ORDER BY e.seq",
     )
     .bind(app_id)
-    .bind(i64::from(priority))
-    .bind(now_ms)
-    .bind(until_ms)
+    .bind(i64::from(claim.priority))
+    .bind(claim.now_ms)
+    .bind(claim.until_ms)
     .bind(notify::CHANNEL)
     .bind(notify::claim_payload(node, app_id))
-    .fetch_optional(pool)
+    .bind(after_seq)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
     .await
     .map_err(db_error)?;
-    Ok(claimed.map(|(ticket, _told)| u64::try_from(ticket).unwrap_or(0)))
+    let Some(first) = rows.first() else { return Ok(None) };
+    let ticket: i64 = first.try_get("poll_ticket").map_err(db_error)?;
+    let mut events = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if row.try_get::<Option<i64>, _>("seq").map_err(db_error)?.is_some() {
+            events.push(StoredEvent::try_from(EventRow::from_row(row).map_err(db_error)?)?);
+        }
+    }
+    Ok(Some((u64::try_from(ticket).unwrap_or(0), events)))
 }
 
 pub(crate) async fn poll_holder(pool: &Db, app_id: &str) -> StoreResult<Option<u64>> {
@@ -466,7 +487,7 @@ mod tests {
 
     use sqlx::postgres::PgListener;
     use ucwa_core::Store;
-    use ucwa_store_conformance::support::application;
+    use ucwa_store_conformance::support::{application, claim, event, seqs};
 
     use super::*;
     use crate::scratch::ScratchDatabase;
@@ -502,15 +523,54 @@ mod tests {
         };
         let until = 60_000;
 
-        let first = store.claim_poll("x", 1, 1, until).await.unwrap().expect("a free channel");
+        let first = claim(&store, "x", 1, 1, until).await.expect("a free channel");
         assert!(silent(&mut listener).await, "a claim of a free channel is not announced");
-        let second = store.claim_poll("x", 2, 2, until).await.unwrap().expect("a higher priority replaces");
+        let second = claim(&store, "x", 2, 2, until).await.expect("a higher priority replaces");
         assert_ne!(first, second);
         let told = next(&mut listener).await;
         assert_eq!(notify::announced(&told, "another node").unwrap().1, ["x"], "the replaced holder is told");
         store.release_poll("x", second, 3).await.unwrap();
-        store.claim_poll("x", 1, 4, until).await.unwrap().expect("released");
+        claim(&store, "x", 1, 4, until).await.expect("released");
         assert!(silent(&mut listener).await, "a claim after a release is not announced");
+        store.close().await;
+    }
+
+    /// A claim that waits for its application's row, held by an appender, reads the events
+    /// that appender commits: the read takes its snapshot after the claim got the row.
+    #[tokio::test]
+    async fn a_claim_that_waits_for_an_appender_reads_what_it_committed() {
+        let Some(db) = ScratchDatabase::create("a_claim_that_waits_for_an_appender_reads").await.unwrap() else {
+            return;
+        };
+        let store = std::sync::Arc::new(crate::PostgresStore::open(db.url()).await.unwrap());
+        application(&*store, "x").await;
+        store.append_events(vec![event("x", 0)], 1).await.unwrap();
+        // An appender holding the row, its second event not yet committed.
+        let mut appender = sqlx::PgConnection::connect(db.url()).await.unwrap();
+        let mut tx = appender.begin().await.unwrap();
+        events::append(&mut *tx, "test", &[event("x", 1)], 2).await.unwrap();
+        let claiming = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let claim = PollClaim { priority: 1, now_ms: 3, until_ms: 60_000 };
+                store.claim_poll("x", claim, 0, 256).await.unwrap()
+            })
+        };
+        // Commit only once the claim waits for the row lock.
+        let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+        let waiting = "SELECT count(*) FROM pg_stat_activity
+                       WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%claimed%'";
+        let give_up = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (n,): (i64,) = sqlx::query_as(waiting).fetch_one(&pool).await.unwrap();
+            if n == 1 {
+                break;
+            }
+            assert!(std::time::Instant::now() < give_up, "the claim never waited for the appender's row lock");
+        }
+        tx.commit().await.unwrap();
+        let (_, events) = claiming.await.unwrap().expect("a free channel");
+        assert_eq!(seqs(&events), [1, 2], "the claim missed the event committed while it waited");
         store.close().await;
     }
 }

@@ -60,7 +60,9 @@ use ucwa_core::model::{
     PublicationChange, StoredEvent, TokenRecord, User,
 };
 use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
-use ucwa_core::store::{AckCleanup, Purged, QuotaUsage, SessionLocation, SigninWindow, Store, StoreError, StoreResult};
+use ucwa_core::store::{
+    AckCleanup, PollClaim, Purged, QuotaUsage, SessionLocation, SigninWindow, Store, StoreError, StoreResult,
+};
 
 use crate::writer::Writer;
 
@@ -460,12 +462,12 @@ impl Store for SqliteStore {
     /// One process writes this database: its own table of parked requests decides.
     async fn claim_poll(
         &self,
-        _app_id: &str,
-        _priority: u32,
-        _now_ms: i64,
-        _until_ms: i64,
-    ) -> StoreResult<Option<u64>> {
-        Ok(Some(0))
+        app_id: &str,
+        _claim: PollClaim,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Option<(u64, Vec<StoredEvent>)>> {
+        Ok(Some((0, self.events_after(app_id, after_seq, limit).await?)))
     }
 
     async fn poll_holder(&self, _app_id: &str) -> StoreResult<Option<u64>> {
