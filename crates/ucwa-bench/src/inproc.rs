@@ -32,6 +32,7 @@ use ucwa_core::meeting::{AccessLevel, Command, Identity, InvitationRequest, Join
 use ucwa_core::model::{AppKind, Application, NewApplication, Principal};
 use ucwa_proto::input::PropertyBag;
 use ucwa_service::Services;
+use ucwa_service::conversations::SessionRef;
 use ucwa_testkit::{TestClock, TestOptions, TestServer};
 
 use crate::process;
@@ -268,7 +269,7 @@ async fn fanout_series(roster: usize, probes: usize) -> anyhow::Result<FanoutRes
         let session = services.join(&principal, &probe_app, BASE, &join_input(&uri)).await.map_err(service_error)?;
         probe_events += probe.until_completed(&session).await? as u64;
         join_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
-        services.leave(&probe_app, &session).await.map_err(service_error)?;
+        services.leave(&probe_app, &SessionRef::unread(&session)).await.map_err(service_error)?;
         // Everyone has been told both (one event each way), and is parked again.
         let expected = 2 * roster as u64 * (p as u64 + 1);
         let deadline = Instant::now() + STEP;
@@ -337,9 +338,12 @@ pub(crate) async fn cycles(args: &CycleArgs) -> anyhow::Result<()> {
                 break href.rsplit('/').next().unwrap_or_default().to_owned();
             }
         };
-        services.act_on_participant(&organizer_app, &own, &subject, "admit").await.map_err(service_error)?;
+        services
+            .act_on_participant(&organizer_app, &SessionRef::unread(&own), &subject, "admit")
+            .await
+            .map_err(service_error)?;
         attendee_channel.until_completed(&session).await?;
-        services.leave(&attendee_app, &session).await.map_err(service_error)?;
+        services.leave(&attendee_app, &SessionRef::unread(&session)).await.map_err(service_error)?;
         // The attendee's goodbye and the organizer's roster update.
         attendee_channel.next().await?;
         organizer_channel.next().await?;

@@ -136,16 +136,23 @@ pub trait Store: Send + Sync + 'static {
     /// A token by the hash of its secret, if it has not expired at `now_ms`.
     async fn find_token(&self, hash: &[u8], now_ms: i64) -> StoreResult<Option<TokenRecord>>;
     /// [`Store::find_token`] and, when the token is valid, [`Store::application`] of `app_id`
-    /// (whoever owns it): what every request on an application's resources reads first. A
-    /// store several nodes share answers in one round trip (it cannot cache tokens).
-    async fn find_token_and_application(
+    /// (whoever owns it) and, when a `session_id` is given, [`Store::session_location`] of it:
+    /// what every request on an application's resources (and on a session under it) reads
+    /// first. A store several nodes share answers in one round trip (it cannot cache tokens).
+    async fn find_request_scope(
         &self,
         hash: &[u8],
         now_ms: i64,
         app_id: &str,
-    ) -> StoreResult<Option<(TokenRecord, Option<Application>)>> {
+        session_id: Option<&str>,
+    ) -> StoreResult<Option<RequestScope>> {
         let Some(token) = self.find_token(hash, now_ms).await? else { return Ok(None) };
-        Ok(Some((token, self.application(app_id).await?)))
+        let application = self.application(app_id).await?;
+        let session = match session_id {
+            Some(id) => self.session_location(id).await?,
+            None => None,
+        };
+        Ok(Some(RequestScope { token, application, session }))
     }
     /// Deletes expired tokens (and sign-in failure windows closed by `now_ms`); returns how
     /// many tokens.
@@ -457,6 +464,16 @@ pub struct Purged {
     pub stranded_applications: Vec<String>,
     /// Some kind reached `limit`: there may be more to purge right away.
     pub more: bool,
+}
+
+/// What a request on an application's resources reads first ([`Store::find_request_scope`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestScope {
+    pub token: TokenRecord,
+    /// The application the request's path names, whoever owns it.
+    pub application: Option<Application>,
+    /// Where the session the request's path names lives, when it names one that exists.
+    pub session: Option<SessionLocation>,
 }
 
 /// A request's claim of its application's event channel ([`Store::claim_poll`]): its

@@ -9,6 +9,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ucwa_core::model::{Application, Principal};
 use ucwa_service::Services;
+use ucwa_service::conversations::SessionRef;
+use ucwa_service::tokens::Authenticated;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -102,14 +104,22 @@ pub struct OwnApp {
 impl OwnApp {
     /// Authenticates the caller and loads the application: as a UCWA application, or (for
     /// the Trusted Application API's own resources) as a service application whose endpoint
-    /// is the query's `endpointId`, when it names one.
-    async fn extract(parts: &mut Parts, state: &AppState, service: bool) -> Result<Self, Response> {
+    /// is the query's `endpointId`, when it names one. With `session`, the names of the
+    /// path's session segment, where that session lives is read along (see [`OwnSession`]).
+    async fn extract(
+        parts: &mut Parts,
+        state: &AppState,
+        service: bool,
+        session: &[&str],
+    ) -> Result<(Self, Option<SessionRef>), Response> {
         let Some(token) = bearer(parts).map(str::to_owned) else {
             return Err(Challenge::new(state, parts).into_response());
         };
         let app_id = path_param(parts, state, &["app"]).await?;
+        let session_id = if session.is_empty() { None } else { Some(path_param(parts, state, session).await?) };
         let services = &state.services;
-        let (caller, app) = match services.authenticate_with_application(&token, origin(parts), &app_id).await {
+        let found = services.authenticate_with_application(&token, origin(parts), &app_id, session_id.as_deref()).await;
+        let Authenticated { caller, app, session } = match found {
             Ok(Some(found)) => found,
             Ok(None) => return Err(Challenge::new(state, parts).into_response()),
             Err(e) => return Err(ApiError::from(e).into_response()),
@@ -120,7 +130,7 @@ impl OwnApp {
             Services::owned(&caller, app)
         };
         match app {
-            Ok(app) => Ok(OwnApp { services: services.clone(), caller, app }),
+            Ok(app) => Ok((OwnApp { services: services.clone(), caller, app }, session)),
             Err(e) => Err(ApiError::from(e).into_response()),
         }
     }
@@ -130,25 +140,42 @@ impl FromRequestParts<AppState> for OwnApp {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        OwnApp::extract(parts, state, false).await
+        Ok(OwnApp::extract(parts, state, false, &[]).await?.0)
     }
 }
 
-/// An [`OwnApp`] and the conversation, invitation or participant invitation the path names
-/// under it (`{conv}`, `{inv}` or `{pinv}`; the use case checks it belongs to the
-/// application).
+/// An [`OwnApp`] and the conversation or invitation the path names under it (`{conv}` or
+/// `{inv}`; the use case checks it belongs to the application). On a store several nodes
+/// share, where the session lives is read with the token, in the same round trip.
 pub struct OwnSession {
     pub own: OwnApp,
-    pub id: String,
+    pub session: SessionRef,
 }
 
 impl FromRequestParts<AppState> for OwnSession {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let (own, session) = OwnApp::extract(parts, state, false, &["conv", "inv"]).await?;
+        let session = session.ok_or_else(|| ApiError::not_found().into_response())?;
+        Ok(OwnSession { own, session })
+    }
+}
+
+/// An [`OwnApp`] and the participant invitation the path names under it (`{pinv}`; the use
+/// case checks it belongs to the application).
+pub struct OwnParticipantInvitation {
+    pub own: OwnApp,
+    pub id: String,
+}
+
+impl FromRequestParts<AppState> for OwnParticipantInvitation {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let own = OwnApp::from_request_parts(parts, state).await?;
-        let id = path_param(parts, state, &["conv", "inv", "pinv"]).await?;
-        Ok(OwnSession { own, id })
+        let id = path_param(parts, state, &["pinv"]).await?;
+        Ok(OwnParticipantInvitation { own, id })
     }
 }
 
@@ -168,6 +195,6 @@ impl FromRequestParts<AppState> for OwnServiceApp {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        OwnApp::extract(parts, state, true).await.map(OwnServiceApp)
+        Ok(OwnServiceApp(OwnApp::extract(parts, state, true, &[]).await?.0))
     }
 }

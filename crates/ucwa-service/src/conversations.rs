@@ -49,24 +49,55 @@ fn participant_command(action: &str, actor: String, target: String) -> Option<Co
     }
 }
 
+/// A session a request names under its application (a conversation or an invitation), and
+/// where it lives when that was read together with the caller's token
+/// ([`Services::authenticate_with_application`]): the look-up [`Services::locate`] starts
+/// with, without a round trip of its own.
+#[derive(Debug, Clone)]
+pub struct SessionRef {
+    id: String,
+    /// `Some` once read (`Some(None)`: there is no such session).
+    found: Option<Option<SessionLocation>>,
+}
+
+impl SessionRef {
+    /// Session `id`, not looked up yet.
+    pub fn unread(id: &str) -> Self {
+        Self { id: id.to_owned(), found: None }
+    }
+
+    /// Session `id`, found at `location` (`None`: there is no such session).
+    pub fn read(id: &str, location: Option<SessionLocation>) -> Self {
+        Self { id: id.to_owned(), found: Some(location) }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 impl Services {
-    /// The meeting of session `session_id` of `app` (404 for a session of another
-    /// application, or none).
-    pub async fn locate(&self, app: &Application, session_id: &str) -> ServiceResult<String> {
-        let location = self.store.session_location(session_id).await?.filter(|l| l.app_id == app.id);
+    /// The meeting of `session` of `app` (404 for a session of another application, or
+    /// none).
+    pub async fn locate(&self, app: &Application, session: &SessionRef) -> ServiceResult<String> {
+        let location = match &session.found {
+            Some(found) => found.clone(),
+            None => self.store.session_location(&session.id).await?,
+        };
+        let location = location.filter(|l| l.session_id == session.id && l.app_id == app.id);
         Ok(location.ok_or_else(ServiceError::not_found)?.meeting_id)
     }
 
-    /// What session `session_id` of `app` sees of its meeting, handed to `f` (404 for an
-    /// unknown session).
+    /// What `session` of `app` sees of its meeting, handed to `f` (404 for an unknown
+    /// session).
     pub async fn view<T>(
         &self,
         app: &Application,
-        session_id: &str,
+        session: &SessionRef,
         f: impl FnOnce(&Viewer<'_>) -> ServiceResult<T>,
     ) -> ServiceResult<T> {
-        let meeting_id = self.locate(app, session_id).await?;
-        self.view_meeting(&meeting_id, session_id, f).await
+        let meeting_id = self.locate(app, session).await?;
+        self.view_meeting(&meeting_id, session.id(), f).await
     }
 
     /// What session `session_id` sees of meeting `meeting_id`, handed to `f` (404 when the
@@ -88,15 +119,15 @@ impl Services {
     }
 
     /// `GET conversation`.
-    pub async fn conversation(&self, app: &Application, session_id: &str) -> ServiceResult<Value> {
-        self.view(app, session_id, |v| Ok(conversation(v, v.session.state).into_value())).await
+    pub async fn conversation(&self, app: &Application, session: &SessionRef) -> ServiceResult<Value> {
+        self.view(app, session, |v| Ok(conversation(v, v.session.state).into_value())).await
     }
 
     /// Sub-resources of a conversation: its modalities, and what exists only once it is
     /// `Conferenced` (the meeting and the roster views).
-    pub async fn conversation_part(&self, app: &Application, session_id: &str, part: &str) -> ServiceResult<Value> {
+    pub async fn conversation_part(&self, app: &Application, session: &SessionRef, part: &str) -> ServiceResult<Value> {
         let part = RelName::from(part);
-        self.view(app, session_id, |v| {
+        self.view(app, session, |v| {
             if MODALITIES.contains(&part) {
                 return Ok(modality(v, part.clone()).into_value());
             }
@@ -119,36 +150,36 @@ impl Services {
     /// `GET participants/{subject}` as session `session_id` sees it; `subject` is the
     /// participant's key (`bob@example.com`) or, in hrefs handed out before keys existed,
     /// its session id.
-    pub async fn participant(&self, app: &Application, session_id: &str, subject: &str) -> ServiceResult<Value> {
-        self.view(app, session_id, |v| {
+    pub async fn participant(&self, app: &Application, session: &SessionRef, subject: &str) -> ServiceResult<Value> {
+        self.view(app, session, |v| {
             let subject = v.meeting().participant_session(subject).ok_or_else(ServiceError::not_found)?;
             if !visible(v, subject) {
                 return Err(ServiceError::not_found());
             }
-            let rel = if subject == session_id { RelName::LocalParticipant } else { RelName::Participant };
+            let rel = if subject == session.id() { RelName::LocalParticipant } else { RelName::Participant };
             Ok(participant(v, subject, rel).into_value())
         })
         .await
     }
 
     /// `DELETE conversation`: leave the meeting (or stop waiting in its lobby).
-    pub async fn leave(&self, app: &Application, session_id: &str) -> ServiceResult<()> {
-        let meeting_id = self.locate(app, session_id).await?;
-        self.meetings.command(&meeting_id, Command::Leave { session: session_id.to_owned() }).await
+    pub async fn leave(&self, app: &Application, session: &SessionRef) -> ServiceResult<()> {
+        let meeting_id = self.locate(app, session).await?;
+        self.meetings.command(&meeting_id, Command::Leave { session: session.id().to_owned() }).await
     }
 
     /// `POST participants/{subject}/admit|reject|promote|demote|eject`.
     pub async fn act_on_participant(
         &self,
         app: &Application,
-        session_id: &str,
+        session: &SessionRef,
         subject: &str,
         action: &str,
     ) -> ServiceResult<()> {
         if !PARTICIPANT_ACTIONS.contains(&action) {
             return Err(ServiceError::not_found());
         }
-        let meeting_id = self.locate(app, session_id).await?;
+        let meeting_id = self.locate(app, session).await?;
         if app.kind == AppKind::Service {
             // A service application rules only over meetings of its domains.
             let record = self.store.meeting(&meeting_id).await?.ok_or_else(ServiceError::not_found)?;
@@ -160,7 +191,7 @@ impl Services {
                 // The subject is named by its participant key (or, in older hrefs, its id).
                 let target = record.meeting.participant_session(subject).cloned().unwrap_or_else(|| subject.to_owned());
                 let cmd =
-                    participant_command(action, session_id.to_owned(), target).ok_or_else(ServiceError::not_found)?;
+                    participant_command(action, session.id().to_owned(), target).ok_or_else(ServiceError::not_found)?;
                 Ok(((), record.meeting.handle(cmd, now)?))
             })
             .await

@@ -23,6 +23,7 @@ use ucwa_core::model::{Application, MeetingRecord, User};
 use ucwa_proto::input::{PropertyBag, Validator};
 
 use crate::Services;
+use crate::conversations::SessionRef;
 use crate::error::{ServiceError, ServiceResult};
 use crate::join::surface_of;
 use crate::render::invitation::{invitation, messaging_operation, participant_invitation};
@@ -108,7 +109,7 @@ impl Services {
         let custom_content = content(&mut v, input, "customContent", false, MAX_CONTENT_CHARS);
         v.finish()?;
         let to = to.unwrap_or_default();
-        let meeting_id = self.locate(app, &conversation).await?;
+        let meeting_id = self.locate(app, &SessionRef::unread(&conversation)).await?;
         ensure_signed_in(app)?;
         let user = self.invited_user(&to).await?;
         let apps = self.store.online_applications(&user.uri).await?;
@@ -156,7 +157,7 @@ impl Services {
 
     /// `GET participantInvitations/{id}`.
     pub async fn participant_invitation(&self, app: &Application, id: &str) -> ServiceResult<Value> {
-        self.view(app, inviter_session(id)?, |viewer| {
+        self.view(app, &SessionRef::unread(inviter_session(id)?), |viewer| {
             let pinv = viewer
                 .session
                 .participant_invitations
@@ -172,7 +173,7 @@ impl Services {
     /// answered yet.
     pub async fn cancel_participant_invitation(&self, app: &Application, id: &str) -> ServiceResult<()> {
         let actor = inviter_session(id)?.to_owned();
-        let meeting_id = self.locate(app, &actor).await?;
+        let meeting_id = self.locate(app, &SessionRef::unread(&actor)).await?;
         self.meetings
             .command(&meeting_id, Command::CancelParticipantInvitation { actor, invitation: id.to_owned() })
             .await
@@ -180,8 +181,8 @@ impl Services {
 
     /// `GET onlineMeetingInvitations/{id}` (a two-party call's invitation lives under
     /// `messagingInvitations` instead).
-    pub async fn meeting_invitation(&self, app: &Application, session_id: &str) -> ServiceResult<Value> {
-        self.view(app, session_id, |viewer| {
+    pub async fn meeting_invitation(&self, app: &Application, session: &SessionRef) -> ServiceResult<Value> {
+        self.view(app, session, |viewer| {
             if viewer.session.invitation.kind != InvitationKind::OnlineMeeting {
                 return Err(ServiceError::not_found());
             }
@@ -191,8 +192,8 @@ impl Services {
     }
 
     /// `GET messagingInvitations/{id}`: a two-party call's invitation, or an `addMessaging`.
-    pub async fn messaging_invitation(&self, app: &Application, session_id: &str) -> ServiceResult<Value> {
-        self.view(app, session_id, |v| {
+    pub async fn messaging_invitation(&self, app: &Application, session: &SessionRef) -> ServiceResult<Value> {
+        self.view(app, session, |v| {
             if let Some(op) = &v.session.messaging_operation {
                 return Ok(messaging_operation(v, op, op.state).into_value());
             }
@@ -206,9 +207,9 @@ impl Services {
 
     /// `POST onlineMeetingInvitations/{id}/cancel`: gives up an outgoing join that is still
     /// `Connecting`.
-    pub async fn cancel_join(&self, app: &Application, session_id: &str) -> ServiceResult<()> {
-        let meeting_id = self.locate(app, session_id).await?;
-        self.meetings.command(&meeting_id, Command::Cancel { session: session_id.to_owned() }).await
+    pub async fn cancel_join(&self, app: &Application, session: &SessionRef) -> ServiceResult<()> {
+        let meeting_id = self.locate(app, session).await?;
+        self.meetings.command(&meeting_id, Command::Cancel { session: session.id().to_owned() }).await
     }
 
     /// `accept` / `decline` / `cancel` of an invitation of `kind`. Answering an invitation
@@ -216,25 +217,25 @@ impl Services {
     pub async fn act_on_invitation(
         &self,
         app: &Application,
-        session_id: &str,
+        session: &SessionRef,
         kind: InvitationKind,
         action: &str,
         input: &PropertyBag,
     ) -> ServiceResult<()> {
-        let session = session_id.to_owned();
+        let id = session.id().to_owned();
         let cmd = match action {
-            "accept" => Command::Accept { session },
-            "cancel" => Command::Cancel { session },
+            "accept" => Command::Accept { session: id },
+            "cancel" => Command::Cancel { session: id },
             "decline" => {
                 let mut v = Validator::new();
                 let reason = v.check(input.enumeration("reason", DECLINE_REASONS));
                 v.finish()?;
-                Command::Decline { session, local_only: reason == Some("Local") }
+                Command::Decline { session: id, local_only: reason == Some("Local") }
             }
             _ => return Err(ServiceError::not_found()),
         };
-        let meeting_id = self.locate(app, session_id).await?;
-        self.view_meeting(&meeting_id, session_id, |v| {
+        let meeting_id = self.locate(app, session).await?;
+        self.view_meeting(&meeting_id, session.id(), |v| {
             if v.session.invitation.kind == kind { Ok(()) } else { Err(ServiceError::not_found()) }
         })
         .await?;

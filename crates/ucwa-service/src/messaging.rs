@@ -14,6 +14,7 @@ use ucwa_core::model::Application;
 use ucwa_proto::input::{PropertyBag, Validator, text};
 
 use crate::Services;
+use crate::conversations::SessionRef;
 use crate::error::{ServiceError, ServiceResult};
 use crate::invitations::{ensure_signed_in, invitees};
 use crate::join::identity_of;
@@ -115,7 +116,7 @@ impl Services {
         let conversation = v.check(input.required_string("conversation", 100));
         let operation_id = v.check(input.string("operationId", 50));
         v.finish()?;
-        let meeting_id = self.locate(app, &conversation).await?;
+        let meeting_id = self.locate(app, &SessionRef::unread(&conversation)).await?;
         self.meetings
             .command(&meeting_id, Command::AddMessaging { session: conversation.clone(), operation_id })
             .await?;
@@ -127,7 +128,7 @@ impl Services {
     pub async fn send_message(
         &self,
         app: &Application,
-        session_id: &str,
+        session: &SessionRef,
         operation_id: Option<String>,
         content_type: Option<&str>,
         body: &[u8],
@@ -138,16 +139,21 @@ impl Services {
         }
         v.finish()?;
         let content = message_body(content_type, body, self.limits.max_message_chars)?;
-        let meeting_id = self.locate(app, session_id).await?;
+        let meeting_id = self.locate(app, session).await?;
         let id = new_id();
         let message = MessageRequest { id: id.clone(), operation_id, content };
-        self.meetings.command(&meeting_id, Command::SendMessage { session: session_id.to_owned(), message }).await?;
+        self.meetings.command(&meeting_id, Command::SendMessage { session: session.id().to_owned(), message }).await?;
         Ok(id)
     }
 
     /// `GET <messaging>/messages/{id}`: one of the session's recently sent messages.
-    pub async fn sent_message(&self, app: &Application, session_id: &str, message_id: &str) -> ServiceResult<Value> {
-        self.view(app, session_id, |v| {
+    pub async fn sent_message(
+        &self,
+        app: &Application,
+        session: &SessionRef,
+        message_id: &str,
+    ) -> ServiceResult<Value> {
+        self.view(app, session, |v| {
             let sent =
                 v.session.sent_messages.iter().find(|m| m.id == message_id).ok_or_else(ServiceError::not_found)?;
             Ok(sent_message(v, &sent.id, sent.operation_id.as_deref(), sent.at_ms).into_value())
@@ -158,19 +164,19 @@ impl Services {
     /// `POST <messaging>/typing` (`setIsTyping`): the session shows as typing to the others
     /// for a few seconds (<https://learn.microsoft.com/en-us/skype-sdk/ucwa/setistyping_ref>);
     /// 409 unless its messaging is connected.
-    pub async fn set_typing(&self, app: &Application, session_id: &str) -> ServiceResult<()> {
-        let meeting_id = self.locate(app, session_id).await?;
-        self.meetings.command(&meeting_id, Command::SetTyping { session: session_id.to_owned() }).await
+    pub async fn set_typing(&self, app: &Application, session: &SessionRef) -> ServiceResult<()> {
+        let meeting_id = self.locate(app, session).await?;
+        self.meetings.command(&meeting_id, Command::SetTyping { session: session.id().to_owned() }).await
     }
 
     /// `GET <messaging>/typingParticipants`.
-    pub async fn typing_participants(&self, app: &Application, session_id: &str) -> ServiceResult<Value> {
-        self.view(app, session_id, |v| Ok(crate::render::messaging::typing_participants(v).into_value())).await
+    pub async fn typing_participants(&self, app: &Application, session: &SessionRef) -> ServiceResult<Value> {
+        self.view(app, session, |v| Ok(crate::render::messaging::typing_participants(v).into_value())).await
     }
 
     /// `POST <messaging>/terminate` (`stopMessaging`).
-    pub async fn stop_messaging(&self, app: &Application, session_id: &str) -> ServiceResult<()> {
-        let meeting_id = self.locate(app, session_id).await?;
-        self.meetings.command(&meeting_id, Command::StopMessaging { session: session_id.to_owned() }).await
+    pub async fn stop_messaging(&self, app: &Application, session: &SessionRef) -> ServiceResult<()> {
+        let meeting_id = self.locate(app, session).await?;
+        self.meetings.command(&meeting_id, Command::StopMessaging { session: session.id().to_owned() }).await
     }
 }

@@ -34,6 +34,7 @@ use ucwa_core::credentials::{hash_token, mint_token, new_id, random_bytes};
 use ucwa_core::model::{Application, Principal, TokenRecord};
 
 use crate::Services;
+use crate::conversations::SessionRef;
 use crate::error::{ServiceError, ServiceResult};
 use crate::meetings::is_joinable;
 use crate::validate::normalize_sip_uri;
@@ -234,23 +235,38 @@ impl Services {
     }
 
     /// [`Services::authenticate`] and the application `app_id` as stored, whoever owns it
-    /// (the caller checks that with [`Services::owned`]): how every request on an
-    /// application's resources starts. With several nodes both are read in one round trip.
+    /// (the caller checks that with [`Services::owned`]), and the session `session_id` names
+    /// under it, when it names one: how every request on an application's resources starts.
+    /// With several nodes all of it is read in one round trip (the session's location too,
+    /// which the use case would otherwise look up first); with one, tokens come from the
+    /// cache and the session is looked up by the use case.
     pub async fn authenticate_with_application(
         &self,
         token: &str,
         origin: Option<&str>,
         app_id: &str,
-    ) -> ServiceResult<Option<(Principal, Option<Application>)>> {
+        session_id: Option<&str>,
+    ) -> ServiceResult<Option<Authenticated>> {
         if self.store.sees_every_write() {
-            let Some(principal) = self.authenticate(token, origin).await? else { return Ok(None) };
-            return Ok(Some((principal, self.store.application(app_id).await?)));
+            let Some(caller) = self.authenticate(token, origin).await? else { return Ok(None) };
+            let app = self.store.application(app_id).await?;
+            return Ok(Some(Authenticated { caller, app, session: session_id.map(SessionRef::unread) }));
         }
-        let found = self.store.find_token_and_application(&hash_token(token), self.now_ms(), app_id).await?;
-        let Some((record, app)) = found else { return Ok(None) };
-        check_origin(origin, &record.principal)?;
-        Ok(Some((record.principal, app)))
+        let scope = self.store.find_request_scope(&hash_token(token), self.now_ms(), app_id, session_id).await?;
+        let Some(scope) = scope else { return Ok(None) };
+        check_origin(origin, &scope.token.principal)?;
+        let session = session_id.map(|id| SessionRef::read(id, scope.session));
+        Ok(Some(Authenticated { caller: scope.token.principal, app: scope.application, session }))
     }
+}
+
+/// Who is asking about which application ([`Services::authenticate_with_application`]).
+pub struct Authenticated {
+    pub caller: Principal,
+    /// The application the request's path names, whoever owns it.
+    pub app: Option<Application>,
+    /// The session the request's path names under it, when it names one.
+    pub session: Option<SessionRef>,
 }
 
 /// A `psat` guest token is good only from the browser origins the service application

@@ -125,7 +125,7 @@ macro_rules! store_conformance {
                 users_are_added_then_replaced,
                 service_applications_are_added_then_replaced,
                 tokens_are_found_until_they_expire_then_purged,
-                a_token_is_found_with_the_application_a_request_names,
+                a_token_is_found_with_the_application_and_session_a_request_names,
                 tokens_of_a_principal_are_revoked,
                 quota_usage_counts_active_applications_and_unfinished_meetings,
                 an_endpoint_has_one_active_application_per_kind,

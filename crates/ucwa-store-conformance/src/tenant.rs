@@ -2,9 +2,9 @@
 
 use ucwa_core::DynStore;
 use ucwa_core::channel::ChannelParams;
-use ucwa_core::model::{AppKind, AppStatus, BatchMark, Principal, TokenRecord, User};
+use ucwa_core::model::{AppKind, AppStatus, Application, BatchMark, Principal, TokenRecord, User};
 use ucwa_core::service::ServiceApp;
-use ucwa_core::store::QuotaUsage;
+use ucwa_core::store::{QuotaUsage, RequestScope, SessionLocation};
 
 use crate::support::*;
 
@@ -85,11 +85,16 @@ pub async fn tokens_are_found_until_they_expire_then_purged(store: DynStore) {
     assert_eq!(store.purge_expired_tokens(T0 + DAY).await.unwrap(), 0);
 }
 
-/// The token and the application a request names come back together: the application
-/// whoever owns it (ownership is the caller's rule), none when it is missing or deleted, and
-/// nothing at all for a token that is unknown or expired.
-pub async fn a_token_is_found_with_the_application_a_request_names(store: DynStore) {
+/// The token, the application and the session a request names come back together: the
+/// application whoever owns it (ownership is the caller's rule), none when it is missing or
+/// deleted; the session's location when one is named and exists (whose it is, too, is the
+/// caller's rule); nothing at all for a token that is unknown or expired.
+pub async fn a_token_is_found_with_the_application_and_session_a_request_names(store: DynStore) {
     let app = application(&*store, "a").await;
+    let mut meeting = conference("m1", T0 + DAY, T0);
+    store.insert_meeting(&meeting).await.unwrap();
+    apply(&*store, &mut meeting, join("s1", "a", ORGANIZER), T0).await;
+    let s1 = SessionLocation { session_id: "s1".into(), meeting_id: "m1".into(), app_id: "a".into() };
     let user = TokenRecord {
         hash: vec![1; 32],
         principal: Principal::User { uri: app.owner_uri.clone() },
@@ -100,17 +105,25 @@ pub async fn a_token_is_found_with_the_application_a_request_names(store: DynSto
         principal: Principal::Service { uri: "sip:x@example.com".into() },
         ..user.clone()
     };
+    let scope = |token: &TokenRecord, application: Option<&Application>, session: Option<&SessionLocation>| {
+        Some(RequestScope { token: token.clone(), application: application.cloned(), session: session.cloned() })
+    };
     for token in [&user, &stranger] {
         store.insert_token(token).await.unwrap();
-        let found = store.find_token_and_application(&token.hash, T0, "a").await.unwrap();
-        assert_eq!(found, Some((token.clone(), Some(app.clone()))), "both, whoever owns the application");
-        let found = store.find_token_and_application(&token.hash, T0, "missing").await.unwrap();
-        assert_eq!(found, Some((token.clone(), None)), "the token without an application");
+        let found = store.find_request_scope(&token.hash, T0, "a", None).await.unwrap();
+        assert_eq!(found, scope(token, Some(&app), None), "both, whoever owns the application");
+        let found = store.find_request_scope(&token.hash, T0, "missing", None).await.unwrap();
+        assert_eq!(found, scope(token, None, None), "the token without an application");
+        let found = store.find_request_scope(&token.hash, T0, "a", Some("s1")).await.unwrap();
+        assert_eq!(found, scope(token, Some(&app), Some(&s1)), "all three, whoever's the session is");
+        let found = store.find_request_scope(&token.hash, T0, "a", Some("nope")).await.unwrap();
+        assert_eq!(found, scope(token, Some(&app), None), "no such session");
     }
-    assert_eq!(store.find_token_and_application(&user.hash, T0 + 1_000, "a").await.unwrap(), None, "expired");
-    assert_eq!(store.find_token_and_application(&[7; 32], T0, "a").await.unwrap(), None, "unknown");
+    assert_eq!(store.find_request_scope(&user.hash, T0 + 1_000, "a", Some("s1")).await.unwrap(), None, "expired");
+    assert_eq!(store.find_request_scope(&[7; 32], T0, "a", Some("s1")).await.unwrap(), None, "unknown");
     store.delete_application("a").await.unwrap();
-    assert_eq!(store.find_token_and_application(&user.hash, T0, "a").await.unwrap(), Some((user, None)), "deleted");
+    let found = store.find_request_scope(&user.hash, T0, "a", None).await.unwrap();
+    assert_eq!(found, scope(&user, None, None), "deleted");
 }
 
 /// Quota usage counts a user's active applications and unfinished meetings only.

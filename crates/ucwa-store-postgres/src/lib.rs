@@ -64,8 +64,8 @@ use ucwa_core::model::{
 };
 use ucwa_core::service::{CallbackFailure, CallbackRoute, DueCallback, OutboxItem, ServiceApp};
 use ucwa_core::store::{
-    AckCleanup, DatabaseStats, MeetingSince, PollClaim, Purged, QuotaUsage, SessionLocation, SigninWindow, Store,
-    StoreError, StoreResult,
+    AckCleanup, DatabaseStats, MeetingSince, PollClaim, Purged, QuotaUsage, RequestScope, SessionLocation,
+    SigninWindow, Store, StoreError, StoreResult,
 };
 use ucwa_core::stored;
 
@@ -401,13 +401,14 @@ impl Store for PostgresStore {
         tenant::find_token(&self.pool, hash, now_ms).await
     }
 
-    async fn find_token_and_application(
+    async fn find_request_scope(
         &self,
         hash: &[u8],
         now_ms: i64,
         app_id: &str,
-    ) -> StoreResult<Option<(TokenRecord, Option<Application>)>> {
-        tenant::find_token_and_application(&self.pool, hash, now_ms, app_id).await
+        session_id: Option<&str>,
+    ) -> StoreResult<Option<RequestScope>> {
+        tenant::find_request_scope(&self.pool, hash, now_ms, app_id, session_id).await
     }
 
     async fn purge_expired_tokens(&self, now_ms: i64) -> StoreResult<u64> {

@@ -3,7 +3,7 @@
 use sqlx::{Connection, FromRow, Row};
 use ucwa_core::channel::ChannelParams;
 use ucwa_core::model::{Application, NewApplication, NewEvent, Principal, StoredEvent, TokenRecord, User};
-use ucwa_core::store::{PollClaim, QuotaUsage, SigninWindow, StoreError, StoreResult};
+use ucwa_core::store::{PollClaim, QuotaUsage, RequestScope, SessionLocation, SigninWindow, StoreError, StoreResult};
 use ucwa_core::stored::{APPLICATION_COLUMNS, ApplicationRow, TokenRow, search_key, to_i64, token_kind, token_scope};
 
 use crate::events::EventRow;
@@ -101,31 +101,36 @@ pub(crate) async fn find_token(pool: &Db, hash: &[u8], now_ms: i64) -> StoreResu
     row.map(TokenRecord::try_from).transpose()
 }
 
-/// A valid token and the application `app_id`, in one statement: every request on an
-/// application's resources starts with both, and a round trip costs more than either read
-/// (docs/BENCHMARKS.md, issue 9). The token's columns are renamed so that the application's
-/// keep the names [`ApplicationRow`] decodes.
-pub(crate) async fn find_token_and_application(
+/// A valid token, the application `app_id` and where session `session_id` lives, in one
+/// statement: every request on an application's resources starts with the first two, every
+/// request on a session under it with all three, and a round trip costs more than any of
+/// these reads (docs/BENCHMARKS.md, issue 9). The token's and the session's columns are
+/// renamed so that the application's keep the names [`ApplicationRow`] decodes.
+pub(crate) async fn find_request_scope(
     pool: &Db,
     hash: &[u8],
     now_ms: i64,
     app_id: &str,
-) -> StoreResult<Option<(TokenRecord, Option<Application>)>> {
+    session_id: Option<&str>,
+) -> StoreResult<Option<RequestScope>> {
     let sql = format!(
         "SELECT t.hash AS token_hash, t.kind AS token_kind, t.uri AS token_uri, t.meeting_uri AS token_meeting_uri,
-                t.origins AS token_origins, t.expires_ms AS token_expires_ms, a.*
+                t.origins AS token_origins, t.expires_ms AS token_expires_ms, a.*,
+                s.session_id AS session_id, s.meeting_id AS session_meeting_id, s.app_id AS session_app_id
          FROM tokens t LEFT JOIN (SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $3) a ON true
+         LEFT JOIN meeting_sessions s ON s.session_id = $4
          WHERE t.hash = $1 AND t.expires_ms > $2"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(hash)
         .bind(now_ms)
         .bind(app_id)
+        .bind(session_id)
         .fetch_optional(pool)
         .await
         .map_err(db_error)?;
     let Some(row) = row else { return Ok(None) };
-    let decode = |e: sqlx::Error| StoreError::Corrupt(format!("token or application row: {e}"));
+    let decode = |e: sqlx::Error| StoreError::Corrupt(format!("token, application or session row: {e}"));
     let token = TokenRow {
         hash: row.try_get("token_hash").map_err(decode)?,
         kind: row.try_get("token_kind").map_err(decode)?,
@@ -134,11 +139,19 @@ pub(crate) async fn find_token_and_application(
         origins: row.try_get("token_origins").map_err(decode)?,
         expires_ms: row.try_get("token_expires_ms").map_err(decode)?,
     };
-    let app = match row.try_get::<Option<String>, _>("id").map_err(decode)? {
+    let application = match row.try_get::<Option<String>, _>("id").map_err(decode)? {
         Some(_) => Some(Application::try_from(ApplicationRow::from_row(&row).map_err(decode)?)?),
         None => None,
     };
-    Ok(Some((TokenRecord::try_from(token)?, app)))
+    let session = match row.try_get::<Option<String>, _>("session_id").map_err(decode)? {
+        Some(session_id) => Some(SessionLocation {
+            session_id,
+            meeting_id: row.try_get("session_meeting_id").map_err(decode)?,
+            app_id: row.try_get("session_app_id").map_err(decode)?,
+        }),
+        None => None,
+    };
+    Ok(Some(RequestScope { token: TokenRecord::try_from(token)?, application, session }))
 }
 
 pub(crate) async fn purge_expired_tokens(pool: &Db, now_ms: i64) -> StoreResult<u64> {

@@ -21,25 +21,25 @@ pub async fn join(own: OwnApp, PublicBase(base): PublicBase, Input(input): Input
     Ok(created_at(&AppUrls::of(&own.app).invitation(&session)))
 }
 
-pub async fn get(OwnSession { own, id }: OwnSession) -> ApiResult<Json> {
-    Ok(Json(own.services.meeting_invitation(&own.app, &id).await?))
+pub async fn get(OwnSession { own, session }: OwnSession) -> ApiResult<Json> {
+    Ok(Json(own.services.meeting_invitation(&own.app, &session).await?))
 }
 
 /// `POST onlineMeetingInvitations/{inv}/accept|decline` (incoming meeting invitations).
 pub async fn answer(
-    OwnSession { own, id }: OwnSession,
+    OwnSession { own, session }: OwnSession,
     Path((_, _, action)): Path<(String, String, String)>,
     Input(input): Input,
 ) -> ApiResult<StatusCode> {
     if action == "cancel" {
         return Err(ApiError::not_found());
     }
-    own.services.act_on_invitation(&own.app, &id, InvitationKind::OnlineMeeting, &action, &input).await?;
+    own.services.act_on_invitation(&own.app, &session, InvitationKind::OnlineMeeting, &action, &input).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST .../cancel`: gives up an outgoing join that is still `Connecting`.
-pub async fn cancel(OwnSession { own, id }: OwnSession) -> ApiResult<StatusCode> {
-    own.services.cancel_join(&own.app, &id).await?;
+pub async fn cancel(OwnSession { own, session }: OwnSession) -> ApiResult<StatusCode> {
+    own.services.cancel_join(&own.app, &session).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -23,17 +23,17 @@ pub async fn start(own: OwnApp, PublicBase(base): PublicBase, Input(input): Inpu
 }
 
 /// `GET messagingInvitations/{id}`: a two-party call's invitation, or an `addMessaging`.
-pub async fn get_invitation(OwnSession { own, id }: OwnSession) -> ApiResult<Json> {
-    Ok(Json(own.services.messaging_invitation(&own.app, &id).await?))
+pub async fn get_invitation(OwnSession { own, session }: OwnSession) -> ApiResult<Json> {
+    Ok(Json(own.services.messaging_invitation(&own.app, &session).await?))
 }
 
 /// `POST messagingInvitations/{id}/accept|decline|cancel`.
 pub async fn invitation_action(
-    OwnSession { own, id }: OwnSession,
+    OwnSession { own, session }: OwnSession,
     Path((_, _, action)): Path<(String, String, String)>,
     Input(input): Input,
 ) -> ApiResult<StatusCode> {
-    own.services.act_on_invitation(&own.app, &id, InvitationKind::Messaging, &action, &input).await?;
+    own.services.act_on_invitation(&own.app, &session, InvitationKind::Messaging, &action, &input).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -65,33 +65,33 @@ pub async fn reply(
     send_in(own, query, req).await
 }
 
-async fn send_in(OwnSession { own, id }: OwnSession, query: SendQuery, req: Request) -> ApiResult<Response> {
+async fn send_in(OwnSession { own, session }: OwnSession, query: SendQuery, req: Request) -> ApiResult<Response> {
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     // The same size limit as every other body (413 past it).
     let body = read_body(req, own.services.limits.max_body_bytes).await?;
     let services = &own.services;
-    let message = services.send_message(&own.app, &id, query.operation_id, content_type.as_deref(), &body).await?;
-    Ok(created_at(&AppUrls::of(&own.app).message(&id, &message)))
+    let message = services.send_message(&own.app, &session, query.operation_id, content_type.as_deref(), &body).await?;
+    Ok(created_at(&AppUrls::of(&own.app).message(session.id(), &message)))
 }
 
 /// `GET <messaging>/messages/{id}`: one of the session's recently sent messages.
-pub async fn get_message(OwnSession { own, id }: OwnSession, Tail(message): Tail) -> ApiResult<Json> {
-    Ok(Json(own.services.sent_message(&own.app, &id, &message).await?))
+pub async fn get_message(OwnSession { own, session }: OwnSession, Tail(message): Tail) -> ApiResult<Json> {
+    Ok(Json(own.services.sent_message(&own.app, &session, &message).await?))
 }
 
 /// `POST <messaging>/typing` (`setIsTyping`, 204).
-pub async fn set_typing(OwnSession { own, id }: OwnSession) -> ApiResult<StatusCode> {
-    own.services.set_typing(&own.app, &id).await?;
+pub async fn set_typing(OwnSession { own, session }: OwnSession) -> ApiResult<StatusCode> {
+    own.services.set_typing(&own.app, &session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET <messaging>/typingParticipants`.
-pub async fn typing_participants(OwnSession { own, id }: OwnSession) -> ApiResult<Json> {
-    Ok(Json(own.services.typing_participants(&own.app, &id).await?))
+pub async fn typing_participants(OwnSession { own, session }: OwnSession) -> ApiResult<Json> {
+    Ok(Json(own.services.typing_participants(&own.app, &session).await?))
 }
 
 /// `POST <messaging>/terminate` (`stopMessaging`).
-pub async fn stop(OwnSession { own, id }: OwnSession) -> ApiResult<StatusCode> {
-    own.services.stop_messaging(&own.app, &id).await?;
+pub async fn stop(OwnSession { own, session }: OwnSession) -> ApiResult<StatusCode> {
+    own.services.stop_messaging(&own.app, &session).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use ucwa_service::urls::AppUrls;
 
-use crate::auth::{OwnApp, OwnSession};
+use crate::auth::{OwnApp, OwnParticipantInvitation};
 use crate::error::ApiResult;
 use crate::input::Input;
 use crate::response::{Json, created_at};
@@ -16,12 +16,12 @@ pub async fn create(own: OwnApp, Input(input): Input) -> ApiResult<Response> {
     Ok(created_at(&AppUrls::of(&own.app).participant_invitation(&id)))
 }
 
-pub async fn get(OwnSession { own, id }: OwnSession) -> ApiResult<Json> {
+pub async fn get(OwnParticipantInvitation { own, id }: OwnParticipantInvitation) -> ApiResult<Json> {
     Ok(Json(own.services.participant_invitation(&own.app, &id).await?))
 }
 
 /// `POST .../cancel`: the inviter withdraws an invitation nobody answered yet.
-pub async fn cancel(OwnSession { own, id }: OwnSession) -> ApiResult<StatusCode> {
+pub async fn cancel(OwnParticipantInvitation { own, id }: OwnParticipantInvitation) -> ApiResult<StatusCode> {
     own.services.cancel_participant_invitation(&own.app, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
