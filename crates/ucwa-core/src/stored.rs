@@ -7,9 +7,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::channel::ChannelParams;
+use serde_json::value::RawValue;
+
+use crate::channel::{ChannelParams, Priority};
 use crate::meeting::{Meeting, MeetingKind, Session};
-use crate::model::{AppKind, AppStatus, Application, BatchMark, MeetingRecord, Principal, TokenRecord};
+use crate::model::{AppKind, AppStatus, Application, BatchMark, MeetingRecord, Principal, StoredEvent, TokenRecord};
 use crate::service::{CallbackFailure, CallbackRoute, ServiceApp};
 use crate::store::{StoreError, StoreResult};
 
@@ -218,6 +220,34 @@ pub fn json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
 
 fn corrupt(what: &str, e: serde_json::Error) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+/// An `events` row as a reader selects it (`seq, priority, created_ms, sender_rel,
+/// sender_href, body`).
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
+pub struct EventRow {
+    pub seq: i64,
+    pub priority: i64,
+    pub created_ms: i64,
+    pub sender_rel: String,
+    pub sender_href: String,
+    pub body: String,
+}
+
+impl TryFrom<EventRow> for StoredEvent {
+    type Error = StoreError;
+
+    fn try_from(r: EventRow) -> Result<Self, StoreError> {
+        Ok(StoredEvent {
+            seq: r.seq,
+            priority: Priority::from_i64(r.priority),
+            created_ms: r.created_ms,
+            sender_rel: r.sender_rel,
+            sender_href: r.sender_href,
+            // Checked, and kept as the text it is (no copy): batches splice it in as stored.
+            body: RawValue::from_string(r.body).map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?,
+        })
+    }
 }
 
 /// A `tokens` row (only the hash of the secret is stored).

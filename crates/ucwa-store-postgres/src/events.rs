@@ -57,11 +57,10 @@ use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::{FromRow, Postgres, Row, Transaction};
-use ucwa_core::channel::Priority;
+use sqlx::{Postgres, Row, Transaction};
 use ucwa_core::model::{DeliveredBatch, NewEvent, StoredEvent};
-use ucwa_core::store::{AckCleanup, StoreError, StoreResult};
-use ucwa_core::stored::to_i64;
+use ucwa_core::store::{AckCleanup, StoreResult};
+use ucwa_core::stored::{EventRow, to_i64};
 
 use crate::pool::Db;
 use crate::{db_error, notify};
@@ -227,31 +226,6 @@ pub(crate) async fn append(
         append.bind(sqlx::query(sqlx::AssertSqlSafe(APPEND.as_str()))).fetch_one(conn).await.map_err(db_error)?;
     let rung: Vec<String> = row.try_get("rung").map_err(db_error)?;
     Ok(rung.into_iter().collect())
-}
-
-#[derive(FromRow)]
-pub(crate) struct EventRow {
-    seq: i64,
-    priority: i64,
-    created_ms: i64,
-    sender_rel: String,
-    sender_href: String,
-    body: String,
-}
-
-impl TryFrom<EventRow> for StoredEvent {
-    type Error = StoreError;
-
-    fn try_from(r: EventRow) -> StoreResult<Self> {
-        Ok(StoredEvent {
-            seq: r.seq,
-            priority: Priority::from_i64(r.priority),
-            created_ms: r.created_ms,
-            sender_rel: r.sender_rel,
-            sender_href: r.sender_href,
-            body: serde_json::from_str(&r.body).map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?,
-        })
-    }
 }
 
 pub(crate) async fn after(pool: &Db, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {

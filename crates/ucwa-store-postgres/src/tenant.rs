@@ -4,9 +4,10 @@ use sqlx::{Connection, FromRow, Row};
 use ucwa_core::channel::ChannelParams;
 use ucwa_core::model::{Application, NewApplication, NewEvent, Principal, StoredEvent, TokenRecord, User};
 use ucwa_core::store::{PollClaim, QuotaUsage, RequestScope, SessionLocation, SigninWindow, StoreError, StoreResult};
-use ucwa_core::stored::{APPLICATION_COLUMNS, ApplicationRow, TokenRow, search_key, to_i64, token_kind, token_scope};
+use ucwa_core::stored::{
+    APPLICATION_COLUMNS, ApplicationRow, EventRow, TokenRow, search_key, to_i64, token_kind, token_scope,
+};
 
-use crate::events::EventRow;
 use crate::pool::Db;
 use crate::{db_error, events, notify};
 

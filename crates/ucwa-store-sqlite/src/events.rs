@@ -3,12 +3,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde_json::value::RawValue;
 use sqlx::SqlitePool;
-use ucwa_core::channel::Priority;
 use ucwa_core::model::{DeliveredBatch, NewEvent, StoredEvent};
-use ucwa_core::store::{AckCleanup, StoreError, StoreResult};
-use ucwa_core::stored::to_i64;
+use ucwa_core::store::{AckCleanup, StoreResult};
+use ucwa_core::stored::{self, to_i64};
 
 use crate::db_error;
 use crate::writer::sql_error;
@@ -116,24 +114,15 @@ pub(crate) fn append(conn: &Connection, events: &[EventRow], now_ms: i64) -> Sto
     Ok(next.into_keys().map(str::to_owned).collect())
 }
 
-struct StoredRow {
-    seq: i64,
-    priority: i64,
-    created_ms: i64,
-    sender_rel: String,
-    sender_href: String,
-    body: String,
-}
-
 pub(crate) fn after(conn: &Connection, app_id: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
-    let rows: Vec<StoredRow> = conn
+    let rows: Vec<stored::EventRow> = conn
         .prepare_cached(
             "SELECT seq, priority, created_ms, sender_rel, sender_href, body FROM events
              WHERE app_id = ? AND seq > ? ORDER BY seq LIMIT ?",
         )
         .and_then(|mut s| {
             s.query_map(params![app_id, after_seq, i64::from(limit)], |r| {
-                Ok(StoredRow {
+                Ok(stored::EventRow {
                     seq: r.get(0)?,
                     priority: r.get(1)?,
                     created_ms: r.get(2)?,
@@ -145,18 +134,7 @@ pub(crate) fn after(conn: &Connection, app_id: &str, after_seq: i64, limit: u32)
             .collect()
         })
         .map_err(sql_error)?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(StoredEvent {
-                seq: r.seq,
-                priority: Priority::from_i64(r.priority),
-                created_ms: r.created_ms,
-                sender_rel: r.sender_rel,
-                sender_href: r.sender_href,
-                body: RawValue::from_string(r.body).map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?,
-            })
-        })
-        .collect()
+    rows.into_iter().map(StoredEvent::try_from).collect()
 }
 
 /// Saves `batch` as the delivered one if `previous_no` still is (compare-and-swap on the
