@@ -147,9 +147,8 @@ impl Services {
         .await
     }
 
-    /// `GET participants/{subject}` as session `session_id` sees it; `subject` is the
-    /// participant's key (`bob@example.com`) or, in hrefs handed out before keys existed,
-    /// its session id.
+    /// `GET participants/{subject}` as `session` sees it; `subject` is the participant's key
+    /// (`bob@example.com`) or, in hrefs handed out before keys existed, its session id.
     pub async fn participant(&self, app: &Application, session: &SessionRef, subject: &str) -> ServiceResult<Value> {
         self.view(app, session, |v| {
             let subject = v.meeting().participant_session(subject).ok_or_else(ServiceError::not_found)?;

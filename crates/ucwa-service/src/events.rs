@@ -24,10 +24,9 @@
 //! writes (SQLite) the store keeps nothing and the slot table alone decides.
 
 use std::collections::{BTreeMap, HashMap};
+use std::pin::Pin;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use std::pin::Pin;
 
 use tokio::sync::futures::Notified;
 use tokio::sync::watch;
