@@ -1,5 +1,7 @@
 //! Users, tokens and applications.
 
+use std::sync::LazyLock;
+
 use sqlx::{Connection, FromRow, Row};
 use ucwa_core::channel::ChannelParams;
 use ucwa_core::model::{Application, NewApplication, NewEvent, Principal, StoredEvent, TokenRecord, User};
@@ -114,15 +116,18 @@ pub(crate) async fn find_request_scope(
     app_id: &str,
     session_id: Option<&str>,
 ) -> StoreResult<Option<RequestScope>> {
-    let sql = format!(
-        "SELECT t.hash AS token_hash, t.kind AS token_kind, t.uri AS token_uri, t.meeting_uri AS token_meeting_uri,
-                t.origins AS token_origins, t.expires_ms AS token_expires_ms, a.*,
-                s.session_id AS session_id, s.meeting_id AS session_meeting_id, s.app_id AS session_app_id
-         FROM tokens t LEFT JOIN (SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $3) a ON true
-         LEFT JOIN meeting_sessions s ON s.session_id = $4
-         WHERE t.hash = $1 AND t.expires_ms > $2"
-    );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+    // Built once: every request on an application sends it.
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT t.hash AS token_hash, t.kind AS token_kind, t.uri AS token_uri, t.meeting_uri AS token_meeting_uri,
+                    t.origins AS token_origins, t.expires_ms AS token_expires_ms, a.*,
+                    s.session_id AS session_id, s.meeting_id AS session_meeting_id, s.app_id AS session_app_id
+             FROM tokens t LEFT JOIN (SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $3) a ON true
+             LEFT JOIN meeting_sessions s ON s.session_id = $4
+             WHERE t.hash = $1 AND t.expires_ms > $2"
+        )
+    });
+    let row = sqlx::query(sqlx::AssertSqlSafe(SQL.as_str()))
         .bind(hash)
         .bind(now_ms)
         .bind(app_id)
