@@ -211,27 +211,21 @@ export async function resync(m, token, now) {
       }
     }
   };
-  // What a conversation may not offer (a view, its local participant, messaging): none.
+  // What is gone (an ended invitation or conversation) or not offered (a view, the local
+  // participant, messaging): none.
   const optional = (href) => get(href).catch((e) => {
     if (isTransient(e)) throw e;
     return null;
   });
-  if (m.invitation?.href) {
-    try {
-      const inv = await get(m.invitation.href);
-      m.invitation.state = inv.state;
-      m.invitation.cancel = link(inv, 'cancel');
-    } catch (e) {
-      if (isTransient(e)) throw e;
-      // The invitation is gone once its conversation is: the conversation says why.
-    }
+  // The invitation is gone once its conversation is: the conversation says why.
+  const inv = await optional(m.invitation?.href);
+  if (inv) {
+    m.invitation.state = inv.state;
+    m.invitation.cancel = link(inv, 'cancel');
   }
   if (!m.invitation?.conversation) return;
-  let conv;
-  try {
-    conv = await get(m.invitation.conversation);
-  } catch (e) {
-    if (isTransient(e)) throw e;
+  const conv = await optional(m.invitation.conversation);
+  if (!conv) {
     end(m, null);
     return;
   }
