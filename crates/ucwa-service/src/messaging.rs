@@ -124,7 +124,11 @@ impl Services {
     }
 
     /// `POST <messaging>/messages` (`sendMessage`): returns the new message's id. Refused with
-    /// 409 unless this conversation's messaging is connected.
+    /// 409 unless this conversation's messaging is connected. A retry with the `operationId`
+    /// of a message the conversation still keeps returns that message's id and sends nothing:
+    /// a client that lost the answer (a node died, the database was cut over) sends again
+    /// without the others seeing the message twice. The check runs inside the meeting
+    /// command, so two copies racing on two nodes are settled by the save's compare-and-swap.
     pub async fn send_message(
         &self,
         app: &Application,
@@ -142,8 +146,21 @@ impl Services {
         let meeting_id = self.locate(app, session).await?;
         let id = new_id();
         let message = MessageRequest { id: id.clone(), operation_id, content };
-        self.meetings.command(&meeting_id, Command::SendMessage { session: session.id().to_owned(), message }).await?;
-        Ok(id)
+        let sender = session.id();
+        self.meetings
+            .run(&meeting_id, |record, now| {
+                let first = message.operation_id.as_deref().and_then(|op| {
+                    record.meeting.session(sender).and_then(|s| s.sent_with_operation(op)).map(|m| m.id.clone())
+                });
+                match first {
+                    Some(first) => Ok((first, Vec::new())),
+                    None => {
+                        let send = Command::SendMessage { session: sender.to_owned(), message: message.clone() };
+                        Ok((id.clone(), record.meeting.handle(send, now)?))
+                    }
+                }
+            })
+            .await
     }
 
     /// `GET <messaging>/messages/{id}`: one of the session's recently sent messages.

@@ -423,6 +423,12 @@ pub struct Session {
 }
 
 impl Session {
+    /// The kept message this session sent with `operation_id`, if any: a retried
+    /// `sendMessage` answers with it instead of sending again.
+    pub fn sent_with_operation(&self, operation_id: &str) -> Option<&SentMessage> {
+        self.sent_messages.iter().find(|m| m.operation_id.as_deref() == Some(operation_id))
+    }
+
     /// The `operationId` of the operation this session's application started with it (a
     /// join or `startMessaging`); incoming invitations have none of their own. Stores index
     /// it so that a retried request finds the operation it started

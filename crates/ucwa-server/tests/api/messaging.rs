@@ -126,6 +126,67 @@ async fn meeting_messages_reach_connected_participants_but_not_the_lobby() {
     assert!(i.carol.drain(server).await.iter().all(|e| e["link"]["rel"] != "message"));
 }
 
+/// A client that lost the answer to a `sendMessage` (a node died, the database was cut over)
+/// sends it again with the same `operationId`: it gets the first message's Location, and
+/// the others see the message once. Another `operationId` is another message.
+#[tokio::test]
+async fn a_retried_send_message_is_delivered_once() {
+    let mut i = meeting_with_bob_outside(TestOptions::default()).await;
+    let server = &i.server;
+    let alice_messaging = messaging_of(server, &i.alice.app, &i.alice_conversation).await;
+    let resp = server.call(Method::POST, &href(&alice_messaging, "addMessaging"), &i.alice.app.token, None).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    i.alice.until(server, WAIT, completed("messagingInvitation")).await;
+    let carol_conv = i.carol.seen.iter().find(|e| e["link"]["rel"] == "conversation").unwrap()["link"]["href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let carol_conv: Value = server.call(Method::GET, &carol_conv, &i.carol.app.token, None).await.json().await.unwrap();
+    let carol_messaging = messaging_of(server, &i.carol.app, &carol_conv).await;
+    let resp = server.call(Method::POST, &href(&carol_messaging, "addMessaging"), &i.carol.app.token, None).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    i.carol.until(server, WAIT, completed("messagingInvitation")).await;
+    i.alice.drain(server).await;
+
+    let send_url = format!("{}/messages", href(&alice_messaging, "self"));
+    let once = format!("{send_url}?operationId=msg-1");
+    let resp = send(server, &i.alice.app, &once, "text/plain", "hello").await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let first = resp.headers()["location"].to_str().unwrap().to_owned();
+    // The retry, and one that changed its text: the first message stands.
+    for text in ["hello", "hello again"] {
+        let resp = send(server, &i.alice.app, &once, "text/plain", text).await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        assert_eq!(resp.headers()["location"].to_str().unwrap(), first);
+    }
+    let resp = send(server, &i.alice.app, &format!("{send_url}?operationId=msg-2"), "text/plain", "second").await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert_ne!(resp.headers()["location"].to_str().unwrap(), first);
+
+    // Two copies at once (on two nodes, when the suite runs on two): one message.
+    let twice = format!("{send_url}?operationId=msg-3");
+    let (a, b) = tokio::join!(
+        send(server, &i.alice.app, &twice, "text/plain", "third"),
+        send(server, &i.alice.app, &twice, "text/plain", "third")
+    );
+    assert_eq!((a.status(), b.status()), (StatusCode::CREATED, StatusCode::CREATED));
+    assert_eq!(a.headers()["location"], b.headers()["location"]);
+    let third = a.headers()["location"].to_str().unwrap().to_owned();
+
+    let is_third = |e: &Value| incoming(e) && text_of(e).1 == "third";
+    let got = i.carol.until(server, WAIT, is_third).await;
+    let texts: Vec<String> = got.iter().filter(|e| incoming(e)).map(|e| text_of(e).1).collect();
+    assert_eq!(texts, ["hello", "second", "third"]);
+    // The sender's own: one `message` operation each (hrefs are relative, Locations absolute).
+    let of_first = |e: &Value| first.ends_with(e["link"]["href"].as_str().unwrap_or("-"));
+    let third_done = |e: &Value| completed("message")(e) && third.ends_with(e["link"]["href"].as_str().unwrap_or("-"));
+    let own = i.alice.until(server, WAIT, third_done).await;
+    let done: Vec<bool> = own.iter().filter(|e| completed("message")(e)).map(of_first).collect();
+    assert_eq!(done, [true, false, false]);
+    let kept: Value = server.call(Method::GET, &first, &i.alice.app.token, None).await.json().await.unwrap();
+    assert_eq!(kept["operationId"], "msg-1");
+}
+
 #[tokio::test]
 async fn send_message_validates_its_body() {
     let i = meeting_with_bob_outside(TestOptions::default()).await;
