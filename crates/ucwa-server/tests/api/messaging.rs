@@ -29,6 +29,19 @@ async fn messaging_of(server: &TestServer, app: &TestApp, conversation: &Value) 
     server.call(Method::GET, &href(conversation, "messaging"), &app.token, None).await.json().await.unwrap()
 }
 
+/// The conversation a participant's events announced, and its messaging resource.
+async fn conversation_and_messaging(server: &TestServer, who: &EventStream) -> (Value, Value) {
+    let added = who.seen.iter().find(|e| e["link"]["rel"] == "conversation").unwrap();
+    let conversation: Value = server
+        .call(Method::GET, added["link"]["href"].as_str().unwrap(), &who.app.token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let messaging = messaging_of(server, &who.app, &conversation).await;
+    (conversation, messaging)
+}
+
 /// The text of an Incoming message event.
 fn text_of(e: &Value) -> (String, String) {
     let links = &e["_embedded"]["message"]["_links"];
@@ -77,12 +90,7 @@ async fn meeting_messages_reach_connected_participants_but_not_the_lobby() {
     assert_eq!(href(connected, "sendMessage"), send_url);
     assert!(href(connected, "stopMessaging").ends_with("/messaging/terminate"));
     // Carol adds messaging too; each learns of the other.
-    let carol_conv = i.carol.seen.iter().find(|e| e["link"]["rel"] == "conversation").unwrap()["link"]["href"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let carol_conv: Value = server.call(Method::GET, &carol_conv, &i.carol.app.token, None).await.json().await.unwrap();
-    let carol_messaging = messaging_of(server, &i.carol.app, &carol_conv).await;
+    let (carol_conv, carol_messaging) = conversation_and_messaging(server, &i.carol).await;
     let resp = server.call(Method::POST, &href(&carol_messaging, "addMessaging"), &i.carol.app.token, None).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     // Again: already connected.
@@ -137,12 +145,7 @@ async fn a_retried_send_message_is_delivered_once() {
     let resp = server.call(Method::POST, &href(&alice_messaging, "addMessaging"), &i.alice.app.token, None).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     i.alice.until(server, WAIT, completed("messagingInvitation")).await;
-    let carol_conv = i.carol.seen.iter().find(|e| e["link"]["rel"] == "conversation").unwrap()["link"]["href"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let carol_conv: Value = server.call(Method::GET, &carol_conv, &i.carol.app.token, None).await.json().await.unwrap();
-    let carol_messaging = messaging_of(server, &i.carol.app, &carol_conv).await;
+    let (_, carol_messaging) = conversation_and_messaging(server, &i.carol).await;
     let resp = server.call(Method::POST, &href(&carol_messaging, "addMessaging"), &i.carol.app.token, None).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     i.carol.until(server, WAIT, completed("messagingInvitation")).await;
