@@ -173,10 +173,14 @@ impl DatabaseLink {
                             let Ok(mut database) = TcpStream::connect(&target).await else { return };
                             let silenced = async move { gone.wait_for(|generation| *generation > born).await.is_ok() };
                             tokio::select! {
-                                _ = tokio::io::copy_bidirectional(&mut client, &mut database) => {}
+                                // The vanishing first: unbiased, `select!` polls its branches
+                                // in random order, and the copy could still forward a
+                                // statement sent after `vanish` and its answer.
+                                biased;
                                 // Silent from now on: both sockets stay open, held by this
                                 // task until the link is cut or dropped.
                                 true = silenced => std::future::pending::<()>().await,
+                                _ = tokio::io::copy_bidirectional(&mut client, &mut database) => {}
                             }
                         });
                     }
