@@ -86,7 +86,6 @@ pub async fn log(store: &dyn Store, app: &str) -> Vec<StoredEvent> {
     store.events_after(app, 0, 1_000_000).await.unwrap()
 }
 
-/// Runs the store's acknowledgement cleanup until it reports nothing more to delete.
 /// The ticket of a claim of `app`'s channel ([`Store::claim_poll`]) that reads no events.
 pub async fn claim(store: &dyn Store, app: &str, priority: u32, now_ms: i64, until_ms: i64) -> Option<u64> {
     let claim = PollClaim { priority, now_ms, until_ms };
@@ -96,6 +95,7 @@ pub async fn claim(store: &dyn Store, app: &str, priority: u32, now_ms: i64, unt
     })
 }
 
+/// Runs the store's acknowledgement cleanup until it reports nothing more to delete.
 pub async fn delete_all_acknowledged(store: &dyn Store) {
     for _ in 0..1_000 {
         if !store.delete_acknowledged_events(1_000).await.unwrap().more {
