@@ -218,14 +218,13 @@ impl Services {
         app: &Application,
         params: ChannelParams,
         parked: Parked<'_, '_>,
-        events: Vec<StoredEvent>,
+        mut events: Vec<StoredEvent>,
     ) -> ServiceResult<Delivery> {
         let Parked { guard, ticket, timeout_at, bell, mut claims, mut notified } = parked;
         let urls = AppUrls::of(app);
         let last = app.delivered.no;
         let no = last + 1;
         let channels = &self.channels;
-        let mut events = events;
         let events = loop {
             let pending: Vec<Pending> =
                 events.iter().map(|e| Pending { priority: e.priority, created_ms: e.created_ms }).collect();

@@ -149,16 +149,15 @@ impl Services {
         let sender = session.id();
         self.meetings
             .run(&meeting_id, |record, now| {
-                let first = message.operation_id.as_deref().and_then(|op| {
-                    record.meeting.session(sender).and_then(|s| s.sent_with_operation(op)).map(|m| m.id.clone())
-                });
-                match first {
-                    Some(first) => Ok((first, Vec::new())),
-                    None => {
-                        let send = Command::SendMessage { session: sender.to_owned(), message: message.clone() };
-                        Ok((id.clone(), record.meeting.handle(send, now)?))
-                    }
+                // A retry: the message this operationId sent (nothing changes), as for
+                // `addParticipant`.
+                if let Some(op) = &message.operation_id
+                    && let Some(first) = record.meeting.session(sender).and_then(|s| s.sent_with_operation(op))
+                {
+                    return Ok((first.id.clone(), Vec::new()));
                 }
+                let send = Command::SendMessage { session: sender.to_owned(), message: message.clone() };
+                Ok((id.clone(), record.meeting.handle(send, now)?))
             })
             .await
     }
